@@ -1,0 +1,125 @@
+//! weir's single-stream operators against their nearest peers, on the same sources.
+//!
+//! - `map_filter`: map(x*3) + filter(x%7 != 0) + sum over an always-ready source, against
+//!   tokio-stream (synchronous predicate, the same semantics), futures-util (async predicate)
+//!   and a plain `Iterator` (the ceiling).
+//! - `chunks_timeout/ready` and `chunks_timeout/pending_every_1000`: batches of 100 with a 1 s
+//!   timeout, against tokio-stream's `chunks_timeout`, and (for the pausing source) against
+//!   draining the source with no batching at all (the limit).
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::executor::block_on;
+
+use common::{PendingEvery, runtime};
+
+const N: u64 = 1_000_000;
+
+fn map_filter(c: &mut Criterion) {
+    let mut group = c.benchmark_group("map_filter");
+    group.throughput(Throughput::Elements(N));
+
+    group.bench_function("weir", |b| {
+        b.iter(|| {
+            use weir::StreamOps;
+            let s = futures::stream::iter(0..black_box(N))
+                .map(|x| x.wrapping_mul(3))
+                .filter(|x| x % 7 != 0);
+            block_on(s.fold(0u64, |acc, x| acc.wrapping_add(x)))
+        })
+    });
+    group.bench_function("tokio_stream", |b| {
+        b.iter(|| {
+            use tokio_stream::StreamExt;
+            let s = futures::stream::iter(0..black_box(N))
+                .map(|x| x.wrapping_mul(3))
+                .filter(|x| x % 7 != 0);
+            block_on(s.fold(0u64, |acc, x| acc.wrapping_add(x)))
+        })
+    });
+    group.bench_function("futures_util", |b| {
+        b.iter(|| {
+            use futures::StreamExt;
+            let s = futures::stream::iter(0..black_box(N))
+                .map(|x| x.wrapping_mul(3))
+                .filter(|x| futures::future::ready(x % 7 != 0));
+            block_on(s.fold(0u64, |acc, x| futures::future::ready(acc.wrapping_add(x))))
+        })
+    });
+    group.bench_function("iterator", |b| {
+        b.iter(|| {
+            (0..black_box(N))
+                .map(|x| x.wrapping_mul(3))
+                .filter(|x| x % 7 != 0)
+                .fold(0u64, |acc, x| acc.wrapping_add(x))
+        })
+    });
+    group.finish();
+}
+
+const CHUNK: usize = 100;
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+fn chunks_timeout(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("chunks_timeout");
+    group.throughput(Throughput::Elements(N));
+
+    group.bench_function("ready/weir", |b| {
+        b.iter(|| {
+            use weir::StreamOps;
+            let s = futures::stream::iter(0..black_box(N)).chunks_timeout(CHUNK, TIMEOUT);
+            rt.block_on(s.fold(0usize, |acc, batch| acc + batch.len()))
+        })
+    });
+    group.bench_function("ready/tokio_stream", |b| {
+        b.iter(|| {
+            use tokio_stream::StreamExt;
+            let s = futures::stream::iter(0..black_box(N)).chunks_timeout(CHUNK, TIMEOUT);
+            rt.block_on(s.fold(0usize, |acc, batch| acc + batch.len()))
+        })
+    });
+    group.bench_function("pending_every_1000/weir", |b| {
+        b.iter(|| {
+            use weir::StreamOps;
+            let s = PendingEvery::new(black_box(N), 1000).chunks_timeout(CHUNK, TIMEOUT);
+            rt.block_on(s.fold(0usize, |acc, batch| acc + batch.len()))
+        })
+    });
+    group.bench_function("pending_every_1000/tokio_stream", |b| {
+        b.iter(|| {
+            use tokio_stream::StreamExt;
+            let s = PendingEvery::new(black_box(N), 1000).chunks_timeout(CHUNK, TIMEOUT);
+            rt.block_on(s.fold(0usize, |acc, batch| acc + batch.len()))
+        })
+    });
+    group.bench_function("pending_every_1000/drain_unbatched", |b| {
+        b.iter(|| {
+            use futures::StreamExt;
+            let mut s = PendingEvery::new(black_box(N), 1000);
+            rt.block_on(async {
+                let mut n = 0usize;
+                while let Some(x) = s.next().await {
+                    n += 1;
+                    black_box(x);
+                }
+                n
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = map_filter, chunks_timeout
+}
+criterion_main!(benches);

@@ -1,0 +1,233 @@
+//! The futures that consume a stream: [`Next`], [`Collect`], [`Fold`], [`ForEach`], [`Count`].
+//!
+//! The ones that drain a whole stream take at most [`POLL_BUDGET`] items per poll, then wake
+//! their task and return `Pending`, like the operators do: a future draining an endless ready
+//! stream still lets its executor run other tasks. Each holds its stream in a
+//! [`Fuse`], so polling it again after it completed never polls the stream after its `None`.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+
+use crate::ops::{Fuse, POLL_BUDGET};
+
+/// Feeds every item `stream` has ready to `sink`, up to the budget. `Ready` once the stream has
+/// ended; `Pending` with a wake-up registered (by the stream, or by waking the task when the
+/// budget ran out) otherwise.
+fn drain<St: Stream>(
+    mut stream: Pin<&mut Fuse<St>>,
+    cx: &mut Context<'_>,
+    mut sink: impl FnMut(St::Item),
+) -> Poll<()> {
+    for _ in 0..POLL_BUDGET {
+        match stream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(item)) => sink(item),
+            Poll::Ready(None) => return Poll::Ready(()),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    cx.waker().wake_by_ref();
+    Poll::Pending
+}
+
+/// Future for [`StreamOps::next`](crate::StreamOps::next): the next item, or `None` at the end.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Next<'a, St: ?Sized> {
+    stream: &'a mut St,
+}
+
+impl<'a, St: ?Sized + Stream + Unpin> Next<'a, St> {
+    pub(crate) fn new(stream: &'a mut St) -> Self {
+        Next { stream }
+    }
+}
+
+impl<St: ?Sized + Stream + Unpin> Future for Next<'_, St> {
+    type Output = Option<St::Item>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut *self.stream).poll_next(cx)
+    }
+}
+
+pin_project! {
+    /// Future for [`StreamOps::collect`](crate::StreamOps::collect): every item, gathered into
+    /// a collection.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct Collect<St, C> {
+        #[pin]
+        stream: Fuse<St>,
+        collection: C,
+    }
+}
+
+impl<St: fmt::Debug, C: fmt::Debug> fmt::Debug for Collect<St, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Collect")
+            .field("stream", &self.stream)
+            .field("collection", &self.collection)
+            .finish()
+    }
+}
+
+impl<St: Stream, C: Default> Collect<St, C> {
+    pub(crate) fn new(stream: St) -> Self {
+        Collect {
+            stream: Fuse::new(stream),
+            collection: C::default(),
+        }
+    }
+}
+
+impl<St: Stream, C: Default + Extend<St::Item>> Future for Collect<St, C> {
+    type Output = C;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C> {
+        let this = self.project();
+        let collection = this.collection;
+        let poll = drain(this.stream, cx, |item| collection.extend(Some(item)));
+        poll.map(|()| core::mem::take(collection))
+    }
+}
+
+pin_project! {
+    /// Future for [`StreamOps::fold`](crate::StreamOps::fold): one value accumulated from every
+    /// item.
+    ///
+    /// # Panics
+    ///
+    /// Polling it again after it completed panics.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct Fold<St, F, B> {
+        #[pin]
+        stream: Fuse<St>,
+        f: F,
+        acc: Option<B>,
+    }
+}
+
+impl<St: fmt::Debug, F, B: fmt::Debug> fmt::Debug for Fold<St, F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fold")
+            .field("stream", &self.stream)
+            .field("acc", &self.acc)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<St: Stream, F, B> Fold<St, F, B> {
+    pub(crate) fn new(stream: St, init: B, f: F) -> Self {
+        Fold {
+            stream: Fuse::new(stream),
+            f,
+            acc: Some(init),
+        }
+    }
+}
+
+impl<St, F, B> Future for Fold<St, F, B>
+where
+    St: Stream,
+    F: FnMut(B, St::Item) -> B,
+{
+    type Output = B;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<B> {
+        let mut this = self.project();
+        let mut acc = this.acc.take().expect("Fold polled after completion");
+        for _ in 0..POLL_BUDGET {
+            match this.stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => acc = (this.f)(acc, item),
+                Poll::Ready(None) => return Poll::Ready(acc),
+                Poll::Pending => {
+                    *this.acc = Some(acc);
+                    return Poll::Pending;
+                }
+            }
+        }
+        *this.acc = Some(acc);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+pin_project! {
+    /// Future for [`StreamOps::for_each`](crate::StreamOps::for_each): calls a function on every
+    /// item.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct ForEach<St, F> {
+        #[pin]
+        stream: Fuse<St>,
+        f: F,
+    }
+}
+
+impl<St: fmt::Debug, F> fmt::Debug for ForEach<St, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ForEach")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<St: Stream, F> ForEach<St, F> {
+    pub(crate) fn new(stream: St, f: F) -> Self {
+        ForEach {
+            stream: Fuse::new(stream),
+            f,
+        }
+    }
+}
+
+impl<St: Stream, F: FnMut(St::Item)> Future for ForEach<St, F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        drain(this.stream, cx, this.f)
+    }
+}
+
+pin_project! {
+    /// Future for [`StreamOps::count`](crate::StreamOps::count): how many items the stream
+    /// yields.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct Count<St> {
+        #[pin]
+        stream: Fuse<St>,
+        count: usize,
+    }
+}
+
+impl<St: fmt::Debug> fmt::Debug for Count<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Count")
+            .field("stream", &self.stream)
+            .field("count", &self.count)
+            .finish()
+    }
+}
+
+impl<St: Stream> Count<St> {
+    pub(crate) fn new(stream: St) -> Self {
+        Count {
+            stream: Fuse::new(stream),
+            count: 0,
+        }
+    }
+}
+
+impl<St: Stream> Future for Count<St> {
+    type Output = usize;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let this = self.project();
+        let count = this.count;
+        drain(this.stream, cx, |_| *count += 1).map(|()| *count)
+    }
+}

@@ -1,0 +1,146 @@
+//! [`StreamOps`]: the extension trait that chains weir's operators and consumes streams.
+
+use std::time::Duration;
+
+use futures_core::Stream;
+
+use crate::consume::{Collect, Count, Fold, ForEach, Next};
+use crate::ops::{ChunksTimeout, Filter, FilterMap, Fuse, Map};
+
+/// Operators and consumers for every [`Stream`].
+///
+/// `use weir::prelude::*;` brings this trait, [`Stream`] and the sources into scope: enough to
+/// build a pipeline and drive it to the end.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use weir::prelude::*;
+///
+/// let batches: Vec<Vec<u64>> = weir::iter(1..=10u64)
+///     .map(|x| x * 3)
+///     .filter(|x| x % 2 == 0)
+///     .chunks_timeout(2, Duration::from_secs(1))
+///     .collect()
+///     .await;
+/// assert_eq!(batches, [vec![6, 12], vec![18, 24], vec![30]]);
+/// # }
+/// ```
+///
+/// # Next to `futures::StreamExt` and `tokio_stream::StreamExt`
+///
+/// Those traits define methods with the same names (`map`, `filter`, `next`, `collect`...),
+/// and weir's streams are ordinary [`Stream`]s, so they work with either. With two of these
+/// traits in scope, a method call is ambiguous and the compiler asks you to pick one. Import
+/// only one trait by name, and reach the other through a fully qualified call:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use futures::StreamExt as _; // in scope for `.boxed()`, `.buffered()`...
+/// use weir::StreamOps;
+///
+/// let s = StreamOps::map(weir::iter(1..=3), |x| x + 1);
+/// let mut s = futures::StreamExt::boxed(s);
+/// assert_eq!(StreamOps::next(&mut s).await, Some(2));
+/// assert_eq!(futures::StreamExt::next(&mut s).await, Some(3));
+/// # }
+/// ```
+pub trait StreamOps: Stream {
+    /// Applies `f` to every item. See [`Map`].
+    fn map<T, F>(self, f: F) -> Map<Self, F>
+    where
+        F: FnMut(Self::Item) -> T,
+        Self: Sized,
+    {
+        Map::new(self, f)
+    }
+
+    /// Keeps the items for which `predicate` returns `true`. See [`Filter`].
+    fn filter<F>(self, predicate: F) -> Filter<Self, F>
+    where
+        F: FnMut(&Self::Item) -> bool,
+        Self: Sized,
+    {
+        Filter::new(self, predicate)
+    }
+
+    /// Maps each item to an `Option` and keeps the `Some` values. See [`FilterMap`].
+    fn filter_map<T, F>(self, f: F) -> FilterMap<Self, F>
+    where
+        F: FnMut(Self::Item) -> Option<T>,
+        Self: Sized,
+    {
+        FilterMap::new(self, f)
+    }
+
+    /// Batches items into `Vec`s of at most `max`, yielding a partial batch once `timeout` has
+    /// passed since its first item arrived. Never yields an empty batch. See [`ChunksTimeout`].
+    ///
+    /// # Panics
+    ///
+    /// If `max` is 0.
+    #[track_caller]
+    fn chunks_timeout(self, max: usize, timeout: Duration) -> ChunksTimeout<Self>
+    where
+        Self: Sized,
+    {
+        ChunksTimeout::new(self, max, timeout)
+    }
+
+    /// Returns `None` forever once the stream has returned `None`. See [`Fuse`].
+    fn fuse(self) -> Fuse<Self>
+    where
+        Self: Sized,
+    {
+        Fuse::new(self)
+    }
+
+    /// The next item, or `None` when the stream has ended.
+    ///
+    /// A stream that is not [`Unpin`] must be pinned first, e.g. with
+    /// [`pin!`](core::pin::pin) (in the prelude).
+    fn next(&mut self) -> Next<'_, Self>
+    where
+        Self: Unpin,
+    {
+        Next::new(self)
+    }
+
+    /// Gathers every item into a collection (a `Vec`, a `HashMap`, a `String`...).
+    fn collect<C>(self) -> Collect<Self, C>
+    where
+        C: Default + Extend<Self::Item>,
+        Self: Sized,
+    {
+        Collect::new(self)
+    }
+
+    /// Folds every item into an accumulator, starting from `init`.
+    fn fold<B, F>(self, init: B, f: F) -> Fold<Self, F, B>
+    where
+        F: FnMut(B, Self::Item) -> B,
+        Self: Sized,
+    {
+        Fold::new(self, init, f)
+    }
+
+    /// Calls `f` on every item. `f` is synchronous; to await per item, loop over
+    /// [`next`](Self::next) instead.
+    fn for_each<F>(self, f: F) -> ForEach<Self, F>
+    where
+        F: FnMut(Self::Item),
+        Self: Sized,
+    {
+        ForEach::new(self, f)
+    }
+
+    /// Counts the items until the stream ends.
+    fn count(self) -> Count<Self>
+    where
+        Self: Sized,
+    {
+        Count::new(self)
+    }
+}
+
+impl<St: Stream + ?Sized> StreamOps for St {}

@@ -1,0 +1,162 @@
+//! Exact-output tests of map, filter, filter_map, fuse and the consuming futures.
+
+mod common;
+
+use std::task::Poll;
+
+use common::{Script, Step, drive, poll_once};
+use weir::ops::POLL_BUDGET;
+use weir::prelude::*;
+
+fn gappy(items: impl IntoIterator<Item = i32>) -> Vec<Step<i32>> {
+    // A `Pending` before every third item.
+    items
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, x)| {
+            let gap = (i % 3 == 0).then_some(Step::Pending);
+            gap.into_iter().chain([Step::Item(x)])
+        })
+        .collect()
+}
+
+#[test]
+fn map_passes_items_pendings_and_end_through() {
+    let (src, state) = Script::new(gappy(0..10));
+    let mapped = src.map(|x| x * 10);
+    let driven = drive(mapped, &state);
+    assert_eq!(driven.items, (0..10).map(|x| x * 10).collect::<Vec<_>>());
+    assert_eq!(driven.source_wakes, 4);
+    assert_eq!(driven.self_wakes, 0);
+}
+
+#[test]
+fn filter_keeps_order_and_relies_on_the_source_for_wakeups() {
+    let (src, state) = Script::new(gappy(0..20));
+    let driven = drive(src.filter(|x| x % 3 != 1), &state);
+    let want: Vec<i32> = (0..20).filter(|x| x % 3 != 1).collect();
+    assert_eq!(driven.items, want);
+    assert_eq!(driven.source_wakes, 7);
+    assert_eq!(driven.self_wakes, 0);
+}
+
+#[test]
+fn filter_map_keeps_the_somes_in_order() {
+    let (src, state) = Script::new(gappy(0..12));
+    let driven = drive(src.filter_map(|x| (x % 2 == 0).then(|| x / 2)), &state);
+    assert_eq!(driven.items, [0, 1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn filter_yields_after_the_budget_of_rejected_items() {
+    let n = 3 * POLL_BUDGET + 5;
+    let (src, state) = Script::ready((0..n).map(|i| i as i32));
+    let mut rejected = src.filter(|_| false);
+    let (poll, woke) = poll_once(&mut rejected.next());
+    assert_eq!(poll, Poll::Pending);
+    assert!(woke, "a budget-limited Pending must wake its own task");
+    assert_eq!(state.items(), POLL_BUDGET);
+
+    let driven = drive(rejected, &state);
+    assert!(driven.items.is_empty());
+    assert_eq!(driven.self_wakes, 2);
+    assert_eq!(state.items(), n);
+}
+
+#[test]
+fn filter_map_yields_after_the_budget() {
+    let (src, state) = Script::ready(0..(2 * POLL_BUDGET as i32));
+    let driven = drive(src.filter_map(|_| None::<()>), &state);
+    assert!(driven.items.is_empty());
+    // The budget runs out twice, the second time just before the end would have been seen.
+    assert_eq!(driven.self_wakes, 2);
+}
+
+#[test]
+fn operators_are_fused_and_never_poll_an_ended_upstream() {
+    // Script panics if polled after its end; drive polls once more after `None`.
+    let (src, state) = Script::ready([1, 2, 3]);
+    let mut s = src.map(|x| x + 1).filter(|x| x % 2 == 0).filter_map(Some);
+    assert!(!s.is_terminated());
+    assert_eq!(drive(&mut s, &state).items, [2, 4]);
+    assert!(s.is_terminated());
+    assert_eq!(state.polls(), 4);
+}
+
+#[test]
+fn size_hints_are_exact_where_they_can_be() {
+    let (src, _) = Script::ready([1, 2, 3]);
+    assert_eq!(src.map(|x| x).size_hint(), (3, Some(3)));
+    let (src, _) = Script::ready([1, 2, 3]);
+    assert_eq!(src.filter(|_| true).size_hint(), (0, Some(3)));
+    let (src, _) = Script::ready([1, 2, 3]);
+    assert_eq!(src.filter_map(Some).size_hint(), (0, Some(3)));
+    assert_eq!(weir::iter(0..7).size_hint(), (7, Some(7)));
+    assert_eq!(weir::iter(0..).size_hint(), (usize::MAX, None));
+}
+
+#[test]
+fn size_hint_is_zero_after_the_end() {
+    let mut s = weir::iter([1]).map(|x| x);
+    futures::executor::block_on(async {
+        assert_eq!(s.next().await, Some(1));
+        assert_eq!(s.next().await, None);
+    });
+    assert_eq!(s.size_hint(), (0, Some(0)));
+    assert!(s.is_terminated());
+}
+
+#[test]
+fn consumers_drain_under_the_budget() {
+    let n = 5 * POLL_BUDGET;
+    let (src, _) = Script::ready(0..n);
+    let mut fold = src.fold(0, |acc, x| acc + x);
+    let mut self_wakes = 0;
+    let sum = loop {
+        match poll_once(&mut fold) {
+            (Poll::Ready(sum), _) => break sum,
+            (Poll::Pending, woke) => {
+                assert!(woke);
+                self_wakes += 1;
+            }
+        }
+    };
+    assert_eq!(sum, (0..n).sum::<usize>());
+    assert_eq!(self_wakes, 5);
+}
+
+#[tokio::test]
+async fn consumers_give_exact_results() {
+    assert_eq!(weir::iter(0..1000).count().await, 1000);
+    let v: Vec<u8> = weir::iter(b"weir".iter().copied()).collect().await;
+    assert_eq!(v, b"weir");
+    let s: String = weir::iter(["a", "b", "c"])
+        .map(str::to_owned)
+        .collect()
+        .await;
+    assert_eq!(s, "abc");
+    let mut seen = Vec::new();
+    weir::iter(0..300).for_each(|x| seen.push(x)).await;
+    assert_eq!(seen, (0..300).collect::<Vec<_>>());
+    let product = weir::iter(1..=5u64).fold(1, |a, x| a * x).await;
+    assert_eq!(product, 120);
+}
+
+#[tokio::test]
+async fn next_works_on_pinned_operators() {
+    let mut s = pin!(weir::iter(0..3).filter(|x| x % 2 == 0));
+    assert_eq!(s.next().await, Some(0));
+    assert_eq!(s.next().await, Some(2));
+    assert_eq!(s.next().await, None);
+    assert_eq!(s.next().await, None);
+}
+
+#[test]
+fn debug_output_names_the_operator_and_skips_closures() {
+    let s = weir::iter([1u8]).map(|x| x).filter(|_| true);
+    let dbg = format!("{s:?}");
+    assert!(
+        dbg.starts_with("Filter { stream: Fuse { stream: Map {"),
+        "{dbg}"
+    );
+}
