@@ -43,7 +43,7 @@
 //!
 //! - [`StreamOps`]: the extension trait with every operator and consumer; `use
 //!   weir::prelude::*` brings it in with [`Stream`] and the sources.
-//! - [`ops`]: the operators, one per module, and the sources [`iter`] and [`from_receiver`].
+//! - [`ops`]: the operators, one per module, and the sources [`iter()`] and [`from_receiver`].
 //! - [`ops::POLL_BUDGET`]: how many items an operator takes in one poll before yielding.
 //!
 //! Operators that share state across tasks are model-checked with loom: `cargo test --release

@@ -43,7 +43,7 @@ fn filter_keeps_order_and_relies_on_the_source_for_wakeups() {
 #[test]
 fn filter_map_keeps_the_somes_in_order() {
     let (src, state) = Script::new(gappy(0..12));
-    let driven = drive(src.filter_map(|x| (x % 2 == 0).then(|| x / 2)), &state);
+    let driven = drive(src.filter_map(|x| (x % 2 == 0).then_some(x / 2)), &state);
     assert_eq!(driven.items, [0, 1, 2, 3, 4, 5]);
 }
 

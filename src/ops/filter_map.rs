@@ -30,7 +30,7 @@ pin_project! {
     /// use weir::prelude::*;
     ///
     /// let lines = weir::iter(["1", "x", "3"]);
-    /// let numbers: Vec<u32> = lines.filter_map(|s| s.parse().ok()).collect().await;
+    /// let numbers: Vec<u32> = lines.filter_map(|s| s.parse::<u32>().ok()).collect().await;
     /// assert_eq!(numbers, [1, 3]);
     /// # }
     /// ```
