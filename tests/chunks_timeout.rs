@@ -56,7 +56,14 @@ async fn count_limit_comes_first() {
 
 #[tokio::test(start_paused = true)]
 async fn timeout_comes_first_and_counts_from_the_first_item() {
-    let got = timeline(&[(0, 1), (300, 2), (600, 3)], 5000, 10, SECOND, TimerStart::FirstItem).await;
+    let got = timeline(
+        &[(0, 1), (300, 2), (600, 3)],
+        5000,
+        10,
+        SECOND,
+        TimerStart::FirstItem,
+    )
+    .await;
     assert_eq!(got, [at(1000, &[1, 2, 3])]);
 }
 
@@ -76,7 +83,14 @@ async fn a_burst_larger_than_max_is_split_in_order() {
 
 #[tokio::test(start_paused = true)]
 async fn idle_periods_produce_no_batches() {
-    let got = timeline(&[(0, 1), (10_000, 2)], 20_000, 10, SECOND, TimerStart::FirstItem).await;
+    let got = timeline(
+        &[(0, 1), (10_000, 2)],
+        20_000,
+        10,
+        SECOND,
+        TimerStart::FirstItem,
+    )
+    .await;
     assert_eq!(got, [at(1000, &[1]), at(11_000, &[2])]);
 }
 
@@ -90,7 +104,14 @@ async fn the_partial_batch_is_flushed_when_the_upstream_ends() {
 async fn an_outdated_timer_is_moved_forward_not_obeyed() {
     // [1, 2] fills at 500 ms, before its 1000 ms deadline, leaving the timer registered for
     // 1000 ms; [3] arrives at 600 ms and must wait for its own deadline, 1600 ms.
-    let got = timeline(&[(0, 1), (500, 2), (100, 3)], 5000, 2, SECOND, TimerStart::FirstItem).await;
+    let got = timeline(
+        &[(0, 1), (500, 2), (100, 3)],
+        5000,
+        2,
+        SECOND,
+        TimerStart::FirstItem,
+    )
+    .await;
     assert_eq!(got, [at(500, &[1, 2]), at(1600, &[3])]);
 }
 
@@ -99,7 +120,10 @@ async fn last_emit_times_batches_from_the_previous_emission() {
     // The timeline in `TimerStart`'s docs.
     let sends = [(0, 1), (200, 2), (1100, 3), (1300, 4), (100, 5)];
     let first = timeline(&sends, 5000, 10, SECOND, TimerStart::FirstItem).await;
-    assert_eq!(first, [at(1000, &[1, 2]), at(2300, &[3]), at(3600, &[4, 5])]);
+    assert_eq!(
+        first,
+        [at(1000, &[1, 2]), at(2300, &[3]), at(3600, &[4, 5])]
+    );
     let last = timeline(&sends, 5000, 10, SECOND, TimerStart::LastEmit).await;
     assert_eq!(last, [at(1000, &[1, 2]), at(2000, &[3]), at(3000, &[4, 5])]);
 }
