@@ -117,9 +117,9 @@ fn chunks_timeout(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
-        .sample_size(20)
+        .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+        .measurement_time(Duration::from_secs(3));
     targets = map_filter, chunks_timeout
 }
 criterion_main!(benches);

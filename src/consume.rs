@@ -19,14 +19,21 @@ use crate::ops::{Fuse, POLL_BUDGET};
 /// ended; `Pending` with a wake-up registered (by the stream, or by waking the task when the
 /// budget ran out) otherwise.
 fn drain<St: Stream>(
-    mut stream: Pin<&mut Fuse<St>>,
+    stream: Pin<&mut Fuse<St>>,
     cx: &mut Context<'_>,
     mut sink: impl FnMut(St::Item),
 ) -> Poll<()> {
+    let (mut upstream, done) = stream.split();
+    if *done {
+        return Poll::Ready(());
+    }
     for _ in 0..POLL_BUDGET {
-        match stream.as_mut().poll_next(cx) {
+        match upstream.as_mut().poll_next(cx) {
             Poll::Ready(Some(item)) => sink(item),
-            Poll::Ready(None) => return Poll::Ready(()),
+            Poll::Ready(None) => {
+                *done = true;
+                return Poll::Ready(());
+            }
             Poll::Pending => return Poll::Pending,
         }
     }
@@ -138,12 +145,16 @@ where
     type Output = B;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<B> {
-        let mut this = self.project();
+        let this = self.project();
         let mut acc = this.acc.take().expect("Fold polled after completion");
+        let (mut upstream, done) = this.stream.split();
         for _ in 0..POLL_BUDGET {
-            match this.stream.as_mut().poll_next(cx) {
+            match upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => acc = (this.f)(acc, item),
-                Poll::Ready(None) => return Poll::Ready(acc),
+                Poll::Ready(None) => {
+                    *done = true;
+                    return Poll::Ready(acc);
+                }
                 Poll::Pending => {
                     *this.acc = Some(acc);
                     return Poll::Pending;

@@ -13,7 +13,7 @@ pub struct PendingEvery {
     next: u64,
     len: u64,
     every: u64,
-    paused: bool,
+    until_pause: u64,
 }
 
 impl PendingEvery {
@@ -22,7 +22,7 @@ impl PendingEvery {
             next: 0,
             len,
             every,
-            paused: false,
+            until_pause: every,
         }
     }
 }
@@ -35,12 +35,12 @@ impl Stream for PendingEvery {
         if self.next >= self.len {
             return Poll::Ready(None);
         }
-        if self.next % self.every == 0 && self.next != 0 && !self.paused {
-            self.paused = true;
+        if self.until_pause == 0 {
+            self.until_pause = self.every;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        self.paused = false;
+        self.until_pause -= 1;
         let n = self.next;
         self.next += 1;
         Poll::Ready(Some(n))

@@ -145,7 +145,7 @@ impl<St: Stream> ChunksTimeout<St> {
         ChunksTimeout {
             stream: Fuse::new(stream),
             timer: None,
-            items: Vec::new(),
+            items: batch_vec(max),
             max,
             timeout,
             start: TimerStart::FirstItem,
@@ -185,7 +185,7 @@ impl<St: Stream> ChunksTimeoutProj<'_, St> {
             TimerStart::FirstItem => None,
             TimerStart::LastEmit => Some(Instant::now()),
         };
-        mem::take(self.items)
+        mem::replace(self.items, batch_vec(*self.max))
     }
 
     /// The upstream returned `Pending` (or the budget ran out, `exhausted`): yield the batch if
@@ -235,6 +235,12 @@ fn deadline_passed(
     }
 }
 
+/// An empty batch with room for `max` items (up to [`PREALLOC_LIMIT`]), so that filling it
+/// never reallocates in the common case.
+fn batch_vec<T>(max: usize) -> Vec<T> {
+    Vec::with_capacity(max.min(PREALLOC_LIMIT))
+}
+
 impl<St: Stream> FusedStream for ChunksTimeout<St> {
     fn is_terminated(&self) -> bool {
         self.stream.is_done() && self.items.is_empty()
@@ -246,25 +252,28 @@ impl<St: Stream> Stream for ChunksTimeout<St> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Vec<St::Item>>> {
         let mut this = self.project();
-        for _ in 0..POLL_BUDGET {
-            match this.stream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => {
-                    if this.items.capacity() == 0 {
-                        this.items.reserve_exact((*this.max).min(PREALLOC_LIMIT));
-                    }
-                    this.items.push(item);
-                    if this.items.len() >= *this.max {
-                        return Poll::Ready(Some(this.emit()));
-                    }
-                }
+        let (mut upstream, done) = this.stream.as_mut().split();
+        if *done {
+            return Poll::Ready(None);
+        }
+        // Take at most what fits in the batch and in the budget: one bound for the loop.
+        let room = (*this.max - this.items.len()).min(POLL_BUDGET);
+        for _ in 0..room {
+            match upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => this.items.push(item),
                 Poll::Ready(None) => {
+                    *done = true;
                     let last = mem::take(this.items);
                     return Poll::Ready((!last.is_empty()).then_some(last));
                 }
                 Poll::Pending => return this.pause(cx, false),
             }
         }
-        this.pause(cx, true)
+        if this.items.len() >= *this.max {
+            Poll::Ready(Some(this.emit()))
+        } else {
+            this.pause(cx, true)
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

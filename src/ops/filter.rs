@@ -83,20 +83,32 @@ where
     type Item = St::Item;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
-        let mut this = self.project();
-        for _ in 0..POLL_BUDGET {
-            match this.stream.as_mut().poll_next(cx) {
+        let this = self.project();
+        let (mut upstream, done) = this.stream.split();
+        if *done {
+            return Poll::Ready(None);
+        }
+        // Only rejected items count against the budget: an accepted one ends the poll anyway.
+        let mut budget = POLL_BUDGET;
+        loop {
+            match upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     if (this.predicate)(&item) {
                         return Poll::Ready(Some(item));
                     }
+                    budget -= 1;
+                    if budget == 0 {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
                 }
-                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(None) => {
+                    *done = true;
+                    return Poll::Ready(None);
+                }
                 Poll::Pending => return Poll::Pending,
             }
         }
-        cx.waker().wake_by_ref();
-        Poll::Pending
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -84,6 +84,15 @@ impl<St> Fuse<St> {
     pub fn into_inner(self) -> St {
         self.stream
     }
+
+    /// The upstream and the `done` flag, for an operator that loops over its upstream: it checks
+    /// the flag once on entry instead of once per item, and must set it when the upstream
+    /// returns `None` (and then stop polling).
+    #[inline]
+    pub(crate) fn split(self: Pin<&mut Self>) -> (Pin<&mut St>, &mut bool) {
+        let this = self.project();
+        (this.stream, this.done)
+    }
 }
 
 impl<St: Stream> FusedStream for Fuse<St> {
