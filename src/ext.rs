@@ -5,7 +5,8 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use crate::consume::{Collect, Count, Fold, ForEach, Next};
-use crate::ops::{ChunksTimeout, Filter, FilterMap, Fuse, Map};
+use crate::ops::sample::{Bernoulli, EveryNth};
+use crate::ops::{ChunksTimeout, Filter, FilterMap, Fuse, Map, Overflow, RingBuffer, Sample};
 
 /// Operators and consumers for every [`Stream`].
 ///
@@ -85,6 +86,87 @@ pub trait StreamOps: Stream {
         Self: Sized,
     {
         ChunksTimeout::new(self, max, timeout)
+    }
+
+    /// Buffers up to `capacity` items; when full, evicts the oldest buffered item for the
+    /// incoming one and counts it as dropped. See [`RingBuffer`].
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0.
+    #[track_caller]
+    fn drop_oldest(self, capacity: usize) -> RingBuffer<Self>
+    where
+        Self: Sized,
+    {
+        RingBuffer::new(self, capacity, Overflow::DropOldest)
+    }
+
+    /// Buffers up to `capacity` items; when full, discards the incoming item and counts it as
+    /// dropped. See [`RingBuffer`].
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0.
+    #[track_caller]
+    fn drop_newest(self, capacity: usize) -> RingBuffer<Self>
+    where
+        Self: Sized,
+    {
+        RingBuffer::new(self, capacity, Overflow::DropNewest)
+    }
+
+    /// Buffers up to `capacity` items with the given [`Overflow`] policy. See [`RingBuffer`].
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0.
+    #[track_caller]
+    fn buffer(self, capacity: usize, overflow: Overflow) -> RingBuffer<Self>
+    where
+        Self: Sized,
+    {
+        RingBuffer::new(self, capacity, overflow)
+    }
+
+    /// Keeps each item with probability `rate` (Bernoulli sampling, seeded from the operating
+    /// system). See [`Sample`] and [`Bernoulli`].
+    ///
+    /// # Panics
+    ///
+    /// If `rate` is outside [0, 1] or NaN.
+    #[track_caller]
+    fn sample(self, rate: f64) -> Sample<Self, Bernoulli>
+    where
+        Self: Sized,
+    {
+        Sample::new(self, Bernoulli::new(rate))
+    }
+
+    /// Like [`sample`](Self::sample), seeded with `seed`: the same seed keeps the same items.
+    ///
+    /// # Panics
+    ///
+    /// If `rate` is outside [0, 1] or NaN.
+    #[track_caller]
+    fn sample_seeded(self, rate: f64, seed: u64) -> Sample<Self, Bernoulli>
+    where
+        Self: Sized,
+    {
+        Sample::new(self, Bernoulli::seeded(rate, seed))
+    }
+
+    /// Keeps the first item and every `n`-th after it. See [`Sample`] and [`EveryNth`].
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    #[track_caller]
+    fn sample_every(self, n: usize) -> Sample<Self, EveryNth>
+    where
+        Self: Sized,
+    {
+        Sample::new(self, EveryNth::new(n))
     }
 
     /// Returns `None` forever once the stream has returned `None`. See [`Fuse`].

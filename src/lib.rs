@@ -55,16 +55,19 @@
 pub mod consume;
 mod ext;
 pub mod ops;
+mod stats;
 mod sync;
 
 pub use ext::StreamOps;
 pub use futures_core::{FusedStream, Stream};
 pub use ops::{from_receiver, iter};
+pub use stats::BackpressureStats;
 
 /// Everything needed to build and consume a pipeline: `use weir::prelude::*;`.
 pub mod prelude {
-    pub use crate::StreamOps;
+    pub use crate::ops::Overflow;
     pub use crate::ops::{from_receiver, iter};
+    pub use crate::{BackpressureStats, StreamOps};
     pub use core::pin::pin;
     pub use futures_core::{FusedStream, Stream};
 }

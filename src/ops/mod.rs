@@ -42,6 +42,8 @@ pub mod fuse;
 pub mod iter;
 pub mod map;
 pub mod recv;
+pub mod ring_buffer;
+pub mod sample;
 
 pub use chunks_timeout::{ChunksTimeout, TimerStart};
 pub use filter::Filter;
@@ -50,6 +52,8 @@ pub use fuse::Fuse;
 pub use iter::{Iter, iter};
 pub use map::Map;
 pub use recv::{Recv, from_receiver};
+pub use ring_buffer::{Overflow, RingBuffer};
+pub use sample::Sample;
 
 /// How many upstream items an operator (or a consuming future) takes in one poll before it
 /// yields control.

@@ -140,7 +140,19 @@ pub struct Driven<T> {
 /// once the task was woken, either already by the stream itself or by the script's held waker
 /// (standing in for the source becoming ready). A `Pending` with neither is a lost wake-up and
 /// fails the test. Afterwards it polls once more to check the stream stays ended.
-pub fn drive<S>(mut stream: S, source: &ScriptState) -> Driven<S::Item>
+pub fn drive<S>(stream: S, source: &ScriptState) -> Driven<S::Item>
+where
+    S: Stream + Unpin,
+{
+    drive_inspect(stream, source, |_| {})
+}
+
+/// [`drive`], calling `inspect` with the stream after every poll.
+pub fn drive_inspect<S>(
+    mut stream: S,
+    source: &ScriptState,
+    mut inspect: impl FnMut(&S),
+) -> Driven<S::Item>
 where
     S: Stream + Unpin,
 {
@@ -154,7 +166,9 @@ where
     };
     loop {
         let wakes_before = counter.count();
-        match Pin::new(&mut stream).poll_next(&mut cx) {
+        let poll = Pin::new(&mut stream).poll_next(&mut cx);
+        inspect(&stream);
+        match poll {
             Poll::Ready(Some(item)) => driven.items.push(item),
             Poll::Ready(None) => break,
             Poll::Pending => {

@@ -1,0 +1,142 @@
+//! [`Sample`]: keeps some items and drops (and counts) the rest, as a [`Keep`] policy decides.
+//!
+//! Policies: [`Bernoulli`] (each item with probability `rate`; seeded for reproducible runs) and
+//! [`EveryNth`] (deterministic 1 in n). One stream type runs all of them, so every sampler
+//! shares the same loop, budget and accounting.
+
+mod policy;
+
+pub use policy::{Bernoulli, EveryNth};
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+
+use super::{Fuse, POLL_BUDGET};
+use crate::stats::{BackpressureStats, PollCounts};
+use crate::sync::Arc;
+
+/// A sampling decision, made once per item, in order.
+pub trait Keep<T> {
+    /// Whether to keep `item`.
+    fn keep(&mut self, item: &T) -> bool;
+}
+
+pin_project! {
+    /// Stream for [`StreamOps::sample`](crate::StreamOps::sample),
+    /// [`StreamOps::sample_seeded`](crate::StreamOps::sample_seeded) and
+    /// [`StreamOps::sample_every`](crate::StreamOps::sample_every).
+    ///
+    /// # State machine
+    ///
+    /// Like [`Filter`](super::Filter): a loop inside each poll takes an item from the upstream
+    /// and yields it if the policy keeps it; a dropped item is counted in
+    /// [`stats`](Self::stats) (`received == processed + dropped`, exactly, between polls). The
+    /// loop ends at a kept item, the upstream's `Pending` or end, or the budget.
+    ///
+    /// # Wake-up contract
+    ///
+    /// After [`POLL_BUDGET`] dropped items in one poll, the sampler wakes its own task and
+    /// returns `Pending`. Any other `Pending` is the upstream's.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    ///
+    /// let every_third = weir::iter(0..10).sample_every(3);
+    /// let stats = every_third.stats();
+    /// assert_eq!(every_third.collect::<Vec<_>>().await, [0, 3, 6, 9]);
+    /// assert_eq!(stats.get_report(), "Received: 10, Processed: 4, Dropped: 6 (60.0% drop rate)");
+    /// # }
+    /// ```
+    #[must_use = "streams do nothing unless polled"]
+    pub struct Sample<St, K> {
+        #[pin]
+        stream: Fuse<St>,
+        policy: K,
+        stats: Arc<BackpressureStats>,
+    }
+}
+
+impl<St: fmt::Debug, K: fmt::Debug> fmt::Debug for Sample<St, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sample")
+            .field("stream", &self.stream)
+            .field("policy", &self.policy)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl<St, K> Sample<St, K> {
+    pub(crate) fn new(stream: St, policy: K) -> Self {
+        Sample {
+            stream: Fuse::new(stream),
+            policy,
+            stats: Arc::new(BackpressureStats::new()),
+        }
+    }
+
+    /// A handle to this sampler's counters.
+    pub fn stats(&self) -> Arc<BackpressureStats> {
+        self.stats.clone()
+    }
+
+    /// The sampling policy.
+    pub fn policy(&self) -> &K {
+        &self.policy
+    }
+
+    upstream_accessors!();
+}
+
+impl<St: Stream, K: Keep<St::Item>> FusedStream for Sample<St, K> {
+    fn is_terminated(&self) -> bool {
+        self.stream.is_done()
+    }
+}
+
+impl<St: Stream, K: Keep<St::Item>> Stream for Sample<St, K> {
+    type Item = St::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
+        let this = self.project();
+        let (mut upstream, done) = this.stream.split();
+        if *done {
+            return Poll::Ready(None);
+        }
+        let mut counts = PollCounts::default();
+        let poll = loop {
+            match upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    counts.received += 1;
+                    if this.policy.keep(&item) {
+                        counts.processed = 1;
+                        break Poll::Ready(Some(item));
+                    }
+                    counts.dropped += 1;
+                    if counts.dropped == POLL_BUDGET as u64 {
+                        cx.waker().wake_by_ref();
+                        break Poll::Pending;
+                    }
+                }
+                Poll::Ready(None) => {
+                    *done = true;
+                    break Poll::Ready(None);
+                }
+                Poll::Pending => break Poll::Pending,
+            }
+        };
+        counts.flush(this.stats);
+        poll
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, self.stream.size_hint().1)
+    }
+}

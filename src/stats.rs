@@ -1,0 +1,164 @@
+//! [`BackpressureStats`]: lock-free counters of what a dropping operator received, emitted and
+//! dropped.
+
+use std::fmt;
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// Counters shared by a dropping operator (a ring buffer, a sampler) and whoever watches it.
+///
+/// Every operator that can drop items owns one behind an `Arc` and hands out clones through
+/// its `stats()` method. The counters obey
+///
+/// ```text
+/// received == processed + dropped + buffered
+/// ```
+///
+/// where `processed` counts the items the operator emitted and `buffered` the items it holds
+/// (0 for operators that hold none). Nothing is dropped without being counted.
+///
+/// An operator updates the counters once per poll, not once per item, so the identity holds
+/// exactly whenever the operator is not in the middle of a poll; a reader on another thread
+/// may see one counter a poll ahead of another.
+///
+/// ```
+/// use weir::BackpressureStats;
+///
+/// let stats = BackpressureStats::new();
+/// stats.record_received(10);
+/// stats.record_processed(7);
+/// stats.record_dropped(3);
+/// assert_eq!(stats.get_report(), "Received: 10, Processed: 7, Dropped: 3 (30.0% drop rate)");
+/// ```
+#[derive(Default)]
+pub struct BackpressureStats {
+    received: AtomicU64,
+    processed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl BackpressureStats {
+    /// All counters at zero.
+    pub fn new() -> Self {
+        BackpressureStats {
+            received: AtomicU64::new(0),
+            processed: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Items taken from the upstream.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Items emitted downstream.
+    pub fn processed(&self) -> u64 {
+        self.processed.load(Ordering::Relaxed)
+    }
+
+    /// Items dropped (evicted, rejected or not sampled).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Adds `n` to `received`.
+    pub fn record_received(&self, n: u64) {
+        if n > 0 {
+            self.received.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `n` to `processed`.
+    pub fn record_processed(&self, n: u64) {
+        if n > 0 {
+            self.processed.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `n` to `dropped`.
+    pub fn record_dropped(&self, n: u64) {
+        if n > 0 {
+            self.dropped.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The share of received items that were dropped, in percent; 0.0 when nothing was
+    /// received.
+    pub fn drop_rate(&self) -> f64 {
+        let received = self.received();
+        if received == 0 {
+            0.0
+        } else {
+            self.dropped() as f64 * 100.0 / received as f64
+        }
+    }
+
+    /// `"Received: R, Processed: P, Dropped: D (X.X% drop rate)"`.
+    pub fn get_report(&self) -> String {
+        format!(
+            "Received: {}, Processed: {}, Dropped: {} ({:.1}% drop rate)",
+            self.received(),
+            self.processed(),
+            self.dropped(),
+            self.drop_rate()
+        )
+    }
+}
+
+impl fmt::Debug for BackpressureStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackpressureStats")
+            .field("received", &self.received())
+            .field("processed", &self.processed())
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+/// Counts of one poll, added to the shared counters in one go when the poll ends.
+#[derive(Debug, Default)]
+pub(crate) struct PollCounts {
+    pub(crate) received: u64,
+    pub(crate) processed: u64,
+    pub(crate) dropped: u64,
+}
+
+impl PollCounts {
+    /// Adds these counts to `stats`.
+    pub(crate) fn flush(self, stats: &BackpressureStats) {
+        stats.record_received(self.received);
+        stats.record_processed(self.processed);
+        stats.record_dropped(self.dropped);
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_format_and_rounding() {
+        let stats = BackpressureStats::new();
+        assert_eq!(
+            stats.get_report(),
+            "Received: 0, Processed: 0, Dropped: 0 (0.0% drop rate)"
+        );
+        stats.record_received(3);
+        stats.record_dropped(1);
+        stats.record_processed(2);
+        assert_eq!(
+            stats.get_report(),
+            "Received: 3, Processed: 2, Dropped: 1 (33.3% drop rate)"
+        );
+        PollCounts {
+            received: 3,
+            processed: 0,
+            dropped: 3,
+        }
+        .flush(&stats);
+        assert_eq!(stats.received(), 6);
+        assert_eq!(stats.dropped(), 4);
+        assert!((stats.drop_rate() - 66.666).abs() < 0.01);
+    }
+}

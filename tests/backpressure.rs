@@ -1,0 +1,168 @@
+//! Ring buffers and samplers: exact outputs, exact drop counts, and the accounting identity.
+
+mod common;
+
+use common::{Script, Step, drive, drive_inspect};
+use proptest::prelude::*;
+use weir::ops::POLL_BUDGET;
+use weir::prelude::*;
+
+fn gappy(steps: &str) -> Vec<Step<u32>> {
+    // "01P2P34": digits are items, P is a Pending.
+    steps
+        .chars()
+        .map(|c| match c {
+            'P' => Step::Pending,
+            d => Step::Item(d.to_digit(10).unwrap()),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ten_ready_items_into_five_slots() {
+    let s = weir::iter(0..10).drop_oldest(5);
+    let stats = s.stats();
+    assert_eq!(s.collect::<Vec<_>>().await, [5, 6, 7, 8, 9]);
+    assert_eq!(
+        stats.get_report(),
+        "Received: 10, Processed: 5, Dropped: 5 (50.0% drop rate)"
+    );
+
+    let s = weir::iter(0..10).drop_newest(5);
+    let stats = s.stats();
+    assert_eq!(s.collect::<Vec<_>>().await, [0, 1, 2, 3, 4]);
+    assert_eq!(stats.dropped(), 5);
+    assert_eq!(stats.processed(), 5);
+}
+
+#[test]
+fn capacity_one_with_pauses() {
+    let (src, state) = Script::new(gappy("01P2P34"));
+    let s = src.drop_oldest(1);
+    let stats = s.stats();
+    assert_eq!(drive(s, &state).items, [1, 2, 4]);
+    assert_eq!((stats.received(), stats.dropped()), (5, 2));
+
+    let (src, state) = Script::new(gappy("01P2P34"));
+    let s = src.drop_newest(1);
+    let stats = s.stats();
+    assert_eq!(drive(s, &state).items, [0, 2, 3]);
+    assert_eq!((stats.received(), stats.dropped()), (5, 2));
+}
+
+#[test]
+fn block_drops_nothing() {
+    let (src, state) = Script::new(gappy("0123P45P6789"));
+    let s = src.buffer(2, Overflow::Block);
+    let stats = s.stats();
+    assert_eq!(drive(s, &state).items, (0..10).collect::<Vec<_>>());
+    assert_eq!(stats.dropped(), 0);
+    assert_eq!(stats.processed(), 10);
+}
+
+#[test]
+#[should_panic(expected = "`capacity` must be at least 1")]
+fn zero_capacity_panics() {
+    let _ = weir::iter([1]).drop_oldest(0);
+}
+
+#[test]
+fn buffered_items_outlive_the_upstream() {
+    let (src, state) = Script::ready(0..3);
+    let mut s = src.drop_newest(8);
+    let driven = drive_inspect(&mut s, &state, |_| {});
+    assert_eq!(driven.items, [0, 1, 2]);
+    assert!(s.is_terminated());
+    assert_eq!(s.size_hint(), (0, Some(0)));
+}
+
+#[tokio::test]
+async fn sample_every_keeps_the_first_and_every_nth() {
+    let s = weir::iter(0..10).sample_every(3);
+    let stats = s.stats();
+    assert_eq!(s.collect::<Vec<_>>().await, [0, 3, 6, 9]);
+    assert_eq!((stats.processed(), stats.dropped()), (4, 6));
+    let all: Vec<_> = weir::iter(0..4).sample_every(1).collect().await;
+    assert_eq!(all, [0, 1, 2, 3]);
+}
+
+#[tokio::test]
+async fn seeded_samples_are_reproducible_and_the_extremes_are_exact() {
+    let a: Vec<u32> = weir::iter(0..1000).sample_seeded(0.3, 7).collect().await;
+    let b: Vec<u32> = weir::iter(0..1000).sample_seeded(0.3, 7).collect().await;
+    let c: Vec<u32> = weir::iter(0..1000).sample_seeded(0.3, 8).collect().await;
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let all: Vec<u32> = weir::iter(0..1000).sample(1.0).collect().await;
+    assert_eq!(all.len(), 1000);
+    let s = weir::iter(0..1000).sample(0.0);
+    let stats = s.stats();
+    assert_eq!(s.count().await, 0);
+    assert_eq!(stats.dropped(), 1000);
+}
+
+#[tokio::test]
+async fn bernoulli_rate_holds_within_a_wide_tolerance() {
+    // 10 000 draws at 0.5: the standard deviation of the kept share is 0.5%, so 45..55% is
+    // ten standard deviations wide, for every seed.
+    for seed in 0..20 {
+        let kept = weir::iter(0..10_000).sample_seeded(0.5, seed).count().await;
+        assert!((4_500..=5_500).contains(&kept), "seed {seed}: kept {kept}");
+    }
+    let kept = weir::iter(0..10_000).sample(0.5).count().await;
+    assert!((4_500..=5_500).contains(&kept), "kept {kept}");
+}
+
+#[test]
+fn a_sampler_dropping_everything_yields_on_its_budget() {
+    let (src, state) = Script::ready(0..(3 * POLL_BUDGET as u32 + 1));
+    let driven = drive(src.sample(0.0), &state);
+    assert!(driven.items.is_empty());
+    assert_eq!(driven.self_wakes, 3);
+}
+
+#[test]
+fn bad_rates_panic_naming_the_argument() {
+    for rate in [1.5, -0.1, f64::NAN] {
+        let err = std::panic::catch_unwind(|| weir::iter([1]).sample(rate)).unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("`rate` must be within [0, 1]"), "{msg}");
+    }
+    let err = std::panic::catch_unwind(|| weir::iter([1]).sample_every(0)).unwrap_err();
+    assert!(
+        err.downcast_ref::<&str>()
+            .unwrap()
+            .contains("`n` must be at least 1")
+    );
+}
+
+proptest! {
+    /// After every poll, received == processed + dropped + buffered; at the end the output is
+    /// an in-order subsequence of the input and every item is either emitted or dropped.
+    #[test]
+    fn accounting_holds_at_every_poll(
+        steps in prop::collection::vec(prop_oneof![4 => any::<u8>().prop_map(Step::Item), 1 => Just(Step::Pending)], 0..200),
+        capacity in 1usize..6,
+        policy in prop_oneof![Just(Overflow::DropOldest), Just(Overflow::DropNewest), Just(Overflow::Block)],
+    ) {
+        let input: Vec<u8> = steps.iter().filter_map(|s| match s { Step::Item(x) => Some(*x), _ => None }).collect();
+        let (src, state) = Script::new(steps);
+        let s = src.buffer(capacity, policy);
+        let stats = s.stats();
+        let mut checked = 0;
+        let driven = drive_inspect(s, &state, |s| {
+            assert_eq!(stats.received(), stats.processed() + stats.dropped() + s.buffered() as u64);
+            assert!(s.buffered() <= capacity);
+            checked += 1;
+        });
+        prop_assert!(checked > 0);
+        prop_assert_eq!(driven.items.len() as u64 + stats.dropped(), input.len() as u64);
+        if policy == Overflow::Block {
+            prop_assert_eq!(&driven.items, &input);
+        }
+        let mut rest = input.iter();
+        for x in &driven.items {
+            prop_assert!(rest.any(|y| y == x), "output is not an in-order subsequence");
+        }
+    }
+}
