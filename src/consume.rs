@@ -13,7 +13,7 @@ use core::task::{Context, Poll};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::ops::{Fuse, POLL_BUDGET};
+use crate::ops::{Fuse, POLL_BUDGET, yield_now};
 
 /// Feeds every item `stream` has ready to `sink`, up to the budget. `Ready` once the stream has
 /// ended; `Pending` with a wake-up registered (by the stream, or by waking the task when the
@@ -37,7 +37,7 @@ fn drain<St: Stream>(
             Poll::Pending => return Poll::Pending,
         }
     }
-    cx.waker().wake_by_ref();
+    yield_now(cx);
     Poll::Pending
 }
 
@@ -162,7 +162,7 @@ where
             }
         }
         *this.acc = Some(acc);
-        cx.waker().wake_by_ref();
+        yield_now(cx);
         Poll::Pending
     }
 }

@@ -11,7 +11,7 @@ use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep, sleep_until};
 
-use super::{Fuse, POLL_BUDGET};
+use super::{Fuse, POLL_BUDGET, yield_now};
 
 /// The most item slots a batch reserves up front; a larger `max` grows the batch as it fills.
 const PREALLOC_LIMIT: usize = 4096;
@@ -200,7 +200,7 @@ impl<St: Stream> ChunksTimeoutProj<'_, St> {
             }
         }
         if exhausted {
-            cx.waker().wake_by_ref();
+            yield_now(cx);
         }
         Poll::Pending
     }

@@ -7,7 +7,7 @@ use core::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
-use super::{Fuse, POLL_BUDGET};
+use super::{Fuse, poll_select};
 
 pin_project! {
     /// Stream for [`StreamOps::filter`](crate::StreamOps::filter).
@@ -21,7 +21,7 @@ pin_project! {
     ///
     /// # Wake-up contract
     ///
-    /// After [`POLL_BUDGET`] rejected items in one poll, `Filter` wakes its own task and returns
+    /// After [`POLL_BUDGET`](super::POLL_BUDGET) rejected items in one poll, `Filter` wakes its own task and returns
     /// `Pending`: a long run of rejected, always-ready items cannot hold the executor. Any other
     /// `Pending` is the upstream's, which registered the waker.
     ///
@@ -84,31 +84,9 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
-        let (mut upstream, done) = this.stream.split();
-        if *done {
-            return Poll::Ready(None);
-        }
-        // Only rejected items count against the budget: an accepted one ends the poll anyway.
-        let mut budget = POLL_BUDGET;
-        loop {
-            match upstream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => {
-                    if (this.predicate)(&item) {
-                        return Poll::Ready(Some(item));
-                    }
-                    budget -= 1;
-                    if budget == 0 {
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                }
-                Poll::Ready(None) => {
-                    *done = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+        let (upstream, done) = this.stream.split();
+        let predicate = this.predicate;
+        poll_select(upstream, done, cx, |item| predicate(&item).then_some(item))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

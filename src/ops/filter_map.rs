@@ -7,7 +7,7 @@ use core::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
-use super::{Fuse, POLL_BUDGET};
+use super::{Fuse, poll_select};
 
 pin_project! {
     /// Stream for [`StreamOps::filter_map`](crate::StreamOps::filter_map).
@@ -20,7 +20,7 @@ pin_project! {
     ///
     /// # Wake-up contract
     ///
-    /// After [`POLL_BUDGET`] items mapped to `None` in one poll, `FilterMap` wakes its own task
+    /// After [`POLL_BUDGET`](super::POLL_BUDGET) items mapped to `None` in one poll, `FilterMap` wakes its own task
     /// and returns `Pending`. Any other `Pending` is the upstream's, which registered the waker.
     ///
     /// # Example
@@ -80,31 +80,8 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.project();
-        let (mut upstream, done) = this.stream.split();
-        if *done {
-            return Poll::Ready(None);
-        }
-        // Only rejected items count against the budget: an accepted one ends the poll anyway.
-        let mut budget = POLL_BUDGET;
-        loop {
-            match upstream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => {
-                    if let Some(out) = (this.f)(item) {
-                        return Poll::Ready(Some(out));
-                    }
-                    budget -= 1;
-                    if budget == 0 {
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                }
-                Poll::Ready(None) => {
-                    *done = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+        let (upstream, done) = this.stream.split();
+        poll_select(upstream, done, cx, this.f)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

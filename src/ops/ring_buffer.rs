@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
-use super::{Fuse, POLL_BUDGET};
+use super::{Fuse, POLL_BUDGET, yield_now};
 use crate::stats::{BackpressureStats, PollCounts};
 use crate::sync::Arc;
 
@@ -185,7 +185,7 @@ impl<St: Stream> Stream for RingBuffer<St> {
             None if *done => Poll::Ready(None),
             None => {
                 if exhausted {
-                    cx.waker().wake_by_ref();
+                    yield_now(cx);
                 }
                 Poll::Pending
             }

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
-use super::{Fuse, POLL_BUDGET};
+use super::{Fuse, poll_select};
 use crate::stats::{BackpressureStats, PollCounts};
 use crate::sync::Arc;
 
@@ -39,7 +39,7 @@ pin_project! {
     ///
     /// # Wake-up contract
     ///
-    /// After [`POLL_BUDGET`] dropped items in one poll, the sampler wakes its own task and
+    /// After [`POLL_BUDGET`](super::POLL_BUDGET) dropped items in one poll, the sampler wakes its own task and
     /// returns `Pending`. Any other `Pending` is the upstream's.
     ///
     /// # Example
@@ -106,32 +106,18 @@ impl<St: Stream, K: Keep<St::Item>> Stream for Sample<St, K> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
-        let (mut upstream, done) = this.stream.split();
-        if *done {
-            return Poll::Ready(None);
-        }
-        let mut counts = PollCounts::default();
-        let poll = loop {
-            match upstream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => {
-                    counts.received += 1;
-                    if this.policy.keep(&item) {
-                        counts.processed = 1;
-                        break Poll::Ready(Some(item));
-                    }
-                    counts.dropped += 1;
-                    if counts.dropped == POLL_BUDGET as u64 {
-                        cx.waker().wake_by_ref();
-                        break Poll::Pending;
-                    }
-                }
-                Poll::Ready(None) => {
-                    *done = true;
-                    break Poll::Ready(None);
-                }
-                Poll::Pending => break Poll::Pending,
+        let (upstream, done) = this.stream.split();
+        let (policy, mut counts) = (this.policy, PollCounts::default());
+        let poll = poll_select(upstream, done, cx, |item| {
+            if policy.keep(&item) {
+                counts.processed += 1;
+                Some(item)
+            } else {
+                counts.dropped += 1;
+                None
             }
-        };
+        });
+        counts.received = counts.processed + counts.dropped;
         counts.flush(this.stats);
         poll
     }
