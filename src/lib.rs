@@ -65,7 +65,7 @@ pub use stats::BackpressureStats;
 
 /// Everything needed to build and consume a pipeline: `use weir::prelude::*;`.
 pub mod prelude {
-    pub use crate::ops::Overflow;
+    pub use crate::ops::{Overflow, ring_channel};
     pub use crate::ops::{from_receiver, iter};
     pub use crate::{BackpressureStats, StreamOps};
     pub use core::pin::pin;

@@ -49,6 +49,7 @@ pub mod iter;
 pub mod map;
 pub mod recv;
 pub mod ring_buffer;
+pub mod ring_channel;
 pub mod sample;
 
 pub use chunks_timeout::{ChunksTimeout, TimerStart};
@@ -59,6 +60,7 @@ pub use iter::{Iter, iter};
 pub use map::Map;
 pub use recv::{Recv, from_receiver};
 pub use ring_buffer::{Overflow, RingBuffer};
+pub use ring_channel::{RingReceiver, RingSender, SendError, TrySendError, ring_channel};
 pub use sample::Sample;
 
 /// How many upstream items an operator (or a consuming future) takes in one poll before it
