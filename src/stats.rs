@@ -17,9 +17,10 @@ use crate::sync::{AtomicU64, Ordering};
 /// where `processed` counts the items the operator emitted and `buffered` the items it holds
 /// (0 for operators that hold none). Nothing is dropped without being counted.
 ///
-/// An operator updates the counters once per poll, not once per item, so the identity holds
+/// An operator publishes its counters once per poll, not once per item, so the identity holds
 /// exactly whenever the operator is not in the middle of a poll; a reader on another thread
-/// may see one counter a poll ahead of another.
+/// may see one counter a poll ahead of another. The `record_*` methods are for counters you
+/// own (a stage of your own); an operator overwrites its counters with its own totals.
 ///
 /// ```
 /// use weir::BackpressureStats;
@@ -116,20 +117,24 @@ impl fmt::Debug for BackpressureStats {
     }
 }
 
-/// Counts of one poll, added to the shared counters in one go when the poll ends.
-#[derive(Debug, Default)]
-pub(crate) struct PollCounts {
+/// The running totals of the one operator that owns a [`BackpressureStats`].
+///
+/// The operator counts in these plain fields and publishes them with [`publish`](Self::publish)
+/// at the end of each poll: three relaxed stores, no read-modify-write per item, which is
+/// possible because the operator is the counters' only writer.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tally {
     pub(crate) received: u64,
     pub(crate) processed: u64,
     pub(crate) dropped: u64,
 }
 
-impl PollCounts {
-    /// Adds these counts to `stats`.
-    pub(crate) fn flush(self, stats: &BackpressureStats) {
-        stats.record_received(self.received);
-        stats.record_processed(self.processed);
-        stats.record_dropped(self.dropped);
+impl Tally {
+    /// Makes these totals what `stats` reports.
+    pub(crate) fn publish(&self, stats: &BackpressureStats) {
+        stats.received.store(self.received, Ordering::Relaxed);
+        stats.processed.store(self.processed, Ordering::Relaxed);
+        stats.dropped.store(self.dropped, Ordering::Relaxed);
     }
 }
 
@@ -151,12 +156,12 @@ mod tests {
             stats.get_report(),
             "Received: 3, Processed: 2, Dropped: 1 (33.3% drop rate)"
         );
-        PollCounts {
-            received: 3,
-            processed: 0,
-            dropped: 3,
+        Tally {
+            received: 6,
+            processed: 2,
+            dropped: 4,
         }
-        .flush(&stats);
+        .publish(&stats);
         assert_eq!(stats.received(), 6);
         assert_eq!(stats.dropped(), 4);
         assert!((stats.drop_rate() - 66.666).abs() < 0.01);

@@ -10,7 +10,7 @@ use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
 use super::{Fuse, POLL_BUDGET, yield_now};
-use crate::stats::{BackpressureStats, PollCounts};
+use crate::stats::{BackpressureStats, Tally};
 use crate::sync::Arc;
 
 /// What a full buffer does with one more item.
@@ -77,6 +77,7 @@ pin_project! {
         ring: VecDeque<St::Item>,
         capacity: usize,
         overflow: Overflow,
+        tally: Tally,
         stats: Arc<BackpressureStats>,
     }
 }
@@ -109,6 +110,7 @@ impl<St: Stream> RingBuffer<St> {
             ring: VecDeque::with_capacity(capacity),
             capacity,
             overflow,
+            tally: Tally::default(),
             stats: Arc::new(BackpressureStats::new()),
         }
     }
@@ -143,7 +145,7 @@ impl<St: Stream> Stream for RingBuffer<St> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
         let (mut upstream, done) = this.stream.split();
-        let mut counts = PollCounts::default();
+        let tally = this.tally;
         let mut exhausted = false;
         if !*done {
             let mut budget = this.capacity.saturating_add(POLL_BUDGET);
@@ -158,11 +160,11 @@ impl<St: Stream> Stream for RingBuffer<St> {
                 budget -= 1;
                 match upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => {
-                        counts.received += 1;
+                        tally.received += 1;
                         if this.ring.len() < *this.capacity {
                             this.ring.push_back(item);
                         } else {
-                            counts.dropped += 1;
+                            tally.dropped += 1;
                             if *this.overflow == Overflow::DropOldest {
                                 this.ring.pop_front();
                                 this.ring.push_back(item);
@@ -178,8 +180,8 @@ impl<St: Stream> Stream for RingBuffer<St> {
             }
         }
         let next = this.ring.pop_front();
-        counts.processed = u64::from(next.is_some());
-        counts.flush(this.stats);
+        tally.processed += u64::from(next.is_some());
+        tally.publish(this.stats);
         match next {
             Some(item) => Poll::Ready(Some(item)),
             None if *done => Poll::Ready(None),

@@ -16,7 +16,7 @@ use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
 use super::{Fuse, poll_select};
-use crate::stats::{BackpressureStats, PollCounts};
+use crate::stats::{BackpressureStats, Tally};
 use crate::sync::Arc;
 
 /// A sampling decision, made once per item, in order.
@@ -59,6 +59,7 @@ pin_project! {
         #[pin]
         stream: Fuse<St>,
         policy: K,
+        tally: Tally,
         stats: Arc<BackpressureStats>,
     }
 }
@@ -78,6 +79,7 @@ impl<St, K> Sample<St, K> {
         Sample {
             stream: Fuse::new(stream),
             policy,
+            tally: Tally::default(),
             stats: Arc::new(BackpressureStats::new()),
         }
     }
@@ -107,18 +109,18 @@ impl<St: Stream, K: Keep<St::Item>> Stream for Sample<St, K> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
         let (upstream, done) = this.stream.split();
-        let (policy, mut counts) = (this.policy, PollCounts::default());
+        let (policy, tally) = (this.policy, this.tally);
         let poll = poll_select(upstream, done, cx, |item| {
             if policy.keep(&item) {
-                counts.processed += 1;
+                tally.processed += 1;
                 Some(item)
             } else {
-                counts.dropped += 1;
+                tally.dropped += 1;
                 None
             }
         });
-        counts.received = counts.processed + counts.dropped;
-        counts.flush(this.stats);
+        tally.received = tally.processed + tally.dropped;
+        tally.publish(this.stats);
         poll
     }
 

@@ -1,0 +1,110 @@
+//! Overload protection against its peers.
+//!
+//! - `channel`: one producer task, one consumer task, on a 2-worker multi-thread runtime:
+//!   weir's `ring_channel(1024, Block)` and `ring_channel(1024, DropOldest)` against
+//!   `tokio::sync::mpsc::channel(1024)`.
+//! - `adapters`: `drop_oldest(1024)` and the samplers against a plain `filter` of the same
+//!   always-ready stream (the cost of the bookkeeping: ring, RNG, counters).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::executor::block_on;
+use weir::prelude::*;
+
+const CHANNEL_ITEMS: u64 = 2_000_000;
+const ADAPTER_ITEMS: u64 = 1_000_000;
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("building the bench runtime")
+}
+
+fn channel(c: &mut Criterion) {
+    let rt = multi_thread();
+    let mut group = c.benchmark_group("channel");
+    group.throughput(Throughput::Elements(CHANNEL_ITEMS));
+
+    for (name, overflow) in [
+        ("weir_ring_block", Overflow::Block),
+        ("weir_ring_drop_oldest", Overflow::DropOldest),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let (tx, rx) = ring_channel(1024, overflow);
+                    let producer = tokio::spawn(async move {
+                        for i in 0..CHANNEL_ITEMS {
+                            black_box(tx.send(i).await.unwrap());
+                        }
+                    });
+                    let consumer = tokio::spawn(rx.count());
+                    producer.await.unwrap();
+                    consumer.await.unwrap()
+                })
+            })
+        });
+    }
+    group.bench_function("tokio_mpsc", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+                let producer = tokio::spawn(async move {
+                    for i in 0..CHANNEL_ITEMS {
+                        tx.send(i).await.unwrap();
+                    }
+                });
+                let consumer = tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while rx.recv().await.is_some() {
+                        n += 1;
+                    }
+                    n
+                });
+                producer.await.unwrap();
+                consumer.await.unwrap()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn adapters(c: &mut Criterion) {
+    let mut group = c.benchmark_group("adapters");
+    group.throughput(Throughput::Elements(ADAPTER_ITEMS));
+    let source = || futures::stream::iter(0..black_box(ADAPTER_ITEMS));
+    // Each item reaches an opaque sink, so that no pipeline folds into a closed form.
+    let consume = |x: u64| {
+        black_box(x);
+    };
+
+    group.bench_function("filter_all", |b| {
+        b.iter(|| block_on(source().filter(|_| true).for_each(consume)))
+    });
+    group.bench_function("drop_oldest_1024", |b| {
+        b.iter(|| block_on(source().drop_oldest(1024).for_each(consume)))
+    });
+    group.bench_function("filter_half", |b| {
+        b.iter(|| block_on(source().filter(|x| x % 2 == 0).for_each(consume)))
+    });
+    group.bench_function("sample_every_2", |b| {
+        b.iter(|| block_on(source().sample_every(2).for_each(consume)))
+    });
+    group.bench_function("sample_seeded_0.5", |b| {
+        b.iter(|| block_on(source().sample_seeded(0.5, 1).for_each(consume)))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    targets = channel, adapters
+}
+criterion_main!(benches);
