@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use crate::consume::{Collect, Count, Fold, ForEach, Next};
-use crate::ops::sample::{Bernoulli, EveryNth};
+use crate::ops::sample::{Adaptive, AdaptiveRates, Bernoulli, EveryNth, Keep, SampleLatest};
 use crate::ops::{ChunksTimeout, Filter, FilterMap, Fuse, Map, Overflow, RingBuffer, Sample};
 
 /// Operators and consumers for every [`Stream`].
@@ -167,6 +167,52 @@ pub trait StreamOps: Stream {
         Self: Sized,
     {
         Sample::new(self, EveryNth::new(n))
+    }
+
+    /// Keeps items at a rate that follows `gauge`, a load in [0, 1] read once per item: all of
+    /// them below 0.5, half from 0.5, 10% from 0.8 (the [`AdaptiveRates`] defaults; pass other
+    /// rates with [`sample_with`](Self::sample_with) and [`Adaptive::new`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    ///
+    /// let (tx, rx) = ring_channel::<u32>(1024, Overflow::DropOldest);
+    /// # drop(tx);
+    /// let sampled = weir::iter(0..10).sample_adaptive(move || rx.fill_ratio());
+    /// assert_eq!(sampled.count().await, 10); // the channel is empty: keep everything
+    /// # }
+    /// ```
+    fn sample_adaptive<G>(self, gauge: G) -> Sample<Self, Adaptive<G>>
+    where
+        G: FnMut() -> f64,
+        Self: Sized,
+    {
+        Sample::new(self, Adaptive::new(gauge, AdaptiveRates::default()))
+    }
+
+    /// Samples with a policy of your own (or a configured one such as [`Adaptive`]): `policy`
+    /// decides for each item whether it is kept; dropped items are counted. See [`Sample`].
+    fn sample_with<K>(self, policy: K) -> Sample<Self, K>
+    where
+        K: Keep<Self::Item>,
+        Self: Sized,
+    {
+        Sample::new(self, policy)
+    }
+
+    /// Yields the most recent item of each `interval` (tokio clock) that saw any; the items it
+    /// replaced are dropped and counted. See [`SampleLatest`].
+    ///
+    /// # Panics
+    ///
+    /// If `interval` is zero.
+    #[track_caller]
+    fn sample_latest(self, interval: Duration) -> SampleLatest<Self>
+    where
+        Self: Sized,
+    {
+        SampleLatest::new(self, interval)
     }
 
     /// Returns `None` forever once the stream has returned `None`. See [`Fuse`].

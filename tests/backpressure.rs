@@ -166,3 +166,136 @@ proptest! {
         }
     }
 }
+
+mod latest {
+    use std::time::Duration;
+
+    use tokio::time::{Instant, sleep_until};
+    use weir::prelude::*;
+
+    /// Sends each `(ms, item)` at that instant, ends the stream at `end_ms`, and returns what
+    /// `sample_latest(100 ms)` yields, with the instants, plus the drop count.
+    async fn timeline(sends: &[(u64, char)], end_ms: u64) -> (Vec<(u64, char)>, u64) {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let start = Instant::now();
+        let sends = sends.to_vec();
+        tokio::spawn(async move {
+            for (at, item) in sends {
+                sleep_until(start + Duration::from_millis(at)).await;
+                tx.send(item).await.unwrap();
+            }
+            sleep_until(start + Duration::from_millis(end_ms)).await;
+        });
+        let s = weir::from_receiver(rx).sample_latest(Duration::from_millis(100));
+        let stats = s.stats();
+        let mut s = pin!(s);
+        let mut out = Vec::new();
+        while let Some(item) = s.next().await {
+            out.push((start.elapsed().as_millis() as u64, item));
+        }
+        assert_eq!(
+            stats.received(),
+            stats.processed() + stats.dropped(),
+            "everything received is emitted or dropped once the stream ends"
+        );
+        (out, stats.dropped())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_latest_item_of_each_interval() {
+        // The timeline in `SampleLatest`'s docs.
+        let sends = [
+            (10, 'a'),
+            (40, 'b'),
+            (130, 'c'),
+            (310, 'e'),
+            (350, 'f'),
+            (410, 'd'),
+        ];
+        let (out, dropped) = timeline(&sends, 420).await;
+        assert_eq!(out, [(100, 'b'), (200, 'c'), (400, 'f'), (420, 'd')]);
+        assert_eq!(dropped, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_intervals_yield_nothing_and_the_grid_holds() {
+        let (out, dropped) = timeline(&[(10, 'a'), (750, 'b'), (760, 'c')], 1000).await;
+        assert_eq!(out, [(100, 'a'), (800, 'c')]);
+        assert_eq!(dropped, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_waiting_at_the_end_means_no_flush() {
+        let (out, _) = timeline(&[(10, 'a')], 500).await;
+        assert_eq!(out, [(100, 'a')]);
+    }
+
+    #[test]
+    #[should_panic(expected = "`interval` must be longer than zero")]
+    fn zero_interval_panics() {
+        let _ = weir::iter([1]).sample_latest(Duration::ZERO);
+    }
+}
+
+mod adaptive {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use weir::ops::sample::{Adaptive, AdaptiveRates};
+    use weir::prelude::*;
+
+    async fn kept_at(load: f64, n: u32) -> usize {
+        let gauge = move || load;
+        weir::iter(0..n)
+            .sample_with(Adaptive::seeded(gauge, AdaptiveRates::default(), 3))
+            .count()
+            .await
+    }
+
+    #[tokio::test]
+    async fn the_rate_follows_the_load() {
+        assert_eq!(kept_at(0.0, 10_000).await, 10_000);
+        assert_eq!(kept_at(0.49, 10_000).await, 10_000);
+        let half = kept_at(0.6, 10_000).await;
+        assert!((4_500..=5_500).contains(&half), "{half}");
+        let tenth = kept_at(0.8, 10_000).await;
+        assert!((800..=1_200).contains(&tenth), "{tenth}");
+        let nan = kept_at(f64::NAN, 10_000).await;
+        assert!(
+            (800..=1_200).contains(&nan),
+            "NaN counts as overload: {nan}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_gauge_is_read_per_item() {
+        // Load rises from 0 to 1 over the run: the first half passes untouched.
+        let i = Rc::new(Cell::new(0u32));
+        let seen = i.clone();
+        let gauge = move || {
+            seen.set(seen.get() + 1);
+            f64::from(seen.get()) / 1000.0
+        };
+        let kept: Vec<u32> = weir::iter(0..1000).sample_adaptive(gauge).collect().await;
+        assert_eq!(i.get(), 1000);
+        assert_eq!(&kept[..499], &(0..499).collect::<Vec<_>>()[..]);
+        assert!(kept.len() < 1000);
+    }
+
+    #[test]
+    fn bad_rates_panic_naming_the_argument() {
+        let bad = AdaptiveRates {
+            high_rate: 1.5,
+            ..AdaptiveRates::default()
+        };
+        let err = std::panic::catch_unwind(|| Adaptive::new(|| 0.0, bad)).unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("`high_rate` must be within [0, 1]"), "{msg}");
+        let inverted = AdaptiveRates {
+            low_load: 0.9,
+            high_load: 0.5,
+            ..AdaptiveRates::default()
+        };
+        assert!(std::panic::catch_unwind(|| Adaptive::new(|| 0.0, inverted)).is_err());
+    }
+}

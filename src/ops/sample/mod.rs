@@ -1,12 +1,17 @@
 //! [`Sample`]: keeps some items and drops (and counts) the rest, as a [`Keep`] policy decides.
 //!
-//! Policies: [`Bernoulli`] (each item with probability `rate`; seeded for reproducible runs) and
-//! [`EveryNth`] (deterministic 1 in n). One stream type runs all of them, so every sampler
-//! shares the same loop, budget and accounting.
+//! Policies: [`Bernoulli`] (each item with probability `rate`; seeded for reproducible runs),
+//! [`EveryNth`] (deterministic 1 in n) and [`Adaptive`] (a rate that follows a load gauge). One
+//! stream type runs all of them, so every sampler shares the same loop, budget and accounting;
+//! a policy of your own plugs in through [`StreamOps::sample_with`](crate::StreamOps::sample_with).
+//!
+//! [`SampleLatest`] is the time-based sampler: the most recent item of each interval.
 
+mod latest;
 mod policy;
 
-pub use policy::{Bernoulli, EveryNth};
+pub use latest::SampleLatest;
+pub use policy::{Adaptive, AdaptiveRates, Bernoulli, EveryNth};
 
 use std::fmt;
 use std::pin::Pin;
@@ -27,8 +32,10 @@ pub trait Keep<T> {
 
 pin_project! {
     /// Stream for [`StreamOps::sample`](crate::StreamOps::sample),
-    /// [`StreamOps::sample_seeded`](crate::StreamOps::sample_seeded) and
-    /// [`StreamOps::sample_every`](crate::StreamOps::sample_every).
+    /// [`StreamOps::sample_seeded`](crate::StreamOps::sample_seeded),
+    /// [`StreamOps::sample_every`](crate::StreamOps::sample_every),
+    /// [`StreamOps::sample_adaptive`](crate::StreamOps::sample_adaptive) and
+    /// [`StreamOps::sample_with`](crate::StreamOps::sample_with).
     ///
     /// # State machine
     ///

@@ -1,4 +1,4 @@
-//! The sampling policies: [`Bernoulli`] and [`EveryNth`].
+//! The sampling policies: [`Bernoulli`], [`EveryNth`] and [`Adaptive`].
 
 use std::fmt;
 
@@ -108,6 +108,126 @@ impl<T> Keep<T> for EveryNth {
         } else {
             self.skip -= 1;
             false
+        }
+    }
+}
+
+/// The load levels and keep-rates of an [`Adaptive`] sampler.
+///
+/// Load below `low_load`: keep everything. From `low_load` to below `high_load`: keep with
+/// probability `mid_rate`. From `high_load` up (and for a NaN load, which is taken as the
+/// worst case): keep with probability `high_rate`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptiveRates {
+    /// Where dropping starts (default 0.5).
+    pub low_load: f64,
+    /// Where heavy dropping starts (default 0.8).
+    pub high_load: f64,
+    /// The keep-rate between the two (default 0.5).
+    pub mid_rate: f64,
+    /// The keep-rate above `high_load` (default 0.1).
+    pub high_rate: f64,
+}
+
+impl Default for AdaptiveRates {
+    fn default() -> Self {
+        AdaptiveRates {
+            low_load: 0.5,
+            high_load: 0.8,
+            mid_rate: 0.5,
+            high_rate: 0.1,
+        }
+    }
+}
+
+/// Keeps items at a rate that follows a load gauge in [0, 1], such as a
+/// [`RingReceiver::fill_ratio`](crate::ops::RingReceiver::fill_ratio): the fuller the
+/// consumer's queue, the fewer items pass. The gauge is read once per item.
+pub struct Adaptive<G> {
+    gauge: G,
+    rates: AdaptiveRates,
+    mid: BernoulliDist,
+    high: BernoulliDist,
+    rng: SmallRng,
+    last_rate: f64,
+}
+
+impl<G: FnMut() -> f64> Adaptive<G> {
+    /// An adaptive sampler reading `gauge`, seeded from the operating system.
+    ///
+    /// # Panics
+    ///
+    /// If a rate is outside [0, 1] or NaN, or the loads are not `0 <= low_load <= high_load
+    /// <= 1`.
+    #[track_caller]
+    pub fn new(gauge: G, rates: AdaptiveRates) -> Self {
+        Self::with_rng(gauge, rates, rand::make_rng())
+    }
+
+    /// Like [`new`](Self::new), seeded with `seed`: reproducible for a reproducible gauge.
+    ///
+    /// # Panics
+    ///
+    /// As [`new`](Self::new).
+    #[track_caller]
+    pub fn seeded(gauge: G, rates: AdaptiveRates, seed: u64) -> Self {
+        Self::with_rng(gauge, rates, SmallRng::seed_from_u64(seed))
+    }
+
+    #[track_caller]
+    fn with_rng(gauge: G, rates: AdaptiveRates, rng: SmallRng) -> Self {
+        let AdaptiveRates {
+            low_load,
+            high_load,
+            mid_rate,
+            high_rate,
+        } = rates;
+        assert!(
+            (0.0..=high_load).contains(&low_load) && high_load <= 1.0,
+            "sample_adaptive: need 0 <= `low_load` <= `high_load` <= 1, got {low_load} and {high_load}"
+        );
+        let dist = |name: &str, rate: f64| match BernoulliDist::new(rate) {
+            Ok(dist) => dist,
+            Err(_) => panic!("sample_adaptive: `{name}` must be within [0, 1], got {rate}"),
+        };
+        Adaptive {
+            gauge,
+            rates,
+            mid: dist("mid_rate", mid_rate),
+            high: dist("high_rate", high_rate),
+            rng,
+            last_rate: 1.0,
+        }
+    }
+
+    /// The keep-rate applied to the last item (1.0 before the first).
+    pub fn last_rate(&self) -> f64 {
+        self.last_rate
+    }
+}
+
+impl<G> fmt::Debug for Adaptive<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Adaptive")
+            .field("rates", &self.rates)
+            .field("last_rate", &self.last_rate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, G: FnMut() -> f64> Keep<T> for Adaptive<G> {
+    fn keep(&mut self, _item: &T) -> bool {
+        let load = (self.gauge)();
+        let rates = &self.rates;
+        if load < rates.low_load {
+            self.last_rate = 1.0;
+            true
+        } else if load < rates.high_load {
+            self.last_rate = rates.mid_rate;
+            self.mid.sample(&mut self.rng)
+        } else {
+            self.last_rate = rates.high_rate;
+            self.high.sample(&mut self.rng)
         }
     }
 }
