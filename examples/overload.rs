@@ -141,7 +141,10 @@ fn run_unbounded(rounds: u32) {
                 tokio::task::yield_now().await;
             }
         }
-        println!("  producer done: {} events queued, none dropped", queued(EVENTS));
+        println!(
+            "  producer done: {} events queued, none dropped",
+            queued(EVENTS)
+        );
         consumer.abort();
     });
 }
