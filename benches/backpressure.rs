@@ -4,7 +4,8 @@
 //!   weir's `ring_channel(1024, Block)` and `ring_channel(1024, DropOldest)` against
 //!   `tokio::sync::mpsc::channel(1024)`.
 //! - `adapters`: `drop_oldest(1024)` and the samplers against a plain `filter` of the same
-//!   always-ready stream (the cost of the bookkeeping: ring, RNG, counters).
+//!   always-ready stream (the cost of the bookkeeping: ring, RNG, counters). `sample_latest`
+//!   keeps one item per millisecond, so its figure is the cost of taking and replacing items.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -95,6 +96,28 @@ fn adapters(c: &mut Criterion) {
     });
     group.bench_function("sample_seeded_0.5", |b| {
         b.iter(|| block_on(source().sample_seeded(0.5, 1).for_each(consume)))
+    });
+    group.bench_function("sample_adaptive_at_0.6", |b| {
+        b.iter(|| {
+            block_on(
+                source()
+                    .sample_adaptive(|| black_box(0.6))
+                    .for_each(consume),
+            )
+        })
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("building the bench runtime");
+    group.bench_function("sample_latest_1ms", |b| {
+        b.iter(|| {
+            rt.block_on(
+                source()
+                    .sample_latest(Duration::from_millis(1))
+                    .for_each(consume),
+            )
+        })
     });
     group.finish();
 }
