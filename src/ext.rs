@@ -6,7 +6,9 @@ use futures_core::Stream;
 
 use crate::consume::{Collect, Count, Fold, ForEach, Next};
 use crate::ops::sample::{Adaptive, AdaptiveRates, Bernoulli, EveryNth, Keep, SampleLatest};
-use crate::ops::{ChunksTimeout, Filter, FilterMap, Fuse, Map, Overflow, RingBuffer, Sample};
+use crate::ops::{
+    ChunksTimeout, Either, Filter, FilterMap, Fuse, Map, Merge, Overflow, RingBuffer, Sample,
+};
 
 /// Operators and consumers for every [`Stream`].
 ///
@@ -213,6 +215,29 @@ pub trait StreamOps: Stream {
         Self: Sized,
     {
         SampleLatest::new(self, interval)
+    }
+
+    /// Merges this stream with `other`, fairly (they take turns while both are ready). See
+    /// [`MergeTagged`](crate::ops::MergeTagged) for the policy; [`merge`](crate::ops::merge())
+    /// merges any number of streams.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    ///
+    /// let both = weir::iter([1, 3, 5]).merge(weir::iter(vec![2, 4]));
+    /// assert_eq!(both.collect::<Vec<_>>().await, [1, 2, 3, 4, 5]);
+    /// # }
+    /// ```
+    fn merge<S2>(self, other: S2) -> Merge<Either<Self, S2>>
+    where
+        S2: Stream<Item = Self::Item>,
+        Self: Sized,
+    {
+        crate::ops::merge([
+            Either::Left { stream: self },
+            Either::Right { stream: other },
+        ])
     }
 
     /// Returns `None` forever once the stream has returned `None`. See [`Fuse`].

@@ -49,6 +49,12 @@ mod imp {
 #[allow(unused_imports)]
 pub(crate) use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, MutexGuard, Ordering, thread};
 
+/// The `Arc` a [`Waker`] is built from: always std's, even under loom, because
+/// [`Waker::from`] takes a `std::sync::Arc`. Only the reference count lives outside loom's
+/// view; everything a waker reads or writes inside it uses this module's types, so loom still
+/// sees every access that matters.
+pub(crate) type WakeArc<T> = std::sync::Arc<T>;
+
 /// A mutual-exclusion lock that never poisons.
 #[derive(Default)]
 pub(crate) struct Mutex<T>(imp::RawMutex<T>);

@@ -1,0 +1,160 @@
+//! `merge`, `merge_tagged` and `.merge`: interleaving, ending, dynamic sources, tags, counts.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use common::{Script, poll_once};
+use proptest::prelude::*;
+use weir::ops::{POLL_BUDGET, merge, merge_tagged};
+use weir::prelude::*;
+
+#[tokio::test]
+async fn always_ready_sources_interleave_round_robin() {
+    let sources = vec![
+        weir::iter(vec!["a1", "a2", "a3"]),
+        weir::iter(vec!["b1", "b2"]),
+        weir::iter(vec!["c1", "c2", "c3", "c4"]),
+    ];
+    let merged: Vec<_> = merge(sources).collect().await;
+    assert_eq!(
+        merged,
+        ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "c3", "c4"]
+    );
+}
+
+#[test]
+fn ended_sources_are_never_polled_again() {
+    // Each script panics if polled after its end.
+    let (a, sa) = Script::ready([1, 2]);
+    let (b, sb) = Script::ready([10]);
+    let merged = merge([a, b]);
+    let out: Vec<i32> = futures::executor::block_on(merged.collect());
+    assert_eq!(out, [1, 10, 2]);
+    assert_eq!((sa.polls(), sb.polls()), (3, 2));
+}
+
+#[tokio::test]
+async fn tags_and_counts() {
+    let mut merged = merge_tagged([("x", weir::iter(vec![1, 2, 3])), ("y", weir::iter(vec![4]))]);
+    let out: Vec<_> = (&mut merged).collect().await;
+    assert_eq!(out, [("x", 1), ("y", 4), ("x", 2), ("x", 3)]);
+    assert_eq!(merged.source_counts(), [("x", 3), ("y", 1)]);
+    assert_eq!(merged.live_sources(), 0);
+}
+
+#[tokio::test]
+async fn merge_two_different_stream_types() {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        for i in [100, 200] {
+            tx.send(i).await.unwrap();
+        }
+    });
+    let both = weir::iter(vec![1, 2]).merge(weir::from_receiver(rx));
+    let mut out: Vec<i32> = both.collect().await;
+    out.sort_unstable();
+    assert_eq!(out, [1, 2, 100, 200]);
+}
+
+#[tokio::test]
+async fn sources_added_at_run_time_through_a_handle() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<u32>(4);
+    let mut merged = merge([weir::from_receiver(rx)]);
+    let handle = merged.handle();
+    let adder = tokio::spawn(async move {
+        tx.send(1).await.unwrap();
+        drop(tx);
+        tokio::task::yield_now().await;
+        let (tx2, rx2) = tokio::sync::mpsc::channel(4);
+        handle.push((), weir::from_receiver(rx2));
+        tx2.send(2).await.unwrap();
+        drop(handle); // now the merge may end, once rx2 ends too
+    });
+    let out: Vec<u32> = (&mut merged).collect().await;
+    adder.await.unwrap();
+    assert_eq!(out, [1, 2]);
+    assert_eq!(merged.source_counts(), [1, 1]);
+}
+
+#[tokio::test]
+async fn push_adds_a_source_behind_the_queued_ones() {
+    let mut merged = merge(vec![weir::iter(vec![1, 2])]);
+    assert_eq!(merged.next().await, Some(1));
+    merged.push(weir::iter(vec![10, 20]));
+    let rest: Vec<_> = merged.collect().await;
+    assert_eq!(rest, [2, 10, 20]);
+}
+
+#[test]
+fn many_pending_sources_cost_a_bounded_poll() {
+    let mut sources: Vec<Pin<Box<dyn Stream<Item = u8> + Unpin>>> = (0..3 * POLL_BUDGET)
+        .map(|_| Box::pin(futures::stream::pending()) as _)
+        .collect();
+    sources.push(Box::pin(weir::iter([7u8])));
+    let mut merged = merge(sources);
+    let mut next = merged.next();
+    // Three polls of `POLL_BUDGET` pending sources each, each ending by waking the task...
+    for _ in 0..3 {
+        assert!(matches!(poll_once(&mut next), (Poll::Pending, true)));
+    }
+    // ...then the ready source.
+    assert!(matches!(poll_once(&mut next), (Poll::Ready(Some(7)), _)));
+    // Afterwards nothing is queued: Pending with no self-wake (the sources hold the waker).
+    let mut next = merged.next();
+    assert!(matches!(poll_once(&mut next), (Poll::Pending, false)));
+    assert_eq!(merged.live_sources(), 3 * POLL_BUDGET);
+}
+
+#[test]
+fn size_hint_adds_the_sources() {
+    let merged = merge([weir::iter(0..3), weir::iter(0..4)]);
+    assert_eq!(merged.size_hint(), (7, Some(7)));
+    let handle = merged.handle();
+    assert_eq!(merged.size_hint(), (7, None));
+    drop(handle);
+}
+
+/// A source that returns `Pending` (waking itself first) where the script says `None`.
+struct Gappy(VecDeque<Option<(usize, u32)>>);
+
+impl Stream for Gappy {
+    type Item = (usize, u32);
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.0.pop_front() {
+            Some(Some(item)) => Poll::Ready(Some(item)),
+            Some(None) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+proptest! {
+    /// Any merge output is an interleaving of the sources that keeps every source's order and
+    /// loses or repeats nothing.
+    #[test]
+    fn output_is_an_order_preserving_interleaving(
+        shapes in prop::collection::vec(prop::collection::vec(any::<bool>(), 0..40), 1..8),
+    ) {
+        let sources: Vec<Gappy> = shapes
+            .iter()
+            .enumerate()
+            .map(|(s, gaps)| {
+                let mut n = 0;
+                Gappy(gaps.iter().map(|&gap| if gap { None } else { n += 1; Some((s, n)) }).collect())
+            })
+            .collect();
+        let out: Vec<(usize, u32)> = futures::executor::block_on(merge(sources).collect());
+        for (s, gaps) in shapes.iter().enumerate() {
+            let mine: Vec<u32> = out.iter().filter(|x| x.0 == s).map(|x| x.1).collect();
+            let expected = gaps.iter().filter(|g| !**g).count() as u32;
+            prop_assert_eq!(mine, (1..=expected).collect::<Vec<_>>());
+        }
+    }
+}
