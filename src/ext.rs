@@ -2,12 +2,15 @@
 
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
+
 use futures_core::Stream;
 
 use crate::consume::{Collect, Count, Fold, ForEach, Next};
 use crate::ops::sample::{Adaptive, AdaptiveRates, Bernoulli, EveryNth, Keep, SampleLatest};
 use crate::ops::{
-    ChunksTimeout, Either, Filter, FilterMap, Fuse, Map, Merge, Overflow, RingBuffer, Sample,
+    ChunksTimeout, Either, Filter, FilterMap, Fuse, Map, Merge, Overflow, Policy, RingBuffer,
+    Sample, Subscriber,
 };
 
 /// Operators and consumers for every [`Stream`].
@@ -238,6 +241,93 @@ pub trait StreamOps: Stream {
             Either::Left { stream: self },
             Either::Right { stream: other },
         ])
+    }
+
+    /// Spawns a tokio task that drives this stream into a [`broadcast`](crate::ops::broadcast())
+    /// of `capacity` slots, and returns the task and one lagging subscriber (make more with
+    /// [`Subscriber::resubscribe`]; they see items from when they join). The task ends when
+    /// the stream ends or every subscriber is gone.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0, or when called outside a tokio runtime.
+    #[track_caller]
+    fn broadcast(self, capacity: usize) -> (JoinHandle<()>, Subscriber<Self::Item>)
+    where
+        Self: Sized + Send + 'static,
+        Self::Item: Clone + Send + 'static,
+    {
+        let (task, mut subscribers) = self.fan_out_with([Policy::Lagging], capacity);
+        (task, subscribers.remove(0))
+    }
+
+    /// Like [`broadcast`](Self::broadcast), with `n` lagging subscribers that all see every
+    /// item the stream yields (unless they lag).
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0, or when called outside a tokio runtime.
+    #[track_caller]
+    fn fan_out(self, n: usize, capacity: usize) -> (JoinHandle<()>, Vec<Subscriber<Self::Item>>)
+    where
+        Self: Sized + Send + 'static,
+        Self::Item: Clone + Send + 'static,
+    {
+        self.fan_out_with(std::iter::repeat_n(Policy::Lagging, n), capacity)
+    }
+
+    /// Like [`fan_out`](Self::fan_out), with one subscriber per policy: critical subscribers
+    /// (storage) hold the stream back, lagging ones (dashboards) skip ahead.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    /// use weir::ops::Policy;
+    ///
+    /// let policies = [Policy::Critical, Policy::Lagging];
+    /// let (task, subscribers) = weir::iter(0..1000).fan_out_with(policies, 16);
+    /// // Every subscriber must be consumed: a critical one that nobody reads holds the stream.
+    /// let counting: Vec<_> = subscribers.into_iter().map(|s| tokio::spawn(s.count())).collect();
+    /// let mut totals = Vec::new();
+    /// for handle in counting {
+    ///     totals.push(handle.await.unwrap());
+    /// }
+    /// task.await.unwrap();
+    /// assert_eq!(totals[0], 1000); // critical: everything
+    /// assert!(totals[1] <= 1000); // lagging: what it kept up with
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0, or when called outside a tokio runtime.
+    #[track_caller]
+    fn fan_out_with<P>(
+        self,
+        policies: P,
+        capacity: usize,
+    ) -> (JoinHandle<()>, Vec<Subscriber<Self::Item>>)
+    where
+        P: IntoIterator<Item = Policy>,
+        Self: Sized + Send + 'static,
+        Self::Item: Clone + Send + 'static,
+    {
+        let (mut publisher, first) = crate::ops::broadcast(capacity);
+        let subscribers: Vec<_> = policies
+            .into_iter()
+            .map(|policy| publisher.subscribe_with(policy))
+            .collect();
+        drop(first);
+        let task = tokio::spawn(async move {
+            let mut upstream = core::pin::pin!(self);
+            while let Some(item) = upstream.next().await {
+                publisher.send(item).await;
+                if publisher.subscriber_count() == 0 {
+                    break;
+                }
+            }
+        });
+        (task, subscribers)
     }
 
     /// Returns `None` forever once the stream has returned `None`. See [`Fuse`].

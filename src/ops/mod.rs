@@ -41,6 +41,7 @@ macro_rules! upstream_accessors {
     };
 }
 
+pub mod broadcast;
 pub mod chunks_timeout;
 pub mod filter;
 pub mod filter_map;
@@ -53,6 +54,7 @@ pub mod ring_buffer;
 pub mod ring_channel;
 pub mod sample;
 
+pub use broadcast::{BroadcastSend, Full, Policy, Publisher, Subscriber, broadcast};
 pub use chunks_timeout::{ChunksTimeout, TimerStart};
 pub use filter::Filter;
 pub use filter_map::FilterMap;

@@ -1,0 +1,554 @@
+//! [`broadcast`]: one publisher, many subscribers, each with its own [`Policy`].
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use futures_core::{FusedStream, Stream};
+
+use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
+
+/// How many items a subscriber copies out of the ring per lock.
+const BATCH: usize = 32;
+
+/// What a full ring does about a subscriber that has not read its oldest item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Best effort: the publisher never waits for this subscriber. When it falls more than
+    /// `capacity` items behind, it skips to the oldest item still held, and the items it
+    /// missed are added to [`Subscriber::lagged`]. Lag never ends its stream.
+    #[default]
+    Lagging,
+    /// Backpressure: the publisher waits before overwriting an item this subscriber has not
+    /// read. No item is ever skipped.
+    Critical,
+}
+
+/// A broadcast channel: every item the [`Publisher`] sends reaches every [`Subscriber`] that
+/// existed when it was sent, according to each subscriber's [`Policy`].
+///
+/// Each item is stored once, in a ring of `capacity` slots, and cloned when a subscriber reads
+/// it, not once per subscriber at send time. A subscriber that joins late sees only what is
+/// sent after it joined. Lagging subscribers never slow the publisher; critical ones do, and a
+/// dropped subscriber releases its hold at once. Dropping the publisher ends every subscriber
+/// after it has read what it can still see.
+///
+/// # Implementation
+///
+/// One mutex guards the ring, the cursors of the critical subscribers and the wakers. A send
+/// takes the lock once; a subscriber takes it once per batch of up to 32 items, which it
+/// clones into a buffer of its own. Wakers run after the lock is released.
+///
+/// # Panics
+///
+/// If `capacity` is 0.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use weir::prelude::*;
+/// use weir::ops::broadcast::{broadcast, Policy};
+///
+/// let (mut publisher, dashboard) = broadcast::<u32>(2);
+/// let storage = publisher.subscribe_with(Policy::Critical);
+/// for i in 0..2 {
+///     publisher.send(i).await;
+/// }
+/// // The ring is full and `storage` has read nothing: a third send would wait for it.
+/// assert!(publisher.try_send(2).is_err());
+/// drop(storage); // ... until it goes away
+/// publisher.try_send(2).unwrap();
+/// drop(publisher);
+/// // `dashboard` lags: item 0 was overwritten before it looked.
+/// let mut dashboard = dashboard;
+/// assert_eq!((&mut dashboard).collect::<Vec<_>>().await, [1, 2]);
+/// assert_eq!(dashboard.lagged(), 1);
+/// # }
+/// ```
+#[track_caller]
+pub fn broadcast<T: Clone>(capacity: usize) -> (Publisher<T>, Subscriber<T>) {
+    assert!(
+        capacity > 0,
+        "broadcast: `capacity` must be at least 1, got 0"
+    );
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            slots: (0..capacity).map(|_| None).collect(),
+            head: 0,
+            tail: 0,
+            closed: false,
+            publisher: None,
+            waiting: Vec::new(),
+            critical: Vec::new(),
+            next_id: 0,
+            unread: 0,
+        }),
+        capacity,
+        subscribers: AtomicUsize::new(0),
+    });
+    let subscriber = Subscriber::join(&shared, Policy::Lagging);
+    (Publisher { shared }, subscriber)
+}
+
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    capacity: usize,
+    /// Live subscribers; changed under the lock, readable without it.
+    subscribers: AtomicUsize,
+}
+
+struct State<T> {
+    /// The ring: item `seq` lives in `slots[seq % capacity]` while `head <= seq < tail`.
+    slots: Vec<Option<T>>,
+    head: u64,
+    tail: u64,
+    closed: bool,
+    /// The publisher's waker while it waits for a critical subscriber.
+    publisher: Option<Waker>,
+    /// Subscribers waiting for an item, by id.
+    waiting: Vec<(u64, Waker)>,
+    /// Critical subscribers' cursors (the next sequence each will read), by id.
+    critical: Vec<(u64, u64)>,
+    next_id: u64,
+    /// Items sent while nobody subscribed.
+    unread: u64,
+}
+
+impl<T> State<T> {
+    /// Whether the oldest item still held is unread by a critical subscriber, so that the
+    /// publisher must not overwrite it.
+    fn blocked(&self, capacity: usize) -> bool {
+        self.tail - self.head == capacity as u64
+            && self.critical.iter().any(|&(_, c)| c == self.head)
+    }
+}
+
+/// The sending side of a [`broadcast`].
+pub struct Publisher<T> {
+    shared: Arc<Shared<T>>,
+}
+
+/// The error of [`Publisher::try_send`]: a critical subscriber has not read the item the ring
+/// would overwrite. The item comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full<T>(pub T);
+
+impl<T> fmt::Display for Full<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the broadcast ring is full of items a critical subscriber has not read")
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for Full<T> {}
+
+impl<T: Clone> Publisher<T> {
+    /// Adds a lagging subscriber that sees what is sent from now on.
+    pub fn subscribe(&self) -> Subscriber<T> {
+        Subscriber::join(&self.shared, Policy::Lagging)
+    }
+
+    /// Adds a subscriber with `policy` that sees what is sent from now on.
+    pub fn subscribe_with(&self, policy: Policy) -> Subscriber<T> {
+        Subscriber::join(&self.shared, policy)
+    }
+
+    /// Sends `item` without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Full`] when a critical subscriber has not read the item that would be overwritten.
+    pub fn try_send(&mut self, item: T) -> Result<(), Full<T>> {
+        self.offer(item, None)
+    }
+
+    /// Sends `item`, waiting only while a critical subscriber holds the ring. With only
+    /// lagging subscribers (or none) it is ready on its first poll. Sending with no
+    /// subscribers is not an error: the item is counted in [`unread`](Self::unread).
+    pub fn send(&mut self, item: T) -> BroadcastSend<'_, T> {
+        BroadcastSend {
+            publisher: self,
+            item: Some(item),
+        }
+    }
+
+    fn offer(&mut self, item: T, waker: Option<&Waker>) -> Result<(), Full<T>> {
+        let capacity = self.shared.capacity;
+        let waiting = {
+            let mut state = self.shared.state.lock();
+            if self.shared.subscribers.load(Ordering::Relaxed) == 0 {
+                state.unread += 1;
+                return Ok(());
+            }
+            if state.blocked(capacity) {
+                if let Some(waker) = waker {
+                    state.publisher = Some(waker.clone());
+                }
+                return Err(Full(item));
+            }
+            let State {
+                slots, head, tail, ..
+            } = &mut *state;
+            if *tail - *head == capacity as u64 {
+                *head += 1;
+            }
+            // Overwriting drops the oldest item here, under the lock: fine for any `T` whose
+            // drop does not take this lock.
+            slots[(*tail % capacity as u64) as usize] = Some(item);
+            *tail += 1;
+            std::mem::take(&mut state.waiting)
+        };
+        for (_, waker) in waiting {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// How many subscribers there are now.
+    pub fn subscriber_count(&self) -> usize {
+        self.shared.subscribers.load(Ordering::Acquire)
+    }
+
+    /// Items sent while there was no subscriber.
+    pub fn unread(&self) -> u64 {
+        self.shared.state.lock().unread
+    }
+
+    /// Items sent to at least one subscriber.
+    pub fn sent(&self) -> u64 {
+        self.shared.state.lock().tail
+    }
+}
+
+impl<T> Drop for Publisher<T> {
+    fn drop(&mut self) {
+        let waiting = {
+            let mut state = self.shared.state.lock();
+            state.closed = true;
+            std::mem::take(&mut state.waiting)
+        };
+        for (_, waker) in waiting {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Publisher<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher")
+            .field("capacity", &self.shared.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Future for [`Publisher::send`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct BroadcastSend<'a, T> {
+    publisher: &'a mut Publisher<T>,
+    item: Option<T>,
+}
+
+impl<T> Unpin for BroadcastSend<'_, T> {}
+
+impl<T: Clone> Future for BroadcastSend<'_, T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let item = this
+            .item
+            .take()
+            .expect("BroadcastSend polled after completion");
+        match this.publisher.offer(item, Some(cx.waker())) {
+            Ok(()) => Poll::Ready(()),
+            Err(Full(item)) => {
+                this.item = Some(item);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for BroadcastSend<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BroadcastSend").finish_non_exhaustive()
+    }
+}
+
+/// The receiving side of a [`broadcast`]: a [`Stream`] of every item sent after it joined,
+/// minus, for a [`Policy::Lagging`] subscriber, the ones it was too slow for (counted in
+/// [`lagged`](Self::lagged)). It ends once the publisher is gone and it has read what it can.
+#[must_use = "streams do nothing unless polled"]
+pub struct Subscriber<T> {
+    shared: Arc<Shared<T>>,
+    id: u64,
+    policy: Policy,
+    /// The next sequence to copy out of the ring.
+    cursor: u64,
+    /// Items copied out of the ring, not yet yielded.
+    buffer: VecDeque<T>,
+    received: u64,
+    lagged: u64,
+    done: bool,
+}
+
+impl<T: Clone> Subscriber<T> {
+    fn join(shared: &Arc<Shared<T>>, policy: Policy) -> Self {
+        let mut state = shared.state.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        shared.subscribers.fetch_add(1, Ordering::AcqRel);
+        let cursor = state.tail;
+        if policy == Policy::Critical {
+            state.critical.push((id, cursor));
+        }
+        Subscriber {
+            shared: shared.clone(),
+            id,
+            policy,
+            cursor,
+            buffer: VecDeque::with_capacity(BATCH.min(shared.capacity)),
+            received: 0,
+            lagged: 0,
+            done: false,
+        }
+    }
+
+    /// A new lagging subscriber to the same broadcast, seeing what is sent from now on.
+    pub fn resubscribe(&self) -> Subscriber<T> {
+        Subscriber::join(&self.shared, Policy::Lagging)
+    }
+
+    /// Items this subscriber missed because it fell behind (always 0 for
+    /// [`Policy::Critical`]).
+    pub fn lagged(&self) -> u64 {
+        self.lagged
+    }
+
+    /// Items this subscriber has yielded.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// This subscriber's policy.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Copies the next batch out of the ring; registers the waker if there is none. Returns
+    /// whether the broadcast is over for this subscriber.
+    fn fill(&mut self, cx: &mut Context<'_>) -> bool {
+        let capacity = self.shared.capacity as u64;
+        let (publisher, over) = {
+            let mut state = self.shared.state.lock();
+            if self.cursor < state.head {
+                self.lagged += state.head - self.cursor;
+                self.cursor = state.head;
+            }
+            let end = state.tail.min(self.cursor + BATCH as u64);
+            for seq in self.cursor..end {
+                let item = state.slots[(seq % capacity) as usize].as_ref();
+                self.buffer
+                    .push_back(item.expect("a held slot is filled").clone());
+            }
+            let moved = end > self.cursor;
+            self.cursor = end;
+            let mut publisher = None;
+            if moved && self.policy == Policy::Critical {
+                if let Some(entry) = state.critical.iter_mut().find(|(id, _)| *id == self.id) {
+                    entry.1 = end;
+                }
+                publisher = state.publisher.take();
+            }
+            let over = !moved && state.closed;
+            if !moved && !over {
+                match state.waiting.iter_mut().find(|(id, _)| *id == self.id) {
+                    Some((_, held)) if held.will_wake(cx.waker()) => {}
+                    Some((_, held)) => *held = cx.waker().clone(),
+                    None => state.waiting.push((self.id, cx.waker().clone())),
+                }
+            }
+            (publisher, over)
+        };
+        if let Some(waker) = publisher {
+            waker.wake();
+        }
+        over
+    }
+}
+
+// Nothing in a subscriber is pinned: items are moved in and out of its buffer freely.
+impl<T> Unpin for Subscriber<T> {}
+
+impl<T: Clone> Stream for Subscriber<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = &mut *self;
+        if this.buffer.is_empty() && !this.done {
+            this.done = this.fill(cx);
+        }
+        match this.buffer.pop_front() {
+            Some(item) => {
+                this.received += 1;
+                Poll::Ready(Some(item))
+            }
+            None if this.done => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let buffered = self.buffer.len();
+        (buffered, self.done.then_some(buffered))
+    }
+}
+
+impl<T: Clone> FusedStream for Subscriber<T> {
+    fn is_terminated(&self) -> bool {
+        self.done && self.buffer.is_empty()
+    }
+}
+
+impl<T> Drop for Subscriber<T> {
+    fn drop(&mut self) {
+        let publisher = {
+            let mut state = self.shared.state.lock();
+            self.shared.subscribers.fetch_sub(1, Ordering::AcqRel);
+            state.waiting.retain(|(id, _)| *id != self.id);
+            if self.policy == Policy::Critical {
+                state.critical.retain(|(id, _)| *id != self.id);
+                state.publisher.take()
+            } else {
+                None
+            }
+        };
+        if let Some(waker) = publisher {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Subscriber<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("policy", &self.policy)
+            .field("received", &self.received)
+            .field("lagged", &self.lagged)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, feature = "loom"))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::thread;
+    use std::future::poll_fn;
+
+    fn drain<T: Clone>(sub: &mut Subscriber<T>) -> Vec<T> {
+        let mut got = Vec::new();
+        loom::future::block_on(poll_fn(|cx| {
+            loop {
+                match Pin::new(&mut *sub).poll_next(cx) {
+                    Poll::Ready(Some(x)) => got.push(x),
+                    Poll::Ready(None) => return Poll::Ready(()),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        }));
+        got
+    }
+
+    /// Invariant: conservation for lagging subscribers. One publisher, two subscribers,
+    /// capacity 2, three sends: for each subscriber, items received plus items reported
+    /// lagged equals items sent, and what it received strictly increases. `Arc` payloads: at
+    /// the end every item's count is back to one (nothing leaked, nothing dropped twice).
+    #[test]
+    fn lagging_subscribers_account_for_every_item() {
+        loom::model(|| {
+            let items: Vec<Arc<u8>> = (0..3).map(Arc::new).collect();
+            let (mut publisher, a) = broadcast::<Arc<u8>>(2);
+            let b = publisher.subscribe();
+            let to_send = items.clone();
+            let sender = thread::spawn(move || {
+                for item in to_send {
+                    publisher.try_send(item).unwrap();
+                }
+            });
+            let readers: Vec<_> = [a, b]
+                .into_iter()
+                .map(|mut sub| {
+                    thread::spawn(move || {
+                        let got = drain(&mut sub);
+                        (got.iter().map(|x| **x).collect::<Vec<u8>>(), sub.lagged())
+                    })
+                })
+                .collect();
+            sender.join().unwrap();
+            for reader in readers {
+                let (got, lagged) = reader.join().unwrap();
+                assert_eq!(got.len() as u64 + lagged, 3, "{got:?} + {lagged}");
+                assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+            }
+            assert!(items.iter().all(|i| Arc::strong_count(i) == 1));
+        });
+    }
+
+    /// Invariant: a critical subscriber skips nothing, and a publisher waiting on a full
+    /// ring is woken when that subscriber reads (no lost wake-up).
+    #[test]
+    fn critical_subscriber_gets_everything_and_wakes_the_publisher() {
+        loom::model(|| {
+            let (mut publisher, lagging) = broadcast::<u8>(1);
+            drop(lagging);
+            let mut critical = publisher.subscribe_with(Policy::Critical);
+            let sender = thread::spawn(move || {
+                loom::future::block_on(async {
+                    for i in 0..3 {
+                        publisher.send(i).await;
+                    }
+                });
+            });
+            let got = drain(&mut critical);
+            sender.join().unwrap();
+            assert_eq!(got, [0, 1, 2]);
+            assert_eq!(critical.lagged(), 0);
+        });
+    }
+
+    /// Invariant: dropping the critical subscriber releases a publisher waiting on it.
+    #[test]
+    fn dropping_a_critical_subscriber_wakes_the_publisher() {
+        loom::model(|| {
+            let (mut publisher, lagging) = broadcast::<u8>(1);
+            drop(lagging);
+            let critical = publisher.subscribe_with(Policy::Critical);
+            publisher.try_send(0).unwrap();
+            let sender = thread::spawn(move || {
+                loom::future::block_on(publisher.send(1));
+                (publisher.sent(), publisher.unread())
+            });
+            drop(critical);
+            // The send completed (no deadlock); with nobody left, item 1 counts as unread.
+            assert_eq!(sender.join().unwrap(), (1, 1));
+        });
+    }
+
+    /// Invariant: closing wakes the subscribers. Dropping the publisher wakes a waiting
+    /// subscriber, which ends after draining what it can still see.
+    #[test]
+    fn dropping_the_publisher_ends_a_waiting_subscriber() {
+        loom::model(|| {
+            let (mut publisher, mut sub) = broadcast::<u8>(2);
+            let sender = thread::spawn(move || {
+                publisher.try_send(7).unwrap();
+                drop(publisher);
+            });
+            assert_eq!(drain(&mut sub), [7]);
+            sender.join().unwrap();
+        });
+    }
+}

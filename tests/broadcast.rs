@@ -1,0 +1,148 @@
+//! `broadcast`: delivery, late subscribers, lag counts, mixed policies, closing, fan-out.
+
+use weir::ops::{Full, Policy, broadcast};
+use weir::prelude::*;
+
+#[tokio::test]
+async fn every_subscriber_gets_every_item() {
+    let (mut publisher, a) = broadcast::<u32>(8);
+    let b = publisher.subscribe();
+    for i in 0..5 {
+        publisher.send(i).await;
+    }
+    drop(publisher);
+    assert_eq!(a.collect::<Vec<_>>().await, [0, 1, 2, 3, 4]);
+    assert_eq!(b.collect::<Vec<_>>().await, [0, 1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_late_subscriber_sees_only_later_items() {
+    let (mut publisher, early) = broadcast::<u32>(8);
+    publisher.try_send(1).unwrap();
+    publisher.try_send(2).unwrap();
+    let late = publisher.subscribe();
+    publisher.try_send(3).unwrap();
+    drop(publisher);
+    assert_eq!(early.collect::<Vec<_>>().await, [1, 2, 3]);
+    assert_eq!(late.collect::<Vec<_>>().await, [3]);
+}
+
+#[tokio::test]
+async fn a_lagging_subscriber_skips_ahead_and_counts_what_it_missed() {
+    let (mut publisher, mut slow) = broadcast::<u32>(4);
+    for i in 0..10 {
+        publisher.try_send(i).unwrap(); // never waits for a lagging subscriber
+    }
+    assert_eq!(slow.next().await, Some(6));
+    assert_eq!(slow.lagged(), 6);
+    publisher.try_send(10).unwrap();
+    drop(publisher);
+    let rest: Vec<u32> = (&mut slow).collect().await;
+    assert_eq!(rest, [7, 8, 9, 10]);
+    assert_eq!(slow.received() + slow.lagged(), 11);
+}
+
+#[tokio::test]
+async fn a_critical_subscriber_holds_the_publisher_and_skips_nothing() {
+    let (mut publisher, lagging) = broadcast::<u32>(2);
+    let mut critical = publisher.subscribe_with(Policy::Critical);
+    publisher.try_send(0).unwrap();
+    publisher.try_send(1).unwrap();
+    assert_eq!(publisher.try_send(2), Err(Full(2)));
+    assert_eq!(critical.next().await, Some(0));
+    // Reading copies a batch out of the ring: both held items are free now.
+    publisher.try_send(2).unwrap();
+    publisher.try_send(3).unwrap();
+    assert_eq!(publisher.try_send(4), Err(Full(4)));
+    drop(lagging);
+    drop(publisher);
+    assert_eq!(critical.collect::<Vec<_>>().await, [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_slow_critical_subscriber_paces_the_publisher() {
+    let (mut publisher, _lagging) = broadcast::<u32>(4);
+    let critical = publisher.subscribe_with(Policy::Critical);
+    let producer = tokio::spawn(async move {
+        for i in 0..100 {
+            publisher.send(i).await;
+        }
+    });
+    let got: Vec<u32> = critical.collect().await;
+    producer.await.unwrap();
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn dropping_a_critical_subscriber_releases_the_publisher() {
+    let (mut publisher, _lagging) = broadcast::<u32>(1);
+    let critical = publisher.subscribe_with(Policy::Critical);
+    publisher.try_send(0).unwrap();
+    assert!(publisher.try_send(1).is_err());
+    drop(critical);
+    assert_eq!(publisher.try_send(1), Ok(()));
+}
+
+#[tokio::test]
+async fn sending_to_nobody_is_counted_not_an_error() {
+    let (mut publisher, only) = broadcast::<u32>(2);
+    drop(only);
+    assert_eq!(publisher.subscriber_count(), 0);
+    publisher.send(1).await;
+    publisher.try_send(2).unwrap();
+    assert_eq!((publisher.unread(), publisher.sent()), (2, 0));
+}
+
+#[tokio::test]
+async fn dropping_the_publisher_ends_subscribers_after_the_drain() {
+    let (mut publisher, mut sub) = broadcast::<u32>(4);
+    publisher.try_send(1).unwrap();
+    drop(publisher);
+    assert_eq!(sub.next().await, Some(1));
+    assert_eq!(sub.next().await, None);
+    assert!(sub.is_terminated());
+}
+
+#[test]
+#[should_panic(expected = "broadcast: `capacity` must be at least 1")]
+fn zero_capacity_panics() {
+    let _ = broadcast::<u8>(0);
+}
+
+#[test]
+fn fan_out_on_a_multi_thread_runtime() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let source = weir::iter(0..50_000u64);
+        let policies = [Policy::Critical, Policy::Critical, Policy::Lagging];
+        let (task, subscribers) = source.fan_out_with(policies, 64);
+        let consumers: Vec<_> = subscribers
+            .into_iter()
+            .map(|mut s| {
+                tokio::spawn(async move {
+                    let mut sum = 0u64;
+                    let mut last = None;
+                    while let Some(x) = s.next().await {
+                        assert!(last < Some(x), "out of order");
+                        last = Some(x);
+                        sum += x;
+                    }
+                    (s.received(), s.lagged(), sum)
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for c in consumers {
+            results.push(c.await.unwrap());
+        }
+        task.await.unwrap();
+        let total: u64 = (0..50_000).sum();
+        assert_eq!(results[0], (50_000, 0, total));
+        assert_eq!(results[1], (50_000, 0, total));
+        let (received, lagged, _) = results[2];
+        assert_eq!(received + lagged, 50_000);
+    });
+}
