@@ -4,6 +4,15 @@
 //!   tokio-stream `StreamMap`, futures `select_all`.
 //! - `merge_1024_one_active`: 1 023 sources that never yield and one always-ready source of
 //!   1 M items: the same three, and weir `merge` of the active source alone (the limit).
+//! - `broadcast_lagging_1`, `broadcast_lagging_4`: one publisher task sends 2 M items, each
+//!   subscriber reads in a task of its own, on a 2-worker runtime: weir (lagging policy),
+//!   `tokio::sync::broadcast`, async-broadcast in overflow mode. The publisher yields to the
+//!   scheduler every 256 sends in every variant; weir's feeds and flushes the subscribers'
+//!   wake-ups there (`Publisher::feed`), the peers wake subscribers on every send (their API
+//!   has no other way). Throughput is items sent per second; each
+//!   subscriber accounts for every item (received plus reported lag).
+//! - `broadcast_critical_4`: the same with weir's critical policy against async-broadcast's
+//!   default blocking mode: nothing may be skipped.
 
 use std::hint::black_box;
 use std::pin::Pin;
@@ -89,12 +98,160 @@ fn merge_1024_one_active(c: &mut Criterion) {
     group.finish();
 }
 
+const SENT: u64 = 2_000_000;
+const CAPACITY: usize = 1024;
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("building the bench runtime")
+}
+
+/// Waits for every subscriber task and checks that each accounted for every item.
+async fn join_all(tasks: Vec<tokio::task::JoinHandle<u64>>) {
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), SENT);
+    }
+}
+
+fn weir_broadcast(rt: &tokio::runtime::Runtime, subscribers: usize, policy: weir::ops::Policy) {
+    rt.block_on(async {
+        let (mut publisher, first) = weir::ops::broadcast::<u64>(CAPACITY);
+        drop(first);
+        let tasks = (0..subscribers)
+            .map(|_| {
+                let mut sub = publisher.subscribe_with(policy);
+                tokio::spawn(async move {
+                    while let Some(x) = weir::StreamOps::next(&mut sub).await {
+                        black_box(x);
+                    }
+                    sub.received() + sub.lagged()
+                })
+            })
+            .collect();
+        let producer = tokio::spawn(async move {
+            for i in 0..SENT {
+                // Wake-ups are flushed once per burst (see `Publisher::feed`), at the same
+                // points where every variant yields.
+                publisher.feed(i).await;
+                if i % 256 == 0 {
+                    publisher.flush();
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        producer.await.unwrap();
+        join_all(tasks).await;
+    })
+}
+
+fn tokio_broadcast(rt: &tokio::runtime::Runtime, subscribers: usize) {
+    use tokio::sync::broadcast::error::RecvError;
+    rt.block_on(async {
+        let (tx, _) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
+        let tasks = (0..subscribers)
+            .map(|_| {
+                let mut rx = tx.subscribe();
+                tokio::spawn(async move {
+                    let mut accounted = 0;
+                    loop {
+                        match rx.recv().await {
+                            Ok(x) => {
+                                black_box(x);
+                                accounted += 1;
+                            }
+                            Err(RecvError::Lagged(n)) => accounted += n,
+                            Err(RecvError::Closed) => return accounted,
+                        }
+                    }
+                })
+            })
+            .collect();
+        let producer = tokio::spawn(async move {
+            for i in 0..SENT {
+                let _ = tx.send(i);
+                if i % 256 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        producer.await.unwrap();
+        join_all(tasks).await;
+    })
+}
+
+fn async_broadcast(rt: &tokio::runtime::Runtime, subscribers: usize, overflow: bool) {
+    use async_broadcast::RecvError;
+    rt.block_on(async {
+        let (mut tx, rx) = async_broadcast::broadcast::<u64>(CAPACITY);
+        tx.set_overflow(overflow);
+        let tasks = (0..subscribers)
+            .map(|_| {
+                let mut rx = rx.clone();
+                tokio::spawn(async move {
+                    let mut accounted = 0;
+                    loop {
+                        match rx.recv().await {
+                            Ok(x) => {
+                                black_box(x);
+                                accounted += 1;
+                            }
+                            Err(RecvError::Overflowed(n)) => accounted += n,
+                            Err(RecvError::Closed) => return accounted,
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(rx);
+        let producer = tokio::spawn(async move {
+            for i in 0..SENT {
+                let _ = tx.broadcast(i).await;
+                if i % 256 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        producer.await.unwrap();
+        join_all(tasks).await;
+    })
+}
+
+fn broadcasts(c: &mut Criterion) {
+    use weir::ops::Policy;
+    let rt = multi_thread();
+    for subscribers in [1, 4] {
+        let mut group = c.benchmark_group(format!("broadcast_lagging_{subscribers}"));
+        group.throughput(Throughput::Elements(SENT));
+        group.bench_function("weir", |b| {
+            b.iter(|| weir_broadcast(&rt, subscribers, Policy::Lagging))
+        });
+        group.bench_function("tokio_broadcast", |b| {
+            b.iter(|| tokio_broadcast(&rt, subscribers))
+        });
+        group.bench_function("async_broadcast_overflow", |b| {
+            b.iter(|| async_broadcast(&rt, subscribers, true))
+        });
+        group.finish();
+    }
+    let mut group = c.benchmark_group("broadcast_critical_4");
+    group.throughput(Throughput::Elements(SENT));
+    group.bench_function("weir", |b| {
+        b.iter(|| weir_broadcast(&rt, 4, Policy::Critical))
+    });
+    group.bench_function("async_broadcast_blocking", |b| {
+        b.iter(|| async_broadcast(&rt, 4, false))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = merges;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = merge_16_ready, merge_1024_one_active
+    targets = merge_16_ready, merge_1024_one_active, broadcasts
 }
 criterion_main!(merges);

@@ -312,21 +312,13 @@ pub trait StreamOps: Stream {
         Self: Sized + Send + 'static,
         Self::Item: Clone + Send + 'static,
     {
-        let (mut publisher, first) = crate::ops::broadcast(capacity);
+        let (publisher, first) = crate::ops::broadcast(capacity);
         let subscribers: Vec<_> = policies
             .into_iter()
             .map(|policy| publisher.subscribe_with(policy))
             .collect();
         drop(first);
-        let task = tokio::spawn(async move {
-            let mut upstream = core::pin::pin!(self);
-            while let Some(item) = upstream.next().await {
-                publisher.send(item).await;
-                if publisher.subscriber_count() == 0 {
-                    break;
-                }
-            }
-        });
+        let task = tokio::spawn(crate::ops::broadcast::drive(self, publisher));
         (task, subscribers)
     }
 

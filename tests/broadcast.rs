@@ -1,7 +1,42 @@
 //! `broadcast`: delivery, late subscribers, lag counts, mixed policies, closing, fan-out.
 
+mod common;
+
+use std::future::Future;
+use std::task::Poll;
+
+use common::poll_once;
 use weir::ops::{Full, Policy, broadcast};
 use weir::prelude::*;
+
+#[test]
+fn feed_defers_the_wake_up_until_flush() {
+    let (mut publisher, mut sub) = broadcast::<u32>(8);
+    let mut next = sub.next();
+    assert!(matches!(poll_once(&mut next), (Poll::Pending, false)));
+    // `poll_once` gives each poll a fresh counting waker; keep polling the same future and
+    // watch whether the registered one is woken.
+    let counter = std::sync::Arc::new(common::WakeCounter::default());
+    let waker = std::task::Waker::from(counter.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(std::pin::Pin::new(&mut next).poll(&mut cx).is_pending());
+    publisher.try_feed(1).unwrap();
+    publisher.try_feed(2).unwrap();
+    assert_eq!(counter.count(), 0, "feed must not wake");
+    publisher.flush();
+    assert_eq!(
+        counter.count(),
+        1,
+        "flush wakes each waiting subscriber once"
+    );
+    assert_eq!(
+        std::pin::Pin::new(&mut next).poll(&mut cx),
+        Poll::Ready(Some(1))
+    );
+    publisher.try_send(3).unwrap();
+    drop(publisher);
+    assert_eq!(futures::executor::block_on(sub.collect::<Vec<_>>()), [2, 3]);
+}
 
 #[tokio::test]
 async fn every_subscriber_gets_every_item() {

@@ -8,6 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
 
+use super::POLL_BUDGET;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
 
 /// How many items a subscriber copies out of the ring per lock.
@@ -161,7 +162,7 @@ impl<T: Clone> Publisher<T> {
     ///
     /// [`Full`] when a critical subscriber has not read the item that would be overwritten.
     pub fn try_send(&mut self, item: T) -> Result<(), Full<T>> {
-        self.offer(item, None)
+        self.offer(item, None, true)
     }
 
     /// Sends `item`, waiting only while a critical subscriber holds the ring. With only
@@ -171,12 +172,16 @@ impl<T: Clone> Publisher<T> {
         BroadcastSend {
             publisher: self,
             item: Some(item),
+            wake: true,
         }
     }
 
-    fn offer(&mut self, item: T, waker: Option<&Waker>) -> Result<(), Full<T>> {
+    /// Stores `item` unless a critical subscriber holds the ring. Wakes the waiting
+    /// subscribers if `wake` (else they wait for [`flush`](Self::flush)), and always when
+    /// blocked, so that the subscribers that would free the ring get to run.
+    fn offer(&mut self, item: T, waker: Option<&Waker>, wake: bool) -> Result<(), Full<T>> {
         let capacity = self.shared.capacity;
-        let waiting = {
+        let (result, waiting) = {
             let mut state = self.shared.state.lock();
             if self.shared.subscribers.load(Ordering::Relaxed) == 0 {
                 state.unread += 1;
@@ -186,24 +191,61 @@ impl<T: Clone> Publisher<T> {
                 if let Some(waker) = waker {
                     state.publisher = Some(waker.clone());
                 }
-                return Err(Full(item));
+                (Err(Full(item)), std::mem::take(&mut state.waiting))
+            } else {
+                let State {
+                    slots, head, tail, ..
+                } = &mut *state;
+                if *tail - *head == capacity as u64 {
+                    *head += 1;
+                }
+                // Overwriting drops the oldest item here, under the lock: fine for any `T`
+                // whose drop does not take this lock.
+                slots[(*tail % capacity as u64) as usize] = Some(item);
+                *tail += 1;
+                let waiting = if wake && !state.waiting.is_empty() {
+                    std::mem::take(&mut state.waiting)
+                } else {
+                    Vec::new()
+                };
+                (Ok(()), waiting)
             }
-            let State {
-                slots, head, tail, ..
-            } = &mut *state;
-            if *tail - *head == capacity as u64 {
-                *head += 1;
-            }
-            // Overwriting drops the oldest item here, under the lock: fine for any `T` whose
-            // drop does not take this lock.
-            slots[(*tail % capacity as u64) as usize] = Some(item);
-            *tail += 1;
-            std::mem::take(&mut state.waiting)
         };
         for (_, waker) in waiting {
             waker.wake();
         }
-        Ok(())
+        result
+    }
+
+    /// Like [`try_send`](Self::try_send), but leaves the subscribers waiting for new items
+    /// asleep until [`flush`](Self::flush) (or a send, or the publisher's drop). A producer
+    /// with a burst of items feeds them and flushes once, so each waiting subscriber is woken
+    /// once per burst instead of once per item. Forgetting to flush leaves subscribers
+    /// waiting for items that are there.
+    ///
+    /// # Errors
+    ///
+    /// [`Full`], as for `try_send` (the waiting subscribers are woken then, so that they can
+    /// free the ring).
+    pub fn try_feed(&mut self, item: T) -> Result<(), Full<T>> {
+        self.offer(item, None, false)
+    }
+
+    /// Like [`send`](Self::send), without waking subscribers: see [`try_feed`](Self::try_feed).
+    pub fn feed(&mut self, item: T) -> BroadcastSend<'_, T> {
+        BroadcastSend {
+            publisher: self,
+            item: Some(item),
+            wake: false,
+        }
+    }
+
+    /// Wakes the subscribers waiting for items fed since they last looked.
+    pub fn flush(&mut self) {
+        let waiting = std::mem::take(&mut self.shared.state.lock().waiting);
+        for (_, waker) in waiting {
+            waker.wake();
+        }
     }
 
     /// How many subscribers there are now.
@@ -243,11 +285,54 @@ impl<T> fmt::Debug for Publisher<T> {
     }
 }
 
-/// Future for [`Publisher::send`].
+/// Drives `upstream` into `publisher` until the upstream ends or every subscriber is gone:
+/// the task behind [`StreamOps::fan_out`](crate::StreamOps::fan_out). It feeds items while
+/// the upstream has them ready and flushes the subscribers' wake-ups when the upstream pauses
+/// (or every [`POLL_BUDGET`] items), so a burst costs each subscriber one wake-up.
+pub(crate) async fn drive<St>(upstream: St, mut publisher: Publisher<St::Item>)
+where
+    St: Stream,
+    St::Item: Clone,
+{
+    let mut upstream = std::pin::pin!(upstream);
+    let mut fed = 0;
+    loop {
+        let next = std::future::poll_fn(|cx| match upstream.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Ready(None),
+            Poll::Ready(next) => Poll::Ready(Some(next)),
+        })
+        .await;
+        let item = match next {
+            // The upstream paused: wake the subscribers, then wait for it.
+            None => {
+                publisher.flush();
+                fed = 0;
+                match crate::StreamOps::next(&mut upstream).await {
+                    Some(item) => item,
+                    None => return,
+                }
+            }
+            Some(Some(item)) => item,
+            Some(None) => return,
+        };
+        publisher.feed(item).await;
+        fed += 1;
+        if fed == POLL_BUDGET {
+            publisher.flush();
+            fed = 0;
+        }
+        if publisher.subscriber_count() == 0 {
+            return;
+        }
+    }
+}
+
+/// Future for [`Publisher::send`] and [`Publisher::feed`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct BroadcastSend<'a, T> {
     publisher: &'a mut Publisher<T>,
     item: Option<T>,
+    wake: bool,
 }
 
 impl<T> Unpin for BroadcastSend<'_, T> {}
@@ -261,7 +346,7 @@ impl<T: Clone> Future for BroadcastSend<'_, T> {
             .item
             .take()
             .expect("BroadcastSend polled after completion");
-        match this.publisher.offer(item, Some(cx.waker())) {
+        match this.publisher.offer(item, Some(cx.waker()), this.wake) {
             Ok(()) => Poll::Ready(()),
             Err(Full(item)) => {
                 this.item = Some(item);
