@@ -8,6 +8,7 @@ use futures_core::Stream;
 
 use crate::consume::{Collect, Count, Fold, ForEach, Next};
 use crate::ops::sample::{Adaptive, AdaptiveRates, Bernoulli, EveryNth, Keep, SampleLatest};
+use crate::ops::window::{Aggregate, CountWindow, EventTimeWindow, ProcessingTimeWindow};
 use crate::ops::{
     ChunksTimeout, Either, Filter, FilterMap, Fuse, Map, Merge, Overflow, Policy, RingBuffer,
     Sample, Subscriber,
@@ -320,6 +321,80 @@ pub trait StreamOps: Stream {
         drop(first);
         let task = tokio::spawn(crate::ops::broadcast::drive(self, publisher));
         (task, subscribers)
+    }
+
+    /// Tumbling event-time windows of `size_ms` over the timestamps `timestamp` extracts
+    /// (milliseconds), aggregated with `agg`. Configure lateness, offset, late items and empty
+    /// windows on the returned [`EventTimeWindow`].
+    ///
+    /// # Panics
+    ///
+    /// If `size_ms` is 0.
+    #[track_caller]
+    fn tumbling_window<A, Ts>(
+        self,
+        size_ms: u64,
+        timestamp: Ts,
+        agg: A,
+    ) -> EventTimeWindow<Self, A, Ts>
+    where
+        A: Aggregate<Self::Item>,
+        Ts: FnMut(&Self::Item) -> u64,
+        Self: Sized,
+    {
+        EventTimeWindow::new(self, size_ms, size_ms, timestamp, agg)
+    }
+
+    /// Sliding (hopping) event-time windows of `size_ms`, one starting every `slide_ms` (a
+    /// slide larger than the size gives sampling windows with gaps). See [`EventTimeWindow`].
+    ///
+    /// # Panics
+    ///
+    /// If `size_ms` or `slide_ms` is 0.
+    #[track_caller]
+    fn sliding_window<A, Ts>(
+        self,
+        size_ms: u64,
+        slide_ms: u64,
+        timestamp: Ts,
+        agg: A,
+    ) -> EventTimeWindow<Self, A, Ts>
+    where
+        A: Aggregate<Self::Item>,
+        Ts: FnMut(&Self::Item) -> u64,
+        Self: Sized,
+    {
+        EventTimeWindow::new(self, size_ms, slide_ms, timestamp, agg)
+    }
+
+    /// Tumbling processing-time windows of `size` on the tokio clock: one window every
+    /// `size`, also when empty. See [`ProcessingTimeWindow`].
+    ///
+    /// # Panics
+    ///
+    /// If `size` is zero.
+    #[track_caller]
+    fn processing_window<A>(self, size: Duration, agg: A) -> ProcessingTimeWindow<Self, A>
+    where
+        A: Aggregate<Self::Item>,
+        Self: Sized,
+    {
+        ProcessingTimeWindow::new(self, size, agg)
+    }
+
+    /// The aggregate of the last `n` items, emitted after every `every`-th item. See
+    /// [`CountWindow`].
+    ///
+    /// # Panics
+    ///
+    /// If `n` or `every` is 0.
+    #[track_caller]
+    fn count_window<A>(self, n: usize, every: usize, agg: A) -> CountWindow<Self, A>
+    where
+        A: Aggregate<Self::Item>,
+        Self: Sized,
+    {
+        CountWindow::new(self, n, every, agg)
     }
 
     /// Returns `None` forever once the stream has returned `None`. See [`Fuse`].

@@ -53,6 +53,7 @@ pub mod recv;
 pub mod ring_buffer;
 pub mod ring_channel;
 pub mod sample;
+pub mod window;
 
 pub use broadcast::{BroadcastSend, Full, Policy, Publisher, Subscriber, broadcast};
 pub use chunks_timeout::{ChunksTimeout, TimerStart};

@@ -1,0 +1,299 @@
+//! Incremental aggregates: [`Aggregate`] and the built-ins [`Count`], [`Sum`], [`Mean`], [`Min`],
+//! [`Max`] and [`Stats`].
+
+use std::fmt;
+
+/// An incremental aggregation, in the spirit of Flink's `AggregateFunction`: an accumulator is
+/// created empty, items are added one at a time, two accumulators can be combined, and a
+/// result is read at the end. Windows keep accumulators only, never the items.
+///
+/// `combine` must be associative, with [`init`](Self::init) as its identity: sliding windows
+/// combine per-pane accumulators in any grouping.
+///
+/// # Example: a count per key
+///
+/// ```
+/// use std::collections::HashMap;
+/// use weir::ops::window::Aggregate;
+///
+/// /// Counts events per source name.
+/// struct CountBySource;
+///
+/// impl Aggregate<(String, f64)> for CountBySource {
+///     type Acc = HashMap<String, u64>;
+///     type Output = HashMap<String, u64>;
+///
+///     fn init(&self) -> Self::Acc {
+///         HashMap::new()
+///     }
+///     fn add(&self, acc: &mut Self::Acc, item: &(String, f64)) {
+///         *acc.entry(item.0.clone()).or_default() += 1;
+///     }
+///     fn combine(&self, a: &Self::Acc, b: &Self::Acc) -> Self::Acc {
+///         let mut sum = a.clone();
+///         for (k, n) in b {
+///             *sum.entry(k.clone()).or_default() += n;
+///         }
+///         sum
+///     }
+///     fn result(&self, acc: &Self::Acc) -> Self::Output {
+///         acc.clone()
+///     }
+/// }
+///
+/// let agg = CountBySource;
+/// let mut acc = agg.init();
+/// agg.add(&mut acc, &("sensor-1".into(), 0.5));
+/// agg.add(&mut acc, &("sensor-1".into(), 0.7));
+/// assert_eq!(agg.result(&acc)["sensor-1"], 2);
+/// ```
+pub trait Aggregate<T> {
+    /// The running state.
+    type Acc: Clone;
+    /// What a window reports.
+    type Output;
+
+    /// An empty accumulator.
+    fn init(&self) -> Self::Acc;
+
+    /// Adds one item.
+    fn add(&self, acc: &mut Self::Acc, item: &T);
+
+    /// Two accumulators as one (associative; `init()` is the identity).
+    fn combine(&self, a: &Self::Acc, b: &Self::Acc) -> Self::Acc;
+
+    /// The result of an accumulator.
+    fn result(&self, acc: &Self::Acc) -> Self::Output;
+}
+
+/// The accumulator of every numeric built-in: count, sum, min and max of the values seen, and
+/// how many NaN values were skipped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moments {
+    /// Values added (NaN excluded).
+    pub count: u64,
+    /// NaN values skipped.
+    pub skipped: u64,
+    /// Sum of the values.
+    pub sum: f64,
+    /// Smallest value (`+inf` while empty).
+    pub min: f64,
+    /// Largest value (`-inf` while empty).
+    pub max: f64,
+}
+
+impl Moments {
+    /// No values.
+    pub const EMPTY: Moments = Moments {
+        count: 0,
+        skipped: 0,
+        sum: 0.0,
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+    };
+
+    /// Adds `value`, or counts it as skipped if it is NaN.
+    #[inline]
+    pub fn add(&mut self, value: f64) {
+        if value.is_nan() {
+            self.skipped += 1;
+        } else {
+            self.count += 1;
+            self.sum += value;
+            self.min = self.min.min(value);
+            self.max = self.max.max(value);
+        }
+    }
+
+    /// Both sets of values.
+    #[inline]
+    pub fn combine(&self, other: &Moments) -> Moments {
+        Moments {
+            count: self.count + other.count,
+            skipped: self.skipped + other.skipped,
+            sum: self.sum + other.sum,
+            min: self.min.min(other.min),
+            max: self.max.max(other.max),
+        }
+    }
+
+    /// The mean, `None` when empty.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    /// The minimum, `None` when empty.
+    pub fn min(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.min)
+    }
+
+    /// The maximum, `None` when empty.
+    pub fn max(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.max)
+    }
+}
+
+/// A result with the number of NaN values that were skipped to get it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured<V> {
+    /// The result.
+    pub value: V,
+    /// NaN values skipped.
+    pub skipped: u64,
+}
+
+/// Everything [`Stats`] reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// Values counted (NaN excluded).
+    pub count: u64,
+    /// NaN values skipped.
+    pub skipped: u64,
+    /// Sum (0.0 when empty).
+    pub sum: f64,
+    /// Mean, `None` when empty.
+    pub mean: Option<f64>,
+    /// Minimum, `None` when empty.
+    pub min: Option<f64>,
+    /// Maximum, `None` when empty.
+    pub max: Option<f64>,
+}
+
+/// Defines a numeric built-in: a struct over a value extractor, [`Moments`] as accumulator.
+macro_rules! numeric_aggregate {
+    ($(#[$doc:meta])* $name:ident, $output:ty, |$m:ident| $result:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $name<F>(pub F);
+
+        impl<F> fmt::Debug for $name<F> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+
+        impl<T, F: Fn(&T) -> f64> Aggregate<T> for $name<F> {
+            type Acc = Moments;
+            type Output = $output;
+
+            #[inline]
+            fn init(&self) -> Moments {
+                Moments::EMPTY
+            }
+
+            #[inline]
+            fn add(&self, acc: &mut Moments, item: &T) {
+                acc.add((self.0)(item));
+            }
+
+            #[inline]
+            fn combine(&self, a: &Moments, b: &Moments) -> Moments {
+                a.combine(b)
+            }
+
+            fn result(&self, $m: &Moments) -> $output {
+                $result
+            }
+        }
+    };
+}
+
+numeric_aggregate!(
+    /// The sum of the values `F` extracts; NaN values are skipped and counted.
+    Sum, Measured<f64>, |m| Measured { value: m.sum, skipped: m.skipped }
+);
+numeric_aggregate!(
+    /// The mean of the values `F` extracts (`None` for an empty window).
+    Mean, Measured<Option<f64>>, |m| Measured { value: m.mean(), skipped: m.skipped }
+);
+numeric_aggregate!(
+    /// The true minimum of the values `F` extracts (`None` for an empty window).
+    Min, Measured<Option<f64>>, |m| Measured { value: m.min(), skipped: m.skipped }
+);
+numeric_aggregate!(
+    /// The true maximum of the values `F` extracts, correct for all-negative values (`None`
+    /// for an empty window).
+    Max, Measured<Option<f64>>, |m| Measured { value: m.max(), skipped: m.skipped }
+);
+numeric_aggregate!(
+    /// Count, sum, mean, min and max of the values `F` extracts, in one pass.
+    Stats, Summary, |m| Summary {
+        count: m.count,
+        skipped: m.skipped,
+        sum: m.sum,
+        mean: m.mean(),
+        min: m.min(),
+        max: m.max(),
+    }
+);
+
+/// The number of items.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Count;
+
+impl<T> Aggregate<T> for Count {
+    type Acc = u64;
+    type Output = u64;
+
+    #[inline]
+    fn init(&self) -> u64 {
+        0
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut u64, _item: &T) {
+        *acc += 1;
+    }
+
+    #[inline]
+    fn combine(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn result(&self, acc: &u64) -> u64 {
+        *acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_is_skipped_and_counted_and_negatives_are_handled() {
+        let stats = Stats(|x: &f64| *x);
+        let mut acc = Aggregate::<f64>::init(&stats);
+        for x in [-3.0, f64::NAN, -1.5, -7.25] {
+            stats.add(&mut acc, &x);
+        }
+        let s = Aggregate::<f64>::result(&stats, &acc);
+        assert_eq!(s.count, 3);
+        assert_eq!(s.skipped, 1);
+        assert_eq!(s.min, Some(-7.25));
+        assert_eq!(s.max, Some(-1.5));
+        assert_eq!(s.sum, -11.75);
+        assert_eq!(s.mean, Some(-11.75 / 3.0));
+    }
+
+    #[test]
+    fn an_empty_window_has_no_min_max_or_mean() {
+        let s = Aggregate::<f64>::result(&Stats(|x: &f64| *x), &Moments::EMPTY);
+        assert_eq!(
+            (s.count, s.sum, s.mean, s.min, s.max),
+            (0, 0.0, None, None, None)
+        );
+    }
+
+    #[test]
+    fn combine_is_associative_with_init_as_identity() {
+        let mut a = Moments::EMPTY;
+        a.add(1.0);
+        let mut b = Moments::EMPTY;
+        b.add(-2.0);
+        b.add(f64::NAN);
+        let mut c = Moments::EMPTY;
+        c.add(5.0);
+        assert_eq!(a.combine(&b).combine(&c), a.combine(&b.combine(&c)));
+        assert_eq!(Moments::EMPTY.combine(&a), a);
+    }
+}

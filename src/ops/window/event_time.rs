@@ -1,0 +1,457 @@
+//! [`EventTimeWindow`]: tumbling and sliding windows over the items' own timestamps, closed by a
+//! watermark.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+
+use super::Window;
+use super::aggregate::Aggregate;
+use super::two_stacks::TwoStacks;
+use crate::ops::{Fuse, POLL_BUDGET, yield_now};
+
+/// Gap windows emitted at most between two windows that saw items, with
+/// [`EventTimeWindow::emit_empty`].
+pub const MAX_GAP_WINDOWS: u64 = 10_000;
+
+/// An accumulator and the number of items in it.
+type Pane<Acc> = (Acc, u64);
+
+pin_project! {
+    /// Stream for [`StreamOps::tumbling_window`](crate::StreamOps::tumbling_window) and
+    /// [`StreamOps::sliding_window`](crate::StreamOps::sliding_window).
+    ///
+    /// # Which items land in which window
+    ///
+    /// Time is the item's timestamp in milliseconds, from the extractor. Windows start at
+    /// `offset + k * slide` and last `size` (tumbling: `slide == size`):
+    ///
+    /// ```text
+    /// size 10, slide 10 (tumbling):   [0,10) [10,20) [20,30)
+    /// size 10, slide 5 (sliding):     [0,10) [5,15) [10,20) [15,25)   an item at 12 is in two
+    /// size 5, slide 10 (sampling):    [0,5)  [10,15) [20,25)          an item at 7 is in none
+    /// ```
+    ///
+    /// An item belongs to every window whose `[start, end)` contains its timestamp; an item
+    /// in no window (gaps of a sampling window) is counted in
+    /// [`unassigned`](Self::unassigned).
+    ///
+    /// # Watermark, lateness, emission
+    ///
+    /// The *watermark* is the largest timestamp seen minus the allowed out-of-orderness
+    /// `bound`. A window is emitted once the watermark reaches its end, in ascending order of
+    /// windows. An item older than that (its window, or for sliding windows its pane, has
+    /// already been closed) is *late*: counted in [`late`](Self::late) and in the `late`
+    /// field of the next window emitted, and handed to the callback set with
+    /// [`on_late`](Self::on_late), never silently lost. Items out of order by less than
+    /// `bound` are on time. Duplicate timestamps are ordinary items. When the upstream ends,
+    /// every open window is emitted, in order. By default windows that saw no item are not
+    /// emitted; [`emit_empty`](Self::emit_empty) (tumbling only) emits zero-count windows for
+    /// the gaps between windows that saw items, at most [`MAX_GAP_WINDOWS`] per gap, so one
+    /// absurd timestamp (say `u64::MAX`) cannot make it loop or allocate without limit.
+    ///
+    /// # State and cost
+    ///
+    /// No item is stored: time is cut into panes of `gcd(size, slide)` milliseconds, each
+    /// with one accumulator, kept in a map while the watermark has not passed them. Closed
+    /// panes of a sliding window go through a [`TwoStacks`] queue holding the last
+    /// `size / pane` panes, which gives each window's aggregate in amortized O(1) for any
+    /// associative aggregate (max included), whatever `size / slide` is. Memory is
+    /// O(`size / pane` + panes open within `bound`).
+    ///
+    /// # Wake-up contract
+    ///
+    /// `Pending` only after the upstream returned `Pending`, or after [`POLL_BUDGET`] items
+    /// were taken in one poll without a window to emit (the task woke itself first).
+    ///
+    /// # Panics
+    ///
+    /// If `size` or `slide` is 0.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    /// use weir::ops::window::Stats;
+    ///
+    /// // (timestamp ms, value)
+    /// let readings = weir::iter([(0, 1.0), (400, 3.0), (1_100, -2.0), (2_500, 8.0)]);
+    /// let windows: Vec<_> = readings
+    ///     .tumbling_window(1_000, |r: &(u64, f64)| r.0, Stats(|r: &(u64, f64)| r.1))
+    ///     .collect()
+    ///     .await;
+    /// let means: Vec<_> = windows.iter().map(|w| (w.start, w.end, w.result.mean)).collect();
+    /// assert_eq!(
+    ///     means,
+    ///     [(0, 1_000, Some(2.0)), (1_000, 2_000, Some(-2.0)), (2_000, 3_000, Some(8.0))]
+    /// );
+    /// # }
+    /// ```
+    #[must_use = "streams do nothing unless polled"]
+    #[project = EventTimeWindowProj]
+    pub struct EventTimeWindow<St: Stream, A: Aggregate<St::Item>, Ts> {
+        #[pin]
+        stream: Fuse<St>,
+        core: Core<St::Item, A, Ts>,
+    }
+}
+
+impl<St, A, Ts> fmt::Debug for EventTimeWindow<St, A, Ts>
+where
+    St: Stream + fmt::Debug,
+    A: Aggregate<St::Item>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventTimeWindow")
+            .field("stream", &self.stream)
+            .field("size", &self.core.size)
+            .field("slide", &self.core.slide)
+            .field("bound", &self.core.bound)
+            .field("open_panes", &self.core.open.len())
+            .field("late", &self.core.late)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything but the upstream: the pane and window state machine.
+struct Core<T, A: Aggregate<T>, Ts> {
+    agg: A,
+    timestamp: Ts,
+    on_late: Option<Box<dyn FnMut(T) + Send>>,
+    // Geometry, in panes.
+    pane_ms: u64,
+    shift: u64,
+    panes_per_window: u64,
+    panes_per_slide: u64,
+    size: u64,
+    slide: u64,
+    bound: u64,
+    emit_empty: bool,
+    // Pane state.
+    max_ts: Option<u64>,
+    closed_until: u64,
+    open: BTreeMap<u64, Pane<A::Acc>>,
+    // Window state (see `Core::advance`).
+    queue: TwoStacks<Pane<A::Acc>>,
+    queue_start: u64,
+    queue_end: u64,
+    next_window: u64,
+    last_real: Option<u64>,
+    last_emitted: Option<u64>,
+    ready: VecDeque<Window<A::Output>>,
+    late: u64,
+    late_pending: u64,
+    unassigned: u64,
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+impl<St, A, Ts> EventTimeWindow<St, A, Ts>
+where
+    St: Stream,
+    A: Aggregate<St::Item>,
+    Ts: FnMut(&St::Item) -> u64,
+{
+    #[track_caller]
+    pub(crate) fn new(stream: St, size: u64, slide: u64, timestamp: Ts, agg: A) -> Self {
+        assert!(size > 0, "window: `size` must be at least 1 ms, got 0");
+        assert!(slide > 0, "window: `slide` must be at least 1 ms, got 0");
+        let pane_ms = gcd(size, slide);
+        let identity = (agg.init(), 0);
+        EventTimeWindow {
+            stream: Fuse::new(stream),
+            core: Core {
+                agg,
+                timestamp,
+                on_late: None,
+                pane_ms,
+                shift: 0,
+                panes_per_window: size / pane_ms,
+                panes_per_slide: slide / pane_ms,
+                size,
+                slide,
+                bound: 0,
+                emit_empty: false,
+                max_ts: None,
+                closed_until: 0,
+                open: BTreeMap::new(),
+                queue: TwoStacks::new(identity),
+                queue_start: 0,
+                queue_end: 0,
+                next_window: 0,
+                last_real: None,
+                last_emitted: None,
+                ready: VecDeque::new(),
+                late: 0,
+                late_pending: 0,
+                unassigned: 0,
+            },
+        }
+    }
+
+    /// Allows items to arrive up to `bound_ms` out of order: the watermark trails the largest
+    /// timestamp seen by that much (default 0: windows close as soon as a later item arrives).
+    pub fn out_of_orderness(mut self, bound_ms: u64) -> Self {
+        self.core.bound = bound_ms;
+        self
+    }
+
+    /// Shifts window boundaries by `offset_ms` (taken modulo the pane width): windows start at
+    /// `offset + k * slide`.
+    pub fn offset(mut self, offset_ms: u64) -> Self {
+        self.core.shift = (self.core.pane_ms - offset_ms % self.core.pane_ms) % self.core.pane_ms;
+        self
+    }
+
+    /// Hands every late item to `callback` (a side output) after counting it.
+    pub fn on_late(mut self, callback: impl FnMut(St::Item) + Send + 'static) -> Self {
+        self.core.on_late = Some(Box::new(callback));
+        self
+    }
+
+    /// Tumbling windows only: also emit zero-count windows for the gaps between windows that
+    /// saw items (at most [`MAX_GAP_WINDOWS`] per gap).
+    pub fn emit_empty(mut self) -> Self {
+        self.core.emit_empty = self.core.slide == self.core.size;
+        self
+    }
+
+    /// Late items so far.
+    pub fn late(&self) -> u64 {
+        self.core.late
+    }
+
+    /// Items that fell in no window (the gaps of windows whose slide exceeds their size).
+    pub fn unassigned(&self) -> u64 {
+        self.core.unassigned
+    }
+
+    upstream_accessors!();
+}
+
+impl<T, A, Ts> Core<T, A, Ts>
+where
+    A: Aggregate<T>,
+    Ts: FnMut(&T) -> u64,
+{
+    fn take(&mut self, item: T) {
+        let ts = (self.timestamp)(&item);
+        let shifted = ts.saturating_add(self.shift);
+        let pane = shifted / self.pane_ms;
+        if pane < self.closed_until {
+            self.late += 1;
+            self.late_pending += 1;
+            if let Some(on_late) = self.on_late.as_mut() {
+                on_late(item);
+            }
+            return;
+        }
+        // In a window at all? Position within the slide, in panes.
+        if (pane % self.panes_per_slide) >= self.panes_per_window {
+            self.unassigned += 1;
+        } else {
+            let agg = &self.agg;
+            let entry = self.open.entry(pane).or_insert_with(|| (agg.init(), 0));
+            agg.add(&mut entry.0, &item);
+            entry.1 += 1;
+        }
+        if self.max_ts.is_none_or(|max| ts > max) {
+            self.max_ts = Some(ts);
+        }
+    }
+
+    /// Closes the panes the watermark has passed (all of them at the end) and queues the
+    /// windows that are complete.
+    fn close(&mut self, everything: bool) {
+        let until = if everything {
+            u64::MAX
+        } else {
+            let Some(max) = self.max_ts else { return };
+            let watermark = max.saturating_sub(self.bound).saturating_add(self.shift);
+            watermark / self.pane_ms
+        };
+        if until <= self.closed_until {
+            return;
+        }
+        self.closed_until = until;
+        while let Some(entry) = self.open.first_entry() {
+            if *entry.key() >= until {
+                break;
+            }
+            let (pane, acc) = entry.remove_entry();
+            self.push_pane(pane, acc);
+        }
+        self.advance(until);
+    }
+
+    /// Adds a closed, non-empty pane to the window queue, emitting the windows that end before
+    /// it first.
+    fn push_pane(&mut self, pane: u64, acc: Pane<A::Acc>) {
+        self.advance(pane);
+        let (w, s) = (self.panes_per_window, self.panes_per_slide);
+        // The first window containing `pane`, and every later one, still lie ahead.
+        let first = pane.saturating_sub(w - 1).div_ceil(s);
+        if self.next_window < first {
+            self.next_window = first;
+        }
+        let from = self.next_window.saturating_mul(s);
+        if self.queue_end < from || self.queue.len() == 0 {
+            // A jump past everything queued: start the queue afresh at the next window.
+            self.queue.clear();
+            self.queue_start = from.min(pane);
+            self.queue_end = self.queue_start;
+        }
+        let agg = &self.agg;
+        let combine = |a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1);
+        while self.queue_end < pane {
+            self.queue.push((agg.init(), 0), combine);
+            self.queue_end += 1;
+        }
+        self.queue.push(acc, combine);
+        self.queue_end += 1;
+        self.last_real = Some(pane);
+    }
+
+    /// Emits, in order, every window that ends at or before pane `until` (all its panes are
+    /// closed) and holds at least one item.
+    fn advance(&mut self, until: u64) {
+        let (w, s) = (self.panes_per_window, self.panes_per_slide);
+        let Some(last_real) = self.last_real else {
+            return;
+        };
+        loop {
+            let k = self.next_window;
+            let first = k.saturating_mul(s);
+            let end = first.saturating_add(w);
+            if end > until || first > last_real {
+                return;
+            }
+            let agg = &self.agg;
+            let combine = |a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1);
+            while self.queue_start < first && self.queue.len() > 0 {
+                self.queue.pop(combine);
+                self.queue_start += 1;
+            }
+            while self.queue_end < end {
+                self.queue.push((agg.init(), 0), combine);
+                self.queue_end += 1;
+            }
+            let (acc, count) = self.queue.query(combine);
+            self.next_window += 1;
+            if count > 0 {
+                self.emit(k, &acc, count);
+            }
+        }
+    }
+
+    fn emit(&mut self, k: u64, acc: &A::Acc, count: u64) {
+        if self.emit_empty {
+            if let Some(prev) = self.last_emitted {
+                let gap = k - prev - 1;
+                if gap <= MAX_GAP_WINDOWS {
+                    for g in prev + 1..k {
+                        let empty = self.agg.init();
+                        self.queue_window(g, &empty, 0);
+                    }
+                }
+            }
+        }
+        self.last_emitted = Some(k);
+        self.queue_window(k, acc, count);
+    }
+
+    fn queue_window(&mut self, k: u64, acc: &A::Acc, count: u64) {
+        let start = k.saturating_mul(self.slide).saturating_sub(self.shift);
+        let end = k
+            .saturating_mul(self.slide)
+            .saturating_add(self.size)
+            .saturating_sub(self.shift);
+        let late = std::mem::take(&mut self.late_pending);
+        self.ready.push_back(Window {
+            start,
+            end,
+            result: self.agg.result(acc),
+            count,
+            late,
+        });
+    }
+}
+
+impl<St, A, Ts> FusedStream for EventTimeWindow<St, A, Ts>
+where
+    St: Stream,
+    A: Aggregate<St::Item>,
+    Ts: FnMut(&St::Item) -> u64,
+{
+    fn is_terminated(&self) -> bool {
+        self.stream.is_done() && self.core.ready.is_empty()
+    }
+}
+
+impl<St, A, Ts> Stream for EventTimeWindow<St, A, Ts>
+where
+    St: Stream,
+    A: Aggregate<St::Item>,
+    Ts: FnMut(&St::Item) -> u64,
+{
+    type Item = Window<A::Output>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            if let Some(window) = this.core.ready.pop_front() {
+                return Poll::Ready(Some(window));
+            }
+            let (mut upstream, done) = this.stream.as_mut().split();
+            if *done {
+                return Poll::Ready(None);
+            }
+            let mut taken = 0;
+            let ended = loop {
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => {
+                        this.core.take(item);
+                        taken += 1;
+                        // Close eagerly when a window may be complete, so that results come
+                        // out as soon as the watermark allows.
+                        if taken == POLL_BUDGET {
+                            break false;
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        *done = true;
+                        break true;
+                    }
+                    Poll::Pending => {
+                        this.core.close(false);
+                        if this.core.ready.is_empty() {
+                            return Poll::Pending;
+                        }
+                        break false;
+                    }
+                }
+            };
+            this.core.close(ended);
+            if this.core.ready.is_empty() && !ended {
+                yield_now(cx);
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let ready = self.core.ready.len();
+        if self.stream.is_done() {
+            (ready, Some(ready))
+        } else {
+            (ready, None)
+        }
+    }
+}

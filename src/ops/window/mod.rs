@@ -1,0 +1,39 @@
+//! Time windows: tumbling and sliding, event time and processing time, and count-based moving
+//! windows, all with incremental [`Aggregate`]s. No window stores its items: state is
+//! accumulators only.
+//!
+//! | window | operator | emitted |
+//! |---|---|---|
+//! | tumbling, event time | [`StreamOps::tumbling_window`](crate::StreamOps::tumbling_window) | when the watermark passes its end |
+//! | sliding (hopping), event time | [`StreamOps::sliding_window`](crate::StreamOps::sliding_window) | same |
+//! | tumbling, processing time | [`StreamOps::processing_window`](crate::StreamOps::processing_window) | every `size` on the tokio clock, empty or not |
+//! | last `n` items, every `k` | [`StreamOps::count_window`](crate::StreamOps::count_window) | after every `k`-th item |
+//!
+//! The timelines of which item lands in which window are in each operator's docs and in
+//! `docs/operators/windows.md`.
+
+pub mod aggregate;
+mod count;
+mod event_time;
+mod processing_time;
+mod two_stacks;
+
+pub use aggregate::{Aggregate, Count, Max, Mean, Measured, Min, Moments, Stats, Sum, Summary};
+pub use count::CountWindow;
+pub use event_time::{EventTimeWindow, MAX_GAP_WINDOWS};
+pub use processing_time::ProcessingTimeWindow;
+
+/// One emitted window: where it lies, what it aggregated, how many items it saw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window<O> {
+    /// Inclusive start: milliseconds for time windows, an item position for count windows.
+    pub start: u64,
+    /// Exclusive end, in the same unit.
+    pub end: u64,
+    /// The aggregate's result.
+    pub result: O,
+    /// Items in the window.
+    pub count: u64,
+    /// Late items dropped since the previous window was emitted (event-time windows).
+    pub late: u64,
+}
