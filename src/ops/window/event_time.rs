@@ -46,7 +46,8 @@ pin_project! {
     /// `bound`. A window is emitted once the watermark reaches its end, in ascending order of
     /// windows. An item older than that (its window, or for sliding windows its pane, has
     /// already been closed) is *late*: counted in [`late`](Self::late) and in the `late`
-    /// field of the next window emitted, and handed to the callback set with
+    /// field of the first window emitted that ends after the watermark the late item met (so
+    /// the counts do not depend on how items were batched), and handed to the callback set with
     /// [`on_late`](Self::on_late), never silently lost. Items out of order by less than
     /// `bound` are on time. Duplicate timestamps are ordinary items. When the upstream ends,
     /// every open window is emitted, in order. By default windows that saw no item are not
@@ -145,7 +146,9 @@ struct Core<T, A: Aggregate<T>, Ts> {
     last_emitted: Option<u64>,
     ready: VecDeque<Window<A::Output>>,
     late: u64,
-    late_pending: u64,
+    /// Late items by the watermark (in panes) when they came: a late item is reported by the
+    /// first window emitted that ends after that watermark, whatever the batching.
+    late_marks: VecDeque<(u64, u64)>,
     unassigned: u64,
 }
 
@@ -190,7 +193,7 @@ where
                 last_emitted: None,
                 ready: VecDeque::new(),
                 late: 0,
-                late_pending: 0,
+                late_marks: VecDeque::new(),
                 unassigned: 0,
             },
         }
@@ -245,9 +248,15 @@ where
         let ts = (self.timestamp)(&item);
         let shifted = ts.saturating_add(self.shift);
         let pane = shifted / self.pane_ms;
-        if pane < self.closed_until {
+        // Late against the watermark as of this item, not against the panes closed so far:
+        // those are closed in batches, and lateness must not depend on how items are batched.
+        let watermark = self.watermark_pane();
+        if pane < self.closed_until.max(watermark) {
             self.late += 1;
-            self.late_pending += 1;
+            match self.late_marks.back_mut() {
+                Some((mark, n)) if *mark == watermark => *n += 1,
+                _ => self.late_marks.push_back((watermark, 1)),
+            }
             if let Some(on_late) = self.on_late.as_mut() {
                 on_late(item);
             }
@@ -267,15 +276,20 @@ where
         }
     }
 
+    /// The first pane the watermark has not passed (every pane before it is complete).
+    fn watermark_pane(&self) -> u64 {
+        self.max_ts.map_or(0, |max| {
+            max.saturating_sub(self.bound).saturating_add(self.shift) / self.pane_ms
+        })
+    }
+
     /// Closes the panes the watermark has passed (all of them at the end) and queues the
     /// windows that are complete.
     fn close(&mut self, everything: bool) {
         let until = if everything {
             u64::MAX
         } else {
-            let Some(max) = self.max_ts else { return };
-            let watermark = max.saturating_sub(self.bound).saturating_add(self.shift);
-            watermark / self.pane_ms
+            self.watermark_pane()
         };
         if until <= self.closed_until {
             return;
@@ -373,7 +387,17 @@ where
             .saturating_mul(self.slide)
             .saturating_add(self.size)
             .saturating_sub(self.shift);
-        let late = std::mem::take(&mut self.late_pending);
+        let end_pane = k
+            .saturating_mul(self.panes_per_slide)
+            .saturating_add(self.panes_per_window);
+        let mut late = 0;
+        while let Some(&(mark, n)) = self.late_marks.front() {
+            if mark >= end_pane {
+                break;
+            }
+            late += n;
+            self.late_marks.pop_front();
+        }
         self.ready.push_back(Window {
             start,
             end,

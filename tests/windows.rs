@@ -1,0 +1,311 @@
+//! Windows against a naive recomputation, lateness, gaps, processing time, count windows.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use weir::ops::window::{Count, Max, Mean, Stats, Summary, Window};
+use weir::prelude::*;
+
+type Reading = (u64, f64);
+
+fn ts(r: &Reading) -> u64 {
+    r.0
+}
+
+fn value(r: &Reading) -> f64 {
+    r.1
+}
+
+/// A source that returns `Pending` (waking itself) where the script says `None`.
+struct Gappy<T>(VecDeque<Option<T>>);
+
+impl<T: Unpin> Stream for Gappy<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.0.pop_front() {
+            Some(Some(item)) => Poll::Ready(Some(item)),
+            Some(None) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+/// Every window `[k * slide, k * slide + size)` that holds at least one item, recomputed from
+/// scratch over all items.
+fn naive(
+    items: &[Reading],
+    size: u64,
+    slide: u64,
+) -> Vec<(u64, u64, u64, u64, f64, Option<f64>, Option<f64>)> {
+    let mut windows: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for &(t, v) in items {
+        let last = t / slide;
+        let first = (t + 1).saturating_sub(size).div_ceil(slide);
+        for k in first..=last {
+            if t < k * slide + size {
+                windows.entry(k).or_default().push(v);
+            }
+        }
+    }
+    windows
+        .into_iter()
+        .map(|(k, vs)| {
+            let good: Vec<f64> = vs.iter().copied().filter(|v| !v.is_nan()).collect();
+            let skipped = (vs.len() - good.len()) as u64;
+            let max = good.iter().copied().reduce(f64::max);
+            let min = good.iter().copied().reduce(f64::min);
+            (
+                k * slide,
+                k * slide + size,
+                vs.len() as u64,
+                skipped,
+                good.iter().sum(),
+                min,
+                max,
+            )
+        })
+        .collect()
+}
+
+fn flatten(ws: &[Window<Summary>]) -> Vec<(u64, u64, u64, u64, f64, Option<f64>, Option<f64>)> {
+    ws.iter()
+        .map(|w| {
+            let r = &w.result;
+            (w.start, w.end, w.count, r.skipped, r.sum, r.min, r.max)
+        })
+        .collect()
+}
+
+/// In-order timestamps moved back by up to `bound` each: out of order, but never late.
+fn readings(bound: u64) -> impl Strategy<Value = Vec<Reading>> {
+    prop::collection::vec(
+        (
+            0u64..20,
+            0u64..=bound,
+            -50i32..50,
+            prop::bool::weighted(0.05),
+        ),
+        0..80,
+    )
+    .prop_map(move |steps| {
+        let mut t = bound;
+        steps
+            .into_iter()
+            .map(|(dt, back, v, nan)| {
+                t += dt;
+                (t - back, if nan { f64::NAN } else { f64::from(v) })
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Tumbling and sliding (and sampling) windows equal the naive recomputation, for items
+    /// out of order within the bound, with random `Pending` gaps.
+    #[test]
+    fn event_time_windows_match_the_naive_model(
+        (bound, items) in (0u64..30).prop_flat_map(|b| (Just(b), readings(b))),
+        size in 1u64..40,
+        slide in 1u64..40,
+        gaps in prop::collection::vec(any::<bool>(), 0..80),
+    ) {
+        let mut script: VecDeque<Option<Reading>> = VecDeque::new();
+        for (i, r) in items.iter().enumerate() {
+            if gaps.get(i).copied().unwrap_or(false) {
+                script.push_back(None);
+            }
+            script.push_back(Some(*r));
+        }
+        let windows = Gappy(script)
+            .sliding_window(size, slide, ts, Stats(value))
+            .out_of_orderness(bound);
+        let got: Vec<Window<Summary>> = futures::executor::block_on(windows.collect());
+        prop_assert_eq!(flatten(&got), naive(&items, size, slide));
+        prop_assert!(got.iter().all(|w| w.late == 0));
+    }
+}
+
+#[tokio::test]
+async fn late_items_are_counted_and_handed_to_the_side_output() {
+    let side = Arc::new(Mutex::new(Vec::new()));
+    let seen = side.clone();
+    let items = [(5, 1.0), (15, 2.0), (3, 9.0), (16, 3.0), (1, 8.0)];
+    let mut windows = weir::iter(items)
+        .tumbling_window(10, ts, Stats(value))
+        .on_late(move |r| seen.lock().unwrap().push(r));
+    let got: Vec<_> = (&mut windows).collect().await;
+    assert_eq!(windows.late(), 2);
+    assert_eq!(*side.lock().unwrap(), [(3, 9.0), (1, 8.0)]);
+    let shape: Vec<_> = got.iter().map(|w| (w.start, w.count, w.late)).collect();
+    assert_eq!(shape, [(0, 1, 0), (10, 2, 2)]);
+}
+
+#[tokio::test]
+async fn out_of_orderness_keeps_windows_open() {
+    let items = [(5, 1.0), (15, 2.0), (3, 9.0)];
+    let mut windows = weir::iter(items)
+        .tumbling_window(10, ts, Count)
+        .out_of_orderness(10);
+    let got: Vec<_> = (&mut windows).map(|w| (w.start, w.result)).collect().await;
+    assert_eq!(got, [(0, 2), (10, 1)]);
+    assert_eq!(windows.late(), 0);
+}
+
+#[tokio::test]
+async fn gaps_and_absurd_timestamps() {
+    let items = [(5, 1.0), (35, 2.0)];
+    let got: Vec<_> = weir::iter(items)
+        .tumbling_window(10, ts, Count)
+        .emit_empty()
+        .map(|w| (w.start, w.result))
+        .collect()
+        .await;
+    assert_eq!(got, [(0, 1), (10, 0), (20, 0), (30, 1)]);
+
+    // A timestamp at the end of time: no endless loop of gap windows, no overflow.
+    let items = [(5, 1.0), (u64::MAX, 2.0), (7, 3.0)];
+    let mut windows = weir::iter(items)
+        .tumbling_window(10, ts, Count)
+        .emit_empty();
+    let got: Vec<_> = (&mut windows).map(|w| (w.start, w.result)).collect().await;
+    assert_eq!(got, [(0, 1), (u64::MAX - u64::MAX % 10, 1)]);
+    assert_eq!(windows.late(), 1);
+}
+
+#[tokio::test]
+async fn offset_shifts_the_boundaries() {
+    let items = [(3, 1.0), (4, 1.0), (5, 1.0), (14, 1.0), (15, 1.0)];
+    let got: Vec<_> = weir::iter(items)
+        .tumbling_window(10, ts, Count)
+        .offset(5)
+        .map(|w| (w.start, w.end, w.result))
+        .collect()
+        .await;
+    assert_eq!(got, [(0, 5, 2), (5, 15, 2), (15, 25, 1)]);
+}
+
+#[tokio::test]
+async fn sliding_max_with_negative_values() {
+    let items = [(0, -5.0), (4, -1.0), (6, -9.0), (11, -2.0)];
+    let got: Vec<_> = weir::iter(items)
+        .sliding_window(10, 5, ts, Max(value))
+        .map(|w| (w.start, w.result.value))
+        .collect()
+        .await;
+    assert_eq!(got, [(0, Some(-1.0)), (5, Some(-2.0)), (10, Some(-2.0))]);
+}
+
+#[test]
+fn zero_sizes_panic_naming_the_argument() {
+    let err = std::panic::catch_unwind(|| weir::iter([(0u64, 0.0)]).tumbling_window(0, ts, Count))
+        .unwrap_err();
+    assert!(err.downcast_ref::<String>().map_or_else(
+        || err.downcast_ref::<&str>().unwrap().contains("`size`"),
+        |s| s.contains("`size`")
+    ));
+    let err =
+        std::panic::catch_unwind(|| weir::iter([(0u64, 0.0)]).sliding_window(10, 0, ts, Count))
+            .unwrap_err();
+    assert!(err.downcast_ref::<&str>().unwrap().contains("`slide`"));
+    let err = std::panic::catch_unwind(|| weir::iter([1]).count_window(0, 1, Count)).unwrap_err();
+    assert!(err.downcast_ref::<&str>().unwrap().contains("`n`"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn processing_windows_tick_while_idle_and_flush_at_the_end() {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let start = tokio::time::Instant::now();
+    tokio::spawn(async move {
+        for (at, v) in [(100, 1.0), (200, 3.0), (3_400, 10.0)] {
+            tokio::time::sleep_until(start + Duration::from_millis(at)).await;
+            tx.send(v).await.unwrap();
+        }
+        tokio::time::sleep_until(start + Duration::from_millis(3_700)).await;
+    });
+    let windows: Vec<_> = weir::from_receiver(rx)
+        .processing_window(Duration::from_secs(1), Mean(|v: &f64| *v))
+        .collect()
+        .await;
+    let shape: Vec<_> = windows
+        .iter()
+        .map(|w| (w.end - w.start, w.count, w.result.value))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (1_000, 2, Some(2.0)),
+            (1_000, 0, None),
+            (1_000, 0, None),
+            (700, 1, Some(10.0)),
+        ]
+    );
+    assert!(windows.windows(2).all(|p| p[0].end == p[1].start));
+}
+
+proptest! {
+    /// Count windows equal a recomputation over the last `n` items at every `every`-th item
+    /// (and once more at the end if items are left).
+    #[test]
+    fn count_windows_match_recomputation(
+        values in prop::collection::vec(-100i32..100, 0..100),
+        n in 1usize..12,
+        every in 1usize..6,
+    ) {
+        let got: Vec<_> = futures::executor::block_on(
+            weir::iter(values.clone())
+                .count_window(n, every, Max(|v: &i32| f64::from(*v)))
+                .map(|w| (w.start, w.end, w.result.value))
+                .collect::<Vec<_>>(),
+        );
+        let mut want = Vec::new();
+        for end in 1..=values.len() {
+            if end % every == 0 || (end == values.len() && end % every != 0) {
+                let start = end.saturating_sub(n);
+                let max = values[start..end].iter().copied().max().map(f64::from);
+                want.push((start as u64, end as u64, max));
+            }
+        }
+        prop_assert_eq!(got, want);
+    }
+}
+
+proptest! {
+    /// With items late by any amount, the output (late counts included) does not depend on
+    /// how the source batches its items, and every item is either in a window or late.
+    #[test]
+    fn results_do_not_depend_on_batching(
+        items in prop::collection::vec((0u64..300, -20i32..20), 0..60),
+        gaps in prop::collection::vec(any::<bool>(), 0..60),
+        size in 1u64..30,
+        bound in 0u64..15,
+    ) {
+        let items: Vec<Reading> = items.into_iter().map(|(t, v)| (t, f64::from(v))).collect();
+        let run = |script: VecDeque<Option<Reading>>| {
+            let mut w = Gappy(script).tumbling_window(size, ts, Stats(value)).out_of_orderness(bound);
+            let got: Vec<Window<Summary>> = futures::executor::block_on((&mut w).collect());
+            (got.iter().map(|w| (w.start, w.count, w.late)).collect::<Vec<_>>(), w.late())
+        };
+        let ready = run(items.iter().copied().map(Some).collect());
+        let mut gappy = VecDeque::new();
+        for (i, r) in items.iter().enumerate() {
+            if gaps.get(i).copied().unwrap_or(false) {
+                gappy.push_back(None);
+            }
+            gappy.push_back(Some(*r));
+        }
+        let gapped = run(gappy);
+        prop_assert_eq!(&ready, &gapped);
+        let in_windows: u64 = ready.0.iter().map(|w| w.1).sum();
+        prop_assert_eq!(in_windows + ready.1, items.len() as u64);
+    }
+}
