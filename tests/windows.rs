@@ -38,13 +38,12 @@ impl<T: Unpin> Stream for Gappy<T> {
     }
 }
 
+/// A window as compared: start, end, items, NaN skipped, sum, min, max.
+type Row = (u64, u64, u64, u64, f64, Option<f64>, Option<f64>);
+
 /// Every window `[k * slide, k * slide + size)` that holds at least one item, recomputed from
 /// scratch over all items.
-fn naive(
-    items: &[Reading],
-    size: u64,
-    slide: u64,
-) -> Vec<(u64, u64, u64, u64, f64, Option<f64>, Option<f64>)> {
+fn naive(items: &[Reading], size: u64, slide: u64) -> Vec<Row> {
     let mut windows: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
     for &(t, v) in items {
         let last = t / slide;
@@ -75,7 +74,7 @@ fn naive(
         .collect()
 }
 
-fn flatten(ws: &[Window<Summary>]) -> Vec<(u64, u64, u64, u64, f64, Option<f64>, Option<f64>)> {
+fn flatten(ws: &[Window<Summary>]) -> Vec<Row> {
     ws.iter()
         .map(|w| {
             let r = &w.result;
@@ -269,7 +268,7 @@ proptest! {
         );
         let mut want = Vec::new();
         for end in 1..=values.len() {
-            if end % every == 0 || (end == values.len() && end % every != 0) {
+            if end % every == 0 || end == values.len() {
                 let start = end.saturating_sub(n);
                 let max = values[start..end].iter().copied().max().map(f64::from);
                 want.push((start as u64, end as u64, max));
