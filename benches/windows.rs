@@ -1,0 +1,111 @@
+//! Windows: what a window costs per item, and how sliding windows scale with size / slide.
+//!
+//! - `tumbling`: `tumbling_window(1 000 ms, Stats)` over 1 M always-ready readings (one per
+//!   millisecond), next to the `map + filter` chain of `benches/operators.rs` on the same
+//!   items: a window should cost about as much as one simple operator.
+//! - `sliding_max/<size/slide>`: `sliding_window(size, slide = 10 ms, Max)` over 200 000
+//!   readings for size / slide = 10, 100, 1 000 and 10 000, next to a naive sliding max
+//!   written here that recomputes each window from the items it keeps (O(size / slide) per
+//!   window). weir's cost per item should stay flat as size / slide grows; the naive one's
+//!   grows with it.
+
+use std::collections::VecDeque;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures::executor::block_on;
+use weir::ops::window::{Max, Stats};
+use weir::prelude::*;
+
+type Reading = (u64, f64);
+
+fn readings(n: u64) -> impl Stream<Item = Reading> {
+    futures::stream::iter((0..black_box(n)).map(|i| (i, (i * 7919 % 1000) as f64 - 500.0)))
+}
+
+fn tumbling(c: &mut Criterion) {
+    const N: u64 = 1_000_000;
+    let mut group = c.benchmark_group("tumbling");
+    group.throughput(Throughput::Elements(N));
+    group.bench_function("weir_tumbling_stats", |b| {
+        b.iter(|| {
+            let windows =
+                readings(N).tumbling_window(1_000, |r: &Reading| r.0, Stats(|r: &Reading| r.1));
+            block_on(windows.fold(0u64, |n, w| n + w.count))
+        })
+    });
+    group.bench_function("weir_map_filter", |b| {
+        b.iter(|| {
+            let s = readings(N).map(|r| r.1 * 3.0).filter(|v| *v > -1_000.0);
+            block_on(s.fold(0.0, |a, v| a + v))
+        })
+    });
+    group.finish();
+}
+
+/// The naive sliding max: keep every item of the last `size` ms; at each slide boundary,
+/// scan them all.
+fn naive_sliding_max(items: impl Iterator<Item = Reading>, size: u64, slide: u64) -> u64 {
+    let mut kept: VecDeque<Reading> = VecDeque::new();
+    let mut next_end = slide;
+    let mut windows = 0;
+    for (t, v) in items {
+        while t >= next_end {
+            while kept.front().is_some_and(|(kt, _)| *kt + size <= next_end) {
+                kept.pop_front();
+            }
+            let max = kept
+                .iter()
+                .map(|(_, v)| *v)
+                .fold(f64::NEG_INFINITY, f64::max);
+            black_box(max);
+            windows += 1;
+            next_end += slide;
+        }
+        kept.push_back((t, v));
+    }
+    windows
+}
+
+fn sliding_max(c: &mut Criterion) {
+    const N: u64 = 200_000;
+    const SLIDE: u64 = 10;
+    let mut group = c.benchmark_group("sliding_max");
+    group.throughput(Throughput::Elements(N));
+    group.sample_size(10);
+    for ratio in [10u64, 100, 1_000, 10_000] {
+        let size = ratio * SLIDE;
+        group.bench_with_input(BenchmarkId::new("weir", ratio), &size, |b, &size| {
+            b.iter(|| {
+                let windows = readings(N).sliding_window(
+                    size,
+                    SLIDE,
+                    |r: &Reading| r.0,
+                    Max(|r: &Reading| r.1),
+                );
+                block_on(windows.count())
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("naive", ratio), &size, |b, &size| {
+            b.iter(|| {
+                naive_sliding_max(
+                    (0..black_box(N)).map(|i| (i, (i * 7919 % 1000) as f64 - 500.0)),
+                    size,
+                    SLIDE,
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = windows;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    targets = tumbling, sliding_max
+}
+criterion_main!(windows);
