@@ -135,8 +135,17 @@ struct Core<T, A: Aggregate<T>, Ts> {
     emit_empty: bool,
     // Pane state.
     max_ts: Option<u64>,
+    /// The first pane the watermark has not passed, and where the next pane starts (ms,
+    /// shifted): the watermark is recomputed (one division) only when it crosses that.
+    watermark: u64,
+    watermark_next_ms: u64,
     closed_until: u64,
+    /// Items whose shifted timestamp is below this are late.
+    late_before_ms: u64,
     open: BTreeMap<u64, Pane<A::Acc>>,
+    /// The pane items are arriving in, kept out of the map: in-order items cost no map
+    /// lookup and no division.
+    hot: Option<(u64, u64, Pane<A::Acc>)>,
     // Window state (see `Core::advance`).
     queue: TwoStacks<Pane<A::Acc>>,
     queue_start: u64,
@@ -183,8 +192,12 @@ where
                 bound: 0,
                 emit_empty: false,
                 max_ts: None,
+                watermark: 0,
+                watermark_next_ms: 0,
                 closed_until: 0,
+                late_before_ms: 0,
                 open: BTreeMap::new(),
+                hot: None,
                 queue: TwoStacks::new(identity),
                 queue_start: 0,
                 queue_end: 0,
@@ -247,12 +260,11 @@ where
     fn take(&mut self, item: T) {
         let ts = (self.timestamp)(&item);
         let shifted = ts.saturating_add(self.shift);
-        let pane = shifted / self.pane_ms;
         // Late against the watermark as of this item, not against the panes closed so far:
         // those are closed in batches, and lateness must not depend on how items are batched.
-        let watermark = self.watermark_pane();
-        if pane < self.closed_until.max(watermark) {
+        if shifted < self.late_before_ms {
             self.late += 1;
+            let watermark = self.watermark;
             match self.late_marks.back_mut() {
                 Some((mark, n)) if *mark == watermark => *n += 1,
                 _ => self.late_marks.push_back((watermark, 1)),
@@ -262,39 +274,66 @@ where
             }
             return;
         }
-        // In a window at all? Position within the slide, in panes.
-        if (pane % self.panes_per_slide) >= self.panes_per_window {
-            self.unassigned += 1;
-        } else {
-            let agg = &self.agg;
-            let entry = self.open.entry(pane).or_insert_with(|| (agg.init(), 0));
-            agg.add(&mut entry.0, &item);
-            entry.1 += 1;
+        match &mut self.hot {
+            Some((_, start, pane)) if shifted.wrapping_sub(*start) < self.pane_ms => {
+                self.agg.add(&mut pane.0, &item);
+                pane.1 += 1;
+            }
+            _ => self.take_cold(shifted, &item),
         }
         if self.max_ts.is_none_or(|max| ts > max) {
             self.max_ts = Some(ts);
+            let mark = ts.saturating_sub(self.bound).saturating_add(self.shift);
+            if mark >= self.watermark_next_ms {
+                self.watermark = mark / self.pane_ms;
+                self.watermark_next_ms = (self.watermark + 1).saturating_mul(self.pane_ms);
+                self.update_late_before();
+            }
         }
     }
 
-    /// The first pane the watermark has not passed (every pane before it is complete).
-    fn watermark_pane(&self) -> u64 {
-        self.max_ts.map_or(0, |max| {
-            max.saturating_sub(self.bound).saturating_add(self.shift) / self.pane_ms
-        })
+    /// An item outside the hot pane: find its pane, make that the hot one.
+    fn take_cold(&mut self, shifted: u64, item: &T) {
+        let pane = shifted / self.pane_ms;
+        // In a window at all? Position within the slide, in panes.
+        if pane % self.panes_per_slide >= self.panes_per_window {
+            self.unassigned += 1;
+            return;
+        }
+        self.cool();
+        let mut acc = self
+            .open
+            .remove(&pane)
+            .unwrap_or_else(|| (self.agg.init(), 0));
+        self.agg.add(&mut acc.0, item);
+        acc.1 += 1;
+        self.hot = Some((pane, pane * self.pane_ms, acc));
+    }
+
+    /// Puts the hot pane back into the map.
+    fn cool(&mut self) {
+        if let Some((pane, _, acc)) = self.hot.take() {
+            self.open.insert(pane, acc);
+        }
+    }
+
+    fn update_late_before(&mut self) {
+        self.late_before_ms = self
+            .closed_until
+            .max(self.watermark)
+            .saturating_mul(self.pane_ms);
     }
 
     /// Closes the panes the watermark has passed (all of them at the end) and queues the
     /// windows that are complete.
     fn close(&mut self, everything: bool) {
-        let until = if everything {
-            u64::MAX
-        } else {
-            self.watermark_pane()
-        };
+        let until = if everything { u64::MAX } else { self.watermark };
         if until <= self.closed_until {
             return;
         }
+        self.cool();
         self.closed_until = until;
+        self.update_late_before();
         while let Some(entry) = self.open.first_entry() {
             if *entry.key() >= until {
                 break;
