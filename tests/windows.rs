@@ -308,3 +308,33 @@ proptest! {
         prop_assert_eq!(in_windows + ready.1, items.len() as u64);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_source_does_not_freeze_its_windows() {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let start = tokio::time::Instant::now();
+    tokio::spawn(async move {
+        for (at, reading) in [
+            (0, (1_000, 1.0)),
+            (0, (1_500, 2.0)),
+            (5_000, (1_700, 3.0)),
+            (5_000, (9_000, 4.0)),
+        ] {
+            tokio::time::sleep_until(start + Duration::from_millis(at)).await;
+            tx.send(reading).await.unwrap();
+        }
+        tokio::time::sleep_until(start + Duration::from_millis(5_100)).await;
+    });
+    let mut windows = weir::from_receiver(rx)
+        .tumbling_window(1_000, ts, Count)
+        .idle_timeout(Duration::from_millis(300));
+    let mut got = Vec::new();
+    while let Some(w) = windows.next().await {
+        got.push((start.elapsed().as_millis() as u64, w.start, w.result));
+    }
+    // Quiet since 0 ms with 1 500 the largest timestamp: at 300 ms event time is taken to be
+    // 1 800, at 600 ms 2 100, which closes [1000, 2000). The item stamped 1 700 that comes
+    // at 5 s is then late; [9000, 10000) is flushed when the source ends.
+    assert_eq!(got, [(600, 1_000, 2), (5_100, 9_000, 1)]);
+    assert_eq!(windows.late(), 1);
+}

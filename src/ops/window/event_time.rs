@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::Window;
 use super::aggregate::Aggregate;
@@ -98,6 +100,9 @@ pin_project! {
     pub struct EventTimeWindow<St: Stream, A: Aggregate<St::Item>, Ts> {
         #[pin]
         stream: Fuse<St>,
+        // Boxed, so that the operator stays `Unpin` when its upstream is (and it is allocated
+        // only with an idle timeout).
+        idle_timer: Option<Pin<Box<Sleep>>>,
         core: Core<St::Item, A, Ts>,
     }
 }
@@ -133,6 +138,10 @@ struct Core<T, A: Aggregate<T>, Ts> {
     slide: u64,
     bound: u64,
     emit_empty: bool,
+    /// With [`EventTimeWindow::idle_timeout`]: the quiet time after which event time is taken
+    /// to advance with the clock, and the instant and largest timestamp of the last item.
+    idle: Option<Duration>,
+    idle_base: Option<(Instant, u64)>,
     // Pane state.
     max_ts: Option<u64>,
     /// The first pane the watermark has not passed, and where the next pane starts (ms,
@@ -179,6 +188,7 @@ where
         let identity = (agg.init(), 0);
         EventTimeWindow {
             stream: Fuse::new(stream),
+            idle_timer: None,
             core: Core {
                 agg,
                 timestamp,
@@ -191,6 +201,8 @@ where
                 slide,
                 bound: 0,
                 emit_empty: false,
+                idle: None,
+                idle_base: None,
                 max_ts: None,
                 watermark: 0,
                 watermark_next_ms: 0,
@@ -239,6 +251,25 @@ where
         self
     }
 
+    /// Keeps windows from freezing when the source goes quiet: once no item has arrived for
+    /// `timeout` (tokio clock), event time is taken to advance with processing time, from the
+    /// largest timestamp seen, and the watermark moves on, closing the windows it passes.
+    /// It keeps advancing for as long as the source stays quiet and windows are open. An item
+    /// that arrives later with a timestamp behind that advanced watermark is late.
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    #[track_caller]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        assert!(
+            !timeout.is_zero(),
+            "idle_timeout: `timeout` must be longer than zero"
+        );
+        self.core.idle = Some(timeout);
+        self
+    }
+
     /// Late items so far.
     pub fn late(&self) -> u64 {
         self.core.late
@@ -281,6 +312,11 @@ where
             }
             _ => self.take_cold(shifted, &item),
         }
+        self.raise_max(ts);
+    }
+
+    /// Makes `ts` the largest timestamp seen if it is, moving the watermark.
+    fn raise_max(&mut self, ts: u64) {
         if self.max_ts.is_none_or(|max| ts > max) {
             self.max_ts = Some(ts);
             let mark = ts.saturating_sub(self.bound).saturating_add(self.shift);
@@ -289,6 +325,20 @@ where
                 self.watermark_next_ms = (self.watermark + 1).saturating_mul(self.pane_ms);
                 self.update_late_before();
             }
+        }
+    }
+
+    /// Whether any pane still waits for the watermark.
+    fn has_open(&self) -> bool {
+        self.hot.is_some() || !self.open.is_empty()
+    }
+
+    /// The source was quiet since `base`: advance event time by the time elapsed.
+    fn advance_idle(&mut self, now: Instant) {
+        if let Some((since, max)) = self.idle_base {
+            let quiet = now.saturating_duration_since(since).as_millis() as u64;
+            self.raise_max(max.saturating_add(quiet));
+            self.close(false);
         }
     }
 
@@ -447,6 +497,47 @@ where
     }
 }
 
+/// With an idle timeout and panes still open: polls the idle timer (registering the task's
+/// waker) and, each time a quiet period has passed, advances event time. Returns whether
+/// windows became ready.
+fn watch_idle<St, A, Ts>(
+    this: &mut EventTimeWindowProj<'_, St, A, Ts>,
+    cx: &mut Context<'_>,
+) -> bool
+where
+    St: Stream,
+    A: Aggregate<St::Item>,
+    Ts: FnMut(&St::Item) -> u64,
+{
+    let (Some(idle), Some((since, _))) = (this.core.idle, this.core.idle_base) else {
+        return false;
+    };
+    if !this.core.has_open() {
+        return false;
+    }
+    let mut deadline = since + idle;
+    loop {
+        let timer = this
+            .idle_timer
+            .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
+        if timer.deadline() < deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        let now = Instant::now();
+        this.core.advance_idle(now);
+        if !this.core.ready.is_empty() {
+            return true;
+        }
+        if !this.core.has_open() {
+            return false;
+        }
+        deadline = now + idle;
+    }
+}
+
 impl<St, A, Ts> FusedStream for EventTimeWindow<St, A, Ts>
 where
     St: Stream,
@@ -482,8 +573,7 @@ where
                     Poll::Ready(Some(item)) => {
                         this.core.take(item);
                         taken += 1;
-                        // Close eagerly when a window may be complete, so that results come
-                        // out as soon as the watermark allows.
+                        // Windows are closed after each run of items, at most POLL_BUDGET long.
                         if taken == POLL_BUDGET {
                             break false;
                         }
@@ -493,8 +583,12 @@ where
                         break true;
                     }
                     Poll::Pending => {
+                        if taken > 0 && this.core.idle.is_some() {
+                            let max = this.core.max_ts.unwrap_or(0);
+                            this.core.idle_base = Some((Instant::now(), max));
+                        }
                         this.core.close(false);
-                        if this.core.ready.is_empty() {
+                        if this.core.ready.is_empty() && !watch_idle(&mut this, cx) {
                             return Poll::Pending;
                         }
                         break false;
