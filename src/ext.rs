@@ -372,14 +372,34 @@ pub trait StreamOps: Stream {
     ///
     /// # Panics
     ///
-    /// If `size` is zero.
+    /// If `size` is zero or not a whole number of milliseconds.
     #[track_caller]
     fn processing_window<A>(self, size: Duration, agg: A) -> ProcessingTimeWindow<Self, A>
     where
         A: Aggregate<Self::Item>,
         Self: Sized,
     {
-        ProcessingTimeWindow::new(self, size, agg)
+        ProcessingTimeWindow::new(self, size, size, agg)
+    }
+
+    /// Sliding processing-time windows of `size`, one ending every `slide` on the tokio
+    /// clock, each emitted at its end also when empty. See [`ProcessingTimeWindow`].
+    ///
+    /// # Panics
+    ///
+    /// If `size` or `slide` is zero or not a whole number of milliseconds.
+    #[track_caller]
+    fn processing_sliding_window<A>(
+        self,
+        size: Duration,
+        slide: Duration,
+        agg: A,
+    ) -> ProcessingTimeWindow<Self, A>
+    where
+        A: Aggregate<Self::Item>,
+        Self: Sized,
+    {
+        ProcessingTimeWindow::new(self, size, slide, agg)
     }
 
     /// The aggregate of the last `n` items, emitted after every `every`-th item. See

@@ -338,3 +338,37 @@ async fn an_idle_source_does_not_freeze_its_windows() {
     assert_eq!(got, [(600, 1_000, 2), (5_100, 9_000, 1)]);
     assert_eq!(windows.late(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn processing_sliding_windows() {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let start = tokio::time::Instant::now();
+    tokio::spawn(async move {
+        for (at, v) in [(100, 1.0), (1_500, 2.0), (3_200, 3.0)] {
+            tokio::time::sleep_until(start + Duration::from_millis(at)).await;
+            tx.send(v).await.unwrap();
+        }
+        tokio::time::sleep_until(start + Duration::from_millis(3_500)).await;
+    });
+    let windows: Vec<_> = weir::from_receiver(rx)
+        .processing_sliding_window(
+            Duration::from_secs(2),
+            Duration::from_secs(1),
+            Stats(|v: &f64| *v),
+        )
+        .collect()
+        .await;
+    let base = windows[0].start;
+    let shape: Vec<_> = windows
+        .iter()
+        .map(|w| (w.start - base, w.end - base, w.count, w.result.sum))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (0, 2_000, 2, 3.0),
+            (1_000, 3_000, 1, 2.0),
+            (2_000, 3_500, 1, 3.0)
+        ]
+    );
+}

@@ -1,4 +1,5 @@
-//! [`ProcessingTimeWindow`]: tumbling windows on the tokio clock, one per `size`, empty or not.
+//! [`ProcessingTimeWindow`]: tumbling and sliding windows on the tokio clock, emitted on time,
+//! empty or not.
 
 use std::fmt;
 use std::future::Future;
@@ -12,33 +13,43 @@ use tokio::time::{Sleep, sleep};
 
 use super::Window;
 use super::aggregate::Aggregate;
+use super::two_stacks::TwoStacks;
 use crate::ops::{Fuse, POLL_BUDGET, yield_now};
 
+/// An accumulator and the number of items in it.
+type Pane<Acc> = (Acc, u64);
+
 pin_project! {
-    /// Stream for [`StreamOps::processing_window`](crate::StreamOps::processing_window).
+    /// Stream for [`StreamOps::processing_window`](crate::StreamOps::processing_window) and
+    /// [`StreamOps::processing_sliding_window`](crate::StreamOps::processing_sliding_window).
     ///
-    /// Windows are consecutive intervals of `size` on the tokio clock, the first starting at
-    /// the first poll. Each item goes into the window that is open when the operator takes it
-    /// from the upstream. At the end of every interval its window is emitted, **also when it
-    /// saw no item** (count 0): what an "events per second" dashboard needs. When the upstream
-    /// ends, the window in progress is emitted at once (with its real end: the end of the
-    /// stream), then `None`.
+    /// Windows are laid on the tokio clock from the first poll: window `k` covers
+    /// `[k * slide, k * slide + size)` (tumbling: `slide == size`). Each item goes into the
+    /// windows open when the operator takes it from the upstream. Every window is emitted at
+    /// its end, **also when it saw no item** (count 0): what an "events per second" dashboard
+    /// needs. When the upstream ends, one last window is emitted at once: the `size` before
+    /// the end (for tumbling windows, the window in progress), with its real end.
     ///
     /// `start` and `end` are milliseconds since the Unix epoch: the wall clock read once at
     /// the first poll, plus the tokio clock's progress since (so paused-time tests see exact
     /// window lengths).
     ///
+    /// # State
+    ///
+    /// The clock is cut into panes of `gcd(size, slide)`; the last `size / pane` panes sit in
+    /// a [`TwoStacks`] queue, so each window costs amortized O(1) whatever `size / slide` is.
+    ///
     /// # Timer and wake-up contract
     ///
-    /// One tokio [`Sleep`], created at the first poll and moved forward by exactly `size` at
-    /// each boundary, so boundaries do not drift; if the task was not polled for several
-    /// intervals, each of them is still emitted, one per poll. `Pending` comes after both the
-    /// upstream and the timer registered the waker, or after [`POLL_BUDGET`] items (the task
-    /// woke itself).
+    /// One tokio [`Sleep`], created at the first poll and moved forward by exactly one pane
+    /// at each pane boundary, so boundaries do not drift; if the task was not polled for
+    /// several panes, each is still closed in turn. `Pending` comes after both the upstream
+    /// and the timer registered the waker, or after [`POLL_BUDGET`] items (the task woke
+    /// itself).
     ///
     /// # Panics
     ///
-    /// If `size` is zero.
+    /// If `size` or `slide` is zero or not a whole number of milliseconds.
     ///
     /// # Example
     ///
@@ -71,12 +82,14 @@ pin_project! {
         #[pin]
         timer: Option<Sleep>,
         agg: A,
-        acc: A::Acc,
-        count: u64,
-        size: Duration,
+        pane: Pane<A::Acc>,
+        queue: TwoStacks<Pane<A::Acc>>,
+        pane_len: Duration,
+        panes_per_window: u64,
+        panes_per_slide: u64,
         // Wall-clock milliseconds at the first poll, and the tokio instant of that poll.
         base: Option<(u64, tokio::time::Instant)>,
-        index: u64,
+        panes_closed: u64,
         finished: bool,
     }
 }
@@ -89,29 +102,41 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProcessingTimeWindow")
             .field("stream", &self.stream)
-            .field("size", &self.size)
-            .field("count", &self.count)
+            .field("pane", &self.pane_len)
+            .field("panes_per_window", &self.panes_per_window)
             .finish_non_exhaustive()
     }
 }
 
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
 impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindow<St, A> {
     #[track_caller]
-    pub(crate) fn new(stream: St, size: Duration, agg: A) -> Self {
-        assert!(
-            !size.is_zero(),
-            "processing_window: `size` must be longer than zero"
-        );
-        let acc = agg.init();
+    pub(crate) fn new(stream: St, size: Duration, slide: Duration, agg: A) -> Self {
+        let ms = |d: Duration, name: &str| {
+            let ms = d.as_millis() as u64;
+            assert!(
+                ms > 0 && Duration::from_millis(ms) == d,
+                "processing window: `{name}` must be a whole, non-zero number of milliseconds, got {d:?}"
+            );
+            ms
+        };
+        let (size, slide) = (ms(size, "size"), ms(slide, "slide"));
+        let pane = gcd(size, slide);
+        let identity = (agg.init(), 0);
         ProcessingTimeWindow {
             stream: Fuse::new(stream),
             timer: None,
+            pane: identity.clone(),
+            queue: TwoStacks::new(identity),
             agg,
-            acc,
-            count: 0,
-            size,
+            pane_len: Duration::from_millis(pane),
+            panes_per_window: size / pane,
+            panes_per_slide: slide / pane,
             base: None,
-            index: 0,
+            panes_closed: 0,
             finished: false,
         }
     }
@@ -120,17 +145,35 @@ impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindow<St, A> {
 }
 
 impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindowProj<'_, St, A> {
-    fn emit(&mut self, end_ms: u64) -> Window<A::Output> {
-        let (base, _) = self.base.expect("set at the first poll");
-        let size_ms = self.size.as_millis() as u64;
-        let start = base + *self.index * size_ms;
-        *self.index += 1;
-        let acc = std::mem::replace(self.acc, self.agg.init());
+    /// Closes the pane in progress; returns the window that ends with it, if one does.
+    fn close_pane(&mut self) -> Option<Window<A::Output>> {
+        let agg = &*self.agg;
+        let combine = |a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1);
+        let pane = std::mem::replace(self.pane, (agg.init(), 0));
+        self.queue.push(pane, combine);
+        if self.queue.len() as u64 > *self.panes_per_window {
+            self.queue.pop(combine);
+        }
+        *self.panes_closed += 1;
+        let (w, s) = (*self.panes_per_window, *self.panes_per_slide);
+        let closed = *self.panes_closed;
+        (closed >= w && (closed - w) % s == 0).then(|| {
+            let pane_ms = self.pane_len.as_millis() as u64;
+            let end = self.base.expect("set at the first poll").0 + closed * pane_ms;
+            self.window(end - w * pane_ms, end)
+        })
+    }
+
+    fn window(&self, start: u64, end: u64) -> Window<A::Output> {
+        let agg = &*self.agg;
+        let (acc, count) = self
+            .queue
+            .query(|a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1));
         Window {
             start,
-            end: end_ms.max(start),
-            result: self.agg.result(&acc),
-            count: std::mem::take(self.count),
+            end: end.max(start),
+            result: agg.result(&acc),
+            count,
             late: 0,
         }
     }
@@ -155,32 +198,44 @@ impl<St: Stream, A: Aggregate<St::Item>> Stream for ProcessingTimeWindow<St, A> 
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             *this.base = Some((wall, tokio::time::Instant::now()));
-            this.timer.set(Some(sleep(*this.size)));
+            this.timer.set(Some(sleep(*this.pane_len)));
         }
-        let size_ms = this.size.as_millis() as u64;
-        // A boundary passed: emit that window, move the timer by exactly one interval.
-        if let Some(mut timer) = this.timer.as_mut().as_pin_mut() {
-            if timer.as_mut().poll(cx).is_ready() {
-                let next = timer.deadline() + *this.size;
-                timer.as_mut().reset(next);
-                let (base, _) = this.base.expect("set above");
-                let end = base + (*this.index + 1) * size_ms;
-                return Poll::Ready(Some(this.emit(end)));
+        // Pane boundaries that passed: close each, emitting the windows that end there.
+        while let Some(mut timer) = this.timer.as_mut().as_pin_mut() {
+            if timer.as_mut().poll(cx).is_pending() {
+                break;
+            }
+            let next = timer.deadline() + *this.pane_len;
+            timer.as_mut().reset(next);
+            if let Some(window) = this.close_pane() {
+                return Poll::Ready(Some(window));
             }
         }
         let (mut upstream, done) = this.stream.as_mut().split();
         for _ in 0..POLL_BUDGET {
             match upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
-                    this.agg.add(this.acc, &item);
-                    *this.count += 1;
+                    this.agg.add(&mut this.pane.0, &item);
+                    this.pane.1 += 1;
                 }
                 Poll::Ready(None) => {
                     *done = true;
                     *this.finished = true;
+                    // The last window: the `size` before now, the pane in progress included.
+                    let agg = &*this.agg;
+                    let combine =
+                        |a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1);
+                    let pane = std::mem::replace(this.pane, (agg.init(), 0));
+                    this.queue.push(pane, combine);
+                    if this.queue.len() as u64 > *this.panes_per_window {
+                        this.queue.pop(combine);
+                    }
                     let (base, started) = this.base.expect("set above");
                     let end = base + started.elapsed().as_millis() as u64;
-                    return Poll::Ready(Some(this.emit(end)));
+                    let pane_ms = this.pane_len.as_millis() as u64;
+                    let start = base
+                        + (*this.panes_closed + 1).saturating_sub(*this.panes_per_window) * pane_ms;
+                    return Poll::Ready(Some(this.window(start, end)));
                 }
                 Poll::Pending => return Poll::Pending,
             }
