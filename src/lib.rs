@@ -53,6 +53,7 @@
 #![forbid(unsafe_code)]
 
 pub mod consume;
+pub mod event;
 mod ext;
 pub mod ops;
 mod stats;

@@ -1,0 +1,135 @@
+//! Backpressure for event streams, chosen at run time.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use futures_core::Stream;
+use rand::RngExt;
+use rand::rngs::SmallRng;
+
+use super::EventStream;
+use crate::StreamOps;
+use crate::stats::BackpressureStats;
+use crate::sync::Arc;
+
+/// What to do when the consumer is slower than the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackpressureStrategy {
+    /// Keep the newest `buffer_size` events, evicting the oldest.
+    DropOldest,
+    /// Keep the oldest `buffer_size` events, discarding new ones.
+    DropNewest,
+    /// Keep each event with probability `sample_rate`.
+    Sample,
+}
+
+/// A strategy and its parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackpressureConfig {
+    /// The strategy.
+    pub strategy: BackpressureStrategy,
+    /// Ring size for the dropping strategies.
+    pub buffer_size: usize,
+    /// Keep-rate for [`BackpressureStrategy::Sample`], in [0, 1].
+    pub sample_rate: f64,
+}
+
+/// Applies `config` to `stream`; returns the protected stream and its counters.
+///
+/// # Panics
+///
+/// As the underlying operator: a zero `buffer_size`, or a `sample_rate` outside [0, 1].
+#[track_caller]
+pub fn apply_backpressure<S>(
+    stream: S,
+    config: BackpressureConfig,
+) -> (EventStream<S::Item>, Arc<BackpressureStats>)
+where
+    S: Stream + Send + 'static,
+    S::Item: Send + 'static,
+{
+    match config.strategy {
+        BackpressureStrategy::DropOldest => {
+            let s = stream.drop_oldest(config.buffer_size);
+            let stats = s.stats();
+            (Box::pin(s), stats)
+        }
+        BackpressureStrategy::DropNewest => {
+            let s = stream.drop_newest(config.buffer_size);
+            let stats = s.stats();
+            (Box::pin(s), stats)
+        }
+        BackpressureStrategy::Sample => {
+            let s = stream.sample(config.sample_rate);
+            let stats = s.stats();
+            (Box::pin(s), stats)
+        }
+    }
+}
+
+thread_local! {
+    static RNG: RefCell<SmallRng> = RefCell::new(rand::make_rng());
+}
+
+/// `true` with probability `rate` (clamped to [0, 1]; NaN never samples).
+pub fn should_sample(rate: f64) -> bool {
+    if rate.is_nan() || rate <= 0.0 {
+        return false;
+    }
+    if rate >= 1.0 {
+        return true;
+    }
+    RNG.with(|rng| rng.borrow_mut().random_bool(rate))
+}
+
+/// The keep-rate for a queue holding `queue_len` of `capacity`: 1.0 below half full, 0.5
+/// below 80%, else 0.1 (a zero capacity counts as full).
+pub fn adaptive_sample_rate(queue_len: usize, capacity: usize) -> f64 {
+    let fill = if capacity == 0 {
+        1.0
+    } else {
+        queue_len as f64 / capacity as f64
+    };
+    if fill < 0.5 {
+        1.0
+    } else if fill < 0.8 {
+        0.5
+    } else {
+        0.1
+    }
+}
+
+/// Prints `stats.get_report()` every second, forever: spawn it and abort it when done.
+pub async fn monitor_backpressure(stats: Arc<BackpressureStats>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        println!("backpressure: {}", stats.get_report());
+    }
+}
+
+/// Lets a seeded generator stand in for the thread's, for reproducible tests.
+#[cfg(test)]
+pub(crate) fn seed_should_sample(seed: u64) {
+    RNG.with(|rng| *rng.borrow_mut() = <SmallRng as rand::SeedableRng>::seed_from_u64(seed));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_rates() {
+        assert_eq!(adaptive_sample_rate(0, 100), 1.0);
+        assert_eq!(adaptive_sample_rate(49, 100), 1.0);
+        assert_eq!(adaptive_sample_rate(50, 100), 0.5);
+        assert_eq!(adaptive_sample_rate(79, 100), 0.5);
+        assert_eq!(adaptive_sample_rate(80, 100), 0.1);
+        assert_eq!(adaptive_sample_rate(0, 0), 0.1);
+        assert!(!should_sample(0.0) && !should_sample(f64::NAN) && should_sample(1.0));
+        seed_should_sample(7);
+        let kept = (0..10_000).filter(|_| should_sample(0.5)).count();
+        assert!((4_500..=5_500).contains(&kept), "{kept}");
+    }
+}

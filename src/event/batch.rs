@@ -1,0 +1,65 @@
+//! Batches of processed events.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_core::Stream;
+
+use super::{ProcessedEvent, Severity, now_ms};
+use crate::StreamOps;
+
+/// A batch of processed events, numbered per stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventBatch {
+    /// The events, in arrival order.
+    pub events: Vec<ProcessedEvent>,
+    /// 0 for a stream's first batch, then 1, 2, ...
+    pub batch_id: u64,
+    /// Milliseconds since the Unix epoch when the batch was made.
+    pub created_at: u64,
+}
+
+impl EventBatch {
+    /// A batch stamped with the current time.
+    pub fn new(batch_id: u64, events: Vec<ProcessedEvent>) -> Self {
+        EventBatch {
+            events,
+            batch_id,
+            created_at: now_ms(),
+        }
+    }
+}
+
+/// Batches of up to `size` events, cut short `timeout` after a batch's first event (see
+/// [`ChunksTimeout`](crate::ops::ChunksTimeout)), numbered from 0.
+///
+/// # Panics
+///
+/// If `size` is 0.
+#[track_caller]
+pub fn batch_events<S>(stream: S, size: usize, timeout: Duration) -> impl Stream<Item = EventBatch>
+where
+    S: Stream<Item = ProcessedEvent>,
+{
+    let mut next_id = 0;
+    stream.chunks_timeout(size, timeout).map(move |events| {
+        let batch = EventBatch::new(next_id, events);
+        next_id += 1;
+        batch
+    })
+}
+
+/// How many events of each severity the batch holds.
+pub fn process_batch(batch: &EventBatch) -> HashMap<Severity, usize> {
+    let mut counts = HashMap::new();
+    for e in &batch.events {
+        *counts.entry(e.severity).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Simulates writing the batch to storage (10 ms); returns how many events were written.
+pub async fn write_batch_to_storage(batch: &EventBatch) -> usize {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    batch.events.len()
+}
