@@ -25,5 +25,6 @@ pub use process::{
     process_event, process_stream,
 };
 pub use stats::{
-    Alert, WindowedStats, calculate_window_stats, create_tumbling_window, detect_anomalies,
+    Alert, SeverityAcc, StatsBySeverity, StatsBySource, WindowedStats, calculate_window_stats,
+    create_tumbling_window, detect_anomalies,
 };

@@ -15,14 +15,19 @@ pub type EventStream<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
 
 /// What an event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum EventType {
     /// A measurement.
+    #[cfg_attr(feature = "serde", serde(alias = "metric"))]
     Metric,
     /// A log line.
+    #[cfg_attr(feature = "serde", serde(alias = "log"))]
     Log,
     /// An alert raised by the source.
+    #[cfg_attr(feature = "serde", serde(alias = "alert"))]
     Alert,
     /// An error reported by the source.
+    #[cfg_attr(feature = "serde", serde(alias = "error"))]
     Error,
 }
 
@@ -38,6 +43,7 @@ impl EventType {
 
 /// One event.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Event {
     /// Identifier, unique per source.
     pub id: u64,

@@ -33,7 +33,7 @@ pub struct StreamSource {
     pub source_type: SourceType,
 }
 
-/// Merges the sources' streams fairly (see [`merge`]).
+/// Merges the sources' streams fairly (see [`merge`](crate::ops::merge())).
 pub fn merge_streams(
     streams: Vec<(StreamSource, EventStream<Event>)>,
 ) -> Merge<EventStream<Event>> {

@@ -7,6 +7,7 @@ use crate::StreamOps;
 
 /// How serious a processed event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Severity {
     /// Normalized value below 0.3.
     Low,

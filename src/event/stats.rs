@@ -1,6 +1,6 @@
 //! Windowed statistics and anomaly alerts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures_core::Stream;
 
@@ -10,6 +10,7 @@ use crate::ops::window::{Aggregate, Moments};
 
 /// What a window of processed events looked like.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct WindowedStats {
     /// Window start, milliseconds since the Unix epoch.
     pub window_start: u64,
@@ -39,12 +40,18 @@ pub fn calculate_window_stats(
     agg.stats(&acc, window_start, window_start.saturating_add(duration_ms))
 }
 
-/// The aggregate behind [`create_tumbling_window`]: value moments and severity counts.
-#[derive(Debug, Clone, Copy)]
-struct StatsBySeverity;
+/// The accumulator of [`StatsBySeverity`]: value moments and counts per severity (indexed as
+/// [`Severity::ALL`]).
+pub type SeverityAcc = (Moments, [usize; 4]);
+
+/// The aggregate behind [`create_tumbling_window`]: value moments and severity counts, read
+/// out as [`WindowedStats`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatsBySeverity;
 
 impl StatsBySeverity {
-    fn stats(&self, acc: &(Moments, [usize; 4]), start: u64, end: u64) -> WindowedStats {
+    /// The statistics of `acc` as the window `[start, end)`.
+    pub fn stats(&self, acc: &SeverityAcc, start: u64, end: u64) -> WindowedStats {
         let (m, by) = acc;
         let severity_counts = Severity::ALL
             .into_iter()
@@ -63,8 +70,8 @@ impl StatsBySeverity {
 }
 
 impl Aggregate<ProcessedEvent> for StatsBySeverity {
-    type Acc = (Moments, [usize; 4]);
-    type Output = (Moments, [usize; 4]);
+    type Acc = SeverityAcc;
+    type Output = SeverityAcc;
 
     fn init(&self) -> Self::Acc {
         (Moments::EMPTY, [0; 4])
@@ -85,6 +92,44 @@ impl Aggregate<ProcessedEvent> for StatsBySeverity {
 
     fn result(&self, acc: &Self::Acc) -> Self::Output {
         *acc
+    }
+}
+
+/// [`StatsBySeverity`] per source: one accumulator per event source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatsBySource;
+
+impl Aggregate<ProcessedEvent> for StatsBySource {
+    type Acc = BTreeMap<String, SeverityAcc>;
+    type Output = BTreeMap<String, SeverityAcc>;
+
+    fn init(&self) -> Self::Acc {
+        BTreeMap::new()
+    }
+
+    fn add(&self, acc: &mut Self::Acc, e: &ProcessedEvent) {
+        let entry = match acc.get_mut(&e.original.source) {
+            Some(entry) => entry,
+            None => acc
+                .entry(e.original.source.clone())
+                .or_insert_with(|| StatsBySeverity.init()),
+        };
+        StatsBySeverity.add(entry, e);
+    }
+
+    fn combine(&self, a: &Self::Acc, b: &Self::Acc) -> Self::Acc {
+        let mut sum = a.clone();
+        for (key, acc) in b {
+            let entry = sum
+                .entry(key.clone())
+                .or_insert_with(|| StatsBySeverity.init());
+            *entry = StatsBySeverity.combine(entry, acc);
+        }
+        sum
+    }
+
+    fn result(&self, acc: &Self::Acc) -> Self::Output {
+        acc.clone()
     }
 }
 

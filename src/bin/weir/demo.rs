@@ -1,10 +1,10 @@
-//! `weir`: a real-time event pipeline over simulated sources.
+//! `weir demo`: a real-time event pipeline over simulated sources.
 //!
 //! Five sources (three sensors, a log, a metrics feed) send into drop-oldest ring channels.
 //! Their streams are merged, normalized and graded in front of a deliberately slow consumer,
 //! and fanned out to three consumers: analytics (1 s tumbling windows, checked for anomalies
 //! against the first full window), alerting (critical events) and storage (batches). It runs for
-//! about five seconds and ends with a report.
+//! `--duration` (4 s by default) and ends with a report.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,21 +17,65 @@ use weir::event::{
 use weir::ops::Policy;
 use weir::prelude::*;
 
-/// Events each source sends, one per millisecond.
-const PER_SOURCE: usize = 3_000;
+/// `weir demo` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// How long the sources send.
+    #[arg(long, default_value = "4s", value_parser = crate::parse_duration)]
+    pub duration: Duration,
+    /// Events per second each of the five sources sends (at least 1000).
+    #[arg(long, default_value_t = 1_000)]
+    pub rate: u64,
+    /// What the sources' channels drop when the consumer falls behind.
+    #[arg(long, value_enum, default_value_t = Strategy::DropOldest)]
+    pub strategy: Strategy,
+    /// Capacity of each source's channel.
+    #[arg(long, default_value_t = 256)]
+    pub buffer: usize,
+}
 
-/// A simulated source: its name and its value for the `i`-th event.
-type Source = (&'static str, fn(usize) -> f64);
+impl Default for DemoArgs {
+    fn default() -> Self {
+        DemoArgs {
+            duration: Duration::from_secs(4),
+            rate: 1_000,
+            strategy: Strategy::DropOldest,
+            buffer: 256,
+        }
+    }
+}
+
+/// The demo's backpressure strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategy {
+    /// Keep the freshest events.
+    DropOldest,
+    /// Keep the oldest queued events, drop new ones.
+    DropNewest,
+}
+
+/// A simulated source: its name and its value for the `i`-th event in the given third of the
+/// run (0, 1 or 2).
+type Source = (&'static str, fn(usize, usize) -> f64);
 
 /// Runs the simulated sources on a thread of their own, so that the slow consumer cannot
-/// slow them down. Each sends `PER_SOURCE` events, one per millisecond, into a
-/// `ring_channel(256, DropOldest)`: a source never waits, and when the consumer falls behind
-/// the oldest queued events are dropped and counted. Returns the receivers and the channels'
+/// slow them down. Each sends `rate` events per second for `duration` into a ring channel
+/// that drops (oldest or newest) when full: a source never waits, and every drop is
+/// counted. Returns the receivers and the channels'
 /// counters.
-fn start_sources(sources: Vec<Source>) -> (Vec<EventStream<Event>>, Vec<Arc<BackpressureStats>>) {
+fn start_sources(
+    sources: Vec<Source>,
+    args: &DemoArgs,
+) -> (Vec<EventStream<Event>>, Vec<Arc<BackpressureStats>>) {
+    let overflow = match args.strategy {
+        Strategy::DropOldest => Overflow::DropOldest,
+        Strategy::DropNewest => Overflow::DropNewest,
+    };
+    let ticks = args.duration.as_millis() as usize;
+    let per_tick = (args.rate / 1_000).max(1) as usize;
     let (mut streams, mut stats, mut senders) = (Vec::new(), Vec::new(), Vec::new());
     for (name, value) in sources {
-        let (tx, rx) = ring_channel(256, Overflow::DropOldest);
+        let (tx, rx) = ring_channel(args.buffer.max(1), overflow);
         stats.push(rx.stats());
         senders.push((name, value, tx));
         streams.push(Box::pin(rx) as EventStream<Event>);
@@ -47,11 +91,20 @@ fn start_sources(sources: Vec<Source>) -> (Vec<EventStream<Event>>, Vec<Arc<Back
                 .map(|(name, value, tx)| {
                     tokio::spawn(async move {
                         let mut tick = tokio::time::interval(Duration::from_millis(1));
-                        for i in 0..PER_SOURCE {
+                        for t in 0..ticks {
                             tick.tick().await;
-                            let event = Event::new(i as u64, name, value(i), EventType::ALL[i % 4]);
-                            if tx.try_send(event).is_err() {
-                                return; // the receiver is gone
+                            for k in 0..per_tick {
+                                let i = t * per_tick + k;
+                                let phase = i * 3 / (ticks * per_tick).max(1);
+                                let event = Event::new(
+                                    i as u64,
+                                    name,
+                                    value(i, phase),
+                                    EventType::ALL[i % 4],
+                                );
+                                if tx.try_send(event).is_err() {
+                                    return; // the receiver is gone
+                                }
                             }
                         }
                     })
@@ -87,38 +140,48 @@ fn severity_line(w: &WindowedStats) -> String {
     )
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+/// Runs the demo.
+pub async fn demo(args: DemoArgs) {
     let started = Instant::now();
     println!(
-        "weir demo: 5 sources through drop-oldest channels, merged, graded, windowed, fanned out\n"
+        "weir demo: 5 sources through {:?} channels, merged, graded, windowed, fanned out\n",
+        args.strategy
     );
 
-    let (sources, channel_stats) = start_sources(vec![
-        ("sensor-0", |i| (i as f64 * 3.7) % 100.0),
-        ("sensor-1", |i| 40.0 + (i as f64 * 0.37).sin() * 30.0),
-        // Two sources go hot for the last third of the run: the anomaly detector notices.
-        (
-            "sensor-2",
-            |i| if i > 2_000 { 99.0 } else { (i % 60) as f64 },
-        ),
-        ("app-log", |i| {
-            if i > 2_000 {
-                95.0
-            } else {
-                ((i * 17) % 50) as f64
-            }
-        }),
-        ("cpu-metrics", |i| 20.0 + (i % 70) as f64),
-    ]);
-    // Deliberately slow: 20 ms of blocking work every 64 events, about 3 200 events/s against
-    // 5 000 coming in. The sources' ring channels fill up and drop their oldest events, so
-    // the windows below see the freshest data, and every drop is counted.
+    let (sources, channel_stats) = start_sources(
+        vec![
+            ("sensor-0", |i, _| (i as f64 * 3.7) % 100.0),
+            ("sensor-1", |i, _| 40.0 + (i as f64 * 0.37).sin() * 30.0),
+            // Two sources go hot for the last third of the run: the anomaly detector notices.
+            (
+                "sensor-2",
+                |i, phase| {
+                    if phase == 2 { 99.0 } else { (i % 60) as f64 }
+                },
+            ),
+            ("app-log", |i, phase| {
+                if phase == 2 {
+                    95.0
+                } else {
+                    ((i * 17) % 50) as f64
+                }
+            }),
+            ("cpu-metrics", |i, _| 20.0 + (i % 70) as f64),
+        ],
+        &args,
+    );
+    let total_events = 5 * args.duration.as_millis() as u64 * (args.rate / 1_000).max(1);
+    let progress = indicatif::ProgressBar::new(total_events);
+    // Deliberately slow: blocking work every 64 events, sized to handle about 64% of what
+    // comes in. The sources' ring channels fill up and drop, and every drop is counted.
+    let pause = Duration::from_micros(64 * 1_000_000 / (5 * (args.rate.max(1_000)) * 64 / 100));
     let mut seen = 0u64;
+    let bar = progress.clone();
     let events = weir::ops::merge(sources).map(process_event).map(move |e| {
         seen += 1;
         if seen % 64 == 0 {
-            std::thread::sleep(Duration::from_millis(20));
+            bar.inc(64);
+            std::thread::sleep(pause);
         }
         e
     });
@@ -150,15 +213,17 @@ async fn main() {
         for (i, s) in Severity::ALL.into_iter().enumerate() {
             totals[i] += w.severity_counts.get(&s).copied().unwrap_or(0);
         }
-        println!(
-            "{:>6.2} s  window {:>5} events  mean {:>5.1}  max {:>5.1}  {}  dropped so far {:>4.1}%",
-            started.elapsed().as_secs_f64(),
-            w.event_count,
-            w.avg_value,
-            w.max_value,
-            severity_line(&w),
-            total(&channel_stats).drop_rate(),
-        );
+        progress.suspend(|| {
+            println!(
+                "{:>6.2} s  window {:>5} events  mean {:>5.1}  max {:>5.1}  {}  dropped so far {:>4.1}%",
+                started.elapsed().as_secs_f64(),
+                w.event_count,
+                w.avg_value,
+                w.max_value,
+                severity_line(&w),
+                total(&channel_stats).drop_rate(),
+            )
+        });
         seen_windows += 1;
         match &baseline {
             // Windows are aligned to wall-clock seconds: the first one is partial, so the
@@ -168,7 +233,9 @@ async fn main() {
             Some(base) => {
                 if let Some(alert) = detect_anomalies(&w, base).await {
                     alerts += 1;
-                    println!("          ALERT {:?}: {}", alert.severity, alert.message);
+                    progress.suspend(|| {
+                        println!("          ALERT {:?}: {}", alert.severity, alert.message)
+                    });
                 }
             }
         }
@@ -176,6 +243,7 @@ async fn main() {
     driver.await.expect("the fan-out task panicked");
     let (written, batches) = storage.await.expect("the storage consumer panicked");
     let critical = alerting.await.expect("the alerting consumer panicked");
+    progress.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     let drops = total(&channel_stats);
 

@@ -1,0 +1,78 @@
+//! `weir`: real-time event stream processing from the command line.
+//!
+//! - `weir` or `weir demo`: a pipeline over simulated sources, with a report.
+//! - `weir run [FILE ...]`: JSON lines of events in (stdin when no file or `-`), one JSON line
+//!   per closed window out.
+
+mod demo;
+mod run;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about = "Real-time event stream processing")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the demo pipeline over simulated sources (the default).
+    Demo(demo::DemoArgs),
+    /// Window JSON-lines events from files or stdin.
+    Run(run::RunArgs),
+}
+
+/// Parses `250ms`, `1s`, `2m`, `1h` or a bare number of milliseconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 250ms, 1s or 2m"))?;
+    let ms = match unit {
+        "" | "ms" => n,
+        "s" => n * 1_000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+            ));
+        }
+    };
+    Ok(Duration::from_millis(ms))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => demo::demo(demo::DemoArgs::default()).await,
+        Some(Command::Demo(args)) => demo::demo(args).await,
+        Some(Command::Run(args)) => return run::run(args).await,
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
+        assert_eq!(parse_duration("40"), Ok(Duration::from_millis(40)));
+        assert!(parse_duration("1.5s").is_err());
+        assert!(parse_duration("5x").is_err());
+    }
+}
