@@ -197,3 +197,33 @@ fn three_sources_merged_processed_and_fanned_out() {
     assert_eq!(summary.critical, critical);
     assert_eq!(summary.by_severity[&Severity::Critical], critical);
 }
+
+#[tokio::test]
+async fn a_processing_pipeline_publishes_to_its_subscribers() {
+    let source = StreamSource {
+        id: "s".into(),
+        source_type: SourceType::API("/events".into()),
+    };
+    let (mut pipeline, first) = ProcessingPipeline::new(vec![source.clone()], 8);
+    let second = pipeline.publisher.subscribe();
+    for i in 0..3 {
+        pipeline
+            .publisher
+            .send(process_event(event_at(i, i, 95.0)))
+            .await;
+    }
+    assert_eq!(pipeline.sources, [source]);
+    drop(pipeline);
+    assert_eq!(first.count().await, 3);
+    assert_eq!(second.count().await, 3);
+}
+
+#[test]
+fn events_and_window_stats_round_trip_through_json() {
+    let event = event_at(7, 1_234, -2.5);
+    let json = serde_json::to_string(&event).unwrap();
+    assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+    let stats = calculate_window_stats(&[process_event(event)], 1_000, 1_000);
+    let json = serde_json::to_string(&stats).unwrap();
+    assert_eq!(serde_json::from_str::<WindowedStats>(&json).unwrap(), stats);
+}

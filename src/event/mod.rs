@@ -18,7 +18,8 @@ pub use model::{
     Event, EventStream, EventType, consume_stream, create_event_stream, generate_events, now_ms,
 };
 pub use pipeline::{
-    PipelineSummary, SourceType, StreamSource, create_fanout, merge_streams, run_pipeline,
+    PipelineSummary, ProcessingPipeline, SourceType, StreamSource, create_fanout, merge_streams,
+    run_pipeline,
 };
 pub use process::{
     ProcessedEvent, Severity, calculate_severity, filter_high_severity, normalize_value,

@@ -11,7 +11,7 @@ use super::{
     write_batch_to_storage,
 };
 use crate::StreamOps;
-use crate::ops::{Merge, Policy, Subscriber, merge};
+use crate::ops::{Merge, Policy, Publisher, Subscriber, merge};
 
 /// Where a stream of events comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,29 @@ where
     S::Item: Clone + Send + 'static,
 {
     input.fan_out_with(std::iter::repeat_n(Policy::Critical, output_count), 1024)
+}
+
+/// A pipeline's named sources and the publisher its processed events go out through.
+#[derive(Debug)]
+pub struct ProcessingPipeline {
+    /// The sources feeding the pipeline.
+    pub sources: Vec<StreamSource>,
+    /// Where processed events are published; subscribe to it for more consumers.
+    pub publisher: Publisher<ProcessedEvent>,
+}
+
+impl ProcessingPipeline {
+    /// A pipeline over `sources` whose broadcast holds `capacity` events; returns it with a
+    /// first (lagging) subscriber.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0.
+    #[track_caller]
+    pub fn new(sources: Vec<StreamSource>, capacity: usize) -> (Self, Subscriber<ProcessedEvent>) {
+        let (publisher, subscriber) = crate::ops::broadcast(capacity);
+        (ProcessingPipeline { sources, publisher }, subscriber)
+    }
 }
 
 /// What [`run_pipeline`]'s three consumers saw.
