@@ -1,0 +1,135 @@
+//! End to end: 3 sources merged, processed (normalize, severity), sampled, aggregated in 1 s
+//! tumbling windows, and the windows broadcast to 3 subscribers. Throughput is source events
+//! per second.
+//!
+//! - `compact`: events as a small `Copy` struct (timestamp, value, source index): the cost of
+//!   weir's operators themselves.
+//! - `event`: the domain's `Event` (with its `String` source, cloned per event when the
+//!   sources make them): what the `weir` pipeline pays.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use weir::event::{Event, EventType, calculate_severity, normalize_value, process_event};
+use weir::ops::Policy;
+use weir::ops::window::{Aggregate, Moments};
+use weir::prelude::*;
+
+const PER_SOURCE: u64 = 1_000_000;
+
+#[derive(Clone, Copy)]
+struct Reading {
+    ts: u64,
+    value: f64,
+}
+
+/// Severity counts and value moments: the window aggregate of both variants.
+#[derive(Clone, Copy)]
+struct BySeverity;
+
+impl Aggregate<(u64, f64, u8)> for BySeverity {
+    type Acc = (Moments, [u64; 4]);
+    type Output = (Moments, [u64; 4]);
+    fn init(&self) -> Self::Acc {
+        (Moments::EMPTY, [0; 4])
+    }
+    fn add(&self, acc: &mut Self::Acc, item: &(u64, f64, u8)) {
+        acc.0.add(item.1);
+        acc.1[item.2 as usize] += 1;
+    }
+    fn combine(&self, a: &Self::Acc, b: &Self::Acc) -> Self::Acc {
+        let mut by = a.1;
+        for (x, y) in by.iter_mut().zip(b.1) {
+            *x += y;
+        }
+        (a.0.combine(&b.0), by)
+    }
+    fn result(&self, acc: &Self::Acc) -> Self::Output {
+        *acc
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("building the bench runtime")
+}
+
+/// Runs the windows into a 3-way broadcast and waits for every subscriber.
+async fn fan_out<S>(windows: S) -> u64
+where
+    S: Stream<Item = weir::ops::window::Window<(Moments, [u64; 4])>> + Send + 'static,
+{
+    let (task, subscribers) = windows.fan_out_with([Policy::Critical; 3], 64);
+    let counts: Vec<_> = subscribers
+        .into_iter()
+        .map(|s| tokio::spawn(s.fold(0u64, |n, w| n + w.count)))
+        .collect();
+    let mut total = 0;
+    for c in counts {
+        total += c.await.unwrap();
+    }
+    task.await.unwrap();
+    total
+}
+
+fn compact_source(s: u64) -> impl Stream<Item = Reading> + Send {
+    weir::iter((0..black_box(PER_SOURCE)).map(move |i| Reading {
+        ts: i,
+        value: ((i * 37 + s * 11) % 100) as f64,
+    }))
+}
+
+fn pipeline(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("pipeline");
+    group.throughput(Throughput::Elements(3 * PER_SOURCE));
+    group.bench_function("compact", |b| {
+        b.iter(|| {
+            let merged =
+                weir::ops::merge([compact_source(0), compact_source(1), compact_source(2)]);
+            let windows = merged
+                .map(|r| {
+                    let severity = calculate_severity(normalize_value(r.value, 0.0, 100.0));
+                    (r.ts, r.value, severity as u8)
+                })
+                .sample_seeded(0.9, 7)
+                .tumbling_window(1_000, |r: &(u64, f64, u8)| r.0, BySeverity);
+            rt.block_on(fan_out(windows))
+        })
+    });
+    group.bench_function("event", |b| {
+        b.iter(|| {
+            let source = |s: u64| {
+                let name = format!("sensor-{s}");
+                weir::iter((0..black_box(PER_SOURCE)).map(move |i| Event {
+                    id: i,
+                    timestamp: i,
+                    source: name.clone(),
+                    value: ((i * 37 + s * 11) % 100) as f64,
+                    event_type: EventType::Metric,
+                }))
+            };
+            let merged = weir::ops::merge([source(0), source(1), source(2)]);
+            let windows = merged
+                .map(process_event)
+                .sample_seeded(0.9, 7)
+                .map(|p| (p.original.timestamp, p.original.value, p.severity as u8))
+                .tumbling_window(1_000, |r: &(u64, f64, u8)| r.0, BySeverity);
+            rt.block_on(fan_out(windows))
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    targets = pipeline
+}
+criterion_main!(benches);
