@@ -2,8 +2,8 @@
 //!
 //! Five sources (three sensors, a log, a metrics feed) send into drop-oldest ring channels.
 //! Their streams are merged, normalized and graded in front of a deliberately slow consumer,
-//! and fanned out to three consumers: analytics (1 s tumbling windows, checked for anomalies
-//! against the first full window), alerting (critical events) and storage (batches). It runs for
+//! and fanned out to three consumers: analytics (1 s tumbling windows with a 3 s moving
+//! average, checked for anomalies against the first full window), alerting (critical events) and storage (batches). It runs for
 //! `--duration` (4 s by default) and ends with a report.
 
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use weir::event::{
     create_tumbling_window, detect_anomalies, process_event, write_batch_to_storage,
 };
 use weir::ops::Policy;
+use weir::ops::window::Aggregate;
 use weir::prelude::*;
 
 /// `weir demo` options.
@@ -129,6 +130,40 @@ fn total(stats: &[Arc<BackpressureStats>]) -> BackpressureStats {
     sum
 }
 
+/// Over a run of windows: the latest one, and the mean value over all their events.
+#[derive(Debug, Clone, Copy)]
+struct Trailing;
+
+impl Aggregate<WindowedStats> for Trailing {
+    /// The latest window, the sum of the values, the number of events.
+    type Acc = (Option<WindowedStats>, f64, usize);
+    /// The latest window and the moving average.
+    type Output = (Option<WindowedStats>, f64);
+
+    fn init(&self) -> Self::Acc {
+        (None, 0.0, 0)
+    }
+
+    fn add(&self, acc: &mut Self::Acc, w: &WindowedStats) {
+        acc.0 = Some(w.clone());
+        acc.1 += w.avg_value * w.event_count as f64;
+        acc.2 += w.event_count;
+    }
+
+    fn combine(&self, a: &Self::Acc, b: &Self::Acc) -> Self::Acc {
+        (b.0.clone().or_else(|| a.0.clone()), a.1 + b.1, a.2 + b.2)
+    }
+
+    fn result(&self, acc: &Self::Acc) -> Self::Output {
+        let mean = if acc.2 == 0 {
+            0.0
+        } else {
+            acc.1 / acc.2 as f64
+        };
+        (acc.0.clone(), mean)
+    }
+}
+
 fn severity_line(w: &WindowedStats) -> String {
     let n = |s| w.severity_counts.get(&s).copied().unwrap_or(0);
     format!(
@@ -206,19 +241,26 @@ pub async fn demo(args: DemoArgs) {
             .count(),
     );
 
-    let mut windows = pin!(create_tumbling_window(analytics, 1_000));
+    // 1 s tumbling windows, and over them a moving average of the last three (a count
+    // window of 3, emitted at every window).
+    let windows = create_tumbling_window(analytics, 1_000).count_window(3, 1, Trailing);
+    let mut windows = pin!(windows);
     let (mut baseline, mut alerts, mut totals) = (None::<WindowedStats>, 0, [0usize; 4]);
     let mut seen_windows = 0;
-    while let Some(w) = windows.next().await {
+    while let Some(trailing) = windows.next().await {
+        let (Some(w), moving) = trailing.result else {
+            continue;
+        };
         for (i, s) in Severity::ALL.into_iter().enumerate() {
             totals[i] += w.severity_counts.get(&s).copied().unwrap_or(0);
         }
         progress.suspend(|| {
             println!(
-                "{:>6.2} s  window {:>5} events  mean {:>5.1}  max {:>5.1}  {}  dropped so far {:>4.1}%",
+                "{:>6.2} s  window {:>5} events  mean {:>5.1}  3 s avg {:>5.1}  max {:>5.1}  {}  dropped {:>4.1}%",
                 started.elapsed().as_secs_f64(),
                 w.event_count,
                 w.avg_value,
+                moving,
                 w.max_value,
                 severity_line(&w),
                 total(&channel_stats).drop_rate(),
