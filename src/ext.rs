@@ -34,7 +34,7 @@ use crate::ops::{
 /// # }
 /// ```
 ///
-/// # Next to `futures::StreamExt` and `tokio_stream::StreamExt`
+/// # Next to the `StreamExt` traits of futures and tokio-stream
 ///
 /// Those traits define methods with the same names (`map`, `filter`, `next`, `collect`...),
 /// and weir's streams are ordinary [`Stream`]s, so they work with either. With two of these

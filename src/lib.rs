@@ -62,7 +62,7 @@ mod sync;
 pub use ext::StreamOps;
 pub use futures_core::{FusedStream, Stream};
 pub use ops::{from_receiver, iter};
-pub use stats::BackpressureStats;
+pub use stats::{BackpressureStats, StatsHandle};
 
 /// Everything needed to build and consume a pipeline: `use weir::prelude::*;`.
 pub mod prelude {

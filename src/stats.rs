@@ -5,6 +5,9 @@ use std::fmt;
 
 use crate::sync::{AtomicU64, Ordering};
 
+/// A shared handle to an operator's [`BackpressureStats`], as its `stats()` methods return.
+pub type StatsHandle = crate::sync::Arc<BackpressureStats>;
+
 /// Counters shared by a dropping operator (a ring buffer, a sampler) and whoever watches it.
 ///
 /// Every operator that can drop items owns one behind an `Arc` and hands out clones through

@@ -6,10 +6,8 @@
 //! average, checked for anomalies against the first full window), alerting (critical events) and storage (batches). It runs for
 //! `--duration` (4 s by default) and ends with a report.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use weir::BackpressureStats;
 use weir::event::{
     Event, EventStream, EventType, ProcessedEvent, Severity, WindowedStats, batch_events,
     create_tumbling_window, detect_anomalies, process_event, write_batch_to_storage,
@@ -17,6 +15,7 @@ use weir::event::{
 use weir::ops::Policy;
 use weir::ops::window::Aggregate;
 use weir::prelude::*;
+use weir::{BackpressureStats, StatsHandle};
 
 /// `weir demo` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,7 +66,7 @@ type Source = (&'static str, fn(usize, usize) -> f64);
 fn start_sources(
     sources: Vec<Source>,
     args: &DemoArgs,
-) -> (Vec<EventStream<Event>>, Vec<Arc<BackpressureStats>>) {
+) -> (Vec<EventStream<Event>>, Vec<StatsHandle>) {
     let overflow = match args.strategy {
         Strategy::DropOldest => Overflow::DropOldest,
         Strategy::DropNewest => Overflow::DropNewest,
@@ -120,7 +119,7 @@ fn start_sources(
 }
 
 /// The sources' channels' counters, added up.
-fn total(stats: &[Arc<BackpressureStats>]) -> BackpressureStats {
+fn total(stats: &[StatsHandle]) -> BackpressureStats {
     let sum = BackpressureStats::new();
     for s in stats {
         sum.record_received(s.received());

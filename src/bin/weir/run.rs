@@ -1,17 +1,17 @@
 //! `weir run`: JSON lines of events in, one JSON line per closed window out.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::mpsc;
-use weir::BackpressureStats;
+use weir::StatsHandle;
 use weir::event::{
     Event, EventStream, EventType, ProcessedEvent, StatsBySeverity, StatsBySource, now_ms,
     process_event,
@@ -70,19 +70,15 @@ struct InputEvent {
     event_type: Option<EventType>,
 }
 
-/// What a reader thread sends on.
+/// What a reader thread sends on: one per line read.
 enum Line {
     Event(Event),
     Malformed(String),
+    Blank,
 }
 
-/// Counters shared by the readers and the pipeline.
-#[derive(Default)]
-struct Counts {
-    lines: AtomicU64,
-    malformed: AtomicU64,
-    late: AtomicU64,
-}
+/// A stream that may borrow the run's local counters.
+type Local<'a, T> = Pin<Box<dyn Stream<Item = T> + 'a>>;
 
 /// Reads `reader` line by line, never holding more than `max` bytes of one line: a longer line
 /// is skipped to its end and reported as `Err(length)`.
@@ -134,7 +130,6 @@ fn start_reader(
     name: String,
     reader: Box<dyn BufRead + Send>,
     max_line: usize,
-    counts: Arc<Counts>,
 ) -> EventStream<Line> {
     let (tx, rx) = mpsc::channel(1024);
     std::thread::spawn(move || {
@@ -142,12 +137,11 @@ fn start_reader(
         let mut next_id = 0u64;
         let result = for_each_line(reader, max_line, |line| {
             number += 1;
-            counts.lines.fetch_add(1, Ordering::Relaxed);
             let parsed = match line {
                 Err(len) => Line::Malformed(format!(
                     "{name}:{number}: line of {len} bytes is longer than the limit of {max_line}"
                 )),
-                Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => return true,
+                Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Line::Blank,
                 Ok(bytes) => match serde_json::from_slice::<InputEvent>(bytes) {
                     Ok(input) => {
                         let id = input.id.unwrap_or(next_id);
@@ -241,25 +235,28 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let counts = Arc::new(Counts::default());
+    let (lines, malformed, processed) = (Cell::new(0u64), Cell::new(0u64), Cell::new(0u64));
     let sources: Vec<_> = inputs
         .into_iter()
-        .map(|(name, reader)| start_reader(name, reader, args.max_line, counts.clone()))
+        .map(|(name, reader)| start_reader(name, reader, args.max_line))
         .collect();
-    let reported = counts.clone();
     let (min, max) = (args.min_value, args.max_value);
     let events = weir::ops::merge(sources)
-        .filter_map(move |line| match line {
-            Line::Event(e) => Some(e),
-            Line::Malformed(report) => {
-                reported.malformed.fetch_add(1, Ordering::Relaxed);
-                eprintln!("malformed: {report}");
-                None
+        .filter_map(|line| {
+            lines.set(lines.get() + 1);
+            match line {
+                Line::Event(e) => Some(e),
+                Line::Malformed(report) => {
+                    malformed.set(malformed.get() + 1);
+                    eprintln!("malformed: {report}");
+                    None
+                }
+                Line::Blank => None,
             }
         })
         .filter(move |e| min.is_none_or(|m| e.value >= m) && max.is_none_or(|m| e.value <= m));
-    let mut dropped: Vec<Arc<BackpressureStats>> = Vec::new();
-    let mut events: EventStream<Event> = Box::pin(events);
+    let mut dropped: Vec<StatsHandle> = Vec::new();
+    let mut events: Local<'_, Event> = Box::pin(events);
     if let Some(rate) = args.sample {
         let sampled = events.sample(rate);
         dropped.push(sampled.stats());
@@ -270,14 +267,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
         dropped.push(buffered.stats());
         events = Box::pin(buffered);
     }
-    let processed = Arc::new(AtomicU64::new(0));
-    let counted = processed.clone();
-    let late = counts.clone();
     let size = args.window.as_millis().max(1) as u64;
     let slide = args.slide.map_or(size, |s| s.as_millis().max(1) as u64);
     let windows = events
-        .map(move |e| {
-            counted.fetch_add(1, Ordering::Relaxed);
+        .map(|e| {
+            processed.set(processed.get() + 1);
             process_event(e)
         })
         .sliding_window(
@@ -286,10 +280,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             |e: &ProcessedEvent| e.original.timestamp,
             StatsBySource,
         )
-        .out_of_orderness(args.lateness.as_millis() as u64)
-        .on_late(move |_| {
-            late.late.fetch_add(1, Ordering::Relaxed);
-        });
+        .out_of_orderness(args.lateness.as_millis() as u64);
     let mut windows = pin!(windows);
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -300,10 +291,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let dropped: u64 = dropped.iter().map(|s| s.dropped()).sum();
     eprintln!(
         "summary: {} lines read, {} events processed, {} malformed, {} late, {} dropped",
-        counts.lines.load(Ordering::Relaxed),
-        processed.load(Ordering::Relaxed),
-        counts.malformed.load(Ordering::Relaxed),
-        counts.late.load(Ordering::Relaxed),
+        lines.get(),
+        processed.get(),
+        malformed.get(),
+        windows.late(),
         dropped
     );
     ExitCode::SUCCESS
