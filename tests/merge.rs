@@ -2,11 +2,10 @@
 
 mod common;
 
-use std::collections::VecDeque;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
-use common::{Script, poll_once};
+use common::{Gappy, Script, poll_once};
 use proptest::prelude::*;
 use weir::ops::{POLL_BUDGET, merge, merge_tagged};
 use weir::prelude::*;
@@ -117,24 +116,6 @@ fn size_hint_adds_the_sources() {
     drop(handle);
 }
 
-/// A source that returns `Pending` (waking itself first) where the script says `None`.
-struct Gappy(VecDeque<Option<(usize, u32)>>);
-
-impl Stream for Gappy {
-    type Item = (usize, u32);
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.0.pop_front() {
-            Some(Some(item)) => Poll::Ready(Some(item)),
-            Some(None) => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            None => Poll::Ready(None),
-        }
-    }
-}
-
 proptest! {
     /// Any merge output is an interleaving of the sources that keeps every source's order and
     /// loses or repeats nothing.
@@ -142,7 +123,7 @@ proptest! {
     fn output_is_an_order_preserving_interleaving(
         shapes in prop::collection::vec(prop::collection::vec(any::<bool>(), 0..40), 1..8),
     ) {
-        let sources: Vec<Gappy> = shapes
+        let sources: Vec<Gappy<(usize, u32)>> = shapes
             .iter()
             .enumerate()
             .map(|(s, gaps)| {

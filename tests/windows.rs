@@ -1,11 +1,13 @@
 //! Windows against a naive recomputation, lateness, gaps, processing time, count windows.
 
+mod common;
+
 use std::collections::{BTreeMap, VecDeque};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+
 use std::time::Duration;
 
+use common::Gappy;
 use proptest::prelude::*;
 use weir::ops::window::{Count, Max, Mean, Stats, Summary, Window};
 use weir::prelude::*;
@@ -18,24 +20,6 @@ fn ts(r: &Reading) -> u64 {
 
 fn value(r: &Reading) -> f64 {
     r.1
-}
-
-/// A source that returns `Pending` (waking itself) where the script says `None`.
-struct Gappy<T>(VecDeque<Option<T>>);
-
-impl<T: Unpin> Stream for Gappy<T> {
-    type Item = T;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        match self.0.pop_front() {
-            Some(Some(item)) => Poll::Ready(Some(item)),
-            Some(None) => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            None => Poll::Ready(None),
-        }
-    }
 }
 
 /// A window as compared: start, end, items, NaN skipped, sum, min, max.

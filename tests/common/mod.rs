@@ -203,3 +203,22 @@ pub fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> (Poll<F::Output
     let poll = Pin::new(fut).poll(&mut cx);
     (poll, counter.count() > 0)
 }
+
+/// A source that returns `Pending` (waking its task first) where the script says `None`: for
+/// driving with any executor.
+pub struct Gappy<T>(pub VecDeque<Option<T>>);
+
+impl<T: Unpin> Stream for Gappy<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.0.pop_front() {
+            Some(Some(item)) => Poll::Ready(Some(item)),
+            Some(None) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            None => Poll::Ready(None),
+        }
+    }
+}
