@@ -21,9 +21,12 @@ use weir::{BackpressureStats, StatsHandle};
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
     /// How long the sources send.
-    #[arg(long, default_value = "4s", value_parser = crate::parse_duration)]
+    #[arg(long, default_value = "8s", value_parser = crate::parse_duration)]
     pub duration: Duration,
-    /// Events per second each of the five sources sends (at least 1000).
+    /// Simulated sensors, besides the log and metrics sources (1 to 32).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub sensors: u8,
+    /// Events per second each source sends (at least 1000).
     #[arg(long, default_value_t = 1_000)]
     pub rate: u64,
     /// What the sources' channels drop when the consumer falls behind.
@@ -37,7 +40,8 @@ pub struct DemoArgs {
 impl Default for DemoArgs {
     fn default() -> Self {
         DemoArgs {
-            duration: Duration::from_secs(4),
+            duration: Duration::from_secs(8),
+            sensors: 3,
             rate: 1_000,
             strategy: Strategy::DropOldest,
             buffer: 256,
@@ -56,7 +60,15 @@ pub enum Strategy {
 
 /// A simulated source: its name and its value for the `i`-th event in the given third of the
 /// run (0, 1 or 2).
-type Source = (&'static str, fn(usize, usize) -> f64);
+type Source = (String, fn(usize, usize) -> f64);
+
+/// How sensor `k` behaves: one of three shapes, the third going hot for the last third of
+/// the run (the anomaly detector notices).
+const SENSOR_SHAPES: [fn(usize, usize) -> f64; 3] = [
+    |i, _| (i as f64 * 3.7) % 100.0,
+    |i, _| 40.0 + (i as f64 * 0.37).sin() * 30.0,
+    |i, phase| if phase == 2 { 99.0 } else { (i % 60) as f64 },
+];
 
 /// Runs the simulated sources on a thread of their own, so that the slow consumer cannot
 /// slow them down. Each sends `rate` events per second for `duration` into a ring channel
@@ -98,7 +110,7 @@ fn start_sources(
                                 let phase = i * 3 / (ticks * per_tick).max(1);
                                 let event = Event::new(
                                     i as u64,
-                                    name,
+                                    name.as_str(),
                                     value(i, phase),
                                     EventType::ALL[i % 4],
                                 );
@@ -178,37 +190,30 @@ fn severity_line(w: &WindowedStats) -> String {
 pub async fn demo(args: DemoArgs) {
     let started = Instant::now();
     println!(
-        "weir demo: 5 sources through {:?} channels, merged, graded, windowed, fanned out\n",
-        args.strategy
+        "weir demo: {} sensors, a log and a metrics source through {:?} channels, merged, graded, windowed, fanned out\n",
+        args.sensors, args.strategy
     );
 
-    let (sources, channel_stats) = start_sources(
-        vec![
-            ("sensor-0", |i, _| (i as f64 * 3.7) % 100.0),
-            ("sensor-1", |i, _| 40.0 + (i as f64 * 0.37).sin() * 30.0),
-            // Two sources go hot for the last third of the run: the anomaly detector notices.
-            (
-                "sensor-2",
-                |i, phase| {
-                    if phase == 2 { 99.0 } else { (i % 60) as f64 }
-                },
-            ),
-            ("app-log", |i, phase| {
-                if phase == 2 {
-                    95.0
-                } else {
-                    ((i * 17) % 50) as f64
-                }
-            }),
-            ("cpu-metrics", |i, _| 20.0 + (i % 70) as f64),
-        ],
-        &args,
-    );
-    let total_events = 5 * args.duration.as_millis() as u64 * (args.rate / 1_000).max(1);
+    let mut sources: Vec<Source> = (0..usize::from(args.sensors))
+        .map(|k| (format!("sensor-{k}"), SENSOR_SHAPES[k % 3]))
+        .collect();
+    // A log source that also goes hot late in the run, and a steady metrics feed.
+    sources.push(("app-log".to_owned(), |i, phase| {
+        if phase == 2 {
+            95.0
+        } else {
+            ((i * 17) % 50) as f64
+        }
+    }));
+    sources.push(("cpu-metrics".to_owned(), |i, _| 20.0 + (i % 70) as f64));
+    let source_count = sources.len() as u64;
+    let (sources, channel_stats) = start_sources(sources, &args);
+    let total_events = source_count * args.duration.as_millis() as u64 * (args.rate / 1_000).max(1);
     let progress = indicatif::ProgressBar::new(total_events);
     // Deliberately slow: blocking work every 64 events, sized to handle about 64% of what
     // comes in. The sources' ring channels fill up and drop, and every drop is counted.
-    let pause = Duration::from_micros(64 * 1_000_000 / (5 * (args.rate.max(1_000)) * 64 / 100));
+    let pause =
+        Duration::from_micros(64 * 1_000_000 / (source_count * args.rate.max(1_000) * 64 / 100));
     let mut seen = 0u64;
     let bar = progress.clone();
     let events = weir::ops::merge(sources).map(process_event).map(move |e| {
