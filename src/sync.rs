@@ -14,9 +14,6 @@
 //! - [`WakerCell`] holds at most one [`Waker`] that one side registers and the other side wakes
 //!   (the role `AtomicWaker` plays in futures). See its docs for the no-lost-wake-up argument.
 
-// Until every shared-state operator lands, some of these have no user outside tests.
-#![allow(dead_code)]
-
 use std::fmt;
 use std::task::Waker;
 
