@@ -110,6 +110,10 @@ impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock()
     }
+
+    fn len(&self) -> usize {
+        self.lock().ring.len()
+    }
 }
 
 impl<T> State<T> {
@@ -245,7 +249,7 @@ impl<T> RingSender<T> {
 
     /// Items buffered now.
     pub fn len(&self) -> usize {
-        self.shared.lock().ring.len()
+        self.shared.len()
     }
 
     /// Whether nothing is buffered now.
@@ -407,7 +411,7 @@ impl<T> RingReceiver<T> {
 
     /// Items buffered now.
     pub fn len(&self) -> usize {
-        self.shared.lock().ring.len()
+        self.shared.len()
     }
 
     /// Whether nothing is buffered now.

@@ -11,17 +11,14 @@ use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep, sleep_until};
 
-use super::Window;
 use super::aggregate::Aggregate;
 use super::two_stacks::TwoStacks;
+use super::{Pane, Window, combine_panes};
 use crate::ops::{Fuse, POLL_BUDGET, yield_now};
 
 /// Gap windows emitted at most between two windows that saw items, with
 /// [`EventTimeWindow::emit_empty`].
 pub const MAX_GAP_WINDOWS: u64 = 10_000;
-
-/// An accumulator and the number of items in it.
-type Pane<Acc> = (Acc, u64);
 
 pin_project! {
     /// Stream for [`StreamOps::tumbling_window`](crate::StreamOps::tumbling_window) and
@@ -412,7 +409,7 @@ where
             self.queue_end = self.queue_start;
         }
         let agg = &self.agg;
-        let combine = |a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1);
+        let combine = |a: &Pane<A::Acc>, b: &Pane<A::Acc>| combine_panes(agg, a, b);
         while self.queue_end < pane {
             self.queue.push((agg.init(), 0), combine);
             self.queue_end += 1;
@@ -437,7 +434,7 @@ where
                 return;
             }
             let agg = &self.agg;
-            let combine = |a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1);
+            let combine = |a: &Pane<A::Acc>, b: &Pane<A::Acc>| combine_panes(agg, a, b);
             while self.queue_start < first && self.queue.len() > 0 {
                 self.queue.pop(combine);
                 self.queue_start += 1;

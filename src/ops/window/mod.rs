@@ -23,6 +23,18 @@ pub use count::CountWindow;
 pub use event_time::{EventTimeWindow, MAX_GAP_WINDOWS};
 pub use processing_time::ProcessingTimeWindow;
 
+/// An accumulator and the number of items in it: the unit the pane-based windows queue.
+pub(crate) type Pane<Acc> = (Acc, u64);
+
+/// Two panes as one, for [`TwoStacks`](two_stacks::TwoStacks) queues of panes.
+pub(crate) fn combine_panes<T, A: Aggregate<T>>(
+    agg: &A,
+    a: &Pane<A::Acc>,
+    b: &Pane<A::Acc>,
+) -> Pane<A::Acc> {
+    (agg.combine(&a.0, &b.0), a.1 + b.1)
+}
+
 /// One emitted window: where it lies, what it aggregated, how many items it saw.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window<O> {

@@ -11,13 +11,10 @@ use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 use tokio::time::{Sleep, sleep};
 
-use super::Window;
 use super::aggregate::Aggregate;
 use super::two_stacks::TwoStacks;
+use super::{Pane, Window, combine_panes};
 use crate::ops::{Fuse, POLL_BUDGET, yield_now};
-
-/// An accumulator and the number of items in it.
-type Pane<Acc> = (Acc, u64);
 
 pin_project! {
     /// Stream for [`StreamOps::processing_window`](crate::StreamOps::processing_window) and
@@ -146,14 +143,19 @@ impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindow<St, A> {
 
 impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindowProj<'_, St, A> {
     /// Closes the pane in progress; returns the window that ends with it, if one does.
-    fn close_pane(&mut self) -> Option<Window<A::Output>> {
+    /// Moves the pane in progress into the queue, which keeps the last `size` of panes.
+    fn push_pane(&mut self) {
         let agg = &*self.agg;
-        let combine = |a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1);
+        let combine = |a: &Pane<A::Acc>, b: &Pane<A::Acc>| combine_panes(agg, a, b);
         let pane = std::mem::replace(self.pane, (agg.init(), 0));
         self.queue.push(pane, combine);
         if self.queue.len() as u64 > *self.panes_per_window {
             self.queue.pop(combine);
         }
+    }
+
+    fn close_pane(&mut self) -> Option<Window<A::Output>> {
+        self.push_pane();
         *self.panes_closed += 1;
         let (w, s) = (*self.panes_per_window, *self.panes_per_slide);
         let closed = *self.panes_closed;
@@ -168,7 +170,7 @@ impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindowProj<'_, St, A> {
         let agg = &*self.agg;
         let (acc, count) = self
             .queue
-            .query(|a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1));
+            .query(|a: &Pane<A::Acc>, b: &Pane<A::Acc>| combine_panes(agg, a, b));
         Window {
             start,
             end: end.max(start),
@@ -222,14 +224,7 @@ impl<St: Stream, A: Aggregate<St::Item>> Stream for ProcessingTimeWindow<St, A> 
                     *done = true;
                     *this.finished = true;
                     // The last window: the `size` before now, the pane in progress included.
-                    let agg = &*this.agg;
-                    let combine =
-                        |a: &Pane<A::Acc>, b: &Pane<A::Acc>| (agg.combine(&a.0, &b.0), a.1 + b.1);
-                    let pane = std::mem::replace(this.pane, (agg.init(), 0));
-                    this.queue.push(pane, combine);
-                    if this.queue.len() as u64 > *this.panes_per_window {
-                        this.queue.pop(combine);
-                    }
+                    this.push_pane();
                     let (base, started) = this.base.expect("set above");
                     let end = base + started.elapsed().as_millis() as u64;
                     let pane_ms = this.pane_len.as_millis() as u64;
