@@ -238,10 +238,7 @@ pub trait StreamOps: Stream {
         S2: Stream<Item = Self::Item>,
         Self: Sized,
     {
-        crate::ops::merge([
-            Either::Left { stream: self },
-            Either::Right { stream: other },
-        ])
+        crate::ops::merge([Either::Left(Box::pin(self)), Either::Right(Box::pin(other))])
     }
 
     /// Spawns a tokio task that drives this stream into a [`broadcast`](crate::ops::broadcast())

@@ -116,6 +116,28 @@ fn size_hint_adds_the_sources() {
     drop(handle);
 }
 
+/// One source per shape: `true` is a gap (the source wakes itself and returns `Pending`),
+/// `false` an item `(source, n)` with `n` counting from 1.
+fn gappy_sources(shapes: &[Vec<bool>]) -> Vec<Gappy<(usize, u32)>> {
+    shapes
+        .iter()
+        .enumerate()
+        .map(|(s, gaps)| {
+            let mut n = 0;
+            Gappy(
+                gaps.iter()
+                    .map(|&gap| {
+                        (!gap).then(|| {
+                            n += 1;
+                            (s, n)
+                        })
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 proptest! {
     /// Any merge output is an interleaving of the sources that keeps every source's order and
     /// loses or repeats nothing.
@@ -123,19 +145,34 @@ proptest! {
     fn output_is_an_order_preserving_interleaving(
         shapes in prop::collection::vec(prop::collection::vec(any::<bool>(), 0..40), 1..8),
     ) {
-        let sources: Vec<Gappy<(usize, u32)>> = shapes
-            .iter()
-            .enumerate()
-            .map(|(s, gaps)| {
-                let mut n = 0;
-                Gappy(gaps.iter().map(|&gap| if gap { None } else { n += 1; Some((s, n)) }).collect())
-            })
-            .collect();
+        let sources = gappy_sources(&shapes);
         let out: Vec<(usize, u32)> = futures::executor::block_on(merge(sources).collect());
         for (s, gaps) in shapes.iter().enumerate() {
             let mine: Vec<u32> = out.iter().filter(|x| x.0 == s).map(|x| x.1).collect();
             let expected = gaps.iter().filter(|g| !**g).count() as u32;
             prop_assert_eq!(mine, (1..=expected).collect::<Vec<_>>());
         }
+    }
+}
+
+proptest! {
+    /// The per-source counts are exact after every item, whatever the mix of ready, pending
+    /// and ended sources: the merge derives them from the rounds a source stayed in, and this
+    /// checks that arithmetic against a plain tally.
+    #[test]
+    fn source_counts_are_exact_after_every_item(
+        shapes in prop::collection::vec(prop::collection::vec(any::<bool>(), 0..30), 1..6),
+    ) {
+        let mut merged = merge(gappy_sources(&shapes));
+        let mut tally = vec![0u64; shapes.len()];
+        futures::executor::block_on(async {
+            while let Some((s, _)) = merged.next().await {
+                tally[s] += 1;
+                assert_eq!(merged.source_counts(), tally);
+            }
+        });
+        let items: Vec<u64> =
+            shapes.iter().map(|gaps| gaps.iter().filter(|g| !**g).count() as u64).collect();
+        prop_assert_eq!(tally, items);
     }
 }

@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures_core::{FusedStream, Stream};
-use pin_project_lite::pin_project;
 
 use super::{POLL_BUDGET, yield_now};
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, WakeArc, WakerCell};
@@ -26,7 +25,7 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Wake
 pub fn merge<I>(streams: I) -> Merge<I::Item>
 where
     I: IntoIterator,
-    I::Item: Stream,
+    I::Item: Stream + Unpin,
 {
     Merge {
         inner: merge_tagged(streams.into_iter().map(|s| ((), s))),
@@ -48,19 +47,26 @@ pub fn merge_tagged<K, St, I>(sources: I) -> MergeTagged<K, St>
 where
     I: IntoIterator<Item = (K, St)>,
     K: Clone,
-    St: Stream,
+    St: Stream + Unpin,
 {
+    let wakes = Arc::new(WakeQueue {
+        woken: Mutex::new(Vec::new()),
+        any: AtomicBool::new(false),
+        parent: WakerCell::new(),
+    });
     let mut merge = MergeTagged {
-        slots: Vec::new(),
+        wakes: wakes.clone(),
+        round: Vec::new(),
+        cursor: 0,
+        vacated: 0,
+        rounds: 0,
+        joining: Vec::new(),
+        parked: Vec::new(),
+        states: Vec::new(),
         free: Vec::new(),
-        run: RunQueue::default(),
         live: 0,
         shared: Arc::new(Shared {
-            wakes: Arc::new(WakeQueue {
-                woken: Mutex::new(Vec::new()),
-                any: AtomicBool::new(false),
-                parent: WakerCell::new(),
-            }),
+            wakes,
             incoming: Mutex::new(Vec::new()),
             has_incoming: AtomicBool::new(false),
             handles: AtomicUsize::new(0),
@@ -77,8 +83,9 @@ where
 /// Where source wakers report: indices of woken sources, and the merge task's waker.
 struct WakeQueue {
     woken: Mutex<Vec<usize>>,
-    /// Set after an index is pushed to `woken`: lets the merge skip the lock when nothing
-    /// was woken, which is every poll of a merge whose sources are all ready.
+    /// Set after an id is pushed to `woken`, and after a handle pushed a source: lets the
+    /// merge end a round without taking a lock when nothing was woken or pushed, which is
+    /// every round of a merge whose sources are all ready.
     any: AtomicBool,
     parent: WakerCell,
 }
@@ -121,102 +128,63 @@ struct Shared<K, St> {
     registry: Mutex<Vec<(K, WakeArc<SourceWaker>)>>,
 }
 
-/// The merge's run queue: a FIFO of source indices, each present at most once, in a ring over
-/// a power-of-two buffer. Cheaper per item than a `VecDeque`, whose `push_back` does not
-/// inline: with always-ready sources every item costs one pop and one push.
-#[derive(Debug, Default)]
-struct RunQueue {
-    buf: Vec<usize>,
-    head: usize,
-    len: usize,
-}
-
-impl RunQueue {
-    #[inline]
-    fn pop_front(&mut self) -> Option<usize> {
-        if self.len == 0 {
-            return None;
-        }
-        let index = self.buf[self.head];
-        self.head = (self.head + 1) & (self.buf.len() - 1);
-        self.len -= 1;
-        Some(index)
-    }
-
-    #[inline]
-    fn push_back(&mut self, index: usize) {
-        if self.len == self.buf.len() {
-            self.grow();
-        }
-        let tail = (self.head + self.len) & (self.buf.len() - 1);
-        self.buf[tail] = index;
-        self.len += 1;
-    }
-
-    #[cold]
-    fn grow(&mut self) {
-        let capacity = (self.buf.len() * 2).max(4);
-        let mut buf = Vec::with_capacity(capacity);
-        let mask = self.buf.len().wrapping_sub(1);
-        buf.extend((0..self.len).map(|k| self.buf[(self.head + k) & mask]));
-        buf.resize(capacity, 0);
-        self.buf = buf;
-        self.head = 0;
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-}
-
+/// A source with what the merge keeps of it. It lives in the round, in `joining`, or parked
+/// (in `parked`, under its id) while it waits for its waker; it moves between them, which is
+/// why sources must be `Unpin`.
 struct Slot<K, St> {
+    stream: St,
     key: K,
-    stream: Pin<Box<St>>,
     waker: Waker,
-    state: WakeArc<SourceWaker>,
-    /// In the merge's run queue.
-    in_run: bool,
-    /// Items yielded, counted here and published to `state.items` when the source pauses or
-    /// ends and every [`PUBLISH_EVERY`] items: a plain add per item instead of a store to a
-    /// shared cache line.
+    /// Index of its waker state in `states` (and of its place in `parked`).
+    id: usize,
+    /// Items yielded before round `joined`.
     yielded: u64,
+    /// The round this source last joined. It has yielded once in every round since: see
+    /// [`MergeTagged::count`].
+    joined: u64,
 }
 
-/// How often an always-ready source's count is published to handles.
+/// How many rounds go by between two publications of the counts of the sources in the round.
 const PUBLISH_EVERY: u64 = 1024;
-
-impl<K, St> Slot<K, St> {
-    fn publish(&self) {
-        self.state.items.store(self.yielded, Ordering::Relaxed);
-    }
-}
 
 /// Stream for [`merge_tagged`]; [`Merge`] is the same without the keys.
 ///
+/// Sources must be `Unpin`, as for tokio-stream's `StreamMap` and futures' `select_all`: pin
+/// one that is not (an `async` block, a stream holding a timer) with `Box::pin`.
+///
 /// # Scheduling
 ///
-/// The merge keeps a *run queue* of sources to poll, initially every source in the order
-/// given. Each poll takes sources from the front of the queue and polls them:
-/// - a source that yields an item goes to the **back** of the queue and the item is returned,
-///   so always-ready sources `a`, `b`, `c` interleave exactly `a b c a b c ...` (round robin:
-///   no source can starve another);
-/// - a source that returns `Pending` leaves the queue; it has registered its own waker, and
-///   when that waker fires the source's index is pushed onto a shared *wake queue* and the
-///   merge's task is woken. The next poll moves woken sources to the back of the run queue.
-///   A wake-up therefore costs O(1), never a scan of all sources, and a source woken many
-///   times before the merge runs is queued once;
-/// - a source that ends is removed in O(1) (its slot is reused) and never polled again.
+/// The merge works in *rounds*. A round polls, in order, each source that was scheduled when
+/// the round began, once:
+/// - a source that yields an item stays for the next round, and the item is returned: the
+///   next poll goes on with the source after it. Always-ready sources `a`, `b`, `c` therefore
+///   interleave exactly `a b c a b c ...` (round robin: no source can starve another);
+/// - a source that returns `Pending` leaves the round. It has registered its own waker; when
+///   that waker fires, the source's id is pushed onto a shared *wake queue* and the merge's
+///   task is woken. A wake-up therefore costs O(1), never a scan of all sources, and a source
+///   woken many times before the merge looks is queued once;
+/// - a source that ends is removed in O(1) (its id is reused) and never polled again.
+///
+/// When a round ends, the next one is made of the sources that yielded in it, in the same
+/// order, followed by the sources added since (in the order added), followed by the woken
+/// ones (in the order woken). Every source in a round was there when it began, so a source
+/// that joins waits at most one round.
 ///
 /// Each source's own order is preserved. One poll polls at most [`POLL_BUDGET`] sources;
-/// when they all returned `Pending` and more are queued, the merge wakes its own task and
+/// when they all returned `Pending` and more are scheduled, the merge wakes its own task and
 /// returns `Pending`.
 ///
 /// The merge ends when every source has ended and no [`MergeHandle`] is alive (a handle can
 /// still add sources).
+///
+/// # Cost
+///
+/// A poll during a round takes no lock, reads no atomic, counts nothing and registers no
+/// waker: it polls the source under the cursor with that source's waker and moves the cursor
+/// on. A source's item count is derived from the rounds it stayed in (it yields exactly once
+/// per round). The wake queue's flag is read once per round, and a source leaving the round
+/// only vacates its place, which the end of the round closes up in one pass (O(1) per poll,
+/// amortized).
 ///
 /// # Wake-up contract
 ///
@@ -224,8 +192,7 @@ impl<K, St> Slot<K, St> {
 /// wake queue and then takes the woken sources once more: a source woken before the
 /// registration is found by that last look, one woken after it wakes the task. No wake-up is
 /// lost (checked by the loom models in this file). A poll that returns an item registers
-/// nothing and takes no lock: the consumer polls again anyway, and a flag tells whether any
-/// source was woken since the last look.
+/// nothing: the consumer polls again anyway.
 ///
 /// # Example
 ///
@@ -244,9 +211,24 @@ impl<K, St> Slot<K, St> {
 /// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct MergeTagged<K, St> {
-    slots: Vec<Option<Slot<K, St>>>,
+    /// The same as `shared.wakes`, one pointer nearer.
+    wakes: Arc<WakeQueue>,
+    /// The sources of the current round, in polling order; `None` where one left.
+    round: Vec<Option<Slot<K, St>>>,
+    /// The next place in `round` to poll; `round.len()` when the round is over.
+    cursor: usize,
+    /// How many places in `round` are vacated.
+    vacated: usize,
+    /// The current round's number, from 1.
+    rounds: u64,
+    /// Sources added during the round, scheduled for the next one.
+    joining: Vec<Slot<K, St>>,
+    /// Sources waiting for their waker, by id.
+    parked: Vec<Option<Slot<K, St>>>,
+    /// Waker states by id; an ended source's stays until its id is reused.
+    states: Vec<WakeArc<SourceWaker>>,
+    /// Ids free for reuse.
     free: Vec<usize>,
-    run: RunQueue,
     live: usize,
     shared: Arc<Shared<K, St>>,
     done: bool,
@@ -255,33 +237,33 @@ pub struct MergeTagged<K, St> {
 impl<K, St> MergeTagged<K, St>
 where
     K: Clone,
-    St: Stream,
+    St: Stream + Unpin,
 {
-    /// Adds a source. It is polled after the sources already queued.
+    /// Adds a source. It joins the merge's next round, after the sources already scheduled.
     pub fn push(&mut self, key: K, stream: St) {
-        let index = self.free.pop().unwrap_or(self.slots.len());
+        let id = self.free.pop().unwrap_or(self.states.len());
         let state = WakeArc::new(SourceWaker {
-            index,
+            index: id,
             queued: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             items: AtomicU64::new(0),
-            wakes: self.shared.wakes.clone(),
+            wakes: self.wakes.clone(),
         });
-        let slot = Slot {
-            key: key.clone(),
-            stream: Box::pin(stream),
-            waker: Waker::from(state.clone()),
-            state: state.clone(),
-            in_run: true,
-            yielded: 0,
-        };
-        if index == self.slots.len() {
-            self.slots.push(Some(slot));
+        if id == self.states.len() {
+            self.states.push(state.clone());
+            self.parked.push(None);
         } else {
-            self.slots[index] = Some(slot);
+            self.states[id] = state.clone();
         }
+        self.joining.push(Slot {
+            stream,
+            key: key.clone(),
+            waker: Waker::from(state.clone()),
+            id,
+            yielded: 0,
+            joined: 0,
+        });
         self.shared.registry.lock().push((key, state));
-        self.run.push_back(index);
         self.live += 1;
         self.done = false;
     }
@@ -298,8 +280,13 @@ where
     /// How many items each source has yielded, in the order the sources were added
     /// (including those that have ended). Exact.
     pub fn source_counts(&self) -> Vec<(K, u64)> {
-        for slot in self.slots.iter().flatten() {
-            slot.publish();
+        for (place, slot) in self.round.iter().enumerate() {
+            if let Some(slot) = slot {
+                self.publish(slot, self.count(slot, place < self.cursor));
+            }
+        }
+        for slot in self.joining.iter().chain(self.parked.iter().flatten()) {
+            self.publish(slot, slot.yielded);
         }
         counts(&self.shared)
     }
@@ -307,6 +294,104 @@ where
     /// How many sources have not ended yet.
     pub fn live_sources(&self) -> usize {
         self.live
+    }
+
+    /// The items yielded by `slot`, which is in the round and was polled in it already if
+    /// `polled`: one per round since it joined, not counting the current round unless polled.
+    fn count(&self, slot: &Slot<K, St>, polled: bool) -> u64 {
+        slot.yielded + (self.rounds - slot.joined) + u64::from(polled)
+    }
+
+    fn publish(&self, slot: &Slot<K, St>, count: u64) {
+        self.states[slot.id].items.store(count, Ordering::Relaxed);
+    }
+
+    /// Polls the source under the cursor and moves the cursor on: its item, or `None` when it
+    /// returned `Pending` or ended and so left the round. The cursor must be inside the round.
+    ///
+    /// Everything but yielding an item happens out of line, so that this stays small.
+    #[inline(always)]
+    fn poll_cursor(&mut self) -> Option<(K, St::Item)> {
+        let place = self.cursor;
+        self.cursor += 1;
+        let slot = self.round[place]
+            .as_mut()
+            .expect("the places ahead of the cursor are filled");
+        let mut source_cx = Context::from_waker(&slot.waker);
+        match Pin::new(&mut slot.stream).poll_next(&mut source_cx) {
+            Poll::Ready(Some(item)) => Some((slot.key.clone(), item)),
+            Poll::Ready(None) => {
+                self.leave_round(true);
+                None
+            }
+            Poll::Pending => {
+                self.leave_round(false);
+                None
+            }
+        }
+    }
+
+    /// The source just polled returned `Pending` (then it is parked until its waker fires) or
+    /// `ended` (then it is dropped); either way its place in the round is vacated.
+    #[inline(never)]
+    fn leave_round(&mut self, ended: bool) {
+        let mut slot = self.round[self.cursor - 1]
+            .take()
+            .expect("the place just polled is filled");
+        self.vacated += 1;
+        slot.yielded = self.count(&slot, false);
+        self.publish(&slot, slot.yielded);
+        if ended {
+            self.states[slot.id].closed.store(true, Ordering::Release);
+            self.free.push(slot.id);
+            self.live -= 1;
+        } else {
+            let id = slot.id;
+            self.parked[id] = Some(slot);
+        }
+    }
+
+    /// Ends the round: the sources that stayed, then the joining ones, then the woken ones
+    /// make the next one. When nothing left, joined or woke, that is only a new number and the
+    /// cursor back at the start.
+    #[inline(always)]
+    fn next_round(&mut self) {
+        let quiet = self.vacated == 0
+            && self.joining.is_empty()
+            && self.rounds % PUBLISH_EVERY != 0
+            && !self.wakes.any.load(Ordering::Acquire);
+        if quiet {
+            self.rounds += 1;
+            self.cursor = 0;
+        } else {
+            self.rebuild_round();
+        }
+    }
+
+    #[inline(never)]
+    fn rebuild_round(&mut self) {
+        if self.vacated > 0 {
+            self.round.retain(Option::is_some);
+            self.vacated = 0;
+        }
+        if self.rounds % PUBLISH_EVERY == 0 {
+            for slot in self.round.iter().flatten() {
+                self.publish(slot, self.count(slot, true));
+            }
+        }
+        self.rounds += 1;
+        self.cursor = 0;
+        // The flag covers both the wake queue and sources pushed through a handle.
+        if self.wakes.any.load(Ordering::Acquire) {
+            self.wakes.any.store(false, Ordering::Relaxed);
+            self.admit_incoming();
+            self.schedule_woken();
+        }
+        let rounds = self.rounds;
+        self.round.extend(self.joining.drain(..).map(|mut slot| {
+            slot.joined = rounds;
+            Some(slot)
+        }));
     }
 
     fn admit_incoming(&mut self) {
@@ -319,28 +404,64 @@ where
         }
     }
 
-    /// Moves woken sources to the back of the run queue.
-    fn drain_woken(&mut self) {
-        self.shared.wakes.any.store(false, Ordering::Relaxed);
-        let woken = std::mem::take(&mut *self.shared.wakes.woken.lock());
-        for index in woken {
-            if let Some(slot) = self.slots.get_mut(index).and_then(Option::as_mut) {
-                slot.state.queued.store(false, Ordering::Release);
-                if !slot.in_run {
-                    slot.in_run = true;
-                    self.run.push_back(index);
-                }
+    /// Appends the woken parked sources to the round.
+    fn schedule_woken(&mut self) {
+        let woken = std::mem::take(&mut *self.wakes.woken.lock());
+        for id in woken {
+            self.states[id].queued.store(false, Ordering::Release);
+            if let Some(mut slot) = self.parked[id].take() {
+                slot.joined = self.rounds;
+                self.round.push(Some(slot));
             }
         }
     }
 
-    fn remove(&mut self, index: usize) {
-        if let Some(slot) = self.slots[index].take() {
-            slot.publish();
-            slot.state.closed.store(true, Ordering::Release);
-            self.free.push(index);
-            self.live -= 1;
+    /// The poll after the source under the cursor (if any) left the round, `polled` sources
+    /// into this poll: rounds go on until a source yields, the budget runs out, or no source
+    /// is scheduled.
+    #[inline(never)]
+    fn poll_on(&mut self, cx: &mut Context<'_>, mut polled: usize) -> Poll<Option<(K, St::Item)>> {
+        if self.done {
+            return Poll::Ready(None);
         }
+        let mut registered = false;
+        loop {
+            if self.cursor == self.round.len() {
+                self.next_round();
+            }
+            if self.round.is_empty() {
+                let no_more = self.shared.handles.load(Ordering::Acquire) == 0
+                    && !self.shared.has_incoming.load(Ordering::Acquire);
+                if self.live == 0 && no_more {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
+                if registered {
+                    return Poll::Pending;
+                }
+                // Register the task's waker, then look at the wake queue once more: a source
+                // woken before the registration is found by that look, one woken after it
+                // wakes the task. Only then is `Pending` safe.
+                self.wakes.parent.register(cx.waker());
+                registered = true;
+                continue;
+            }
+            if polled == POLL_BUDGET {
+                yield_now(cx);
+                return Poll::Pending;
+            }
+            polled += 1;
+            if let Some(item) = self.poll_cursor() {
+                return Poll::Ready(Some(item));
+            }
+        }
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &Slot<K, St>> {
+        let round = self.round.iter().flatten();
+        round
+            .chain(&self.joining)
+            .chain(self.parked.iter().flatten())
     }
 }
 
@@ -358,65 +479,21 @@ impl<K, St> Unpin for MergeTagged<K, St> {}
 impl<K, St> Stream for MergeTagged<K, St>
 where
     K: Clone,
-    St: Stream,
+    St: Stream + Unpin,
 {
     type Item = (K, St::Item);
 
+    #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.done {
-            return Poll::Ready(None);
-        }
-        this.admit_incoming();
-        if this.shared.wakes.any.load(Ordering::Acquire) {
-            this.drain_woken();
-        }
-        let mut polled = 0;
-        let mut registered = false;
-        loop {
-            let Some(index) = this.run.pop_front() else {
-                // Nothing left to poll. Register the task's waker, then take the sources woken
-                // so far: one woken before the registration is found here, one woken after it
-                // wakes the task. Only then is `Pending` safe.
-                if registered {
-                    break;
-                }
-                this.shared.wakes.parent.register(cx.waker());
-                registered = true;
-                this.drain_woken();
-                continue;
-            };
-            let Some(slot) = this.slots[index].as_mut() else {
-                continue;
-            };
-            slot.in_run = false;
-            polled += 1;
-            let mut source_cx = Context::from_waker(&slot.waker);
-            match slot.stream.as_mut().poll_next(&mut source_cx) {
-                Poll::Ready(Some(item)) => {
-                    slot.yielded += 1;
-                    if slot.yielded % PUBLISH_EVERY == 0 {
-                        slot.publish();
-                    }
-                    slot.in_run = true;
-                    this.run.push_back(index);
-                    return Poll::Ready(Some((slot.key.clone(), item)));
-                }
-                Poll::Ready(None) => this.remove(index),
-                Poll::Pending => slot.publish(),
+        // The round is under way: poll the next source, nothing else.
+        if this.cursor < this.round.len() {
+            if let Some(item) = this.poll_cursor() {
+                return Poll::Ready(Some(item));
             }
-            if polled == POLL_BUDGET && !this.run.is_empty() {
-                yield_now(cx);
-                return Poll::Pending;
-            }
+            return this.poll_on(cx, 1);
         }
-        let no_more = this.shared.handles.load(Ordering::Acquire) == 0
-            && !this.shared.has_incoming.load(Ordering::Acquire);
-        if this.live == 0 && no_more {
-            this.done = true;
-            return Poll::Ready(None);
-        }
-        Poll::Pending
+        this.poll_on(cx, 0)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -426,7 +503,7 @@ where
         let open = self.shared.handles.load(Ordering::Acquire) > 0
             || self.shared.has_incoming.load(Ordering::Acquire);
         let (mut lower, mut upper) = (0usize, (!open).then_some(0usize));
-        for slot in self.slots.iter().flatten() {
+        for slot in self.slots() {
             let (lo, hi) = slot.stream.size_hint();
             lower = lower.saturating_add(lo);
             upper = upper.zip(hi).and_then(|(a, b)| a.checked_add(b));
@@ -435,18 +512,18 @@ where
     }
 }
 
-impl<K: Clone, St: Stream> FusedStream for MergeTagged<K, St> {
+impl<K: Clone, St: Stream + Unpin> FusedStream for MergeTagged<K, St> {
     fn is_terminated(&self) -> bool {
         self.done
     }
 }
 
-impl<K: fmt::Debug, St> fmt::Debug for MergeTagged<K, St> {
+impl<K: fmt::Debug + Clone, St: Stream + Unpin> fmt::Debug for MergeTagged<K, St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keys: Vec<&K> = self.slots.iter().flatten().map(|s| &s.key).collect();
+        let keys: Vec<&K> = self.slots().map(|s| &s.key).collect();
         f.debug_struct("MergeTagged")
             .field("live", &keys)
-            .field("queued", &self.run.len())
+            .field("round", &self.rounds)
             .field("done", &self.done)
             .finish()
     }
@@ -463,6 +540,7 @@ impl<K: Clone, St> MergeHandle<K, St> {
     pub fn push(&self, key: K, stream: St) {
         self.shared.incoming.lock().push((key, stream));
         self.shared.has_incoming.store(true, Ordering::Release);
+        self.shared.wakes.any.store(true, Ordering::Release);
         self.shared.wakes.parent.wake();
     }
 
@@ -505,7 +583,7 @@ pub struct Merge<St> {
     inner: MergeTagged<(), St>,
 }
 
-impl<St: Stream> Merge<St> {
+impl<St: Stream + Unpin> Merge<St> {
     /// Adds a source.
     pub fn push(&mut self, stream: St) {
         self.inner.push((), stream);
@@ -531,7 +609,7 @@ impl<St: Stream> Merge<St> {
     }
 }
 
-impl<St: Stream> Stream for Merge<St> {
+impl<St: Stream + Unpin> Stream for Merge<St> {
     type Item = St::Item;
 
     #[inline]
@@ -546,7 +624,7 @@ impl<St: Stream> Stream for Merge<St> {
     }
 }
 
-impl<St: Stream> FusedStream for Merge<St> {
+impl<St: Stream + Unpin> FusedStream for Merge<St> {
     fn is_terminated(&self) -> bool {
         self.inner.is_terminated()
     }
@@ -561,19 +639,15 @@ impl<St> fmt::Debug for Merge<St> {
     }
 }
 
-pin_project! {
-    /// One of two stream types, for merging two different streams with
-    /// [`StreamOps::merge`](crate::StreamOps::merge).
-    #[project = EitherProj]
-    #[derive(Debug)]
-    // pin-project-lite takes no attributes on variant fields, so their docs are the variants'.
-    #[allow(missing_docs)]
-    pub enum Either<A, B> {
-        /// The first stream, in `stream`.
-        Left { #[pin] stream: A },
-        /// The second stream, in `stream`.
-        Right { #[pin] stream: B },
-    }
+/// One of two streams, each pinned in a box, for merging two different stream types with
+/// [`StreamOps::merge`](crate::StreamOps::merge). The boxes make it `Unpin` whatever `A` and `B`
+/// are, as the merge needs.
+#[derive(Debug)]
+pub enum Either<A, B> {
+    /// The first stream.
+    Left(Pin<Box<A>>),
+    /// The second stream.
+    Right(Pin<Box<B>>),
 }
 
 impl<A, B> Stream for Either<A, B>
@@ -584,17 +658,17 @@ where
     type Item = A::Item;
 
     #[inline]
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<A::Item>> {
-        match self.project() {
-            EitherProj::Left { stream } => stream.poll_next(cx),
-            EitherProj::Right { stream } => stream.poll_next(cx),
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<A::Item>> {
+        match &mut *self {
+            Either::Left(stream) => stream.as_mut().poll_next(cx),
+            Either::Right(stream) => stream.as_mut().poll_next(cx),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match self {
-            Either::Left { stream } => stream.size_hint(),
-            Either::Right { stream } => stream.size_hint(),
+            Either::Left(stream) => stream.size_hint(),
+            Either::Right(stream) => stream.size_hint(),
         }
     }
 }
@@ -605,6 +679,21 @@ mod loom_tests {
     use crate::ops::{Overflow, ring_channel};
     use crate::sync::thread;
     use std::future::poll_fn;
+
+    /// Polls `merged` to its end on loom's executor, collecting its items.
+    fn drain<St: Stream + Unpin>(merged: &mut Merge<St>) -> Vec<St::Item> {
+        let mut got = Vec::new();
+        loom::future::block_on(poll_fn(|cx| {
+            loop {
+                match Pin::new(&mut *merged).poll_next(cx) {
+                    Poll::Ready(Some(x)) => got.push(x),
+                    Poll::Ready(None) => return Poll::Ready(()),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        }));
+        got
+    }
 
     /// Invariant: no lost wake-up. A source fed from another thread while the merge is being
     /// polled is polled again: the merge sees both items and ends.
@@ -617,17 +706,24 @@ mod loom_tests {
                 tx.try_send(1).unwrap();
                 tx.try_send(2).unwrap();
             });
-            let mut got = Vec::new();
-            loom::future::block_on(poll_fn(|cx| {
-                loop {
-                    match Pin::new(&mut merged).poll_next(cx) {
-                        Poll::Ready(Some(x)) => got.push(x),
-                        Poll::Ready(None) => return Poll::Ready(()),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
-            }));
+            let got = drain(&mut merged);
             feeder.join().unwrap();
+            assert_eq!(got, [1, 2]);
+        });
+    }
+
+    /// Invariant: no lost wake-up for a pushed source. A handle on another thread pushes a
+    /// source while the merge is being polled (the merge has no source yet, so it waits only
+    /// for the handle): the merge admits that source, yields both its items, and ends once
+    /// the handle is gone.
+    #[test]
+    fn a_source_pushed_from_another_thread_is_admitted() {
+        loom::model(|| {
+            let mut merged = merge(Vec::<crate::ops::Iter<std::vec::IntoIter<u8>>>::new());
+            let handle = merged.handle();
+            let pusher = thread::spawn(move || handle.push((), crate::iter(vec![1, 2])));
+            let got = drain(&mut merged);
+            pusher.join().unwrap();
             assert_eq!(got, [1, 2]);
         });
     }
