@@ -223,7 +223,8 @@ pub trait StreamOps: Stream {
 
     /// Merges this stream with `other`, fairly (they take turns while both are ready). See
     /// [`MergeTagged`](crate::ops::MergeTagged) for the policy; [`merge`](crate::ops::merge())
-    /// merges any number of streams.
+    /// merges any number of streams. Both streams are boxed ([`Either`]), so neither needs to
+    /// be `Unpin`.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {

@@ -12,7 +12,8 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Wake
 /// Merges `streams` into one stream of their items.
 ///
 /// See [`MergeTagged`] for the scheduling policy (fair round robin, O(1) per wake-up) and for
-/// adding sources while the merge runs.
+/// adding sources while the merge runs. Sources must be `Unpin`: pin one that is not with
+/// `Box::pin`.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -319,7 +320,13 @@ where
             .expect("the places ahead of the cursor are filled");
         let mut source_cx = Context::from_waker(&slot.waker);
         match Pin::new(&mut slot.stream).poll_next(&mut source_cx) {
-            Poll::Ready(Some(item)) => Some((slot.key.clone(), item)),
+            Poll::Ready(Some(item)) => {
+                let item = (slot.key.clone(), item);
+                if self.cursor == self.round.len() {
+                    self.end_round();
+                }
+                Some(item)
+            }
             Poll::Ready(None) => {
                 self.leave_round(true);
                 None
@@ -366,6 +373,13 @@ where
         } else {
             self.rebuild_round();
         }
+    }
+
+    /// [`next_round`](Self::next_round), out of line: called when the last source of a round
+    /// has yielded, so that the next poll starts the next round without further ado.
+    #[inline(never)]
+    fn end_round(&mut self) {
+        self.next_round();
     }
 
     #[inline(never)]
