@@ -30,6 +30,24 @@ struct Pair {
     other: Box<dyn FnMut() -> u64>,
 }
 
+type BoxedSource = std::pin::Pin<Box<dyn futures::Stream<Item = u64> + Send>>;
+
+/// Sixteen always-ready sources of `total / 16` items each.
+fn sixteen_sources(total: u64) -> Vec<BoxedSource> {
+    (0..16)
+        .map(|_| Box::pin(futures::stream::iter(0..black_box(total / 16))) as BoxedSource)
+        .collect()
+}
+
+/// Counts the items of `stream` on the calling thread.
+fn drain_blocking(stream: impl futures::Stream + Unpin) -> u64 {
+    use futures::StreamExt;
+    futures::executor::block_on(stream.fold(0, |n, item| {
+        black_box(item);
+        async move { n + 1 }
+    }))
+}
+
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -123,6 +141,13 @@ fn pairs() -> Vec<Pair> {
                     c.await.unwrap()
                 })
             }),
+        },
+        Pair {
+            name: "merge of 16 ready sources",
+            peer: "futures select_all",
+            items: N,
+            weir: Box::new(|| drain_blocking(weir::ops::merge(sixteen_sources(N)))),
+            other: Box::new(|| drain_blocking(futures::stream::select_all(sixteen_sources(N)))),
         },
         Pair {
             name: "broadcast, 4 lagging subscribers",
