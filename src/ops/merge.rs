@@ -497,7 +497,7 @@ where
 {
     type Item = (K, St::Item);
 
-    #[inline]
+    #[inline(always)]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         // The round is under way: poll the next source, nothing else.
@@ -626,7 +626,7 @@ impl<St: Stream + Unpin> Merge<St> {
 impl<St: Stream + Unpin> Stream for Merge<St> {
     type Item = St::Item;
 
-    #[inline]
+    #[inline(always)]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         Pin::new(&mut self.inner)
             .poll_next(cx)
