@@ -79,6 +79,22 @@ async fn sources_added_at_run_time_through_a_handle() {
 }
 
 #[tokio::test]
+async fn a_handle_sees_counts_at_most_1024_items_behind() {
+    let mut merged = merge([weir::iter(0..5000u32), weir::iter(0..10u32)]);
+    let handle = merged.handle();
+    for _ in 0..3000 {
+        merged.next().await.unwrap();
+    }
+    let seen = handle.source_counts();
+    // The short source ended, and a source publishes its count when it ends.
+    assert_eq!(seen[1].1, 10);
+    // The merge itself knows the exact counts, and publishes them when asked.
+    assert_eq!(merged.source_counts(), [2990, 10]);
+    assert!((2990 - 1024..=2990).contains(&seen[0].1), "{seen:?}");
+    assert_eq!(handle.source_counts()[0].1, 2990);
+}
+
+#[tokio::test]
 async fn push_adds_a_source_behind_the_queued_ones() {
     let mut merged = merge(vec![weir::iter(vec![1, 2])]);
     assert_eq!(merged.next().await, Some(1));

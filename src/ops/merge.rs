@@ -81,7 +81,7 @@ where
     merge
 }
 
-/// Where source wakers report: indices of woken sources, and the merge task's waker.
+/// Where source wakers report: ids of woken sources, and the merge task's waker.
 struct WakeQueue {
     woken: Mutex<Vec<usize>>,
     /// Set after an id is pushed to `woken`, and after a handle pushed a source: lets the
@@ -93,12 +93,12 @@ struct WakeQueue {
 
 /// The waker state of one source.
 struct SourceWaker {
-    index: usize,
+    id: usize,
     /// In `woken` already (so a burst of wakes queues it once).
     queued: AtomicBool,
-    /// The source ended and its slot may be reused: wakes are ignored.
+    /// The source ended and its id may be reused: wakes are ignored.
     closed: AtomicBool,
-    /// Items this source yielded, as last published by the merge (see `Slot::yielded`).
+    /// Items this source yielded, as last published by the merge (see `MergeTagged::count`).
     items: AtomicU64,
     wakes: Arc<WakeQueue>,
 }
@@ -112,7 +112,7 @@ impl Wake for SourceWaker {
         if self.closed.load(Ordering::Acquire) || self.queued.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.wakes.woken.lock().push(self.index);
+        self.wakes.woken.lock().push(self.id);
         self.wakes.any.store(true, Ordering::Release);
         self.wakes.parent.wake();
     }
@@ -120,7 +120,7 @@ impl Wake for SourceWaker {
 
 struct Shared<K, St> {
     wakes: Arc<WakeQueue>,
-    /// Sources pushed through a [`MergeHandle`], admitted on the next poll.
+    /// Sources pushed through a [`MergeHandle`], admitted when the current round ends.
     incoming: Mutex<Vec<(K, St)>>,
     has_incoming: AtomicBool,
     /// Live [`MergeHandle`]s: while there are any, more sources may come.
@@ -244,7 +244,7 @@ where
     pub fn push(&mut self, key: K, stream: St) {
         let id = self.free.pop().unwrap_or(self.states.len());
         let state = WakeArc::new(SourceWaker {
-            index: id,
+            id,
             queued: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             items: AtomicU64::new(0),
@@ -550,7 +550,8 @@ pub struct MergeHandle<K, St> {
 }
 
 impl<K: Clone, St> MergeHandle<K, St> {
-    /// Adds a source; the merge admits it on its next poll (this wakes the merge's task).
+    /// Adds a source; the merge admits it when its current round ends (this wakes the merge's
+    /// task).
     pub fn push(&self, key: K, stream: St) {
         self.shared.incoming.lock().push((key, stream));
         self.shared.has_incoming.store(true, Ordering::Release);
@@ -559,8 +560,9 @@ impl<K: Clone, St> MergeHandle<K, St> {
     }
 
     /// How many items each source has yielded, in the order the sources were added. Exact for
-    /// sources that have paused or ended since their last item; an always-ready source's count
-    /// may trail by up to 1 023 items.
+    /// sources that have paused or ended since their last item; the merge publishes the counts
+    /// of the sources in its round every 1 024 rounds, so an always-ready source's count may
+    /// trail by up to 1 024 items.
     pub fn source_counts(&self) -> Vec<(K, u64)> {
         counts(&self.shared)
     }
@@ -754,7 +756,7 @@ mod loom_tests {
                 parent: WakerCell::new(),
             });
             let source = WakeArc::new(SourceWaker {
-                index: 3,
+                id: 3,
                 queued: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 items: AtomicU64::new(0),
