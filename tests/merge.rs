@@ -95,6 +95,18 @@ async fn a_handle_sees_counts_at_most_1024_items_behind() {
 }
 
 #[tokio::test]
+async fn the_next_round_is_the_sources_that_stayed_then_the_added_then_the_woken() {
+    let a = Gappy(vec![Some("a1"), Some("a2"), Some("a3")].into());
+    // Pending first (waking itself), so it leaves the first round and comes back woken.
+    let b = Gappy(vec![None, Some("b1")].into());
+    let mut merged = merge([a, b]);
+    assert_eq!(merged.next().await, Some("a1"));
+    merged.push(Gappy(vec![Some("c1")].into()));
+    let rest: Vec<_> = merged.collect().await;
+    assert_eq!(rest, ["a2", "c1", "b1", "a3"]);
+}
+
+#[tokio::test]
 async fn push_adds_a_source_behind_the_queued_ones() {
     let mut merged = merge(vec![weir::iter(vec![1, 2])]);
     assert_eq!(merged.next().await, Some(1));

@@ -396,16 +396,19 @@ where
         self.rounds += 1;
         self.cursor = 0;
         // The flag covers both the wake queue and sources pushed through a handle.
-        if self.wakes.any.load(Ordering::Acquire) {
+        let any = self.wakes.any.load(Ordering::Acquire);
+        if any {
             self.wakes.any.store(false, Ordering::Relaxed);
             self.admit_incoming();
-            self.schedule_woken();
         }
         let rounds = self.rounds;
         self.round.extend(self.joining.drain(..).map(|mut slot| {
             slot.joined = rounds;
             Some(slot)
         }));
+        if any {
+            self.schedule_woken();
+        }
     }
 
     fn admit_incoming(&mut self) {
