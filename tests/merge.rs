@@ -59,6 +59,18 @@ async fn merge_two_different_stream_types() {
 }
 
 #[tokio::test]
+async fn streams_that_are_not_unpin_merge_boxed() {
+    use std::time::Duration;
+    // `chunks_timeout` holds a timer, so it is not `Unpin`: `.merge` boxes both streams itself,
+    // `merge` takes them pinned in boxes.
+    let chunks = |v: Vec<i32>| weir::iter(v).chunks_timeout(2, Duration::from_secs(1));
+    let both: Vec<Vec<i32>> = chunks(vec![1, 2, 3]).merge(chunks(vec![4])).collect().await;
+    assert_eq!(both, [vec![1, 2], vec![4], vec![3]]);
+    let boxed = merge([Box::pin(chunks(vec![5, 6])), Box::pin(chunks(vec![7]))]);
+    assert_eq!(boxed.collect::<Vec<_>>().await, [vec![5, 6], vec![7]]);
+}
+
+#[tokio::test]
 async fn sources_added_at_run_time_through_a_handle() {
     let (tx, rx) = tokio::sync::mpsc::channel::<u32>(4);
     let mut merged = merge([weir::from_receiver(rx)]);
