@@ -50,13 +50,7 @@ where
     K: Clone,
     St: Stream + Unpin,
 {
-    let wakes = Arc::new(WakeQueue {
-        woken: Mutex::new(Vec::new()),
-        any: AtomicBool::new(false),
-        parent: WakerCell::new(),
-    });
     let mut merge = MergeTagged {
-        wakes: wakes.clone(),
         round: Vec::new(),
         cursor: 0,
         vacated: 0,
@@ -67,7 +61,11 @@ where
         free: Vec::new(),
         live: 0,
         shared: Arc::new(Shared {
-            wakes,
+            wakes: Arc::new(WakeQueue {
+                woken: Mutex::new(Vec::new()),
+                any: AtomicBool::new(false),
+                parent: WakerCell::new(),
+            }),
             incoming: Mutex::new(Vec::new()),
             has_incoming: AtomicBool::new(false),
             handles: AtomicUsize::new(0),
@@ -212,8 +210,6 @@ const PUBLISH_EVERY: u64 = 1024;
 /// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct MergeTagged<K, St> {
-    /// The same as `shared.wakes`, one pointer nearer.
-    wakes: Arc<WakeQueue>,
     /// The sources of the current round, in polling order; `None` where one left.
     round: Vec<Option<Slot<K, St>>>,
     /// The next place in `round` to poll; `round.len()` when the round is over.
@@ -248,7 +244,7 @@ where
             queued: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             items: AtomicU64::new(0),
-            wakes: self.wakes.clone(),
+            wakes: self.shared.wakes.clone(),
         });
         if id == self.states.len() {
             self.states.push(state.clone());
@@ -366,7 +362,7 @@ where
         let quiet = self.vacated == 0
             && self.joining.is_empty()
             && self.rounds % PUBLISH_EVERY != 0
-            && !self.wakes.any.load(Ordering::Acquire);
+            && !self.shared.wakes.any.load(Ordering::Acquire);
         if quiet {
             self.rounds += 1;
             self.cursor = 0;
@@ -396,9 +392,9 @@ where
         self.rounds += 1;
         self.cursor = 0;
         // The flag covers both the wake queue and sources pushed through a handle.
-        let any = self.wakes.any.load(Ordering::Acquire);
+        let any = self.shared.wakes.any.load(Ordering::Acquire);
         if any {
-            self.wakes.any.store(false, Ordering::Relaxed);
+            self.shared.wakes.any.store(false, Ordering::Relaxed);
             self.admit_incoming();
         }
         let rounds = self.rounds;
@@ -423,7 +419,7 @@ where
 
     /// Appends the woken parked sources to the round.
     fn schedule_woken(&mut self) {
-        let woken = std::mem::take(&mut *self.wakes.woken.lock());
+        let woken = std::mem::take(&mut *self.shared.wakes.woken.lock());
         for id in woken {
             self.states[id].queued.store(false, Ordering::Release);
             if let Some(mut slot) = self.parked[id].take() {
@@ -459,7 +455,7 @@ where
                 // Register the task's waker, then look at the wake queue once more: a source
                 // woken before the registration is found by that look, one woken after it
                 // wakes the task. Only then is `Pending` safe.
-                self.wakes.parent.register(cx.waker());
+                self.shared.wakes.parent.register(cx.waker());
                 registered = true;
                 continue;
             }
