@@ -48,6 +48,15 @@ fn drain_blocking(stream: impl futures::Stream + Unpin) -> u64 {
     }))
 }
 
+/// Waits for every subscriber task and adds up the items each accounted for.
+async fn accounted(subscribers: Vec<tokio::task::JoinHandle<u64>>) -> u64 {
+    let mut total = 0;
+    for subscriber in subscribers {
+        total += subscriber.await.expect("a subscriber task panicked");
+    }
+    total
+}
+
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -177,11 +186,7 @@ fn pairs() -> Vec<Pair> {
                     })
                     .await
                     .unwrap();
-                    let mut total = 0;
-                    for s in subs {
-                        total += s.await.unwrap();
-                    }
-                    total
+                    accounted(subs).await
                 })
             }),
             other: Box::new(move || {
@@ -214,11 +219,7 @@ fn pairs() -> Vec<Pair> {
                     })
                     .await
                     .unwrap();
-                    let mut total = 0;
-                    for s in subs {
-                        total += s.await.unwrap();
-                    }
-                    total
+                    accounted(subs).await
                 })
             }),
         },
