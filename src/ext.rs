@@ -348,7 +348,9 @@ pub trait StreamOps: Stream {
     ///
     /// # Panics
     ///
-    /// If `size_ms` or `slide_ms` is 0.
+    /// If `size_ms` or `slide_ms` is 0, or if a window would span more than
+    /// [`MAX_PANES_PER_WINDOW`](crate::ops::window::MAX_PANES_PER_WINDOW) panes of
+    /// `gcd(size_ms, slide_ms)`: say a 100 000 s window sliding by 1 ms.
     #[track_caller]
     fn sliding_window<A, Ts>(
         self,

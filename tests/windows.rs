@@ -25,29 +25,32 @@ fn value(r: &Reading) -> f64 {
 /// A window as compared: start, end, items, NaN skipped, sum, min, max.
 type Row = (u64, u64, u64, u64, f64, Option<f64>, Option<f64>);
 
-/// Every window `[k * slide, k * slide + size)` that holds at least one item, recomputed from
-/// scratch over all items.
-fn naive(items: &[Reading], size: u64, slide: u64) -> Vec<Row> {
-    let mut windows: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+/// Every window `[offset + k * slide, offset + k * slide + size)`, for any integer `k`, that
+/// holds at least one item, recomputed from scratch over all items, in order of start. A
+/// window that starts before 0 is reported with start 0.
+fn naive(items: &[Reading], size: u64, slide: u64, offset: u64) -> Vec<Row> {
+    let (size, slide) = (i128::from(size), i128::from(slide));
+    let offset = i128::from(offset) % slide;
+    let mut windows: BTreeMap<i128, Vec<f64>> = BTreeMap::new();
     for &(t, v) in items {
-        let last = t / slide;
-        let first = (t + 1).saturating_sub(size).div_ceil(slide);
-        for k in first..=last {
-            if t < k * slide + size {
-                windows.entry(k).or_default().push(v);
-            }
+        let t = i128::from(t);
+        // Enumerate every start offset + k * slide in (t - size, t].
+        let mut start = offset + (t - offset).div_euclid(slide) * slide;
+        while start > t - size {
+            windows.entry(start).or_default().push(v);
+            start -= slide;
         }
     }
     windows
         .into_iter()
-        .map(|(k, vs)| {
+        .map(|(start, vs)| {
             let good: Vec<f64> = vs.iter().copied().filter(|v| !v.is_nan()).collect();
             let skipped = (vs.len() - good.len()) as u64;
             let max = good.iter().copied().reduce(f64::max);
             let min = good.iter().copied().reduce(f64::min);
             (
-                k * slide,
-                k * slide + size,
+                start.max(0) as u64,
+                (start + size) as u64,
                 vs.len() as u64,
                 skipped,
                 good.iter().sum(),
@@ -93,13 +96,14 @@ fn readings(bound: u64) -> impl Strategy<Value = Vec<Reading>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
-    /// Tumbling and sliding (and sampling) windows equal the naive recomputation, for items
-    /// out of order within the bound, with random `Pending` gaps.
+    /// Tumbling and sliding (and sampling) windows, with any offset, equal the naive
+    /// recomputation, for items out of order within the bound, with random `Pending` gaps.
     #[test]
     fn event_time_windows_match_the_naive_model(
         (bound, items) in (0u64..30).prop_flat_map(|b| (Just(b), readings(b))),
         size in 1u64..40,
         slide in 1u64..40,
+        offset in prop_oneof![Just(0u64), 0u64..100],
         gaps in prop::collection::vec(any::<bool>(), 0..80),
     ) {
         let mut script: VecDeque<Option<Reading>> = VecDeque::new();
@@ -111,9 +115,10 @@ proptest! {
         }
         let windows = Gappy(script)
             .sliding_window(size, slide, ts, Stats(value))
+            .offset(offset)
             .out_of_orderness(bound);
         let got: Vec<Window<Summary>> = futures::executor::block_on(windows.collect());
-        prop_assert_eq!(flatten(&got), naive(&items, size, slide));
+        prop_assert_eq!(flatten(&got), naive(&items, size, slide, offset));
         prop_assert!(got.iter().all(|w| w.late == 0));
     }
 }
@@ -182,10 +187,55 @@ async fn sliding_max_with_negative_values() {
     let items = [(0, -5.0), (4, -1.0), (6, -9.0), (11, -2.0)];
     let got: Vec<_> = weir::iter(items)
         .sliding_window(10, 5, ts, Max(value))
-        .map(|w| (w.start, w.result.value))
+        .map(|w| (w.start, w.end, w.result.value))
         .collect()
         .await;
-    assert_eq!(got, [(0, Some(-1.0)), (5, Some(-2.0)), (10, Some(-2.0))]);
+    // [-5, 5) holds the items at 0 and 4: it is reported from 0.
+    assert_eq!(
+        got,
+        [
+            (0, 5, Some(-1.0)),
+            (0, 10, Some(-1.0)),
+            (5, 15, Some(-2.0)),
+            (10, 20, Some(-2.0))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn sliding_windows_start_at_the_offset_plus_a_multiple_of_the_slide() {
+    // Starts at 1 + 4k: the item at 12 is in [5, 15) and [9, 19), not in the windows that
+    // `offset(3)` would give.
+    let got: Vec<_> = weir::iter([(12u64, 1.0)])
+        .sliding_window(10, 4, ts, Count)
+        .offset(1)
+        .map(|w| (w.start, w.end))
+        .collect()
+        .await;
+    assert_eq!(got, [(5, 15), (9, 19)]);
+    let got: Vec<_> = weir::iter([(12u64, 1.0)])
+        .sliding_window(10, 4, ts, Count)
+        .offset(3)
+        .map(|w| (w.start, w.end))
+        .collect()
+        .await;
+    assert_eq!(got, [(3, 13), (7, 17), (11, 21)]);
+    // Sampling windows (slide > size) are shifted the same way: [3, 5), [13, 15), ...
+    let got: Vec<_> = weir::iter([(4u64, 1.0), (12, 1.0), (14, 1.0)])
+        .sliding_window(2, 10, ts, Count)
+        .offset(3)
+        .map(|w| (w.start, w.end, w.result))
+        .collect()
+        .await;
+    assert_eq!(got, [(3, 5, 1), (13, 15, 1)]);
+    // A window reaching back before 0 holds the items from 0 and is reported from 0.
+    let got: Vec<_> = weir::iter([(0u64, 1.0), (2, 1.0)])
+        .tumbling_window(10, ts, Count)
+        .offset(7)
+        .map(|w| (w.start, w.end, w.result))
+        .collect()
+        .await;
+    assert_eq!(got, [(0, 7, 2)]);
 }
 
 #[test]
@@ -353,6 +403,149 @@ async fn processing_sliding_windows() {
             (0, 2_000, 2, 3.0),
             (1_000, 3_000, 1, 2.0),
             (2_000, 3_500, 1, 3.0)
+        ]
+    );
+}
+
+/// Timestamps, sizes, slides, offsets and lateness at and near `u64::MAX`: no overflow (this
+/// test runs in debug, where overflow panics), no wrap, no item lost.
+#[tokio::test]
+async fn arithmetic_at_the_end_of_time() {
+    let max = u64::MAX;
+    // A 1 ms window at the last millisecond keeps its item.
+    let got: Vec<_> = weir::iter([(max - 1, 1.0), (max, 2.0)])
+        .tumbling_window(1, ts, Count)
+        .map(|w| (w.start, w.end, w.result))
+        .collect()
+        .await;
+    assert_eq!(got, [(max - 1, max, 1), (max, max, 1)]);
+
+    // Windows as long as time, sliding by 1 ms would be too many panes; by half of time they
+    // are two panes each.
+    let half = max / 2 + 1;
+    let mut windows = weir::iter([(0u64, 1.0), (half, 1.0), (max, 1.0)])
+        .sliding_window(max - 1, (max - 1) / 2, ts, Count)
+        .out_of_orderness(max);
+    let got: Vec<_> = (&mut windows)
+        .map(|w| (w.start, w.end, w.result))
+        .collect()
+        .await;
+    assert_eq!(windows.late(), 0);
+    let in_windows: u64 = got.iter().map(|w| w.2).sum();
+    // Each item is in two windows of size max - 1 sliding by (max - 1) / 2.
+    assert_eq!(in_windows, 6, "{got:?}");
+    assert!(got.iter().all(|w| w.0 <= w.1));
+
+    // Lateness of u64::MAX keeps every window open to the end; an offset of u64::MAX is the
+    // offset u64::MAX % slide = 0. The last window, [u64::MAX, 2 * u64::MAX), holds only
+    // u64::MAX (its end is clamped).
+    let got: Vec<_> = weir::iter([(max, 1.0), (0, 1.0), (max / 2, 1.0)])
+        .tumbling_window(max, ts, Count)
+        .offset(max)
+        .out_of_orderness(max)
+        .map(|w| (w.start, w.end, w.result))
+        .collect()
+        .await;
+    assert_eq!(got, [(0, max, 2), (max, max, 1)]);
+
+    // An item at u64::MAX with a shifted sliding window: the window's end is clamped.
+    let got: Vec<_> = weir::iter([(max, 1.0)])
+        .sliding_window(10, 3, ts, Count)
+        .map(|w| (w.start, w.end))
+        .collect()
+        .await;
+    assert_eq!(got.len(), 4);
+    assert!(got.iter().all(|&(s, e)| s <= max && e == max), "{got:?}");
+}
+
+#[test]
+fn windows_of_too_many_panes_panic_naming_both_arguments() {
+    let err = std::panic::catch_unwind(|| {
+        weir::iter([(0u64, 0.0)]).sliding_window(100_000_000, 1, ts, Count)
+    })
+    .unwrap_err();
+    let message = err.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("`size` 100000000 ms") && message.contains("`slide` 1 ms"),
+        "{message}"
+    );
+    let err = std::panic::catch_unwind(|| {
+        weir::iter([(0u64, 0.0)]).sliding_window(u64::MAX, 1, ts, Count)
+    })
+    .unwrap_err();
+    assert!(
+        err.downcast_ref::<String>()
+            .unwrap()
+            .contains("at most 100000")
+    );
+    // The limit itself is allowed.
+    let _ = weir::iter([(0u64, 0.0)]).sliding_window(100_000, 1, ts, Count);
+}
+
+/// A far-future timestamp followed by ordinary items: the operator never loops or allocates
+/// without bound, returns control on its budget, and completes.
+#[tokio::test(start_paused = true)]
+async fn a_far_future_item_cannot_hang_the_task() {
+    let mut items = vec![(5u64, 1.0), (u64::MAX - 3, 1.0)];
+    items.extend((0..10_000).map(|i| (10 + i, 1.0)));
+    let mut windows = weir::iter(items)
+        .sliding_window(86_400_000, 1_000, ts, Count)
+        .emit_empty();
+    let got = tokio::time::timeout(Duration::from_secs(10), (&mut windows).count())
+        .await
+        .expect("the windows complete");
+    // The item at 5 is in the 86 400 windows that contain it (and the far one in as many);
+    // the gap between is too long to fill; the 10 000 later items are late.
+    assert_eq!(got, 2 * 86_400);
+    assert_eq!(windows.late(), 10_000);
+}
+
+#[tokio::test]
+async fn a_jump_of_event_time_yields_on_the_budget() {
+    use std::task::Poll;
+    // One item makes 1 000 windows of 1 000 panes each: assembling them takes many polls,
+    // each of which returns (a window, or `Pending` after waking itself).
+    let mut windows = Box::pin(weir::iter([(0u64, 1.0)]).sliding_window(1_000, 1, ts, Count));
+    let (mut polls, mut got, mut woken) = (0, 0, 0);
+    let waker = futures::task::waker(Arc::new(CountWakes::default()));
+    let mut cx = std::task::Context::from_waker(&waker);
+    loop {
+        polls += 1;
+        match windows.as_mut().poll_next(&mut cx) {
+            Poll::Ready(Some(_)) => got += 1,
+            Poll::Ready(None) => break,
+            Poll::Pending => woken += 1,
+        }
+    }
+    assert_eq!(got, 1_000);
+    assert!(woken > 0 && polls == got + woken + 1);
+}
+
+#[derive(Default)]
+struct CountWakes;
+
+impl futures::task::ArcWake for CountWakes {
+    fn wake_by_ref(_: &Arc<Self>) {}
+}
+
+#[tokio::test]
+async fn empty_windows_of_a_sliding_window() {
+    let got: Vec<_> = weir::iter([(0u64, 1.0), (25, 1.0)])
+        .sliding_window(10, 5, ts, Count)
+        .emit_empty()
+        .map(|w| (w.start, w.end, w.result))
+        .collect()
+        .await;
+    assert_eq!(
+        got,
+        [
+            (0, 5, 1),
+            (0, 10, 1),
+            (5, 15, 0),
+            (10, 20, 0),
+            (15, 25, 0),
+            (20, 30, 1),
+            (25, 35, 1)
         ]
     );
 }

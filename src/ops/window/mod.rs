@@ -20,7 +20,7 @@ mod two_stacks;
 
 pub use aggregate::{Aggregate, Count, Max, Mean, Measured, Min, Moments, Stats, Sum, Summary};
 pub use count::CountWindow;
-pub use event_time::{EventTimeWindow, MAX_GAP_WINDOWS};
+pub use event_time::{EventTimeWindow, MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
 pub use processing_time::ProcessingTimeWindow;
 
 /// An accumulator and the number of items in it: the unit the pane-based windows queue.

@@ -27,6 +27,11 @@ impl<A: Clone> TwoStacks<A> {
         }
     }
 
+    /// The identity the queue was made with.
+    pub(crate) fn identity(&self) -> &A {
+        &self.identity
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.front.len() + self.back.len()
     }
