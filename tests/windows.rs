@@ -507,7 +507,7 @@ async fn a_jump_of_event_time_yields_on_the_budget() {
     // each of which returns (a window, or `Pending` after waking itself).
     let mut windows = Box::pin(weir::iter([(0u64, 1.0)]).sliding_window(1_000, 1, ts, Count));
     let (mut polls, mut got, mut woken) = (0, 0, 0);
-    let waker = futures::task::waker(Arc::new(CountWakes::default()));
+    let waker = futures::task::waker(Arc::new(CountWakes));
     let mut cx = std::task::Context::from_waker(&waker);
     loop {
         polls += 1;
@@ -521,7 +521,6 @@ async fn a_jump_of_event_time_yields_on_the_budget() {
     assert!(woken > 0 && polls == got + woken + 1);
 }
 
-#[derive(Default)]
 struct CountWakes;
 
 impl futures::task::ArcWake for CountWakes {
