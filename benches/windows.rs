@@ -3,6 +3,13 @@
 //! - `tumbling`: `tumbling_window(1 000 ms, Stats)` over 1 M always-ready readings (one per
 //!   millisecond), next to the `map + filter` chain of `benches/operators.rs` on the same
 //!   items: a window should cost about as much as one simple operator.
+//! - `tumbling_merged`: the same tumbling statistics over the same 1 M readings, once from one
+//!   source and twice from 4 sources merged with `merge_event_time`, which keeps each
+//!   source's watermark: what per-source event time costs next to a single source. In
+//!   `4_sources_interleaved` source `j` holds the readings `4i + j`, so every item comes from
+//!   another source than the one before (the worst case: split by sensor); in
+//!   `4_sources_ranges` each source holds a quarter of the time range (split by line
+//!   ranges), so runs of one source go on without a switch.
 //! - `sliding_max/<size/slide>`: `sliding_window(size, slide = 10 ms, Max)` over 200 000
 //!   readings for size / slide = 10, 100, 1 000 and 10 000, next to a naive sliding max
 //!   written here that recomputes each window from the items it keeps (O(size / slide) per
@@ -39,6 +46,51 @@ fn tumbling(c: &mut Criterion) {
         b.iter(|| {
             let s = readings(N).map(|r| r.1 * 3.0).filter(|v| *v > -1_000.0);
             block_on(s.fold(0.0, |a, v| a + v))
+        })
+    });
+    group.finish();
+}
+
+fn tumbling_merged(c: &mut Criterion) {
+    const N: u64 = 1_000_000;
+    const K: u64 = 4;
+    let value = |i: u64| (i * 7919 % 1000) as f64 - 500.0;
+    let mut group = c.benchmark_group("tumbling_merged");
+    group.throughput(Throughput::Elements(N));
+    group.bench_function("one_source", |b| {
+        b.iter(|| {
+            let windows =
+                readings(N).tumbling_window(1_000, |r: &Reading| r.0, Stats(|r: &Reading| r.1));
+            block_on(windows.fold(0u64, |n, w| n + w.count))
+        })
+    });
+    group.bench_function("4_sources_interleaved", |b| {
+        b.iter(|| {
+            let sources = (0..K).map(|j| {
+                futures::stream::iter(
+                    (0..black_box(N / K)).map(move |i| (i * K + j, value(i * K + j))),
+                )
+            });
+            let windows = weir::ops::merge_event_time(sources, |r: &Reading| r.0).tumbling_window(
+                1_000,
+                |r: &Reading| r.0,
+                Stats(|r: &Reading| r.1),
+            );
+            block_on(windows.fold(0u64, |n, w| n + w.count))
+        })
+    });
+    group.bench_function("4_sources_ranges", |b| {
+        b.iter(|| {
+            let quarter = black_box(N / K);
+            let sources = (0..K).map(|j| {
+                futures::stream::iter((j * quarter..(j + 1) * quarter).map(|t| (t, value(t))))
+            });
+            let windows = weir::ops::merge_event_time(sources, |r: &Reading| r.0).tumbling_window(
+                1_000,
+                |r: &Reading| r.0,
+                Stats(|r: &Reading| r.1),
+            );
+            block_on(windows.fold(0u64, |n, w| n + w.count))
         })
     });
     group.finish();
@@ -106,6 +158,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2));
-    targets = tumbling, sliding_max
+    targets = tumbling, tumbling_merged, sliding_max
 }
 criterion_main!(windows);

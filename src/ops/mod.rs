@@ -43,6 +43,7 @@ macro_rules! upstream_accessors {
 
 pub mod broadcast;
 pub mod chunks_timeout;
+pub mod event_time_merge;
 pub mod filter;
 pub mod filter_map;
 pub mod fuse;
@@ -57,6 +58,7 @@ pub mod window;
 
 pub use broadcast::{BroadcastSend, Full, Policy, Publisher, Subscriber, broadcast};
 pub use chunks_timeout::{ChunksTimeout, TimerStart};
+pub use event_time_merge::{EventTimeMerge, merge_event_time};
 pub use filter::Filter;
 pub use filter_map::FilterMap;
 pub use fuse::Fuse;
