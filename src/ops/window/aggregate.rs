@@ -68,18 +68,134 @@ pub trait Aggregate<T> {
 
 /// The accumulator of every numeric built-in: count, sum, min and max of the values seen, and
 /// how many NaN values were skipped.
+///
+/// # The sum
+///
+/// The sum is kept compensated (a running sum and the rounding error of each addition, Knuth's
+/// TwoSum), so that [`sum`](Self::sum) and [`mean`](Self::mean) are the exact result
+/// rounded once, in all but pathological cases, whatever order the values came in and however
+/// panes were combined: the same values give the same digits. It is also scaled by a power of
+/// two when it would overflow, so the mean of finite values is always finite (two values of
+/// `1.7e308` have mean `1.7e308`), and the sum is infinite only when the true sum is beyond
+/// `f64::MAX`. Infinite values are summed apart: a sum with `+inf` is `+inf`, with both
+/// signs NaN.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Moments {
     /// Values added (NaN excluded).
     pub count: u64,
     /// NaN values skipped.
     pub skipped: u64,
-    /// Sum of the values.
-    pub sum: f64,
     /// Smallest value (`+inf` while empty).
     pub min: f64,
     /// Largest value (`-inf` while empty).
     pub max: f64,
+    sum: CompensatedSum,
+}
+
+/// `(hi + lo) * 2^exp`, plus the infinite values apart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CompensatedSum {
+    hi: f64,
+    lo: f64,
+    exp: i32,
+    infinite: f64,
+}
+
+/// How far a sum is scaled down each time it would overflow.
+const RESCALE: i32 = 64;
+
+/// `a + b` and its rounding error, exactly (Knuth's TwoSum, no branch).
+#[inline(always)]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    (s, (a - (s - bb)) + (b - bb))
+}
+
+impl CompensatedSum {
+    const ZERO: CompensatedSum = CompensatedSum {
+        hi: 0.0,
+        lo: 0.0,
+        exp: 0,
+        infinite: 0.0,
+    };
+
+    #[inline(always)]
+    fn add(&mut self, x: f64) {
+        let scaled = if self.exp == 0 {
+            x
+        } else {
+            scale(x, -self.exp)
+        };
+        let (s, e) = two_sum(self.hi, scaled);
+        if s.is_finite() {
+            self.hi = s;
+            self.lo += e;
+        } else {
+            self.add_cold(x);
+        }
+    }
+
+    /// `x` is infinite, or the sum would overflow.
+    #[cold]
+    #[inline(never)]
+    fn add_cold(&mut self, x: f64) {
+        if x.is_infinite() {
+            self.infinite += x;
+            return;
+        }
+        self.rescale(self.exp + RESCALE);
+        let (s, e) = two_sum(self.hi, scale(x, -self.exp));
+        self.hi = s;
+        self.lo += e;
+    }
+
+    /// Expresses the sum with the exponent `exp` (not below the current one).
+    fn rescale(&mut self, exp: i32) {
+        let by = self.exp - exp;
+        self.hi = scale(self.hi, by);
+        self.lo = scale(self.lo, by);
+        self.exp = exp;
+    }
+
+    fn combine(&self, other: &CompensatedSum) -> CompensatedSum {
+        let (mut a, mut b) = (*self, *other);
+        let exp = a.exp.max(b.exp);
+        a.rescale(exp);
+        b.rescale(exp);
+        let (mut s, mut e) = two_sum(a.hi, b.hi);
+        if !s.is_finite() {
+            a.rescale(exp + RESCALE);
+            b.rescale(exp + RESCALE);
+            (s, e) = two_sum(a.hi, b.hi);
+        }
+        CompensatedSum {
+            hi: s,
+            lo: a.lo + b.lo + e,
+            exp: a.exp,
+            infinite: a.infinite + b.infinite,
+        }
+    }
+
+    /// The sum divided by `divisor`, rounded once at the end.
+    fn value(&self, divisor: f64) -> f64 {
+        if self.infinite != 0.0 {
+            return self.infinite;
+        }
+        scale((self.hi + self.lo) / divisor, self.exp)
+    }
+}
+
+/// `x * 2^exp`, exactly (unless the result is outside the range of `f64`).
+fn scale(x: f64, exp: i32) -> f64 {
+    // 2^exp in at most two steps, each within the range of f64.
+    let step = exp.clamp(-1000, 1000);
+    let x = x * 2f64.powi(step);
+    if step == exp {
+        x
+    } else {
+        x * 2f64.powi(exp - step)
+    }
 }
 
 impl Moments {
@@ -87,9 +203,9 @@ impl Moments {
     pub const EMPTY: Moments = Moments {
         count: 0,
         skipped: 0,
-        sum: 0.0,
         min: f64::INFINITY,
         max: f64::NEG_INFINITY,
+        sum: CompensatedSum::ZERO,
     };
 
     /// Adds `value`, or counts it as skipped if it is NaN.
@@ -99,7 +215,7 @@ impl Moments {
             self.skipped += 1;
         } else {
             self.count += 1;
-            self.sum += value;
+            self.sum.add(value);
             self.min = self.min.min(value);
             self.max = self.max.max(value);
         }
@@ -111,15 +227,20 @@ impl Moments {
         Moments {
             count: self.count + other.count,
             skipped: self.skipped + other.skipped,
-            sum: self.sum + other.sum,
+            sum: self.sum.combine(&other.sum),
             min: self.min.min(other.min),
             max: self.max.max(other.max),
         }
     }
 
-    /// The mean, `None` when empty.
+    /// The sum of the values (0.0 when empty); see [The sum](Self#the-sum).
+    pub fn sum(&self) -> f64 {
+        self.sum.value(1.0)
+    }
+
+    /// The mean, `None` when empty; finite whenever the values are.
     pub fn mean(&self) -> Option<f64> {
-        (self.count > 0).then(|| self.sum / self.count as f64)
+        (self.count > 0).then(|| self.sum.value(self.count as f64))
     }
 
     /// The minimum, `None` when empty.
@@ -200,7 +321,7 @@ macro_rules! numeric_aggregate {
 
 numeric_aggregate!(
     /// The sum of the values `F` extracts; NaN values are skipped and counted.
-    Sum, Measured<f64>, |m| Measured { value: m.sum, skipped: m.skipped }
+    Sum, Measured<f64>, |m| Measured { value: m.sum(), skipped: m.skipped }
 );
 numeric_aggregate!(
     /// The mean of the values `F` extracts (`None` for an empty window).
@@ -220,7 +341,7 @@ numeric_aggregate!(
     Stats, Summary, |m| Summary {
         count: m.count,
         skipped: m.skipped,
-        sum: m.sum,
+        sum: m.sum(),
         mean: m.mean(),
         min: m.min(),
         max: m.max(),
@@ -281,6 +402,68 @@ mod tests {
         assert_eq!(
             (s.count, s.sum, s.mean, s.min, s.max),
             (0, 0.0, None, None, None)
+        );
+    }
+
+    #[test]
+    fn sums_and_means_of_huge_values_stay_finite() {
+        let stats = Stats(|x: &f64| *x);
+        let mut acc = Aggregate::<f64>::init(&stats);
+        for x in [1.7e308, 1.7e308, -1.0e308] {
+            stats.add(&mut acc, &x);
+        }
+        let s = Aggregate::<f64>::result(&stats, &acc);
+        let mean = s.mean.unwrap();
+        assert!((mean / 8e307 - 1.0).abs() < 1e-15, "{mean}");
+        // The true sum, 2.4e308, is beyond f64::MAX.
+        assert_eq!(s.sum, f64::INFINITY);
+        let mut two = Moments::EMPTY;
+        two.add(1.7e308);
+        two.add(1.7e308);
+        assert_eq!(two.mean(), Some(1.7e308));
+        // Combining two panes that each hold one huge value.
+        let (mut a, mut b) = (Moments::EMPTY, Moments::EMPTY);
+        a.add(f64::MAX);
+        b.add(f64::MAX);
+        assert_eq!(a.combine(&b).mean(), Some(f64::MAX));
+        assert_eq!(a.combine(&b).combine(&a).mean(), Some(f64::MAX));
+        // Infinite values are summed apart.
+        let mut inf = Moments::EMPTY;
+        inf.add(1.0);
+        inf.add(f64::INFINITY);
+        assert_eq!(inf.sum(), f64::INFINITY);
+        inf.add(f64::NEG_INFINITY);
+        assert!(inf.sum().is_nan());
+    }
+
+    #[test]
+    fn the_sum_does_not_depend_on_the_order_of_the_values() {
+        // 0.1 + 0.2 + 0.3 rounds differently in different orders when summed naively.
+        let values = [0.1, 0.2, 0.3, 1e16, -1e16, 0.7, 45.06, 38.94];
+        let exact_order: Vec<f64> = (0..values.len())
+            .map(|rot| {
+                let mut m = Moments::EMPTY;
+                for i in 0..values.len() {
+                    m.add(values[(i + rot) % values.len()]);
+                }
+                m.sum()
+            })
+            .collect();
+        assert!(
+            exact_order.iter().all(|s| *s == exact_order[0]),
+            "{exact_order:?}"
+        );
+        assert_eq!(exact_order[0], 85.3);
+        let naive: Vec<f64> = (0..values.len())
+            .map(|rot| {
+                (0..values.len())
+                    .map(|i| values[(i + rot) % values.len()])
+                    .sum()
+            })
+            .collect();
+        assert!(
+            naive.iter().any(|s| *s != naive[0]),
+            "the naive sums differ"
         );
     }
 
