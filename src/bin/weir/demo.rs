@@ -3,10 +3,17 @@
 //! Five sources (three sensors, a log, a metrics feed) send into drop-oldest ring channels.
 //! Their streams are merged, normalized and graded in front of a deliberately slow consumer,
 //! and fanned out to three consumers: analytics (1 s tumbling windows with a 3 s moving
-//! average, checked for anomalies against the first full window), alerting (critical events) and storage (batches). It runs for
-//! `--duration` (4 s by default) and ends with a report.
+//! average, checked for anomalies against the first full window), alerting (critical events)
+//! and storage (batches). It runs for `--duration` (8 s by default) and ends with a report;
+//! Ctrl-C (or SIGTERM) stops the sources early, the pipeline drains and the report follows.
 
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
 
 use weir::event::{
     Event, EventStream, EventType, ProcessedEvent, Severity, WindowedStats, batch_events,
@@ -26,15 +33,16 @@ pub struct DemoArgs {
     /// Simulated sensors, besides the log and metrics sources (1 to 32).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=32))]
     pub sensors: u8,
-    /// Events per second each source sends (at least 1000).
-    #[arg(long, default_value_t = 1_000)]
+    /// Events per second each source sends (1 to 100000000; the report says when the sources
+    /// could not keep up with it).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub rate: u64,
     /// What the sources' channels drop when the consumer falls behind.
     #[arg(long, value_enum, default_value_t = Strategy::DropOldest)]
     pub strategy: Strategy,
-    /// Capacity of each source's channel.
-    #[arg(long, default_value_t = 256)]
-    pub buffer: usize,
+    /// Capacity of each source's channel (1 to 1048576).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub buffer: u64,
 }
 
 impl Default for DemoArgs {
@@ -70,24 +78,34 @@ const SENSOR_SHAPES: [fn(usize, usize) -> f64; 3] = [
     |i, phase| if phase == 2 { 99.0 } else { (i % 60) as f64 },
 ];
 
+/// What the sources share with the demo: a stop flag (Ctrl-C, or a closed output) and how
+/// many events they sent.
+#[derive(Default)]
+struct Control {
+    stop: AtomicBool,
+    sent: AtomicU64,
+}
+
 /// Runs the simulated sources on a thread of their own, so that the slow consumer cannot
-/// slow them down. Each sends `rate` events per second for `duration` into a ring channel
-/// that drops (oldest or newest) when full: a source never waits, and every drop is
-/// counted. Returns the receivers and the channels'
+/// slow them down. Each sends `rate` events per second into a ring channel that drops
+/// (oldest or newest) when full: a source never waits, and every drop is counted. They stop
+/// at `duration` whatever the rate (an event rate they cannot keep shows as fewer events
+/// sent), or as soon as `control.stop` is set. Returns the receivers and the channels'
 /// counters.
 fn start_sources(
     sources: Vec<Source>,
     args: &DemoArgs,
+    control: Arc<Control>,
 ) -> (Vec<EventStream<Event>>, Vec<StatsHandle>) {
     let overflow = match args.strategy {
         Strategy::DropOldest => Overflow::DropOldest,
         Strategy::DropNewest => Overflow::DropNewest,
     };
-    let ticks = args.duration.as_millis() as usize;
-    let per_tick = (args.rate / 1_000).max(1) as usize;
+    let (duration, rate) = (args.duration, args.rate);
+    let capacity = usize::try_from(args.buffer).expect("at most 2^20");
     let (mut streams, mut stats, mut senders) = (Vec::new(), Vec::new(), Vec::new());
     for (name, value) in sources {
-        let (tx, rx) = ring_channel(args.buffer.max(1), overflow);
+        let (tx, rx) = ring_channel(capacity, overflow);
         stats.push(rx.stats());
         senders.push((name, value, tx));
         streams.push(Box::pin(rx) as EventStream<Event>);
@@ -98,24 +116,44 @@ fn start_sources(
             .build()
             .expect("building the sources' runtime");
         rt.block_on(async move {
+            let start = tokio::time::Instant::now();
+            let end = start.checked_add(duration);
+            let planned = planned_events(duration, rate);
             let tasks: Vec<_> = senders
                 .into_iter()
                 .map(|(name, value, tx)| {
+                    let control = control.clone();
                     tokio::spawn(async move {
                         let mut tick = tokio::time::interval(Duration::from_millis(1));
-                        for t in 0..ticks {
-                            tick.tick().await;
-                            for k in 0..per_tick {
-                                let i = t * per_tick + k;
-                                let phase = i * 3 / (ticks * per_tick).max(1);
+                        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                        let mut i = 0u64;
+                        loop {
+                            let now = tick.tick().await;
+                            if control.stop.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e)
+                            {
+                                return;
+                            }
+                            // Catch up to where the rate says this source should be by now.
+                            let due = planned_events(now - start, rate).min(planned);
+                            while i < due {
+                                let phase = usize::try_from(i * 3 / planned.max(1)).unwrap_or(2);
+                                let n = usize::try_from(i).unwrap_or(usize::MAX);
                                 let event = Event::new(
-                                    i as u64,
-                                    name.as_str(),
-                                    value(i, phase),
-                                    EventType::ALL[i % 4],
+                                    i,
+                                    name.clone(),
+                                    value(n, phase),
+                                    EventType::ALL[n % 4],
                                 );
                                 if tx.try_send(event).is_err() {
                                     return; // the receiver is gone
+                                }
+                                i += 1;
+                                control.sent.fetch_add(1, Ordering::Relaxed);
+                                // A rate beyond what a source can send: stop on time all the same.
+                                let late = || end.is_some_and(|e| tokio::time::Instant::now() >= e);
+                                if i % 1024 == 0 && (control.stop.load(Ordering::Relaxed) || late())
+                                {
+                                    return;
                                 }
                             }
                         }
@@ -128,6 +166,26 @@ fn start_sources(
         });
     });
     (streams, stats)
+}
+
+/// Events one source sends in `elapsed` at `rate` per second.
+fn planned_events(elapsed: Duration, rate: u64) -> u64 {
+    let events = elapsed.as_millis().saturating_mul(u128::from(rate)) / 1_000;
+    u64::try_from(events).unwrap_or(u64::MAX)
+}
+
+/// Writes a line to stdout. When stdout is closed (`weir demo | head`) the demo ends at once,
+/// quietly, like any filter; another write error ends it with status 1.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        if let Err(e) = writeln!(io::stdout().lock(), $($arg)*) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            let _ = writeln!(io::stderr(), "weir demo: cannot write the output: {e}");
+            std::process::exit(1);
+        }
+    }};
 }
 
 /// The sources' channels' counters, added up.
@@ -187,11 +245,12 @@ fn severity_line(w: &WindowedStats) -> String {
 }
 
 /// Runs the demo.
-pub async fn demo(args: DemoArgs) {
+pub async fn demo(args: DemoArgs) -> ExitCode {
     let started = Instant::now();
-    println!(
+    say!(
         "weir demo: {} sensors, a log and a metrics source through {:?} channels, merged, graded, windowed, fanned out\n",
-        args.sensors, args.strategy
+        args.sensors,
+        args.strategy
     );
 
     let mut sources: Vec<Source> = (0..usize::from(args.sensors))
@@ -207,13 +266,15 @@ pub async fn demo(args: DemoArgs) {
     }));
     sources.push(("cpu-metrics".to_owned(), |i, _| 20.0 + (i % 70) as f64));
     let source_count = sources.len() as u64;
-    let (sources, channel_stats) = start_sources(sources, &args);
-    let total_events = source_count * args.duration.as_millis() as u64 * (args.rate / 1_000).max(1);
-    let progress = indicatif::ProgressBar::new(total_events);
+    let control = Arc::new(Control::default());
+    let interrupted = watch_signals(control.clone());
+    let (sources, channel_stats) = start_sources(sources, &args, control.clone());
+    let planned = source_count.saturating_mul(planned_events(args.duration, args.rate));
+    let progress = indicatif::ProgressBar::new(planned);
     // Deliberately slow: blocking work every 64 events, sized to handle about 64% of what
     // comes in. The sources' ring channels fill up and drop, and every drop is counted.
-    let pause =
-        Duration::from_micros(64 * 1_000_000 / (source_count * args.rate.max(1_000) * 64 / 100));
+    let per_second = (source_count * args.rate * 64 / 100).max(1);
+    let pause = Duration::from_micros(64 * 1_000_000 / per_second);
     let mut seen = 0u64;
     let bar = progress.clone();
     let events = weir::ops::merge(sources).map(process_event).map(move |e| {
@@ -259,7 +320,7 @@ pub async fn demo(args: DemoArgs) {
             totals[i] += w.severity_counts.get(&s).copied().unwrap_or(0);
         }
         progress.suspend(|| {
-            println!(
+            say!(
                 "{:>6.2} s  window {:>5} events  mean {:>5.1}  3 s avg {:>5.1}  max {:>5.1}  {}  dropped {:>4.1}%",
                 started.elapsed().as_secs_f64(),
                 w.event_count,
@@ -280,7 +341,7 @@ pub async fn demo(args: DemoArgs) {
                 if let Some(alert) = detect_anomalies(&w, base).await {
                     alerts += 1;
                     progress.suspend(|| {
-                        println!("          ALERT {:?}: {}", alert.severity, alert.message)
+                        say!("          ALERT {:?}: {}", alert.severity, alert.message)
                     });
                 }
             }
@@ -293,17 +354,56 @@ pub async fn demo(args: DemoArgs) {
     let elapsed = started.elapsed().as_secs_f64();
     let drops = total(&channel_stats);
 
-    println!("\nreport");
-    println!(
+    say!("\nreport");
+    say!(
         "  severities   low {}  medium {}  high {}  critical {}",
-        totals[0], totals[1], totals[2], totals[3]
+        totals[0],
+        totals[1],
+        totals[2],
+        totals[3]
     );
-    println!("  alerts       {alerts} anomaly alerts, {critical} critical events seen by alerting");
-    println!("  storage      {written} events in {batches} batches");
-    println!("  backpressure {}", drops.get_report());
-    println!(
+    say!("  alerts       {alerts} anomaly alerts, {critical} critical events seen by alerting");
+    say!("  storage      {written} events in {batches} batches");
+    say!("  backpressure {}", drops.get_report());
+    say!(
         "  throughput   {} events in {elapsed:.2} s ({:.0} events/s processed)",
         drops.received(),
         drops.processed() as f64 / elapsed
     );
+    let sent = control.sent.load(Ordering::Relaxed);
+    match interrupted.load(Ordering::Relaxed) {
+        0 if sent < planned => say!(
+            "  rate         the sources sent {sent} of the {planned} events asked for: {} per \
+             second each is more than they could keep up",
+            args.rate
+        ),
+        0 => {}
+        code => {
+            say!("  stopped      by a signal: {sent} of {planned} events sent");
+            return ExitCode::from(code);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Listens for Ctrl-C and SIGTERM: the first stops the sources (the pipeline then drains and
+/// the report follows) and records the exit status that stands for it (130 or 143).
+fn watch_signals(control: Arc<Control>) -> Arc<std::sync::atomic::AtomicU8> {
+    let code = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let caught = code.clone();
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return code;
+    };
+    tokio::spawn(async move {
+        let status = tokio::select! {
+            _ = interrupt.recv() => 130,
+            _ = terminate.recv() => 143,
+        };
+        caught.store(status, Ordering::Relaxed);
+        control.stop.store(true, Ordering::Relaxed);
+    });
+    code
 }

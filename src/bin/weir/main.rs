@@ -27,27 +27,33 @@ enum Command {
     Run(run::RunArgs),
 }
 
-/// Parses `250ms`, `1s`, `2m`, `1h` or a bare number of milliseconds.
+/// Parses `250ms`, `1s`, `2m`, `1h` or a bare number of milliseconds. A duration of more than
+/// `u64::MAX` milliseconds is an error, never a wrapped value.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 250ms, 1s or 2m"))?;
-    let ms = match unit {
-        "" | "ms" => n,
-        "s" => n * 1_000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
+    if number.is_empty() {
+        return Err(format!(
+            "`{text}` is not a duration such as 250ms, 1s or 2m"
+        ));
+    }
+    let per_unit: u64 = match unit {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
         _ => {
             return Err(format!(
                 "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
             ));
         }
     };
+    let too_long = || format!("`{text}` is too long: at most {} ms", u64::MAX);
+    let n: u64 = number.parse().map_err(|_| too_long())?;
+    let ms = n.checked_mul(per_unit).ok_or_else(too_long)?;
     Ok(Duration::from_millis(ms))
 }
 
@@ -57,9 +63,8 @@ async fn main() -> ExitCode {
     match cli.command {
         None => demo::demo(demo::DemoArgs::default()).await,
         Some(Command::Demo(args)) => demo::demo(args).await,
-        Some(Command::Run(args)) => return run::run(args).await,
+        Some(Command::Run(args)) => run::run(args).await,
     }
-    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
@@ -74,5 +79,14 @@ mod tests {
         assert_eq!(parse_duration("40"), Ok(Duration::from_millis(40)));
         assert!(parse_duration("1.5s").is_err());
         assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("ms").is_err());
+        assert_eq!(
+            parse_duration("18446744073709551615ms"),
+            Ok(Duration::from_millis(u64::MAX))
+        );
+        // Beyond u64::MAX ms, in the number or after the unit: an error, not a wrap.
+        let err = parse_duration("5124095576030432h").unwrap_err();
+        assert!(err.contains("too long"), "{err}");
+        assert!(parse_duration("18446744073709551616").is_err());
     }
 }

@@ -1,41 +1,60 @@
 //! `weir run`: JSON lines of events in, one JSON line per closed window out.
+//!
+//! Each input is read on a thread of its own, parsed there and handed over in batches of
+//! lines. The inputs are merged by event time (`merge_event_time`), so that an input read
+//! faster than another does not make the other's events late, and an input that is ahead is
+//! read no further than the others allow.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use clap::error::ErrorKind;
 use serde::Deserialize;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use weir::StatsHandle;
 use weir::event::{
-    Event, EventStream, EventType, ProcessedEvent, StatsBySeverity, StatsBySource, now_ms,
-    process_event,
+    Event, EventType, ProcessedEvent, StatsBySeverity, StatsBySource, process_event,
 };
-use weir::ops::window::{Aggregate, Window};
+use weir::ops::window::{Aggregate, MAX_PANES_PER_WINDOW, Window};
 use weir::prelude::*;
 
 /// `weir run` options.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_long_help = SUMMARY_HELP)]
 pub struct RunArgs {
     /// Files of JSON-lines events, each one source (stdin when none, or `-`).
     pub files: Vec<PathBuf>,
-    /// Window size.
+    /// Window size (at least 1ms).
     #[arg(long, default_value = "1s", value_parser = crate::parse_duration)]
     pub window: Duration,
-    /// Slide, for sliding windows (default: tumbling windows).
+    /// Slide, for sliding windows (default: tumbling windows). Larger than --window gives
+    /// sampling windows: events between two windows are counted as outside every window.
     #[arg(long, value_parser = crate::parse_duration)]
     pub slide: Option<Duration>,
     /// One set of statistics per key in each window.
     #[arg(long, value_enum)]
     pub by: Option<Key>,
-    /// Allowed out-of-orderness: windows stay open this long past their end.
+    /// Allowed out-of-orderness within each input: windows stay open this long past their
+    /// end.
     #[arg(long, default_value = "0ms", value_parser = crate::parse_duration)]
     pub lateness: Duration,
+    /// An input that delivers nothing for this long stops holding event time back until it
+    /// delivers again (default: inputs are waited for; use it when an input may fall
+    /// silent, e.g. a live stdin).
+    #[arg(long, value_parser = crate::parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Reject events stamped more than this ahead of the wall clock (a guard against a bad
+    /// clock, whose one far-future event would make every later event late).
+    #[arg(long, value_parser = crate::parse_duration)]
+    pub max_future: Option<Duration>,
     /// Keep only events whose value is at least this.
     #[arg(long)]
     pub min_value: Option<f64>,
@@ -45,13 +64,30 @@ pub struct RunArgs {
     /// Keep each event with this probability (Bernoulli sampling), in [0, 1].
     #[arg(long)]
     pub sample: Option<f64>,
-    /// Put a drop-oldest buffer of this many events in front of the windows.
+    /// Put a drop-oldest buffer of this many events (at least 1) in front of the windows.
     #[arg(long)]
     pub buffer: Option<usize>,
-    /// Longest accepted line, in bytes; longer lines are reported and skipped unread.
+    /// Longest accepted line, in bytes (at least 1); longer lines are reported and skipped
+    /// unread.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_line: usize,
 }
+
+/// The end of `weir run --help`: exit statuses and the summary's counts.
+const SUMMARY_HELP: &str = "\
+Exit status: 0 when the inputs were read to their end (malformed lines do not change it), 1 when
+the output could not be written (a closed pipe is not an error: weir stops quietly with 0), 2
+for a flag that makes no sense or an input that cannot be opened, 130 after Ctrl-C (SIGINT) and
+143 after SIGTERM; on either signal weir stops reading, emits every window still open and
+prints the summary.
+
+The summary on stderr counts every line and every event:
+  lines read = events + malformed + blank
+  events     = processed + late + dropped + filtered + too far ahead + outside every window
+processed: in at least one window; late: behind the watermark when it came (--lateness);
+dropped: by --sample or --buffer; filtered: outside --min-value / --max-value; too far ahead:
+rejected by --max-future; outside every window: in the gaps of sampling windows (--slide
+larger than --window).";
 
 /// What `--by` groups on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -70,32 +106,43 @@ struct InputEvent {
     event_type: Option<EventType>,
 }
 
-/// What a reader thread sends on: one per line read.
+/// One line, as parsed by a reader thread.
 enum Line {
     Event(Event),
     Malformed(String),
+    /// Valid, but stamped too far ahead of the clock (`--max-future`).
+    Ahead(String),
     Blank,
 }
+
+/// Lines go from a reader thread to the merge this many at a time (or fewer, when the input
+/// has nothing more to read at once): one channel operation per batch, not per line.
+const BATCH: usize = 256;
 
 /// A stream that may borrow the run's local counters.
 type Local<'a, T> = Pin<Box<dyn Stream<Item = T> + 'a>>;
 
-/// Reads `reader` line by line, never holding more than `max` bytes of one line: a longer line
-/// is skipped to its end and reported as `Err(length)`.
-fn for_each_line(
-    mut reader: impl BufRead,
+/// Reads `reader` line by line, handing each to `f` as `Some(line)`, never holding more than
+/// `max` bytes of one line: a longer line is skipped to its end and handed on as
+/// `Some(Err(length))`. `f(None)` is called whenever the next read may block (everything read
+/// so far has been handed on). Stops when `f` returns `false`.
+fn for_each_line<R: Read>(
+    mut reader: BufReader<R>,
     max: usize,
-    mut f: impl FnMut(Result<&[u8], usize>) -> bool,
+    mut f: impl FnMut(Option<Result<&[u8], usize>>) -> bool,
 ) -> io::Result<()> {
     let mut line = Vec::new();
     let mut overlong: Option<usize> = None;
     loop {
+        if reader.buffer().is_empty() && !f(None) {
+            return Ok(());
+        }
         let buf = reader.fill_buf()?;
         if buf.is_empty() {
             if let Some(len) = overlong {
-                f(Err(len));
+                f(Some(Err(len)));
             } else if !line.is_empty() {
-                f(Ok(&line));
+                f(Some(Ok(&line)));
             }
             return Ok(());
         }
@@ -109,13 +156,22 @@ fn for_each_line(
                 overlong = Some(line.len() + chunk.len());
                 line.clear();
             }
+            None if ends && line.is_empty() => {
+                // The whole line is in the buffer: no copy.
+                let go_on = f(Some(Ok(chunk)));
+                reader.consume(consumed);
+                if !go_on {
+                    return Ok(());
+                }
+                continue;
+            }
             None => line.extend_from_slice(chunk),
         }
         reader.consume(consumed);
         if ends {
             let go_on = match overlong.take() {
-                Some(len) => f(Err(len)),
-                None => f(Ok(&line)),
+                Some(len) => f(Some(Err(len))),
+                None => f(Some(Ok(&line))),
             };
             line.clear();
             if !go_on {
@@ -125,74 +181,228 @@ fn for_each_line(
     }
 }
 
-/// Starts a thread that parses `reader` into events for the returned stream.
-fn start_reader(
-    name: String,
-    reader: Box<dyn BufRead + Send>,
+/// How a reader thread parses lines.
+#[derive(Debug, Clone, Copy)]
+struct Parse {
     max_line: usize,
-) -> EventStream<Line> {
-    let (tx, rx) = mpsc::channel(1024);
+    max_future: Option<Duration>,
+}
+
+/// Parses one line (`number`, from 1) of input `name`.
+fn parse_line(
+    name: &str,
+    number: u64,
+    line: Result<&[u8], usize>,
+    how: Parse,
+    next_id: &mut u64,
+) -> Line {
+    let bytes = match line {
+        Err(len) => {
+            return Line::Malformed(format!(
+                "{name}:{number}: line of {len} bytes is longer than the limit of {}",
+                how.max_line
+            ));
+        }
+        Ok(bytes) => bytes,
+    };
+    let Some(first) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Line::Blank;
+    };
+    if bytes[first] != b'{' {
+        return Line::Malformed(format!("{name}:{number}: not a JSON object"));
+    }
+    let input = match serde_json::from_slice::<InputEvent>(bytes) {
+        Ok(input) => input,
+        Err(e) => return Line::Malformed(format!("{name}:{number}: {e}")),
+    };
+    let id = input.id.unwrap_or(*next_id);
+    *next_id = id.saturating_add(1);
+    let timestamp = input.timestamp.unwrap_or_else(weir::event::now_ms);
+    if let Some(ahead) = how.max_future {
+        let now = weir::event::now_ms();
+        let limit = now.saturating_add(u64::try_from(ahead.as_millis()).unwrap_or(u64::MAX));
+        if timestamp > limit {
+            return Line::Ahead(format!(
+                "{name}:{number}: timestamp {timestamp} is more than {} ms ahead of the clock ({now})",
+                ahead.as_millis()
+            ));
+        }
+    }
+    Line::Event(Event {
+        id,
+        timestamp,
+        source: input.source,
+        value: input.value,
+        event_type: input.event_type.unwrap_or(EventType::Metric),
+    })
+}
+
+/// Starts a thread that parses `reader` and sends its lines in batches.
+fn start_reader(name: String, reader: Box<dyn Read + Send>, how: Parse) -> Batches {
+    let (tx, rx) = mpsc::channel::<Vec<Line>>(4);
     std::thread::spawn(move || {
         let mut number = 0u64;
         let mut next_id = 0u64;
-        let result = for_each_line(reader, max_line, |line| {
-            number += 1;
-            let parsed = match line {
-                Err(len) => Line::Malformed(format!(
-                    "{name}:{number}: line of {len} bytes is longer than the limit of {max_line}"
-                )),
-                Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Line::Blank,
-                Ok(bytes) => match serde_json::from_slice::<InputEvent>(bytes) {
-                    Ok(input) => {
-                        let id = input.id.unwrap_or(next_id);
-                        next_id = id + 1;
-                        Line::Event(Event {
-                            id,
-                            timestamp: input.timestamp.unwrap_or_else(now_ms),
-                            source: input.source,
-                            value: input.value,
-                            event_type: input.event_type.unwrap_or(EventType::Metric),
-                        })
-                    }
-                    Err(e) => Line::Malformed(format!("{name}:{number}: {e}")),
-                },
-            };
-            tx.blocking_send(parsed).is_ok()
+        let mut batch = Vec::with_capacity(BATCH);
+        let reader = BufReader::with_capacity(1 << 16, reader);
+        // Hands the batch over; false when the run is over (the receiver is gone).
+        let send = |batch: &mut Vec<Line>| {
+            let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+            full.is_empty() || tx.blocking_send(full).is_ok()
+        };
+        let result = for_each_line(reader, how.max_line, |line| match line {
+            Some(line) => {
+                number += 1;
+                batch.push(parse_line(&name, number, line, how, &mut next_id));
+                batch.len() < BATCH || send(&mut batch)
+            }
+            None => send(&mut batch),
         });
         if let Err(e) = result {
-            let _ = tx.blocking_send(Line::Malformed(format!("{name}: read error: {e}")));
+            batch.push(Line::Malformed(format!("{name}: read error: {e}")));
         }
+        send(&mut batch);
     });
-    Box::pin(weir::from_receiver(rx))
+    Batches {
+        rx,
+        batch: Vec::new().into_iter(),
+    }
 }
 
-/// An opened input: its name for reports, and its reader.
-type Input = (String, Box<dyn BufRead + Send>);
+/// The lines of one input, as its reader thread sends them.
+struct Batches {
+    rx: mpsc::Receiver<Vec<Line>>,
+    batch: std::vec::IntoIter<Line>,
+}
 
-/// Opens every input, or says which one cannot be opened.
+impl Stream for Batches {
+    type Item = Line;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Line>> {
+        loop {
+            if let Some(line) = self.batch.next() {
+                return Poll::Ready(Some(line));
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(batch)) => self.batch = batch.into_iter(),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// Ends the stream it wraps when SIGINT or SIGTERM arrives, recording the exit status that
+/// stands for the signal (130 or 143), so that the windows downstream are flushed.
+struct UntilSignal<'a, St> {
+    stream: St,
+    signals: Option<(Signal, Signal)>,
+    caught: &'a Cell<Option<u8>>,
+}
+
+impl<St: Stream + Unpin> Stream for UntilSignal<'_, St> {
+    type Item = St::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
+        let Some((interrupt, terminate)) = &mut self.signals else {
+            return Poll::Ready(None);
+        };
+        let code = if interrupt.poll_recv(cx).is_ready() {
+            Some(130)
+        } else if terminate.poll_recv(cx).is_ready() {
+            Some(143)
+        } else {
+            None
+        };
+        if let Some(code) = code {
+            self.caught.set(Some(code));
+            self.signals = None;
+            return Poll::Ready(None);
+        }
+        Pin::new(&mut self.stream).poll_next(cx)
+    }
+}
+
+/// An input as opened: its name for reports, and its bytes.
+type Input = (String, Box<dyn Read + Send>);
+
+/// Opens every input, or says which one cannot be opened and why.
 fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, String> {
     if files.is_empty() {
-        return Ok(vec![(
-            "stdin".to_owned(),
-            Box::new(BufReader::new(io::stdin())),
-        )]);
+        return Ok(vec![("stdin".to_owned(), Box::new(io::stdin()))]);
+    }
+    if files.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err("stdin (`-`) can be read only once".to_owned());
     }
     files
         .iter()
         .map(|path| {
             if path.as_os_str() == "-" {
-                return Ok((
-                    "stdin".to_owned(),
-                    Box::new(BufReader::new(io::stdin())) as _,
-                ));
+                return Ok(("stdin".to_owned(), Box::new(io::stdin()) as _));
             }
-            let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok((
-                path.display().to_string(),
-                Box::new(BufReader::new(file)) as _,
-            ))
+            let cannot = |e: &dyn std::fmt::Display| format!("cannot open {}: {e}", path.display());
+            let file = File::open(path).map_err(|e| cannot(&e))?;
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(cannot(&"is a directory"));
+            }
+            Ok((path.display().to_string(), Box::new(file) as _))
         })
         .collect()
+}
+
+/// The window geometry the flags ask for, in ms, or what is wrong with them.
+fn check(args: &RunArgs) -> Result<(u64, u64), String> {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let size = ms(args.window);
+    if size == 0 {
+        return Err("--window must be at least 1ms".to_owned());
+    }
+    let slide = args.slide.map_or(size, ms);
+    if slide == 0 {
+        return Err("--slide must be at least 1ms".to_owned());
+    }
+    let pane = gcd(size, slide);
+    if size / pane > MAX_PANES_PER_WINDOW {
+        return Err(format!(
+            "--window {size}ms with --slide {slide}ms makes windows of {} panes of {pane}ms (the \
+             greatest common divisor of the two); at most {MAX_PANES_PER_WINDOW} are allowed",
+            size / pane
+        ));
+    }
+    if args.buffer == Some(0) {
+        return Err("--buffer must be at least 1".to_owned());
+    }
+    if args.max_line == 0 {
+        return Err("--max-line must be at least 1".to_owned());
+    }
+    for (flag, value) in [
+        ("--min-value", args.min_value),
+        ("--max-value", args.max_value),
+    ] {
+        if value.is_some_and(f64::is_nan) {
+            return Err(format!("{flag} must be a number, got NaN"));
+        }
+    }
+    if let (Some(min), Some(max)) = (args.min_value, args.max_value) {
+        if min > max {
+            return Err(format!(
+                "--min-value {min} is above --max-value {max}: no event could pass"
+            ));
+        }
+    }
+    if let Some(rate) = args.sample {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("--sample must be within [0, 1], got {rate}"));
+        }
+    }
+    if args.idle_timeout.is_some_and(|d| d.is_zero()) {
+        return Err("--idle-timeout must be at least 1ms".to_owned());
+    }
+    Ok((size, slide))
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Writes one JSON line per window (per key with `--by`).
@@ -200,78 +410,139 @@ fn write_window(
     out: &mut impl Write,
     w: &Window<BTreeMap<String, weir::event::SeverityAcc>>,
     by: bool,
-) {
-    let mut write = |value: serde_json::Value| {
-        let _ = writeln!(out, "{value}");
-    };
+) -> io::Result<()> {
     if by {
         for (key, acc) in &w.result {
             let stats = StatsBySeverity.stats(acc, w.start, w.end);
             let mut json = serde_json::to_value(&stats).expect("stats serialize");
             json["key"] = serde_json::Value::String(key.clone());
-            write(json);
+            writeln!(out, "{json}")?;
         }
+        Ok(())
     } else {
         let all = w.result.values().fold(StatsBySeverity.init(), |a, b| {
             StatsBySeverity.combine(&a, b)
         });
         let stats = StatsBySeverity.stats(&all, w.start, w.end);
-        write(serde_json::to_value(&stats).expect("stats serialize"));
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_value(&stats).expect("stats serialize")
+        )
     }
+}
+
+/// What the run counted.
+#[derive(Default)]
+struct Counts {
+    lines: Cell<u64>,
+    malformed: Cell<u64>,
+    blank: Cell<u64>,
+    ahead: Cell<u64>,
+    filtered: Cell<u64>,
+    /// Events that reached the windows.
+    windowed: Cell<u64>,
+}
+
+fn bump(cell: &Cell<u64>) {
+    cell.set(cell.get() + 1);
+}
+
+/// Writes to stderr, ignoring a closed stderr: a report must never abort the run.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr().lock(), $($arg)*);
+    }};
 }
 
 /// Runs `weir run`.
 pub async fn run(args: RunArgs) -> ExitCode {
+    let (size, slide) = match check(&args) {
+        Ok(geometry) => geometry,
+        Err(message) => clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n")).exit(),
+    };
     let inputs = match open_inputs(&args.files) {
         Ok(inputs) => inputs,
         Err(e) => {
-            eprintln!("weir run: cannot open {e}");
+            report!("weir run: {e}");
             return ExitCode::from(2);
         }
     };
-    if let Some(rate) = args.sample {
-        if !(0.0..=1.0).contains(&rate) {
-            eprintln!("weir run: --sample must be within [0, 1], got {rate}");
-            return ExitCode::from(2);
+    let (interrupt, terminate) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            report!("weir run: cannot listen for signals: {e}");
+            return ExitCode::from(1);
         }
-    }
-    let (lines, malformed, processed) = (Cell::new(0u64), Cell::new(0u64), Cell::new(0u64));
-    let sources: Vec<_> = inputs
-        .into_iter()
-        .map(|(name, reader)| start_reader(name, reader, args.max_line))
-        .collect();
+    };
+    let counts = Counts::default();
+    let caught = Cell::new(None);
+    let parse = Parse {
+        max_line: args.max_line,
+        max_future: args.max_future,
+    };
     let (min, max) = (args.min_value, args.max_value);
-    let events = weir::ops::merge(sources)
-        .filter_map(|line| {
-            lines.set(lines.get() + 1);
-            match line {
-                Line::Event(e) => Some(e),
-                Line::Malformed(report) => {
-                    malformed.set(malformed.get() + 1);
-                    eprintln!("malformed: {report}");
-                    None
+    let counts_ref = &counts;
+    let sources: Vec<Local<'_, Event>> = inputs
+        .into_iter()
+        .map(|(name, reader)| {
+            let lines = start_reader(name, reader, parse).filter_map(move |line| {
+                let c = counts_ref;
+                bump(&c.lines);
+                match line {
+                    Line::Event(e) => {
+                        if min.is_some_and(|m| e.value < m) || max.is_some_and(|m| e.value > m) {
+                            bump(&c.filtered);
+                            return None;
+                        }
+                        Some(e)
+                    }
+                    Line::Malformed(why) => {
+                        bump(&c.malformed);
+                        report!("malformed: {why}");
+                        None
+                    }
+                    Line::Ahead(why) => {
+                        bump(&c.ahead);
+                        report!("rejected: {why}");
+                        None
+                    }
+                    Line::Blank => {
+                        bump(&c.blank);
+                        None
+                    }
                 }
-                Line::Blank => None,
-            }
+            });
+            Box::pin(lines) as Local<'_, Event>
         })
-        .filter(move |e| min.is_none_or(|m| e.value >= m) && max.is_none_or(|m| e.value <= m));
+        .collect();
+    let mut merged = weir::ops::merge_event_time(sources, |e: &Event| e.timestamp);
+    if let Some(idle) = args.idle_timeout {
+        merged = merged.idle_timeout(idle);
+    }
+    let mut events: Local<'_, Event> = Box::pin(UntilSignal {
+        stream: merged,
+        signals: Some((interrupt, terminate)),
+        caught: &caught,
+    });
     let mut dropped: Vec<StatsHandle> = Vec::new();
-    let mut events: Local<'_, Event> = Box::pin(events);
     if let Some(rate) = args.sample {
         let sampled = events.sample(rate);
         dropped.push(sampled.stats());
         events = Box::pin(sampled);
     }
     if let Some(capacity) = args.buffer {
-        let buffered = events.drop_oldest(capacity.max(1));
+        let buffered = events.drop_oldest(capacity);
         dropped.push(buffered.stats());
         events = Box::pin(buffered);
     }
-    let size = args.window.as_millis().max(1) as u64;
-    let slide = args.slide.map_or(size, |s| s.as_millis().max(1) as u64);
+    let lateness = u64::try_from(args.lateness.as_millis()).unwrap_or(u64::MAX);
     let windows = events
         .map(|e| {
-            processed.set(processed.get() + 1);
+            bump(&counts.windowed);
             process_event(e)
         })
         .sliding_window(
@@ -280,22 +551,44 @@ pub async fn run(args: RunArgs) -> ExitCode {
             |e: &ProcessedEvent| e.original.timestamp,
             StatsBySource,
         )
-        .out_of_orderness(args.lateness.as_millis() as u64);
+        .out_of_orderness(lateness);
     let mut windows = pin!(windows);
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    let mut write_error = None;
     while let Some(w) = windows.next().await {
-        write_window(&mut out, &w, args.by.is_some());
+        if let Err(e) = write_window(&mut out, &w, args.by.is_some()) {
+            write_error = Some(e);
+            break;
+        }
     }
-    let _ = out.flush();
-    let dropped: u64 = dropped.iter().map(|s| s.dropped()).sum();
-    eprintln!(
-        "summary: {} lines read, {} events processed, {} malformed, {} late, {} dropped",
-        lines.get(),
-        processed.get(),
-        malformed.get(),
-        windows.late(),
-        dropped
+    if let Err(e) = write_error.map_or_else(|| out.flush(), Err) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            // The reader went away (`weir run ... | head`): stop quietly, like any filter.
+            return ExitCode::SUCCESS;
+        }
+        report!("weir run: cannot write the output: {e}");
+        return ExitCode::from(1);
+    }
+    let (late, outside) = (windows.late(), windows.unassigned());
+    let c = &counts;
+    let events = c.lines.get() - c.malformed.get() - c.blank.get();
+    report!(
+        "summary: {} lines read ({} events, {} malformed, {} blank); {} processed, {} late, {} \
+         dropped, {} filtered, {} too far ahead, {} outside every window",
+        c.lines.get(),
+        events,
+        c.malformed.get(),
+        c.blank.get(),
+        c.windowed.get() - late - outside,
+        late,
+        dropped.iter().map(|s| s.dropped()).sum::<u64>(),
+        c.filtered.get(),
+        c.ahead.get(),
+        outside,
     );
-    ExitCode::SUCCESS
+    match caught.get() {
+        Some(code) => ExitCode::from(code),
+        None => ExitCode::SUCCESS,
+    }
 }
