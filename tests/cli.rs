@@ -40,8 +40,10 @@ fn run_windows_the_shipped_example_exactly() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("events.jsonl:5:"), "{stderr}");
     assert!(
-        stderr
-            .contains("summary: 8 lines read, 7 events processed, 1 malformed, 1 late, 0 dropped"),
+        stderr.contains(
+            "summary: 8 lines read (7 events, 1 malformed, 0 blank); 6 processed, 1 late, 0 \
+             dropped, 0 filtered, 0 too far ahead, 0 outside every window"
+        ),
         "{stderr}"
     );
 }
@@ -70,7 +72,7 @@ fn malformed_and_oversized_lines_are_reported_and_skipped() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("4 lines read, 2 events processed, 2 malformed"),
+        stderr.contains("4 lines read (2 events, 2 malformed, 0 blank); 2 processed"),
         "{stderr}"
     );
     let stdout = text(&out.stdout);
@@ -118,7 +120,11 @@ fn two_files_are_merged_as_two_sources() {
             ("b".to_owned(), "1000".to_owned()),
         ]
     );
-    assert!(text(&out.stderr).contains("4 events processed, 0 malformed, 0 late"));
+    assert!(
+        text(&out.stderr).contains("(4 events, 0 malformed, 0 blank); 4 processed, 0 late"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -135,4 +141,473 @@ fn the_demo_runs_and_reports() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("report"), "{stdout}");
     assert!(stdout.contains("backpressure Received: 10000"), "{stdout}");
+}
+
+/// 2 400 events from 4 sensors, 1 s apart per sensor on average, each stamped up to 400 ms
+/// off its place in the file (so within `--lateness 500ms`), with values whose sums depend on
+/// the order they are added in.
+fn sensor_events() -> Vec<(usize, String)> {
+    (0..2_400u64)
+        .map(|i| {
+            let source = (i % 4) as usize;
+            let jitter = (i * 7_919) % 401;
+            let ts = 1_700_000_000_000 + i * 250 + 400 - jitter;
+            let value = ((i * 37) % 1_000) as f64 / 7.0 + 0.1;
+            let line =
+                format!(r#"{{"timestamp":{ts},"source":"sensor-{source}","value":{value}}}"#);
+            (source, line)
+        })
+        .collect()
+}
+
+/// Writes `lines` split into `n` files, by `part(index, source)`.
+fn split_files(
+    tag: &str,
+    events: &[(usize, String)],
+    n: usize,
+    part: impl Fn(usize, usize) -> usize,
+) -> Vec<PathBuf> {
+    let mut parts = vec![String::new(); n];
+    for (i, (source, line)) in events.iter().enumerate() {
+        let p = &mut parts[part(i, *source)];
+        p.push_str(line);
+        p.push('\n');
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(k, content)| fixture(&format!("{tag}-{n}-{k}.jsonl"), content))
+        .collect()
+}
+
+fn run_files(flags: &[&str], files: &[PathBuf]) -> (String, String) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(flags);
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let out = weir(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stderr)
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .expect("a summary")
+        .to_owned();
+    (text(&out.stdout), summary)
+}
+
+/// The same events in one file or split across 2 and 4 files, by source or by line ranges:
+/// byte-identical windows and the same summary, late count included.
+#[test]
+fn split_files_give_the_windows_of_one_file() {
+    let events = sensor_events();
+    let whole = split_files("whole", &events, 1, |_, _| 0);
+    for flags in [
+        &["--lateness", "500ms"][..],
+        &["--lateness", "500ms", "--slide", "250ms", "--by", "source"][..],
+    ] {
+        let (want, want_summary) = run_files(flags, &whole);
+        assert!(
+            want_summary.contains("2400 processed, 0 late"),
+            "{want_summary}"
+        );
+        assert!(want.lines().count() > 100);
+        for n in [2, 4] {
+            let by_source = split_files("source", &events, n, |_, s| s % n);
+            let by_range = split_files("range", &events, n, |i, _| i * n / events.len());
+            for files in [by_source, by_range] {
+                let (got, summary) = run_files(flags, &files);
+                assert!(got == want, "{n} files {flags:?}: the windows differ");
+                assert_eq!(summary, want_summary);
+            }
+        }
+    }
+}
+
+/// Two copies of one ordered file: no event late (one watermark for the merged files made
+/// most of them late), every window counted twice.
+#[test]
+fn two_copies_of_an_ordered_file_have_no_late_event() {
+    let lines: String = (0..5_000u64)
+        .map(|i| {
+            format!(
+                r#"{{"timestamp":{},"source":"s","value":1}}"#,
+                1_000 + i * 3
+            ) + "\n"
+        })
+        .collect();
+    let file = fixture("ordered.jsonl", &lines);
+    let (out, summary) = run_files(&[], &[file.clone(), file]);
+    assert!(
+        summary.contains(
+            "10000 lines read (10000 events, 0 malformed, 0 blank); 10000 processed, 0 late"
+        ),
+        "{summary}"
+    );
+    let counts: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_count"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), 10_000);
+    assert!(
+        counts[1..counts.len() - 1]
+            .iter()
+            .all(|&n| n == 2 * 334 || n == 2 * 333)
+    );
+}
+
+/// stdin and a file together, and a file that ends long before the other: the windows of the
+/// single file.
+#[test]
+fn stdin_with_files_and_a_file_that_ends_early() {
+    let events = sensor_events();
+    let whole = split_files("whole-stdin", &events, 1, |_, _| 0);
+    let (want, want_summary) = run_files(&["--lateness", "500ms"], &whole);
+    // The first tenth in one file, the rest from stdin.
+    let early: String = events[..240]
+        .iter()
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let rest: String = events[240..]
+        .iter()
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let early = fixture("early.jsonl", &early);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--lateness", "500ms", early.to_str().unwrap(), "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, rest.as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(text(&out.stdout) == want, "the windows differ");
+    assert!(
+        text(&out.stderr).contains(&want_summary),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn an_event_at_the_end_of_time_is_windowed_not_lost() {
+    let file = fixture(
+        "end-of-time.jsonl",
+        "{\"timestamp\": 18446744073709551614, \"source\": \"a\", \"value\": 1}\n\
+         {\"timestamp\": 18446744073709551615, \"source\": \"a\", \"value\": 2}\n",
+    );
+    let (out, summary) = run_files(&["--window", "1ms"], &[file.clone()]);
+    let windows: Vec<(u64, u64, u64)> = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let n = |k: &str| v[k].as_u64().unwrap();
+            (n("window_start"), n("window_end"), n("event_count"))
+        })
+        .collect();
+    assert_eq!(
+        windows,
+        [(u64::MAX - 1, u64::MAX, 1), (u64::MAX, u64::MAX, 1)]
+    );
+    assert!(summary.contains("2 processed, 0 late"), "{summary}");
+    // A window as long as time, sliding by half of it: the two windows that hold the last
+    // two milliseconds, [2^63 - 1, 2^64 + 2^63 - 3) and [2^64 - 2, 2^65 - 4), ends clamped.
+    let (out, _) = run_files(
+        &[
+            "--window",
+            "18446744073709551614ms",
+            "--slide",
+            "9223372036854775807ms",
+        ],
+        &[file],
+    );
+    let windows: Vec<(u64, u64, u64)> = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let n = |k: &str| v[k].as_u64().unwrap();
+            (n("window_start"), n("window_end"), n("event_count"))
+        })
+        .collect();
+    assert_eq!(
+        windows,
+        [(u64::MAX / 2, u64::MAX, 2), (u64::MAX - 1, u64::MAX, 2)]
+    );
+}
+
+fn assert_usage_error(args: &[&str], mentions: &[&str]) {
+    let out = weir(args);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?}: {}",
+        text(&out.stderr)
+    );
+    let stderr = text(&out.stderr);
+    for m in mentions {
+        assert!(stderr.contains(m), "{args:?}: {stderr}");
+    }
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn flags_that_make_no_sense_are_rejected_before_anything_runs() {
+    let file = fixture(
+        "flags.jsonl",
+        "{\"timestamp\": 1, \"source\": \"a\", \"value\": 1}\n",
+    );
+    let f = file.to_str().unwrap();
+    assert_usage_error(&["run", "--window", "0", f], &["--window", "at least 1ms"]);
+    assert_usage_error(&["run", "--slide", "0ms", f], &["--slide", "at least 1ms"]);
+    assert_usage_error(&["run", "--buffer", "0", f], &["--buffer", "at least 1"]);
+    assert_usage_error(
+        &["run", "--min-value", "5", "--max-value", "3", f],
+        &["--min-value 5 is above --max-value 3"],
+    );
+    assert_usage_error(&["run", "--sample", "1.5", f], &["--sample", "[0, 1]"]);
+    assert_usage_error(
+        &["run", "--window", "100000s", "--slide", "1ms", f],
+        &["--window 100000000ms", "--slide 1ms", "at most 100000"],
+    );
+    assert_usage_error(
+        &["run", "--window", "5124095576030432h", f],
+        &["--window", "too long"],
+    );
+    assert_usage_error(&["demo", "--rate", "0"], &["--rate", "1..=100000000"]);
+    assert_usage_error(&["demo", "--buffer", "0"], &["--buffer", "1..=1048576"]);
+    let dir = std::env::temp_dir();
+    assert_usage_error(&["run", dir.to_str().unwrap()], &["is a directory"]);
+    assert_usage_error(&["run", "-", "-"], &["stdin"]);
+}
+
+/// Blank lines, arrays, huge values, events beyond the clock and in no window: each counted
+/// on its line of the summary, which adds up.
+#[test]
+fn every_line_and_every_event_is_accounted_for() {
+    let content = "\
+{\"timestamp\": 100, \"source\": \"a\", \"value\": 1.7e308}
+
+[1,1000,\"a\",5,null]
+{\"timestamp\": 200, \"source\": \"a\", \"value\": 1.7e308}
+   
+{\"timestamp\": 4102444800000, \"source\": \"a\", \"value\": 1}
+{\"timestamp\": 700, \"source\": \"a\", \"value\": 1}
+{\"timestamp\": 1300, \"source\": \"a\", \"value\": 9}
+{\"timestamp\": 1400, \"source\": \"a\", \"value\": -9}
+";
+    let file = fixture("accounting.jsonl", content);
+    let out = weir(&[
+        "run",
+        "--window",
+        "500ms",
+        "--slide",
+        "1s",
+        "--max-future",
+        "1h",
+        "--min-value",
+        "0",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("accounting.jsonl:3: not a JSON object"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("accounting.jsonl:6: timestamp 4102444800000"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "summary: 9 lines read (6 events, 1 malformed, 2 blank); 3 processed, 0 late, 0 \
+             dropped, 1 filtered, 1 too far ahead, 1 outside every window"
+        ),
+        "{stderr}"
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(r#"{"avg_value":1.7e+308,"event_count":2,"max_value":1.7e+308"#),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_full_disk_is_an_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "examples/data/events.jsonl"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot write the output: No space left on device"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Waits for `child` at most `limit`, killing it and failing past that.
+fn wait_at_most(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `weir run big | head -1` and `weir demo | head -2`: the reader goes away, weir stops
+/// reading and ends with status 0 and no message.
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    let lines: String = (0..400_000u64)
+        .map(|i| format!(r#"{{"timestamp":{},"source":"s","value":1}}"#, i * 10) + "\n")
+        .collect();
+    let big = fixture("big.jsonl", &lines);
+    for args in [
+        vec!["run", big.to_str().unwrap()],
+        vec!["demo", "--duration", "60s"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+        assert!(!first.is_empty());
+        drop(stdout);
+        let status = wait_at_most(&mut child, std::time::Duration::from_secs(30));
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("summary") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
+}
+
+fn kill(child: &std::process::Child, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {signal}");
+}
+
+/// SIGINT and SIGTERM on `weir run`: reading stops, every open window is emitted, the summary
+/// printed, and the status says which signal.
+#[test]
+fn a_signal_flushes_the_open_windows_and_the_summary() {
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["run", "--lateness", "10s"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Three events whose windows stay open (lateness 10 s), then a malformed line: its
+        // report on stderr shows the events before it went through.
+        std::io::Write::write_all(
+            &mut stdin,
+            b"{\"timestamp\": 1000, \"source\": \"a\", \"value\": 1}\n\
+              {\"timestamp\": 2000, \"source\": \"a\", \"value\": 2}\n\
+              {\"timestamp\": 2500, \"source\": \"a\", \"value\": 4}\n\
+              oops\n",
+        )
+        .unwrap();
+        std::io::Write::flush(&mut stdin).unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(line.contains("stdin:4"), "{line}");
+        kill(&child, signal);
+        let status = wait_at_most(&mut child, std::time::Duration::from_secs(30));
+        assert_eq!(status.code(), Some(code));
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        assert!(
+            rest.contains("summary: 4 lines read (3 events, 1 malformed, 0 blank); 3 processed"),
+            "{rest}"
+        );
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+        let counts: Vec<&str> = out
+            .lines()
+            .map(|l| {
+                if l.contains("\"event_count\":1") {
+                    "1"
+                } else {
+                    "2"
+                }
+            })
+            .collect();
+        assert_eq!(counts, ["1", "2"], "{out}");
+        drop(stdin);
+    }
+}
+
+/// Ctrl-C on the demo: the sources stop, the pipeline drains and the report comes.
+#[test]
+fn ctrl_c_on_the_demo_prints_the_report() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["demo", "--duration", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    // The header, a blank line, then the first window: the pipeline is running.
+    for _ in 0..3 {
+        line.clear();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    }
+    assert!(line.contains("window"), "{line}");
+    kill(&child, "-INT");
+    let status = wait_at_most(&mut child, std::time::Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(
+        rest.contains("report") && rest.contains("stopped      by a signal"),
+        "{rest}"
+    );
+}
+
+#[test]
+fn the_demo_stops_at_its_duration_whatever_the_rate() {
+    let out = weir(&[
+        "demo",
+        "--duration",
+        "1s",
+        "--rate",
+        "100000000",
+        "--sensors",
+        "1",
+    ]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("more than they could keep up"), "{stdout}");
 }

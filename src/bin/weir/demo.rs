@@ -133,8 +133,10 @@ fn start_sources(
                             {
                                 return;
                             }
-                            // Catch up to where the rate says this source should be by now.
-                            let due = planned_events(now - start, rate).min(planned);
+                            // Catch up to where the rate says this source should be at the end
+                            // of this millisecond.
+                            let elapsed = now - start + Duration::from_millis(1);
+                            let due = planned_events(elapsed, rate).min(planned);
                             while i < due {
                                 let phase = usize::try_from(i * 3 / planned.max(1)).unwrap_or(2);
                                 let n = usize::try_from(i).unwrap_or(usize::MAX);
