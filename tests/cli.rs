@@ -302,7 +302,7 @@ fn an_event_at_the_end_of_time_is_windowed_not_lost() {
         "{\"timestamp\": 18446744073709551614, \"source\": \"a\", \"value\": 1}\n\
          {\"timestamp\": 18446744073709551615, \"source\": \"a\", \"value\": 2}\n",
     );
-    let (out, summary) = run_files(&["--window", "1ms"], &[file.clone()]);
+    let (out, summary) = run_files(&["--window", "1ms"], std::slice::from_ref(&file));
     let windows: Vec<(u64, u64, u64)> = out
         .lines()
         .map(|l| {
