@@ -158,7 +158,26 @@ impl CompensatedSum {
         self.exp = exp;
     }
 
+    #[inline(always)]
     fn combine(&self, other: &CompensatedSum) -> CompensatedSum {
+        if self.exp == other.exp {
+            let (s, e) = two_sum(self.hi, other.hi);
+            if s.is_finite() {
+                return CompensatedSum {
+                    hi: s,
+                    lo: self.lo + other.lo + e,
+                    exp: self.exp,
+                    infinite: self.infinite + other.infinite,
+                };
+            }
+        }
+        self.combine_cold(other)
+    }
+
+    /// [`combine`](Self::combine) of sums at different scales, or that would overflow.
+    #[cold]
+    #[inline(never)]
+    fn combine_cold(&self, other: &CompensatedSum) -> CompensatedSum {
         let (mut a, mut b) = (*self, *other);
         let exp = a.exp.max(b.exp);
         a.rescale(exp);
@@ -188,14 +207,20 @@ impl CompensatedSum {
 
 /// `x * 2^exp`, exactly (unless the result is outside the range of `f64`).
 fn scale(x: f64, exp: i32) -> f64 {
-    // 2^exp in at most two steps, each within the range of f64.
-    let step = exp.clamp(-1000, 1000);
-    let x = x * 2f64.powi(step);
+    // 2^exp in at most two steps, each a normal power of two.
+    let step = exp.clamp(-1022, 1023);
+    let x = x * pow2(step);
     if step == exp {
         x
     } else {
-        x * 2f64.powi(exp - step)
+        x * pow2((exp - step).clamp(-1022, 1023))
     }
+}
+
+/// `2^exp` for `exp` in the normal range, from its bits.
+fn pow2(exp: i32) -> f64 {
+    let biased = u64::try_from(exp + 1023).expect("a normal exponent");
+    f64::from_bits(biased << 52)
 }
 
 impl Moments {
@@ -327,14 +352,80 @@ numeric_aggregate!(
     /// The mean of the values `F` extracts (`None` for an empty window).
     Mean, Measured<Option<f64>>, |m| Measured { value: m.mean(), skipped: m.skipped }
 );
-numeric_aggregate!(
+/// The accumulator of [`Min`] and [`Max`]: the extreme value seen (`+inf` for a minimum,
+/// `-inf` for a maximum while empty), how many values it was taken over, how many NaN values
+/// were skipped. A third of the size of [`Moments`], which matters to sliding windows: they
+/// queue one accumulator per pane.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extremum {
+    /// Values seen (NaN excluded).
+    pub count: u64,
+    /// NaN values skipped.
+    pub skipped: u64,
+    /// The smallest (for [`Min`]) or largest (for [`Max`]) value.
+    pub value: f64,
+}
+
+/// Defines [`Min`] or [`Max`] over [`Extremum`].
+macro_rules! extremum_aggregate {
+    ($(#[$doc:meta])* $name:ident, $empty:expr, $pick:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $name<F>(pub F);
+
+        impl<F> fmt::Debug for $name<F> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+
+        impl<T, F: Fn(&T) -> f64> Aggregate<T> for $name<F> {
+            type Acc = Extremum;
+            type Output = Measured<Option<f64>>;
+
+            #[inline]
+            fn init(&self) -> Extremum {
+                Extremum { count: 0, skipped: 0, value: $empty }
+            }
+
+            #[inline]
+            fn add(&self, acc: &mut Extremum, item: &T) {
+                let value = (self.0)(item);
+                if value.is_nan() {
+                    acc.skipped += 1;
+                } else {
+                    acc.count += 1;
+                    acc.value = acc.value.$pick(value);
+                }
+            }
+
+            #[inline]
+            fn combine(&self, a: &Extremum, b: &Extremum) -> Extremum {
+                Extremum {
+                    count: a.count + b.count,
+                    skipped: a.skipped + b.skipped,
+                    value: a.value.$pick(b.value),
+                }
+            }
+
+            fn result(&self, acc: &Extremum) -> Measured<Option<f64>> {
+                Measured {
+                    value: (acc.count > 0).then_some(acc.value),
+                    skipped: acc.skipped,
+                }
+            }
+        }
+    };
+}
+
+extremum_aggregate!(
     /// The true minimum of the values `F` extracts (`None` for an empty window).
-    Min, Measured<Option<f64>>, |m| Measured { value: m.min(), skipped: m.skipped }
+    Min, f64::INFINITY, min
 );
-numeric_aggregate!(
+extremum_aggregate!(
     /// The true maximum of the values `F` extracts, correct for all-negative values (`None`
     /// for an empty window).
-    Max, Measured<Option<f64>>, |m| Measured { value: m.max(), skipped: m.skipped }
+    Max, f64::NEG_INFINITY, max
 );
 numeric_aggregate!(
     /// Count, sum, mean, min and max of the values `F` extracts, in one pass.

@@ -18,7 +18,9 @@ mod event_time;
 mod processing_time;
 mod two_stacks;
 
-pub use aggregate::{Aggregate, Count, Max, Mean, Measured, Min, Moments, Stats, Sum, Summary};
+pub use aggregate::{
+    Aggregate, Count, Extremum, Max, Mean, Measured, Min, Moments, Stats, Sum, Summary,
+};
 pub use count::CountWindow;
 pub use event_time::{EventTimeWindow, MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
 pub use processing_time::ProcessingTimeWindow;

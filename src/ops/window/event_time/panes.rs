@@ -18,7 +18,7 @@
 //! compute in pane space; an item that falls in the pane items are arriving in is checked in
 //! milliseconds, with `u64` bounds precomputed for that pane.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::super::aggregate::Aggregate;
 use super::super::two_stacks::TwoStacks;
@@ -38,6 +38,17 @@ pub const MAX_GAP_WINDOWS: u64 = 10_000;
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// `a * b`, saturating. Operands below 2^64 (all but absurd window numbers) take one widening
+/// multiply, not the 128-bit overflow check.
+#[inline(always)]
+fn mul(a: u128, b: u128) -> u128 {
+    if (a | b) >> 64 == 0 {
+        a * b
+    } else {
+        a.saturating_mul(b)
+    }
 }
 
 /// Where windows and panes lie.
@@ -110,16 +121,19 @@ impl Geometry {
     /// The pane the watermark is in when `max_ts` is the largest timestamp seen and items may
     /// be `bound` ms out of order: the panes before it are complete.
     pub(crate) fn watermark_pane(&self, max_ts: u64, bound: u64) -> u128 {
-        let mark = (u128::from(max_ts) + u128::from(self.shift)).saturating_sub(u128::from(bound));
-        mark / u128::from(self.pane)
+        match max_ts.checked_add(self.shift) {
+            Some(x) => u128::from(x.saturating_sub(bound) / self.pane),
+            None => {
+                let x = u128::from(max_ts) + u128::from(self.shift);
+                x.saturating_sub(u128::from(bound)) / u128::from(self.pane)
+            }
+        }
     }
 
     /// The smallest timestamp that moves the watermark past `pane` (`u64::MAX` if that lies
     /// beyond).
     pub(crate) fn next_watermark_ts(&self, pane: u128, bound: u64) -> u64 {
-        let at = (pane + 1)
-            .saturating_mul(u128::from(self.pane))
-            .saturating_add(u128::from(bound));
+        let at = mul(pane + 1, u128::from(self.pane)).saturating_add(u128::from(bound));
         self.clamp_ms(at)
     }
 
@@ -130,14 +144,14 @@ impl Geometry {
 
     /// The first millisecond of `pane` (0 for a pane that starts before 0).
     pub(crate) fn pane_start_ms(&self, pane: u128) -> u64 {
-        self.clamp_ms(pane.saturating_mul(u128::from(self.pane)))
+        self.clamp_ms(mul(pane, u128::from(self.pane)))
     }
 
     /// The timestamps in `pane`, as `(first, count)`: `ts` is in it iff
     /// `ts.wrapping_sub(first) < count`.
     pub(crate) fn pane_span(&self, pane: u128) -> (u64, u64) {
         let first = self.pane_start_ms(pane);
-        let end = (pane + 1).saturating_mul(u128::from(self.pane));
+        let end = mul(pane.saturating_add(1), u128::from(self.pane));
         // Clamped to the end of time: a wider span would wrap around in the check.
         let end = end
             .saturating_sub(u128::from(self.shift))
@@ -156,7 +170,7 @@ impl Geometry {
 
     /// The panes of window `k`: `[first, end)`.
     pub(crate) fn window_panes(&self, k: u128) -> (u128, u128) {
-        let first = k.saturating_mul(self.per_slide);
+        let first = mul(k, self.per_slide);
         (first, first.saturating_add(self.per_window))
     }
 
@@ -170,7 +184,7 @@ impl Geometry {
     /// Window `k` in milliseconds: `(start, end)`, the start clamped to 0 and the end to
     /// `u64::MAX`.
     pub(crate) fn window_ms(&self, k: u128) -> (u64, u64) {
-        let start = k.saturating_mul(u128::from(self.slide));
+        let start = mul(k, u128::from(self.slide));
         (
             self.clamp_ms(start),
             self.clamp_ms(start.saturating_add(u128::from(self.size))),
@@ -188,6 +202,67 @@ struct Hot<Acc> {
     acc: Pane<Acc>,
 }
 
+/// Panes with items that are not in the window queue yet, by pane number. Panes that come in
+/// ascending order (the common case: items in order) go to the back of a run, which costs no
+/// allocation and no tree walk; the others go to a map.
+struct OpenPanes<Acc> {
+    run: VecDeque<(u128, Pane<Acc>)>,
+    rest: BTreeMap<u128, Pane<Acc>>,
+}
+
+impl<Acc> OpenPanes<Acc> {
+    fn new() -> Self {
+        OpenPanes {
+            run: VecDeque::new(),
+            rest: BTreeMap::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.run.len() + self.rest.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.run.is_empty() && self.rest.is_empty()
+    }
+
+    /// Adds `pane`, which is not held yet.
+    fn insert(&mut self, pane: u128, acc: Pane<Acc>) {
+        if self.run.back().is_none_or(|(last, _)| *last < pane) {
+            self.run.push_back((pane, acc));
+        } else {
+            self.rest.insert(pane, acc);
+        }
+    }
+
+    fn remove(&mut self, pane: u128) -> Option<Pane<Acc>> {
+        match self.run.binary_search_by_key(&pane, |(p, _)| *p) {
+            Ok(i) => self.run.remove(i).map(|(_, acc)| acc),
+            Err(_) => self.rest.remove(&pane),
+        }
+    }
+
+    /// The smallest pane number held.
+    fn first(&self) -> Option<u128> {
+        let run = self.run.front().map(|(pane, _)| *pane);
+        let rest = self.rest.first_key_value().map(|(pane, _)| *pane);
+        match (run, rest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn pop_first(&mut self) -> Option<(u128, Pane<Acc>)> {
+        let run = self.run.front().map(|(pane, _)| *pane);
+        let rest = self.rest.first_key_value().map(|(pane, _)| *pane);
+        match (run, rest) {
+            (Some(a), Some(b)) if b < a => self.rest.pop_first(),
+            (Some(_), _) => self.run.pop_front(),
+            (None, _) => self.rest.pop_first(),
+        }
+    }
+}
+
 /// The panes that hold items, and the assembly of complete windows from them.
 ///
 /// Panes below `closed` are complete: no item will be added to them (a later item for one is
@@ -199,7 +274,7 @@ pub(crate) struct Panes<Acc> {
     geometry: Geometry,
     hot: Option<Hot<Acc>>,
     /// Panes with items that are not in the window queue yet.
-    open: BTreeMap<u128, Pane<Acc>>,
+    open: OpenPanes<Acc>,
     closed: u128,
     /// The panes `[queue_start, queue_end)` of the window being assembled.
     queue: TwoStacks<Pane<Acc>>,
@@ -218,7 +293,7 @@ impl<Acc: Clone> Panes<Acc> {
         Panes {
             geometry,
             hot: None,
-            open: BTreeMap::new(),
+            open: OpenPanes::new(),
             closed: 0,
             queue: TwoStacks::new(identity),
             queue_start: 0,
@@ -279,7 +354,7 @@ impl<Acc: Clone> Panes<Acc> {
             return false;
         }
         self.cool();
-        let mut acc = self.open.remove(&pane).unwrap_or_else(|| (agg.init(), 0));
+        let mut acc = self.open.remove(pane).unwrap_or_else(|| (agg.init(), 0));
         agg.add(&mut acc.0, item);
         acc.1 += 1;
         let (first_ms, len_ms) = self.geometry.pane_span(pane);
@@ -340,7 +415,7 @@ impl<Acc: Clone> Panes<Acc> {
             }
             // The first pane with items that is not queued yet. The hot pane is not complete
             // (`close` cools a complete one), so it lies past window k, but it bounds a skip.
-            let next = self.open.first_key_value().map(|(pane, _)| *pane);
+            let next = self.open.first();
             let queued = self.last_queued.is_some_and(|pane| pane >= first);
             if !queued && next.is_none_or(|pane| pane >= end) {
                 // Window k saw no item. Nor did the windows before the first one that holds a
@@ -371,24 +446,32 @@ impl<Acc: Clone> Panes<Acc> {
                 self.queue_start = first;
                 self.queue_end = first;
             }
-            if self.queue_start < first {
+            // Bring the queue to the panes of window k, one budgeted step per pane.
+            while self.queue_start < first && *budget > 0 {
+                *budget -= 1;
                 self.queue.pop(combine);
                 self.queue_start += 1;
-                continue;
             }
-            if self.queue_end < end {
+            let mut next = next;
+            while self.queue_start == first && self.queue_end < end && *budget > 0 {
+                *budget -= 1;
                 let pane = if next == Some(self.queue_end) {
                     self.last_queued = next;
-                    self.open
+                    let pane = self
+                        .open
                         .pop_first()
                         .expect("`next` is the first open pane")
-                        .1
+                        .1;
+                    next = self.open.first();
+                    pane
                 } else {
                     self.queue.identity().clone()
                 };
                 self.queue.push(pane, combine);
                 self.queue_end += 1;
-                continue;
+            }
+            if self.queue_start < first || self.queue_end < end {
+                return None; // out of budget
             }
             self.next_window = k + 1;
             self.last_emitted = Some(k);
