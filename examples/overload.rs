@@ -73,7 +73,7 @@ fn calibrate() -> u32 {
     ((10.0 * send / per_round).round() as u32).max(1)
 }
 
-fn checkpoint(produced: u64, queued: usize, dropped: u64, started: Instant) {
+fn checkpoint(produced: u64, queued: usize, dropped: usize, started: Instant) {
     println!(
         "  {:>5.1} s  produced {:>10}  queued {:>10}  dropped {:>10}  peak RSS {:>8.1} MiB",
         started.elapsed().as_secs_f64(),

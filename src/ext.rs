@@ -11,7 +11,7 @@ use crate::ops::sample::{Adaptive, AdaptiveRates, Bernoulli, EveryNth, Keep, Sam
 use crate::ops::window::{Aggregate, CountWindow, EventTimeWindow, ProcessingTimeWindow};
 use crate::ops::{
     ChunksTimeout, Either, Filter, FilterMap, Fuse, Map, Merge, Overflow, Policy, RingBuffer,
-    Sample, Subscriber,
+    Sample, Subscriber, Take,
 };
 
 /// Operators and consumers for every [`Stream`].
@@ -415,6 +415,15 @@ pub trait StreamOps: Stream {
         Self: Sized,
     {
         CountWindow::new(self, n, every, agg)
+    }
+
+    /// The first `n` items, then the end; the upstream is dropped as soon as the `n`-th item
+    /// is out. See [`Take`].
+    fn take(self, n: usize) -> Take<Self>
+    where
+        Self: Sized,
+    {
+        Take::new(self, n)
     }
 
     /// Returns `None` forever once the stream has returned `None`. See [`Fuse`].

@@ -65,9 +65,18 @@ pub use ops::{from_receiver, iter};
 pub use stats::{BackpressureStats, StatsHandle};
 
 /// Everything needed to build and consume a pipeline: `use weir::prelude::*;`.
+///
+/// The [`StreamOps`] extension trait (every operator and consumer), [`Stream`] and
+/// [`FusedStream`], `pin!`, the sources [`iter()`] and [`from_receiver`], the channels
+/// ([`ring_channel`](ops::ring_channel) with its [`Overflow`](ops::Overflow) policies,
+/// [`broadcast`](ops::broadcast()) with its subscriber [`Policy`](ops::Policy)), the merges
+/// ([`merge`](ops::merge()), [`merge_tagged`](ops::merge_tagged),
+/// [`merge_event_time`](ops::merge_event_time)), [`BackpressureStats`], and the built-in
+/// window aggregates (`Count`, `Sum`, `Mean`, `Min`, `Max`, `Stats`).
 pub mod prelude {
-    pub use crate::ops::{Overflow, ring_channel};
-    pub use crate::ops::{from_receiver, iter};
+    pub use crate::ops::window::{Count, Max, Mean, Min, Stats, Sum};
+    pub use crate::ops::{Overflow, Policy, broadcast, ring_channel};
+    pub use crate::ops::{from_receiver, iter, merge, merge_event_time, merge_tagged};
     pub use crate::{BackpressureStats, StreamOps};
     pub use core::pin::pin;
     pub use futures_core::{FusedStream, Stream};

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicUsize, Ordering};
 
 /// A shared handle to an operator's [`BackpressureStats`], as its `stats()` methods return.
 pub type StatsHandle = crate::sync::Arc<BackpressureStats>;
@@ -22,8 +22,13 @@ pub type StatsHandle = crate::sync::Arc<BackpressureStats>;
 ///
 /// An operator publishes its counters once per poll, not once per item, so the identity holds
 /// exactly whenever the operator is not in the middle of a poll; a reader on another thread
-/// may see one counter a poll ahead of another. The `record_*` methods are for counters you
-/// own (a stage of your own); an operator overwrites its counters with its own totals.
+/// may see one counter a poll ahead of another. The `increment_*` and `record_*` methods are
+/// for counters you own (a stage of your own); an operator overwrites its counters with its
+/// own totals.
+///
+/// The shape is the course project's (`weir::event` follows it): public atomic fields, one
+/// `increment_*` per counter, `usize` totals and [`get_report`](Self::get_report), which is
+/// also this type's `Display`.
 ///
 /// ```
 /// use weir::BackpressureStats;
@@ -31,57 +36,77 @@ pub type StatsHandle = crate::sync::Arc<BackpressureStats>;
 /// let stats = BackpressureStats::new();
 /// stats.record_received(10);
 /// stats.record_processed(7);
-/// stats.record_dropped(3);
+/// stats.record_dropped(2);
+/// stats.increment_dropped();
 /// assert_eq!(stats.get_report(), "Received: 10, Processed: 7, Dropped: 3 (30.0% drop rate)");
+/// assert_eq!(stats.to_string(), stats.get_report());
 /// ```
 #[derive(Default)]
 pub struct BackpressureStats {
-    received: AtomicU64,
-    processed: AtomicU64,
-    dropped: AtomicU64,
+    /// Items taken from the upstream.
+    pub received: AtomicUsize,
+    /// Items dropped (evicted, rejected or not sampled).
+    pub dropped: AtomicUsize,
+    /// Items emitted downstream.
+    pub processed: AtomicUsize,
 }
 
 impl BackpressureStats {
     /// All counters at zero.
     pub fn new() -> Self {
         BackpressureStats {
-            received: AtomicU64::new(0),
-            processed: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
+            received: AtomicUsize::new(0),
+            dropped: AtomicUsize::new(0),
+            processed: AtomicUsize::new(0),
         }
     }
 
     /// Items taken from the upstream.
-    pub fn received(&self) -> u64 {
+    pub fn received(&self) -> usize {
         self.received.load(Ordering::Relaxed)
     }
 
     /// Items emitted downstream.
-    pub fn processed(&self) -> u64 {
+    pub fn processed(&self) -> usize {
         self.processed.load(Ordering::Relaxed)
     }
 
     /// Items dropped (evicted, rejected or not sampled).
-    pub fn dropped(&self) -> u64 {
+    pub fn dropped(&self) -> usize {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Adds one to `received`.
+    pub fn increment_received(&self) {
+        self.record_received(1);
+    }
+
+    /// Adds one to `dropped`.
+    pub fn increment_dropped(&self) {
+        self.record_dropped(1);
+    }
+
+    /// Adds one to `processed`.
+    pub fn increment_processed(&self) {
+        self.record_processed(1);
+    }
+
     /// Adds `n` to `received`.
-    pub fn record_received(&self, n: u64) {
+    pub fn record_received(&self, n: usize) {
         if n > 0 {
             self.received.fetch_add(n, Ordering::Relaxed);
         }
     }
 
     /// Adds `n` to `processed`.
-    pub fn record_processed(&self, n: u64) {
+    pub fn record_processed(&self, n: usize) {
         if n > 0 {
             self.processed.fetch_add(n, Ordering::Relaxed);
         }
     }
 
     /// Adds `n` to `dropped`.
-    pub fn record_dropped(&self, n: u64) {
+    pub fn record_dropped(&self, n: usize) {
         if n > 0 {
             self.dropped.fetch_add(n, Ordering::Relaxed);
         }
@@ -98,9 +123,17 @@ impl BackpressureStats {
         }
     }
 
-    /// `"Received: R, Processed: P, Dropped: D (X.X% drop rate)"`.
+    /// `"Received: R, Processed: P, Dropped: D (X.X% drop rate)"`: the [`Display`](fmt::Display)
+    /// of the counters.
     pub fn get_report(&self) -> String {
-        format!(
+        self.to_string()
+    }
+}
+
+impl fmt::Display for BackpressureStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
             "Received: {}, Processed: {}, Dropped: {} ({:.1}% drop rate)",
             self.received(),
             self.processed(),
@@ -127,9 +160,9 @@ impl fmt::Debug for BackpressureStats {
 /// possible because the operator is the counters' only writer.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Tally {
-    pub(crate) received: u64,
-    pub(crate) processed: u64,
-    pub(crate) dropped: u64,
+    pub(crate) received: usize,
+    pub(crate) processed: usize,
+    pub(crate) dropped: usize,
 }
 
 impl Tally {

@@ -151,12 +151,12 @@ proptest! {
         let stats = s.stats();
         let mut checked = 0;
         let driven = drive_inspect(s, &state, |s| {
-            assert_eq!(stats.received(), stats.processed() + stats.dropped() + s.buffered() as u64);
+            assert_eq!(stats.received(), stats.processed() + stats.dropped() + s.buffered());
             assert!(s.buffered() <= capacity);
             checked += 1;
         });
         prop_assert!(checked > 0);
-        prop_assert_eq!(driven.items.len() as u64 + stats.dropped(), input.len() as u64);
+        prop_assert_eq!(driven.items.len() + stats.dropped(), input.len());
         if policy == Overflow::Block {
             prop_assert_eq!(&driven.items, &input);
         }
@@ -175,7 +175,7 @@ mod latest {
 
     /// Sends each `(ms, item)` at that instant, ends the stream at `end_ms`, and returns what
     /// `sample_latest(100 ms)` yields, with the instants, plus the drop count.
-    async fn timeline(sends: &[(u64, char)], end_ms: u64) -> (Vec<(u64, char)>, u64) {
+    async fn timeline(sends: &[(u64, char)], end_ms: u64) -> (Vec<(u64, char)>, usize) {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let start = Instant::now();
         let sends = sends.to_vec();

@@ -21,7 +21,7 @@ fn event_at(id: u64, ts: u64, value: f64) -> Event {
 async fn generated_events_follow_the_pattern() {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(generate_events(tx, 6, 0));
-    let events: Vec<Event> = create_event_stream(rx).collect().await;
+    let events: Vec<Event> = create_event_stream(rx).await.collect().await;
     let ids: Vec<u64> = events.iter().map(|e| e.id).collect();
     assert_eq!(ids, [0, 1, 2, 3, 4, 5]);
     assert_eq!(events[5].source, "sensor-0");
@@ -58,7 +58,7 @@ async fn processing_grades_and_filters() {
     assert_eq!(high, [75.0, 95.0]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn batches_are_numbered_per_stream() {
     let processed = (0..25).map(|i| process_event(event_at(i, 0, (i * 4) as f64)));
     let batches: Vec<EventBatch> = batch_events(weir::iter(processed), 10, Duration::from_secs(1))
@@ -69,15 +69,18 @@ async fn batches_are_numbered_per_stream() {
         .map(|b| (b.batch_id, b.events.len()))
         .collect();
     assert_eq!(shape, [(0, 10), (1, 10), (2, 5)]);
-    let counts = process_batch(&batches[0]);
+    let counts = batches[0].severity_counts();
     assert_eq!(counts[&Severity::Low], 8); // values 0..36: below 30
     assert_eq!(counts[&Severity::Medium], 2);
-    assert_eq!(write_batch_to_storage(&batches[2]).await, 5);
+    // A simulated write takes 10 ms.
+    let start = tokio::time::Instant::now();
+    write_batch_to_storage(&batches[2]).await;
+    assert_eq!(start.elapsed(), Duration::from_millis(10));
 }
 
 #[test]
 fn window_stats_handle_empty_and_negative_windows() {
-    let empty = calculate_window_stats(&[], 1_000, 500);
+    let empty = calculate_window_stats(Vec::new(), 1_000, 500);
     assert_eq!(
         (empty.event_count, empty.avg_value, empty.max_value),
         (0, 0.0, 0.0)
@@ -87,7 +90,7 @@ fn window_stats_handle_empty_and_negative_windows() {
         .into_iter()
         .map(|v| process_event(event_at(0, 0, v)))
         .collect();
-    let stats = calculate_window_stats(&negative, 0, 1_000);
+    let stats = calculate_window_stats(negative, 0, 1_000);
     assert_eq!(stats.max_value, -2.0);
     assert!((stats.avg_value + 16.0 / 3.0).abs() < 1e-9);
     assert_eq!(stats.severity_counts[&Severity::Low], 3);
@@ -150,15 +153,15 @@ async fn backpressure_strategies_count_their_drops() {
         buffer_size: 5,
         sample_rate: 0.0,
     };
-    let (s, stats) =
-        apply_backpressure(weir::iter(0..10), config(BackpressureStrategy::DropOldest));
-    assert_eq!(s.collect::<Vec<_>>().await, [5, 6, 7, 8, 9]);
+    let events = || weir::iter((0..10).map(|i| event_at(i, i, 1.0)));
+    let ids = |s: Vec<Event>| s.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let (s, stats) = apply_backpressure(events(), config(BackpressureStrategy::DropOldest));
+    assert_eq!(ids(s.collect().await), [5, 6, 7, 8, 9]);
     assert_eq!(stats.dropped(), 5);
-    let (s, stats) =
-        apply_backpressure(weir::iter(0..10), config(BackpressureStrategy::DropNewest));
-    assert_eq!(s.collect::<Vec<_>>().await, [0, 1, 2, 3, 4]);
+    let (s, stats) = apply_backpressure(events(), config(BackpressureStrategy::DropNewest));
+    assert_eq!(ids(s.collect().await), [0, 1, 2, 3, 4]);
     assert_eq!(stats.dropped(), 5);
-    let (s, stats) = apply_backpressure(weir::iter(0..10), config(BackpressureStrategy::Sample));
+    let (s, stats) = apply_backpressure(events(), config(BackpressureStrategy::Sample));
     assert_eq!(s.count().await, 0);
     assert_eq!(
         stats.get_report(),
@@ -166,6 +169,8 @@ async fn backpressure_strategies_count_their_drops() {
     );
 }
 
+/// Three sources through `run_pipeline` to three consumers that each see every event once:
+/// counts per severity, critical events, batches written to storage.
 #[test]
 fn three_sources_merged_processed_and_fanned_out() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -173,49 +178,95 @@ fn three_sources_merged_processed_and_fanned_out() {
         .enable_time()
         .build()
         .unwrap();
-    let summary = rt.block_on(async {
-        let sources: Vec<(StreamSource, EventStream<Event>)> = (0..3)
+    let (by_severity, critical, stored) = rt.block_on(async {
+        let mut senders = Vec::new();
+        let sources: Vec<_> = (0..3)
             .map(|s| {
+                let (tx, rx) = tokio::sync::mpsc::channel(64);
+                senders.push(tx);
                 let source = StreamSource {
                     id: format!("source-{s}"),
                     source_type: SourceType::Sensor(format!("sensor-{s}")),
                 };
-                let events = (0..1_000u64).map(move |i| event_at(i, i, ((i * 7 + s) % 100) as f64));
-                (source, Box::pin(weir::iter(events)) as EventStream<Event>)
+                (source, weir::from_receiver(rx))
             })
             .collect();
-        run_pipeline(sources).await
+        let pipeline = run_pipeline(sources).await;
+        assert_eq!(pipeline.sources.len(), 3);
+        // Critical subscribers, made before any event is sent: none misses one.
+        let subscribe = || pipeline.broadcast_tx.subscribe_with(Policy::Critical);
+        let analytics = tokio::spawn(subscribe().fold(
+            HashMap::new(),
+            |mut by, e: ProcessedEvent| {
+                *by.entry(e.severity).or_insert(0) += 1;
+                by
+            },
+        ));
+        let alerting = tokio::spawn(
+            subscribe()
+                .filter(|e: &ProcessedEvent| e.severity == Severity::Critical)
+                .count(),
+        );
+        let storage = subscribe();
+        let storage = tokio::spawn(async move {
+            let mut batches =
+                std::pin::pin!(batch_events(storage, 100, Duration::from_millis(100)));
+            let mut stored = 0;
+            while let Some(batch) = batches.next().await {
+                write_batch_to_storage(&batch).await;
+                stored += batch.events.len();
+            }
+            stored
+        });
+        for (s, tx) in senders.into_iter().enumerate() {
+            tokio::spawn(async move {
+                for i in 0..1_000u64 {
+                    let value = ((i * 7 + s as u64) % 100) as f64;
+                    tx.send(event_at(i, i, value)).await.unwrap();
+                }
+            });
+        }
+        (
+            analytics.await.unwrap(),
+            alerting.await.unwrap(),
+            storage.await.unwrap(),
+        )
     });
-    let total: usize = summary.by_severity.values().sum();
+    let total: usize = by_severity.values().sum();
     assert_eq!(total, 3_000, "analytics saw every event once");
-    assert_eq!(summary.stored, 3_000, "storage wrote every event once");
-    assert!(summary.batches >= 30, "{} batches", summary.batches);
-    let critical = (0..3u64)
+    assert_eq!(stored, 3_000, "storage wrote every event once");
+    let expected_critical = (0..3u64)
         .flat_map(|s| (0..1_000u64).map(move |i| (i * 7 + s) % 100))
         .filter(|v| *v >= 90)
         .count();
-    assert_eq!(summary.critical, critical);
-    assert_eq!(summary.by_severity[&Severity::Critical], critical);
+    assert_eq!(critical, expected_critical);
+    assert_eq!(by_severity[&Severity::Critical], expected_critical);
 }
 
+/// `recv()` as with tokio's broadcast receivers: items, then `Closed` once the sources end.
 #[tokio::test]
-async fn a_processing_pipeline_publishes_to_its_subscribers() {
+async fn a_pipeline_subscriber_receives_until_the_sources_end() {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
     let source = StreamSource {
         id: "s".into(),
         source_type: SourceType::API("/events".into()),
     };
-    let (mut pipeline, first) = ProcessingPipeline::new(vec![source.clone()], 8);
-    let second = pipeline.publisher.subscribe();
+    let pipeline = run_pipeline(vec![(source.clone(), weir::from_receiver(rx))]).await;
+    let mut consumer = pipeline.broadcast_tx.subscribe();
     for i in 0..3 {
-        pipeline
-            .publisher
-            .send(process_event(event_at(i, i, 95.0)))
-            .await;
+        tx.send(event_at(i, i, 95.0)).await.unwrap();
     }
+    drop(tx);
+    let mut ids = Vec::new();
+    let end = loop {
+        match consumer.recv().await {
+            Ok(e) => ids.push(e.original.id),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(ids, [0, 1, 2]);
+    assert_eq!(end, weir::ops::RecvError::Closed);
     assert_eq!(pipeline.sources, [source]);
-    drop(pipeline);
-    assert_eq!(first.count().await, 3);
-    assert_eq!(second.count().await, 3);
 }
 
 #[test]
@@ -223,7 +274,7 @@ fn events_and_window_stats_round_trip_through_json() {
     let event = event_at(7, 1_234, -2.5);
     let json = serde_json::to_string(&event).unwrap();
     assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
-    let stats = calculate_window_stats(&[process_event(event)], 1_000, 1_000);
+    let stats = calculate_window_stats(vec![process_event(event)], 1_000, 1_000);
     let json = serde_json::to_string(&stats).unwrap();
     assert_eq!(serde_json::from_str::<WindowedStats>(&json).unwrap(), stats);
 }
@@ -235,18 +286,14 @@ fn merged_processed_windowed_and_fanned_out_to_three_subscribers() {
         .build()
         .unwrap();
     let per_subscriber = rt.block_on(async {
-        let sources: Vec<(StreamSource, EventStream<Event>)> = (0..3u64)
+        let sources: Vec<EventStream<Event>> = (0..3u64)
             .map(|s| {
-                let source = StreamSource {
-                    id: format!("s{s}"),
-                    source_type: SourceType::LogFile(format!("/var/log/{s}.log")),
-                };
                 // Timestamps 0..5 000 ms: five 1 s windows per source.
                 let events = (0..500u64).map(move |i| event_at(i, i * 10, ((i + s) % 100) as f64));
-                (source, Box::pin(weir::iter(events)) as EventStream<Event>)
+                Box::pin(weir::iter(events)) as EventStream<Event>
             })
             .collect();
-        let windows = create_tumbling_window(merge_streams(sources).map(process_event), 1_000);
+        let windows = create_tumbling_window(merge_and_process(sources), 1_000);
         let (task, subscribers) = create_fanout(windows, 3);
         let counting: Vec<_> = subscribers
             .into_iter()
@@ -278,8 +325,30 @@ fn merged_processed_windowed_and_fanned_out_to_three_subscribers() {
     }
 }
 
+/// `merge_sources` keeps each event's source.
 #[tokio::test]
-async fn consume_stream_prints_and_counts() {
-    let n = consume_stream(weir::iter((0..4).map(|i| event_at(i, 0, 1.0)))).await;
-    assert_eq!(n, 4);
+async fn merged_sources_keep_their_names() {
+    let sources: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            let source = StreamSource {
+                id: name.into(),
+                source_type: SourceType::Sensor(name.into()),
+            };
+            (source, weir::iter((0..2).map(move |i| event_at(i, i, 1.0))))
+        })
+        .collect();
+    let got: Vec<(String, u64)> = merge_sources(sources)
+        .map(|(source, e)| (source.id, e.id))
+        .collect()
+        .await;
+    assert_eq!(
+        got,
+        [
+            ("a".into(), 0),
+            ("b".into(), 0),
+            ("a".into(), 1),
+            ("b".into(), 1)
+        ]
+    );
 }

@@ -160,3 +160,36 @@ fn debug_output_names_the_operator_and_skips_closures() {
         "{dbg}"
     );
 }
+
+#[test]
+fn take_stops_after_n_and_releases_its_upstream() {
+    use std::sync::Arc;
+    let held = Arc::new(());
+    let witness = held.clone();
+    // An endless source that holds an Arc, as a channel receiver holds its channel.
+    let source = weir::iter(std::iter::repeat_with(move || Arc::strong_count(&held)));
+    let mut first = Box::pin(source.take(2));
+    assert_eq!(first.size_hint(), (2, Some(2)));
+    let got: Vec<usize> = futures::executor::block_on(StreamOps::collect(&mut first));
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        Arc::strong_count(&witness),
+        1,
+        "the upstream was dropped at the n-th item"
+    );
+    assert!(first.is_terminated());
+    assert_eq!(first.size_hint(), (0, Some(0)));
+
+    // take(0) never polls its upstream (the script panics if it is polled at all after its
+    // end, and this one has no steps: its first poll would end it).
+    let (script, state) = Script::<u8>::new([]);
+    let none: Vec<u8> = futures::executor::block_on(script.take(0).collect());
+    assert!(none.is_empty());
+    assert_eq!(state.polls(), 0);
+
+    // A shorter upstream ends it early; `Pending` passes through with the waker registered.
+    let (script, state) = Script::new([Step::Item(1), Step::Pending, Step::Item(2)]);
+    let driven = drive(script.take(5), &state);
+    assert_eq!(driven.items, [1, 2]);
+    assert_eq!(driven.source_wakes, 1);
+}

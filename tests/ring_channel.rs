@@ -139,7 +139,7 @@ fn two_threads_drop_oldest_conserve_every_item() {
             "producer {p} out of order"
         );
     }
-    assert_eq!(stats.received(), 2 * u64::from(PER_PRODUCER));
-    assert_eq!(stats.processed(), received.len() as u64);
-    assert_eq!(stats.dropped(), returned.len() as u64);
+    assert_eq!(stats.received(), 2 * PER_PRODUCER as usize);
+    assert_eq!(stats.processed(), received.len());
+    assert_eq!(stats.dropped(), returned.len());
 }

@@ -1,14 +1,19 @@
 //! Backpressure for event streams, chosen at run time.
 
 use std::cell::RefCell;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::Stream;
+use pin_project_lite::pin_project;
 use rand::RngExt;
 use rand::rngs::SmallRng;
 
-use super::EventStream;
+use super::Event;
 use crate::StreamOps;
+use crate::ops::RingBuffer;
+use crate::ops::sample::{AdaptiveRates, Bernoulli, Sample};
 use crate::stats::BackpressureStats;
 use crate::sync::Arc;
 
@@ -36,6 +41,11 @@ pub struct BackpressureConfig {
 
 /// Applies `config` to `stream`; returns the protected stream and its counters.
 ///
+/// `DropOldest` and `DropNewest` put a ring buffer of `buffer_size` events in front of the
+/// consumer ([`drop_oldest`](crate::StreamOps::drop_oldest),
+/// [`drop_newest`](crate::StreamOps::drop_newest)); `Sample` keeps each event with probability
+/// `sample_rate` ([`sample`](crate::StreamOps::sample)). The counters are the operator's own.
+///
 /// # Panics
 ///
 /// As the underlying operator: a zero `buffer_size`, or a `sample_rate` outside [0, 1].
@@ -43,26 +53,51 @@ pub struct BackpressureConfig {
 pub fn apply_backpressure<S>(
     stream: S,
     config: BackpressureConfig,
-) -> (EventStream<S::Item>, Arc<BackpressureStats>)
+) -> (impl Stream<Item = Event>, Arc<BackpressureStats>)
 where
-    S: Stream + Send + 'static,
-    S::Item: Send + 'static,
+    S: Stream<Item = Event>,
 {
-    match config.strategy {
-        BackpressureStrategy::DropOldest => {
-            let s = stream.drop_oldest(config.buffer_size);
-            let stats = s.stats();
-            (Box::pin(s), stats)
+    let protected = match config.strategy {
+        BackpressureStrategy::DropOldest => Protected::Buffer {
+            buffer: stream.drop_oldest(config.buffer_size),
+        },
+        BackpressureStrategy::DropNewest => Protected::Buffer {
+            buffer: stream.drop_newest(config.buffer_size),
+        },
+        BackpressureStrategy::Sample => Protected::Sample {
+            sample: stream.sample(config.sample_rate),
+        },
+    };
+    let stats = match &protected {
+        Protected::Buffer { buffer } => buffer.stats(),
+        Protected::Sample { sample } => sample.stats(),
+    };
+    (protected, stats)
+}
+
+pin_project! {
+    /// The stream [`apply_backpressure`] returns: one of the operators a strategy picks.
+    #[project = ProtectedProj]
+    enum Protected<S: Stream> {
+        Buffer { #[pin] buffer: RingBuffer<S> },
+        Sample { #[pin] sample: Sample<S, Bernoulli> },
+    }
+}
+
+impl<S: Stream> Stream for Protected<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        match self.project() {
+            ProtectedProj::Buffer { buffer } => buffer.poll_next(cx),
+            ProtectedProj::Sample { sample } => sample.poll_next(cx),
         }
-        BackpressureStrategy::DropNewest => {
-            let s = stream.drop_newest(config.buffer_size);
-            let stats = s.stats();
-            (Box::pin(s), stats)
-        }
-        BackpressureStrategy::Sample => {
-            let s = stream.sample(config.sample_rate);
-            let stats = s.stats();
-            (Box::pin(s), stats)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Protected::Buffer { buffer } => buffer.size_hint(),
+            Protected::Sample { sample } => sample.size_hint(),
         }
     }
 }
@@ -82,21 +117,16 @@ pub fn should_sample(rate: f64) -> bool {
     RNG.with(|rng| rng.borrow_mut().random_bool(rate))
 }
 
-/// The keep-rate for a queue holding `queue_len` of `capacity`: 1.0 below half full, 0.5
-/// below 80%, else 0.1 (a zero capacity counts as full).
+/// The keep-rate for a queue holding `queue_len` of `capacity`: the default thresholds of the
+/// adaptive sampler ([`AdaptiveRates`]), 1.0 below half full, 0.5 below 80%, else 0.1 (a
+/// zero capacity counts as full).
 pub fn adaptive_sample_rate(queue_len: usize, capacity: usize) -> f64 {
     let fill = if capacity == 0 {
         1.0
     } else {
         queue_len as f64 / capacity as f64
     };
-    if fill < 0.5 {
-        1.0
-    } else if fill < 0.8 {
-        0.5
-    } else {
-        0.1
-    }
+    AdaptiveRates::default().rate_for(fill)
 }
 
 /// Prints `stats.get_report()` every second, forever: spawn it and abort it when done.

@@ -49,17 +49,41 @@ where
     })
 }
 
-/// How many events of each severity the batch holds.
-pub fn process_batch(batch: &EventBatch) -> HashMap<Severity, usize> {
-    let mut counts = HashMap::new();
-    for e in &batch.events {
-        *counts.entry(e.severity).or_insert(0) += 1;
+impl EventBatch {
+    /// How many events of each severity the batch holds.
+    pub fn severity_counts(&self) -> HashMap<Severity, usize> {
+        let mut counts = HashMap::new();
+        for e in &self.events {
+            *counts.entry(e.severity).or_insert(0) += 1;
+        }
+        counts
     }
-    counts
 }
 
-/// Simulates writing the batch to storage (10 ms); returns how many events were written.
-pub async fn write_batch_to_storage(batch: &EventBatch) -> usize {
+/// Handles a complete batch: prints its number, size, mean value and counts per severity
+/// (its contract is to print).
+pub async fn process_batch(batch: EventBatch) {
+    let counts = batch.severity_counts();
+    let mean = if batch.events.is_empty() {
+        0.0
+    } else {
+        batch.events.iter().map(|e| e.original.value).sum::<f64>() / batch.events.len() as f64
+    };
+    let n = |s| counts.get(&s).copied().unwrap_or(0);
+    println!(
+        "batch {:>4}: {:>4} events, mean {:>6.2}, L/M/H/C {}/{}/{}/{}",
+        batch.batch_id,
+        batch.events.len(),
+        mean,
+        n(Severity::Low),
+        n(Severity::Medium),
+        n(Severity::High),
+        n(Severity::Critical)
+    );
+}
+
+/// Simulates writing the batch to storage: 10 ms on the tokio clock.
+pub async fn write_batch_to_storage(batch: &EventBatch) {
+    let _ = batch;
     tokio::time::sleep(Duration::from_millis(10)).await;
-    batch.events.len()
 }

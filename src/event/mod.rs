@@ -18,8 +18,8 @@ pub use model::{
     Event, EventStream, EventType, consume_stream, create_event_stream, generate_events, now_ms,
 };
 pub use pipeline::{
-    PipelineSummary, ProcessingPipeline, SourceType, StreamSource, create_fanout, merge_streams,
-    run_pipeline,
+    ProcessingPipeline, SourceType, StreamSource, create_fanout, merge_and_process, merge_sources,
+    merge_streams, run_pipeline,
 };
 pub use process::{
     ProcessedEvent, Severity, calculate_severity, filter_high_severity, normalize_value,

@@ -28,13 +28,13 @@ pub struct WindowedStats {
 
 /// The statistics of `events` as the window `[window_start, window_start + duration_ms)`.
 pub fn calculate_window_stats(
-    events: &[ProcessedEvent],
+    events: Vec<ProcessedEvent>,
     window_start: u64,
     duration_ms: u64,
 ) -> WindowedStats {
     let agg = StatsBySeverity;
     let mut acc = agg.init();
-    for e in events {
+    for e in &events {
         agg.add(&mut acc, e);
     }
     agg.stats(&acc, window_start, window_start.saturating_add(duration_ms))

@@ -132,6 +132,71 @@ pub struct Publisher<T> {
     shared: Arc<Shared<T>>,
 }
 
+/// Adds subscribers to a [`broadcast`] without being a subscriber or a publisher: made by
+/// [`Publisher::subscriptions`], cheap to clone. A subscriber made after the publisher is gone
+/// ends at once.
+pub struct Subscriptions<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Clone> Subscriptions<T> {
+    /// Adds a lagging subscriber that sees what is sent from now on.
+    pub fn subscribe(&self) -> Subscriber<T> {
+        Subscriber::join(&self.shared, Policy::Lagging)
+    }
+
+    /// Adds a subscriber with `policy` that sees what is sent from now on.
+    pub fn subscribe_with(&self, policy: Policy) -> Subscriber<T> {
+        Subscriber::join(&self.shared, policy)
+    }
+
+    /// How many subscribers the broadcast has now.
+    pub fn subscriber_count(&self) -> usize {
+        self.shared.subscribers.load(Ordering::Acquire)
+    }
+}
+
+impl<T> Clone for Subscriptions<T> {
+    fn clone(&self) -> Self {
+        Subscriptions {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Subscriptions<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriptions")
+            .field("capacity", &self.shared.capacity)
+            .field(
+                "subscribers",
+                &self.shared.subscribers.load(Ordering::Relaxed),
+            )
+            .finish()
+    }
+}
+
+/// Why [`Subscriber::recv`] returned no item: tokio's `broadcast::error::RecvError` shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// The publisher is gone and every item this subscriber could read has been read.
+    Closed,
+    /// This (lagging) subscriber fell behind and missed this many items just before the next
+    /// one `recv` returns.
+    Lagged(u64),
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Closed => f.write_str("the broadcast is closed"),
+            RecvError::Lagged(n) => write!(f, "the subscriber lagged behind by {n} items"),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {}
+
 /// The error of [`Publisher::try_send`]: a critical subscriber has not read the item the ring
 /// would overwrite. The item comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +211,14 @@ impl<T> fmt::Display for Full<T> {
 impl<T: fmt::Debug> std::error::Error for Full<T> {}
 
 impl<T: Clone> Publisher<T> {
+    /// A handle that adds subscribers from anywhere, for as long as the broadcast lasts,
+    /// without being one: it neither reads items nor keeps the broadcast open.
+    pub fn subscriptions(&self) -> Subscriptions<T> {
+        Subscriptions {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Adds a lagging subscriber that sees what is sent from now on.
     pub fn subscribe(&self) -> Subscriber<T> {
         Subscriber::join(&self.shared, Policy::Lagging)
@@ -404,6 +477,44 @@ impl<T: Clone> Subscriber<T> {
     /// A new lagging subscriber to the same broadcast, seeing what is sent from now on.
     pub fn resubscribe(&self) -> Subscriber<T> {
         Subscriber::join(&self.shared, Policy::Lagging)
+    }
+
+    /// The next item, or why there is none, as tokio's `broadcast::Receiver::recv`: a lagging
+    /// subscriber that fell behind gets `Err(RecvError::Lagged(n))` first, with the number of
+    /// items it missed just there, and the item after the gap on the next call. After
+    /// `Err(RecvError::Closed)` there is nothing more. As a [`Stream`] the same subscriber
+    /// skips the gaps silently and counts them in [`lagged`](Self::lagged).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::ops::{RecvError, broadcast};
+    ///
+    /// let (mut publisher, mut subscriber) = broadcast(2);
+    /// for i in 0..5 {
+    ///     publisher.try_send(i).unwrap(); // the subscriber reads nothing yet
+    /// }
+    /// drop(publisher);
+    /// assert_eq!(subscriber.recv().await, Err(RecvError::Lagged(3)));
+    /// assert_eq!(subscriber.recv().await, Ok(3));
+    /// assert_eq!(subscriber.recv().await, Ok(4));
+    /// assert_eq!(subscriber.recv().await, Err(RecvError::Closed));
+    /// # }
+    /// ```
+    pub async fn recv(&mut self) -> Result<T, RecvError> {
+        let lagged = self.lagged;
+        let next = std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await;
+        let gap = self.lagged - lagged;
+        match next {
+            Some(item) if gap > 0 => {
+                // The item after the gap comes with the next call.
+                self.buffer.push_front(item);
+                self.received -= 1;
+                Err(RecvError::Lagged(gap))
+            }
+            Some(item) => Ok(item),
+            None if gap > 0 => Err(RecvError::Lagged(gap)),
+            None => Err(RecvError::Closed),
+        }
     }
 
     /// Items this subscriber missed because it fell behind (always 0 for

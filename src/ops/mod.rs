@@ -54,9 +54,12 @@ pub mod recv;
 pub mod ring_buffer;
 pub mod ring_channel;
 pub mod sample;
+pub mod take;
 pub mod window;
 
-pub use broadcast::{BroadcastSend, Full, Policy, Publisher, Subscriber, broadcast};
+pub use broadcast::{
+    BroadcastSend, Full, Policy, Publisher, RecvError, Subscriber, Subscriptions, broadcast,
+};
 pub use chunks_timeout::{ChunksTimeout, TimerStart};
 pub use event_time_merge::{EventTimeMerge, merge_event_time};
 pub use filter::Filter;
@@ -69,6 +72,7 @@ pub use recv::{Recv, from_receiver};
 pub use ring_buffer::{Overflow, RingBuffer};
 pub use ring_channel::{RingReceiver, RingSender, SendError, TrySendError, ring_channel};
 pub use sample::Sample;
+pub use take::Take;
 
 /// How many upstream items an operator (or a consuming future) takes in one poll before it
 /// yields control.

@@ -43,6 +43,12 @@ pub fn from_receiver<T>(rx: mpsc::Receiver<T>) -> Recv<T> {
 }
 
 impl<T> Recv<T> {
+    /// Wraps `rx`: the same as [`from_receiver`], spelled like tokio-stream's
+    /// `ReceiverStream::new`.
+    pub fn new(rx: mpsc::Receiver<T>) -> Self {
+        from_receiver(rx)
+    }
+
     /// The receiver.
     pub fn get_ref(&self) -> &mpsc::Receiver<T> {
         &self.rx

@@ -180,7 +180,7 @@ impl<St: Stream> Stream for RingBuffer<St> {
             }
         }
         let next = this.ring.pop_front();
-        tally.processed += u64::from(next.is_some());
+        tally.processed += usize::from(next.is_some());
         tally.publish(this.stats);
         match next {
             Some(item) => Poll::Ready(Some(item)),

@@ -206,7 +206,7 @@ impl<T> RingSender<T> {
             }
         };
         shared.stats.record_received(1);
-        shared.stats.record_dropped(u64::from(dropped.is_some()));
+        shared.stats.record_dropped(usize::from(dropped.is_some()));
         Offer::Done(dropped, state.receiver.take())
     }
 

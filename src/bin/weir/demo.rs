@@ -17,7 +17,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use weir::event::{
     Event, EventStream, EventType, ProcessedEvent, Severity, WindowedStats, batch_events,
-    create_tumbling_window, detect_anomalies, process_event, write_batch_to_storage,
+    create_tumbling_window, detect_anomalies, merge_and_process, write_batch_to_storage,
 };
 use weir::ops::Policy;
 use weir::ops::window::Aggregate;
@@ -279,7 +279,7 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
     let pause = Duration::from_micros(64 * 1_000_000 / per_second);
     let mut seen = 0u64;
     let bar = progress.clone();
-    let events = weir::ops::merge(sources).map(process_event).map(move |e| {
+    let events = merge_and_process(sources).map(move |e| {
         seen += 1;
         if seen % 64 == 0 {
             bar.inc(64);
@@ -297,7 +297,8 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         let mut batches = pin!(batch_events(storage, 200, Duration::from_millis(100)));
         let (mut written, mut count) = (0, 0);
         while let Some(batch) = batches.next().await {
-            written += write_batch_to_storage(&batch).await;
+            write_batch_to_storage(&batch).await;
+            written += batch.events.len();
             count += 1;
         }
         (written, count)

@@ -582,7 +582,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         c.blank.get(),
         c.windowed.get() - late - outside,
         late,
-        dropped.iter().map(|s| s.dropped()).sum::<u64>(),
+        dropped.iter().map(|s| s.dropped()).sum::<usize>(),
         c.filtered.get(),
         c.ahead.get(),
         outside,

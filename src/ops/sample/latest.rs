@@ -156,7 +156,7 @@ impl<St: Stream> SampleLatestProj<'_, St> {
 
     fn emit(&mut self) -> Option<St::Item> {
         let item = self.latest.take();
-        self.tally.processed += u64::from(item.is_some());
+        self.tally.processed += usize::from(item.is_some());
         item
     }
 }

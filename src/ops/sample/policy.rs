@@ -129,6 +129,35 @@ pub struct AdaptiveRates {
     pub high_rate: f64,
 }
 
+impl AdaptiveRates {
+    /// The keep-rate at `load`: 1.0 below `low_load`, `mid_rate` below `high_load`,
+    /// `high_rate` from there up and for a NaN load.
+    pub fn rate_for(&self, load: f64) -> f64 {
+        match self.level(load) {
+            Level::Low => 1.0,
+            Level::Mid => self.mid_rate,
+            Level::High => self.high_rate,
+        }
+    }
+
+    fn level(&self, load: f64) -> Level {
+        if load < self.low_load {
+            Level::Low
+        } else if load < self.high_load {
+            Level::Mid
+        } else {
+            Level::High
+        }
+    }
+}
+
+/// Which of the three rates of [`AdaptiveRates`] a load calls for.
+enum Level {
+    Low,
+    Mid,
+    High,
+}
+
 impl Default for AdaptiveRates {
     fn default() -> Self {
         AdaptiveRates {
@@ -218,16 +247,11 @@ impl<G> fmt::Debug for Adaptive<G> {
 impl<T, G: FnMut() -> f64> Keep<T> for Adaptive<G> {
     fn keep(&mut self, _item: &T) -> bool {
         let load = (self.gauge)();
-        let rates = &self.rates;
-        if load < rates.low_load {
-            self.last_rate = 1.0;
-            true
-        } else if load < rates.high_load {
-            self.last_rate = rates.mid_rate;
-            self.mid.sample(&mut self.rng)
-        } else {
-            self.last_rate = rates.high_rate;
-            self.high.sample(&mut self.rng)
+        self.last_rate = self.rates.rate_for(load);
+        match self.rates.level(load) {
+            Level::Low => true,
+            Level::Mid => self.mid.sample(&mut self.rng),
+            Level::High => self.high.sample(&mut self.rng),
         }
     }
 }
