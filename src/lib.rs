@@ -68,7 +68,7 @@ pub use stats::{BackpressureStats, StatsHandle};
 ///
 /// The [`StreamOps`] extension trait (every operator and consumer), [`Stream`] and
 /// [`FusedStream`], `pin!`, the sources [`iter()`] and [`from_receiver`], the channels
-/// ([`ring_channel`](ops::ring_channel) with its [`Overflow`](ops::Overflow) policies,
+/// ([`ring_channel`](ops::ring_channel()) with its [`Overflow`](ops::Overflow) policies,
 /// [`broadcast`](ops::broadcast()) with its subscriber [`Policy`](ops::Policy)), the merges
 /// ([`merge`](ops::merge()), [`merge_tagged`](ops::merge_tagged),
 /// [`merge_event_time`](ops::merge_event_time)), [`BackpressureStats`], and the built-in

@@ -85,7 +85,7 @@ pub struct ProcessingPipeline {
 const PIPELINE_CAPACITY: usize = 1024;
 
 /// Starts a pipeline: a task merges `sources`, processes every event and publishes it to a
-/// broadcast of [`PIPELINE_CAPACITY`] events; subscribe consumers through the returned
+/// broadcast of 1 024 events; subscribe consumers through the returned
 /// pipeline's `broadcast_tx`. Publishing never waits for lagging subscribers; events
 /// published while nobody is subscribed are counted by the broadcast and go nowhere. When
 /// every source has ended the broadcast closes.
