@@ -70,7 +70,9 @@ pub use map::Map;
 pub use merge::{Either, Merge, MergeHandle, MergeTagged, merge, merge_tagged};
 pub use recv::{Recv, from_receiver};
 pub use ring_buffer::{Overflow, RingBuffer};
-pub use ring_channel::{RingReceiver, RingSender, SendError, TrySendError, ring_channel};
+pub use ring_channel::{
+    RingReceiver, RingSender, SendError, SendFuture, TryRecvError, TrySendError, ring_channel,
+};
 pub use sample::Sample;
 pub use take::Take;
 

@@ -44,7 +44,9 @@ pin_project! {
     ///    the upstream has ended, `Pending` otherwise. Buffered items are still yielded after
     ///    the upstream ends.
     ///
-    /// The ring is a `VecDeque` allocated once at its capacity; no allocation per item.
+    /// The ring is a `VecDeque` that grows as items arrive (doubling, like a `Vec`) up to the
+    /// capacity: memory follows the most items held at once, not the capacity, so any
+    /// capacity up to `usize::MAX` is allowed. Once grown, no allocation per item.
     /// Every dropped item is counted in [`stats`](Self::stats), and between polls
     /// `received == processed + dropped + buffered` holds exactly.
     ///
@@ -107,7 +109,7 @@ impl<St: Stream> RingBuffer<St> {
         );
         RingBuffer {
             stream: Fuse::new(stream),
-            ring: VecDeque::with_capacity(capacity),
+            ring: VecDeque::new(),
             capacity,
             overflow,
             tally: Tally::default(),

@@ -23,21 +23,39 @@ use crate::sync::{Arc, Mutex, MutexGuard};
 ///   backpressure); [`try_send`](RingSender::try_send) fails with
 ///   [`TrySendError::Full`] instead.
 ///
-/// Whatever the policy, nothing is lost without the sender knowing: every item is either
-/// received exactly once or handed back to a sender, and the [`stats`](RingReceiver::stats)
-/// count both (`received == processed + dropped + len()` whenever no call is in progress).
+/// Whatever the policy, nothing is lost without being counted: every item is received
+/// exactly once, handed back to a sender, or, when the receiver goes away with items still
+/// buffered, dropped with it (as tokio's channels do) and counted as dropped. The
+/// [`stats`](RingReceiver::stats) count all three (`received == processed + dropped + len()`
+/// whenever no call is in progress).
 ///
-/// Senders are `Clone`. The receiver is a [`Stream`] that ends once every sender is gone and
-/// the buffer is drained. Sending after the receiver is gone hands the item back in the error.
+/// Senders are `Clone`. The receiver is a [`Stream`] that ends once every sender is gone (or
+/// it was [`close`](RingReceiver::close)d) and the buffer is drained. Sending after the
+/// receiver is gone or closed hands the item back in the error.
+///
+/// # Waiting senders (`Block`)
+///
+/// Senders that wait for room are served first come, first served, as by tokio's semaphore:
+/// when the receiver frees a slot, it is promised to the sender that has waited longest and
+/// woken; until that sender uses it, the slot counts as taken, so a
+/// [`try_send`](RingSender::try_send) from elsewhere reports [`TrySendError::Full`] and a new
+/// `send` queues behind. A waiting `send` future that is dropped gives up its place, and a
+/// promised slot passes to the next in line.
+///
+/// # Memory
+///
+/// The ring grows as items arrive (doubling, like a `Vec`) up to `capacity`: a channel costs
+/// memory for the items it has held at once, not for its capacity, so any capacity up to
+/// `usize::MAX` is allowed (`ring_channel::<u64>(1 << 40, ..)` allocates nothing up front).
 ///
 /// # Implementation
 ///
-/// One mutex guards the ring (a `VecDeque` allocated once at `capacity`), the receiver's waker,
-/// the blocked senders' wakers and the counts of live senders. Every operation takes the lock
-/// once, changes the state, takes the waker to wake out of the state, releases the lock and
-/// only then wakes: no waker runs under the lock, and a waiter registers its waker under the
-/// same lock that the other side checks, so no wake-up can be lost (the loom models in this
-/// file check that).
+/// One mutex guards the ring, the receiver's waker, the waiting senders' wakers, the promised
+/// slots and the counts of live senders. Every operation takes the lock once, changes the
+/// state, takes the waker to wake out of the state, releases the lock and only then wakes: no
+/// waker runs under the lock, and a waiter registers its waker under the same lock that the
+/// other side checks, so no wake-up can be lost (the loom models in this file check that).
+/// Items dropped with the receiver are dropped after the lock is released.
 ///
 /// # Panics
 ///
@@ -66,11 +84,12 @@ pub fn ring_channel<T>(capacity: usize, overflow: Overflow) -> (RingSender<T>, R
     );
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            ring: VecDeque::with_capacity(capacity),
+            ring: VecDeque::new(),
             senders: 1,
             receiver_alive: true,
             receiver: None,
-            blocked: Vec::new(),
+            blocked: VecDeque::new(),
+            promised: Vec::new(),
             next_ticket: 0,
         }),
         capacity,
@@ -98,11 +117,14 @@ struct Shared<T> {
 struct State<T> {
     ring: VecDeque<T>,
     senders: usize,
+    /// False once the receiver is gone or closed: sends are refused.
     receiver_alive: bool,
     /// The receiver's waker, while it waits for an item.
     receiver: Option<Waker>,
     /// Senders waiting for room (Block mode), in arrival order, each with its ticket.
-    blocked: Vec<(u64, Waker)>,
+    blocked: VecDeque<(u64, Waker)>,
+    /// Tickets of woken senders, each promised one free slot it has not used yet.
+    promised: Vec<u64>,
     next_ticket: u64,
 }
 
@@ -117,12 +139,62 @@ impl<T> Shared<T> {
 }
 
 impl<T> State<T> {
-    /// Takes the waker of the first blocked sender, if the ring has room for it.
-    fn take_blocked(&mut self, capacity: usize) -> Option<Waker> {
-        if self.ring.len() < capacity && !self.blocked.is_empty() {
-            Some(self.blocked.remove(0).1)
-        } else {
+    /// Slots that are neither filled nor promised.
+    fn free(&self, capacity: usize) -> usize {
+        capacity - self.ring.len() - self.promised.len()
+    }
+
+    /// [`grant`](Self::grant) when a sender waits: `None`, at the cost of one check, when
+    /// none does (the common case on the receiving side).
+    #[inline(always)]
+    fn grant_if_waiting(&mut self, capacity: usize) -> Option<Wakers> {
+        if self.blocked.is_empty() {
             None
+        } else {
+            Some(self.grant(capacity))
+        }
+    }
+
+    /// Promises the free slots to the senders that have waited longest; returns the wakers to
+    /// wake (after the lock is released).
+    #[cold]
+    #[inline(never)]
+    fn grant(&mut self, capacity: usize) -> Wakers {
+        let mut woken = Wakers::default();
+        while !self.blocked.is_empty() && self.free(capacity) > 0 {
+            let (ticket, waker) = self.blocked.pop_front().expect("not empty");
+            self.promised.push(ticket);
+            woken.push(waker);
+        }
+        woken
+    }
+}
+
+/// Wakers to wake once the lock is released: the first inline (the common case, one sender
+/// woken for one freed slot, allocates nothing), the others in a `Vec`.
+#[derive(Default)]
+struct Wakers {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Wakers {
+    fn push(&mut self, waker: Waker) {
+        if self.first.is_none() {
+            self.first = Some(waker);
+        } else {
+            self.rest.push(waker);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_all(wakers: Wakers) {
+    if let Some(waker) = wakers.first {
+        waker.wake();
+        for waker in wakers.rest {
+            waker.wake();
         }
     }
 }
@@ -186,12 +258,19 @@ pub struct RingSender<T> {
 
 impl<T> RingSender<T> {
     /// Offers `item` under the lock; the caller wakes the returned waker after unlocking.
-    fn offer(&self, state: &mut State<T>, item: T) -> Offer<T> {
+    /// `ticket` is the waiting sender's, if it waited: a sender promised a slot takes it, a
+    /// new one gets room only when no slot is promised and nobody waits before it.
+    fn offer(&self, state: &mut State<T>, item: T, ticket: Option<u64>) -> Offer<T> {
         let shared = &self.shared;
         if !state.receiver_alive {
             return Offer::Closed(item);
         }
-        let dropped = if state.ring.len() < shared.capacity {
+        let promised = ticket.and_then(|t| state.promised.iter().position(|p| *p == t));
+        let dropped = if let Some(at) = promised {
+            state.promised.swap_remove(at);
+            state.ring.push_back(item);
+            None
+        } else if state.free(shared.capacity) > 0 && state.blocked.is_empty() {
             state.ring.push_back(item);
             None
         } else {
@@ -219,7 +298,7 @@ impl<T> RingSender<T> {
     /// [`TrySendError::Full`] when the channel is full and its policy is [`Overflow::Block`];
     /// [`TrySendError::Closed`] when the receiver is gone.
     pub fn try_send(&self, item: T) -> Result<Option<T>, TrySendError<T>> {
-        let offer = self.offer(&mut self.shared.lock(), item);
+        let offer = self.offer(&mut self.shared.lock(), item, None);
         match offer {
             Offer::Done(dropped, waker) => {
                 if let Some(waker) = waker {
@@ -262,7 +341,7 @@ impl<T> RingSender<T> {
         self.shared.capacity
     }
 
-    /// Whether the receiver is gone.
+    /// Whether the receiver is gone or closed: sends are refused.
     pub fn is_closed(&self) -> bool {
         !self.shared.lock().receiver_alive
     }
@@ -332,10 +411,8 @@ impl<T> Future for SendFuture<'_, T> {
             .take()
             .expect("SendFuture polled after completion");
         let mut state = this.sender.shared.lock();
-        if let Some(ticket) = this.ticket.take() {
-            state.blocked.retain(|(t, _)| *t != ticket);
-        }
-        match this.sender.offer(&mut state, item) {
+        let ticket = this.ticket.take();
+        match this.sender.offer(&mut state, item, ticket) {
             Offer::Done(dropped, waker) => {
                 drop(state);
                 if let Some(waker) = waker {
@@ -343,11 +420,31 @@ impl<T> Future for SendFuture<'_, T> {
                 }
                 Poll::Ready(Ok(dropped))
             }
-            Offer::Closed(item) => Poll::Ready(Err(SendError(item))),
+            Offer::Closed(item) => {
+                if let Some(t) = ticket {
+                    state.blocked.retain(|(b, _)| *b != t);
+                    state.promised.retain(|p| *p != t);
+                }
+                Poll::Ready(Err(SendError(item)))
+            }
             Offer::Full(item) => {
-                let ticket = state.next_ticket;
-                state.next_ticket += 1;
-                state.blocked.push((ticket, cx.waker().clone()));
+                // Still waiting (woken spuriously), or first in: keep or take a place in line.
+                let ticket = match ticket {
+                    Some(t) => {
+                        match state.blocked.iter_mut().find(|(b, _)| *b == t) {
+                            Some((_, held)) if held.will_wake(cx.waker()) => {}
+                            Some((_, held)) => *held = cx.waker().clone(),
+                            None => state.blocked.push_front((t, cx.waker().clone())),
+                        }
+                        t
+                    }
+                    None => {
+                        let t = state.next_ticket;
+                        state.next_ticket += 1;
+                        state.blocked.push_back((t, cx.waker().clone()));
+                        t
+                    }
+                };
                 this.ticket = Some(ticket);
                 this.item = Some(item);
                 Poll::Pending
@@ -360,20 +457,19 @@ impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
         let Some(ticket) = self.ticket else { return };
         let shared = &self.sender.shared;
-        let waker = {
+        let wakers = {
             let mut state = shared.lock();
-            let before = state.blocked.len();
             state.blocked.retain(|(t, _)| *t != ticket);
-            if state.blocked.len() == before {
-                // We were woken to use freed room and never did: pass the turn on.
-                state.take_blocked(shared.capacity)
-            } else {
-                None
+            match state.promised.iter().position(|p| *p == ticket) {
+                Some(at) => {
+                    // We were promised a slot and never used it: pass it on.
+                    state.promised.swap_remove(at);
+                    state.grant(shared.capacity)
+                }
+                None => Wakers::default(),
             }
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake_all(wakers);
     }
 }
 
@@ -392,21 +488,77 @@ pub struct RingReceiver<T> {
     done: bool,
 }
 
+/// Why [`RingReceiver::try_recv`] returned no item: tokio's `TryRecvError` shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing is buffered now; senders may still send.
+    Empty,
+    /// Nothing is buffered and nothing will be: every sender is gone, or the receiver was
+    /// closed.
+    Disconnected,
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("the ring channel is empty"),
+            TryRecvError::Disconnected => {
+                f.write_str("the ring channel is empty and will stay empty")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {}
+
 impl<T> RingReceiver<T> {
-    /// Takes the oldest buffered item, if any, without waiting.
-    pub fn try_recv(&mut self) -> Option<T> {
-        let (item, waker) = {
+    /// Takes the oldest buffered item without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] when nothing is buffered but senders may still send;
+    /// [`TryRecvError::Disconnected`] when nothing is buffered and nothing will be.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let (item, over, wakers) = {
             let mut state = self.shared.lock();
             let item = state.ring.pop_front();
-            (item, state.take_blocked(self.shared.capacity))
+            let over = state.senders == 0 || !state.receiver_alive;
+            (item, over, state.grant_if_waiting(self.shared.capacity))
         };
-        if item.is_some() {
-            self.shared.stats.record_processed(1);
+        if let Some(wakers) = wakers {
+            wake_all(wakers);
         }
-        if let Some(waker) = waker {
-            waker.wake();
+        match item {
+            Some(item) => {
+                self.shared.stats.record_processed(1);
+                Ok(item)
+            }
+            None if over => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
         }
-        item
+    }
+
+    /// Stops accepting sends: senders (waiting ones included) get their items back as
+    /// closed from now on, and the stream ends once what is buffered has been received.
+    pub fn close(&mut self) {
+        let wakers = {
+            let mut state = self.shared.lock();
+            state.receiver_alive = false;
+            state.promised.clear();
+            let mut wakers = Wakers::default();
+            for (_, waker) in state.blocked.drain(..) {
+                wakers.push(waker);
+            }
+            wakers
+        };
+        wake_all(wakers);
+    }
+
+    /// Whether no item can arrive any more: every sender is gone, or the receiver was
+    /// closed. Items may still be buffered.
+    pub fn is_closed(&self) -> bool {
+        let state = self.shared.lock();
+        state.senders == 0 || !state.receiver_alive
     }
 
     /// Items buffered now.
@@ -446,15 +598,15 @@ impl<T> Stream for RingReceiver<T> {
         let shared = &*self.shared;
         let mut state = shared.lock();
         if let Some(item) = state.ring.pop_front() {
-            let waker = state.take_blocked(shared.capacity);
+            let wakers = state.grant_if_waiting(shared.capacity);
             drop(state);
             shared.stats.record_processed(1);
-            if let Some(waker) = waker {
-                waker.wake();
+            if let Some(wakers) = wakers {
+                wake_all(wakers);
             }
             return Poll::Ready(Some(item));
         }
-        if state.senders == 0 {
+        if state.senders == 0 || !state.receiver_alive {
             drop(state);
             self.done = true;
             return Poll::Ready(None);
@@ -471,8 +623,8 @@ impl<T> Stream for RingReceiver<T> {
             return (0, Some(0));
         }
         let state = self.shared.lock();
-        let upper = (state.senders == 0).then_some(state.ring.len());
-        (state.ring.len(), upper)
+        let over = state.senders == 0 || !state.receiver_alive;
+        (state.ring.len(), over.then_some(state.ring.len()))
     }
 }
 
@@ -484,11 +636,16 @@ impl<T> FusedStream for RingReceiver<T> {
 
 impl<T> Drop for RingReceiver<T> {
     fn drop(&mut self) {
-        let blocked = {
+        let (held, blocked) = {
             let mut state = self.shared.lock();
             state.receiver_alive = false;
-            std::mem::take(&mut state.blocked)
+            state.promised.clear();
+            let held = std::mem::take(&mut state.ring);
+            self.shared.stats.record_dropped(held.len());
+            (held, std::mem::take(&mut state.blocked))
         };
+        // The items go with the receiver, dropped outside the lock.
+        drop(held);
         for (_, waker) in blocked {
             waker.wake();
         }
@@ -632,6 +789,38 @@ mod loom_tests {
             let sender = thread::spawn(move || loom::future::block_on(tx.send(2)));
             drop(rx);
             assert_eq!(sender.join().unwrap(), Err(SendError(2)));
+        });
+    }
+
+    /// Invariant: no lost wake-up when a waiting send is cancelled. One sender polls its send
+    /// once on a full ring and drops the future; another waits. Whether the first was promised
+    /// the freed slot or not, the second's item arrives (a promised slot that is not passed on
+    /// would leave it waiting for ever: loom reports the deadlock).
+    #[test]
+    fn a_cancelled_send_passes_its_promised_slot_on() {
+        loom::model(|| {
+            let (tx, mut rx) = ring_channel(1, Overflow::Block);
+            tx.try_send(0).unwrap();
+            let tx_a = tx.clone();
+            let a = thread::spawn(move || {
+                let mut send = tx_a.send(1);
+                let waker = futures::task::noop_waker();
+                let sent = Pin::new(&mut send)
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_ready();
+                drop(send);
+                sent
+            });
+            let b = thread::spawn(move || loom::future::block_on(tx.send(2)));
+            let mut got = Vec::new();
+            while let Some(item) = recv(&mut rx) {
+                got.push(item);
+            }
+            let a_sent = a.join().unwrap();
+            assert_eq!(b.join().unwrap(), Ok(None));
+            let want: Vec<i32> = if a_sent { vec![0, 1, 2] } else { vec![0, 2] };
+            got.sort_unstable();
+            assert_eq!(got, want);
         });
     }
 }
