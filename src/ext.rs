@@ -426,6 +426,37 @@ pub trait StreamOps: Stream {
         Take::new(self, n)
     }
 
+    /// This stream behind a pointer, its type erased: streams built with different closures
+    /// (each closure is its own type) become one type, so they can be merged, kept in one
+    /// `Vec`, or returned from the arms of a `match`. One allocation, and a dynamic call per
+    /// item.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    ///
+    /// // `merge([a.map(f), b.map(g)])` does not compile: the two closures differ in type.
+    /// let a = weir::iter(0..2).map(|x| x * 10).boxed();
+    /// let b = weir::iter(0..2).map(|x| x + 100).boxed();
+    /// let all: Vec<i32> = weir::ops::merge([a, b]).collect().await;
+    /// assert_eq!(all, [0, 100, 10, 101]);
+    /// # }
+    /// ```
+    fn boxed<'a>(self) -> std::pin::Pin<Box<dyn Stream<Item = Self::Item> + Send + 'a>>
+    where
+        Self: Sized + Send + 'a,
+    {
+        Box::pin(self)
+    }
+
+    /// Like [`boxed`](Self::boxed), for a stream that is not `Send`.
+    fn boxed_local<'a>(self) -> std::pin::Pin<Box<dyn Stream<Item = Self::Item> + 'a>>
+    where
+        Self: Sized + 'a,
+    {
+        Box::pin(self)
+    }
+
     /// Returns `None` forever once the stream has returned `None`. See [`Fuse`].
     fn fuse(self) -> Fuse<Self>
     where

@@ -181,3 +181,130 @@ fn fan_out_on_a_multi_thread_runtime() {
         assert_eq!(received + lagged, 50_000);
     });
 }
+
+/// The fan-out task ends when every subscriber is gone, also while its upstream is open but
+/// quiet, and drops the upstream (the channel's sender then sees it closed).
+#[tokio::test]
+async fn the_fan_out_ends_when_every_subscriber_is_gone_even_on_a_quiet_upstream() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<u32>(4);
+    let (task, subscribers) = weir::from_receiver(rx).fan_out(2, 16);
+    tx.send(1).await.unwrap();
+    tokio::task::yield_now().await;
+    drop(subscribers);
+    tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("the task ends without another item")
+        .unwrap();
+    assert!(tx.is_closed(), "the upstream was dropped");
+}
+
+/// A `Clone` that panics (tokio's `panic_in_clone` test): the subscriber delivers each item
+/// at most once and moves past the bad item.
+#[test]
+fn a_panicking_clone_neither_wedges_nor_duplicates() {
+    #[derive(Debug, PartialEq)]
+    struct Fragile(u8);
+    impl Clone for Fragile {
+        fn clone(&self) -> Self {
+            assert!(self.0 != 0, "cannot clone 0");
+            Fragile(self.0)
+        }
+    }
+    let (mut publisher, mut first) = broadcast(8);
+    // A second subscriber, so that the first has to clone (the last reader moves).
+    let second = first.resubscribe();
+    for i in [1, 0, 2] {
+        publisher.try_send(Fragile(i)).unwrap();
+    }
+    drop(publisher);
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::pin::Pin::new(&mut first).poll_next(&mut cx)
+        }));
+        match poll {
+            Ok(std::task::Poll::Ready(Some(item))) => got.push(item.0),
+            Ok(std::task::Poll::Ready(None)) => break,
+            Ok(std::task::Poll::Pending) => panic!("the broadcast is closed"),
+            Err(_) => got.push(99), // the panic, where it happened
+        }
+    }
+    assert_eq!(got, [99, 1, 2]);
+    drop(second);
+}
+
+/// Items every subscriber has read are released; when the last subscriber goes, everything
+/// is.
+#[tokio::test]
+async fn items_everyone_has_read_are_released() {
+    use std::sync::Arc;
+    let payload = Arc::new(());
+    let (mut publisher, mut a) = broadcast(8);
+    let mut b = a.resubscribe();
+    for _ in 0..3 {
+        publisher.try_send(payload.clone()).unwrap();
+    }
+    assert_eq!(Arc::strong_count(&payload), 4);
+    drop((a.next().await, a.next().await, a.next().await));
+    assert_eq!(Arc::strong_count(&payload), 4, "b has not read them");
+    drop(b.next().await);
+    assert_eq!(Arc::strong_count(&payload), 3, "read by both: released");
+    drop(b);
+    assert_eq!(
+        Arc::strong_count(&payload),
+        1,
+        "b's unread items went with it"
+    );
+    publisher.try_send(payload.clone()).unwrap();
+    drop(a);
+    assert_eq!(
+        Arc::strong_count(&payload),
+        1,
+        "the last subscriber's unread items too"
+    );
+}
+
+/// `with_lag` reports each gap where it happened.
+#[tokio::test]
+async fn with_lag_reports_gaps_in_the_stream() {
+    let (mut publisher, subscriber) = broadcast(2);
+    let mut lagging = subscriber.with_lag();
+    publisher.try_send(0).unwrap();
+    assert_eq!(lagging.next().await, Some(Ok(0)));
+    for i in 1..6 {
+        publisher.try_send(i).unwrap();
+    }
+    assert_eq!(lagging.next().await, Some(Err(weir::ops::Lagged(3))));
+    assert_eq!(lagging.next().await, Some(Ok(4)));
+    publisher.try_send(6).unwrap();
+    drop(publisher);
+    assert_eq!(lagging.next().await, Some(Ok(5)));
+    assert_eq!(lagging.next().await, Some(Ok(6)));
+    assert_eq!(lagging.next().await, None);
+    assert_eq!(lagging.get_ref().lagged(), 3);
+}
+
+/// With a ring smaller than the poll budget and an always-ready upstream, lagging subscribers
+/// that keep up are woken (and the driver yields) before they can be lapped.
+#[tokio::test(flavor = "current_thread")]
+async fn small_rings_wake_lagging_subscribers_before_they_are_lapped() {
+    let (task, subscribers) = weir::iter(0..10_000u32).fan_out(2, 8);
+    let readers: Vec<_> = subscribers
+        .into_iter()
+        .map(|mut s| {
+            tokio::spawn(async move {
+                let mut n = 0;
+                while s.next().await.is_some() {
+                    n += 1;
+                }
+                (n, s.lagged())
+            })
+        })
+        .collect();
+    task.await.unwrap();
+    for reader in readers {
+        assert_eq!(reader.await.unwrap(), (10_000, 0));
+    }
+}

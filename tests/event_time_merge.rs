@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{Gappy, Script, Step};
 use proptest::prelude::*;
 use weir::ops::merge_event_time;
-use weir::ops::window::{Count, Stats, Summary, Window};
+use weir::ops::window::{Count, Measured, Stats, Summary, Window};
 use weir::prelude::*;
 
 /// (timestamp ms, value, source)
@@ -22,9 +22,9 @@ fn ts(r: &Reading) -> u64 {
 /// Windows as compared: start, end, count, sum (exact: small integers).
 type Row = (u64, u64, u64, f64);
 
-fn rows(ws: &[Window<Summary>]) -> Vec<Row> {
+fn rows(ws: &[Window<Measured<Summary>>]) -> Vec<Row> {
     ws.iter()
-        .map(|w| (w.start, w.end, w.count, w.result.sum))
+        .map(|w| (w.start, w.end, w.count, w.result.value.sum))
         .collect()
 }
 
@@ -90,14 +90,14 @@ proptest! {
         let mut windows = merge_event_time(sources, ts)
             .sliding_window(size, slide, ts, Stats(|r: &Reading| f64::from(r.1)))
             .out_of_orderness(bound);
-        let got: Vec<Window<Summary>> = futures::executor::block_on((&mut windows).collect());
+        let got: Vec<Window<Measured<Summary>>> = futures::executor::block_on((&mut windows).collect());
         prop_assert_eq!(windows.late(), 0);
         let mut sorted = events.clone();
         sorted.sort_by_key(|e| e.0);
         let mut reference = weir::iter(sorted)
             .sliding_window(size, slide, ts, Stats(|r: &Reading| f64::from(r.1)))
             .out_of_orderness(bound);
-        let want: Vec<Window<Summary>> = futures::executor::block_on((&mut reference).collect());
+        let want: Vec<Window<Measured<Summary>>> = futures::executor::block_on((&mut reference).collect());
         prop_assert_eq!(rows(&got), rows(&want));
         if slide == size {
             prop_assert_eq!(rows(&got), naive(&events, size));
@@ -155,7 +155,7 @@ proptest! {
         let mut windows = merge_event_time(merged_sources, ts)
             .tumbling_window(size, ts, Stats(|r: &Reading| f64::from(r.1)))
             .out_of_orderness(bound);
-        let got: Vec<Window<Summary>> = futures::executor::block_on((&mut windows).collect());
+        let got: Vec<Window<Measured<Summary>>> = futures::executor::block_on((&mut windows).collect());
         prop_assert_eq!(windows.late(), own_late);
         prop_assert_eq!(rows(&got), naive(&on_time, size));
     }

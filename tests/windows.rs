@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::Gappy;
 use proptest::prelude::*;
-use weir::ops::window::{Count, Max, Mean, Stats, Summary, Window};
+use weir::ops::window::{Count, Max, Mean, Measured, Stats, Summary, Window};
 use weir::prelude::*;
 
 type Reading = (u64, f64);
@@ -61,11 +61,19 @@ fn naive(items: &[Reading], size: u64, slide: u64, offset: u64) -> Vec<Row> {
         .collect()
 }
 
-fn flatten(ws: &[Window<Summary>]) -> Vec<Row> {
+fn flatten(ws: &[Window<Measured<Summary>>]) -> Vec<Row> {
     ws.iter()
         .map(|w| {
-            let r = &w.result;
-            (w.start, w.end, w.count, r.skipped, r.sum, r.min, r.max)
+            let r = &w.result.value;
+            (
+                w.start,
+                w.end,
+                w.count,
+                w.result.skipped,
+                r.sum,
+                r.min,
+                r.max,
+            )
         })
         .collect()
 }
@@ -117,7 +125,7 @@ proptest! {
             .sliding_window(size, slide, ts, Stats(value))
             .offset(offset)
             .out_of_orderness(bound);
-        let got: Vec<Window<Summary>> = futures::executor::block_on(windows.collect());
+        let got: Vec<Window<Measured<Summary>>> = futures::executor::block_on(windows.collect());
         prop_assert_eq!(flatten(&got), naive(&items, size, slide, offset));
         prop_assert!(got.iter().all(|w| w.late == 0));
     }
@@ -325,7 +333,7 @@ proptest! {
         let items: Vec<Reading> = items.into_iter().map(|(t, v)| (t, f64::from(v))).collect();
         let run = |script: VecDeque<Option<Reading>>| {
             let mut w = Gappy(script).tumbling_window(size, ts, Stats(value)).out_of_orderness(bound);
-            let got: Vec<Window<Summary>> = futures::executor::block_on((&mut w).collect());
+            let got: Vec<Window<Measured<Summary>>> = futures::executor::block_on((&mut w).collect());
             (got.iter().map(|w| (w.start, w.count, w.late)).collect::<Vec<_>>(), w.late())
         };
         let ready = run(items.iter().copied().map(Some).collect());
@@ -395,7 +403,7 @@ async fn processing_sliding_windows() {
     let base = windows[0].start;
     let shape: Vec<_> = windows
         .iter()
-        .map(|w| (w.start - base, w.end - base, w.count, w.result.sum))
+        .map(|w| (w.start - base, w.end - base, w.count, w.result.value.sum))
         .collect();
     assert_eq!(
         shape,

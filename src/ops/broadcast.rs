@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
 
-use super::POLL_BUDGET;
+use super::{POLL_BUDGET, yield_now};
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
 
 /// How many items a subscriber copies out of the ring per lock.
@@ -77,11 +77,12 @@ pub fn broadcast<T: Clone>(capacity: usize) -> (Publisher<T>, Subscriber<T>) {
     );
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            slots: (0..capacity).map(|_| None).collect(),
+            slots: (0..capacity).map(|_| Slot::EMPTY).collect(),
             head: 0,
             tail: 0,
             closed: false,
             publisher: None,
+            unsubscribed: None,
             waiting: Vec::new(),
             critical: Vec::new(),
             next_id: 0,
@@ -102,13 +103,17 @@ struct Shared<T> {
 }
 
 struct State<T> {
-    /// The ring: item `seq` lives in `slots[seq % capacity]` while `head <= seq < tail`.
-    slots: Vec<Option<T>>,
+    /// The ring: item `seq` lives in `slots[seq % capacity]` while `head <= seq < tail`, and
+    /// until every subscriber that was there when it was sent has read it (or left).
+    slots: Vec<Slot<T>>,
     head: u64,
     tail: u64,
     closed: bool,
     /// The publisher's waker while it waits for a critical subscriber.
     publisher: Option<Waker>,
+    /// The fan-out driver's waker while it waits for its upstream: woken when the last
+    /// subscriber goes.
+    unsubscribed: Option<Waker>,
     /// Subscribers waiting for an item, by id.
     waiting: Vec<(u64, Waker)>,
     /// Critical subscribers' cursors (the next sequence each will read), by id.
@@ -116,6 +121,28 @@ struct State<T> {
     next_id: u64,
     /// Items sent while nobody subscribed.
     unread: u64,
+}
+
+/// One place in the ring: an item and how many subscribers have yet to read it. The item is
+/// dropped when the last of them has read it (the last one takes it without a clone) or left.
+struct Slot<T> {
+    item: Option<T>,
+    readers: usize,
+}
+
+impl<T> Slot<T> {
+    const EMPTY: Slot<T> = Slot {
+        item: None,
+        readers: 0,
+    };
+
+    /// One reader fewer; the item goes with the last.
+    fn release(&mut self) {
+        self.readers = self.readers.saturating_sub(1);
+        if self.readers == 0 {
+            self.item = None;
+        }
+    }
 }
 
 impl<T> State<T> {
@@ -128,6 +155,13 @@ impl<T> State<T> {
 }
 
 /// The sending side of a [`broadcast`].
+///
+/// There is one publisher per broadcast, and it is not `Clone`: the ring's write position,
+/// the one waker of a publisher waiting for a critical subscriber and the batching of wake-ups
+/// ([`feed`](Self::feed) / [`flush`](Self::flush)) all assume a single writer, which is what
+/// keeps a send to one lock and no atomic read-modify-write. For several producers, send into
+/// a [`ring_channel`](crate::ops::ring_channel()) or [`merge`](crate::ops::merge()) their
+/// streams, and [`fan_out`](crate::StreamOps::fan_out) the result.
 pub struct Publisher<T> {
     shared: Arc<Shared<T>>,
 }
@@ -266,6 +300,7 @@ impl<T: Clone> Publisher<T> {
                 }
                 (Err(Full(item)), std::mem::take(&mut state.waiting))
             } else {
+                let readers = self.shared.subscribers.load(Ordering::Relaxed);
                 let State {
                     slots, head, tail, ..
                 } = &mut *state;
@@ -274,7 +309,10 @@ impl<T: Clone> Publisher<T> {
                 }
                 // Overwriting drops the oldest item here, under the lock: fine for any `T`
                 // whose drop does not take this lock.
-                slots[(*tail % capacity as u64) as usize] = Some(item);
+                slots[(*tail % capacity as u64) as usize] = Slot {
+                    item: Some(item),
+                    readers,
+                };
                 *tail += 1;
                 let waiting = if wake && !state.waiting.is_empty() {
                     std::mem::take(&mut state.waiting)
@@ -326,6 +364,20 @@ impl<T: Clone> Publisher<T> {
         self.shared.subscribers.load(Ordering::Acquire)
     }
 
+    /// `Ready` once there is no subscriber; otherwise registers the task's waker, woken when
+    /// the last subscriber goes.
+    pub(crate) fn poll_unsubscribed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.shared.state.lock();
+        if self.shared.subscribers.load(Ordering::Acquire) == 0 {
+            return Poll::Ready(());
+        }
+        match &state.unsubscribed {
+            Some(held) if held.will_wake(cx.waker()) => {}
+            _ => state.unsubscribed = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
     /// Items sent while there was no subscriber.
     pub fn unread(&self) -> u64 {
         self.shared.state.lock().unread
@@ -368,6 +420,9 @@ where
     St::Item: Clone,
 {
     let mut upstream = std::pin::pin!(upstream);
+    // Subscribers are woken, and the task yields so that they run, at least every half ring:
+    // a lagging subscriber that keeps up is never lapped by a burst.
+    let batch = publisher.shared.capacity.div_ceil(2).clamp(1, POLL_BUDGET);
     let mut fed = 0;
     loop {
         let next = std::future::poll_fn(|cx| match upstream.as_mut().poll_next(cx) {
@@ -376,13 +431,21 @@ where
         })
         .await;
         let item = match next {
-            // The upstream paused: wake the subscribers, then wait for it.
+            // The upstream paused: wake the subscribers, then wait for the upstream, or for
+            // every subscriber to go (then the upstream is dropped at once).
             None => {
                 publisher.flush();
                 fed = 0;
-                match crate::StreamOps::next(&mut upstream).await {
-                    Some(item) => item,
-                    None => return,
+                let next = std::future::poll_fn(|cx| {
+                    if publisher.poll_unsubscribed(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                    upstream.as_mut().poll_next(cx).map(Some)
+                })
+                .await;
+                match next {
+                    Some(Some(item)) => item,
+                    Some(None) | None => return,
                 }
             }
             Some(Some(item)) => item,
@@ -390,14 +453,30 @@ where
         };
         publisher.feed(item).await;
         fed += 1;
-        if fed == POLL_BUDGET {
+        if fed == batch {
             publisher.flush();
             fed = 0;
+            yield_once().await;
         }
         if publisher.subscriber_count() == 0 {
             return;
         }
     }
+}
+
+/// Returns `Pending` once, waking the task first: lets the tasks just woken run.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            yield_now(cx);
+            Poll::Pending
+        }
+    })
+    .await;
 }
 
 /// Future for [`Publisher::send`] and [`Publisher::feed`].
@@ -517,6 +596,28 @@ impl<T: Clone> Subscriber<T> {
         }
     }
 
+    /// This subscriber as a stream that reports its gaps: `Ok(item)` for each item and, where
+    /// it fell behind, `Err(Lagged(n))` with the number of items it missed there, just before
+    /// the first item after the gap (tokio's `RecvError::Lagged(n)`, in the stream).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    /// use weir::ops::Lagged;
+    ///
+    /// let (mut publisher, subscriber) = broadcast(2);
+    /// for i in 0..5 {
+    ///     publisher.try_send(i).unwrap();
+    /// }
+    /// drop(publisher);
+    /// let got: Vec<_> = subscriber.with_lag().collect().await;
+    /// assert_eq!(got, [Err(Lagged(3)), Ok(3), Ok(4)]);
+    /// # }
+    /// ```
+    pub fn with_lag(self) -> WithLag<T> {
+        WithLag { subscriber: self }
+    }
+
     /// Items this subscriber missed because it fell behind (always 0 for
     /// [`Policy::Critical`]).
     pub fn lagged(&self) -> u64 {
@@ -544,13 +645,24 @@ impl<T: Clone> Subscriber<T> {
                 self.cursor = state.head;
             }
             let end = state.tail.min(self.cursor + BATCH as u64);
-            for seq in self.cursor..end {
-                let item = state.slots[(seq % capacity) as usize].as_ref();
+            let start = self.cursor;
+            for seq in start..end {
+                // Past this item before cloning it: a `Clone` that panics leaves this
+                // subscriber after the bad item, with the items before it delivered once.
+                self.cursor = seq + 1;
+                let slot = &mut state.slots[(seq % capacity) as usize];
+                let item = if slot.readers == 1 {
+                    slot.readers = 0;
+                    slot.item.take()
+                } else {
+                    let item = slot.item.clone();
+                    slot.release();
+                    item
+                };
                 self.buffer
-                    .push_back(item.expect("a held slot is filled").clone());
+                    .push_back(item.expect("a slot is filled until its last reader"));
             }
-            let moved = end > self.cursor;
-            self.cursor = end;
+            let moved = end > start;
             let mut publisher = None;
             if moved && self.policy == Policy::Critical {
                 if let Some(entry) = state.critical.iter_mut().find(|(id, _)| *id == self.id) {
@@ -572,6 +684,74 @@ impl<T: Clone> Subscriber<T> {
             waker.wake();
         }
         over
+    }
+}
+
+/// Where a lagging subscriber fell behind: it missed this many items just there. The error of
+/// [`WithLag`]'s items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lagged(pub u64);
+
+impl fmt::Display for Lagged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the subscriber lagged behind by {} items", self.0)
+    }
+}
+
+impl std::error::Error for Lagged {}
+
+/// Stream for [`Subscriber::with_lag`]: the subscriber's items as `Ok`, and its gaps as
+/// `Err(Lagged(n))` where they happened.
+#[must_use = "streams do nothing unless polled"]
+pub struct WithLag<T> {
+    subscriber: Subscriber<T>,
+}
+
+impl<T> WithLag<T> {
+    /// The subscriber.
+    pub fn get_ref(&self) -> &Subscriber<T> {
+        &self.subscriber
+    }
+
+    /// The subscriber, by value.
+    pub fn into_inner(self) -> Subscriber<T> {
+        self.subscriber
+    }
+}
+
+impl<T: Clone> Stream for WithLag<T> {
+    type Item = Result<T, Lagged>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let sub = &mut self.subscriber;
+        let lagged = sub.lagged;
+        let next = Pin::new(&mut *sub).poll_next(cx);
+        let gap = sub.lagged - lagged;
+        match next {
+            Poll::Ready(Some(item)) if gap > 0 => {
+                // The item after the gap comes with the next poll.
+                sub.buffer.push_front(item);
+                sub.received -= 1;
+                Poll::Ready(Some(Err(Lagged(gap))))
+            }
+            Poll::Ready(None) if gap > 0 => Poll::Ready(Some(Err(Lagged(gap)))),
+            Poll::Ready(item) => Poll::Ready(item.map(Ok)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: Clone> FusedStream for WithLag<T> {
+    fn is_terminated(&self) -> bool {
+        self.subscriber.is_terminated()
+    }
+}
+
+impl<T> fmt::Debug for WithLag<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithLag")
+            .field("subscriber", &self.subscriber)
+            .finish()
     }
 }
 
@@ -610,18 +790,29 @@ impl<T: Clone> FusedStream for Subscriber<T> {
 
 impl<T> Drop for Subscriber<T> {
     fn drop(&mut self) {
-        let publisher = {
+        let capacity = self.shared.capacity as u64;
+        let (publisher, unsubscribed) = {
             let mut state = self.shared.state.lock();
-            self.shared.subscribers.fetch_sub(1, Ordering::AcqRel);
+            let last = self.shared.subscribers.fetch_sub(1, Ordering::AcqRel) == 1;
+            // The items this subscriber will not read are one reader short now.
+            for seq in self.cursor.max(state.head)..state.tail {
+                state.slots[(seq % capacity) as usize].release();
+            }
             state.waiting.retain(|(id, _)| *id != self.id);
-            if self.policy == Policy::Critical {
+            let publisher = if self.policy == Policy::Critical {
                 state.critical.retain(|(id, _)| *id != self.id);
                 state.publisher.take()
             } else {
                 None
-            }
+            };
+            let unsubscribed = if last {
+                state.unsubscribed.take()
+            } else {
+                None
+            };
+            (publisher, unsubscribed)
         };
-        if let Some(waker) = publisher {
+        for waker in [publisher, unsubscribed].into_iter().flatten() {
             waker.wake();
         }
     }

@@ -118,10 +118,10 @@ impl Wake for SourceWaker {
 
 struct Shared<K, St> {
     wakes: Arc<WakeQueue>,
-    /// Sources pushed through a [`MergeHandle`], admitted when the current round ends.
+    /// Sources pushed through a [`MergeTaggedHandle`], admitted when the current round ends.
     incoming: Mutex<Vec<(K, St)>>,
     has_incoming: AtomicBool,
-    /// Live [`MergeHandle`]s: while there are any, more sources may come.
+    /// Live [`MergeTaggedHandle`]s: while there are any, more sources may come.
     handles: AtomicUsize,
     /// Every source ever added, with its counter, in the order added.
     registry: Mutex<Vec<(K, WakeArc<SourceWaker>)>>,
@@ -173,7 +173,7 @@ const PUBLISH_EVERY: u64 = 1024;
 /// when they all returned `Pending` and more are scheduled, the merge wakes its own task and
 /// returns `Pending`.
 ///
-/// The merge ends when every source has ended and no [`MergeHandle`] is alive (a handle can
+/// The merge ends when every source has ended and no [`MergeTaggedHandle`] is alive (a handle can
 /// still add sources).
 ///
 /// # Cost
@@ -267,9 +267,9 @@ where
 
     /// A handle that adds sources from anywhere, for sources discovered at run time, and reads
     /// the per-source counters. While a handle is alive the merge does not end.
-    pub fn handle(&self) -> MergeHandle<K, St> {
+    pub fn handle(&self) -> MergeTaggedHandle<K, St> {
         self.shared.handles.fetch_add(1, Ordering::AcqRel);
-        MergeHandle {
+        MergeTaggedHandle {
             shared: self.shared.clone(),
         }
     }
@@ -542,13 +542,14 @@ impl<K: fmt::Debug + Clone, St: Stream + Unpin> fmt::Debug for MergeTagged<K, St
     }
 }
 
-/// Adds sources to a running [`MergeTagged`] or [`Merge`] from anywhere, and reads its
-/// per-source counters. Cloning it adds a handle; the merge does not end while any is alive.
-pub struct MergeHandle<K, St> {
+/// Adds keyed sources to a running [`MergeTagged`] from anywhere, and reads its per-source
+/// counters. Cloning it adds a handle; the merge does not end while any is alive. The handle
+/// of an untagged [`Merge`] is [`MergeHandle`].
+pub struct MergeTaggedHandle<K, St> {
     shared: Arc<Shared<K, St>>,
 }
 
-impl<K: Clone, St> MergeHandle<K, St> {
+impl<K: Clone, St> MergeTaggedHandle<K, St> {
     /// Adds a source; the merge admits it when its current round ends (this wakes the merge's
     /// task).
     pub fn push(&self, key: K, stream: St) {
@@ -567,16 +568,16 @@ impl<K: Clone, St> MergeHandle<K, St> {
     }
 }
 
-impl<K, St> Clone for MergeHandle<K, St> {
+impl<K, St> Clone for MergeTaggedHandle<K, St> {
     fn clone(&self) -> Self {
         self.shared.handles.fetch_add(1, Ordering::AcqRel);
-        MergeHandle {
+        MergeTaggedHandle {
             shared: self.shared.clone(),
         }
     }
 }
 
-impl<K, St> Drop for MergeHandle<K, St> {
+impl<K, St> Drop for MergeTaggedHandle<K, St> {
     fn drop(&mut self) {
         if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
             // The merge may be waiting only for handles to go: let it look again.
@@ -585,7 +586,58 @@ impl<K, St> Drop for MergeHandle<K, St> {
     }
 }
 
-impl<K, St> fmt::Debug for MergeHandle<K, St> {
+impl<K, St> fmt::Debug for MergeTaggedHandle<K, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MergeTaggedHandle").finish_non_exhaustive()
+    }
+}
+
+/// Adds sources to a running [`Merge`] from anywhere, and reads its per-source counters: a
+/// [`MergeTaggedHandle`] without the keys. Cloning it adds a handle; the merge does not end
+/// while any is alive.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use weir::prelude::*;
+///
+/// let mut merged = weir::ops::merge([weir::iter(vec![1, 2])]);
+/// let handle = merged.handle();
+/// handle.push(weir::iter(vec![10])); // the stream alone
+/// drop(handle);
+/// assert_eq!((&mut merged).collect::<Vec<_>>().await, [1, 10, 2]);
+/// assert_eq!(merged.source_counts(), [2, 1]);
+/// # }
+/// ```
+pub struct MergeHandle<St> {
+    inner: MergeTaggedHandle<(), St>,
+}
+
+impl<St> Clone for MergeHandle<St> {
+    fn clone(&self) -> Self {
+        MergeHandle {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<St> MergeHandle<St> {
+    /// Adds a source; the merge admits it when its current round ends.
+    pub fn push(&self, stream: St) {
+        self.inner.push((), stream);
+    }
+
+    /// How many items each source has yielded, in the order added; see
+    /// [`MergeTaggedHandle::source_counts`].
+    pub fn source_counts(&self) -> Vec<u64> {
+        self.inner
+            .source_counts()
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect()
+    }
+}
+
+impl<St> fmt::Debug for MergeHandle<St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MergeHandle").finish_non_exhaustive()
     }
@@ -605,8 +657,10 @@ impl<St: Stream + Unpin> Merge<St> {
     }
 
     /// A handle that adds sources while the merge runs. See [`MergeTagged::handle`].
-    pub fn handle(&self) -> MergeHandle<(), St> {
-        self.inner.handle()
+    pub fn handle(&self) -> MergeHandle<St> {
+        MergeHandle {
+            inner: self.inner.handle(),
+        }
     }
 
     /// How many items each source has yielded, in the order added.
@@ -736,7 +790,7 @@ mod loom_tests {
         loom::model(|| {
             let mut merged = merge(Vec::<crate::ops::Iter<std::vec::IntoIter<u8>>>::new());
             let handle = merged.handle();
-            let pusher = thread::spawn(move || handle.push((), crate::iter(vec![1, 2])));
+            let pusher = thread::spawn(move || handle.push(crate::iter(vec![1, 2])));
             let got = drain(&mut merged);
             pusher.join().unwrap();
             assert_eq!(got, [1, 2]);

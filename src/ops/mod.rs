@@ -58,7 +58,8 @@ pub mod take;
 pub mod window;
 
 pub use broadcast::{
-    BroadcastSend, Full, Policy, Publisher, RecvError, Subscriber, Subscriptions, broadcast,
+    BroadcastSend, Full, Lagged, Policy, Publisher, RecvError, Subscriber, Subscriptions, WithLag,
+    broadcast,
 };
 pub use chunks_timeout::{ChunksTimeout, TimerStart};
 pub use event_time_merge::{EventTimeMerge, merge_event_time};
@@ -67,7 +68,7 @@ pub use filter_map::FilterMap;
 pub use fuse::Fuse;
 pub use iter::{Iter, iter};
 pub use map::Map;
-pub use merge::{Either, Merge, MergeHandle, MergeTagged, merge, merge_tagged};
+pub use merge::{Either, Merge, MergeHandle, MergeTagged, MergeTaggedHandle, merge, merge_tagged};
 pub use recv::{Recv, from_receiver};
 pub use ring_buffer::{Overflow, RingBuffer};
 pub use ring_channel::{

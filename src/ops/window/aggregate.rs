@@ -288,13 +288,12 @@ pub struct Measured<V> {
     pub skipped: u64,
 }
 
-/// Everything [`Stats`] reports.
+/// Everything [`Stats`] reports, as the `value` of a [`Measured`] (which holds the NaN values
+/// skipped, as for every numeric built-in).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Summary {
     /// Values counted (NaN excluded).
     pub count: u64,
-    /// NaN values skipped.
-    pub skipped: u64,
     /// Sum (0.0 when empty).
     pub sum: f64,
     /// Mean, `None` when empty.
@@ -429,13 +428,15 @@ extremum_aggregate!(
 );
 numeric_aggregate!(
     /// Count, sum, mean, min and max of the values `F` extracts, in one pass.
-    Stats, Summary, |m| Summary {
-        count: m.count,
+    Stats, Measured<Summary>, |m| Measured {
+        value: Summary {
+            count: m.count,
+            sum: m.sum(),
+            mean: m.mean(),
+            min: m.min(),
+            max: m.max(),
+        },
         skipped: m.skipped,
-        sum: m.sum(),
-        mean: m.mean(),
-        min: m.min(),
-        max: m.max(),
     }
 );
 
@@ -478,9 +479,9 @@ mod tests {
         for x in [-3.0, f64::NAN, -1.5, -7.25] {
             stats.add(&mut acc, &x);
         }
-        let s = Aggregate::<f64>::result(&stats, &acc);
+        let Measured { value: s, skipped } = Aggregate::<f64>::result(&stats, &acc);
         assert_eq!(s.count, 3);
-        assert_eq!(s.skipped, 1);
+        assert_eq!(skipped, 1);
         assert_eq!(s.min, Some(-7.25));
         assert_eq!(s.max, Some(-1.5));
         assert_eq!(s.sum, -11.75);
@@ -489,7 +490,7 @@ mod tests {
 
     #[test]
     fn an_empty_window_has_no_min_max_or_mean() {
-        let s = Aggregate::<f64>::result(&Stats(|x: &f64| *x), &Moments::EMPTY);
+        let s = Aggregate::<f64>::result(&Stats(|x: &f64| *x), &Moments::EMPTY).value;
         assert_eq!(
             (s.count, s.sum, s.mean, s.min, s.max),
             (0, 0.0, None, None, None)
@@ -503,7 +504,7 @@ mod tests {
         for x in [1.7e308, 1.7e308, -1.0e308] {
             stats.add(&mut acc, &x);
         }
-        let s = Aggregate::<f64>::result(&stats, &acc);
+        let s = Aggregate::<f64>::result(&stats, &acc).value;
         let mean = s.mean.unwrap();
         assert!((mean / 8e307 - 1.0).abs() < 1e-15, "{mean}");
         // The true sum, 2.4e308, is beyond f64::MAX.
