@@ -387,7 +387,9 @@ pub trait StreamOps: Stream {
     ///
     /// # Panics
     ///
-    /// If `size` or `slide` is zero or not a whole number of milliseconds.
+    /// If `size` or `slide` is zero or not a whole number of milliseconds, or if a window would
+    /// span more than [`MAX_PANES_PER_WINDOW`](crate::ops::window::MAX_PANES_PER_WINDOW) panes
+    /// of `gcd(size, slide)`.
     #[track_caller]
     fn processing_sliding_window<A>(
         self,

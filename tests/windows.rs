@@ -556,3 +556,20 @@ async fn empty_windows_of_a_sliding_window() {
         ]
     );
 }
+
+#[test]
+fn processing_windows_of_too_many_panes_panic_naming_both_arguments() {
+    let err = std::panic::catch_unwind(|| {
+        weir::iter([1.0]).processing_sliding_window(
+            Duration::from_secs(100_000),
+            Duration::from_millis(1),
+            Count,
+        )
+    })
+    .unwrap_err();
+    let message = err.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("`size` 100000000 ms") && message.contains("`slide` 1 ms"),
+        "{message}"
+    );
+}

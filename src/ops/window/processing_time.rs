@@ -13,7 +13,7 @@ use tokio::time::{Sleep, sleep};
 
 use super::aggregate::Aggregate;
 use super::two_stacks::TwoStacks;
-use super::{Pane, Window, combine_panes};
+use super::{MAX_PANES_PER_WINDOW, Pane, Window, combine_panes};
 use crate::ops::{Fuse, POLL_BUDGET, yield_now};
 
 pin_project! {
@@ -46,7 +46,8 @@ pin_project! {
     ///
     /// # Panics
     ///
-    /// If `size` or `slide` is zero or not a whole number of milliseconds.
+    /// If `size` or `slide` is zero or not a whole number of milliseconds, or if a window would
+    /// span more than [`MAX_PANES_PER_WINDOW`] panes of `gcd(size, slide)`.
     ///
     /// # Example
     ///
@@ -122,6 +123,12 @@ impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindow<St, A> {
         };
         let (size, slide) = (ms(size, "size"), ms(slide, "slide"));
         let pane = gcd(size, slide);
+        assert!(
+            size / pane <= MAX_PANES_PER_WINDOW,
+            "processing window: `size` {size} ms with `slide` {slide} ms makes windows of {} \
+             panes of gcd(size, slide) = {pane} ms; at most {MAX_PANES_PER_WINDOW} are allowed",
+            size / pane
+        );
         let identity = (agg.init(), 0);
         ProcessingTimeWindow {
             stream: Fuse::new(stream),
