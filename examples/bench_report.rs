@@ -4,7 +4,9 @@
 //! `target/criterion/**/new/benchmark.json` with its `estimates.json` (median time per
 //! iteration), turns each into items per second with the benchmark's `Throughput::Elements`,
 //! and writes one table per benchmark group: each implementation, its throughput, and weir's
-//! ratio to it, measured in the same run. Also records the machine and the date.
+//! ratio to it, measured in the same run. Also records the machine and the date. A section
+//! headed `## Notes` in the existing report (measurements made outside criterion, written by
+//! hand) is kept, after the tables.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -152,6 +154,12 @@ fn main() {
             );
         }
         md.push('\n');
+    }
+    // Keep the hand-written notes of the previous report.
+    if let Ok(previous) = std::fs::read_to_string(&out) {
+        if let Some(at) = previous.find("\n## Notes\n") {
+            md.push_str(&previous[at + 1..]);
+        }
     }
     std::fs::write(&out, md).expect("writing the report");
     println!("wrote {} ({} benchmarks)", out.display(), files.len());
