@@ -938,4 +938,29 @@ mod loom_tests {
             sender.join().unwrap();
         });
     }
+
+    /// Invariant: no lost wake-up when the last subscriber leaves. The fan-out driver waits
+    /// for its quiet upstream and for "no subscriber left"; the last subscriber, dropped on
+    /// another thread (with an item it never read), wakes it, and that item's `Arc` is
+    /// released. Without the wake-up loom reports the deadlock.
+    #[test]
+    fn the_last_subscriber_leaving_wakes_the_driver() {
+        loom::model(|| {
+            let item = Arc::new(7u8);
+            let (mut publisher, a) = broadcast::<Arc<u8>>(2);
+            let b = a.resubscribe();
+            publisher.try_send(item.clone()).unwrap();
+            let leavers = thread::spawn(move || {
+                drop(a);
+                drop(b);
+            });
+            loom::future::block_on(poll_fn(|cx| publisher.poll_unsubscribed(cx)));
+            leavers.join().unwrap();
+            assert_eq!(
+                Arc::strong_count(&item),
+                1,
+                "the unread item went with its readers"
+            );
+        });
+    }
 }
