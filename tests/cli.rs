@@ -303,14 +303,7 @@ fn an_event_at_the_end_of_time_is_windowed_not_lost() {
          {\"timestamp\": 18446744073709551615, \"source\": \"a\", \"value\": 2}\n",
     );
     let (out, summary) = run_files(&["--window", "1ms"], std::slice::from_ref(&file));
-    let windows: Vec<(u64, u64, u64)> = out
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let n = |k: &str| v[k].as_u64().unwrap();
-            (n("window_start"), n("window_end"), n("event_count"))
-        })
-        .collect();
+    let windows = spans(&out);
     assert_eq!(
         windows,
         [(u64::MAX - 1, u64::MAX, 1), (u64::MAX, u64::MAX, 1)]
@@ -327,18 +320,22 @@ fn an_event_at_the_end_of_time_is_windowed_not_lost() {
         ],
         &[file],
     );
-    let windows: Vec<(u64, u64, u64)> = out
-        .lines()
+    let windows = spans(&out);
+    assert_eq!(
+        windows,
+        [(u64::MAX / 2, u64::MAX, 2), (u64::MAX - 1, u64::MAX, 2)]
+    );
+}
+
+/// Each window line of `out` as (start, end, events).
+fn spans(out: &str) -> Vec<(u64, u64, u64)> {
+    out.lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             let n = |k: &str| v[k].as_u64().unwrap();
             (n("window_start"), n("window_end"), n("event_count"))
         })
-        .collect();
-    assert_eq!(
-        windows,
-        [(u64::MAX / 2, u64::MAX, 2), (u64::MAX - 1, u64::MAX, 2)]
-    );
+        .collect()
 }
 
 fn assert_usage_error(args: &[&str], mentions: &[&str]) {

@@ -629,11 +629,7 @@ impl<St> MergeHandle<St> {
     /// How many items each source has yielded, in the order added; see
     /// [`MergeTaggedHandle::source_counts`].
     pub fn source_counts(&self) -> Vec<u64> {
-        self.inner
-            .source_counts()
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect()
+        untagged(self.inner.source_counts())
     }
 }
 
@@ -641,6 +637,11 @@ impl<St> fmt::Debug for MergeHandle<St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MergeHandle").finish_non_exhaustive()
     }
+}
+
+/// Per-source counts without the unit keys.
+fn untagged(counts: Vec<((), u64)>) -> Vec<u64> {
+    counts.into_iter().map(|(_, n)| n).collect()
 }
 
 /// Stream for [`merge`] and [`StreamOps::merge`](crate::StreamOps::merge): a
@@ -665,11 +666,7 @@ impl<St: Stream + Unpin> Merge<St> {
 
     /// How many items each source has yielded, in the order added.
     pub fn source_counts(&self) -> Vec<u64> {
-        self.inner
-            .source_counts()
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect()
+        untagged(self.inner.source_counts())
     }
 
     /// How many sources have not ended yet.

@@ -304,9 +304,10 @@ pub struct Summary {
     pub max: Option<f64>,
 }
 
-/// Defines a numeric built-in: a struct over a value extractor, [`Moments`] as accumulator.
-macro_rules! numeric_aggregate {
-    ($(#[$doc:meta])* $name:ident, $output:ty, |$m:ident| $result:expr) => {
+/// A built-in's struct: a value extractor, and a `Debug` that names the aggregate (closures
+/// have none).
+macro_rules! extractor_struct {
+    ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy)]
         pub struct $name<F>(pub F);
@@ -316,6 +317,13 @@ macro_rules! numeric_aggregate {
                 f.write_str(stringify!($name))
             }
         }
+    };
+}
+
+/// Defines a numeric built-in: a struct over a value extractor, [`Moments`] as accumulator.
+macro_rules! numeric_aggregate {
+    ($(#[$doc:meta])* $name:ident, $output:ty, |$m:ident| $result:expr) => {
+        extractor_struct!($(#[$doc])* $name);
 
         impl<T, F: Fn(&T) -> f64> Aggregate<T> for $name<F> {
             type Acc = Moments;
@@ -368,15 +376,7 @@ pub struct Extremum {
 /// Defines [`Min`] or [`Max`] over [`Extremum`].
 macro_rules! extremum_aggregate {
     ($(#[$doc:meta])* $name:ident, $empty:expr, $pick:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy)]
-        pub struct $name<F>(pub F);
-
-        impl<F> fmt::Debug for $name<F> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(stringify!($name))
-            }
-        }
+        extractor_struct!($(#[$doc])* $name);
 
         impl<T, F: Fn(&T) -> f64> Aggregate<T> for $name<F> {
             type Acc = Extremum;
