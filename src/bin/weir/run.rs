@@ -23,7 +23,7 @@ use weir::StatsHandle;
 use weir::event::{
     Event, EventType, ProcessedEvent, StatsBySeverity, StatsBySource, process_event,
 };
-use weir::ops::window::{Aggregate, MAX_PANES_PER_WINDOW, Window};
+use weir::ops::window::{Aggregate, MAX_PANES_PER_WINDOW, Window, window_panes};
 use weir::prelude::*;
 
 /// `weir run` options.
@@ -361,12 +361,12 @@ fn check(args: &RunArgs) -> Result<(u64, u64), String> {
     if slide == 0 {
         return Err("--slide must be at least 1ms".to_owned());
     }
-    let pane = gcd(size, slide);
-    if size / pane > MAX_PANES_PER_WINDOW {
+    let (pane, per_window) = window_panes(size, slide);
+    if per_window > MAX_PANES_PER_WINDOW {
         return Err(format!(
-            "--window {size}ms with --slide {slide}ms makes windows of {} panes of {pane}ms (the \
-             greatest common divisor of the two); at most {MAX_PANES_PER_WINDOW} are allowed",
-            size / pane
+            "--window {size}ms with --slide {slide}ms makes windows of {per_window} panes of \
+             {pane}ms (the greatest common divisor of the two); at most {MAX_PANES_PER_WINDOW} \
+             are allowed"
         ));
     }
     if args.buffer == Some(0) {
@@ -399,10 +399,6 @@ fn check(args: &RunArgs) -> Result<(u64, u64), String> {
         return Err("--idle-timeout must be at least 1ms".to_owned());
     }
     Ok((size, slide))
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Writes one JSON line per window (per key with `--by`).

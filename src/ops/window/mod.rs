@@ -25,6 +25,22 @@ pub use count::CountWindow;
 pub use event_time::{EventTimeWindow, MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
 pub use processing_time::ProcessingTimeWindow;
 
+/// How windows of `size_ms` starting every `slide_ms` are cut into panes: the pane length,
+/// `gcd(size_ms, slide_ms)`, and how many panes one window spans, `size_ms / pane`. Sliding
+/// windows allow at most [`MAX_PANES_PER_WINDOW`] of them. Both arguments must be at least 1.
+///
+/// ```
+/// assert_eq!(weir::ops::window::window_panes(10_000, 250), (250, 40));
+/// assert_eq!(weir::ops::window::window_panes(100_000_000, 1), (1, 100_000_000));
+/// ```
+pub fn window_panes(size_ms: u64, slide_ms: u64) -> (u64, u64) {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let pane = gcd(size_ms, slide_ms);
+    (pane, size_ms / pane)
+}
+
 /// An accumulator and the number of items in it: the unit the pane-based windows queue.
 pub(crate) type Pane<Acc> = (Acc, u64);
 

@@ -13,7 +13,7 @@ use tokio::time::{Sleep, sleep};
 
 use super::aggregate::Aggregate;
 use super::two_stacks::TwoStacks;
-use super::{MAX_PANES_PER_WINDOW, Pane, Window, combine_panes};
+use super::{MAX_PANES_PER_WINDOW, Pane, Window, combine_panes, window_panes};
 use crate::ops::{Fuse, POLL_BUDGET, yield_now};
 
 pin_project! {
@@ -106,10 +106,6 @@ where
     }
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
 impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindow<St, A> {
     #[track_caller]
     pub(crate) fn new(stream: St, size: Duration, slide: Duration, agg: A) -> Self {
@@ -122,12 +118,12 @@ impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindow<St, A> {
             ms
         };
         let (size, slide) = (ms(size, "size"), ms(slide, "slide"));
-        let pane = gcd(size, slide);
+        let (pane, per_window) = window_panes(size, slide);
         assert!(
-            size / pane <= MAX_PANES_PER_WINDOW,
+            per_window <= MAX_PANES_PER_WINDOW,
             "processing window: `size` {size} ms with `slide` {slide} ms makes windows of {} \
              panes of gcd(size, slide) = {pane} ms; at most {MAX_PANES_PER_WINDOW} are allowed",
-            size / pane
+            per_window
         );
         let identity = (agg.init(), 0);
         ProcessingTimeWindow {
@@ -137,7 +133,7 @@ impl<St: Stream, A: Aggregate<St::Item>> ProcessingTimeWindow<St, A> {
             queue: TwoStacks::new(identity),
             agg,
             pane_len: Duration::from_millis(pane),
-            panes_per_window: size / pane,
+            panes_per_window: per_window,
             panes_per_slide: slide / pane,
             base: None,
             panes_closed: 0,

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::super::aggregate::Aggregate;
 use super::super::two_stacks::TwoStacks;
-use super::super::{Pane, combine_panes};
+use super::super::{Pane, combine_panes, window_panes};
 
 /// The most panes one window may span: `size / gcd(size, slide)`. A sliding window keeps one
 /// accumulator per pane of the window it is assembling, and each item belongs to
@@ -35,10 +35,6 @@ pub const MAX_PANES_PER_WINDOW: u64 = 100_000;
 /// with [`emit_empty`](super::EventTimeWindow::emit_empty); a longer gap (one absurd
 /// timestamp, say `u64::MAX`) is skipped without empty windows.
 pub const MAX_GAP_WINDOWS: u64 = 10_000;
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
 
 /// `a * b`, saturating. Operands below 2^64 (all but absurd window numbers) take one widening
 /// multiply, not the 128-bit overflow check.
@@ -74,8 +70,7 @@ impl Geometry {
     pub(crate) fn new(size: u64, slide: u64) -> Self {
         assert!(size > 0, "window: `size` must be at least 1 ms, got 0");
         assert!(slide > 0, "window: `slide` must be at least 1 ms, got 0");
-        let pane = gcd(size, slide);
-        let per_window = size / pane;
+        let (pane, per_window) = window_panes(size, slide);
         assert!(
             per_window <= MAX_PANES_PER_WINDOW,
             "window: `size` {size} ms with `slide` {slide} ms makes windows of {per_window} \
