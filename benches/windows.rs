@@ -27,8 +27,19 @@ use weir::prelude::*;
 
 type Reading = (u64, f64);
 
+/// The reading at millisecond `t`.
+fn reading(t: u64) -> Reading {
+    (t, (t * 7919 % 1000) as f64 - 500.0)
+}
+
 fn readings(n: u64) -> impl Stream<Item = Reading> {
-    futures::stream::iter((0..black_box(n)).map(|i| (i, (i * 7919 % 1000) as f64 - 500.0)))
+    futures::stream::iter((0..black_box(n)).map(reading))
+}
+
+/// Tumbling 1 s statistics over `readings`, driven to the end: the items counted in windows.
+fn tumbling_stats(readings: impl Stream<Item = Reading>) -> u64 {
+    let windows = readings.tumbling_window(1_000, |r: &Reading| r.0, Stats(|r: &Reading| r.1));
+    block_on(windows.fold(0u64, |n, w| n + w.count))
 }
 
 fn tumbling(c: &mut Criterion) {
@@ -36,11 +47,7 @@ fn tumbling(c: &mut Criterion) {
     let mut group = c.benchmark_group("tumbling");
     group.throughput(Throughput::Elements(N));
     group.bench_function("weir_tumbling_stats", |b| {
-        b.iter(|| {
-            let windows =
-                readings(N).tumbling_window(1_000, |r: &Reading| r.0, Stats(|r: &Reading| r.1));
-            block_on(windows.fold(0u64, |n, w| n + w.count))
-        })
+        b.iter(|| tumbling_stats(readings(N)))
     });
     group.bench_function("weir_map_filter", |b| {
         b.iter(|| {
@@ -51,46 +58,34 @@ fn tumbling(c: &mut Criterion) {
     group.finish();
 }
 
+/// `sources` merged by event time.
+fn by_time<S: Stream<Item = Reading> + Unpin>(sources: Vec<S>) -> impl Stream<Item = Reading> {
+    weir::ops::merge_event_time(sources, |r: &Reading| r.0)
+}
+
 fn tumbling_merged(c: &mut Criterion) {
     const N: u64 = 1_000_000;
     const K: u64 = 4;
-    let value = |i: u64| (i * 7919 % 1000) as f64 - 500.0;
     let mut group = c.benchmark_group("tumbling_merged");
     group.throughput(Throughput::Elements(N));
-    group.bench_function("one_source", |b| {
-        b.iter(|| {
-            let windows =
-                readings(N).tumbling_window(1_000, |r: &Reading| r.0, Stats(|r: &Reading| r.1));
-            block_on(windows.fold(0u64, |n, w| n + w.count))
-        })
-    });
+    group.bench_function("one_source", |b| b.iter(|| tumbling_stats(readings(N))));
     group.bench_function("4_sources_interleaved", |b| {
         b.iter(|| {
-            let sources = (0..K).map(|j| {
-                futures::stream::iter(
-                    (0..black_box(N / K)).map(move |i| (i * K + j, value(i * K + j))),
-                )
-            });
-            let windows = weir::ops::merge_event_time(sources, |r: &Reading| r.0).tumbling_window(
-                1_000,
-                |r: &Reading| r.0,
-                Stats(|r: &Reading| r.1),
-            );
-            block_on(windows.fold(0u64, |n, w| n + w.count))
+            let sources: Vec<_> = (0..K)
+                .map(|j| {
+                    futures::stream::iter((0..black_box(N / K)).map(move |i| reading(i * K + j)))
+                })
+                .collect();
+            tumbling_stats(by_time(sources))
         })
     });
     group.bench_function("4_sources_ranges", |b| {
         b.iter(|| {
             let quarter = black_box(N / K);
-            let sources = (0..K).map(|j| {
-                futures::stream::iter((j * quarter..(j + 1) * quarter).map(|t| (t, value(t))))
-            });
-            let windows = weir::ops::merge_event_time(sources, |r: &Reading| r.0).tumbling_window(
-                1_000,
-                |r: &Reading| r.0,
-                Stats(|r: &Reading| r.1),
-            );
-            block_on(windows.fold(0u64, |n, w| n + w.count))
+            let sources: Vec<_> = (0..K)
+                .map(|j| futures::stream::iter((j * quarter..(j + 1) * quarter).map(reading)))
+                .collect();
+            tumbling_stats(by_time(sources))
         })
     });
     group.finish();

@@ -47,7 +47,6 @@ where
         empty: sources.len(),
         sources,
         refill: None,
-        limit: 0,
         timestamp,
         idle: None,
         timer: None,
@@ -57,8 +56,8 @@ where
 /// One input of the merge.
 struct Source<St: Stream> {
     stream: St,
-    /// The next item, taken from the stream, with its timestamp.
-    head: Option<(u64, St::Item)>,
+    /// The next item, taken from the stream (its timestamp is in the merge's `keys`).
+    head: Option<St::Item>,
     /// The largest timestamp this source delivered: its own event time.
     max: Option<u64>,
     ended: bool,
@@ -151,9 +150,6 @@ pub struct EventTimeMerge<St: Stream, Ts> {
     /// The source whose head was handed on last, counted in `empty`: the one source to poll
     /// while every other has a head.
     refill: Option<usize>,
-    /// While `refill` is the only source without a head: its items below this (the smallest
-    /// head of the others) go on without a look at the others. 0 when unknown.
-    limit: u64,
     timestamp: Ts,
     idle: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
@@ -225,7 +221,7 @@ where
     /// head.
     fn fill(&mut self, i: usize, cx: &mut Context<'_>) {
         if let Poll::Ready(Some((ts, item))) = self.poll_source(i, cx) {
-            self.sources[i].head = Some((ts, item));
+            self.sources[i].head = Some(item);
             self.keys[i] = ts;
             self.empty -= 1;
         }
@@ -260,28 +256,24 @@ where
     }
 
     /// The source with the smallest head (the first such on a tie), when every source has
-    /// one, and the smallest head of the others (`u64::MAX` when there are none).
+    /// one.
     #[inline(always)]
-    fn earliest_of_all(&self) -> (usize, u64) {
-        let (mut best, mut min, mut second) = (0, self.keys[0], u64::MAX);
+    fn earliest_of_all(&self) -> usize {
+        let (mut best, mut min) = (0, self.keys[0]);
         for (i, &key) in self.keys.iter().enumerate().skip(1) {
             if key < min {
-                (best, second, min) = (i, min, key);
-            } else if key < second {
-                second = key;
+                (best, min) = (i, key);
             }
         }
-        (best, second)
+        best
     }
 
     /// The source with the smallest head (the first such on a tie).
     fn earliest(&self) -> Option<(usize, u64)> {
         let mut best: Option<(usize, u64)> = None;
-        for (i, source) in self.sources.iter().enumerate() {
-            if let Some((ts, _)) = &source.head {
-                if best.is_none_or(|(_, b)| *ts < b) {
-                    best = Some((i, *ts));
-                }
+        for (i, (source, &ts)) in self.sources.iter().zip(&self.keys).enumerate() {
+            if source.head.is_some() && best.is_none_or(|(_, b)| ts < b) {
+                best = Some((i, ts));
             }
         }
         best
@@ -290,7 +282,7 @@ where
     /// Hands on the head of source `i`, which is then the one to poll next.
     #[inline(always)]
     fn take_head(&mut self, i: usize) -> St::Item {
-        let (_, item) = self.sources[i].head.take().expect("the source has a head");
+        let item = self.sources[i].head.take().expect("the source has a head");
         self.empty += 1;
         self.refill = Some(i);
         item
@@ -360,22 +352,16 @@ where
                 Poll::Ready(Some((ts, item))) => {
                     this.keys[i] = ts;
                     if this.empty == 1 {
-                        if ts < this.limit {
-                            // Still before every other head: a run of one source.
-                            this.refill = Some(i);
-                            return Poll::Ready(Some(item));
-                        }
-                        let (j, second) = this.earliest_of_all();
+                        let j = this.earliest_of_all();
                         this.refill = Some(j);
-                        this.limit = second;
                         if j == i {
                             return Poll::Ready(Some(item));
                         }
-                        this.sources[i].head = Some((ts, item));
+                        this.sources[i].head = Some(item);
                         let out = this.sources[j].head.take();
-                        return Poll::Ready(Some(out.expect("every source has a head").1));
+                        return Poll::Ready(Some(out.expect("every source has a head")));
                     }
-                    this.sources[i].head = Some((ts, item));
+                    this.sources[i].head = Some(item);
                     this.empty -= 1;
                 }
                 Poll::Ready(None) => {
@@ -386,7 +372,6 @@ where
             }
         }
         // Each pass either returns or marks at least one more source idle.
-        this.limit = 0;
         loop {
             if this.empty > 0 {
                 this.fill_all(cx, polled.take());
@@ -439,7 +424,8 @@ impl<St: Stream, Ts> fmt::Debug for EventTimeMerge<St, Ts> {
         let sources: Vec<_> = self
             .sources
             .iter()
-            .map(|s| (s.head.as_ref().map(|(ts, _)| *ts), s.max, s.idle))
+            .zip(&self.keys)
+            .map(|(s, &ts)| (s.head.is_some().then_some(ts), s.max, s.idle))
             .collect();
         f.debug_struct("EventTimeMerge")
             .field("sources (head, event time, idle)", &sources)
