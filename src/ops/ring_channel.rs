@@ -420,21 +420,20 @@ impl<T> Future for SendFuture<'_, T> {
                 }
                 Poll::Ready(Ok(dropped))
             }
-            Offer::Closed(item) => {
-                if let Some(t) = ticket {
-                    state.blocked.retain(|(b, _)| *b != t);
-                    state.promised.retain(|p| *p != t);
-                }
-                Poll::Ready(Err(SendError(item)))
-            }
+            // Closing cleared the line and the promises: nothing of ours is left in them.
+            Offer::Closed(item) => Poll::Ready(Err(SendError(item))),
             Offer::Full(item) => {
                 // Still waiting (woken spuriously), or first in: keep or take a place in line.
                 let ticket = match ticket {
                     Some(t) => {
-                        match state.blocked.iter_mut().find(|(b, _)| *b == t) {
-                            Some((_, held)) if held.will_wake(cx.waker()) => {}
-                            Some((_, held)) => *held = cx.waker().clone(),
-                            None => state.blocked.push_front((t, cx.waker().clone())),
+                        // A promised sender would have taken its slot: this one is in line.
+                        let (_, held) = state
+                            .blocked
+                            .iter_mut()
+                            .find(|(b, _)| *b == t)
+                            .expect("a waiting sender without a slot is in line");
+                        if !held.will_wake(cx.waker()) {
+                            *held = cx.waker().clone();
                         }
                         t
                     }
