@@ -580,19 +580,28 @@ impl<T: Clone> Subscriber<T> {
     /// # }
     /// ```
     pub async fn recv(&mut self) -> Result<T, RecvError> {
+        match std::future::poll_fn(|cx| self.poll_with_lag(cx)).await {
+            Some(Ok(item)) => Ok(item),
+            Some(Err(Lagged(n))) => Err(RecvError::Lagged(n)),
+            None => Err(RecvError::Closed),
+        }
+    }
+
+    /// The next item, or the gap before it: what [`recv`](Self::recv) and [`WithLag`] return.
+    /// A gap found while taking an item is reported first; the item waits for the next poll.
+    fn poll_with_lag(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Lagged>>> {
         let lagged = self.lagged;
-        let next = std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await;
+        let next = Pin::new(&mut *self).poll_next(cx);
         let gap = self.lagged - lagged;
         match next {
-            Some(item) if gap > 0 => {
-                // The item after the gap comes with the next call.
+            Poll::Ready(Some(item)) if gap > 0 => {
                 self.buffer.push_front(item);
                 self.received -= 1;
-                Err(RecvError::Lagged(gap))
+                Poll::Ready(Some(Err(Lagged(gap))))
             }
-            Some(item) => Ok(item),
-            None if gap > 0 => Err(RecvError::Lagged(gap)),
-            None => Err(RecvError::Closed),
+            Poll::Ready(None) if gap > 0 => Poll::Ready(Some(Err(Lagged(gap)))),
+            Poll::Ready(item) => Poll::Ready(item.map(Ok)),
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -723,21 +732,7 @@ impl<T: Clone> Stream for WithLag<T> {
     type Item = Result<T, Lagged>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let sub = &mut self.subscriber;
-        let lagged = sub.lagged;
-        let next = Pin::new(&mut *sub).poll_next(cx);
-        let gap = sub.lagged - lagged;
-        match next {
-            Poll::Ready(Some(item)) if gap > 0 => {
-                // The item after the gap comes with the next poll.
-                sub.buffer.push_front(item);
-                sub.received -= 1;
-                Poll::Ready(Some(Err(Lagged(gap))))
-            }
-            Poll::Ready(None) if gap > 0 => Poll::Ready(Some(Err(Lagged(gap)))),
-            Poll::Ready(item) => Poll::Ready(item.map(Ok)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.subscriber.poll_with_lag(cx)
     }
 }
 
