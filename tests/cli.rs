@@ -275,13 +275,7 @@ fn stdin_with_files_and_a_file_that_ends_early() {
         .map(|(_, l)| format!("{l}\n"))
         .collect();
     let early = fixture("early.jsonl", &early);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["run", "--lateness", "500ms", early.to_str().unwrap(), "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(["run", "--lateness", "500ms", early.to_str().unwrap(), "-"]);
     let mut stdin = child.stdin.take().unwrap();
     std::io::Write::write_all(&mut stdin, rest.as_bytes()).unwrap();
     drop(stdin);
@@ -450,6 +444,21 @@ fn a_full_disk_is_an_error() {
     );
 }
 
+/// Starts the binary with every standard stream piped.
+fn spawn<I, S>(args: I) -> std::process::Child
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Waits for `child` at most `limit`, killing it and failing past that.
 fn wait_at_most(
     child: &mut std::process::Child,
@@ -480,12 +489,7 @@ fn a_closed_pipe_ends_the_run_quietly() {
         vec!["run", big.to_str().unwrap()],
         vec!["demo", "--duration", "60s"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(&args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&args);
         let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
@@ -516,13 +520,7 @@ fn kill(child: &std::process::Child, signal: &str) {
 #[test]
 fn a_signal_flushes_the_open_windows_and_the_summary() {
     for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(["run", "--lateness", "10s"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(["run", "--lateness", "10s"]);
         let mut stdin = child.stdin.take().unwrap();
         // Three events whose windows stay open (lateness 10 s), then a malformed line: its
         // report on stderr shows the events before it went through.
@@ -568,12 +566,7 @@ fn a_signal_flushes_the_open_windows_and_the_summary() {
 /// Ctrl-C on the demo: the sources stop, the pipeline drains and the report comes.
 #[test]
 fn ctrl_c_on_the_demo_prints_the_report() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["demo", "--duration", "60s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(["demo", "--duration", "60s"]);
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     // The header, a blank line, then the first window: the pipeline is running.

@@ -43,8 +43,7 @@ pub fn from_receiver<T>(rx: mpsc::Receiver<T>) -> Recv<T> {
 }
 
 impl<T> Recv<T> {
-    /// Wraps `rx`: the same as [`from_receiver`], spelled like tokio-stream's
-    /// `ReceiverStream::new`.
+    /// Wraps `rx`: the same as [`from_receiver`], as a constructor.
     pub fn new(rx: mpsc::Receiver<T>) -> Self {
         from_receiver(rx)
     }

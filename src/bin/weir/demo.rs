@@ -9,11 +9,10 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 
 use weir::event::{
     Event, EventStream, EventType, ProcessedEvent, Severity, WindowedStats, batch_events,
@@ -78,24 +77,20 @@ const SENSOR_SHAPES: [fn(usize, usize) -> f64; 3] = [
     |i, phase| if phase == 2 { 99.0 } else { (i % 60) as f64 },
 ];
 
-/// What the sources share with the demo: a stop flag (Ctrl-C, or a closed output) and how
-/// many events they sent.
-#[derive(Default)]
-struct Control {
-    stop: AtomicBool,
-    sent: AtomicU64,
-}
+/// The exit status a signal stands for (130 or 143) once one has come, 0 before: the sources
+/// stop when it changes.
+type Stop = watch::Receiver<u8>;
 
 /// Runs the simulated sources on a thread of their own, so that the slow consumer cannot
 /// slow them down. Each sends `rate` events per second into a ring channel that drops
 /// (oldest or newest) when full: a source never waits, and every drop is counted. They stop
 /// at `duration` whatever the rate (an event rate they cannot keep shows as fewer events
-/// sent), or as soon as `control.stop` is set. Returns the receivers and the channels'
-/// counters.
+/// sent, which the channels' `received` counts), or as soon as `stop` says so. Returns the
+/// receivers and the channels' counters.
 fn start_sources(
     sources: Vec<Source>,
     args: &DemoArgs,
-    control: Arc<Control>,
+    stop: Stop,
 ) -> (Vec<EventStream<Event>>, Vec<StatsHandle>) {
     let overflow = match args.strategy {
         Strategy::DropOldest => Overflow::DropOldest,
@@ -122,15 +117,14 @@ fn start_sources(
             let tasks: Vec<_> = senders
                 .into_iter()
                 .map(|(name, value, tx)| {
-                    let control = control.clone();
+                    let stop = stop.clone();
                     tokio::spawn(async move {
                         let mut tick = tokio::time::interval(Duration::from_millis(1));
                         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                         let mut i = 0u64;
                         loop {
                             let now = tick.tick().await;
-                            if control.stop.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e)
-                            {
+                            if *stop.borrow() != 0 || end.is_some_and(|e| now >= e) {
                                 return;
                             }
                             // Catch up to where the rate says this source should be at the end
@@ -150,11 +144,9 @@ fn start_sources(
                                     return; // the receiver is gone
                                 }
                                 i += 1;
-                                control.sent.fetch_add(1, Ordering::Relaxed);
                                 // A rate beyond what a source can send: stop on time all the same.
                                 let late = || end.is_some_and(|e| tokio::time::Instant::now() >= e);
-                                if i % 1024 == 0 && (control.stop.load(Ordering::Relaxed) || late())
-                                {
+                                if i % 1024 == 0 && (*stop.borrow() != 0 || late()) {
                                     return;
                                 }
                             }
@@ -268,9 +260,8 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
     }));
     sources.push(("cpu-metrics".to_owned(), |i, _| 20.0 + (i % 70) as f64));
     let source_count = sources.len() as u64;
-    let control = Arc::new(Control::default());
-    let interrupted = watch_signals(control.clone());
-    let (sources, channel_stats) = start_sources(sources, &args, control.clone());
+    let stop = watch_signals();
+    let (sources, channel_stats) = start_sources(sources, &args, stop.clone());
     let planned = source_count.saturating_mul(planned_events(args.duration, args.rate));
     let progress = indicatif::ProgressBar::new(planned);
     // Deliberately slow: blocking work every 64 events, sized to handle about 64% of what
@@ -373,8 +364,8 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         drops.received(),
         drops.processed() as f64 / elapsed
     );
-    let sent = control.sent.load(Ordering::Relaxed);
-    match interrupted.load(Ordering::Relaxed) {
+    let sent = u64::try_from(drops.received()).unwrap_or(u64::MAX);
+    match *stop.borrow() {
         0 if sent < planned => say!(
             "  rate         the sources sent {sent} of the {planned} events asked for: {} per \
              second each is more than they could keep up",
@@ -391,22 +382,20 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
 
 /// Listens for Ctrl-C and SIGTERM: the first stops the sources (the pipeline then drains and
 /// the report follows) and records the exit status that stands for it (130 or 143).
-fn watch_signals(control: Arc<Control>) -> Arc<std::sync::atomic::AtomicU8> {
-    let code = Arc::new(std::sync::atomic::AtomicU8::new(0));
-    let caught = code.clone();
+fn watch_signals() -> Stop {
+    let (caught, stop) = watch::channel(0);
     let (Ok(mut interrupt), Ok(mut terminate)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
     ) else {
-        return code;
+        return stop;
     };
     tokio::spawn(async move {
         let status = tokio::select! {
             _ = interrupt.recv() => 130,
             _ = terminate.recv() => 143,
         };
-        caught.store(status, Ordering::Relaxed);
-        control.stop.store(true, Ordering::Relaxed);
+        let _ = caught.send(status);
     });
-    code
+    stop
 }
