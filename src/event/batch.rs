@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
-use super::{ProcessedEvent, Severity, now_ms};
+use super::stats::stats_of;
+use super::{ProcessedEvent, Severity, WindowedStats, now_ms};
 use crate::StreamOps;
 
 /// A batch of processed events, numbered per stream.
@@ -52,29 +53,26 @@ where
 impl EventBatch {
     /// How many events of each severity the batch holds.
     pub fn severity_counts(&self) -> HashMap<Severity, usize> {
-        let mut counts = HashMap::new();
-        for e in &self.events {
-            *counts.entry(e.severity).or_insert(0) += 1;
-        }
-        counts
+        self.stats().severity_counts
+    }
+
+    /// The batch's statistics (count, mean, maximum, counts per severity), as a window from
+    /// its creation time.
+    pub fn stats(&self) -> WindowedStats {
+        stats_of(&self.events, self.created_at, self.created_at)
     }
 }
 
 /// Handles a complete batch: prints its number, size, mean value and counts per severity
 /// (its contract is to print).
 pub async fn process_batch(batch: EventBatch) {
-    let counts = batch.severity_counts();
-    let mean = if batch.events.is_empty() {
-        0.0
-    } else {
-        batch.events.iter().map(|e| e.original.value).sum::<f64>() / batch.events.len() as f64
-    };
-    let n = |s| counts.get(&s).copied().unwrap_or(0);
+    let stats = batch.stats();
+    let n = |s| stats.severity_counts.get(&s).copied().unwrap_or(0);
     println!(
         "batch {:>4}: {:>4} events, mean {:>6.2}, L/M/H/C {}/{}/{}/{}",
         batch.batch_id,
-        batch.events.len(),
-        mean,
+        stats.event_count,
+        stats.avg_value,
         n(Severity::Low),
         n(Severity::Medium),
         n(Severity::High),
@@ -83,7 +81,6 @@ pub async fn process_batch(batch: EventBatch) {
 }
 
 /// Simulates writing the batch to storage: 10 ms on the tokio clock.
-pub async fn write_batch_to_storage(batch: &EventBatch) {
-    let _ = batch;
+pub async fn write_batch_to_storage(_batch: &EventBatch) {
     tokio::time::sleep(Duration::from_millis(10)).await;
 }

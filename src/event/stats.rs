@@ -32,12 +32,17 @@ pub fn calculate_window_stats(
     window_start: u64,
     duration_ms: u64,
 ) -> WindowedStats {
+    stats_of(&events, window_start, window_start.saturating_add(duration_ms))
+}
+
+/// The statistics of `events` as the window `[start, end)`.
+pub(crate) fn stats_of(events: &[ProcessedEvent], start: u64, end: u64) -> WindowedStats {
     let agg = StatsBySeverity;
     let mut acc = agg.init();
-    for e in &events {
+    for e in events {
         agg.add(&mut acc, e);
     }
-    agg.stats(&acc, window_start, window_start.saturating_add(duration_ms))
+    agg.stats(&acc, start, end)
 }
 
 /// The accumulator of [`StatsBySeverity`]: value moments and counts per severity (indexed as
