@@ -32,7 +32,11 @@ pub fn calculate_window_stats(
     window_start: u64,
     duration_ms: u64,
 ) -> WindowedStats {
-    stats_of(&events, window_start, window_start.saturating_add(duration_ms))
+    stats_of(
+        &events,
+        window_start,
+        window_start.saturating_add(duration_ms),
+    )
 }
 
 /// The statistics of `events` as the window `[start, end)`.

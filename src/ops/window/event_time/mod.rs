@@ -173,7 +173,7 @@ where
     pub(crate) fn new(stream: St, size: u64, slide: u64, timestamp: Ts, agg: A) -> Self {
         let geometry = Geometry::new(size, slide);
         let identity = (agg.init(), 0);
-        let mut core = Core {
+        let core = Core {
             agg,
             timestamp,
             on_late: None,
@@ -183,13 +183,13 @@ where
             idle_base: None,
             max_ts: None,
             watermark: 0,
+            // 0: the first item computes the watermark.
             watermark_next_ts: 0,
             late_before: 0,
             late: 0,
             late_marks: VecDeque::new(),
             unassigned: 0,
         };
-        core.reset_watermark();
         EventTimeWindow {
             stream: Fuse::new(stream),
             idle_timer: None,
@@ -202,7 +202,6 @@ where
     /// Any value is accepted; `u64::MAX` keeps every window open until the upstream ends.
     pub fn out_of_orderness(mut self, bound_ms: u64) -> Self {
         self.core.bound = bound_ms;
-        self.core.reset_watermark();
         self
     }
 
@@ -210,7 +209,6 @@ where
     /// modulo `slide` matters). Windows that would start before 0 are reported with start 0.
     pub fn offset(mut self, offset_ms: u64) -> Self {
         self.core.panes.set_offset(offset_ms);
-        self.core.reset_watermark();
         self
     }
 
@@ -306,14 +304,6 @@ where
         self.watermark = geometry.watermark_pane(max_ts, self.bound);
         self.watermark_next_ts = geometry.next_watermark_ts(self.watermark, self.bound);
         self.update_late_before();
-    }
-
-    /// After a change of geometry or bound, before any item: no watermark yet, and the first
-    /// item computes one.
-    fn reset_watermark(&mut self) {
-        self.watermark = 0;
-        self.watermark_next_ts = 0;
-        self.late_before = 0;
     }
 
     fn update_late_before(&mut self) {

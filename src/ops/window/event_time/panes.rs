@@ -317,7 +317,7 @@ impl<Acc: Clone> Panes<Acc> {
         self.closed
     }
 
-    /// Panes with items that are not open yet for adding (for `Debug`).
+    /// Panes holding items that are not in the window queue yet (for `Debug`).
     pub(crate) fn open_panes(&self) -> usize {
         self.open.len() + usize::from(self.hot.is_some())
     }
