@@ -133,7 +133,11 @@ impl AdaptiveRates {
     /// The keep-rate at `load`: 1.0 below `low_load`, `mid_rate` below `high_load`,
     /// `high_rate` from there up and for a NaN load.
     pub fn rate_for(&self, load: f64) -> f64 {
-        match self.level(load) {
+        self.rate_of(self.level(load))
+    }
+
+    fn rate_of(&self, level: Level) -> f64 {
+        match level {
             Level::Low => 1.0,
             Level::Mid => self.mid_rate,
             Level::High => self.high_rate,
@@ -152,6 +156,7 @@ impl AdaptiveRates {
 }
 
 /// Which of the three rates of [`AdaptiveRates`] a load calls for.
+#[derive(Clone, Copy)]
 enum Level {
     Low,
     Mid,
@@ -246,9 +251,9 @@ impl<G> fmt::Debug for Adaptive<G> {
 
 impl<T, G: FnMut() -> f64> Keep<T> for Adaptive<G> {
     fn keep(&mut self, _item: &T) -> bool {
-        let load = (self.gauge)();
-        self.last_rate = self.rates.rate_for(load);
-        match self.rates.level(load) {
+        let level = self.rates.level((self.gauge)());
+        self.last_rate = self.rates.rate_of(level);
+        match level {
             Level::Low => true,
             Level::Mid => self.mid.sample(&mut self.rng),
             Level::High => self.high.sample(&mut self.rng),
