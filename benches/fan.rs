@@ -62,7 +62,7 @@ fn one_active_of(n: usize) -> Vec<Source> {
 fn merge_16_ready(c: &mut Criterion) {
     let mut group = c.benchmark_group("merge_16_ready");
     group.throughput(Throughput::Elements(1_000_000));
-    group.bench_function("weir", |b| b.iter(|| drain(weir::ops::merge(sixteen()))));
+    group.bench_function("weir", |b| b.iter(|| drain(weir::merge::merge(sixteen()))));
     group.bench_function("tokio_stream_StreamMap", |b| {
         b.iter(|| {
             let map: tokio_stream::StreamMap<usize, Source> =
@@ -80,10 +80,10 @@ fn merge_1024_one_active(c: &mut Criterion) {
     let mut group = c.benchmark_group("merge_1024_one_active");
     group.throughput(Throughput::Elements(1_000_000));
     group.bench_function("weir", |b| {
-        b.iter(|| take(weir::ops::merge(one_active_of(1024)), 1_000_000))
+        b.iter(|| take(weir::merge::merge(one_active_of(1024)), 1_000_000))
     });
     group.bench_function("weir_one_source_alone", |b| {
-        b.iter(|| drain(weir::ops::merge([ready(1_000_000)])))
+        b.iter(|| drain(weir::merge::merge([ready(1_000_000)])))
     });
     group.bench_function("tokio_stream_StreamMap", |b| {
         b.iter(|| {
@@ -115,9 +115,13 @@ async fn join_all(tasks: Vec<tokio::task::JoinHandle<u64>>) {
     }
 }
 
-fn weir_broadcast(rt: &tokio::runtime::Runtime, subscribers: usize, policy: weir::ops::Policy) {
+fn weir_broadcast(
+    rt: &tokio::runtime::Runtime,
+    subscribers: usize,
+    policy: weir::channel::Delivery,
+) {
     rt.block_on(async {
-        let (mut publisher, first) = weir::ops::broadcast::<u64>(CAPACITY);
+        let (mut publisher, first) = weir::channel::broadcast::<u64>(CAPACITY);
         drop(first);
         let tasks = (0..subscribers)
             .map(|_| {
@@ -219,13 +223,13 @@ fn async_broadcast(rt: &tokio::runtime::Runtime, subscribers: usize, overflow: b
 }
 
 fn broadcasts(c: &mut Criterion) {
-    use weir::ops::Policy;
+    use weir::channel::Delivery;
     let rt = multi_thread();
     for subscribers in [1, 4] {
         let mut group = c.benchmark_group(format!("broadcast_lagging_{subscribers}"));
         group.throughput(Throughput::Elements(SENT));
         group.bench_function("weir", |b| {
-            b.iter(|| weir_broadcast(&rt, subscribers, Policy::Lagging))
+            b.iter(|| weir_broadcast(&rt, subscribers, Delivery::Lagging))
         });
         group.bench_function("tokio_broadcast", |b| {
             b.iter(|| tokio_broadcast(&rt, subscribers))
@@ -238,7 +242,7 @@ fn broadcasts(c: &mut Criterion) {
     let mut group = c.benchmark_group("broadcast_critical_4");
     group.throughput(Throughput::Elements(SENT));
     group.bench_function("weir", |b| {
-        b.iter(|| weir_broadcast(&rt, 4, Policy::Critical))
+        b.iter(|| weir_broadcast(&rt, 4, Delivery::Critical))
     });
     group.bench_function("async_broadcast_blocking", |b| {
         b.iter(|| async_broadcast(&rt, 4, false))

@@ -11,10 +11,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use weir::channel::Delivery;
 use weir::event::{Event, EventType, calculate_severity, normalize_value, process_event};
-use weir::ops::Policy;
-use weir::ops::window::{Aggregate, Moments};
 use weir::prelude::*;
+use weir::window::{Aggregate, Moments};
 
 const PER_SOURCE: u64 = 1_000_000;
 
@@ -60,9 +60,9 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs the windows into a 3-way broadcast and waits for every subscriber.
 async fn fan_out<S>(windows: S) -> u64
 where
-    S: Stream<Item = weir::ops::window::Window<(Moments, [u64; 4])>> + Send + 'static,
+    S: Stream<Item = weir::window::Window<(Moments, [u64; 4])>> + Send + 'static,
 {
-    let (task, subscribers) = windows.fan_out_with([Policy::Critical; 3], 64);
+    let (task, subscribers) = windows.fan_out_with([Delivery::Critical; 3], 64);
     let counts: Vec<_> = subscribers
         .into_iter()
         .map(|s| tokio::spawn(s.fold(0u64, |n, w| n + w.count)))
@@ -89,7 +89,7 @@ fn pipeline(c: &mut Criterion) {
     group.bench_function("compact", |b| {
         b.iter(|| {
             let merged =
-                weir::ops::merge([compact_source(0), compact_source(1), compact_source(2)]);
+                weir::merge::merge([compact_source(0), compact_source(1), compact_source(2)]);
             let windows = merged
                 .map(|r| {
                     let severity = calculate_severity(normalize_value(r.value, 0.0, 100.0));
@@ -112,7 +112,7 @@ fn pipeline(c: &mut Criterion) {
                     event_type: EventType::Metric,
                 }))
             };
-            let merged = weir::ops::merge([source(0), source(1), source(2)]);
+            let merged = weir::merge::merge([source(0), source(1), source(2)]);
             let windows = merged
                 .map(process_event)
                 .sample_seeded(0.9, 7)

@@ -1,6 +1,6 @@
 //! Windows: what a window costs per item, and how sliding windows scale with size / slide.
 //!
-//! - `tumbling`: `tumbling_window(1 000 ms, Stats)` over 1 M always-ready readings (one per
+//! - `tumbling`: `tumbling_window(1 000 ms, Summarize)` over 1 M always-ready readings (one per
 //!   millisecond), next to the `map + filter` chain of `benches/operators.rs` on the same
 //!   items: a window should cost about as much as one simple operator.
 //! - `tumbling_merged`: the same tumbling statistics over the same 1 M readings, once from one
@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
-use weir::ops::window::{Max, Stats};
 use weir::prelude::*;
+use weir::window::{Max, Summarize};
 
 type Reading = (u64, f64);
 
@@ -38,7 +38,7 @@ fn readings(n: u64) -> impl Stream<Item = Reading> {
 
 /// Tumbling 1 s statistics over `readings`, driven to the end: the items counted in windows.
 fn tumbling_stats(readings: impl Stream<Item = Reading>) -> u64 {
-    let windows = readings.tumbling_window(1_000, |r: &Reading| r.0, Stats(|r: &Reading| r.1));
+    let windows = readings.tumbling_window(1_000, |r: &Reading| r.0, Summarize(|r: &Reading| r.1));
     block_on(windows.fold(0u64, |n, w| n + w.count))
 }
 
@@ -60,7 +60,7 @@ fn tumbling(c: &mut Criterion) {
 
 /// `sources` merged by event time.
 fn by_time<S: Stream<Item = Reading> + Unpin>(sources: Vec<S>) -> impl Stream<Item = Reading> {
-    weir::ops::merge_event_time(sources, |r: &Reading| r.0)
+    weir::merge::merge_event_time(sources, |r: &Reading| r.0)
 }
 
 fn tumbling_merged(c: &mut Criterion) {

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use weir::ops::window::Max;
+use weir::window::Max;
 
 /// Runs `work` (which processes `items` items) for about `budget`, returning the best rate.
 fn best_rate(items: u64, budget: Duration, mut work: impl FnMut() -> u64) -> f64 {
@@ -120,7 +120,7 @@ fn pairs() -> Vec<Pair> {
             items: N,
             weir: Box::new(move || {
                 mt1.block_on(async {
-                    let (tx, rx) = weir::ops::ring_channel(1024, weir::ops::Overflow::Block);
+                    let (tx, rx) = weir::channel::ring_channel(1024, weir::Overflow::Block);
                     let p = tokio::spawn(async move {
                         for i in 0..N {
                             tx.send(i).await.unwrap();
@@ -155,7 +155,7 @@ fn pairs() -> Vec<Pair> {
             name: "merge of 16 ready sources",
             peer: "futures select_all",
             items: N,
-            weir: Box::new(|| drain_blocking(weir::ops::merge(sixteen_sources(N)))),
+            weir: Box::new(|| drain_blocking(weir::merge::merge(sixteen_sources(N)))),
             other: Box::new(|| drain_blocking(futures::stream::select_all(sixteen_sources(N)))),
         },
         Pair {
@@ -164,7 +164,7 @@ fn pairs() -> Vec<Pair> {
             items: N,
             weir: Box::new(move || {
                 mt3.block_on(async {
-                    let (mut publisher, first) = weir::ops::broadcast::<u64>(1024);
+                    let (mut publisher, first) = weir::channel::broadcast::<u64>(1024);
                     drop(first);
                     let subs: Vec<_> = (0..4)
                         .map(|_| {

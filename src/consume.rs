@@ -1,4 +1,5 @@
-//! The futures that consume a stream: [`Next`], [`Collect`], [`Fold`], [`ForEach`], [`Count`].
+//! The futures that consume a stream: [`NextFuture`], [`CollectFuture`], [`FoldFuture`],
+//! [`ForEachFuture`], [`CountFuture`].
 //!
 //! The ones that drain a whole stream take at most [`POLL_BUDGET`] items per poll, then wake
 //! their task and return `Pending`, like the operators do: a future draining an endless ready
@@ -13,7 +14,8 @@ use core::task::{Context, Poll};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::ops::{Fuse, POLL_BUDGET, yield_now};
+use crate::adapters::Fuse;
+use crate::poll::{POLL_BUDGET, wake_self};
 
 /// Feeds every item `stream` has ready to `sink`, up to the budget. `Ready` once the stream has
 /// ended; `Pending` with a wake-up registered (by the stream, or by waking the task when the
@@ -37,24 +39,24 @@ fn drain<St: Stream>(
             Poll::Pending => return Poll::Pending,
         }
     }
-    yield_now(cx);
+    wake_self(cx);
     Poll::Pending
 }
 
 /// Future for [`StreamOps::next`](crate::StreamOps::next): the next item, or `None` at the end.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Next<'a, St: ?Sized> {
+pub struct NextFuture<'a, St: ?Sized> {
     stream: &'a mut St,
 }
 
-impl<'a, St: ?Sized + Stream + Unpin> Next<'a, St> {
+impl<'a, St: ?Sized + Stream + Unpin> NextFuture<'a, St> {
     pub(crate) fn new(stream: &'a mut St) -> Self {
-        Next { stream }
+        NextFuture { stream }
     }
 }
 
-impl<St: ?Sized + Stream + Unpin> Future for Next<'_, St> {
+impl<St: ?Sized + Stream + Unpin> Future for NextFuture<'_, St> {
     type Output = Option<St::Item>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -66,32 +68,32 @@ pin_project! {
     /// Future for [`StreamOps::collect`](crate::StreamOps::collect): every item, gathered into
     /// a collection.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct Collect<St, C> {
+    pub struct CollectFuture<St, C> {
         #[pin]
         stream: Fuse<St>,
         collection: C,
     }
 }
 
-impl<St: fmt::Debug, C: fmt::Debug> fmt::Debug for Collect<St, C> {
+impl<St: fmt::Debug, C: fmt::Debug> fmt::Debug for CollectFuture<St, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Collect")
+        f.debug_struct("CollectFuture")
             .field("stream", &self.stream)
             .field("collection", &self.collection)
             .finish()
     }
 }
 
-impl<St: Stream, C: Default> Collect<St, C> {
+impl<St: Stream, C: Default> CollectFuture<St, C> {
     pub(crate) fn new(stream: St) -> Self {
-        Collect {
+        CollectFuture {
             stream: Fuse::new(stream),
             collection: C::default(),
         }
     }
 }
 
-impl<St: Stream, C: Default + Extend<St::Item>> Future for Collect<St, C> {
+impl<St: Stream, C: Default + Extend<St::Item>> Future for CollectFuture<St, C> {
     type Output = C;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C> {
@@ -110,7 +112,7 @@ pin_project! {
     ///
     /// Polling it again after it completed panics.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct Fold<St, F, B> {
+    pub struct FoldFuture<St, F, B> {
         #[pin]
         stream: Fuse<St>,
         f: F,
@@ -118,18 +120,18 @@ pin_project! {
     }
 }
 
-impl<St: fmt::Debug, F, B: fmt::Debug> fmt::Debug for Fold<St, F, B> {
+impl<St: fmt::Debug, F, B: fmt::Debug> fmt::Debug for FoldFuture<St, F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Fold")
+        f.debug_struct("FoldFuture")
             .field("stream", &self.stream)
             .field("acc", &self.acc)
             .finish_non_exhaustive()
     }
 }
 
-impl<St: Stream, F, B> Fold<St, F, B> {
+impl<St: Stream, F, B> FoldFuture<St, F, B> {
     pub(crate) fn new(stream: St, init: B, f: F) -> Self {
-        Fold {
+        FoldFuture {
             stream: Fuse::new(stream),
             f,
             acc: Some(init),
@@ -137,7 +139,7 @@ impl<St: Stream, F, B> Fold<St, F, B> {
     }
 }
 
-impl<St, F, B> Future for Fold<St, F, B>
+impl<St, F, B> Future for FoldFuture<St, F, B>
 where
     St: Stream,
     F: FnMut(B, St::Item) -> B,
@@ -146,7 +148,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<B> {
         let this = self.project();
-        let mut acc = this.acc.take().expect("Fold polled after completion");
+        let mut acc = this.acc.take().expect("FoldFuture polled after completion");
         let (mut upstream, done) = this.stream.split();
         for _ in 0..POLL_BUDGET {
             match upstream.as_mut().poll_next(cx) {
@@ -162,7 +164,7 @@ where
             }
         }
         *this.acc = Some(acc);
-        yield_now(cx);
+        wake_self(cx);
         Poll::Pending
     }
 }
@@ -171,31 +173,31 @@ pin_project! {
     /// Future for [`StreamOps::for_each`](crate::StreamOps::for_each): calls a function on every
     /// item.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct ForEach<St, F> {
+    pub struct ForEachFuture<St, F> {
         #[pin]
         stream: Fuse<St>,
         f: F,
     }
 }
 
-impl<St: fmt::Debug, F> fmt::Debug for ForEach<St, F> {
+impl<St: fmt::Debug, F> fmt::Debug for ForEachFuture<St, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ForEach")
+        f.debug_struct("ForEachFuture")
             .field("stream", &self.stream)
             .finish_non_exhaustive()
     }
 }
 
-impl<St: Stream, F> ForEach<St, F> {
+impl<St: Stream, F> ForEachFuture<St, F> {
     pub(crate) fn new(stream: St, f: F) -> Self {
-        ForEach {
+        ForEachFuture {
             stream: Fuse::new(stream),
             f,
         }
     }
 }
 
-impl<St: Stream, F: FnMut(St::Item)> Future for ForEach<St, F> {
+impl<St: Stream, F: FnMut(St::Item)> Future for ForEachFuture<St, F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -208,32 +210,32 @@ pin_project! {
     /// Future for [`StreamOps::count`](crate::StreamOps::count): how many items the stream
     /// yields.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct Count<St> {
+    pub struct CountFuture<St> {
         #[pin]
         stream: Fuse<St>,
         count: usize,
     }
 }
 
-impl<St: fmt::Debug> fmt::Debug for Count<St> {
+impl<St: fmt::Debug> fmt::Debug for CountFuture<St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Count")
+        f.debug_struct("CountFuture")
             .field("stream", &self.stream)
             .field("count", &self.count)
             .finish()
     }
 }
 
-impl<St: Stream> Count<St> {
+impl<St: Stream> CountFuture<St> {
     pub(crate) fn new(stream: St) -> Self {
-        Count {
+        CountFuture {
             stream: Fuse::new(stream),
             count: 0,
         }
     }
 }
 
-impl<St: Stream> Future for Count<St> {
+impl<St: Stream> Future for CountFuture<St> {
     type Output = usize;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {

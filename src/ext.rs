@@ -1,4 +1,7 @@
 //! [`StreamOps`]: the extension trait that chains weir's operators and consumes streams.
+//!
+//! One trait, so one file: each method is a short constructor call whose doc points to the
+//! operator's own type, where the state machine and the examples are.
 
 use std::time::Duration;
 
@@ -6,13 +9,15 @@ use tokio::task::JoinHandle;
 
 use futures_core::Stream;
 
-use crate::consume::{Collect, Count, Fold, ForEach, Next};
-use crate::ops::sample::{Adaptive, AdaptiveRates, Bernoulli, EveryNth, Keep, SampleLatest};
-use crate::ops::window::{Aggregate, CountWindow, EventTimeWindow, ProcessingTimeWindow};
-use crate::ops::{
-    ChunksTimeout, Either, Filter, FilterMap, Fuse, Map, Merge, Overflow, Policy, RingBuffer,
-    Sample, Subscriber, Take,
+use crate::Overflow;
+use crate::adapters::{
+    Adaptive, AdaptiveRates, Bernoulli, ChunksTimeout, EveryNth, Filter, FilterMap, Fuse, Map,
+    RingBuffer, Sample, SampleLatest, Sampler, Take,
 };
+use crate::channel::{Delivery, Subscriber};
+use crate::consume::{CollectFuture, CountFuture, FoldFuture, ForEachFuture, NextFuture};
+use crate::merge::MergeTwo;
+use crate::window::{Aggregate, CountWindow, EventTimeWindow, ProcessingTimeWindow};
 
 /// Operators and consumers for every [`Stream`].
 ///
@@ -201,7 +206,7 @@ pub trait StreamOps: Stream {
     /// decides for each item whether it is kept; dropped items are counted. See [`Sample`].
     fn sample_with<K>(self, policy: K) -> Sample<Self, K>
     where
-        K: Keep<Self::Item>,
+        K: Sampler<Self::Item>,
         Self: Sized,
     {
         Sample::new(self, policy)
@@ -221,10 +226,9 @@ pub trait StreamOps: Stream {
         SampleLatest::new(self, interval)
     }
 
-    /// Merges this stream with `other`, fairly (they take turns while both are ready). See
-    /// [`MergeTagged`](crate::ops::MergeTagged) for the policy; [`merge`](crate::ops::merge())
-    /// merges any number of streams. Both streams are boxed ([`Either`]), so neither needs to
-    /// be `Unpin`.
+    /// Merges this stream with `other`, fairly: while both are ready they take turns. Both are
+    /// held inline, so the merge allocates nothing and neither needs to be `Unpin`. See
+    /// [`MergeTwo`]; [`merge`](crate::merge::merge()) merges any number of streams.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -234,15 +238,15 @@ pub trait StreamOps: Stream {
     /// assert_eq!(both.collect::<Vec<_>>().await, [1, 2, 3, 4, 5]);
     /// # }
     /// ```
-    fn merge<S2>(self, other: S2) -> Merge<Either<Self, S2>>
+    fn merge<S2>(self, other: S2) -> MergeTwo<Self, S2>
     where
         S2: Stream<Item = Self::Item>,
         Self: Sized,
     {
-        crate::ops::merge([Either::Left(Box::pin(self)), Either::Right(Box::pin(other))])
+        MergeTwo::new(self, other)
     }
 
-    /// Spawns a tokio task that drives this stream into a [`broadcast`](crate::ops::broadcast())
+    /// Spawns a tokio task that drives this stream into a [`broadcast`](crate::channel::broadcast())
     /// of `capacity` slots, and returns the task and one lagging subscriber (make more with
     /// [`Subscriber::resubscribe`]; they see items from when they join). The task ends when
     /// the stream ends or every subscriber is gone.
@@ -256,7 +260,7 @@ pub trait StreamOps: Stream {
         Self: Sized + Send + 'static,
         Self::Item: Clone + Send + 'static,
     {
-        let (task, mut subscribers) = self.fan_out_with([Policy::Lagging], capacity);
+        let (task, mut subscribers) = self.fan_out_with([Delivery::Lagging], capacity);
         (task, subscribers.remove(0))
     }
 
@@ -272,7 +276,7 @@ pub trait StreamOps: Stream {
         Self: Sized + Send + 'static,
         Self::Item: Clone + Send + 'static,
     {
-        self.fan_out_with(std::iter::repeat_n(Policy::Lagging, n), capacity)
+        self.fan_out_with(std::iter::repeat_n(Delivery::Lagging, n), capacity)
     }
 
     /// Like [`fan_out`](Self::fan_out), with one subscriber per policy: critical subscribers
@@ -281,9 +285,9 @@ pub trait StreamOps: Stream {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use weir::prelude::*;
-    /// use weir::ops::Policy;
+    /// use weir::channel::Delivery;
     ///
-    /// let policies = [Policy::Critical, Policy::Lagging];
+    /// let policies = [Delivery::Critical, Delivery::Lagging];
     /// let (task, subscribers) = weir::iter(0..1000).fan_out_with(policies, 16);
     /// // Every subscriber must be consumed: a critical one that nobody reads holds the stream.
     /// let counting: Vec<_> = subscribers.into_iter().map(|s| tokio::spawn(s.count())).collect();
@@ -307,17 +311,17 @@ pub trait StreamOps: Stream {
         capacity: usize,
     ) -> (JoinHandle<()>, Vec<Subscriber<Self::Item>>)
     where
-        P: IntoIterator<Item = Policy>,
+        P: IntoIterator<Item = Delivery>,
         Self: Sized + Send + 'static,
         Self::Item: Clone + Send + 'static,
     {
-        let (publisher, first) = crate::ops::broadcast(capacity);
+        let (publisher, first) = crate::channel::broadcast(capacity);
         let subscribers: Vec<_> = policies
             .into_iter()
             .map(|policy| publisher.subscribe_with(policy))
             .collect();
         drop(first);
-        let task = tokio::spawn(crate::ops::broadcast::drive(self, publisher));
+        let task = tokio::spawn(crate::channel::drive(self, publisher));
         (task, subscribers)
     }
 
@@ -349,7 +353,7 @@ pub trait StreamOps: Stream {
     /// # Panics
     ///
     /// If `size_ms` or `slide_ms` is 0, or if a window would span more than
-    /// [`MAX_PANES_PER_WINDOW`](crate::ops::window::MAX_PANES_PER_WINDOW) panes of
+    /// [`MAX_PANES_PER_WINDOW`](crate::window::MAX_PANES_PER_WINDOW) panes of
     /// `gcd(size_ms, slide_ms)`: say a 100 000 s window sliding by 1 ms.
     #[track_caller]
     fn sliding_window<A, Ts>(
@@ -388,7 +392,7 @@ pub trait StreamOps: Stream {
     /// # Panics
     ///
     /// If `size` or `slide` is zero or not a whole number of milliseconds, or if a window would
-    /// span more than [`MAX_PANES_PER_WINDOW`](crate::ops::window::MAX_PANES_PER_WINDOW) panes
+    /// span more than [`MAX_PANES_PER_WINDOW`](crate::window::MAX_PANES_PER_WINDOW) panes
     /// of `gcd(size, slide)`.
     #[track_caller]
     fn processing_sliding_window<A>(
@@ -440,7 +444,7 @@ pub trait StreamOps: Stream {
     /// // `merge([a.map(f), b.map(g)])` does not compile: the two closures differ in type.
     /// let a = weir::iter(0..2).map(|x| x * 10).boxed();
     /// let b = weir::iter(0..2).map(|x| x + 100).boxed();
-    /// let all: Vec<i32> = weir::ops::merge([a, b]).collect().await;
+    /// let all: Vec<i32> = weir::merge::merge([a, b]).collect().await;
     /// assert_eq!(all, [0, 100, 10, 101]);
     /// # }
     /// ```
@@ -471,47 +475,47 @@ pub trait StreamOps: Stream {
     ///
     /// A stream that is not [`Unpin`] must be pinned first, e.g. with
     /// [`pin!`](core::pin::pin) (in the prelude).
-    fn next(&mut self) -> Next<'_, Self>
+    fn next(&mut self) -> NextFuture<'_, Self>
     where
         Self: Unpin,
     {
-        Next::new(self)
+        NextFuture::new(self)
     }
 
     /// Gathers every item into a collection (a `Vec`, a `HashMap`, a `String`...).
-    fn collect<C>(self) -> Collect<Self, C>
+    fn collect<C>(self) -> CollectFuture<Self, C>
     where
         C: Default + Extend<Self::Item>,
         Self: Sized,
     {
-        Collect::new(self)
+        CollectFuture::new(self)
     }
 
     /// Folds every item into an accumulator, starting from `init`.
-    fn fold<B, F>(self, init: B, f: F) -> Fold<Self, F, B>
+    fn fold<B, F>(self, init: B, f: F) -> FoldFuture<Self, F, B>
     where
         F: FnMut(B, Self::Item) -> B,
         Self: Sized,
     {
-        Fold::new(self, init, f)
+        FoldFuture::new(self, init, f)
     }
 
     /// Calls `f` on every item. `f` is synchronous; to await per item, loop over
     /// [`next`](Self::next) instead.
-    fn for_each<F>(self, f: F) -> ForEach<Self, F>
+    fn for_each<F>(self, f: F) -> ForEachFuture<Self, F>
     where
         F: FnMut(Self::Item),
         Self: Sized,
     {
-        ForEach::new(self, f)
+        ForEachFuture::new(self, f)
     }
 
     /// Counts the items until the stream ends.
-    fn count(self) -> Count<Self>
+    fn count(self) -> CountFuture<Self>
     where
         Self: Sized,
     {
-        Count::new(self)
+        CountFuture::new(self)
     }
 }
 

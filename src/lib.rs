@@ -42,42 +42,73 @@
 //! ## Where things are
 //!
 //! - [`StreamOps`]: the extension trait with every operator and consumer; `use
-//!   weir::prelude::*` brings it in with [`Stream`] and the sources.
-//! - [`ops`]: the operators, one per module, and the sources [`iter()`] and [`from_receiver`].
-//! - [`ops::POLL_BUDGET`]: how many items an operator takes in one poll before yielding.
+//!   weir::prelude::*` brings it in with [`Stream`], the sources, channels and merges.
+//! - [`sources`]: streams that start a pipeline ([`iter()`], [`from_receiver`]).
+//! - [`adapters`]: one stream in, one stream out (map, filter, batches, bounded buffers,
+//!   samplers).
+//! - [`channel`]: ring channel and broadcast, each a pair of ends, with their [`channel::error`]s.
+//! - [`merge`](mod@merge): many streams into one, fair or by event time.
+//! - [`window`]: tumbling, sliding and count windows with incremental aggregates.
+//! - [`consume`]: the futures that drive a stream to its end.
+//! - [`event`]: the event domain of the course project weir follows.
+//! - [`POLL_BUDGET`]: how many items an operator takes in one poll before yielding;
+//!   [`BackpressureStats`]: what a dropping operator received, emitted and dropped;
+//!   [`Overflow`]: what a full bounded buffer does.
 //!
-//! Operators that share state across tasks are model-checked with loom: `cargo test --release
-//! --features loom`.
+//! `docs/ARCHITECTURE.md` draws the layers and, for each operator, where its tests, loom
+//! models and benchmark are. Operators that share state across tasks are model-checked with
+//! loom: `cargo test --release --features loom`.
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod poll;
+
+pub mod adapters;
+pub mod channel;
 pub mod consume;
 pub mod event;
 mod ext;
-pub mod ops;
+#[cfg(all(test, feature = "loom"))]
+mod loom_helpers;
+pub mod merge;
+mod overflow;
+pub mod sources;
 mod stats;
 mod sync;
+pub mod window;
 
 pub use ext::StreamOps;
 pub use futures_core::{FusedStream, Stream};
-pub use ops::{from_receiver, iter};
+pub use overflow::Overflow;
+pub use poll::POLL_BUDGET;
+#[doc(no_inline)]
+pub use sources::{from_receiver, iter};
 pub use stats::{BackpressureStats, StatsHandle};
 
 /// Everything needed to build and consume a pipeline: `use weir::prelude::*;`.
 ///
 /// The [`StreamOps`] extension trait (every operator and consumer), [`Stream`] and
 /// [`FusedStream`], `pin!`, the sources [`iter()`] and [`from_receiver`], the channels
-/// ([`ring_channel`](ops::ring_channel()) with its [`Overflow`](ops::Overflow) policies,
-/// [`broadcast`](ops::broadcast()) with its subscriber [`Policy`](ops::Policy)), the merges
-/// ([`merge`](ops::merge()), [`merge_tagged`](ops::merge_tagged),
-/// [`merge_event_time`](ops::merge_event_time)), [`BackpressureStats`], and the built-in
-/// window aggregates (`Count`, `Sum`, `Mean`, `Min`, `Max`, `Stats`).
+/// ([`ring_channel`](channel::ring_channel) with its [`Overflow`] policies,
+/// [`broadcast`](channel::broadcast()) with its subscriber [`Delivery`](channel::Delivery)),
+/// the merges ([`merge`](merge::merge()), [`merge_tagged`](merge::merge_tagged),
+/// [`merge_event_time`](merge::merge_event_time)), [`BackpressureStats`], and the built-in
+/// window aggregates (`Count`, `Sum`, `Mean`, `Min`, `Max`, `Summarize`).
 pub mod prelude {
-    pub use crate::ops::window::{Count, Max, Mean, Min, Stats, Sum};
-    pub use crate::ops::{Overflow, Policy, broadcast, ring_channel};
-    pub use crate::ops::{from_receiver, iter, merge, merge_event_time, merge_tagged};
-    pub use crate::{BackpressureStats, StreamOps};
+    #[doc(no_inline)]
+    pub use crate::channel::{Delivery, broadcast, ring_channel};
+    #[doc(no_inline)]
+    pub use crate::merge::{merge, merge_event_time, merge_tagged};
+    #[doc(no_inline)]
+    pub use crate::sources::{from_receiver, iter};
+    #[doc(no_inline)]
+    pub use crate::window::{Count, Max, Mean, Min, Sum, Summarize};
+    #[doc(no_inline)]
+    pub use crate::{BackpressureStats, Overflow, StreamOps};
+    #[doc(no_inline)]
     pub use core::pin::pin;
+    #[doc(no_inline)]
     pub use futures_core::{FusedStream, Stream};
 }

@@ -4,7 +4,7 @@ mod common;
 
 use common::{Script, Step, drive, drive_inspect};
 use proptest::prelude::*;
-use weir::ops::POLL_BUDGET;
+use weir::POLL_BUDGET;
 use weir::prelude::*;
 
 fn gappy(steps: &str) -> Vec<Step<u32>> {
@@ -241,7 +241,7 @@ mod adaptive {
     use std::cell::Cell;
     use std::rc::Rc;
 
-    use weir::ops::sample::{Adaptive, AdaptiveRates};
+    use weir::adapters::{Adaptive, AdaptiveRates};
     use weir::prelude::*;
 
     async fn kept_at(load: f64, n: u32) -> usize {

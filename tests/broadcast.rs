@@ -6,7 +6,8 @@ use std::future::Future;
 use std::task::Poll;
 
 use common::poll_once;
-use weir::ops::{Full, Policy, broadcast};
+use weir::channel::error::Full;
+use weir::channel::{Delivery, broadcast};
 use weir::prelude::*;
 
 #[test]
@@ -80,7 +81,7 @@ async fn a_lagging_subscriber_skips_ahead_and_counts_what_it_missed() {
 #[tokio::test]
 async fn a_critical_subscriber_holds_the_publisher_and_skips_nothing() {
     let (mut publisher, lagging) = broadcast::<u32>(2);
-    let mut critical = publisher.subscribe_with(Policy::Critical);
+    let mut critical = publisher.subscribe_with(Delivery::Critical);
     publisher.try_send(0).unwrap();
     publisher.try_send(1).unwrap();
     assert_eq!(publisher.try_send(2), Err(Full(2)));
@@ -97,7 +98,7 @@ async fn a_critical_subscriber_holds_the_publisher_and_skips_nothing() {
 #[tokio::test]
 async fn a_slow_critical_subscriber_paces_the_publisher() {
     let (mut publisher, _lagging) = broadcast::<u32>(4);
-    let critical = publisher.subscribe_with(Policy::Critical);
+    let critical = publisher.subscribe_with(Delivery::Critical);
     let producer = tokio::spawn(async move {
         for i in 0..100 {
             publisher.send(i).await;
@@ -111,7 +112,7 @@ async fn a_slow_critical_subscriber_paces_the_publisher() {
 #[tokio::test]
 async fn dropping_a_critical_subscriber_releases_the_publisher() {
     let (mut publisher, _lagging) = broadcast::<u32>(1);
-    let critical = publisher.subscribe_with(Policy::Critical);
+    let critical = publisher.subscribe_with(Delivery::Critical);
     publisher.try_send(0).unwrap();
     assert!(publisher.try_send(1).is_err());
     drop(critical);
@@ -152,7 +153,7 @@ fn fan_out_on_a_multi_thread_runtime() {
         .unwrap();
     rt.block_on(async {
         let source = weir::iter(0..50_000u64);
-        let policies = [Policy::Critical, Policy::Critical, Policy::Lagging];
+        let policies = [Delivery::Critical, Delivery::Critical, Delivery::Lagging];
         let (task, subscribers) = source.fan_out_with(policies, 64);
         let consumers: Vec<_> = subscribers
             .into_iter()
@@ -276,7 +277,10 @@ async fn with_lag_reports_gaps_in_the_stream() {
     for i in 1..6 {
         publisher.try_send(i).unwrap();
     }
-    assert_eq!(lagging.next().await, Some(Err(weir::ops::Lagged(3))));
+    assert_eq!(
+        lagging.next().await,
+        Some(Err(weir::channel::error::Lagged(3)))
+    );
     assert_eq!(lagging.next().await, Some(Ok(4)));
     publisher.try_send(6).unwrap();
     drop(publisher);

@@ -7,7 +7,8 @@ use std::time::Duration;
 use common::{Script, Step, drive};
 use proptest::prelude::*;
 use tokio::time::{Instant, sleep};
-use weir::ops::{POLL_BUDGET, TimerStart};
+use weir::POLL_BUDGET;
+use weir::adapters::TimerStart;
 use weir::prelude::*;
 
 const SECOND: Duration = Duration::from_secs(1);

@@ -194,7 +194,7 @@ fn three_sources_merged_processed_and_fanned_out() {
         let pipeline = run_pipeline(sources).await;
         assert_eq!(pipeline.sources.len(), 3);
         // Critical subscribers, made before any event is sent: none misses one.
-        let subscribe = || pipeline.broadcast_tx.subscribe_with(Policy::Critical);
+        let subscribe = || pipeline.broadcast_tx.subscribe_with(Delivery::Critical);
         let analytics = tokio::spawn(subscribe().fold(
             HashMap::new(),
             |mut by, e: ProcessedEvent| {
@@ -265,7 +265,7 @@ async fn a_pipeline_subscriber_receives_until_the_sources_end() {
         }
     };
     assert_eq!(ids, [0, 1, 2]);
-    assert_eq!(end, weir::ops::RecvError::Closed);
+    assert_eq!(end, weir::channel::error::RecvError::Closed);
     assert_eq!(pipeline.sources, [source]);
 }
 

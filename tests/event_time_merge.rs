@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::{Gappy, Script, Step};
 use proptest::prelude::*;
-use weir::ops::merge_event_time;
-use weir::ops::window::{Count, Measured, Stats, Summary, Window};
+use weir::merge::merge_event_time;
 use weir::prelude::*;
+use weir::window::{Count, Measured, Summarize, Summary, Window};
 
 /// (timestamp ms, value, source)
 type Reading = (u64, i32, usize);
@@ -88,14 +88,14 @@ proptest! {
         let slide = (size / slide_div).max(1);
         let sources = split(&events, &owners, &gaps, k);
         let mut windows = merge_event_time(sources, ts)
-            .sliding_window(size, slide, ts, Stats(|r: &Reading| f64::from(r.1)))
+            .sliding_window(size, slide, ts, Summarize(|r: &Reading| f64::from(r.1)))
             .out_of_orderness(bound);
         let got: Vec<Window<Measured<Summary>>> = futures::executor::block_on((&mut windows).collect());
         prop_assert_eq!(windows.late(), 0);
         let mut sorted = events.clone();
         sorted.sort_by_key(|e| e.0);
         let mut reference = weir::iter(sorted)
-            .sliding_window(size, slide, ts, Stats(|r: &Reading| f64::from(r.1)))
+            .sliding_window(size, slide, ts, Summarize(|r: &Reading| f64::from(r.1)))
             .out_of_orderness(bound);
         let want: Vec<Window<Measured<Summary>>> = futures::executor::block_on((&mut reference).collect());
         prop_assert_eq!(rows(&got), rows(&want));
@@ -153,7 +153,7 @@ proptest! {
             })
             .collect();
         let mut windows = merge_event_time(merged_sources, ts)
-            .tumbling_window(size, ts, Stats(|r: &Reading| f64::from(r.1)))
+            .tumbling_window(size, ts, Summarize(|r: &Reading| f64::from(r.1)))
             .out_of_orderness(bound);
         let got: Vec<Window<Measured<Summary>>> = futures::executor::block_on((&mut windows).collect());
         prop_assert_eq!(windows.late(), own_late);
@@ -188,7 +188,7 @@ fn a_source_ahead_is_read_no_further_than_the_others_allow() {
     let waker = futures::task::noop_waker();
     let mut cx = std::task::Context::from_waker(&waker);
     let mut polls =
-        |m: &mut weir::ops::EventTimeMerge<_, _>| std::pin::Pin::new(m).poll_next(&mut cx);
+        |m: &mut weir::merge::EventTimeMerge<_, _>| std::pin::Pin::new(m).poll_next(&mut cx);
     assert_eq!(polls(&mut merged), std::task::Poll::Ready(Some(50)));
     assert_eq!(polls(&mut merged), std::task::Poll::Pending);
     assert_eq!(a_state.items(), 1, "a holds one head, no more");

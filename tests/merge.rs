@@ -7,7 +7,8 @@ use std::task::Poll;
 
 use common::{Gappy, Script, poll_once};
 use proptest::prelude::*;
-use weir::ops::{POLL_BUDGET, merge, merge_tagged};
+use weir::POLL_BUDGET;
+use weir::merge::{merge, merge_tagged};
 use weir::prelude::*;
 
 #[tokio::test]

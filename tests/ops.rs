@@ -5,7 +5,7 @@ mod common;
 use std::task::Poll;
 
 use common::{Script, Step, drive, poll_once};
-use weir::ops::POLL_BUDGET;
+use weir::POLL_BUDGET;
 use weir::prelude::*;
 
 fn gappy(items: impl IntoIterator<Item = i32>) -> Vec<Step<i32>> {

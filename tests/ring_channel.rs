@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use weir::ops::{SendError, TryRecvError, TrySendError};
+use weir::channel::error::{SendError, TryRecvError, TrySendError};
 use weir::prelude::*;
 
 #[tokio::test]

@@ -21,7 +21,7 @@ async fn test_event_creation() {
 #[tokio::test]
 async fn test_channel_to_stream() {
     use tokio::sync::mpsc;
-    use weir::ops::Recv as ReceiverStream;
+    use weir::sources::Recv as ReceiverStream;
 
     let (tx, rx) = mpsc::channel(10);
 
@@ -64,7 +64,7 @@ async fn test_event_generator() {
 #[tokio::test]
 async fn test_stream_consumption() {
     use tokio::sync::mpsc;
-    use weir::ops::Recv as ReceiverStream;
+    use weir::sources::Recv as ReceiverStream;
 
     let (tx, rx) = mpsc::channel(10);
 

@@ -8,8 +8,8 @@
 use tokio::sync::mpsc;
 use tokio::time::{Duration, sleep};
 use weir::event::*;
-use weir::ops::Recv as ReceiverStream;
 use weir::prelude::*;
+use weir::sources::Recv as ReceiverStream;
 
 #[tokio::test]
 async fn test_batch_by_count() {

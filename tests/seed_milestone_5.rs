@@ -8,8 +8,8 @@
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 use weir::event::*;
-use weir::ops::Recv as ReceiverStream;
 use weir::prelude::*;
+use weir::sources::Recv as ReceiverStream;
 // The seed calls `tokio_stream::iter`: weir's `iter` stands in.
 use weir as tokio_stream;
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::Gappy;
 use proptest::prelude::*;
-use weir::ops::window::{Count, Max, Mean, Measured, Stats, Summary, Window};
 use weir::prelude::*;
+use weir::window::{Count, Max, Mean, Measured, Summarize, Summary, Window};
 
 type Reading = (u64, f64);
 
@@ -122,7 +122,7 @@ proptest! {
             script.push_back(Some(*r));
         }
         let windows = Gappy(script)
-            .sliding_window(size, slide, ts, Stats(value))
+            .sliding_window(size, slide, ts, Summarize(value))
             .offset(offset)
             .out_of_orderness(bound);
         let got: Vec<Window<Measured<Summary>>> = futures::executor::block_on(windows.collect());
@@ -137,7 +137,7 @@ async fn late_items_are_counted_and_handed_to_the_side_output() {
     let seen = side.clone();
     let items = [(5, 1.0), (15, 2.0), (3, 9.0), (16, 3.0), (1, 8.0)];
     let mut windows = weir::iter(items)
-        .tumbling_window(10, ts, Stats(value))
+        .tumbling_window(10, ts, Summarize(value))
         .on_late(move |r| seen.lock().unwrap().push(r));
     let got: Vec<_> = (&mut windows).collect().await;
     assert_eq!(windows.late(), 2);
@@ -332,7 +332,7 @@ proptest! {
     ) {
         let items: Vec<Reading> = items.into_iter().map(|(t, v)| (t, f64::from(v))).collect();
         let run = |script: VecDeque<Option<Reading>>| {
-            let mut w = Gappy(script).tumbling_window(size, ts, Stats(value)).out_of_orderness(bound);
+            let mut w = Gappy(script).tumbling_window(size, ts, Summarize(value)).out_of_orderness(bound);
             let got: Vec<Window<Measured<Summary>>> = futures::executor::block_on((&mut w).collect());
             (got.iter().map(|w| (w.start, w.count, w.late)).collect::<Vec<_>>(), w.late())
         };
@@ -396,7 +396,7 @@ async fn processing_sliding_windows() {
         .processing_sliding_window(
             Duration::from_secs(2),
             Duration::from_secs(1),
-            Stats(|v: &f64| *v),
+            Summarize(|v: &f64| *v),
         )
         .collect()
         .await;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use weir::event::*;
-use weir::ops::Recv as ReceiverStream;
 use weir::prelude::*;
+use weir::sources::Recv as ReceiverStream;
 
 pub async fn run_complete_pipeline() {
     println!("=== Real-Time Event Stream Processor ===\n");

@@ -6,8 +6,8 @@
 
 use tokio::sync::mpsc;
 use weir::event::*;
-use weir::ops::Recv as ReceiverStream;
 use weir::prelude::*;
+use weir::sources::Recv as ReceiverStream;
 
 #[tokio::main]
 async fn main() {

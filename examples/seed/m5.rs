@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::sleep;
 use weir::event::*;
-use weir::ops::Recv as ReceiverStream;
 use weir::prelude::*;
+use weir::sources::Recv as ReceiverStream;
 
 #[tokio::main]
 async fn main() {

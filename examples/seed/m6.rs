@@ -7,7 +7,7 @@
 
 use tokio::sync::mpsc;
 use weir::event::*;
-use weir::ops::Recv as ReceiverStream;
+use weir::sources::Recv as ReceiverStream;
 
 #[tokio::main]
 async fn main() {

@@ -12,10 +12,9 @@ use rand::rngs::SmallRng;
 
 use super::Event;
 use crate::StreamOps;
-use crate::ops::RingBuffer;
-use crate::ops::sample::{AdaptiveRates, Bernoulli, Sample};
-use crate::stats::BackpressureStats;
-use crate::sync::Arc;
+use crate::adapters::RingBuffer;
+use crate::adapters::{AdaptiveRates, Bernoulli, Sample};
+use crate::stats::StatsHandle;
 
 /// What to do when the consumer is slower than the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +52,7 @@ pub struct BackpressureConfig {
 pub fn apply_backpressure<S>(
     stream: S,
     config: BackpressureConfig,
-) -> (impl Stream<Item = Event>, Arc<BackpressureStats>)
+) -> (impl Stream<Item = Event>, StatsHandle)
 where
     S: Stream<Item = Event>,
 {
@@ -130,7 +129,7 @@ pub fn adaptive_sample_rate(queue_len: usize, capacity: usize) -> f64 {
 }
 
 /// Prints `stats.get_report()` every second, forever: spawn it and abort it when done.
-pub async fn monitor_backpressure(stats: Arc<BackpressureStats>) {
+pub async fn monitor_backpressure(stats: StatsHandle) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {

@@ -32,7 +32,7 @@ impl EventBatch {
 }
 
 /// Batches of up to `size` events, cut short `timeout` after a batch's first event (see
-/// [`ChunksTimeout`](crate::ops::ChunksTimeout)), numbered from 0.
+/// [`ChunksTimeout`](crate::adapters::ChunksTimeout)), numbered from 0.
 ///
 /// # Panics
 ///

@@ -7,7 +7,7 @@ use futures_core::Stream;
 use tokio::sync::mpsc;
 
 use crate::StreamOps;
-use crate::ops::{Recv, from_receiver};
+use crate::sources::{Recv, from_receiver};
 
 /// A boxed stream of events (or of anything), for pipelines whose stages are chosen at run
 /// time.

@@ -7,7 +7,8 @@ use tokio::task::JoinHandle;
 
 use super::{Event, ProcessedEvent, process_event};
 use crate::StreamOps;
-use crate::ops::{MergeTagged, Policy, Subscriber, Subscriptions, broadcast, merge, merge_tagged};
+use crate::channel::{Delivery, Subscriber, Subscriptions, broadcast};
+use crate::merge::{MergeTagged, merge, merge_tagged};
 
 /// Where a stream of events comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct StreamSource {
     pub source_type: SourceType,
 }
 
-/// Merges `streams` into one, fairly (see [`merge`](crate::ops::merge())): items as they
+/// Merges `streams` into one, fairly (see [`merge`](crate::merge::merge())): items as they
 /// arrive, each stream's own order kept. Any streams of one type will do (the course
 /// project's test merges streams of `i32`); to know which source each item came from, use
 /// [`merge_sources`].
@@ -41,7 +42,7 @@ where
 }
 
 /// Merges named sources fairly, each item with the source it came from (see
-/// [`merge_tagged`](crate::ops::merge_tagged)).
+/// [`merge_tagged`](crate::merge::merge_tagged)).
 pub fn merge_sources<S>(sources: Vec<(StreamSource, S)>) -> MergeTagged<StreamSource, Pin<Box<S>>>
 where
     S: Stream + Send + 'static,
@@ -67,7 +68,7 @@ where
     S: Stream + Send + 'static,
     S::Item: Clone + Send + 'static,
 {
-    input.fan_out_with(std::iter::repeat_n(Policy::Critical, output_count), 1024)
+    input.fan_out_with(std::iter::repeat_n(Delivery::Critical, output_count), 1024)
 }
 
 /// A running pipeline: its named sources, and where to subscribe to its processed events.

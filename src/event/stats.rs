@@ -6,7 +6,7 @@ use futures_core::Stream;
 
 use super::{ProcessedEvent, Severity};
 use crate::StreamOps;
-use crate::ops::window::{Aggregate, Moments};
+use crate::window::{Aggregate, Moments};
 
 /// What a window of processed events looked like.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
+use weir::channel::Delivery;
 use weir::event::{
     Event, EventStream, EventType, ProcessedEvent, Severity, WindowedStats, batch_events,
     create_tumbling_window, detect_anomalies, merge_and_process, write_batch_to_storage,
 };
-use weir::ops::Policy;
-use weir::ops::window::Aggregate;
 use weir::prelude::*;
+use weir::window::Aggregate;
 use weir::{BackpressureStats, StatsHandle};
 
 /// `weir demo` options.
@@ -278,8 +278,10 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         }
         e
     });
-    let (driver, mut subs) =
-        events.fan_out_with([Policy::Critical, Policy::Critical, Policy::Lagging], 1024);
+    let (driver, mut subs) = events.fan_out_with(
+        [Delivery::Critical, Delivery::Critical, Delivery::Lagging],
+        1024,
+    );
     let alerting = subs.pop().expect("three subscribers");
     let storage = subs.pop().expect("three subscribers");
     let analytics = subs.pop().expect("three subscribers");

@@ -23,8 +23,8 @@ use weir::StatsHandle;
 use weir::event::{
     Event, EventType, ProcessedEvent, StatsBySeverity, StatsBySource, process_event,
 };
-use weir::ops::window::{Aggregate, MAX_PANES_PER_WINDOW, Window, window_panes};
 use weir::prelude::*;
+use weir::window::{Aggregate, MAX_PANES_PER_WINDOW, Window, window_panes};
 
 /// `weir run` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -515,7 +515,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             Box::pin(lines) as Local<'_, Event>
         })
         .collect();
-    let mut merged = weir::ops::merge_event_time(sources, |e: &Event| e.timestamp);
+    let mut merged = weir::merge::merge_event_time(sources, |e: &Event| e.timestamp);
     if let Some(idle) = args.idle_timeout {
         merged = merged.idle_timeout(idle);
     }

@@ -1,0 +1,32 @@
+//! Adapters: operators that take one stream and return one stream, each a `pin_project!` struct
+//! with a hand-written `poll_next` in its own file.
+//!
+//! | adapter | built by | what it does |
+//! |---|---|---|
+//! | [`Fuse`] | [`fuse`](crate::StreamOps::fuse) | `None` forever after the upstream's `None` (every operator holds its upstream in one) |
+//! | [`Map`] | [`map`](crate::StreamOps::map) | applies a function to every item |
+//! | [`Filter`] | [`filter`](crate::StreamOps::filter) | keeps the items a predicate accepts |
+//! | [`FilterMap`] | [`filter_map`](crate::StreamOps::filter_map) | maps and filters in one step |
+//! | [`Take`] | [`take`](crate::StreamOps::take) | the first `n` items, then the end |
+//! | [`ChunksTimeout`] | [`chunks_timeout`](crate::StreamOps::chunks_timeout) | batches of up to `max` items, cut short by a timeout |
+//! | [`RingBuffer`] | [`drop_oldest`](crate::StreamOps::drop_oldest), [`drop_newest`](crate::StreamOps::drop_newest), [`buffer`](crate::StreamOps::buffer) | a bounded buffer with an [`Overflow`](crate::Overflow) policy |
+//! | [`Sample`] | [`sample`](crate::StreamOps::sample) and the other samplers | keeps the items a [`Sampler`] picks, counts the rest |
+//! | [`SampleLatest`] | [`sample_latest`](crate::StreamOps::sample_latest) | the newest item of each interval |
+
+mod chunks_timeout;
+mod filter;
+mod filter_map;
+mod fuse;
+mod map;
+mod ring_buffer;
+mod sample;
+mod take;
+
+pub use chunks_timeout::{ChunksTimeout, TimerStart};
+pub use filter::Filter;
+pub use filter_map::FilterMap;
+pub use fuse::Fuse;
+pub use map::Map;
+pub use ring_buffer::RingBuffer;
+pub use sample::{Adaptive, AdaptiveRates, Bernoulli, EveryNth, Sample, SampleLatest, Sampler};
+pub use take::Take;

@@ -1,0 +1,193 @@
+//! [`RingBuffer`]: a fixed-capacity buffer between a fast upstream and a slow consumer, with an
+//! [`Overflow`] policy for when it is full.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+
+use super::Fuse;
+use crate::Overflow;
+use crate::poll::{POLL_BUDGET, wake_self};
+use crate::stats::{BackpressureStats, StatsHandle, Tally};
+use crate::sync::Arc;
+
+pin_project! {
+    /// Stream for [`StreamOps::drop_oldest`](crate::StreamOps::drop_oldest),
+    /// [`StreamOps::drop_newest`](crate::StreamOps::drop_newest) and
+    /// [`StreamOps::buffer`](crate::StreamOps::buffer).
+    ///
+    /// # State machine
+    ///
+    /// Each poll has two phases.
+    /// 1. **Fill**: take every item the upstream has ready into the ring, until the upstream
+    ///    returns `Pending` or ends, or `capacity + POLL_BUDGET` items were taken in this poll
+    ///    (a budget larger than the ring, so that one poll can overflow it). When the ring is
+    ///    full, [`Overflow::DropOldest`] evicts the oldest buffered item,
+    ///    [`Overflow::DropNewest`] discards the incoming one, and [`Overflow::Block`] stops
+    ///    filling until there is room.
+    /// 2. **Drain**: yield the oldest buffered item. With nothing buffered, return `None` if
+    ///    the upstream has ended, `Pending` otherwise. Buffered items are still yielded after
+    ///    the upstream ends.
+    ///
+    /// The ring is a `VecDeque` that grows as items arrive (doubling, like a `Vec`) up to the
+    /// capacity: memory follows the most items held at once, not the capacity, so any
+    /// capacity up to `usize::MAX` is allowed. Once grown, no allocation per item.
+    /// Every dropped item is counted in [`stats`](Self::stats), and between polls
+    /// `received == processed + dropped + buffered` holds exactly.
+    ///
+    /// # Wake-up contract
+    ///
+    /// `Pending` is returned only with an empty ring, either after the upstream returned
+    /// `Pending` (it registered the waker) or after the fill budget ran out (the operator woke
+    /// its own task). A yielded item needs no wake-up: the consumer polls again.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    ///
+    /// // The upstream has 10 items ready at once; the buffer holds 5.
+    /// let newest = weir::iter(0..10).drop_oldest(5);
+    /// let stats = newest.stats();
+    /// assert_eq!(newest.collect::<Vec<_>>().await, [5, 6, 7, 8, 9]);
+    /// assert_eq!(stats.dropped(), 5);
+    ///
+    /// let oldest = weir::iter(0..10).drop_newest(5);
+    /// assert_eq!(oldest.collect::<Vec<_>>().await, [0, 1, 2, 3, 4]);
+    /// # }
+    /// ```
+    #[must_use = "streams do nothing unless polled"]
+    pub struct RingBuffer<St: Stream> {
+        #[pin]
+        stream: Fuse<St>,
+        ring: VecDeque<St::Item>,
+        capacity: usize,
+        overflow: Overflow,
+        tally: Tally,
+        stats: StatsHandle,
+    }
+}
+
+impl<St> fmt::Debug for RingBuffer<St>
+where
+    St: Stream + fmt::Debug,
+    St::Item: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingBuffer")
+            .field("stream", &self.stream)
+            .field("ring", &self.ring)
+            .field("capacity", &self.capacity)
+            .field("overflow", &self.overflow)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl<St: Stream> RingBuffer<St> {
+    #[track_caller]
+    pub(crate) fn new(stream: St, capacity: usize, overflow: Overflow) -> Self {
+        assert!(
+            capacity > 0,
+            "ring buffer: `capacity` must be at least 1, got 0"
+        );
+        RingBuffer {
+            stream: Fuse::new(stream),
+            ring: VecDeque::new(),
+            capacity,
+            overflow,
+            tally: Tally::default(),
+            stats: Arc::new(BackpressureStats::new()),
+        }
+    }
+
+    /// A handle to this buffer's counters.
+    pub fn stats(&self) -> StatsHandle {
+        self.stats.clone()
+    }
+
+    /// How many items are buffered.
+    pub fn buffered(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// The buffer's capacity.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    upstream_accessors!();
+}
+
+impl<St: Stream> FusedStream for RingBuffer<St> {
+    fn is_terminated(&self) -> bool {
+        self.stream.is_done() && self.ring.is_empty()
+    }
+}
+
+impl<St: Stream> Stream for RingBuffer<St> {
+    type Item = St::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
+        let this = self.project();
+        let (mut upstream, done) = this.stream.split();
+        let tally = this.tally;
+        let mut exhausted = false;
+        if !*done {
+            let mut budget = this.capacity.saturating_add(POLL_BUDGET);
+            loop {
+                if *this.overflow == Overflow::Block && this.ring.len() == *this.capacity {
+                    break;
+                }
+                if budget == 0 {
+                    exhausted = true;
+                    break;
+                }
+                budget -= 1;
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => {
+                        tally.received += 1;
+                        if this.ring.len() < *this.capacity {
+                            this.ring.push_back(item);
+                        } else {
+                            tally.dropped += 1;
+                            if *this.overflow == Overflow::DropOldest {
+                                this.ring.pop_front();
+                                this.ring.push_back(item);
+                            }
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        *done = true;
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+        }
+        let next = this.ring.pop_front();
+        tally.processed += usize::from(next.is_some());
+        tally.publish(this.stats);
+        match next {
+            Some(item) => Poll::Ready(Some(item)),
+            None if *done => Poll::Ready(None),
+            None => {
+                if exhausted {
+                    wake_self(cx);
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let buffered = self.ring.len();
+        let upper = self.stream.size_hint().1;
+        (buffered, upper.and_then(|u| u.checked_add(buffered)))
+    }
+}

@@ -1,0 +1,163 @@
+//! Loom models of the ring channel's two ends racing. Each states its invariant.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Context;
+
+use crate::Overflow;
+use crate::channel::error::SendError;
+use crate::channel::ring_channel;
+use crate::loom_helpers::next;
+use crate::sync::{Arc, block_on, model, thread};
+
+/// Invariant: no lost wake-up. The receiver waits on an empty channel while a sender sends
+/// from another thread; the receiver always gets the item.
+#[test]
+fn receiver_is_woken_by_a_send() {
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::DropOldest);
+        let sender = thread::spawn(move || {
+            assert!(matches!(tx.try_send(7), Ok(None)));
+            tx
+        });
+        assert_eq!(next(&mut rx), Some(7));
+        drop(sender.join().unwrap());
+    });
+}
+
+/// Invariant: conservation. Two senders, capacity 1, DropOldest: every item is either
+/// received exactly once or handed back to its sender as dropped, never both, never
+/// neither; each sender's received items keep their order. `Arc` payloads: a leaked or
+/// doubly-dropped item would break the strong counts checked at the end.
+#[test]
+fn drop_oldest_conserves_every_item() {
+    model(|| {
+        let (tx, mut rx) = ring_channel::<Arc<(u8, u8)>>(1, Overflow::DropOldest);
+        let tokens: Vec<Arc<(u8, u8)>> = (0..2)
+            .flat_map(|s| (0..2).map(move |i| Arc::new((s, i))))
+            .collect();
+        let senders: Vec<_> = (0..2u8)
+            .map(|s| {
+                let tx = tx.clone();
+                let mine: Vec<_> = tokens.iter().filter(|t| t.0 == s).cloned().collect();
+                thread::spawn(move || {
+                    let mut back = Vec::new();
+                    for item in mine {
+                        if let Some(dropped) = tx.try_send(item).unwrap() {
+                            back.push(dropped);
+                        }
+                    }
+                    back
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut received = Vec::new();
+        while let Some(item) = next(&mut rx) {
+            received.push(item);
+        }
+        let mut returned = Vec::new();
+        for s in senders {
+            returned.extend(s.join().unwrap());
+        }
+        assert_eq!(received.len() + returned.len(), 4);
+        for token in &tokens {
+            let seen = received
+                .iter()
+                .chain(&returned)
+                .filter(|t| Arc::ptr_eq(t, token));
+            assert_eq!(
+                seen.count(),
+                1,
+                "item {token:?} not accounted for exactly once"
+            );
+        }
+        for s in 0..2 {
+            let order: Vec<u8> = received.iter().filter(|t| t.0 == s).map(|t| t.1).collect();
+            assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        }
+        let stats = rx.stats();
+        assert_eq!(stats.received(), 4);
+        assert_eq!(stats.processed() + stats.dropped(), 4);
+        drop((received, returned));
+        assert!(tokens.iter().all(|t| Arc::strong_count(t) == 1));
+    });
+}
+
+/// Invariant: no lost wake-up in Block mode. A sender waiting on a full ring is woken when
+/// the receiver takes an item, and its item arrives.
+#[test]
+fn blocked_sender_is_woken_by_a_receive() {
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        tx.try_send(1).unwrap();
+        let sender = thread::spawn(move || {
+            let sent = block_on(tx.send(2));
+            assert_eq!(sent, Ok(None));
+        });
+        assert_eq!(next(&mut rx), Some(1));
+        assert_eq!(next(&mut rx), Some(2));
+        sender.join().unwrap();
+        assert_eq!(next(&mut rx), None);
+    });
+}
+
+/// Invariant: closing wakes the other side. The last sender dropping wakes a waiting
+/// receiver, which ends.
+#[test]
+fn last_sender_drop_ends_a_waiting_receiver() {
+    model(|| {
+        let (tx, mut rx) = ring_channel::<u8>(1, Overflow::DropNewest);
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || drop(tx));
+        let b = thread::spawn(move || drop(tx2));
+        assert_eq!(next(&mut rx), None);
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}
+
+/// Invariant: closing wakes the other side. The receiver dropping wakes a sender blocked
+/// on a full ring, which gets its item back.
+#[test]
+fn receiver_drop_releases_a_blocked_sender() {
+    model(|| {
+        let (tx, rx) = ring_channel(1, Overflow::Block);
+        tx.try_send(1).unwrap();
+        let sender = thread::spawn(move || block_on(tx.send(2)));
+        drop(rx);
+        assert_eq!(sender.join().unwrap(), Err(SendError(2)));
+    });
+}
+
+/// Invariant: no lost wake-up when a waiting send is cancelled. One sender polls its send
+/// once on a full ring and drops the future; another waits. Whether the first was promised
+/// the freed slot or not, the second's item arrives (a promised slot that is not passed on
+/// would leave it waiting for ever: loom reports the deadlock).
+#[test]
+fn a_cancelled_send_passes_its_promised_slot_on() {
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        tx.try_send(0).unwrap();
+        let tx_a = tx.clone();
+        let a = thread::spawn(move || {
+            let mut send = tx_a.send(1);
+            let waker = futures::task::noop_waker();
+            let sent = Pin::new(&mut send)
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready();
+            drop(send);
+            sent
+        });
+        let b = thread::spawn(move || block_on(tx.send(2)));
+        let mut got = Vec::new();
+        while let Some(item) = next(&mut rx) {
+            got.push(item);
+        }
+        let a_sent = a.join().unwrap();
+        assert_eq!(b.join().unwrap(), Ok(None));
+        let want: Vec<i32> = if a_sent { vec![0, 1, 2] } else { vec![0, 2] };
+        got.sort_unstable();
+        assert_eq!(got, want);
+    });
+}

@@ -1,0 +1,133 @@
+//! What every operator's `poll_next` shares: the poll budget, the filtering loop, the self-wake
+//! before yielding, and the accessors to an upstream.
+//!
+//! Every operator follows the same rules, written up in `docs/ARCHITECTURE.md`:
+//! - it never polls its upstream again after the upstream returned `None` (each holds its
+//!   upstream in a [`Fuse`]), so every operator is a [`FusedStream`](futures_core::FusedStream);
+//! - it returns `Pending` only after a waker was registered, by the upstream (which returned
+//!   `Pending` to it), by a timer it polled, or by waking itself;
+//! - an operator that loops while its upstream is ready takes at most [`POLL_BUDGET`] upstream
+//!   items in one poll, then wakes its own task and returns `Pending`, so an endless ready
+//!   upstream cannot starve the other tasks of its executor.
+
+use core::ops::ControlFlow;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use futures_core::Stream;
+
+/// Accessors to the upstream of an operator whose upstream field is `stream: Fuse<St>`.
+macro_rules! upstream_accessors {
+    () => {
+        /// The upstream stream.
+        pub fn get_ref(&self) -> &St {
+            self.stream.get_ref()
+        }
+
+        /// The upstream stream, mutably. Taking items from it directly bypasses this operator.
+        pub fn get_mut(&mut self) -> &mut St {
+            self.stream.get_mut()
+        }
+
+        /// The pinned upstream stream, mutably. Taking items from it directly bypasses this
+        /// operator.
+        pub fn get_pin_mut(self: core::pin::Pin<&mut Self>) -> core::pin::Pin<&mut St> {
+            self.project().stream.get_pin_mut()
+        }
+
+        /// The upstream stream, by value. Whatever state this operator held is dropped.
+        pub fn into_inner(self) -> St {
+            self.stream.into_inner()
+        }
+    };
+}
+
+/// How many upstream items an operator (or a consuming future) takes in one poll before it
+/// yields control.
+///
+/// 128 is tokio's cooperative budget per task tick: large enough that the wake-and-requeue
+/// round trip it costs is spread over many items, small enough that a task running an endless
+/// ready stream still lets the other tasks of its executor run every few microseconds.
+pub const POLL_BUDGET: usize = 128;
+
+/// The loop of the filtering operators (filter, filter_map, the samplers): polls `upstream`
+/// until `select` maps an item to `Some`, the upstream returns `Pending` or ends (then `done`
+/// is set and the upstream is never polled again), or [`POLL_BUDGET`] items were rejected in
+/// this poll (then the task is woken and `Pending` returned).
+///
+/// The first item is taken before the loop is entered. In the common case it is accepted and
+/// the poll returns having run no loop at all, so the set-up a compiler adds to a loop it
+/// expects to run long (unrolling, strength-reduced induction variables) is paid only after a
+/// rejection. Both functions must inline: an out-of-line call inside the consumer's loop makes
+/// the stream's state escape to memory, and every item then pays a store and a reload.
+#[inline(always)]
+pub(crate) fn poll_select<St, T>(
+    mut upstream: Pin<&mut St>,
+    done: &mut bool,
+    cx: &mut Context<'_>,
+    mut select: impl FnMut(St::Item) -> Option<T>,
+) -> Poll<Option<T>>
+where
+    St: Stream + ?Sized,
+{
+    if *done {
+        return Poll::Ready(None);
+    }
+    match poll_one(upstream.as_mut(), done, cx, &mut select) {
+        ControlFlow::Break(poll) => poll,
+        ControlFlow::Continue(()) => poll_select_rejected(upstream, done, cx, select),
+    }
+}
+
+/// [`poll_select`] after its first item was rejected.
+#[inline(always)]
+fn poll_select_rejected<St, T>(
+    mut upstream: Pin<&mut St>,
+    done: &mut bool,
+    cx: &mut Context<'_>,
+    mut select: impl FnMut(St::Item) -> Option<T>,
+) -> Poll<Option<T>>
+where
+    St: Stream + ?Sized,
+{
+    for _ in 1..POLL_BUDGET {
+        if let ControlFlow::Break(poll) = poll_one(upstream.as_mut(), done, cx, &mut select) {
+            return poll;
+        }
+    }
+    wake_self(cx);
+    Poll::Pending
+}
+
+/// Takes one item: `Continue` if `select` rejected it, otherwise what the poll returns.
+#[inline(always)]
+fn poll_one<St, T>(
+    upstream: Pin<&mut St>,
+    done: &mut bool,
+    cx: &mut Context<'_>,
+    select: &mut impl FnMut(St::Item) -> Option<T>,
+) -> ControlFlow<Poll<Option<T>>>
+where
+    St: Stream + ?Sized,
+{
+    match upstream.poll_next(cx) {
+        Poll::Ready(Some(item)) => match select(item) {
+            Some(out) => ControlFlow::Break(Poll::Ready(Some(out))),
+            None => ControlFlow::Continue(()),
+        },
+        Poll::Ready(None) => {
+            *done = true;
+            ControlFlow::Break(Poll::Ready(None))
+        }
+        Poll::Pending => ControlFlow::Break(Poll::Pending),
+    }
+}
+
+/// Wakes the current task so that the executor polls it again: what an operator that stops on
+/// its budget with work left calls before it returns `Pending`. Out of line and cold, so that
+/// the item loops stay tight.
+#[cold]
+#[inline(never)]
+pub(crate) fn wake_self(cx: &Context<'_>) {
+    cx.waker().wake_by_ref();
+}

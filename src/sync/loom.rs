@@ -1,0 +1,63 @@
+//! Loom models of [`WakerCell`]: a registration racing a wake. Each states its invariant.
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use super::{Arc, AtomicBool, Ordering, WakerCell, block_on, model, thread};
+
+/// Invariant: no lost wake-up. A waiter that registers and re-checks while another thread
+/// sets the flag and wakes always completes (`loom::future::block_on` reports a deadlock
+/// if the waiter is left pending with nobody to wake it).
+#[test]
+fn register_wake_race() {
+    model(|| {
+        let cell = Arc::new(WakerCell::new());
+        let flag = Arc::new(AtomicBool::new(false));
+        let (cell2, flag2) = (cell.clone(), flag.clone());
+        let waker_thread = thread::spawn(move || {
+            flag2.store(true, Ordering::Release);
+            cell2.wake();
+        });
+        block_on(poll_fn(|cx| {
+            if flag.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            cell.register(cx.waker());
+            if flag.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+        waker_thread.join().unwrap();
+    });
+}
+
+/// Invariant: no lost wake-up across re-registration. The waiter polls twice (registering
+/// the same waker again) while the waker thread wakes once; it must still finish.
+#[test]
+fn reregister_wake_race() {
+    model(|| {
+        let cell = Arc::new(WakerCell::new());
+        let flag = Arc::new(AtomicBool::new(false));
+        let (cell2, flag2) = (cell.clone(), flag.clone());
+        let waker_thread = thread::spawn(move || {
+            flag2.store(true, Ordering::Release);
+            cell2.wake();
+        });
+        let mut polls = 0;
+        block_on(poll_fn(|cx| {
+            polls += 1;
+            cell.register(cx.waker());
+            if polls == 1 {
+                cell.register(cx.waker());
+            }
+            if flag.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+        waker_thread.join().unwrap();
+    });
+}

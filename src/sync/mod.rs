@@ -1,0 +1,181 @@
+//! The synchronization primitives weir's shared-state types are built on.
+//!
+//! This is the only module that names `std::sync` or `loom`. Under
+//! `cfg(all(test, feature = "loom"))` (the crate's own unit-test build with the `loom` feature)
+//! every type here is loom's, so the loom models that live next to the code they check explore
+//! all interleavings. Everywhere else (the library as users build it, integration tests,
+//! doctests, benches, the binary) these are the `std` types, so `cargo test --features loom`
+//! keeps every other test working unchanged.
+//!
+//! Two types are written here rather than re-exported:
+//! - [`Mutex`] does not poison: a panic while holding the lock leaves the data as it was, and
+//!   the next `lock` returns it. Every weir structure keeps its invariants across each
+//!   individual statement that can panic, so poisoning would only turn one panic into many.
+//! - [`WakerCell`] holds at most one [`Waker`] that one side registers and the other side wakes
+//!   (the role `AtomicWaker` plays in futures). See its docs for the no-lost-wake-up argument.
+
+use std::fmt;
+use std::task::Waker;
+
+#[cfg(not(all(test, feature = "loom")))]
+mod imp {
+    pub(crate) use std::sync::Mutex as RawMutex;
+    pub(crate) use std::sync::MutexGuard;
+    #[allow(unused_imports)]
+    pub(crate) use std::sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    };
+    #[allow(unused_imports)]
+    pub(crate) use std::thread;
+}
+
+#[cfg(all(test, feature = "loom"))]
+mod imp {
+    pub(crate) use loom::sync::Mutex as RawMutex;
+    pub(crate) use loom::sync::MutexGuard;
+    #[allow(unused_imports)]
+    pub(crate) use loom::sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    };
+    #[allow(unused_imports)]
+    pub(crate) use loom::thread;
+    pub(crate) use loom::{future::block_on, model};
+}
+
+/// Loom's model checker and its executor, for the loom models next to the code they check.
+#[cfg(all(test, feature = "loom"))]
+pub(crate) use imp::{block_on, model};
+
+#[allow(unused_imports)]
+pub(crate) use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, MutexGuard, Ordering, thread};
+
+/// The `Arc` a [`Waker`] is built from: always std's, even under loom, because
+/// [`Waker::from`] takes a `std::sync::Arc`. Only the reference count lives outside loom's
+/// view; everything a waker reads or writes inside it uses this module's types, so loom still
+/// sees every access that matters.
+pub(crate) type WakeArc<T> = std::sync::Arc<T>;
+
+/// A mutual-exclusion lock that never poisons.
+#[derive(Default)]
+pub(crate) struct Mutex<T>(imp::RawMutex<T>);
+
+impl<T> Mutex<T> {
+    /// A new unlocked mutex holding `value`.
+    pub(crate) fn new(value: T) -> Self {
+        Mutex(imp::RawMutex::new(value))
+    }
+
+    /// Locks the mutex, blocking the thread until it is available. A lock released by a
+    /// panicking thread is taken over as it is.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Mutex").field(&*self.lock()).finish()
+    }
+}
+
+/// One task's [`Waker`], registered by the side that waits and taken by the side that wakes.
+///
+/// # Contract
+///
+/// The waiting side follows *try, register, try again*: it checks its condition, calls
+/// [`register`](Self::register), then checks the condition once more before returning
+/// `Pending`. The waking side makes the condition true and then calls [`wake`](Self::wake).
+/// Both calls go through one lock, so they are totally ordered: either `register` comes first
+/// and `wake` finds the waker, or `wake` comes first and the waiter's second check (which runs
+/// after its `register`, hence after the `wake`, hence after the condition was made true) sees
+/// the condition. In neither order is a wake-up lost. The loom model `register_wake_race`
+/// checks exactly this.
+///
+/// Registering a waker that [`will_wake`](Waker::will_wake) the stored one keeps the stored one,
+/// so a task that re-polls costs no clone.
+#[derive(Default)]
+pub(crate) struct WakerCell {
+    waker: Mutex<Option<Waker>>,
+}
+
+impl WakerCell {
+    /// An empty cell.
+    pub(crate) fn new() -> Self {
+        WakerCell {
+            waker: Mutex::new(None),
+        }
+    }
+
+    /// Stores `waker`, replacing any other waker held.
+    pub(crate) fn register(&self, waker: &Waker) {
+        let mut slot = self.waker.lock();
+        match &*slot {
+            Some(held) if held.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// Wakes and removes the held waker, if any. The waker runs after the lock is released.
+    pub(crate) fn wake(&self) {
+        let taken = self.waker.lock().take();
+        if let Some(waker) = taken {
+            waker.wake();
+        }
+    }
+}
+
+impl fmt::Debug for WakerCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let registered = self.waker.lock().is_some();
+        f.debug_struct("WakerCell")
+            .field("registered", &registered)
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct Counter(std::sync::atomic::AtomicUsize);
+    impl Wake for Counter {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn wake_reaches_the_registered_waker_once() {
+        let counter = std::sync::Arc::new(Counter(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let cell = WakerCell::new();
+        cell.wake();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 0);
+        cell.register(&waker);
+        cell.register(&waker);
+        cell.wake();
+        cell.wake();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn mutex_survives_a_panic_while_locked() {
+        let m = std::sync::Arc::new(Mutex::new(1));
+        let m2 = m.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = m2.lock();
+            panic!("poison attempt");
+        })
+        .join();
+        *m.lock() += 1;
+        assert_eq!(*m.lock(), 2);
+    }
+}
+
+#[cfg(all(test, feature = "loom"))]
+mod loom;

@@ -1,0 +1,491 @@
+//! [`EventTimeWindow`]: tumbling and sliding windows over the items' own timestamps, closed by a
+//! watermark.
+
+mod panes;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep, sleep_until};
+
+use super::Window;
+use super::aggregate::Aggregate;
+use crate::adapters::Fuse;
+use crate::poll::{POLL_BUDGET, wake_self};
+pub(crate) use panes::Geometry;
+use panes::Panes;
+pub use panes::{MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
+
+pin_project! {
+    /// Stream for [`StreamOps::tumbling_window`](crate::StreamOps::tumbling_window) and
+    /// [`StreamOps::sliding_window`](crate::StreamOps::sliding_window).
+    ///
+    /// # Which items land in which window
+    ///
+    /// Time is the item's timestamp in milliseconds, from the extractor. Windows start at
+    /// `offset + k * slide` and last `size` (tumbling: `slide == size`; the offset is 0 unless
+    /// set with [`offset`](Self::offset)):
+    ///
+    /// ```text
+    /// size 10, slide 10 (tumbling):   [0,10) [10,20) [20,30)
+    /// size 10, slide 5 (sliding):     [-5,5) [0,10) [5,15) [10,20)   an item at 12 is in two
+    /// size 5, slide 10 (sampling):    [0,5)  [10,15) [20,25)          an item at 7 is in none
+    /// size 10, slide 4, offset 1:     [-7,3) [-3,7) [1,11) [5,15) [9,19) [13,23)
+    /// ```
+    ///
+    /// An item belongs to every window whose `[start, end)` contains its timestamp; an item
+    /// in no window (gaps of a sampling window) is counted in
+    /// [`unassigned`](Self::unassigned). Timestamps are unsigned, so a window that would
+    /// start before 0 holds the items from 0 to its end and is reported with `start` 0 (above,
+    /// `[-5,5)` is emitted as `start 0, end 5`). A window that would end past `u64::MAX` is
+    /// reported with `end` `u64::MAX` and holds the items up to and including `u64::MAX`. No
+    /// timestamp, size, slide, offset or lateness makes the arithmetic overflow.
+    ///
+    /// # Watermark, lateness, emission
+    ///
+    /// The *watermark* is the largest timestamp seen minus the allowed out-of-orderness
+    /// `bound`. Time is cut into panes of `gcd(size, slide)` ms; the panes before the one the
+    /// watermark is in are complete, and a window is emitted once all its panes are, in
+    /// ascending order of windows. An item whose pane is complete is *late*: counted in
+    /// [`late`](Self::late) and in the `late` field of the first window emitted that ends
+    /// after the watermark the late item met (so the counts do not depend on how items were
+    /// batched), and handed to the callback set with [`on_late`](Self::on_late), never
+    /// silently lost. Items out of order by less than `bound` are on time. Duplicate
+    /// timestamps are ordinary items. When the upstream ends, every open window is emitted,
+    /// in order. By default windows that saw no item are not emitted;
+    /// [`emit_empty`](Self::emit_empty) emits zero-count windows for the gaps between windows
+    /// that saw items, at most [`MAX_GAP_WINDOWS`] per gap.
+    ///
+    /// This watermark is the stream's own. To window several sources merged together, merge
+    /// them with [`merge_event_time`](crate::merge::merge_event_time), which keeps a source
+    /// that is ahead from making another source's on-time items late.
+    ///
+    /// # State and cost
+    ///
+    /// No item is stored: each pane that saw items holds one accumulator while the watermark
+    /// has not passed it. Complete panes of a sliding window go through a
+    /// [`TwoStacks`](super::two_stacks) queue holding one window's panes, which gives each
+    /// window's aggregate in amortized O(1) for any associative aggregate (max included),
+    /// whatever `size / slide` is. Memory is O(`size / pane` + panes open within `bound`). A
+    /// window may span at most [`MAX_PANES_PER_WINDOW`] panes.
+    ///
+    /// # Wake-up contract and budget
+    ///
+    /// One poll takes at most [`POLL_BUDGET`] items and makes at most [`POLL_BUDGET`] steps of
+    /// window assembly (a pane queued or dropped, a window skipped or emitted), so neither a
+    /// ready upstream nor a jump of event time (a far-future timestamp, an idle timeout firing,
+    /// a window of many panes) keeps the task from yielding. `Pending` comes only after the
+    /// upstream returned `Pending` (with an idle timeout, also after the idle timer registered
+    /// the waker), or after a budget ran out (the task woke itself first).
+    ///
+    /// # Panics
+    ///
+    /// If `size` or `slide` is 0, or if a window would span more than
+    /// [`MAX_PANES_PER_WINDOW`] panes (`size / gcd(size, slide)`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    /// use weir::window::Summarize;
+    ///
+    /// // (timestamp ms, value)
+    /// let readings = weir::iter([(0, 1.0), (400, 3.0), (1_100, -2.0), (2_500, 8.0)]);
+    /// let windows: Vec<_> = readings
+    ///     .tumbling_window(1_000, |r: &(u64, f64)| r.0, Summarize(|r: &(u64, f64)| r.1))
+    ///     .collect()
+    ///     .await;
+    /// let means: Vec<_> = windows.iter().map(|w| (w.start, w.end, w.result.value.mean)).collect();
+    /// assert_eq!(
+    ///     means,
+    ///     [(0, 1_000, Some(2.0)), (1_000, 2_000, Some(-2.0)), (2_000, 3_000, Some(8.0))]
+    /// );
+    /// # }
+    /// ```
+    #[must_use = "streams do nothing unless polled"]
+    #[project = EventTimeWindowProj]
+    pub struct EventTimeWindow<St: Stream, A: Aggregate<St::Item>, Ts> {
+        #[pin]
+        stream: Fuse<St>,
+        // Boxed, so that the operator stays `Unpin` when its upstream is (and it is allocated
+        // only with an idle timeout).
+        idle_timer: Option<Pin<Box<Sleep>>>,
+        core: Core<St::Item, A, Ts>,
+    }
+}
+
+impl<St, A, Ts> fmt::Debug for EventTimeWindow<St, A, Ts>
+where
+    St: Stream + fmt::Debug,
+    A: Aggregate<St::Item>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let geometry = self.core.panes.geometry();
+        f.debug_struct("EventTimeWindow")
+            .field("stream", &self.stream)
+            .field("size", &geometry.size)
+            .field("slide", &geometry.slide)
+            .field("bound", &self.core.bound)
+            .field("open_panes", &self.core.panes.open_panes())
+            .field("late", &self.core.late)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything but the upstream and the idle timer: the watermark, lateness and the panes.
+struct Core<T, A: Aggregate<T>, Ts> {
+    agg: A,
+    timestamp: Ts,
+    on_late: Option<Box<dyn FnMut(T) + Send>>,
+    bound: u64,
+    panes: Panes<A::Acc>,
+    /// With [`EventTimeWindow::idle_timeout`]: the quiet time after which event time is taken
+    /// to advance with the clock, and the instant and largest timestamp of the last item.
+    idle: Option<Duration>,
+    idle_base: Option<(Instant, u64)>,
+    max_ts: Option<u64>,
+    /// The pane the watermark is in, and the smallest timestamp that moves it on: the
+    /// watermark is recomputed only when an item reaches that.
+    watermark: u128,
+    watermark_next_ts: u64,
+    /// Items with a timestamp below this are late: the first millisecond of the first pane
+    /// that is not complete.
+    late_before: u64,
+    late: u64,
+    /// Late items by the watermark (in panes) when they came: a late item is reported by the
+    /// first window emitted that ends after that watermark, whatever the batching.
+    late_marks: VecDeque<(u128, u64)>,
+    unassigned: u64,
+}
+
+impl<St, A, Ts> EventTimeWindow<St, A, Ts>
+where
+    St: Stream,
+    A: Aggregate<St::Item>,
+    Ts: FnMut(&St::Item) -> u64,
+{
+    #[track_caller]
+    pub(crate) fn new(stream: St, size: u64, slide: u64, timestamp: Ts, agg: A) -> Self {
+        let geometry = Geometry::new(size, slide);
+        let identity = (agg.init(), 0);
+        let core = Core {
+            agg,
+            timestamp,
+            on_late: None,
+            bound: 0,
+            panes: Panes::new(geometry, identity),
+            idle: None,
+            idle_base: None,
+            max_ts: None,
+            watermark: 0,
+            // 0: the first item computes the watermark.
+            watermark_next_ts: 0,
+            late_before: 0,
+            late: 0,
+            late_marks: VecDeque::new(),
+            unassigned: 0,
+        };
+        EventTimeWindow {
+            stream: Fuse::new(stream),
+            idle_timer: None,
+            core,
+        }
+    }
+
+    /// Allows items to arrive up to `bound_ms` out of order: the watermark trails the largest
+    /// timestamp seen by that much (default 0: windows close as soon as a later item arrives).
+    /// Any value is accepted; `u64::MAX` keeps every window open until the upstream ends.
+    pub fn out_of_orderness(mut self, bound_ms: u64) -> Self {
+        self.core.bound = bound_ms;
+        self
+    }
+
+    /// Shifts window boundaries: windows start at `offset_ms + k * slide` (only the offset
+    /// modulo `slide` matters). Windows that would start before 0 are reported with start 0.
+    pub fn offset(mut self, offset_ms: u64) -> Self {
+        self.core.panes.set_offset(offset_ms);
+        self
+    }
+
+    /// Hands every late item to `callback` (a side output) after counting it.
+    pub fn on_late(mut self, callback: impl FnMut(St::Item) + Send + 'static) -> Self {
+        self.core.on_late = Some(Box::new(callback));
+        self
+    }
+
+    /// Also emits zero-count windows for the gaps between windows that saw items, tumbling
+    /// or sliding, as soon as the watermark passes them: at most [`MAX_GAP_WINDOWS`] per gap
+    /// (a longer gap is skipped). No empty window comes before the first window that saw an
+    /// item or after the last.
+    pub fn emit_empty(mut self) -> Self {
+        self.core.panes.set_emit_empty();
+        self
+    }
+
+    /// Keeps windows from freezing when the source goes quiet: once no item has arrived for
+    /// `timeout` (tokio clock), event time is taken to advance with processing time, from the
+    /// largest timestamp seen, and the watermark moves on, closing the windows it passes.
+    /// It keeps advancing for as long as the source stays quiet and windows are open. An item
+    /// that arrives later with a timestamp behind that advanced watermark is late.
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    #[track_caller]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        assert!(
+            !timeout.is_zero(),
+            "idle_timeout: `timeout` must be longer than zero"
+        );
+        self.core.idle = Some(timeout);
+        self
+    }
+
+    /// Late items so far.
+    pub fn late(&self) -> u64 {
+        self.core.late
+    }
+
+    /// Items that fell in no window (the gaps of windows whose slide exceeds their size).
+    pub fn unassigned(&self) -> u64 {
+        self.core.unassigned
+    }
+
+    upstream_accessors!();
+}
+
+impl<T, A, Ts> Core<T, A, Ts>
+where
+    A: Aggregate<T>,
+    Ts: FnMut(&T) -> u64,
+{
+    #[inline]
+    fn take(&mut self, item: T) {
+        let ts = (self.timestamp)(&item);
+        // Late against the watermark as of this item, not against the panes closed so far:
+        // those are closed in batches, and lateness must not depend on how items are batched.
+        if ts < self.late_before {
+            self.take_late(item);
+            return;
+        }
+        if !self.panes.add(&self.agg, ts, &item) {
+            self.unassigned += 1;
+        }
+        if self.max_ts.is_none_or(|max| ts > max) {
+            self.max_ts = Some(ts);
+            if ts >= self.watermark_next_ts {
+                self.move_watermark(ts);
+            }
+        }
+    }
+
+    #[cold]
+    fn take_late(&mut self, item: T) {
+        self.late += 1;
+        let watermark = self.watermark;
+        match self.late_marks.back_mut() {
+            Some((mark, n)) if *mark == watermark => *n += 1,
+            _ => self.late_marks.push_back((watermark, 1)),
+        }
+        if let Some(on_late) = self.on_late.as_mut() {
+            on_late(item);
+        }
+    }
+
+    /// Recomputes the watermark from `max_ts`, the largest timestamp seen.
+    #[inline(never)]
+    fn move_watermark(&mut self, max_ts: u64) {
+        let geometry = *self.panes.geometry();
+        self.watermark = geometry.watermark_pane(max_ts, self.bound);
+        self.watermark_next_ts = geometry.next_watermark_ts(self.watermark, self.bound);
+        self.update_late_before();
+    }
+
+    fn update_late_before(&mut self) {
+        let frontier = self.panes.closed().max(self.watermark);
+        self.late_before = self.panes.geometry().pane_start_ms(frontier);
+    }
+
+    /// The source was quiet since `base`: advance event time by the time elapsed.
+    fn advance_idle(&mut self, now: Instant) {
+        if let Some((since, max)) = self.idle_base {
+            let quiet = now.saturating_duration_since(since).as_millis();
+            let quiet = u64::try_from(quiet).unwrap_or(u64::MAX);
+            let ts = max.saturating_add(quiet);
+            if self.max_ts.is_none_or(|m| ts > m) {
+                self.max_ts = Some(ts);
+                self.move_watermark(ts);
+            }
+            self.close(false);
+        }
+    }
+
+    /// Marks complete the panes the watermark has passed (all of them at the end).
+    fn close(&mut self, everything: bool) {
+        let until = if everything {
+            u128::MAX
+        } else {
+            self.watermark
+        };
+        self.panes.close(until);
+        self.update_late_before();
+    }
+
+    /// The next complete window, in at most `*budget` steps.
+    fn next_window(&mut self, budget: &mut usize) -> Option<Window<A::Output>> {
+        let (k, (acc, count)) = self.panes.next_window::<T, A>(&self.agg, budget)?;
+        let (start, end) = self.panes.geometry().window_ms(k);
+        let (_, end_pane) = self.panes.geometry().window_panes(k);
+        let mut late = 0;
+        while let Some(&(mark, n)) = self.late_marks.front() {
+            if mark >= end_pane {
+                break;
+            }
+            late += n;
+            self.late_marks.pop_front();
+        }
+        Some(Window {
+            start,
+            end,
+            result: self.agg.result(&acc),
+            count,
+            late,
+        })
+    }
+}
+
+/// With an idle timeout and items waiting for their windows: polls the idle timer
+/// (registering the task's waker). When a quiet period has passed, advances event time,
+/// re-arms the timer for the next period and returns `true`.
+fn watch_idle<St, A, Ts>(
+    this: &mut EventTimeWindowProj<'_, St, A, Ts>,
+    cx: &mut Context<'_>,
+) -> bool
+where
+    St: Stream,
+    A: Aggregate<St::Item>,
+    Ts: FnMut(&St::Item) -> u64,
+{
+    let (Some(idle), Some((since, _))) = (this.core.idle, this.core.idle_base) else {
+        return false;
+    };
+    if !this.core.panes.holds_items() {
+        return false;
+    }
+    // A timeout too long for the clock never fires.
+    let Some(deadline) = since.checked_add(idle) else {
+        return false;
+    };
+    let timer = this
+        .idle_timer
+        .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
+    if timer.deadline() < deadline {
+        timer.as_mut().reset(deadline);
+    }
+    if timer.as_mut().poll(cx).is_pending() {
+        return false;
+    }
+    let now = Instant::now();
+    this.core.advance_idle(now);
+    // The next quiet period is measured from now: event time has caught up to here.
+    if let Some(next) = now.checked_add(idle) {
+        timer.as_mut().reset(next);
+    }
+    true
+}
+
+impl<St, A, Ts> FusedStream for EventTimeWindow<St, A, Ts>
+where
+    St: Stream,
+    A: Aggregate<St::Item>,
+    Ts: FnMut(&St::Item) -> u64,
+{
+    fn is_terminated(&self) -> bool {
+        self.stream.is_done() && !self.core.panes.holds_items()
+    }
+}
+
+impl<St, A, Ts> Stream for EventTimeWindow<St, A, Ts>
+where
+    St: Stream,
+    A: Aggregate<St::Item>,
+    Ts: FnMut(&St::Item) -> u64,
+{
+    type Item = Window<A::Output>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        let mut steps = POLL_BUDGET;
+        // Whether this poll took its run of items already, and whether that run ended with
+        // the upstream returning `Pending`.
+        let mut took = false;
+        let mut upstream_pending = false;
+        loop {
+            if let Some(window) = this.core.next_window(&mut steps) {
+                return Poll::Ready(Some(window));
+            }
+            if steps == 0 {
+                wake_self(cx);
+                return Poll::Pending;
+            }
+            let (mut upstream, done) = this.stream.as_mut().split();
+            if *done {
+                return Poll::Ready(None);
+            }
+            if took {
+                if !upstream_pending {
+                    wake_self(cx);
+                    return Poll::Pending;
+                }
+                if watch_idle(&mut this, cx) {
+                    continue;
+                }
+                return Poll::Pending;
+            }
+            took = true;
+            let mut taken = 0;
+            loop {
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => {
+                        this.core.take(item);
+                        taken += 1;
+                        // Windows are closed after each run of items, at most POLL_BUDGET long.
+                        if taken == POLL_BUDGET {
+                            this.core.close(false);
+                            break;
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        *done = true;
+                        this.core.close(true);
+                        break;
+                    }
+                    Poll::Pending => {
+                        upstream_pending = true;
+                        if taken > 0 && this.core.idle.is_some() {
+                            let max = this.core.max_ts.unwrap_or(0);
+                            this.core.idle_base = Some((Instant::now(), max));
+                        }
+                        this.core.close(false);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // Windows are assembled on demand, so none is known to be ready.
+        if self.is_terminated() {
+            (0, Some(0))
+        } else {
+            (0, None)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Time windows: tumbling and sliding, event time and processing time, and count-based moving
+//! windows, all with incremental [`Aggregate`]s. No window stores its items: state is
+//! accumulators only.
+//!
+//! | window | operator | emitted |
+//! |---|---|---|
+//! | tumbling, event time | [`StreamOps::tumbling_window`](crate::StreamOps::tumbling_window) | when the watermark passes its end |
+//! | sliding (hopping), event time | [`StreamOps::sliding_window`](crate::StreamOps::sliding_window) | same |
+//! | tumbling, processing time | [`StreamOps::processing_window`](crate::StreamOps::processing_window) | every `size` on the tokio clock, empty or not |
+//! | last `n` items, every `k` | [`StreamOps::count_window`](crate::StreamOps::count_window) | after every `k`-th item |
+//!
+//! The timelines of which item lands in which window are in each operator's docs and in
+//! `docs/operators/windows.md`.
+
+pub mod aggregate;
+mod count;
+mod event_time;
+mod processing_time;
+mod two_stacks;
+
+pub use aggregate::{
+    Aggregate, Count, Extremum, Max, Mean, Measured, Min, Moments, Sum, Summarize, Summary,
+};
+pub use count::CountWindow;
+pub use event_time::{EventTimeWindow, MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
+pub use processing_time::ProcessingTimeWindow;
+
+/// How windows of `size_ms` starting every `slide_ms` are cut into panes: the pane length,
+/// `gcd(size_ms, slide_ms)`, and how many panes one window spans, `size_ms / pane`. Sliding
+/// windows allow at most [`MAX_PANES_PER_WINDOW`] of them. Both arguments must be at least 1.
+///
+/// ```
+/// assert_eq!(weir::window::window_panes(10_000, 250), (250, 40));
+/// assert_eq!(weir::window::window_panes(100_000_000, 1), (1, 100_000_000));
+/// ```
+pub fn window_panes(size_ms: u64, slide_ms: u64) -> (u64, u64) {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let pane = gcd(size_ms, slide_ms);
+    (pane, size_ms / pane)
+}
+
+/// An accumulator and the number of items in it: the unit the pane-based windows queue.
+pub(crate) type Pane<Acc> = (Acc, u64);
+
+/// Two panes as one, for [`TwoStacks`](two_stacks::TwoStacks) queues of panes.
+pub(crate) fn combine_panes<T, A: Aggregate<T>>(
+    agg: &A,
+    a: &Pane<A::Acc>,
+    b: &Pane<A::Acc>,
+) -> Pane<A::Acc> {
+    (agg.combine(&a.0, &b.0), a.1 + b.1)
+}
+
+/// One emitted window: where it lies, what it aggregated, how many items it saw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window<O> {
+    /// Inclusive start: milliseconds for time windows, an item position for count windows.
+    pub start: u64,
+    /// Exclusive end, in the same unit.
+    pub end: u64,
+    /// The aggregate's result.
+    pub result: O,
+    /// Items in the window.
+    pub count: u64,
+    /// Late items dropped since the previous window was emitted (event-time windows).
+    pub late: u64,
+}
