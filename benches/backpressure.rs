@@ -7,6 +7,8 @@
 //!   always-ready stream (the cost of the bookkeeping: ring, RNG, counters). `sample_latest`
 //!   keeps one item per millisecond, so its figure is the cost of taking and replacing items.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -17,15 +19,8 @@ use weir::prelude::*;
 const CHANNEL_ITEMS: u64 = 2_000_000;
 const ADAPTER_ITEMS: u64 = 1_000_000;
 
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .expect("building the bench runtime")
-}
-
 fn channel(c: &mut Criterion) {
-    let rt = multi_thread();
+    let rt = common::multi_thread();
     let mut group = c.benchmark_group("channel");
     group.throughput(Throughput::Elements(CHANNEL_ITEMS));
 
@@ -106,10 +101,7 @@ fn adapters(c: &mut Criterion) {
             )
         })
     });
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("building the bench runtime");
+    let rt = common::runtime();
     group.bench_function("sample_latest_1ms", |b| {
         b.iter(|| {
             rt.block_on(
@@ -124,10 +116,7 @@ fn adapters(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+    config = common::config();
     targets = channel, adapters
 }
 criterion_main!(benches);

@@ -2,6 +2,8 @@
 //!
 //! - `merge_16_ready`: 16 always-ready sources of 62 500 items each, merged: weir `merge`,
 //!   tokio-stream `StreamMap`, futures `select_all`.
+//! - `merge_two`: two always-ready sources of 500 000 items each, held inline: weir
+//!   `.merge`, tokio-stream `.merge`.
 //! - `merge_1024_one_active`: 1 023 sources that never yield and one always-ready source of
 //!   1 M items: the same three, and weir `merge` of the active source alone (the limit).
 //! - `broadcast_lagging_1`, `broadcast_lagging_4`: one publisher task sends 2 M items, each
@@ -14,9 +16,10 @@
 //! - `broadcast_critical_4`: the same with weir's critical policy against async-broadcast's
 //!   default blocking mode: nothing may be skipped.
 
+mod common;
+
 use std::hint::black_box;
 use std::pin::Pin;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
@@ -76,6 +79,19 @@ fn merge_16_ready(c: &mut Criterion) {
     group.finish();
 }
 
+fn merge_two(c: &mut Criterion) {
+    let mut group = c.benchmark_group("merge_two");
+    group.throughput(Throughput::Elements(1_000_000));
+    let side = || futures::stream::iter(0..black_box(500_000u64));
+    group.bench_function("weir", |b| {
+        b.iter(|| drain(Box::pin(weir::StreamOps::merge(side(), side()))))
+    });
+    group.bench_function("tokio_stream_merge", |b| {
+        b.iter(|| drain(Box::pin(tokio_stream::StreamExt::merge(side(), side()))))
+    });
+    group.finish();
+}
+
 fn merge_1024_one_active(c: &mut Criterion) {
     let mut group = c.benchmark_group("merge_1024_one_active");
     group.throughput(Throughput::Elements(1_000_000));
@@ -100,13 +116,6 @@ fn merge_1024_one_active(c: &mut Criterion) {
 
 const SENT: u64 = 2_000_000;
 const CAPACITY: usize = 1024;
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .expect("building the bench runtime")
-}
 
 /// Waits for every subscriber task and checks that each accounted for every item.
 async fn join_all(tasks: Vec<tokio::task::JoinHandle<u64>>) {
@@ -224,7 +233,7 @@ fn async_broadcast(rt: &tokio::runtime::Runtime, subscribers: usize, overflow: b
 
 fn broadcasts(c: &mut Criterion) {
     use weir::channel::Delivery;
-    let rt = multi_thread();
+    let rt = common::multi_thread();
     for subscribers in [1, 4] {
         let mut group = c.benchmark_group(format!("broadcast_lagging_{subscribers}"));
         group.throughput(Throughput::Elements(SENT));
@@ -252,10 +261,7 @@ fn broadcasts(c: &mut Criterion) {
 
 criterion_group! {
     name = merges;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
-    targets = merge_16_ready, merge_1024_one_active, broadcasts
+    config = common::config();
+    targets = merge_16_ready, merge_two, merge_1024_one_active, broadcasts
 }
 criterion_main!(merges);

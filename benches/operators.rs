@@ -15,7 +15,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
 
-use common::{PendingEvery, runtime};
+use common::PendingEvery;
 
 const N: u64 = 1_000_000;
 
@@ -65,7 +65,7 @@ const CHUNK: usize = 100;
 const TIMEOUT: Duration = Duration::from_secs(1);
 
 fn chunks_timeout(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = common::runtime();
     let mut group = c.benchmark_group("chunks_timeout");
     group.throughput(Throughput::Elements(N));
 
@@ -116,10 +116,7 @@ fn chunks_timeout(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(30)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+    config = common::config();
     targets = map_filter, chunks_timeout
 }
 criterion_main!(benches);

@@ -7,8 +7,9 @@
 //! - `event`: the domain's `Event` (with its `String` source, cloned per event when the
 //!   sources make them): what the `weir` pipeline pays.
 
+mod common;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use weir::channel::Delivery;
@@ -50,13 +51,6 @@ impl Aggregate<(u64, f64, u8)> for BySeverity {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("building the bench runtime")
-}
-
 /// Runs the windows into a 3-way broadcast and waits for every subscriber.
 async fn fan_out<S>(windows: S) -> u64
 where
@@ -83,7 +77,7 @@ fn compact_source(s: u64) -> impl Stream<Item = Reading> + Send {
 }
 
 fn pipeline(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = common::runtime();
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(3 * PER_SOURCE));
     group.bench_function("compact", |b| {
@@ -126,10 +120,7 @@ fn pipeline(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+    config = common::config();
     targets = pipeline
 }
 criterion_main!(benches);

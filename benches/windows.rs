@@ -16,9 +16,10 @@
 //!   window). weir's cost per item should stay flat as size / slide grows; the naive one's
 //!   grows with it.
 
+mod common;
+
 use std::collections::VecDeque;
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
@@ -120,7 +121,6 @@ fn sliding_max(c: &mut Criterion) {
     const SLIDE: u64 = 10;
     let mut group = c.benchmark_group("sliding_max");
     group.throughput(Throughput::Elements(N));
-    group.sample_size(10);
     for ratio in [10u64, 100, 1_000, 10_000] {
         let size = ratio * SLIDE;
         group.bench_with_input(BenchmarkId::new("weir", ratio), &size, |b, &size| {
@@ -149,10 +149,7 @@ fn sliding_max(c: &mut Criterion) {
 
 criterion_group! {
     name = windows;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = tumbling, tumbling_merged, sliding_max
 }
 criterion_main!(windows);

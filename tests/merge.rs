@@ -5,7 +5,7 @@ mod common;
 use std::pin::Pin;
 use std::task::Poll;
 
-use common::{Gappy, Script, poll_once};
+use common::{Gappy, Script, Step, drive, poll_once};
 use proptest::prelude::*;
 use weir::POLL_BUDGET;
 use weir::merge::{merge, merge_tagged};
@@ -62,8 +62,8 @@ async fn merge_two_different_stream_types() {
 #[tokio::test]
 async fn streams_that_are_not_unpin_merge_boxed() {
     use std::time::Duration;
-    // `chunks_timeout` holds a timer, so it is not `Unpin`: `.merge` boxes both streams itself,
-    // `merge` takes them pinned in boxes.
+    // `chunks_timeout` holds a timer, so it is not `Unpin`: `.merge` holds both streams inline
+    // (pinned where the merge is), `merge` takes them pinned in boxes.
     let chunks = |v: Vec<i32>| weir::iter(v).chunks_timeout(2, Duration::from_secs(1));
     let both: Vec<Vec<i32>> = chunks(vec![1, 2, 3]).merge(chunks(vec![4])).collect().await;
     assert_eq!(both, [vec![1, 2], vec![4], vec![3]]);
@@ -216,4 +216,51 @@ proptest! {
             shapes.iter().map(|gaps| gaps.iter().filter(|g| !**g).count() as u64).collect();
         prop_assert_eq!(tally, items);
     }
+}
+
+// `.merge(other)`: the two-way merge, cases after tokio-stream's `stream_merge.rs`.
+
+#[tokio::test]
+async fn two_ready_streams_take_turns_and_the_longer_finishes_alone() {
+    let a = weir::iter(vec![1, 3, 5, 7, 9]);
+    let b = weir::iter(vec![2, 4]).map(|x| x); // another stream type
+    let merged = a.merge(b);
+    assert_eq!(merged.size_hint(), (7, Some(7)));
+    assert_eq!(merged.collect::<Vec<_>>().await, [1, 2, 3, 4, 5, 7, 9]);
+}
+
+#[test]
+fn two_way_merge_polls_each_side_until_its_end_and_never_after() {
+    let (a, sa) = Script::new([Step::Item(1), Step::Pending, Step::Item(2), Step::Pending]);
+    let (b, sb) = Script::ready([10, 20, 30]);
+    let driven = drive(a.merge(b), &sa);
+    // Turns alternate: a, b, (a pending) b, b first, a, then only a is left.
+    assert_eq!(driven.items, [1, 10, 20, 30, 2]);
+    // One `Pending` reached the consumer (a pending, b ended), with a holding the waker.
+    assert_eq!(driven.source_wakes, 1);
+    assert_eq!(driven.self_wakes, 0);
+    // The scripts panic if polled after their end; `drive` polls once more after `None`.
+    assert_eq!(sb.items(), 3);
+    assert_eq!(sa.items(), 2);
+}
+
+#[test]
+fn two_way_merge_is_pending_only_when_both_sides_are() {
+    let (a, sa) = Script::new([Step::Pending, Step::Item(1)]);
+    let (b, sb) = Script::new([Step::Pending, Step::Item(2)]);
+    let mut merged = a.merge(b);
+    let counter = std::sync::Arc::new(common::WakeCounter::default());
+    let waker = std::task::Waker::from(counter.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(Pin::new(&mut merged).poll_next(&mut cx).is_pending());
+    // Both sides were polled, and each holds the task's waker.
+    assert!(sa.take_waker().is_some() && sb.take_waker().is_some());
+    let mut got = Vec::new();
+    while let Poll::Ready(Some(x)) = Pin::new(&mut merged).poll_next(&mut cx) {
+        got.push(x);
+    }
+    got.sort();
+    assert_eq!(got, [1, 2]);
+    assert!(merged.is_terminated());
+    assert_eq!(merged.size_hint(), (0, Some(0)));
 }

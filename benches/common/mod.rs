@@ -1,9 +1,13 @@
-//! Sources shared by the benches: the same source feeds weir and its peer in every pair.
+//! What the benches share: criterion's configuration, the runtimes, and the sources that feed
+//! weir and its peer alike in every pair.
 
 #![allow(dead_code)]
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
+
+use criterion::Criterion;
 
 use futures::Stream;
 
@@ -53,4 +57,24 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_time()
         .build()
         .expect("building the bench runtime")
+}
+
+/// A multi-thread tokio runtime with 2 workers (the machine the figures come from has 2
+/// cores), for the benches where producer and consumer run as tasks of their own.
+pub fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("building the bench runtime")
+}
+
+/// Criterion's configuration for every bench file: 10 samples after 0.5 s of warm-up, 3 s
+/// of measurement per function. Ratios in `docs/BENCHMARKS.md` come from medians measured
+/// with it.
+pub fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
 }

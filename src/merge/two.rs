@@ -104,6 +104,7 @@ where
 {
     type Item = A::Item;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<A::Item>> {
         let this = self.project();
         let b_first = *this.b_first;
