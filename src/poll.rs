@@ -10,8 +10,8 @@
 //!   items in one poll, then wakes its own task and returns `Pending`, so an endless ready
 //!   upstream cannot starve the other tasks of its executor.
 
+use ::core::pin::Pin;
 use core::ops::ControlFlow;
-use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -31,7 +31,7 @@ macro_rules! upstream_accessors {
 
         /// The pinned upstream stream, mutably. Taking items from it directly bypasses this
         /// operator.
-        pub fn get_pin_mut(self: core::pin::Pin<&mut Self>) -> core::pin::Pin<&mut St> {
+        pub fn get_pin_mut(self: ::core::pin::Pin<&mut Self>) -> ::core::pin::Pin<&mut St> {
             self.project().stream.get_pin_mut()
         }
 

@@ -1,7 +1,11 @@
 //! [`EventTimeWindow`]: tumbling and sliding windows over the items' own timestamps, closed by a
 //! watermark.
 
+mod geometry;
 mod panes;
+mod state;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -17,9 +21,10 @@ use super::Window;
 use super::aggregate::Aggregate;
 use crate::adapters::Fuse;
 use crate::poll::{POLL_BUDGET, wake_self};
-pub(crate) use panes::Geometry;
+pub(crate) use geometry::Geometry;
+pub use geometry::{MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
 use panes::Panes;
-pub use panes::{MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
+use state::Core;
 
 pin_project! {
     /// Stream for [`StreamOps::tumbling_window`](crate::StreamOps::tumbling_window) and
@@ -138,32 +143,6 @@ where
     }
 }
 
-/// Everything but the upstream and the idle timer: the watermark, lateness and the panes.
-struct Core<T, A: Aggregate<T>, Ts> {
-    agg: A,
-    timestamp: Ts,
-    on_late: Option<Box<dyn FnMut(T) + Send>>,
-    bound: u64,
-    panes: Panes<A::Acc>,
-    /// With [`EventTimeWindow::idle_timeout`]: the quiet time after which event time is taken
-    /// to advance with the clock, and the instant and largest timestamp of the last item.
-    idle: Option<Duration>,
-    idle_base: Option<(Instant, u64)>,
-    max_ts: Option<u64>,
-    /// The pane the watermark is in, and the smallest timestamp that moves it on: the
-    /// watermark is recomputed only when an item reaches that.
-    watermark: u128,
-    watermark_next_ts: u64,
-    /// Items with a timestamp below this are late: the first millisecond of the first pane
-    /// that is not complete.
-    late_before: u64,
-    late: u64,
-    /// Late items by the watermark (in panes) when they came: a late item is reported by the
-    /// first window emitted that ends after that watermark, whatever the batching.
-    late_marks: VecDeque<(u128, u64)>,
-    unassigned: u64,
-}
-
 impl<St, A, Ts> EventTimeWindow<St, A, Ts>
 where
     St: Stream,
@@ -258,106 +237,6 @@ where
     }
 
     upstream_accessors!();
-}
-
-impl<T, A, Ts> Core<T, A, Ts>
-where
-    A: Aggregate<T>,
-    Ts: FnMut(&T) -> u64,
-{
-    #[inline]
-    fn take(&mut self, item: T) {
-        let ts = (self.timestamp)(&item);
-        // Late against the watermark as of this item, not against the panes closed so far:
-        // those are closed in batches, and lateness must not depend on how items are batched.
-        if ts < self.late_before {
-            self.take_late(item);
-            return;
-        }
-        if !self.panes.add(&self.agg, ts, &item) {
-            self.unassigned += 1;
-        }
-        if self.max_ts.is_none_or(|max| ts > max) {
-            self.max_ts = Some(ts);
-            if ts >= self.watermark_next_ts {
-                self.move_watermark(ts);
-            }
-        }
-    }
-
-    #[cold]
-    fn take_late(&mut self, item: T) {
-        self.late += 1;
-        let watermark = self.watermark;
-        match self.late_marks.back_mut() {
-            Some((mark, n)) if *mark == watermark => *n += 1,
-            _ => self.late_marks.push_back((watermark, 1)),
-        }
-        if let Some(on_late) = self.on_late.as_mut() {
-            on_late(item);
-        }
-    }
-
-    /// Recomputes the watermark from `max_ts`, the largest timestamp seen.
-    #[inline(never)]
-    fn move_watermark(&mut self, max_ts: u64) {
-        let geometry = *self.panes.geometry();
-        self.watermark = geometry.watermark_pane(max_ts, self.bound);
-        self.watermark_next_ts = geometry.next_watermark_ts(self.watermark, self.bound);
-        self.update_late_before();
-    }
-
-    fn update_late_before(&mut self) {
-        let frontier = self.panes.closed().max(self.watermark);
-        self.late_before = self.panes.geometry().pane_start_ms(frontier);
-    }
-
-    /// The source was quiet since `base`: advance event time by the time elapsed.
-    fn advance_idle(&mut self, now: Instant) {
-        if let Some((since, max)) = self.idle_base {
-            let quiet = now.saturating_duration_since(since).as_millis();
-            let quiet = u64::try_from(quiet).unwrap_or(u64::MAX);
-            let ts = max.saturating_add(quiet);
-            if self.max_ts.is_none_or(|m| ts > m) {
-                self.max_ts = Some(ts);
-                self.move_watermark(ts);
-            }
-            self.close(false);
-        }
-    }
-
-    /// Marks complete the panes the watermark has passed (all of them at the end).
-    fn close(&mut self, everything: bool) {
-        let until = if everything {
-            u128::MAX
-        } else {
-            self.watermark
-        };
-        self.panes.close(until);
-        self.update_late_before();
-    }
-
-    /// The next complete window, in at most `*budget` steps.
-    fn next_window(&mut self, budget: &mut usize) -> Option<Window<A::Output>> {
-        let (k, (acc, count)) = self.panes.next_window::<T, A>(&self.agg, budget)?;
-        let (start, end) = self.panes.geometry().window_ms(k);
-        let (_, end_pane) = self.panes.geometry().window_panes(k);
-        let mut late = 0;
-        while let Some(&(mark, n)) = self.late_marks.front() {
-            if mark >= end_pane {
-                break;
-            }
-            late += n;
-            self.late_marks.pop_front();
-        }
-        Some(Window {
-            start,
-            end,
-            result: self.agg.result(&acc),
-            count,
-            late,
-        })
-    }
 }
 
 /// With an idle timeout and items waiting for their windows: polls the idle timer
