@@ -108,7 +108,7 @@ fn run_ring(rounds: u32) {
                 tokio::task::yield_now().await;
             }
         }
-        println!("  producer done: {}", stats.get_report());
+        println!("  producer done: {stats}");
         drop(tx);
         consumer.abort();
     });

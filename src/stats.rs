@@ -27,8 +27,9 @@ pub type StatsHandle = crate::sync::Arc<BackpressureStats>;
 /// own totals.
 ///
 /// The shape is the course project's (`weir::event` follows it): public atomic fields, one
-/// `increment_*` per counter, `usize` totals and [`get_report`](Self::get_report), which is
-/// also this type's `Display`.
+/// `increment_*` per counter and `usize` totals. Its `Display` is the report
+/// `Received: R, Processed: P, Dropped: D (X.X% drop rate)` (the course project's
+/// `get_report()`, which [`weir::event`](crate::event) provides).
 ///
 /// ```
 /// use weir::BackpressureStats;
@@ -38,8 +39,7 @@ pub type StatsHandle = crate::sync::Arc<BackpressureStats>;
 /// stats.record_processed(7);
 /// stats.record_dropped(2);
 /// stats.increment_dropped();
-/// assert_eq!(stats.get_report(), "Received: 10, Processed: 7, Dropped: 3 (30.0% drop rate)");
-/// assert_eq!(stats.to_string(), stats.get_report());
+/// assert_eq!(stats.to_string(), "Received: 10, Processed: 7, Dropped: 3 (30.0% drop rate)");
 /// ```
 #[derive(Default)]
 pub struct BackpressureStats {
@@ -122,12 +122,6 @@ impl BackpressureStats {
             self.dropped() as f64 * 100.0 / received as f64
         }
     }
-
-    /// `"Received: R, Processed: P, Dropped: D (X.X% drop rate)"`: the [`Display`](fmt::Display)
-    /// of the counters.
-    pub fn get_report(&self) -> String {
-        self.to_string()
-    }
 }
 
 impl fmt::Display for BackpressureStats {
@@ -182,14 +176,14 @@ mod tests {
     fn report_format_and_rounding() {
         let stats = BackpressureStats::new();
         assert_eq!(
-            stats.get_report(),
+            stats.to_string(),
             "Received: 0, Processed: 0, Dropped: 0 (0.0% drop rate)"
         );
         stats.record_received(3);
         stats.record_dropped(1);
         stats.record_processed(2);
         assert_eq!(
-            stats.get_report(),
+            stats.to_string(),
             "Received: 3, Processed: 2, Dropped: 1 (33.3% drop rate)"
         );
         Tally {

@@ -24,7 +24,7 @@ async fn ten_ready_items_into_five_slots() {
     let stats = s.stats();
     assert_eq!(s.collect::<Vec<_>>().await, [5, 6, 7, 8, 9]);
     assert_eq!(
-        stats.get_report(),
+        stats.to_string(),
         "Received: 10, Processed: 5, Dropped: 5 (50.0% drop rate)"
     );
 

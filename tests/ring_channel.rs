@@ -19,7 +19,7 @@ async fn drop_oldest_hands_back_the_evicted_items() {
     drop(tx);
     assert_eq!(rx.collect::<Vec<_>>().await, [3, 4, 5]);
     assert_eq!(
-        stats.get_report(),
+        stats.to_string(),
         "Received: 5, Processed: 3, Dropped: 2 (40.0% drop rate)"
     );
 }

@@ -14,7 +14,7 @@ use super::Event;
 use crate::StreamOps;
 use crate::adapters::RingBuffer;
 use crate::adapters::{AdaptiveRates, Bernoulli, Sample};
-use crate::stats::StatsHandle;
+use crate::stats::{BackpressureStats, StatsHandle};
 
 /// What to do when the consumer is slower than the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +126,24 @@ pub fn adaptive_sample_rate(queue_len: usize, capacity: usize) -> f64 {
         queue_len as f64 / capacity as f64
     };
     AdaptiveRates::default().rate_for(fill)
+}
+
+impl BackpressureStats {
+    /// `"Received: R, Processed: P, Dropped: D (X.X% drop rate)"`: the course project's name
+    /// for the counters' [`Display`](std::fmt::Display).
+    ///
+    /// ```
+    /// use weir::BackpressureStats;
+    ///
+    /// let stats = BackpressureStats::new();
+    /// stats.record_received(4);
+    /// stats.record_dropped(1);
+    /// stats.record_processed(3);
+    /// assert_eq!(stats.get_report(), "Received: 4, Processed: 3, Dropped: 1 (25.0% drop rate)");
+    /// ```
+    pub fn get_report(&self) -> String {
+        self.to_string()
+    }
 }
 
 /// Prints `stats.get_report()` every second, forever: spawn it and abort it when done.

@@ -59,7 +59,7 @@ pin_project! {
     /// let every_third = weir::iter(0..10).sample_every(3);
     /// let stats = every_third.stats();
     /// assert_eq!(every_third.collect::<Vec<_>>().await, [0, 3, 6, 9]);
-    /// assert_eq!(stats.get_report(), "Received: 10, Processed: 4, Dropped: 6 (60.0% drop rate)");
+    /// assert_eq!(stats.to_string(), "Received: 10, Processed: 4, Dropped: 6 (60.0% drop rate)");
     /// # }
     /// ```
     #[must_use = "streams do nothing unless polled"]

@@ -36,9 +36,10 @@ pub struct DemoArgs {
     /// could not keep up with it).
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub rate: u64,
-    /// What the sources' channels drop when the consumer falls behind.
-    #[arg(long, value_enum, default_value_t = Strategy::DropOldest)]
-    pub strategy: Strategy,
+    /// What the sources' channels drop when the consumer falls behind: `drop-oldest` keeps
+    /// the freshest events, `drop-newest` the oldest queued ones.
+    #[arg(long, default_value = "drop-oldest", value_parser = parse_strategy())]
+    pub strategy: Overflow,
     /// Capacity of each source's channel (1 to 1048576).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub buffer: u64,
@@ -50,19 +51,22 @@ impl Default for DemoArgs {
             duration: Duration::from_secs(8),
             sensors: 3,
             rate: 1_000,
-            strategy: Strategy::DropOldest,
+            strategy: Overflow::DropOldest,
             buffer: 256,
         }
     }
 }
 
-/// The demo's backpressure strategy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Strategy {
-    /// Keep the freshest events.
-    DropOldest,
-    /// Keep the oldest queued events, drop new ones.
-    DropNewest,
+/// `--strategy`: the two [`Overflow`] policies under which a source never waits.
+fn parse_strategy() -> impl clap::builder::TypedValueParser<Value = Overflow> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["drop-oldest", "drop-newest"]).map(|s| {
+        if s == "drop-oldest" {
+            Overflow::DropOldest
+        } else {
+            Overflow::DropNewest
+        }
+    })
 }
 
 /// A simulated source: its name and its value for the `i`-th event in the given third of the
@@ -92,10 +96,7 @@ fn start_sources(
     args: &DemoArgs,
     stop: Stop,
 ) -> (Vec<EventStream<Event>>, Vec<StatsHandle>) {
-    let overflow = match args.strategy {
-        Strategy::DropOldest => Overflow::DropOldest,
-        Strategy::DropNewest => Overflow::DropNewest,
-    };
+    let overflow = args.strategy;
     let (duration, rate) = (args.duration, args.rate);
     let capacity = usize::try_from(args.buffer).expect("at most 2^20");
     let (mut streams, mut stats, mut senders) = (Vec::new(), Vec::new(), Vec::new());
@@ -360,7 +361,7 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
     );
     say!("  alerts       {alerts} anomaly alerts, {critical} critical events seen by alerting");
     say!("  storage      {written} events in {batches} batches");
-    say!("  backpressure {}", drops.get_report());
+    say!("  backpressure {drops}");
     say!(
         "  throughput   {} events in {elapsed:.2} s ({:.0} events/s processed)",
         drops.received(),
