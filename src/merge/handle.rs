@@ -5,9 +5,9 @@ use std::fmt;
 use super::tagged::{Shared, counts};
 use crate::sync::{Arc, Ordering};
 
-/// Adds keyed sources to a running [`MergeTagged`] from anywhere, and reads its per-source
+/// Adds keyed sources to a running [`MergeTagged`](super::MergeTagged) from anywhere, and reads its per-source
 /// counters. Cloning it adds a handle; the merge does not end while any is alive. The handle
-/// of an untagged [`Merge`] is [`MergeHandle`].
+/// of an untagged [`Merge`](super::Merge) is [`MergeHandle`].
 pub struct MergeTaggedHandle<K, St> {
     pub(super) shared: Arc<Shared<K, St>>,
 }
@@ -54,7 +54,7 @@ impl<K, St> fmt::Debug for MergeTaggedHandle<K, St> {
     }
 }
 
-/// Adds sources to a running [`Merge`] from anywhere, and reads its per-source counters: a
+/// Adds sources to a running [`Merge`](super::Merge) from anywhere, and reads its per-source counters: a
 /// [`MergeTaggedHandle`] without the keys. Cloning it adds a handle; the merge does not end
 /// while any is alive.
 ///

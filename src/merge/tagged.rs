@@ -41,7 +41,7 @@ struct Slot<K, St> {
 /// How many rounds go by between two publications of the counts of the sources in the round.
 const PUBLISH_EVERY: u64 = 1024;
 
-/// Stream for [`merge_tagged`]; [`Merge`] is the same without the keys.
+/// Stream for [`merge_tagged`](super::merge_tagged); [`Merge`](super::Merge) is the same without the keys.
 ///
 /// Sources must be `Unpin`, as for tokio-stream's `StreamMap` and futures' `select_all`: pin
 /// one that is not (an `async` block, a stream holding a timer) with `Box::pin`.

@@ -9,7 +9,7 @@ use super::{Delivery, Shared, Slot, State, Subscriber};
 use crate::channel::error::Full;
 use crate::sync::{Arc, Ordering};
 
-/// The sending side of a [`broadcast`].
+/// The sending side of a [`broadcast`](super::broadcast()).
 ///
 /// There is one publisher per broadcast, and it is not `Clone`: the ring's write position,
 /// the one waker of a publisher waiting for a critical subscriber and the batching of wake-ups
@@ -21,7 +21,7 @@ pub struct Publisher<T> {
     pub(super) shared: Arc<Shared<T>>,
 }
 
-/// Adds subscribers to a [`broadcast`] without being a subscriber or a publisher: made by
+/// Adds subscribers to a [`broadcast`](super::broadcast()) without being a subscriber or a publisher: made by
 /// [`Publisher::subscriptions`], cheap to clone. A subscriber made after the publisher is gone
 /// ends at once.
 pub struct Subscriptions<T> {

@@ -11,7 +11,7 @@ use super::{BATCH, Delivery, Shared};
 use crate::channel::error::{Lagged, RecvError};
 use crate::sync::{Arc, Ordering};
 
-/// The receiving side of a [`broadcast`]: a [`Stream`] of every item sent after it joined,
+/// The receiving side of a [`broadcast`](super::broadcast()): a [`Stream`] of every item sent after it joined,
 /// minus, for a [`Delivery::Lagging`] subscriber, the ones it was too slow for (counted in
 /// [`lagged`](Self::lagged)). It ends once the publisher is gone and it has read what it can.
 #[must_use = "streams do nothing unless polled"]

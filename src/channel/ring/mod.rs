@@ -28,7 +28,7 @@ pub use sender::{RingSender, SendFuture};
 ///   waits.
 /// - [`Overflow::Block`]: `send(..).await` waits while the channel is full (plain bounded
 ///   backpressure); [`try_send`](RingSender::try_send) fails with
-///   [`TrySendError::Full`] instead.
+///   [`TrySendError::Full`](crate::channel::error::TrySendError::Full) instead.
 ///
 /// Whatever the policy, nothing is lost without being counted: every item is received
 /// exactly once, handed back to a sender, or, when the receiver goes away with items still
@@ -36,7 +36,7 @@ pub use sender::{RingSender, SendFuture};
 /// [`stats`](RingReceiver::stats) count all three (`received == processed + dropped + len()`
 /// whenever no call is in progress).
 ///
-/// Senders are `Clone`. The receiver is a [`Stream`] that ends once every sender is gone (or
+/// Senders are `Clone`. The receiver is a [`Stream`](futures_core::Stream) that ends once every sender is gone (or
 /// it was [`close`](RingReceiver::close)d) and the buffer is drained. Sending after the
 /// receiver is gone or closed hands the item back in the error.
 ///
@@ -45,7 +45,7 @@ pub use sender::{RingSender, SendFuture};
 /// Senders that wait for room are served first come, first served, as by tokio's semaphore:
 /// when the receiver frees a slot, it is promised to the sender that has waited longest and
 /// woken; until that sender uses it, the slot counts as taken, so a
-/// [`try_send`](RingSender::try_send) from elsewhere reports [`TrySendError::Full`] and a new
+/// [`try_send`](RingSender::try_send) from elsewhere reports [`TrySendError::Full`](crate::channel::error::TrySendError::Full) and a new
 /// `send` queues behind. A waiting `send` future that is dropped gives up its place, and a
 /// promised slot passes to the next in line.
 ///

@@ -11,7 +11,7 @@ use crate::channel::error::TryRecvError;
 use crate::stats::StatsHandle;
 use crate::sync::Arc;
 
-/// The receiving side of a [`ring_channel`]: a [`Stream`] of the items in arrival order.
+/// The receiving side of a [`ring_channel`](super::ring_channel): a [`Stream`] of the items in arrival order.
 #[must_use = "streams do nothing unless polled"]
 pub struct RingReceiver<T> {
     pub(super) shared: Arc<Shared<T>>,

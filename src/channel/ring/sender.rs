@@ -20,7 +20,7 @@ enum Offer<T> {
     Closed(T),
 }
 
-/// The sending side of a [`ring_channel`]. Cloning it adds a sender.
+/// The sending side of a [`ring_channel`](super::ring_channel). Cloning it adds a sender.
 pub struct RingSender<T> {
     pub(super) shared: Arc<Shared<T>>,
 }
