@@ -7,13 +7,13 @@
 //! - `merge_1024_one_active`: 1 023 sources that never yield and one always-ready source of
 //!   1 M items: the same three, and weir `merge` of the active source alone (the limit).
 //! - `broadcast_lagging_1`, `broadcast_lagging_4`: one publisher task sends 2 M items, each
-//!   subscriber reads in a task of its own, on a 2-worker runtime: weir (lagging policy),
+//!   subscriber reads in a task of its own, on a 2-worker runtime: weir (`Delivery::Lagging`),
 //!   `tokio::sync::broadcast`, async-broadcast in overflow mode. The publisher yields to the
 //!   scheduler every 256 sends in every variant; weir's feeds and flushes the subscribers'
 //!   wake-ups there (`Publisher::feed`), the peers wake subscribers on every send (their API
 //!   has no other way). Throughput is items sent per second; each
 //!   subscriber accounts for every item (received plus reported lag).
-//! - `broadcast_critical_4`: the same with weir's critical policy against async-broadcast's
+//! - `broadcast_critical_4`: the same with weir's `Delivery::Critical` against async-broadcast's
 //!   default blocking mode: nothing may be skipped.
 
 mod common;
@@ -127,14 +127,14 @@ async fn join_all(tasks: Vec<tokio::task::JoinHandle<u64>>) {
 fn weir_broadcast(
     rt: &tokio::runtime::Runtime,
     subscribers: usize,
-    policy: weir::channel::Delivery,
+    delivery: weir::channel::Delivery,
 ) {
     rt.block_on(async {
         let (mut publisher, first) = weir::channel::broadcast::<u64>(CAPACITY);
         drop(first);
         let tasks = (0..subscribers)
             .map(|_| {
-                let mut sub = publisher.subscribe_with(policy);
+                let mut sub = publisher.subscribe_with(delivery);
                 tokio::spawn(async move {
                     while let Some(x) = weir::StreamOps::next(&mut sub).await {
                         black_box(x);

@@ -279,7 +279,7 @@ pub trait StreamOps: Stream {
         self.fan_out_with(std::iter::repeat_n(Delivery::Lagging, n), capacity)
     }
 
-    /// Like [`fan_out`](Self::fan_out), with one subscriber per policy: critical subscribers
+    /// Like [`fan_out`](Self::fan_out), with one subscriber per [`Delivery`]: critical subscribers
     /// (storage) hold the stream back, lagging ones (dashboards) skip ahead.
     ///
     /// ```
@@ -287,8 +287,8 @@ pub trait StreamOps: Stream {
     /// use weir::prelude::*;
     /// use weir::channel::Delivery;
     ///
-    /// let policies = [Delivery::Critical, Delivery::Lagging];
-    /// let (task, subscribers) = weir::iter(0..1000).fan_out_with(policies, 16);
+    /// let deliveries = [Delivery::Critical, Delivery::Lagging];
+    /// let (task, subscribers) = weir::iter(0..1000).fan_out_with(deliveries, 16);
     /// // Every subscriber must be consumed: a critical one that nobody reads holds the stream.
     /// let counting: Vec<_> = subscribers.into_iter().map(|s| tokio::spawn(s.count())).collect();
     /// let mut totals = Vec::new();
@@ -307,7 +307,7 @@ pub trait StreamOps: Stream {
     #[track_caller]
     fn fan_out_with<P>(
         self,
-        policies: P,
+        deliveries: P,
         capacity: usize,
     ) -> (JoinHandle<()>, Vec<Subscriber<Self::Item>>)
     where
@@ -316,9 +316,9 @@ pub trait StreamOps: Stream {
         Self::Item: Clone + Send + 'static,
     {
         let (publisher, first) = crate::channel::broadcast(capacity);
-        let subscribers: Vec<_> = policies
+        let subscribers: Vec<_> = deliveries
             .into_iter()
-            .map(|policy| publisher.subscribe_with(policy))
+            .map(|delivery| publisher.subscribe_with(delivery))
             .collect();
         drop(first);
         let task = tokio::spawn(crate::channel::drive(self, publisher));

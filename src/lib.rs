@@ -2,7 +2,7 @@
 //!
 //! weir merges, transforms, filters, batches and aggregates streams of events. Every operator
 //! is its own struct with a hand-written [`Stream::poll_next`], its state kept with
-//! `pin-project-lite`; each file under `src/ops/` documents its operator's state machine,
+//! `pin-project-lite`; each file under `src/` documents its operator's state machine,
 //! wake-up contract and edge cases.
 //!
 //! ```

@@ -1,4 +1,4 @@
-//! `broadcast`: delivery, late subscribers, lag counts, mixed policies, closing, fan-out.
+//! `broadcast`: delivery, late subscribers, lag counts, mixed deliveries, closing, fan-out.
 
 mod common;
 
@@ -153,8 +153,8 @@ fn fan_out_on_a_multi_thread_runtime() {
         .unwrap();
     rt.block_on(async {
         let source = weir::iter(0..50_000u64);
-        let policies = [Delivery::Critical, Delivery::Critical, Delivery::Lagging];
-        let (task, subscribers) = source.fan_out_with(policies, 64);
+        let deliveries = [Delivery::Critical, Delivery::Critical, Delivery::Lagging];
+        let (task, subscribers) = source.fan_out_with(deliveries, 64);
         let consumers: Vec<_> = subscribers
             .into_iter()
             .map(|mut s| {

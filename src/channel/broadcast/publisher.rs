@@ -34,9 +34,9 @@ impl<T: Clone> Subscriptions<T> {
         Subscriber::join(&self.shared, Delivery::Lagging)
     }
 
-    /// Adds a subscriber with `policy` that sees what is sent from now on.
-    pub fn subscribe_with(&self, policy: Delivery) -> Subscriber<T> {
-        Subscriber::join(&self.shared, policy)
+    /// Adds a subscriber with `delivery` that sees what is sent from now on.
+    pub fn subscribe_with(&self, delivery: Delivery) -> Subscriber<T> {
+        Subscriber::join(&self.shared, delivery)
     }
 
     /// How many subscribers the broadcast has now.
@@ -79,9 +79,9 @@ impl<T: Clone> Publisher<T> {
         Subscriber::join(&self.shared, Delivery::Lagging)
     }
 
-    /// Adds a subscriber with `policy` that sees what is sent from now on.
-    pub fn subscribe_with(&self, policy: Delivery) -> Subscriber<T> {
-        Subscriber::join(&self.shared, policy)
+    /// Adds a subscriber with `delivery` that sees what is sent from now on.
+    pub fn subscribe_with(&self, delivery: Delivery) -> Subscriber<T> {
+        Subscriber::join(&self.shared, delivery)
     }
 
     /// Sends `item` without waiting.

@@ -18,7 +18,7 @@ use crate::sync::{Arc, Ordering};
 pub struct Subscriber<T> {
     shared: Arc<Shared<T>>,
     id: u64,
-    policy: Delivery,
+    delivery: Delivery,
     /// The next sequence to copy out of the ring.
     cursor: u64,
     /// Items copied out of the ring, not yet yielded.
@@ -29,19 +29,19 @@ pub struct Subscriber<T> {
 }
 
 impl<T: Clone> Subscriber<T> {
-    pub(super) fn join(shared: &Arc<Shared<T>>, policy: Delivery) -> Self {
+    pub(super) fn join(shared: &Arc<Shared<T>>, delivery: Delivery) -> Self {
         let mut state = shared.state.lock();
         let id = state.next_id;
         state.next_id += 1;
         shared.subscribers.fetch_add(1, Ordering::AcqRel);
         let cursor = state.tail;
-        if policy == Delivery::Critical {
+        if delivery == Delivery::Critical {
             state.critical.push((id, cursor));
         }
         Subscriber {
             shared: shared.clone(),
             id,
-            policy,
+            delivery,
             cursor,
             buffer: VecDeque::with_capacity(BATCH.min(shared.capacity)),
             received: 0,
@@ -135,9 +135,9 @@ impl<T: Clone> Subscriber<T> {
         self.received
     }
 
-    /// This subscriber's policy.
-    pub fn policy(&self) -> Delivery {
-        self.policy
+    /// How items reach this subscriber: lagging or critical.
+    pub fn delivery(&self) -> Delivery {
+        self.delivery
     }
 
     /// Copies the next batch out of the ring; registers the waker if there is none. Returns
@@ -170,7 +170,7 @@ impl<T: Clone> Subscriber<T> {
             }
             let moved = end > start;
             let mut publisher = None;
-            if moved && self.policy == Delivery::Critical {
+            if moved && self.delivery == Delivery::Critical {
                 if let Some(entry) = state.critical.iter_mut().find(|(id, _)| *id == self.id) {
                     entry.1 = end;
                 }
@@ -278,7 +278,7 @@ impl<T> Drop for Subscriber<T> {
                 state.slots[(seq % capacity) as usize].release();
             }
             state.waiting.retain(|(id, _)| *id != self.id);
-            let publisher = if self.policy == Delivery::Critical {
+            let publisher = if self.delivery == Delivery::Critical {
                 state.critical.retain(|(id, _)| *id != self.id);
                 state.publisher.take()
             } else {
@@ -300,7 +300,7 @@ impl<T> Drop for Subscriber<T> {
 impl<T> fmt::Debug for Subscriber<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscriber")
-            .field("policy", &self.policy)
+            .field("delivery", &self.delivery)
             .field("received", &self.received)
             .field("lagged", &self.lagged)
             .field("done", &self.done)
