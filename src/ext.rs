@@ -9,7 +9,6 @@ use tokio::task::JoinHandle;
 
 use futures_core::Stream;
 
-use crate::Overflow;
 use crate::adapters::{
     Adaptive, AdaptiveRates, Bernoulli, ChunksTimeout, EveryNth, Filter, FilterMap, Fuse, Map,
     RingBuffer, Sample, SampleLatest, Sampler, Take,
@@ -17,6 +16,7 @@ use crate::adapters::{
 use crate::channel::{Delivery, Subscriber};
 use crate::consume::{CollectFuture, CountFuture, FoldFuture, ForEachFuture, NextFuture};
 use crate::merge::MergeTwo;
+use crate::overflow::Overflow;
 use crate::window::{Aggregate, CountWindow, EventTimeWindow, ProcessingTimeWindow};
 
 /// Operators and consumers for every [`Stream`].

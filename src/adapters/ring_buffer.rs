@@ -10,7 +10,7 @@ use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
 use super::Fuse;
-use crate::Overflow;
+use crate::overflow::Overflow;
 use crate::poll::{POLL_BUDGET, wake_self};
 use crate::stats::{BackpressureStats, StatsHandle, Tally};
 use crate::sync::Arc;

@@ -4,9 +4,9 @@ use std::task::Waker;
 
 use super::merge;
 use super::wake_queue::{SourceWaker, WakeQueue};
-use crate::Overflow;
 use crate::channel::ring_channel;
 use crate::loom_helpers::drain;
+use crate::overflow::Overflow;
 use crate::sync::{model, thread};
 
 /// Invariant: no lost wake-up. A source fed from another thread while the merge is being
@@ -35,7 +35,7 @@ fn a_source_pushed_from_another_thread_is_admitted() {
     model(|| {
         let mut merged = merge(Vec::<crate::sources::Iter<std::vec::IntoIter<u8>>>::new());
         let handle = merged.handle();
-        let pusher = thread::spawn(move || handle.push(crate::iter(vec![1, 2])));
+        let pusher = thread::spawn(move || handle.push(crate::sources::iter(vec![1, 2])));
         let got = drain(&mut merged);
         pusher.join().unwrap();
         assert_eq!(got, [1, 2]);

@@ -4,10 +4,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Context;
 
-use crate::Overflow;
 use crate::channel::error::SendError;
 use crate::channel::ring_channel;
 use crate::loom_helpers::next;
+use crate::overflow::Overflow;
 use crate::sync::{Arc, block_on, model, thread};
 
 /// Invariant: no lost wake-up. The receiver waits on an empty channel while a sender sends

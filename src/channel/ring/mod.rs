@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::task::Waker;
 
-use crate::Overflow;
+use crate::overflow::Overflow;
 use crate::stats::{BackpressureStats, StatsHandle};
 use crate::sync::{Arc, Mutex, MutexGuard};
 

@@ -6,8 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::{Shared, State, Wakers, wake_all};
-use crate::Overflow;
 use crate::channel::error::{SendError, TrySendError};
+use crate::overflow::Overflow;
 use crate::stats::StatsHandle;
 use crate::sync::Arc;
 
