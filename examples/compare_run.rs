@@ -307,7 +307,13 @@ for r in rows:
 /// Panics, naming `who` and the first difference, unless `rows` are `weir`'s windows (means
 /// within a relative 1e-9: the sums are added in different orders).
 fn assert_same(who: &str, rows: &[Row], weir: &[Row]) {
-    assert_eq!(rows.len(), weir.len(), "{who} found {} windows, weir {}", rows.len(), weir.len());
+    assert_eq!(
+        rows.len(),
+        weir.len(),
+        "{who} found {} windows, weir {}",
+        rows.len(),
+        weir.len()
+    );
     for (a, b) in rows.iter().zip(weir) {
         let close = (a.mean - b.mean).abs() <= 1e-9 * a.mean.abs().max(1.0);
         assert!(

@@ -1,204 +1,484 @@
-//! The inputs of `weir run`: files (or stdin) read on threads of their own, each line parsed
-//! there and handed to the run in batches.
+//! The inputs of `weir run`: each file (or stdin) is cut into blocks of whole lines on a
+//! reader thread, the blocks are parsed on parser threads, and the run takes the parsed
+//! blocks back in the order they were cut.
+//!
+//! ```text
+//!   reader ──block 0, 2, 4…──▶ parser 0 ──┐
+//!          ──block 1, 3, 5…──▶ parser 1 ──┴─▶ Blocks (takes 0, 1, 2, 3… in turn) ─▶ the run
+//! ```
+//!
+//! The reader hands block `i` to parser `i % parsers`, and [`Blocks`] takes parsed blocks from
+//! the parsers in the same rotation, so an input's events come out in the order of its lines
+//! whatever the number of parsers. Every channel is bounded: a slow run holds back the
+//! parsers and the reader, and memory stays at a few blocks per input.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use weir::Stream;
-use weir::event::{Event, EventType};
+use weir::event::EventType;
 
-/// One input line as JSON: `source` and `value` required, the rest optional.
+use super::fast_json::{self, Fields};
+use super::{Counts, bump};
+
+/// One event as the run needs it: its time, its value and its source (an index into the
+/// run's [`SourceNames`]; 0 for every event unless the run groups by source).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Reading {
+    pub(super) timestamp: u64,
+    pub(super) value: f64,
+    pub(super) source: u32,
+}
+
+/// One input line as JSON: `source` and `value` required, the rest optional. `id` and
+/// `event_type` are not used by the run, but a line where they are present and wrong is
+/// malformed.
 #[derive(Debug, Deserialize)]
-struct InputEvent {
+struct InputEvent<'a> {
+    #[allow(dead_code)]
     id: Option<u64>,
     timestamp: Option<u64>,
-    source: String,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
     value: f64,
+    #[allow(dead_code)]
     event_type: Option<EventType>,
 }
 
-/// One line, as parsed by a reader thread.
-pub(super) enum Line {
-    Event(Event),
-    Malformed(String),
-    /// Valid, but stamped too far ahead of the clock (`--max-future`).
-    Ahead(String),
-    Blank,
-}
+/// The reader cuts blocks of about this many bytes (whole lines; a block ends where a read
+/// ends, so a pipe that delivers a line at a time gets a block per line and no wait).
+const BLOCK: usize = 256 << 10;
 
-/// Lines go from a reader thread to the merge this many at a time (or fewer, when the input
-/// has nothing more to read at once): one channel operation per batch, not per line.
-const BATCH: usize = 256;
+/// Parsed blocks waiting for the run, per parser.
+const QUEUED: usize = 2;
 
-/// Reads `reader` line by line, handing each to `f` as `Some(line)`, never holding more than
-/// `max` bytes of one line: a longer line is skipped to its end and handed on as
-/// `Some(Err(length))`. `f(None)` is called whenever the next read may block (everything read
-/// so far has been handed on). Stops when `f` returns `false`.
-fn for_each_line<R: Read>(
-    mut reader: BufReader<R>,
-    max: usize,
-    mut f: impl FnMut(Option<Result<&[u8], usize>>) -> bool,
-) -> io::Result<()> {
-    let mut line = Vec::new();
-    let mut overlong: Option<usize> = None;
-    loop {
-        if reader.buffer().is_empty() && !f(None) {
-            return Ok(());
-        }
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            if let Some(len) = overlong {
-                f(Some(Err(len)));
-            } else if !line.is_empty() {
-                f(Some(Ok(&line)));
-            }
-            return Ok(());
-        }
-        let (chunk, consumed, ends) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (&buf[..i], i + 1, true),
-            None => (buf, buf.len(), false),
-        };
-        match &mut overlong {
-            Some(len) => *len += chunk.len(),
-            None if line.len() + chunk.len() > max => {
-                overlong = Some(line.len() + chunk.len());
-                line.clear();
-            }
-            None if ends && line.is_empty() => {
-                // The whole line is in the buffer: no copy.
-                let go_on = f(Some(Ok(chunk)));
-                reader.consume(consumed);
-                if !go_on {
-                    return Ok(());
-                }
-                continue;
-            }
-            None => line.extend_from_slice(chunk),
-        }
-        reader.consume(consumed);
-        if ends {
-            let go_on = match overlong.take() {
-                Some(len) => f(Some(Err(len))),
-                None => f(Some(Ok(&line))),
-            };
-            line.clear();
-            if !go_on {
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// How a reader thread parses lines.
+/// How the lines of an input are parsed and filtered.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Parse {
     pub(super) max_line: usize,
     pub(super) max_future: Option<Duration>,
+    pub(super) min_value: Option<f64>,
+    pub(super) max_value: Option<f64>,
+    /// Whether readings carry their source (`--by source`).
+    pub(super) by_source: bool,
 }
 
-/// Parses one line (`number`, from 1) of input `name`.
-fn parse_line(
-    name: &str,
-    number: u64,
-    line: Result<&[u8], usize>,
-    how: Parse,
-    next_id: &mut u64,
-) -> Line {
-    let bytes = match line {
-        Err(len) => {
-            return Line::Malformed(format!(
-                "{name}:{number}: line of {len} bytes is longer than the limit of {}",
-                how.max_line
-            ));
+/// The names of the sources seen so far, by index: shared by every parser of every input.
+#[derive(Debug, Default)]
+pub(super) struct SourceNames {
+    names: Mutex<Registry>,
+}
+
+/// Names by index, and indexes by name.
+#[derive(Debug, Default)]
+struct Registry {
+    by_index: Vec<Box<str>>,
+    by_name: HashMap<Box<str>, u32>,
+}
+
+impl SourceNames {
+    /// The index of `name`, registering it if it is new.
+    fn index(&self, name: &str) -> u32 {
+        let mut registry = self.names.lock().expect("no parser panics holding it");
+        if let Some(&i) = registry.by_name.get(name) {
+            return i;
         }
-        Ok(bytes) => bytes,
+        let i = u32::try_from(registry.by_index.len()).expect("fewer than 2^32 sources");
+        registry.by_index.push(name.into());
+        registry.by_name.insert(name.into(), i);
+        i
+    }
+
+    /// Every name, by index.
+    pub(super) fn all(&self) -> Vec<Box<str>> {
+        let registry = self.names.lock().expect("no parser panics holding it");
+        registry.by_index.clone()
+    }
+}
+
+/// A parser's own cache of [`SourceNames`]: a few sources are found by a scan without a lock.
+struct SourceCache {
+    names: Arc<SourceNames>,
+    seen: Vec<(Box<str>, u32)>,
+}
+
+impl SourceCache {
+    fn index(&mut self, name: &str) -> u32 {
+        if let Some((_, i)) = self.seen.iter().find(|(n, _)| **n == *name) {
+            return *i;
+        }
+        let i = self.names.index(name);
+        self.seen.push((name.into(), i));
+        i
+    }
+}
+
+/// Whole lines of an input, as the reader cut them.
+struct Block {
+    /// Lines, each ending in `\n` but perhaps the last of the input.
+    text: Vec<u8>,
+    /// A line after `text` that was longer than `--max-line`: skipped unread, its length.
+    skipped: Option<usize>,
+    /// The error that ended the input, after `text`.
+    error: Option<String>,
+}
+
+/// A block, parsed: its readings in line order and what became of its other lines.
+pub(super) struct Parsed {
+    readings: Vec<Reading>,
+    /// Lines in the block (the run numbers them: the parser does not know where it starts).
+    pub(super) lines: u64,
+    /// Lines that were not readings: blank, filtered out, malformed (with what to report) and
+    /// too far ahead (the same), each in line order.
+    pub(super) blank: u64,
+    pub(super) filtered: u64,
+    pub(super) malformed: Vec<Note>,
+    pub(super) ahead: Vec<Note>,
+    /// Bytes of input the block covers.
+    pub(super) bytes: u64,
+}
+
+/// What to report about a line: where it is (its index in its block, from 0; `None` for the
+/// input as a whole) and what is wrong.
+pub(super) struct Note {
+    pub(super) line: Option<u64>,
+    pub(super) text: String,
+}
+
+/// Reads `reader` in blocks of whole lines, handing each to `send` until it returns `false`
+/// or the input ends. A line longer than `max_line` is skipped to its end without being
+/// held, and handed on as [`Block::skipped`].
+fn read_blocks(reader: impl Read, max_line: usize, mut send: impl FnMut(Block) -> bool) {
+    if let Err(e) = cut_blocks(reader, max_line, &mut send) {
+        send(Block {
+            text: Vec::new(),
+            skipped: None,
+            error: Some(format!("read error: {e}")),
+        });
+    }
+}
+
+/// [`read_blocks`] until an error.
+fn cut_blocks(
+    mut reader: impl Read,
+    max_line: usize,
+    send: &mut impl FnMut(Block) -> bool,
+) -> io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    loop {
+        let start = buf.len();
+        buf.resize(start + BLOCK.max(start / 2), 0);
+        let n = match reader.read(&mut buf[start..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                buf.truncate(start);
+                continue;
+            }
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        };
+        buf.truncate(start + n);
+        if n == 0 {
+            if !buf.is_empty() {
+                send(Block {
+                    text: buf,
+                    skipped: None,
+                    error: None,
+                });
+            }
+            return Ok(());
+        }
+        match memchr::memrchr(b'\n', &buf[start..]) {
+            Some(last) => {
+                let last = start + last;
+                let mut text = std::mem::replace(&mut buf, Vec::with_capacity(BLOCK));
+                buf.extend_from_slice(&text[last + 1..]);
+                text.truncate(last + 1);
+                if !send(Block {
+                    text,
+                    skipped: None,
+                    error: None,
+                }) {
+                    return Ok(());
+                }
+            }
+            None if buf.len() > max_line => {
+                let len = buf.len() + skip_line(&mut reader, &mut buf)?;
+                if !send(Block {
+                    text: Vec::new(),
+                    skipped: Some(len),
+                    error: None,
+                }) {
+                    return Ok(());
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// Reads past the end of the current line; returns how many more bytes it had, and leaves
+/// in `buf` what was read after its `\n`.
+fn skip_line(reader: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let mut skipped = 0;
+    loop {
+        buf.clear();
+        buf.resize(BLOCK, 0);
+        let n = reader.read(buf)?;
+        buf.truncate(n);
+        if n == 0 {
+            return Ok(skipped);
+        }
+        if let Some(end) = memchr::memchr(b'\n', buf) {
+            buf.drain(..=end);
+            return Ok(skipped + end);
+        }
+        skipped += n;
+    }
+}
+
+/// Parses one block.
+fn parse_block(block: Block, how: Parse, sources: &mut SourceCache) -> Parsed {
+    let mut parsed = Parsed {
+        readings: Vec::with_capacity(block.text.len() / 48),
+        lines: 0,
+        blank: 0,
+        filtered: 0,
+        malformed: Vec::new(),
+        ahead: Vec::new(),
+        bytes: (block.text.len() + block.skipped.map_or(0, |n| n + 1)) as u64,
     };
+    let text = &block.text[..];
+    let mut start = 0;
+    while start < text.len() {
+        let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+        parse_line(&text[start..end], how, sources, &mut parsed);
+        parsed.lines += 1;
+        start = end + 1;
+    }
+    if let Some(len) = block.skipped {
+        let text = format!(
+            "line of {len} bytes is longer than the limit of {}",
+            how.max_line
+        );
+        parsed.note_malformed(text);
+        parsed.lines += 1;
+    }
+    if let Some(text) = block.error {
+        parsed.malformed.push(Note { line: None, text });
+    }
+    parsed
+}
+
+impl Parsed {
+    /// Reports the line being parsed as malformed.
+    fn note_malformed(&mut self, text: String) {
+        self.malformed.push(Note {
+            line: Some(self.lines),
+            text,
+        });
+    }
+}
+
+/// Parses the next line of a block into `parsed`.
+fn parse_line(bytes: &[u8], how: Parse, sources: &mut SourceCache, parsed: &mut Parsed) {
+    if bytes.len() > how.max_line {
+        parsed.note_malformed(format!(
+            "line of {} bytes is longer than the limit of {}",
+            bytes.len(),
+            how.max_line
+        ));
+        return;
+    }
     let Some(first) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
-        return Line::Blank;
+        parsed.blank += 1;
+        return;
     };
     if bytes[first] != b'{' {
-        return Line::Malformed(format!("{name}:{number}: not a JSON object"));
+        parsed.note_malformed("not a JSON object".to_owned());
+        return;
     }
-    let input = match serde_json::from_slice::<InputEvent>(bytes) {
-        Ok(input) => input,
-        Err(e) => return Line::Malformed(format!("{name}:{number}: {e}")),
-    };
-    let id = input.id.unwrap_or(*next_id);
-    *next_id = id.saturating_add(1);
+    if let Some(fields) = fast_json::scan(bytes) {
+        accept(fields, how, sources, parsed);
+        return;
+    }
+    match serde_json::from_slice::<InputEvent<'_>>(bytes) {
+        Ok(input) => {
+            let fields = Fields {
+                timestamp: input.timestamp,
+                source: &input.source,
+                value: input.value,
+            };
+            accept(fields, how, sources, parsed);
+        }
+        Err(e) => parsed.note_malformed(e.to_string()),
+    }
+}
+
+/// Checks a parsed line against `--max-future`, `--min-value` and `--max-value`, and keeps it
+/// as a reading if it passes.
+fn accept(input: Fields<'_>, how: Parse, sources: &mut SourceCache, parsed: &mut Parsed) {
     let timestamp = input.timestamp.unwrap_or_else(weir::event::now_ms);
     if let Some(ahead) = how.max_future {
         let now = weir::event::now_ms();
         let limit = now.saturating_add(u64::try_from(ahead.as_millis()).unwrap_or(u64::MAX));
         if timestamp > limit {
-            return Line::Ahead(format!(
-                "{name}:{number}: timestamp {timestamp} is more than {} ms ahead of the clock ({now})",
-                ahead.as_millis()
-            ));
+            parsed.ahead.push(Note {
+                line: Some(parsed.lines),
+                text: format!(
+                    "timestamp {timestamp} is more than {} ms ahead of the clock ({now})",
+                    ahead.as_millis()
+                ),
+            });
+            return;
         }
     }
-    Line::Event(Event {
-        id,
+    let value = input.value;
+    if how.min_value.is_some_and(|m| value < m) || how.max_value.is_some_and(|m| value > m) {
+        parsed.filtered += 1;
+        return;
+    }
+    let source = if how.by_source {
+        sources.index(input.source)
+    } else {
+        0
+    };
+    parsed.readings.push(Reading {
         timestamp,
-        source: input.source,
-        value: input.value,
-        event_type: input.event_type.unwrap_or(EventType::Metric),
-    })
+        value,
+        source,
+    });
 }
 
-/// Starts a thread that parses `reader` and sends its lines in batches.
-pub(super) fn start_reader(name: String, reader: Box<dyn Read + Send>, how: Parse) -> Batches {
-    let (tx, rx) = mpsc::channel::<Vec<Line>>(4);
-    std::thread::spawn(move || {
-        let mut number = 0u64;
-        let mut next_id = 0u64;
-        let mut batch = Vec::with_capacity(BATCH);
-        let reader = BufReader::with_capacity(1 << 16, reader);
-        // Hands the batch over; false when the run is over (the receiver is gone).
-        let send = |batch: &mut Vec<Line>| {
-            let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
-            full.is_empty() || tx.blocking_send(full).is_ok()
-        };
-        let result = for_each_line(reader, how.max_line, |line| match line {
-            Some(line) => {
-                number += 1;
-                batch.push(parse_line(&name, number, line, how, &mut next_id));
-                batch.len() < BATCH || send(&mut batch)
-            }
-            None => send(&mut batch),
+/// Starts the reader and `parsers` parser threads of one input; returns its parsed blocks.
+pub(super) fn start_input(
+    name: String,
+    reader: Box<dyn Read + Send>,
+    how: Parse,
+    names: &Arc<SourceNames>,
+    parsers: usize,
+) -> Blocks {
+    let cache = || SourceCache {
+        names: names.clone(),
+        seen: Vec::new(),
+    };
+    let mut receivers = Vec::with_capacity(parsers);
+    if parsers <= 1 {
+        // One parser: the reader parses what it reads.
+        let (tx, rx) = mpsc::channel::<Parsed>(QUEUED);
+        receivers.push(rx);
+        let mut sources = cache();
+        std::thread::spawn(move || {
+            read_blocks(reader, how.max_line, |block| {
+                tx.blocking_send(parse_block(block, how, &mut sources))
+                    .is_ok()
+            });
         });
-        if let Err(e) = result {
-            batch.push(Line::Malformed(format!("{name}: read error: {e}")));
+    } else {
+        let mut blocks = Vec::with_capacity(parsers);
+        for _ in 0..parsers {
+            let (block_tx, block_rx) = std_mpsc::sync_channel::<Block>(1);
+            let (tx, rx) = mpsc::channel::<Parsed>(QUEUED);
+            blocks.push(block_tx);
+            receivers.push(rx);
+            let mut sources = cache();
+            std::thread::spawn(move || {
+                for block in block_rx {
+                    if tx
+                        .blocking_send(parse_block(block, how, &mut sources))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
         }
-        send(&mut batch);
-    });
-    Batches {
-        rx,
-        batch: Vec::new().into_iter(),
+        std::thread::spawn(move || {
+            let mut next = 0;
+            read_blocks(reader, how.max_line, |block| {
+                let sent = blocks[next].send(block).is_ok();
+                next = (next + 1) % blocks.len();
+                sent
+            });
+        });
+    }
+    Blocks {
+        name,
+        receivers,
+        next: 0,
+        next_line: 1,
+        readings: Vec::new().into_iter(),
     }
 }
 
-/// The lines of one input, as its reader thread sends them.
-pub(super) struct Batches {
-    rx: mpsc::Receiver<Vec<Line>>,
-    batch: std::vec::IntoIter<Line>,
+/// The parsed blocks of one input, taken from its parsers in the order the reader cut them:
+/// a stream of its readings.
+pub(super) struct Blocks {
+    /// The input's name, for reports.
+    name: String,
+    receivers: Vec<mpsc::Receiver<Parsed>>,
+    /// The parser whose turn it is.
+    next: usize,
+    /// The number of the next block's first line, from 1.
+    next_line: u64,
+    readings: std::vec::IntoIter<Reading>,
 }
 
-impl Stream for Batches {
-    type Item = Line;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Line>> {
-        loop {
-            if let Some(line) = self.batch.next() {
-                return Poll::Ready(Some(line));
+impl Blocks {
+    /// The next parsed block, counting its lines other than readings in `counts` and
+    /// reporting the malformed and rejected ones.
+    pub(super) fn poll_block(&mut self, cx: &mut Context<'_>, counts: &Counts) -> Poll<Option<()>> {
+        let Some(rx) = self.receivers.get_mut(self.next) else {
+            return Poll::Ready(None);
+        };
+        match rx.poll_recv(cx) {
+            Poll::Ready(Some(parsed)) => {
+                self.next = (self.next + 1) % self.receivers.len();
+                counts.account(&parsed, &self.name, self.next_line);
+                self.next_line += parsed.lines;
+                self.readings = parsed.readings.into_iter();
+                Poll::Ready(Some(()))
             }
-            match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(batch)) => self.batch = batch.into_iter(),
+            Poll::Ready(None) => {
+                // The parser whose turn it is has ended: the input has no more blocks.
+                self.receivers.clear();
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// [`Blocks`] with the run's counters: a stream of readings.
+pub(super) struct Counted<'a> {
+    pub(super) blocks: Blocks,
+    pub(super) counts: &'a Counts,
+}
+
+impl Stream for Counted<'_> {
+    type Item = Reading;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Reading>> {
+        let this = &mut *self;
+        loop {
+            if let Some(reading) = this.blocks.readings.next() {
+                bump(&this.counts.lines);
+                return Poll::Ready(Some(reading));
+            }
+            match this.blocks.poll_block(cx, this.counts) {
+                Poll::Ready(Some(())) => {}
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             }
@@ -206,13 +486,22 @@ impl Stream for Batches {
     }
 }
 
-/// An input as opened: its name for reports, and its bytes.
-type Input = (String, Box<dyn Read + Send>);
+/// An input as opened: its name for reports, its bytes, and its size when it is a file.
+pub(super) struct Input {
+    pub(super) name: String,
+    pub(super) reader: Box<dyn Read + Send>,
+    pub(super) size: Option<u64>,
+}
 
 /// Opens every input, or says which one cannot be opened and why.
 pub(super) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, String> {
+    let stdin = || Input {
+        name: "stdin".to_owned(),
+        reader: Box::new(io::stdin()),
+        size: None,
+    };
     if files.is_empty() {
-        return Ok(vec![("stdin".to_owned(), Box::new(io::stdin()))]);
+        return Ok(vec![stdin()]);
     }
     if files.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         return Err("stdin (`-`) can be read only once".to_owned());
@@ -221,14 +510,19 @@ pub(super) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, String> {
         .iter()
         .map(|path| {
             if path.as_os_str() == "-" {
-                return Ok(("stdin".to_owned(), Box::new(io::stdin()) as _));
+                return Ok(stdin());
             }
             let cannot = |e: &dyn std::fmt::Display| format!("cannot open {}: {e}", path.display());
             let file = File::open(path).map_err(|e| cannot(&e))?;
-            if file.metadata().is_ok_and(|m| m.is_dir()) {
+            let meta = file.metadata().ok();
+            if meta.as_ref().is_some_and(|m| m.is_dir()) {
                 return Err(cannot(&"is a directory"));
             }
-            Ok((path.display().to_string(), Box::new(file) as _))
+            Ok(Input {
+                name: path.display().to_string(),
+                reader: Box::new(file),
+                size: meta.filter(|m| m.is_file()).map(|m| m.len()),
+            })
         })
         .collect()
 }

@@ -5,11 +5,11 @@
 //! faster than another does not make the other's events late, and an input that is ahead is
 //! read no further than the others allow.
 
+mod fast_json;
 mod input;
 mod until_signal;
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -17,14 +17,25 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
+use std::io::IsTerminal;
+use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use weir::StatsHandle;
-use weir::event::{Event, ProcessedEvent, StatsBySeverity, StatsBySource, process_event};
+use weir::event::{SeverityAcc, StatsBySeverity, calculate_severity, normalize_value};
 use weir::prelude::*;
 use weir::window::{Aggregate, MAX_PANES_PER_WINDOW, Window, window_panes};
 
-use input::{Line, Parse, open_inputs, start_reader};
+use input::{Counted, Parse, Parsed, Reading, SourceNames, open_inputs, start_input};
 use until_signal::UntilSignal;
+
+/// Writes to stderr, ignoring a closed stderr: a report must never abort the run.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr().lock(), $($arg)*);
+    }};
+}
 
 /// `weir run` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -150,30 +161,84 @@ fn check(args: &RunArgs) -> Result<(u64, u64), String> {
     Ok((size, slide))
 }
 
-/// Writes one JSON line per window (per key with `--by`).
+/// What `weir run` computes per window: the statistics of each source's readings, by source
+/// index (everything under index 0 when the run does not group by source).
+#[derive(Debug, Clone, Copy)]
+struct BySource;
+
+/// The severity of a reading, as `weir::event::process_event` grades an event.
+fn severity(value: f64) -> usize {
+    calculate_severity(normalize_value(value, 0.0, 100.0)) as usize
+}
+
+impl Aggregate<Reading> for BySource {
+    type Acc = Vec<SeverityAcc>;
+    type Output = Vec<SeverityAcc>;
+
+    fn init(&self) -> Self::Acc {
+        Vec::new()
+    }
+
+    #[inline]
+    fn add(&self, acc: &mut Self::Acc, r: &Reading) {
+        let i = r.source as usize;
+        if i >= acc.len() {
+            acc.resize(i + 1, StatsBySeverity.init());
+        }
+        let (moments, by) = &mut acc[i];
+        moments.add(r.value);
+        by[severity(r.value)] += 1;
+    }
+
+    fn combine(&self, a: &Self::Acc, b: &Self::Acc) -> Self::Acc {
+        let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+        let mut sum = long.clone();
+        for (s, t) in sum.iter_mut().zip(short) {
+            *s = StatsBySeverity.combine(s, t);
+        }
+        sum
+    }
+
+    fn result(&self, acc: &Self::Acc) -> Self::Output {
+        acc.clone()
+    }
+}
+
+/// Writes one JSON line per window, or with `--by` one per source in the window, by name.
 fn write_window(
     out: &mut impl Write,
-    w: &Window<BTreeMap<String, weir::event::SeverityAcc>>,
-    by: bool,
+    w: &Window<Vec<SeverityAcc>>,
+    by: Option<&[Box<str>]>,
 ) -> io::Result<()> {
-    if by {
-        for (key, acc) in &w.result {
-            let stats = StatsBySeverity.stats(acc, w.start, w.end);
-            let mut json = serde_json::to_value(&stats).expect("stats serialize");
-            json["key"] = serde_json::Value::String(key.clone());
-            writeln!(out, "{json}")?;
+    match by {
+        Some(names) => {
+            let mut keyed: Vec<(&str, &SeverityAcc)> = w
+                .result
+                .iter()
+                .enumerate()
+                .filter(|(_, acc)| acc.1.iter().any(|&n| n > 0))
+                .map(|(i, acc)| (&*names[i], acc))
+                .collect();
+            keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (key, acc) in keyed {
+                let stats = StatsBySeverity.stats(acc, w.start, w.end);
+                let mut json = serde_json::to_value(&stats).expect("stats serialize");
+                json["key"] = serde_json::Value::String(key.to_owned());
+                writeln!(out, "{json}")?;
+            }
+            Ok(())
         }
-        Ok(())
-    } else {
-        let all = w.result.values().fold(StatsBySeverity.init(), |a, b| {
-            StatsBySeverity.combine(&a, b)
-        });
-        let stats = StatsBySeverity.stats(&all, w.start, w.end);
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_value(&stats).expect("stats serialize")
-        )
+        None => {
+            let all = w.result.iter().fold(StatsBySeverity.init(), |a, b| {
+                StatsBySeverity.combine(&a, b)
+            });
+            let stats = StatsBySeverity.stats(&all, w.start, w.end);
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_value(&stats).expect("stats serialize")
+            )
+        }
     }
 }
 
@@ -187,17 +252,62 @@ struct Counts {
     filtered: Cell<u64>,
     /// Events that reached the windows.
     windowed: Cell<u64>,
+    /// Bytes read, on a terminal, for big inputs.
+    progress: Option<ProgressBar>,
+}
+
+impl Counts {
+    /// Counts the lines of `parsed` that are not readings (readings are counted as the run
+    /// takes them), and reports the malformed and rejected ones, numbering the block's lines
+    /// of input `name` from `first_line`.
+    fn account(&self, parsed: &Parsed, name: &str, first_line: u64) {
+        let add = |cell: &Cell<u64>, n: u64| cell.set(cell.get() + n);
+        let (malformed, ahead) = (parsed.malformed.len() as u64, parsed.ahead.len() as u64);
+        add(
+            &self.lines,
+            parsed.blank + parsed.filtered + malformed + ahead,
+        );
+        add(&self.blank, parsed.blank);
+        add(&self.filtered, parsed.filtered);
+        add(&self.malformed, malformed);
+        add(&self.ahead, ahead);
+        for (what, notes) in [
+            ("malformed", &parsed.malformed),
+            ("rejected", &parsed.ahead),
+        ] {
+            for note in notes {
+                match note.line {
+                    Some(i) => report!("{what}: {name}:{}: {}", first_line + i, note.text),
+                    None => report!("{what}: {name}: {}", note.text),
+                }
+            }
+        }
+        if let Some(bar) = &self.progress {
+            bar.inc(parsed.bytes);
+        }
+    }
+}
+
+/// Inputs this large in all get a progress bar, when stderr is a terminal.
+const PROGRESS_FROM: u64 = 100_000_000;
+
+/// A progress bar over `total` bytes on stderr, or none when stderr is not a terminal or the
+/// inputs are small (or of unknown size: stdin).
+fn progress(total: Option<u64>) -> Option<ProgressBar> {
+    let total = total.filter(|&t| t >= PROGRESS_FROM)?;
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("a valid template"),
+    );
+    Some(bar)
 }
 
 fn bump(cell: &Cell<u64>) {
     cell.set(cell.get() + 1);
-}
-
-/// Writes to stderr, ignoring a closed stderr: a report must never abort the run.
-macro_rules! report {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(io::stderr().lock(), $($arg)*);
-    }};
 }
 
 /// Runs `weir run`.
@@ -223,56 +333,39 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let counts = Counts::default();
+    let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
+    let counts = Counts {
+        progress: progress(total),
+        ..Counts::default()
+    };
     let caught = Cell::new(None);
     let parse = Parse {
         max_line: args.max_line,
         max_future: args.max_future,
+        min_value: args.min_value,
+        max_value: args.max_value,
+        by_source: args.by.is_some(),
     };
-    let (min, max) = (args.min_value, args.max_value);
-    let counts_ref = &counts;
-    let sources: Vec<Local<'_, Event>> = inputs
+    // Every core parses: one input gets a parser per core, several share them.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parsers = (cores / inputs.len()).max(1);
+    let names = Arc::new(SourceNames::default());
+    let sources: Vec<Local<'_, Reading>> = inputs
         .into_iter()
-        .map(|(name, reader)| {
-            let lines = start_reader(name, reader, parse).filter_map(move |line| {
-                let c = counts_ref;
-                bump(&c.lines);
-                match line {
-                    Line::Event(e) => {
-                        if min.is_some_and(|m| e.value < m) || max.is_some_and(|m| e.value > m) {
-                            bump(&c.filtered);
-                            return None;
-                        }
-                        Some(e)
-                    }
-                    Line::Malformed(why) => {
-                        bump(&c.malformed);
-                        report!("malformed: {why}");
-                        None
-                    }
-                    Line::Ahead(why) => {
-                        bump(&c.ahead);
-                        report!("rejected: {why}");
-                        None
-                    }
-                    Line::Blank => {
-                        bump(&c.blank);
-                        None
-                    }
-                }
-            });
-            Box::pin(lines) as Local<'_, Event>
+        .map(|input| {
+            let blocks = start_input(input.name, input.reader, parse, &names, parsers);
+            Box::pin(Counted {
+                blocks,
+                counts: &counts,
+            }) as Local<'_, Reading>
         })
         .collect();
-    let mut merged = weir::merge::merge_event_time(sources, |e: &Event| e.timestamp);
+    let mut merged = weir::merge::merge_event_time(sources, |r: &Reading| r.timestamp);
     if let Some(idle) = args.idle_timeout {
         merged = merged.idle_timeout(idle);
     }
-    let mut events: Local<'_, Event> = Box::pin(UntilSignal {
-        stream: merged,
-        signals: Some((interrupt, terminate)),
-        caught: &caught,
-    });
+    let mut events: Local<'_, Reading> =
+        Box::pin(UntilSignal::new(merged, (interrupt, terminate), &caught));
     let mut dropped: Vec<StatsHandle> = Vec::new();
     if let Some(rate) = args.sample {
         let sampled = events.sample(rate);
@@ -286,23 +379,27 @@ pub async fn run(args: RunArgs) -> ExitCode {
     }
     let lateness = u64::try_from(args.lateness.as_millis()).unwrap_or(u64::MAX);
     let windows = events
-        .map(|e| {
+        .map(|r| {
             bump(&counts.windowed);
-            process_event(e)
+            r
         })
-        .sliding_window(
-            size,
-            slide,
-            |e: &ProcessedEvent| e.original.timestamp,
-            StatsBySource,
-        )
+        .sliding_window(size, slide, |r: &Reading| r.timestamp, BySource)
         .out_of_orderness(lateness);
     let mut windows = pin!(windows);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut write_error = None;
+    let mut source_names = Vec::new();
     while let Some(w) = windows.next().await {
-        if let Err(e) = write_window(&mut out, &w, args.by.is_some()) {
+        let by = if args.by.is_some() {
+            if source_names.len() < w.result.len() {
+                source_names = names.all();
+            }
+            Some(&source_names[..])
+        } else {
+            None
+        };
+        if let Err(e) = write_window(&mut out, &w, by) {
             write_error = Some(e);
             break;
         }
@@ -314,6 +411,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
         report!("weir run: cannot write the output: {e}");
         return ExitCode::from(1);
+    }
+    if let Some(bar) = &counts.progress {
+        bar.finish_and_clear();
     }
     let (late, outside) = (windows.late(), windows.unassigned());
     let c = &counts;
