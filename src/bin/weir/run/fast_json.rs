@@ -33,15 +33,11 @@ pub(super) fn scan(line: &[u8]) -> Option<Fields<'_>> {
     let (mut timestamp, mut source, mut value, mut id) = (None, None, None, false);
     s.skip_ws();
     loop {
-        let key = s.string()?;
-        s.skip_ws();
-        s.expect(b':')?;
-        s.skip_ws();
-        match key {
-            b"timestamp" if timestamp.is_none() => timestamp = Some(s.integer()?),
-            b"source" if source.is_none() => source = Some(s.string()?),
-            b"value" if value.is_none() => value = Some(s.decimal()?),
-            b"id" if !id => {
+        match s.key()? {
+            Key::Timestamp if timestamp.is_none() => timestamp = Some(s.integer()?),
+            Key::Source if source.is_none() => source = Some(s.string()?),
+            Key::Value if value.is_none() => value = Some(s.decimal()?),
+            Key::Id if !id => {
                 s.integer()?;
                 id = true;
             }
@@ -66,6 +62,14 @@ pub(super) fn scan(line: &[u8]) -> Option<Fields<'_>> {
     })
 }
 
+/// The keys the fast path knows.
+enum Key {
+    Timestamp,
+    Source,
+    Value,
+    Id,
+}
+
 /// `10^k` for `k <= 22`: every one exact as an `f64`.
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -78,103 +82,135 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<u8> {
         let b = self.peek()?;
         self.at += 1;
         Some(b)
     }
 
-    #[inline]
+    #[inline(always)]
     fn expect(&mut self, b: u8) -> Option<()> {
         (self.next()? == b).then_some(())
     }
 
     /// JSON's whitespace: space, tab, line feed, carriage return.
-    #[inline]
+    #[inline(always)]
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.at += 1;
         }
     }
 
+    /// A known key with its quotes, and the `:` after it.
+    #[inline(always)]
+    fn key(&mut self) -> Option<Key> {
+        let rest = &self.bytes[self.at..];
+        let (key, len) = if rest.starts_with(b"\"timestamp\"") {
+            (Key::Timestamp, 11)
+        } else if rest.starts_with(b"\"source\"") {
+            (Key::Source, 8)
+        } else if rest.starts_with(b"\"value\"") {
+            (Key::Value, 7)
+        } else if rest.starts_with(b"\"id\"") {
+            (Key::Id, 4)
+        } else {
+            return None;
+        };
+        self.at += len;
+        self.skip_ws();
+        self.expect(b':')?;
+        self.skip_ws();
+        Some(key)
+    }
+
     /// A string with no escape and no control character, without its quotes.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.at;
-        loop {
-            match self.next()? {
-                b'"' => return Some(&self.bytes[start..self.at - 1]),
-                b'\\' | 0..=0x1f => return None,
-                _ => {}
-            }
-        }
+        let len = self.bytes[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        self.at = start + len;
+        self.expect(b'"')?;
+        Some(&self.bytes[start..start + len])
     }
 
-    /// The digits at the cursor (possibly none).
-    #[inline]
-    fn digits(&mut self) -> &'a [u8] {
+    /// Digits at the cursor, as `(value, count)`; the value wraps beyond 19 digits.
+    #[inline(always)]
+    fn digits(&mut self) -> (u64, usize) {
         let start = self.at;
-        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+        let mut n = 0u64;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
             self.at += 1;
         }
-        &self.bytes[start..self.at]
+        (n, self.at - start)
     }
 
     /// A non-negative JSON integer that fits `u64`.
-    #[inline]
+    #[inline(always)]
     fn integer(&mut self) -> Option<u64> {
-        let digits = self.digits();
-        if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
+        let (first, start) = (self.peek()?, self.at);
+        let (mut n, count) = self.digits();
+        if count == 0 || (first == b'0' && count > 1) || count > 20 {
             return None;
+        }
+        if count == 20 {
+            // Perhaps beyond u64::MAX: computed again, checked.
+            n = self.bytes[start..self.at].iter().try_fold(0u64, |n, &d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })?;
         }
         if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        digits.iter().try_fold(0u64, |n, &d| {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        })
+        Some(n)
     }
 
     /// A JSON number without exponent, with at most 15 significant digits and 22 decimals:
     /// `m / 10^k` for an integer `m < 2^53` and `k <= 22`, both exact as `f64`, so that the
     /// one division rounds correctly (Clinger's fast path).
-    #[inline]
+    #[inline(always)]
     fn decimal(&mut self) -> Option<f64> {
         let negative = self.peek() == Some(b'-');
         if negative {
             self.at += 1;
         }
-        let int = self.digits();
-        if int.is_empty() || (int[0] == b'0' && int.len() > 1) {
+        let first = self.peek()?;
+        let (int, int_digits) = self.digits();
+        if int_digits == 0 || (first == b'0' && int_digits > 1) || int_digits > 15 {
             return None;
         }
-        let mut frac: &[u8] = &[];
+        let (mut m, mut decimals) = (int, 0);
+        let mut significant = if int == 0 { 0 } else { int_digits };
         if self.peek() == Some(b'.') {
             self.at += 1;
-            frac = self.digits();
-            if frac.is_empty() {
+            while let Some(d @ b'0'..=b'9') = self.peek() {
+                m = m.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                if m != 0 {
+                    significant += 1;
+                }
+                decimals += 1;
+                self.at += 1;
+                if significant > 15 || decimals > 22 {
+                    return None;
+                }
+            }
+            if decimals == 0 {
                 return None;
             }
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
             return None;
         }
-        let significant = int.iter().chain(frac).skip_while(|&&d| d == b'0').count();
-        if significant > 15 || frac.len() > 22 {
-            return None;
-        }
-        let m = int
-            .iter()
-            .chain(frac)
-            .fold(0u64, |m, &d| m * 10 + u64::from(d - b'0'));
-        let value = m as f64 / POW10[frac.len()];
+        let value = m as f64 / POW10[decimals];
         Some(if negative { -value } else { value })
     }
 }
