@@ -1,20 +1,25 @@
 //! `weir run` against what a user would use instead, on the same file and the same windows.
 //!
 //! ```sh
-//! cargo run --release --example compare_run                  # 10 M events
-//! cargo run --release --example compare_run -- --events 2000000 --runs 3
+//! cargo run --release --example compare_run                  # 10 M events, every mode
+//! cargo run --release --example compare_run -- --events 2000000 --runs 3 --mode sliding
 //! ```
+//!
+//! Modes: `tumbling` (1 s windows), `sliding` (1 s windows every 250 ms: `--slide 250ms`),
+//! `by-source` (1 s windows, one row per source: `--by source`), or `all` (the default).
 //!
 //! 1. Generates (once, seeded) a file of JSON lines like
 //!    `{"timestamp":1700000000000,"source":"sensor-3","value":45.06}`: 8 sources, one event per
 //!    100 µs of event time on average, 2% of the events stamped up to 500 ms early (out of
 //!    order). It goes to `target/compare_run/`.
 //! 2. Times, one after the other, each best of `--runs`:
-//!    - `weir run --window 1s --lateness 1s` (the release binary, built first), whose
-//!      lateness covers the generator's disorder, so that no event is late;
+//!    - `weir run --window 1s --lateness 1s` (the release binary, built first; with
+//!      `--slide 250ms` or `--by source` in those modes), whose lateness covers the
+//!      generator's disorder, so that no event is late;
 //!    - a hand-written single-thread loop (in this file: `BufRead::read_line`,
 //!      `serde_json::from_str`, a `BTreeMap` of windows);
-//!    - DuckDB with 2 threads (`read_json`, `GROUP BY timestamp // 1000`), through Python
+//!    - DuckDB with 2 threads (`read_json`, `GROUP BY timestamp // 1000`, each event joined
+//!      with its 4 window starts when sliding, and the source when by source), through Python
 //!      (`pip install duckdb` is tried when it is missing; skipped with a note otherwise).
 //! 3. Checks that every implementation found the same windows (start, count, mean, max) and
 //!    prints the times, the throughputs, weir's peak memory and weir's ratio to each.
@@ -32,18 +37,52 @@ use rand::{RngExt, SeedableRng};
 const SOURCES: u64 = 8;
 const START_MS: u64 = 1_700_000_000_000;
 
-/// One window as every implementation reports it: start (ms), count, mean and max value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One window (of one source, by source) as every implementation reports it: start (ms),
+/// key, count, mean and max value.
+#[derive(Debug, Clone, PartialEq)]
 struct Row {
     start: u64,
+    key: Option<String>,
     count: u64,
     mean: f64,
     max: f64,
 }
 
+/// What is computed: which windows, grouped how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Tumbling,
+    Sliding,
+    BySource,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Tumbling => "1 s tumbling windows",
+            Mode::Sliding => "1 s windows sliding by 250 ms",
+            Mode::BySource => "1 s tumbling windows by source",
+        }
+    }
+
+    /// The ms of the window starts an event at `ts` falls in.
+    fn starts(self, ts: u64) -> impl Iterator<Item = u64> {
+        let (slide, count) = if self == Mode::Sliding {
+            (250, 4)
+        } else {
+            (1000, 1)
+        };
+        let last = ts / slide;
+        (0..count)
+            .filter_map(move |j| last.checked_sub(j))
+            .map(move |k| k * slide)
+    }
+}
+
 fn main() {
     let mut events: u64 = 10_000_000;
     let mut runs = 1;
+    let mut modes = vec![Mode::Tumbling, Mode::Sliding, Mode::BySource];
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> u64 {
@@ -54,7 +93,18 @@ fn main() {
         match arg.as_str() {
             "--events" => events = value("--events"),
             "--runs" => runs = value("--runs").max(1),
-            other => panic!("unknown argument {other:?} (try --events N, --runs N)"),
+            "--mode" => {
+                modes = match args.next().as_deref() {
+                    Some("tumbling") => vec![Mode::Tumbling],
+                    Some("sliding") => vec![Mode::Sliding],
+                    Some("by-source") => vec![Mode::BySource],
+                    Some("all") => modes,
+                    other => {
+                        panic!("--mode takes tumbling, sliding, by-source or all, not {other:?}")
+                    }
+                }
+            }
+            other => panic!("unknown argument {other:?} (try --events N, --runs N, --mode M)"),
         }
     }
     let dir = PathBuf::from("target/compare_run");
@@ -66,28 +116,44 @@ fn main() {
         eprintln!("generated {} in {:.1?}", data.display(), started.elapsed());
     }
     let bytes = std::fs::metadata(&data).expect("the data file").len();
-    println!(
-        "{events} events, {:.0} MB, 1 s tumbling windows, best of {runs}\n",
-        bytes as f64 / 1e6
-    );
-
     let weir = build_weir();
-    let (weir_time, weir_rows, weir_rss) = best_of(runs, || run_weir(&weir, &data));
+    let duckdb = duckdb_available();
+    for mode in modes {
+        compare(mode, &weir, &data, events, bytes, runs, duckdb);
+    }
+    if !duckdb {
+        println!("\nDuckDB: not measured (python3 -c 'import duckdb' failed, pip too)");
+    }
+}
+
+/// Times and checks every implementation on one mode, and prints the table.
+fn compare(mode: Mode, weir: &Path, data: &Path, events: u64, bytes: u64, runs: u64, duckdb: bool) {
+    println!(
+        "\n{events} events, {:.0} MB, {}, best of {runs}\n",
+        bytes as f64 / 1e6,
+        mode.name()
+    );
+    let (weir_time, weir_rows, weir_rss) = best_of(runs, || run_weir(weir, data, mode));
     let (loop_time, loop_rows, _) = best_of(runs, || {
         let started = Instant::now();
-        let rows = hand_written_loop(&data);
+        let rows = hand_written_loop(data, mode);
         (started.elapsed(), rows, None)
     });
-    let duckdb = duckdb_available().then(|| best_of(runs, || run_duckdb(&data)));
+    let duckdb = duckdb.then(|| best_of(runs, || run_duckdb(data, mode)));
 
     assert_same("the hand-written loop", &loop_rows, &weir_rows);
     if let Some((_, rows, _)) = &duckdb {
         assert_same("DuckDB", rows, &weir_rows);
     }
+    let per_event = if mode == Mode::Sliding { 4 } else { 1 };
     let total: u64 = weir_rows.iter().map(|r| r.count).sum();
-    assert_eq!(total, events, "weir counted {total} events of {events}");
+    let expected = events * per_event;
+    assert!(
+        total.abs_diff(expected) <= 8,
+        "weir counted {total} events in windows, {expected} expected"
+    );
     println!(
-        "every implementation found the same {} windows over {total} events\n",
+        "every implementation found the same {} rows over {events} events\n",
         weir_rows.len()
     );
 
@@ -111,9 +177,8 @@ fn main() {
         );
     };
     row("hand-written loop, 1 thread", loop_time);
-    match duckdb {
-        Some((t, _, _)) => row("DuckDB, 2 threads", t),
-        None => println!("\nDuckDB: not measured (python3 -c 'import duckdb' failed, pip too)"),
+    if let Some((t, _, _)) = duckdb {
+        row("DuckDB, 2 threads", t);
     }
 }
 
@@ -167,7 +232,7 @@ fn best_of(
 }
 
 /// `weir run`, under `/usr/bin/time` for its peak memory when that exists.
-fn run_weir(weir: &Path, data: &Path) -> (Duration, Vec<Row>, Option<u64>) {
+fn run_weir(weir: &Path, data: &Path, mode: Mode) -> (Duration, Vec<Row>, Option<u64>) {
     let timed = Path::new("/usr/bin/time").exists();
     let mut command = if timed {
         let mut c = Command::new("/usr/bin/time");
@@ -176,8 +241,17 @@ fn run_weir(weir: &Path, data: &Path) -> (Duration, Vec<Row>, Option<u64>) {
     } else {
         Command::new(weir)
     };
+    command.args(["run", "--window", "1s", "--lateness", "1s"]);
+    match mode {
+        Mode::Tumbling => {}
+        Mode::Sliding => {
+            command.args(["--slide", "250ms"]);
+        }
+        Mode::BySource => {
+            command.args(["--by", "source"]);
+        }
+    }
     command
-        .args(["run", "--window", "1s", "--lateness", "1s"])
         .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -196,6 +270,7 @@ fn run_weir(weir: &Path, data: &Path) -> (Duration, Vec<Row>, Option<u64>) {
             let w: serde_json::Value = serde_json::from_str(line).expect("a window as JSON");
             Row {
                 start: w["window_start"].as_u64().expect("window_start"),
+                key: w["key"].as_str().map(str::to_owned),
                 count: w["event_count"].as_u64().expect("event_count"),
                 mean: w["avg_value"].as_f64().expect("avg_value"),
                 max: w["max_value"].as_f64().expect("max_value"),
@@ -206,31 +281,34 @@ fn run_weir(weir: &Path, data: &Path) -> (Duration, Vec<Row>, Option<u64>) {
 }
 
 /// What a user would write by hand: one thread, a line at a time, a map of windows.
-fn hand_written_loop(data: &Path) -> Vec<Row> {
+fn hand_written_loop(data: &Path, mode: Mode) -> Vec<Row> {
     #[derive(serde::Deserialize)]
     struct Input {
         timestamp: u64,
-        #[allow(dead_code)]
         source: String,
         value: f64,
     }
-    let mut windows: BTreeMap<u64, (u64, f64, f64)> = BTreeMap::new();
+    let mut windows: BTreeMap<(u64, Option<String>), (u64, f64, f64)> = BTreeMap::new();
     let mut reader = BufReader::new(File::open(data).expect("the data file"));
     let mut line = String::new();
     while reader.read_line(&mut line).expect("reading data") > 0 {
         let e: Input = serde_json::from_str(&line).expect("a JSON event");
-        let w = windows
-            .entry(e.timestamp / 1000 * 1000)
-            .or_insert((0, 0.0, f64::NEG_INFINITY));
-        w.0 += 1;
-        w.1 += e.value;
-        w.2 = w.2.max(e.value);
+        let key = (mode == Mode::BySource).then_some(e.source);
+        for start in mode.starts(e.timestamp) {
+            let w = windows
+                .entry((start, key.clone()))
+                .or_insert((0, 0.0, f64::NEG_INFINITY));
+            w.0 += 1;
+            w.1 += e.value;
+            w.2 = w.2.max(e.value);
+        }
         line.clear();
     }
     windows
         .into_iter()
-        .map(|(start, (count, sum, max))| Row {
+        .map(|((start, key), (count, sum, max))| Row {
             start,
+            key,
             count,
             mean: sum / count as f64,
             max,
@@ -259,24 +337,38 @@ fn duckdb_available() -> bool {
 
 /// DuckDB, 2 threads: the same windows as CSV on stdout; the time is DuckDB's query alone
 /// (Python's start-up is left out).
-fn run_duckdb(data: &Path) -> (Duration, Vec<Row>, Option<u64>) {
+fn run_duckdb(data: &Path, mode: Mode) -> (Duration, Vec<Row>, Option<u64>) {
+    let input = format!(
+        "read_json('{}', format = 'newline_delimited', \
+         columns = {{timestamp: 'UBIGINT', source: 'VARCHAR', value: 'DOUBLE'}})",
+        data.display()
+    );
+    let query = match mode {
+        Mode::Tumbling => format!(
+            "SELECT timestamp // 1000 * 1000 AS start, NULL, count(*), avg(value), max(value) \
+             FROM {input} GROUP BY start ORDER BY start"
+        ),
+        Mode::Sliding => format!(
+            "SELECT (timestamp // 250 - j) * 250 AS start, NULL, count(*), avg(value), \
+             max(value) FROM {input}, range(4) AS r(j) GROUP BY start ORDER BY start"
+        ),
+        Mode::BySource => format!(
+            "SELECT timestamp // 1000 * 1000 AS start, source, count(*), avg(value), \
+             max(value) FROM {input} GROUP BY start, source ORDER BY start, source"
+        ),
+    };
     let script = format!(
         r#"
-import duckdb, sys, time
+import duckdb, time
 con = duckdb.connect()
 con.execute("SET threads = 2")
 t = time.perf_counter()
-rows = con.execute("""
-    SELECT timestamp // 1000 * 1000 AS start, count(*), avg(value), max(value)
-    FROM read_json('{}', format = 'newline_delimited',
-                   columns = {{timestamp: 'UBIGINT', source: 'VARCHAR', value: 'DOUBLE'}})
-    GROUP BY start ORDER BY start""").fetchall()
+rows = con.execute("""{query}""").fetchall()
 elapsed = time.perf_counter() - t
 print(elapsed)
 for r in rows:
-    print(f"{{r[0]}},{{r[1]}},{{r[2]!r}},{{r[3]!r}}")
-"#,
-        data.display()
+    print(f"{{r[0]}},{{r[1] or ''}},{{r[2]}},{{r[3]!r}},{{r[4]!r}}")
+"#
     );
     let output = Command::new("python3")
         .args(["-c", &script])
@@ -295,9 +387,10 @@ for r in rows:
             let f: Vec<&str> = line.split(',').collect();
             Row {
                 start: f[0].parse().expect("start"),
-                count: f[1].parse().expect("count"),
-                mean: f[2].parse().expect("mean"),
-                max: f[3].parse().expect("max"),
+                key: (!f[1].is_empty()).then(|| f[1].to_owned()),
+                count: f[2].parse().expect("count"),
+                mean: f[3].parse().expect("mean"),
+                max: f[4].parse().expect("max"),
             }
         })
         .collect();
@@ -317,7 +410,7 @@ fn assert_same(who: &str, rows: &[Row], weir: &[Row]) {
     for (a, b) in rows.iter().zip(weir) {
         let close = (a.mean - b.mean).abs() <= 1e-9 * a.mean.abs().max(1.0);
         assert!(
-            a.start == b.start && a.count == b.count && a.max == b.max && close,
+            a.start == b.start && a.key == b.key && a.count == b.count && a.max == b.max && close,
             "{who} and weir differ: {a:?} against {b:?}"
         );
     }
