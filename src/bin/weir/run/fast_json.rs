@@ -2,7 +2,8 @@
 //!
 //! Most lines look like `{"timestamp":1700000000000,"source":"sensor-3","value":45.06}`.
 //! [`scan`] reads exactly that family of objects (the keys `timestamp`, `source`, `value` and
-//! `id` in any order, each at most once, with JSON whitespace anywhere between tokens) and
+//! `id` in any order, each at most once, with JSON whitespace anywhere between tokens but the
+//! line feed that ends the line) and
 //! returns `None` for anything else: another key, `event_type`, `null`, a string with an
 //! escape, an exponent, a number with more than 15 significant digits, a syntax error. The
 //! caller then parses the line with serde_json, which decides what the line means and words
@@ -21,13 +22,16 @@
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Fields<'a> {
     pub(super) timestamp: Option<u64>,
-    pub(super) source: &'a str,
+    /// Valid UTF-8 (checked), left as bytes for callers that do not need it as `str`.
+    pub(super) source: &'a [u8],
     pub(super) value: f64,
 }
 
-/// Reads `line` if it has the common shape; `None` sends it to serde_json.
-pub(super) fn scan(line: &[u8]) -> Option<Fields<'_>> {
-    let mut s = Scanner { bytes: line, at: 0 };
+/// Reads the line at the start of `text` (up to its first `\n`, or the end) if it has the
+/// common shape, and returns its fields and its length without the `\n`; `None` sends it to
+/// serde_json. The line is scanned once: its end is found by reading it.
+pub(super) fn scan(text: &[u8]) -> Option<(Fields<'_>, usize)> {
+    let mut s = Scanner { bytes: text, at: 0 };
     s.skip_ws();
     s.expect(b'{')?;
     let (mut timestamp, mut source, mut value, mut id) = (None, None, None, false);
@@ -51,15 +55,19 @@ pub(super) fn scan(line: &[u8]) -> Option<Fields<'_>> {
         }
     }
     s.skip_ws();
-    if s.at != s.bytes.len() {
+    if !matches!(s.peek(), None | Some(b'\n')) {
         return None;
     }
-    let source = std::str::from_utf8(source?).ok()?;
-    Some(Fields {
+    let source = source?;
+    if !source.is_ascii() && std::str::from_utf8(source).is_err() {
+        return None;
+    }
+    let fields = Fields {
         timestamp,
         source,
         value: value?,
-    })
+    };
+    Some((fields, s.at))
 }
 
 /// The keys the fast path knows.
@@ -99,10 +107,10 @@ impl<'a> Scanner<'a> {
         (self.next()? == b).then_some(())
     }
 
-    /// JSON's whitespace: space, tab, line feed, carriage return.
+    /// JSON's whitespace but line feed, which ends the line: space, tab, carriage return.
     #[inline(always)]
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+        while let Some(b' ' | b'\t' | b'\r') = self.peek() {
             self.at += 1;
         }
     }
@@ -233,12 +241,19 @@ mod tests {
         event_type: Option<weir::event::EventType>,
     }
 
+    /// The fast path on one line, which must end where the line ends.
+    fn scan_one(line: &str) -> Option<Fields<'_>> {
+        let (fields, len) = scan(line.as_bytes())?;
+        assert_eq!(len, line.len(), "{line}");
+        Some(fields)
+    }
+
     fn check(line: &str) {
-        if let Some(fast) = scan(line.as_bytes()) {
+        if let Some(fast) = scan_one(line) {
             let slow: Reference<'_> = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("the fast path took {line:?}, serde_json: {e}"));
             assert_eq!(fast.timestamp, slow.timestamp, "{line}");
-            assert_eq!(fast.source, slow.source, "{line}");
+            assert_eq!(fast.source, slow.source.as_bytes(), "{line}");
             assert_eq!(
                 fast.value.to_bits(),
                 slow.value.to_bits(),
@@ -251,20 +266,27 @@ mod tests {
 
     #[test]
     fn the_common_shape_is_read() {
-        let f = scan(br#"{"timestamp":1700000000000,"source":"sensor-3","value":45.06}"#);
+        let f = scan_one(r#"{"timestamp":1700000000000,"source":"sensor-3","value":45.06}"#);
         assert_eq!(
             f,
             Some(Fields {
                 timestamp: Some(1_700_000_000_000),
-                source: "sensor-3",
+                source: b"sensor-3",
                 value: 45.06
             })
         );
-        let f = scan(" { \"value\" : -0.5 ,\t\"source\":\"é\", \"id\": 7 }\r".as_bytes());
+        let f = scan_one(" { \"value\" : -0.5 ,\t\"source\":\"é\", \"id\": 7 }\r");
         assert_eq!(
             f.map(|f| (f.timestamp, f.source, f.value)),
-            Some((None, "é", -0.5))
+            Some((None, "é".as_bytes(), -0.5))
         );
+        // In a block, a line ends at its line feed, which is not whitespace to skip.
+        let block = b"{\"source\":\"a\",\"value\":1} \n{\"source\":\"b\",\"value\":2}\n";
+        let (first, len) = scan(block).expect("the first line");
+        assert_eq!((first.source, first.value, len), (&b"a"[..], 1.0, 25));
+        let second = scan(&block[len + 1..]).map(|(f, n)| (f.source, n));
+        assert_eq!(second, Some((&b"b"[..], 24)));
+        assert_eq!(scan(b"{\"source\":\"a\",\n\"value\":1}"), None);
     }
 
     #[test]
@@ -291,7 +313,7 @@ mod tests {
             r#"{}"#,
             r#"{"#,
         ] {
-            assert_eq!(scan(line.as_bytes()), None, "{line}");
+            assert_eq!(scan_one(line), None, "{line}");
             check(line);
         }
     }
@@ -362,7 +384,7 @@ mod tests {
         fn plain_events_take_the_fast_path(ts in any::<u64>(), m in 0u32..10_000_000, k in 0i32..5) {
             let value = f64::from(m) / 10f64.powi(k);
             let line = format!(r#"{{"timestamp":{ts},"source":"sensor-{m}","value":{value}}}"#);
-            let fast = scan(line.as_bytes()).expect("the common shape");
+            let fast = scan_one(&line).expect("the common shape");
             prop_assert_eq!(fast.value.to_bits(), value.to_bits());
             check(&line);
         }

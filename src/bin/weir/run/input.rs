@@ -263,10 +263,20 @@ fn parse_block(block: Block, how: Parse, sources: &mut SourceCache) -> Parsed {
     let text = &block.text[..];
     let mut start = 0;
     while start < text.len() {
-        let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
-        parse_line(&text[start..end], how, sources, &mut parsed);
+        let rest = &text[start..];
+        let len = match fast_json::scan(rest) {
+            Some((fields, len)) if len <= how.max_line => {
+                accept(fields, how, sources, &mut parsed);
+                len
+            }
+            _ => {
+                let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+                parse_line(&rest[..len], how, sources, &mut parsed);
+                len
+            }
+        };
         parsed.lines += 1;
-        start = end + 1;
+        start += len + 1;
     }
     if let Some(len) = block.skipped {
         let text = format!(
@@ -292,7 +302,7 @@ impl Parsed {
     }
 }
 
-/// Parses the next line of a block into `parsed`.
+/// Parses the next line of a block into `parsed`, when the fast path did not take it.
 fn parse_line(bytes: &[u8], how: Parse, sources: &mut SourceCache, parsed: &mut Parsed) {
     if bytes.len() > how.max_line {
         parsed.note_malformed(format!(
@@ -310,15 +320,11 @@ fn parse_line(bytes: &[u8], how: Parse, sources: &mut SourceCache, parsed: &mut 
         parsed.note_malformed("not a JSON object".to_owned());
         return;
     }
-    if let Some(fields) = fast_json::scan(bytes) {
-        accept(fields, how, sources, parsed);
-        return;
-    }
     match serde_json::from_slice::<InputEvent<'_>>(bytes) {
         Ok(input) => {
             let fields = Fields {
                 timestamp: input.timestamp,
-                source: &input.source,
+                source: input.source.as_bytes(),
                 value: input.value,
             };
             accept(fields, how, sources, parsed);
@@ -351,7 +357,7 @@ fn accept(input: Fields<'_>, how: Parse, sources: &mut SourceCache, parsed: &mut
         return;
     }
     let source = if how.by_source {
-        sources.index(input.source)
+        sources.index(std::str::from_utf8(input.source).expect("checked by the parser"))
     } else {
         0
     };
