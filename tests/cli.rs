@@ -601,3 +601,48 @@ fn the_demo_stops_at_its_duration_whatever_the_rate() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("more than they could keep up"), "{stdout}");
 }
+
+#[test]
+fn lines_are_numbered_across_the_blocks_every_parser_takes() {
+    // About 3 MB: more than ten blocks, handed to the parsers in turn. Malformed lines here
+    // and there, side by side, and the last line of the file must be reported with their own
+    // numbers, in order, and the windows must count every other event once.
+    let bad = [7, 4_000, 4_001, 29_999, 50_000];
+    let mut content = String::new();
+    let mut per_window = std::collections::BTreeMap::new();
+    for i in 1..=50_000u64 {
+        if bad.contains(&i) {
+            content.push_str(&format!("{{\"timestamp\": {i}, \"source\": \"s\"}}\n"));
+        } else {
+            content.push_str(&format!(
+                "{{\"timestamp\":{i},\"source\":\"sensor-{}\",\"value\":{}.5,\"pad\":\"{}\"}}\n",
+                i % 3,
+                i % 100,
+                "p".repeat(i as usize % 40)
+            ));
+            *per_window.entry(i / 10_000 * 10_000).or_insert(0) += 1;
+        }
+    }
+    let path = fixture("numbered.jsonl", &content);
+    let out = weir(&["run", "--window", "10s", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let stderr = text(&out.stderr);
+    let reported: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("malformed:"))
+        .collect();
+    assert_eq!(reported.len(), bad.len(), "{stderr}");
+    for (got, i) in reported.iter().zip(bad) {
+        let want = format!("malformed: {}:{i}: missing field `value`", path.display());
+        assert!(got.starts_with(&want), "{got} against {want}");
+    }
+    assert!(
+        stderr.contains("50000 lines read (49995 events, 5 malformed, 0 blank); 49995 processed"),
+        "{stderr}"
+    );
+    let expected: Vec<(u64, u64, u64)> = per_window
+        .into_iter()
+        .map(|(start, n)| (start, start + 10_000, n))
+        .collect();
+    assert_eq!(spans(&text(&out.stdout)), expected);
+}

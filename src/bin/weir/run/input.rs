@@ -106,20 +106,37 @@ impl SourceNames {
     }
 }
 
-/// A parser's own cache of [`SourceNames`]: a few sources are found by a scan without a lock.
+/// A parser's own cache of [`SourceNames`]: the few sources of an input are found by a scan
+/// without a lock, comparing a tag of each name (its length and last 8 bytes, which tell
+/// `sensor-3` from `sensor-4` in one comparison) before the name itself.
 struct SourceCache {
     names: Arc<SourceNames>,
-    seen: Vec<(Box<str>, u32)>,
+    seen: Vec<(u64, usize, Box<[u8]>, u32)>,
 }
 
 impl SourceCache {
-    fn index(&mut self, name: &str) -> u32 {
-        if let Some((_, i)) = self.seen.iter().find(|(n, _)| **n == *name) {
+    /// The index of `name`, which is valid UTF-8.
+    fn index(&mut self, name: &[u8]) -> u32 {
+        let tag = tail(name);
+        if let Some((.., i)) = self
+            .seen
+            .iter()
+            .find(|(t, len, n, _)| *t == tag && *len == name.len() && **n == *name)
+        {
             return *i;
         }
-        let i = self.names.index(name);
-        self.seen.push((name.into(), i));
+        let text = std::str::from_utf8(name).expect("checked by the parser");
+        let i = self.names.index(text);
+        self.seen.push((tag, name.len(), name.into(), i));
         i
+    }
+}
+
+/// The last 8 bytes of `name` (fewer when it is shorter) as a number.
+fn tail(name: &[u8]) -> u64 {
+    match name.len().checked_sub(8) {
+        Some(start) => u64::from_le_bytes(name[start..].try_into().expect("8 bytes")),
+        None => name.iter().fold(0, |t, &b| t << 8 | u64::from(b)),
     }
 }
 
@@ -357,7 +374,7 @@ fn accept(input: Fields<'_>, how: Parse, sources: &mut SourceCache, parsed: &mut
         return;
     }
     let source = if how.by_source {
-        sources.index(std::str::from_utf8(input.source).expect("checked by the parser"))
+        sources.index(input.source)
     } else {
         0
     };
@@ -531,4 +548,118 @@ pub(super) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, String> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_keep_their_own_index_whatever_their_tails() {
+        let names = Arc::new(SourceNames::default());
+        let mut a = SourceCache {
+            names: names.clone(),
+            seen: Vec::new(),
+        };
+        let mut b = SourceCache {
+            names: names.clone(),
+            seen: Vec::new(),
+        };
+        let inputs = [
+            "sensor-1",
+            "xsensor-1",
+            "sensor-2",
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "été",
+            "été-2",
+            "a-very-long-sensor-1",
+            "a-long-sensor-1",
+        ];
+        let first: Vec<u32> = inputs.iter().map(|n| a.index(n.as_bytes())).collect();
+        // Again, in another order and from another parser: the same indexes.
+        for (name, i) in inputs.iter().zip(&first).rev() {
+            assert_eq!(b.index(name.as_bytes()), *i, "{name}");
+            assert_eq!(a.index(name.as_bytes()), *i, "{name}");
+        }
+        let all = names.all();
+        for (name, &i) in inputs.iter().zip(&first) {
+            assert_eq!(&*all[i as usize], *name);
+        }
+        assert_eq!(all.len(), inputs.len());
+    }
+
+    /// A reader that hands out at most 3 bytes per read, like a slow pipe.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(3);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn cut(reader: impl Read, max_line: usize) -> Vec<(String, Option<usize>)> {
+        let mut blocks = Vec::new();
+        read_blocks(reader, max_line, |b| {
+            blocks.push((String::from_utf8(b.text).unwrap(), b.skipped));
+            true
+        });
+        blocks
+    }
+
+    #[test]
+    fn a_long_line_is_skipped_unread_or_reported_by_the_parser() {
+        let text = format!("a\n{}\nbc\nd", "x".repeat(10));
+        // Arriving slowly, the long line is skipped by the reader, never held.
+        let blocks = cut(Trickle(text.as_bytes()), 5);
+        let lines: String = blocks.iter().map(|b| b.0.as_str()).collect();
+        assert_eq!(lines, "a\nbc\nd");
+        let skipped: Vec<_> = blocks.iter().filter_map(|b| b.1).collect();
+        assert_eq!(skipped, [10]);
+        // Read whole, it reaches a parser, which reports it; either way it is line 2.
+        let blocks = cut(text.as_bytes(), 5);
+        let whole = [
+            ("a\nxxxxxxxxxx\nbc\n".to_owned(), None),
+            ("d".to_owned(), None),
+        ];
+        assert_eq!(blocks, whole);
+        let how = Parse {
+            max_line: 5,
+            max_future: None,
+            min_value: None,
+            max_value: None,
+            by_source: false,
+        };
+        let mut sources = SourceCache {
+            names: Arc::default(),
+            seen: Vec::new(),
+        };
+        let block = Block {
+            text: text.into_bytes(),
+            skipped: None,
+            error: None,
+        };
+        let parsed = parse_block(block, how, &mut sources);
+        let notes: Vec<_> = parsed
+            .malformed
+            .iter()
+            .map(|n| (n.line, &n.text[..]))
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                (Some(0), "not a JSON object"),
+                (Some(1), "line of 10 bytes is longer than the limit of 5"),
+                (Some(2), "not a JSON object"),
+                (Some(3), "not a JSON object"),
+            ]
+        );
+        assert_eq!(parsed.lines, 4);
+    }
 }
