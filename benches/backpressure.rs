@@ -6,6 +6,10 @@
 //! - `adapters`: `drop_oldest(1024)` and the samplers against a plain `filter` of the same
 //!   always-ready stream (the cost of the bookkeeping: ring, RNG, counters). `sample_latest`
 //!   keeps one item per millisecond, so its figure is the cost of taking and replacing items.
+//!   `sample_seeded_0.01` (gap draws) goes with `filter_1_in_100`.
+//! - `keeps_up`: `drop_oldest(1024)` and `filter` over a source that pauses (`Pending`, having
+//!   woken its task) before every item: a consumer that keeps up with its producer, where the
+//!   buffer never holds more than the item in hand.
 
 mod common;
 
@@ -92,6 +96,12 @@ fn adapters(c: &mut Criterion) {
     group.bench_function("sample_seeded_0.5", |b| {
         b.iter(|| block_on(source().sample_seeded(0.5, 1).for_each(consume)))
     });
+    group.bench_function("filter_1_in_100", |b| {
+        b.iter(|| block_on(source().filter(|x| x % 100 == 0).for_each(consume)))
+    });
+    group.bench_function("sample_seeded_0.01", |b| {
+        b.iter(|| block_on(source().sample_seeded(0.01, 1).for_each(consume)))
+    });
     group.bench_function("sample_adaptive_at_0.6", |b| {
         b.iter(|| {
             block_on(
@@ -114,9 +124,25 @@ fn adapters(c: &mut Criterion) {
     group.finish();
 }
 
+fn keeps_up(c: &mut Criterion) {
+    let mut group = c.benchmark_group("keeps_up");
+    group.throughput(Throughput::Elements(ADAPTER_ITEMS));
+    let source = || common::PendingEvery::new(black_box(ADAPTER_ITEMS), 1);
+    let consume = |x: u64| {
+        black_box(x);
+    };
+    group.bench_function("filter_all", |b| {
+        b.iter(|| block_on(source().filter(|_| true).for_each(consume)))
+    });
+    group.bench_function("drop_oldest_1024", |b| {
+        b.iter(|| block_on(source().drop_oldest(1024).for_each(consume)))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = channel, adapters
+    targets = channel, adapters, keeps_up
 }
 criterion_main!(benches);

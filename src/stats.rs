@@ -20,8 +20,9 @@ pub type StatsHandle = crate::sync::Arc<BackpressureStats>;
 /// where `processed` counts the items the operator emitted and `buffered` the items it holds
 /// (0 for operators that hold none). Nothing is dropped without being counted.
 ///
-/// An operator publishes its counters once per poll, not once per item, so the identity holds
-/// exactly whenever the operator is not in the middle of a poll; a reader on another thread
+/// An operator publishes its counters once per poll, not once per item (and only while a
+/// handle it gave out is alive), so the identity holds exactly whenever the operator is not
+/// in the middle of a poll; a reader on another thread
 /// may see one counter a poll ahead of another. The `increment_*` and `record_*` methods are
 /// for counters you own (a stage of your own); an operator overwrites its counters with its
 /// own totals.
@@ -147,11 +148,21 @@ impl fmt::Debug for BackpressureStats {
     }
 }
 
-/// The running totals of the one operator that owns a [`BackpressureStats`].
+/// The running totals of the one operator that owns a [`BackpressureStats`], and that
+/// shared handle.
 ///
-/// The operator counts in these plain fields and publishes them with [`publish`](Self::publish)
-/// at the end of each poll: three relaxed stores, no read-modify-write per item, which is
-/// possible because the operator is the counters' only writer.
+/// The operator counts in the plain fields of [`tally`](Self::tally) and calls
+/// [`publish`](Self::publish) at the end of each poll. Publishing is three relaxed stores (no
+/// read-modify-write per item: the operator is the counters' only writer), and it is skipped
+/// while nobody else holds the handle, since nobody could read them: an operator whose
+/// `stats()` was never asked for pays one load per poll. [`handle`](Self::handle) publishes
+/// before it hands a handle out, so a new handle never reads stale totals.
+pub(crate) struct Counters {
+    pub(crate) tally: Tally,
+    stats: StatsHandle,
+}
+
+/// Received, processed and dropped: see [`Counters`].
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Tally {
     pub(crate) received: usize,
@@ -159,12 +170,43 @@ pub(crate) struct Tally {
     pub(crate) dropped: usize,
 }
 
-impl Tally {
-    /// Makes these totals what `stats` reports.
-    pub(crate) fn publish(&self, stats: &BackpressureStats) {
-        stats.received.store(self.received, Ordering::Relaxed);
-        stats.processed.store(self.processed, Ordering::Relaxed);
-        stats.dropped.store(self.dropped, Ordering::Relaxed);
+impl Counters {
+    pub(crate) fn new() -> Self {
+        Counters {
+            tally: Tally::default(),
+            stats: crate::sync::Arc::new(BackpressureStats::new()),
+        }
+    }
+
+    /// A handle to the counters, up to date.
+    pub(crate) fn handle(&self) -> StatsHandle {
+        self.store();
+        self.stats.clone()
+    }
+
+    /// Makes the totals what the handles report, if anyone holds one.
+    #[inline(always)]
+    pub(crate) fn publish(&self) {
+        if crate::sync::Arc::strong_count(&self.stats) > 1 {
+            self.store();
+        }
+    }
+
+    fn store(&self) {
+        let (stats, tally) = (&self.stats, &self.tally);
+        stats.received.store(tally.received, Ordering::Relaxed);
+        stats.processed.store(tally.processed, Ordering::Relaxed);
+        stats.dropped.store(tally.dropped, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Counters")
+            .field("received", &self.tally.received)
+            .field("processed", &self.tally.processed)
+            .field("dropped", &self.tally.dropped)
+            .finish()
     }
 }
 
@@ -186,14 +228,29 @@ mod tests {
             stats.to_string(),
             "Received: 3, Processed: 2, Dropped: 1 (33.3% drop rate)"
         );
-        Tally {
-            received: 6,
-            processed: 2,
-            dropped: 4,
-        }
-        .publish(&stats);
-        assert_eq!(stats.received(), 6);
-        assert_eq!(stats.dropped(), 4);
-        assert!((stats.drop_rate() - 66.666).abs() < 0.01);
+        assert!((stats.drop_rate() - 33.333).abs() < 0.01);
+    }
+
+    #[test]
+    fn counters_reach_a_handle_whenever_it_is_taken() {
+        let mut counters = Counters::new();
+        counters.tally.received = 6;
+        counters.tally.dropped = 4;
+        counters.tally.processed = 2;
+        // Nobody holds a handle: nothing is stored, nothing can tell.
+        counters.publish();
+        let stats = counters.handle();
+        assert_eq!(
+            (stats.received(), stats.processed(), stats.dropped()),
+            (6, 2, 4)
+        );
+        counters.tally.received = 7;
+        counters.tally.dropped = 5;
+        counters.publish();
+        assert_eq!((stats.received(), stats.dropped()), (7, 5));
+        drop(stats);
+        counters.tally.received = 8;
+        counters.publish();
+        assert_eq!(counters.handle().received(), 8);
     }
 }

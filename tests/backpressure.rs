@@ -113,6 +113,69 @@ async fn bernoulli_rate_holds_within_a_wide_tolerance() {
     assert!((4_500..=5_500).contains(&kept), "kept {kept}");
 }
 
+/// The chi-square statistic of the gaps between kept items (and before the first) against
+/// the geometric law of independent keeps at `rate`, and its degrees of freedom. Buckets for
+/// gaps 0 to `k - 1` and one for `k` or more, with `k` at most 10 and small enough that every
+/// bucket expects at least 5 gaps (the test's usual condition).
+fn gap_chi_square(kept: &[u32], rate: f64) -> (f64, usize) {
+    let n = kept.len() as f64;
+    let miss = 1.0 - rate;
+    let k = ((5.0 / n).ln() / miss.ln()).floor().clamp(1.0, 10.0) as usize;
+    let mut counts = vec![0f64; k + 1];
+    let mut previous: i64 = -1;
+    for &i in kept {
+        let gap = (i64::from(i) - previous - 1) as usize;
+        counts[gap.min(k)] += 1.0;
+        previous = i64::from(i);
+    }
+    let chi = counts
+        .iter()
+        .enumerate()
+        .map(|(g, &observed)| {
+            let p = if g < k {
+                miss.powi(g as i32) * rate
+            } else {
+                miss.powi(k as i32)
+            };
+            let expected = n * p;
+            (observed - expected).powi(2) / expected
+        })
+        .sum();
+    (chi, k)
+}
+
+/// The chi-square statistic exceeded with probability 0.001, by degrees of freedom (1 to 10).
+const CHI_SQUARE_0_001: [f64; 10] = [
+    10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32, 26.12, 27.88, 29.59,
+];
+
+#[tokio::test]
+async fn bernoulli_keeps_at_its_rate_with_geometric_gaps() {
+    // Independent keeps at rate p have gaps with P(gap = g) = (1 - p)^g * p. The seeds are
+    // fixed, so the test is deterministic; a sampler with the wrong law (keeping every other
+    // item, say, or drawing gaps with the wrong parameter) lands far above the threshold.
+    for (rate, seed) in [(0.5, 1), (0.1, 2), (0.9, 3), (0.3, 4), (0.01, 5)] {
+        let n = 200_000u32;
+        let kept: Vec<u32> = weir::iter(0..n).sample_seeded(rate, seed).collect().await;
+        let expected = f64::from(n) * rate;
+        let sd = (expected * (1.0 - rate)).sqrt();
+        let share = kept.len() as f64;
+        assert!(
+            (share - expected).abs() < 5.0 * sd,
+            "rate {rate}: kept {share}"
+        );
+        let (chi, df) = gap_chi_square(&kept, rate);
+        let limit = CHI_SQUARE_0_001[df - 1];
+        assert!(
+            chi < limit,
+            "rate {rate}, seed {seed}: chi-square {chi:.1} > {limit} ({df} df)"
+        );
+    }
+    // The statistic has teeth: every other item is the right share at 0.5, the wrong law.
+    let alternate: Vec<u32> = (0..200_000).step_by(2).collect();
+    assert!(gap_chi_square(&alternate, 0.5).0 > 1_000.0);
+}
+
 #[test]
 fn a_sampler_dropping_everything_yields_on_its_budget() {
     let (src, state) = Script::ready(0..(3 * POLL_BUDGET as u32 + 1));

@@ -12,8 +12,7 @@ use pin_project_lite::pin_project;
 use super::Fuse;
 use crate::overflow::Overflow;
 use crate::poll::{POLL_BUDGET, wake_self};
-use crate::stats::{BackpressureStats, StatsHandle, Tally};
-use crate::sync::Arc;
+use crate::stats::{Counters, StatsHandle, Tally};
 
 pin_project! {
     /// Stream for [`StreamOps::drop_oldest`](crate::StreamOps::drop_oldest),
@@ -45,6 +44,13 @@ pin_project! {
     /// `Pending` (it registered the waker) or after the fill budget ran out (the operator woke
     /// its own task). A yielded item needs no wake-up: the consumer polls again.
     ///
+    /// # Fast path
+    ///
+    /// An item that finds the ring empty, with the upstream returning `Pending` or ending
+    /// right after it, is handed on without entering the ring: what the two phases would do,
+    /// without their work. A consumer that keeps up pays for the buffer only when a burst
+    /// comes.
+    ///
     /// # Example
     ///
     /// ```
@@ -68,8 +74,7 @@ pin_project! {
         ring: VecDeque<St::Item>,
         capacity: usize,
         overflow: Overflow,
-        tally: Tally,
-        stats: StatsHandle,
+        counters: Counters,
     }
 }
 
@@ -84,7 +89,7 @@ where
             .field("ring", &self.ring)
             .field("capacity", &self.capacity)
             .field("overflow", &self.overflow)
-            .field("stats", &self.stats)
+            .field("counters", &self.counters)
             .finish()
     }
 }
@@ -101,14 +106,13 @@ impl<St: Stream> RingBuffer<St> {
             ring: VecDeque::new(),
             capacity,
             overflow,
-            tally: Tally::default(),
-            stats: Arc::new(BackpressureStats::new()),
+            counters: Counters::new(),
         }
     }
 
     /// A handle to this buffer's counters.
     pub fn stats(&self) -> StatsHandle {
-        self.stats.clone()
+        self.counters.handle()
     }
 
     /// How many items are buffered.
@@ -136,12 +140,40 @@ impl<St: Stream> Stream for RingBuffer<St> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
         let (mut upstream, done) = this.stream.split();
-        let tally = this.tally;
+        let (ring, capacity, overflow) = (this.ring, *this.capacity, *this.overflow);
+        let counters = this.counters;
         let mut exhausted = false;
-        if !*done {
-            let mut budget = this.capacity.saturating_add(POLL_BUDGET);
+        let mut waiting = false;
+        let mut budget = capacity.saturating_add(POLL_BUDGET);
+        // The fast path: an item that finds the ring empty and nothing ready behind it goes
+        // straight on, as filling the ring and draining it would send it, with no ring
+        // operation. (Not for a blocking ring of 1, which takes no second item.)
+        if !*done && ring.is_empty() && (capacity > 1 || overflow != Overflow::Block) {
+            budget -= 2;
+            match upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(first)) => {
+                    counters.tally.received += 1;
+                    match upstream.as_mut().poll_next(cx) {
+                        Poll::Ready(Some(second)) => {
+                            counters.tally.received += 1;
+                            ring.push_back(first);
+                            offer(ring, second, capacity, overflow, &mut counters.tally);
+                        }
+                        end => {
+                            *done = end.is_ready();
+                            counters.tally.processed += 1;
+                            counters.publish();
+                            return Poll::Ready(Some(first));
+                        }
+                    }
+                }
+                Poll::Ready(None) => *done = true,
+                Poll::Pending => waiting = true,
+            }
+        }
+        if !*done && !waiting {
             loop {
-                if *this.overflow == Overflow::Block && this.ring.len() == *this.capacity {
+                if overflow == Overflow::Block && ring.len() == capacity {
                     break;
                 }
                 if budget == 0 {
@@ -151,16 +183,8 @@ impl<St: Stream> Stream for RingBuffer<St> {
                 budget -= 1;
                 match upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => {
-                        tally.received += 1;
-                        if this.ring.len() < *this.capacity {
-                            this.ring.push_back(item);
-                        } else {
-                            tally.dropped += 1;
-                            if *this.overflow == Overflow::DropOldest {
-                                this.ring.pop_front();
-                                this.ring.push_back(item);
-                            }
-                        }
+                        counters.tally.received += 1;
+                        offer(ring, item, capacity, overflow, &mut counters.tally);
                     }
                     Poll::Ready(None) => {
                         *done = true;
@@ -170,9 +194,9 @@ impl<St: Stream> Stream for RingBuffer<St> {
                 }
             }
         }
-        let next = this.ring.pop_front();
-        tally.processed += usize::from(next.is_some());
-        tally.publish(this.stats);
+        let next = ring.pop_front();
+        counters.tally.processed += usize::from(next.is_some());
+        counters.publish();
         match next {
             Some(item) => Poll::Ready(Some(item)),
             None if *done => Poll::Ready(None),
@@ -189,5 +213,26 @@ impl<St: Stream> Stream for RingBuffer<St> {
         let buffered = self.ring.len();
         let upper = self.stream.size_hint().1;
         (buffered, upper.and_then(|u| u.checked_add(buffered)))
+    }
+}
+
+/// Puts `item` in `ring` under `overflow`, counting what is dropped (Block never gets here
+/// with a full ring).
+#[inline(always)]
+fn offer<T>(
+    ring: &mut VecDeque<T>,
+    item: T,
+    capacity: usize,
+    overflow: Overflow,
+    tally: &mut Tally,
+) {
+    if ring.len() < capacity {
+        ring.push_back(item);
+    } else {
+        tally.dropped += 1;
+        if overflow == Overflow::DropOldest {
+            ring.pop_front();
+            ring.push_back(item);
+        }
     }
 }

@@ -12,8 +12,7 @@ use tokio::time::{Instant, Sleep, sleep};
 
 use crate::adapters::Fuse;
 use crate::poll::{POLL_BUDGET, wake_self};
-use crate::stats::{BackpressureStats, StatsHandle, Tally};
-use crate::sync::Arc;
+use crate::stats::{Counters, StatsHandle};
 
 pin_project! {
     /// Stream for [`StreamOps::sample_latest`](crate::StreamOps::sample_latest).
@@ -80,8 +79,7 @@ pin_project! {
         timer: Option<Sleep>,
         latest: Option<St::Item>,
         interval: Duration,
-        tally: Tally,
-        stats: StatsHandle,
+        counters: Counters,
     }
 }
 
@@ -95,7 +93,7 @@ where
             .field("stream", &self.stream)
             .field("latest", &self.latest)
             .field("interval", &self.interval)
-            .field("stats", &self.stats)
+            .field("counters", &self.counters)
             .finish()
     }
 }
@@ -112,14 +110,13 @@ impl<St: Stream> SampleLatest<St> {
             timer: None,
             latest: None,
             interval,
-            tally: Tally::default(),
-            stats: Arc::new(BackpressureStats::new()),
+            counters: Counters::new(),
         }
     }
 
     /// A handle to this sampler's counters.
     pub fn stats(&self) -> StatsHandle {
-        self.stats.clone()
+        self.counters.handle()
     }
 
     upstream_accessors!();
@@ -157,7 +154,7 @@ impl<St: Stream> SampleLatestProj<'_, St> {
 
     fn emit(&mut self) -> Option<St::Item> {
         let item = self.latest.take();
-        self.tally.processed += usize::from(item.is_some());
+        self.counters.tally.processed += usize::from(item.is_some());
         item
     }
 }
@@ -184,9 +181,9 @@ impl<St: Stream> Stream for SampleLatest<St> {
             for _ in 0..POLL_BUDGET {
                 match upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => {
-                        this.tally.received += 1;
+                        this.counters.tally.received += 1;
                         if this.latest.replace(item).is_some() {
-                            this.tally.dropped += 1;
+                            this.counters.tally.dropped += 1;
                         }
                     }
                     Poll::Ready(None) => {
@@ -199,7 +196,7 @@ impl<St: Stream> Stream for SampleLatest<St> {
             wake_self(cx);
             Poll::Pending
         };
-        this.tally.publish(this.stats);
+        this.counters.publish();
         poll
     }
 

@@ -22,8 +22,7 @@ use pin_project_lite::pin_project;
 
 use super::Fuse;
 use crate::poll::poll_select;
-use crate::stats::{BackpressureStats, StatsHandle, Tally};
-use crate::sync::Arc;
+use crate::stats::{Counters, StatsHandle};
 
 /// A sampling decision, made once per item, in order.
 pub trait Sampler<T> {
@@ -67,8 +66,7 @@ pin_project! {
         #[pin]
         stream: Fuse<St>,
         policy: K,
-        tally: Tally,
-        stats: StatsHandle,
+        counters: Counters,
     }
 }
 
@@ -77,7 +75,7 @@ impl<St: fmt::Debug, K: fmt::Debug> fmt::Debug for Sample<St, K> {
         f.debug_struct("Sample")
             .field("stream", &self.stream)
             .field("policy", &self.policy)
-            .field("stats", &self.stats)
+            .field("counters", &self.counters)
             .finish()
     }
 }
@@ -87,14 +85,13 @@ impl<St, K> Sample<St, K> {
         Sample {
             stream: Fuse::new(stream),
             policy,
-            tally: Tally::default(),
-            stats: Arc::new(BackpressureStats::new()),
+            counters: Counters::new(),
         }
     }
 
     /// A handle to this sampler's counters.
     pub fn stats(&self) -> StatsHandle {
-        self.stats.clone()
+        self.counters.handle()
     }
 
     /// The sampling policy.
@@ -114,21 +111,27 @@ impl<St: Stream, K: Sampler<St::Item>> FusedStream for Sample<St, K> {
 impl<St: Stream, K: Sampler<St::Item>> Stream for Sample<St, K> {
     type Item = St::Item;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
         let (upstream, done) = this.stream.split();
-        let (policy, tally) = (this.policy, this.tally);
+        let policy = this.policy;
+        // Counted in locals, which stay in registers through the loop, and added once.
+        let (mut kept, mut dropped) = (0, 0);
         let poll = poll_select(upstream, done, cx, |item| {
             if policy.keep(&item) {
-                tally.processed += 1;
+                kept += 1;
                 Some(item)
             } else {
-                tally.dropped += 1;
+                dropped += 1;
                 None
             }
         });
-        tally.received = tally.processed + tally.dropped;
-        tally.publish(this.stats);
+        let tally = &mut this.counters.tally;
+        tally.processed += kept;
+        tally.dropped += dropped;
+        tally.received += kept + dropped;
+        this.counters.publish();
         poll
     }
 

@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use rand::SeedableRng;
 use rand::distr::{Bernoulli as BernoulliDist, Distribution};
 use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 
 use super::Sampler;
 
@@ -12,12 +12,34 @@ use super::Sampler;
 ///
 /// `rate` 0.0 keeps nothing, 1.0 keeps everything (exactly, with no draw). Built from a seed,
 /// the same seed keeps the same items, run after run.
+///
+/// # Draws
+///
+/// At a rate of 1/8 or more, each item takes one draw (a random `u64` against a
+/// threshold). Below it, most items are dropped, and the sampler instead draws the number of
+/// items to drop before the next kept one, `G = floor(ln U / ln(1 - rate))` for `U` uniform
+/// in (0, 1]: then `P(G >= k) = (1 - rate)^k`, the law of the gaps between kept items when
+/// each is kept independently with probability `rate` (a geometric law). A dropped item then
+/// costs a decrement, and the draw and its logarithm are paid once per kept item, which is
+/// cheaper than a draw per item only when few are kept. Both ways keep each item
+/// independently with probability `rate`; `tests/backpressure.rs` checks the keep rate and the
+/// law of the gaps with a chi-square test at rates on both sides.
 #[derive(Clone)]
 pub struct Bernoulli {
-    dist: BernoulliDist,
     rng: SmallRng,
     rate: f64,
+    /// Per item: keep when a random `u64` is below this.
+    dist: BernoulliDist,
+    /// Drawing gaps: `ln(1 - rate)`, negative (0 at rate 0).
+    ln_miss: f64,
+    gaps: bool,
+    /// Drawing gaps: items to drop before the next kept one.
+    skip: u64,
 }
+
+/// Below this rate, [`Bernoulli`] draws the gaps between kept items rather than one draw per
+/// item.
+const GAP_BELOW: f64 = 0.125;
 
 impl Bernoulli {
     /// Seeded from the operating system's random source.
@@ -45,7 +67,29 @@ impl Bernoulli {
         let Ok(dist) = BernoulliDist::new(rate) else {
             panic!("sample: `rate` must be within [0, 1], got {rate}");
         };
-        Bernoulli { dist, rng, rate }
+        let mut sampler = Bernoulli {
+            rng,
+            rate,
+            dist,
+            ln_miss: (-rate).ln_1p(),
+            gaps: rate < GAP_BELOW,
+            skip: 0,
+        };
+        if sampler.gaps {
+            sampler.skip = sampler.gap();
+        }
+        sampler
+    }
+
+    /// The number of items to drop before the next kept one (a rate below `GAP_BELOW`).
+    fn gap(&mut self) -> u64 {
+        if self.rate <= 0.0 {
+            return u64::MAX;
+        }
+        // In (0, 1]: `random` is in [0, 1).
+        let u = 1.0 - self.rng.random::<f64>();
+        // `as` saturates: a gap beyond u64::MAX (a tiny rate) drops everything after.
+        (u.ln() / self.ln_miss).floor() as u64
     }
 
     /// The probability of keeping an item.
@@ -65,7 +109,20 @@ impl fmt::Debug for Bernoulli {
 impl<T> Sampler<T> for Bernoulli {
     #[inline]
     fn keep(&mut self, _item: &T) -> bool {
-        self.dist.sample(&mut self.rng)
+        if !self.gaps {
+            return self.dist.sample(&mut self.rng);
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
+        if self.rate <= 0.0 {
+            // A rate of 0 keeps nothing, whatever the number of items.
+            self.skip = u64::MAX;
+            return false;
+        }
+        self.skip = self.gap();
+        true
     }
 }
 
