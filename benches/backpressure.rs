@@ -1,8 +1,10 @@
 //! Overload protection against its peers.
 //!
 //! - `channel`: one producer task, one consumer task, on a 2-worker multi-thread runtime:
-//!   weir's `ring_channel(1024, Block)` and `ring_channel(1024, DropOldest)` against
-//!   `tokio::sync::mpsc::channel(1024)`.
+//!   weir's `ring_channel(1024, Block)` and `ring_channel(1024, DropOldest)` against the
+//!   bounded async channels of tokio (`mpsc`), kanal, flume and async-channel, all of capacity
+//!   1 024, each item sent with `send(..).await` and received with `recv().await`; and the
+//!   batch receive of weir and tokio (`recv_many`, 256 at a time), apart.
 //! - `adapters`: `drop_oldest(1024)` and the samplers against a plain `filter` of the same
 //!   always-ready stream (the cost of the bookkeeping: ring, RNG, counters). `sample_latest`
 //!   keeps one item per millisecond, so its figure is the cost of taking and replacing items.
@@ -48,6 +50,48 @@ fn channel(c: &mut Criterion) {
             })
         });
     }
+    group.bench_function("weir_ring_block_recv_many", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (tx, mut rx) = ring_channel(1024, Overflow::Block);
+                let producer = tokio::spawn(async move {
+                    for i in 0..CHANNEL_ITEMS {
+                        black_box(tx.send(i).await.unwrap());
+                    }
+                });
+                let consumer = tokio::spawn(async move {
+                    let (mut n, mut batch) = (0u64, Vec::with_capacity(256));
+                    while rx.recv_many(&mut batch, 256).await > 0 {
+                        n += batch.drain(..).map(black_box).count() as u64;
+                    }
+                    n
+                });
+                producer.await.unwrap();
+                consumer.await.unwrap()
+            })
+        })
+    });
+    group.bench_function("tokio_mpsc_recv_many", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+                let producer = tokio::spawn(async move {
+                    for i in 0..CHANNEL_ITEMS {
+                        tx.send(i).await.unwrap();
+                    }
+                });
+                let consumer = tokio::spawn(async move {
+                    let (mut n, mut batch) = (0u64, Vec::with_capacity(256));
+                    while rx.recv_many(&mut batch, 256).await > 0 {
+                        n += batch.drain(..).map(black_box).count() as u64;
+                    }
+                    n
+                });
+                producer.await.unwrap();
+                consumer.await.unwrap()
+            })
+        })
+    });
     group.bench_function("tokio_mpsc", |b| {
         b.iter(|| {
             rt.block_on(async {
@@ -60,6 +104,69 @@ fn channel(c: &mut Criterion) {
                 let consumer = tokio::spawn(async move {
                     let mut n = 0u64;
                     while rx.recv().await.is_some() {
+                        n += 1;
+                    }
+                    n
+                });
+                producer.await.unwrap();
+                consumer.await.unwrap()
+            })
+        })
+    });
+    group.bench_function("kanal", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (tx, rx) = kanal::bounded_async(1024);
+                let producer = tokio::spawn(async move {
+                    for i in 0..CHANNEL_ITEMS {
+                        tx.send(i).await.unwrap();
+                    }
+                });
+                let consumer = tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while rx.recv().await.is_ok() {
+                        n += 1;
+                    }
+                    n
+                });
+                producer.await.unwrap();
+                consumer.await.unwrap()
+            })
+        })
+    });
+    group.bench_function("flume", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (tx, rx) = flume::bounded(1024);
+                let producer = tokio::spawn(async move {
+                    for i in 0..CHANNEL_ITEMS {
+                        tx.send_async(i).await.unwrap();
+                    }
+                });
+                let consumer = tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while rx.recv_async().await.is_ok() {
+                        n += 1;
+                    }
+                    n
+                });
+                producer.await.unwrap();
+                consumer.await.unwrap()
+            })
+        })
+    });
+    group.bench_function("async_channel", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (tx, rx) = async_channel::bounded(1024);
+                let producer = tokio::spawn(async move {
+                    for i in 0..CHANNEL_ITEMS {
+                        tx.send(i).await.unwrap();
+                    }
+                });
+                let consumer = tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while rx.recv().await.is_ok() {
                         n += 1;
                     }
                     n

@@ -1,11 +1,12 @@
 //! Fan-in and fan-out against their peers.
 //!
 //! - `merge_16_ready`: 16 always-ready sources of 62 500 items each, merged: weir `merge`,
-//!   tokio-stream `StreamMap`, futures `select_all`.
+//!   tokio-stream `StreamMap`, futures `select_all`, futures-concurrency `Merge` (which, like
+//!   weir, keeps a waker per source and polls only the woken ones).
 //! - `merge_two`: two always-ready sources of 500 000 items each, held inline: weir
 //!   `.merge`, tokio-stream `.merge`.
 //! - `merge_1024_one_active`: 1 023 sources that never yield and one always-ready source of
-//!   1 M items: the same three, and weir `merge` of the active source alone (the limit).
+//!   1 M items: the same four, and weir `merge` of the active source alone (the limit).
 //! - `broadcast_lagging_1`, `broadcast_lagging_4`: one publisher task sends 2 M items, each
 //!   subscriber reads in a task of its own, on a 2-worker runtime: weir (`Delivery::Lagging`),
 //!   `tokio::sync::broadcast`, async-broadcast in overflow mode. The publisher yields to the
@@ -76,6 +77,9 @@ fn merge_16_ready(c: &mut Criterion) {
     group.bench_function("futures_select_all", |b| {
         b.iter(|| drain(futures::stream::select_all(sixteen())))
     });
+    group.bench_function("futures_concurrency_merge", |b| {
+        b.iter(|| drain(futures_concurrency::stream::Merge::merge(sixteen())))
+    });
     group.finish();
 }
 
@@ -110,6 +114,12 @@ fn merge_1024_one_active(c: &mut Criterion) {
     });
     group.bench_function("futures_select_all", |b| {
         b.iter(|| take(futures::stream::select_all(one_active_of(1024)), 1_000_000))
+    });
+    group.bench_function("futures_concurrency_merge", |b| {
+        b.iter(|| {
+            let merged = futures_concurrency::stream::Merge::merge(one_active_of(1024));
+            take(merged, 1_000_000)
+        })
     });
     group.finish();
 }

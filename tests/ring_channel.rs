@@ -272,3 +272,37 @@ async fn close_releases_a_waiting_sender() {
     assert_eq!(rx.next().await, Some(1));
     assert_eq!(rx.next().await, None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn recv_many_takes_what_is_there_frees_its_room_and_waits_for_more() {
+    let (tx, mut rx) = ring_channel(4, Overflow::Block);
+    for i in 0..4 {
+        tx.try_send(i).unwrap();
+    }
+    let stats = rx.stats();
+    let mut batch = vec![100];
+    // Up to the limit, appended after what the buffer held.
+    assert_eq!(rx.recv_many(&mut batch, 3).await, 3);
+    assert_eq!(batch, [100, 0, 1, 2]);
+    // The three slots are free at once: a blocked sender would get them.
+    for i in 4..7 {
+        tx.try_send(i).unwrap();
+    }
+    assert!(matches!(tx.try_send(7), Err(TrySendError::Full(7))));
+    assert_eq!(rx.recv_many(&mut batch, 10).await, 4);
+    assert_eq!(batch, [100, 0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(stats.processed(), 7);
+    // Empty: it waits, and a send wakes it.
+    let sender = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        tx.send(8).await.unwrap();
+    });
+    let mut next = Vec::new();
+    assert_eq!(rx.recv_many(&mut next, 10).await, 1);
+    assert_eq!(next, [8]);
+    sender.await.unwrap();
+    // Over and empty: 0, and the stream is over too.
+    assert_eq!(rx.recv_many(&mut next, 10).await, 0);
+    assert_eq!(rx.recv_many(&mut next, 0).await, 0);
+    assert!(rx.is_terminated());
+}

@@ -19,4 +19,4 @@ pub(crate) use broadcast::drive;
 pub use broadcast::{
     Delivery, PublishFuture, Publisher, Subscriber, Subscriptions, WithLag, broadcast,
 };
-pub use ring::{RingReceiver, RingSender, SendFuture, ring_channel};
+pub use ring::{RecvMany, RingReceiver, RingSender, SendFuture, ring_channel};

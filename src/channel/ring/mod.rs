@@ -16,7 +16,7 @@ mod loom;
 mod receiver;
 mod sender;
 
-pub use receiver::RingReceiver;
+pub use receiver::{RecvMany, RingReceiver};
 pub use sender::{RingSender, SendFuture};
 
 /// A bounded channel with an [`Overflow`] policy: a producer task on one side, a consumer

@@ -1,15 +1,17 @@
 //! [`RingReceiver`]: the receiving end of a ring channel, a [`Stream`].
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 
-use super::{Shared, Wakers, wake_all};
+use super::{Shared, State, Wakers, wake_all};
 use crate::channel::error::TryRecvError;
 use crate::stats::StatsHandle;
 use crate::sync::Arc;
+use crate::sync::MutexGuard;
 
 /// The receiving side of a [`ring_channel`](super::ring_channel): a [`Stream`] of the items in arrival order.
 #[must_use = "streams do nothing unless polled"]
@@ -42,6 +44,66 @@ impl<T> RingReceiver<T> {
             }
             None if over => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Waits for items and moves up to `limit` of them (all there are, within the limit) to
+    /// the end of `buffer`, in one lock: the batch form of receiving, as tokio's
+    /// `Receiver::recv_many`. Resolves to how many were moved: 0 only when the channel is
+    /// over (no sender left, or closed) and empty, or when `limit` is 0.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    ///
+    /// let (tx, mut rx) = ring_channel(8, Overflow::Block);
+    /// for i in 0..5 {
+    ///     tx.try_send(i).unwrap();
+    /// }
+    /// drop(tx);
+    /// let mut batch = Vec::new();
+    /// assert_eq!(rx.recv_many(&mut batch, 3).await, 3);
+    /// assert_eq!(rx.recv_many(&mut batch, 3).await, 2);
+    /// assert_eq!(rx.recv_many(&mut batch, 3).await, 0);
+    /// assert_eq!(batch, [0, 1, 2, 3, 4]);
+    /// # }
+    /// ```
+    pub fn recv_many<'a>(&'a mut self, buffer: &'a mut Vec<T>, limit: usize) -> RecvMany<'a, T> {
+        RecvMany {
+            receiver: self,
+            buffer,
+            limit,
+        }
+    }
+
+    /// Moves up to `limit` items to `buffer` (`Ready(n)`, `n > 0`); `Ready(0)` when over;
+    /// `Pending`, the waker registered, when the channel is empty but senders may still send.
+    fn poll_take(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if self.done || limit == 0 {
+            return Poll::Ready(0);
+        }
+        let shared = &*self.shared;
+        let mut state = shared.lock();
+        let n = state.ring.len().min(limit);
+        if n > 0 {
+            buffer.extend(state.ring.drain(..n));
+            let wakers = state.grant_if_waiting(shared.capacity);
+            drop(state);
+            shared.stats.record_processed(n);
+            if let Some(wakers) = wakers {
+                wake_all(wakers);
+            }
+            return Poll::Ready(n);
+        }
+        if wait(state, &mut self.done, cx) {
+            Poll::Pending
+        } else {
+            Poll::Ready(0)
         }
     }
 
@@ -95,14 +157,30 @@ impl<T> RingReceiver<T> {
     }
 }
 
+/// With the channel empty (under `state`'s lock): registers the task's waker and returns
+/// `true` if senders may still send, or sets `done` and returns `false`.
+fn wait<T>(mut state: MutexGuard<'_, State<T>>, done: &mut bool, cx: &Context<'_>) -> bool {
+    if state.senders == 0 || !state.receiver_alive {
+        drop(state);
+        *done = true;
+        return false;
+    }
+    match &state.receiver {
+        Some(held) if held.will_wake(cx.waker()) => {}
+        _ => state.receiver = Some(cx.waker().clone()),
+    }
+    true
+}
+
 impl<T> Stream for RingReceiver<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        if self.done {
+        let this = &mut *self;
+        if this.done {
             return Poll::Ready(None);
         }
-        let shared = &*self.shared;
+        let shared = &*this.shared;
         let mut state = shared.lock();
         if let Some(item) = state.ring.pop_front() {
             let wakers = state.grant_if_waiting(shared.capacity);
@@ -113,16 +191,11 @@ impl<T> Stream for RingReceiver<T> {
             }
             return Poll::Ready(Some(item));
         }
-        if state.senders == 0 || !state.receiver_alive {
-            drop(state);
-            self.done = true;
-            return Poll::Ready(None);
+        if wait(state, &mut this.done, cx) {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
         }
-        match &state.receiver {
-            Some(held) if held.will_wake(cx.waker()) => {}
-            _ => state.receiver = Some(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -132,6 +205,31 @@ impl<T> Stream for RingReceiver<T> {
         let state = self.shared.lock();
         let over = state.senders == 0 || !state.receiver_alive;
         (state.ring.len(), over.then_some(state.ring.len()))
+    }
+}
+
+/// Future for [`RingReceiver::recv_many`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct RecvMany<'a, T> {
+    receiver: &'a mut RingReceiver<T>,
+    buffer: &'a mut Vec<T>,
+    limit: usize,
+}
+
+impl<T> Future for RecvMany<'_, T> {
+    type Output = usize;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let this = &mut *self;
+        this.receiver.poll_take(cx, this.buffer, this.limit)
+    }
+}
+
+impl<T> fmt::Debug for RecvMany<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvMany")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
     }
 }
 
