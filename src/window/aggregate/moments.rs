@@ -175,8 +175,14 @@ impl Moments {
         } else {
             self.count += 1;
             self.sum.add(value);
-            self.min = self.min.min(value);
-            self.max = self.max.max(value);
+            // Plain comparisons: `value` is not NaN here and neither bound ever is, so they
+            // give `f64::min` / `f64::max`'s answer without their NaN handling.
+            if value < self.min {
+                self.min = value;
+            }
+            if value > self.max {
+                self.max = value;
+            }
         }
     }
 

@@ -24,7 +24,7 @@ use crate::poll::{POLL_BUDGET, wake_self};
 pub(crate) use geometry::Geometry;
 pub use geometry::{MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
 use panes::Panes;
-use state::Core;
+use state::{Core, RunEnd};
 
 pin_project! {
     /// Stream for [`StreamOps::tumbling_window`](crate::StreamOps::tumbling_window) and
@@ -313,7 +313,7 @@ where
                 wake_self(cx);
                 return Poll::Pending;
             }
-            let (mut upstream, done) = this.stream.as_mut().split();
+            let (upstream, done) = this.stream.as_mut().split();
             if *done {
                 return Poll::Ready(None);
             }
@@ -328,32 +328,20 @@ where
                 return Poll::Pending;
             }
             took = true;
-            let mut taken = 0;
-            loop {
-                match upstream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(item)) => {
-                        this.core.take(item);
-                        taken += 1;
-                        // Windows are closed after each run of items, at most POLL_BUDGET long.
-                        if taken == POLL_BUDGET {
-                            this.core.close(false);
-                            break;
-                        }
+            // Windows are closed after each run of items, at most POLL_BUDGET long.
+            match this.core.take_run(upstream, cx, POLL_BUDGET) {
+                (_, RunEnd::Budget) => this.core.close(false),
+                (_, RunEnd::Ended) => {
+                    *done = true;
+                    this.core.close(true);
+                }
+                (taken, RunEnd::Pending) => {
+                    upstream_pending = true;
+                    if taken > 0 && this.core.idle.is_some() {
+                        let max = this.core.max_ts.unwrap_or(0);
+                        this.core.idle_base = Some((Instant::now(), max));
                     }
-                    Poll::Ready(None) => {
-                        *done = true;
-                        this.core.close(true);
-                        break;
-                    }
-                    Poll::Pending => {
-                        upstream_pending = true;
-                        if taken > 0 && this.core.idle.is_some() {
-                            let max = this.core.max_ts.unwrap_or(0);
-                            this.core.idle_base = Some((Instant::now(), max));
-                        }
-                        this.core.close(false);
-                        break;
-                    }
+                    this.core.close(false);
                 }
             }
         }

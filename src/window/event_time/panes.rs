@@ -12,11 +12,11 @@ use super::geometry::{Geometry, MAX_GAP_WINDOWS};
 /// The pane items are arriving in, kept out of the map: an in-order item costs one
 /// subtraction and one comparison in milliseconds, no division and no lookup.
 #[derive(Debug)]
-struct Hot<Acc> {
+pub(crate) struct Hot<Acc> {
     pane: u128,
-    first_ms: u64,
-    len_ms: u64,
-    acc: Pane<Acc>,
+    pub(crate) first_ms: u64,
+    pub(crate) len_ms: u64,
+    pub(crate) acc: Pane<Acc>,
 }
 
 /// Panes with items that are not in the window queue yet, by pane number. Panes that come in
@@ -182,6 +182,19 @@ impl<Acc: Clone> Panes<Acc> {
             acc,
         });
         true
+    }
+
+    /// Lends out the hot pane, for a caller that adds a run of items to it directly; it must
+    /// be given back with [`put_hot`](Self::put_hot) before any other call.
+    #[inline]
+    pub(crate) fn take_hot(&mut self) -> Option<Hot<Acc>> {
+        self.hot.take()
+    }
+
+    /// Gives back the pane [`take_hot`](Self::take_hot) lent.
+    #[inline]
+    pub(crate) fn put_hot(&mut self, hot: Hot<Acc>) {
+        self.hot = Some(hot);
     }
 
     /// Puts the hot pane back into the map.

@@ -6,9 +6,25 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
 use super::Window;
 use super::panes::Panes;
 use crate::window::Aggregate;
+
+/// What ended a run of items in [`Core::take_run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RunEnd {
+    /// The budget of items for the run.
+    Budget,
+    /// The upstream returned `Pending` (it registered the waker).
+    Pending,
+    /// The upstream ended.
+    Ended,
+}
 
 /// Everything but the upstream and the idle timer: the watermark, lateness and the panes.
 pub(super) struct Core<T, A: Aggregate<T>, Ts> {
@@ -44,6 +60,85 @@ where
     #[inline]
     pub(super) fn take(&mut self, item: T) {
         let ts = (self.timestamp)(&item);
+        self.take_at(item, ts);
+    }
+
+    /// Takes items from `upstream` until it returns `Pending` or ends, or `budget` items were
+    /// taken; returns how many were taken and what ended the run.
+    ///
+    /// Items that land in the hot pane, in order, neither late nor moving the watermark
+    /// (the common case) are added to a copy of that pane's accumulator held in locals, put
+    /// back when the stretch ends: what [`take`](Self::take) does for each, without going
+    /// through memory for every item.
+    #[inline]
+    pub(super) fn take_run<St: Stream<Item = T>>(
+        &mut self,
+        mut upstream: Pin<&mut St>,
+        cx: &mut Context<'_>,
+        budget: usize,
+    ) -> (usize, RunEnd) {
+        let mut taken = 0;
+        loop {
+            let Some(mut hot) = self.panes.take_hot() else {
+                // No hot pane: one item the general way, which makes one.
+                if taken == budget {
+                    return (taken, RunEnd::Budget);
+                }
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => {
+                        taken += 1;
+                        self.take(item);
+                        continue;
+                    }
+                    Poll::Ready(None) => return (taken, RunEnd::Ended),
+                    Poll::Pending => return (taken, RunEnd::Pending),
+                }
+            };
+            let (first, len) = (hot.first_ms, hot.len_ms);
+            let (late_before, next_watermark) = (self.late_before, self.watermark_next_ts);
+            let mut acc = hot.acc;
+            let (mut max_ts, mut seen) = (self.max_ts.unwrap_or(0), self.max_ts.is_some());
+            let mut left = budget - taken;
+            let (end, other) = loop {
+                if left == 0 {
+                    break (Some(RunEnd::Budget), None);
+                }
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => {
+                        left -= 1;
+                        let ts = (self.timestamp)(&item);
+                        if ts.wrapping_sub(first) < len && ts >= late_before && ts < next_watermark
+                        {
+                            self.agg.add(&mut acc.0, &item);
+                            acc.1 += 1;
+                            max_ts = max_ts.max(ts);
+                            seen = true;
+                            continue;
+                        }
+                        break (None, Some((item, ts)));
+                    }
+                    Poll::Ready(None) => break (Some(RunEnd::Ended), None),
+                    Poll::Pending => break (Some(RunEnd::Pending), None),
+                }
+            };
+            taken = budget - left;
+            hot.acc = acc;
+            self.panes.put_hot(hot);
+            if seen {
+                self.max_ts = Some(max_ts);
+            }
+            if let Some((item, ts)) = other {
+                self.take_at(item, ts);
+            }
+            if let Some(end) = end {
+                return (taken, end);
+            }
+        }
+    }
+
+    /// [`take`](Self::take) of `item`, whose timestamp is `ts`.
+    #[inline]
+    fn take_at(&mut self, item: T, ts: u64) {
         // Late against the watermark as of this item, not against the panes closed so far:
         // those are closed in batches, and lateness must not depend on how items are batched.
         if ts < self.late_before {
