@@ -13,13 +13,10 @@
 //! parsers and the reader, and memory stays at a few blocks per input.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -29,6 +26,7 @@ use weir::Stream;
 use weir::event::EventType;
 
 use super::fast_json::{self, Fields};
+use super::names::{SourceCache, SourceNames};
 use super::{Counts, bump};
 
 /// One event as the run needs it: its time, its value and its source (an index into the
@@ -71,73 +69,6 @@ pub(super) struct Parse {
     pub(super) max_value: Option<f64>,
     /// Whether readings carry their source (`--by source`).
     pub(super) by_source: bool,
-}
-
-/// The names of the sources seen so far, by index: shared by every parser of every input.
-#[derive(Debug, Default)]
-pub(super) struct SourceNames {
-    names: Mutex<Registry>,
-}
-
-/// Names by index, and indexes by name.
-#[derive(Debug, Default)]
-struct Registry {
-    by_index: Vec<Box<str>>,
-    by_name: HashMap<Box<str>, u32>,
-}
-
-impl SourceNames {
-    /// The index of `name`, registering it if it is new.
-    fn index(&self, name: &str) -> u32 {
-        let mut registry = self.names.lock().expect("no parser panics holding it");
-        if let Some(&i) = registry.by_name.get(name) {
-            return i;
-        }
-        let i = u32::try_from(registry.by_index.len()).expect("fewer than 2^32 sources");
-        registry.by_index.push(name.into());
-        registry.by_name.insert(name.into(), i);
-        i
-    }
-
-    /// Every name, by index.
-    pub(super) fn all(&self) -> Vec<Box<str>> {
-        let registry = self.names.lock().expect("no parser panics holding it");
-        registry.by_index.clone()
-    }
-}
-
-/// A parser's own cache of [`SourceNames`]: the few sources of an input are found by a scan
-/// without a lock, comparing a tag of each name (its length and last 8 bytes, which tell
-/// `sensor-3` from `sensor-4` in one comparison) before the name itself.
-struct SourceCache {
-    names: Arc<SourceNames>,
-    seen: Vec<(u64, usize, Box<[u8]>, u32)>,
-}
-
-impl SourceCache {
-    /// The index of `name`, which is valid UTF-8.
-    fn index(&mut self, name: &[u8]) -> u32 {
-        let tag = tail(name);
-        if let Some((.., i)) = self
-            .seen
-            .iter()
-            .find(|(t, len, n, _)| *t == tag && *len == name.len() && **n == *name)
-        {
-            return *i;
-        }
-        let text = std::str::from_utf8(name).expect("checked by the parser");
-        let i = self.names.index(text);
-        self.seen.push((tag, name.len(), name.into(), i));
-        i
-    }
-}
-
-/// The last 8 bytes of `name` (fewer when it is shorter) as a number.
-fn tail(name: &[u8]) -> u64 {
-    match name.len().checked_sub(8) {
-        Some(start) => u64::from_le_bytes(name[start..].try_into().expect("8 bytes")),
-        None => name.iter().fold(0, |t, &b| t << 8 | u64::from(b)),
-    }
 }
 
 /// Whole lines of an input, as the reader cut them.
@@ -390,19 +321,15 @@ pub(super) fn start_input(
     name: String,
     reader: Box<dyn Read + Send>,
     how: Parse,
-    names: &Arc<SourceNames>,
+    names: &SourceNames,
     parsers: usize,
 ) -> Blocks {
-    let cache = || SourceCache {
-        names: names.clone(),
-        seen: Vec::new(),
-    };
     let mut receivers = Vec::with_capacity(parsers);
     if parsers <= 1 {
         // One parser: the reader parses what it reads.
         let (tx, rx) = mpsc::channel::<Parsed>(QUEUED);
         receivers.push(rx);
-        let mut sources = cache();
+        let mut sources = names.cache();
         std::thread::spawn(move || {
             read_blocks(reader, how.max_line, |block| {
                 tx.blocking_send(parse_block(block, how, &mut sources))
@@ -412,13 +339,13 @@ pub(super) fn start_input(
     } else {
         let mut blocks = Vec::with_capacity(parsers);
         for _ in 0..parsers {
-            let (block_tx, block_rx) = std_mpsc::sync_channel::<Block>(1);
+            let (block_tx, mut block_rx) = mpsc::channel::<Block>(1);
             let (tx, rx) = mpsc::channel::<Parsed>(QUEUED);
             blocks.push(block_tx);
             receivers.push(rx);
-            let mut sources = cache();
+            let mut sources = names.cache();
             std::thread::spawn(move || {
-                for block in block_rx {
+                while let Some(block) = block_rx.blocking_recv() {
                     if tx
                         .blocking_send(parse_block(block, how, &mut sources))
                         .is_err()
@@ -431,7 +358,7 @@ pub(super) fn start_input(
         std::thread::spawn(move || {
             let mut next = 0;
             read_blocks(reader, how.max_line, |block| {
-                let sent = blocks[next].send(block).is_ok();
+                let sent = blocks[next].blocking_send(block).is_ok();
                 next = (next + 1) % blocks.len();
                 sent
             });
@@ -554,44 +481,6 @@ pub(super) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sources_keep_their_own_index_whatever_their_tails() {
-        let names = Arc::new(SourceNames::default());
-        let mut a = SourceCache {
-            names: names.clone(),
-            seen: Vec::new(),
-        };
-        let mut b = SourceCache {
-            names: names.clone(),
-            seen: Vec::new(),
-        };
-        let inputs = [
-            "sensor-1",
-            "xsensor-1",
-            "sensor-2",
-            "",
-            "a",
-            "b",
-            "ab",
-            "ba",
-            "été",
-            "été-2",
-            "a-very-long-sensor-1",
-            "a-long-sensor-1",
-        ];
-        let first: Vec<u32> = inputs.iter().map(|n| a.index(n.as_bytes())).collect();
-        // Again, in another order and from another parser: the same indexes.
-        for (name, i) in inputs.iter().zip(&first).rev() {
-            assert_eq!(b.index(name.as_bytes()), *i, "{name}");
-            assert_eq!(a.index(name.as_bytes()), *i, "{name}");
-        }
-        let all = names.all();
-        for (name, &i) in inputs.iter().zip(&first) {
-            assert_eq!(&*all[i as usize], *name);
-        }
-        assert_eq!(all.len(), inputs.len());
-    }
-
     /// A reader that hands out at most 3 bytes per read, like a slow pipe.
     struct Trickle<'a>(&'a [u8]);
 
@@ -636,10 +525,7 @@ mod tests {
             max_value: None,
             by_source: false,
         };
-        let mut sources = SourceCache {
-            names: Arc::default(),
-            seen: Vec::new(),
-        };
+        let mut sources = SourceNames::default().cache();
         let block = Block {
             text: text.into_bytes(),
             skipped: None,

@@ -7,6 +7,7 @@
 
 mod fast_json;
 mod input;
+mod names;
 mod until_signal;
 
 use std::cell::Cell;
@@ -18,7 +19,6 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use std::io::IsTerminal;
-use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -27,7 +27,8 @@ use weir::event::{SeverityAcc, StatsBySeverity, calculate_severity, normalize_va
 use weir::prelude::*;
 use weir::window::{Aggregate, MAX_PANES_PER_WINDOW, Window, window_panes};
 
-use input::{Counted, Parse, Parsed, Reading, SourceNames, open_inputs, start_input};
+use input::{Counted, Parse, Parsed, Reading, open_inputs, start_input};
+use names::SourceNames;
 use until_signal::UntilSignal;
 
 /// Writes to stderr, ignoring a closed stderr: a report must never abort the run.
@@ -349,7 +350,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     // Every core parses: one input gets a parser per core, several share them.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let parsers = (cores / inputs.len()).max(1);
-    let names = Arc::new(SourceNames::default());
+    let names = SourceNames::default();
     let sources: Vec<Local<'_, Reading>> = inputs
         .into_iter()
         .map(|input| {
