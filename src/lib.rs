@@ -2,8 +2,8 @@
 //!
 //! weir merges, transforms, filters, batches and aggregates streams of events. Every operator
 //! is its own struct with a hand-written [`Stream::poll_next`], its state kept with
-//! `pin-project-lite`; each file under `src/` documents its operator's state machine,
-//! wake-up contract and edge cases.
+//! `pin-project-lite`; each operator's file (under `src/adapters/`, `src/channel/`,
+//! `src/merge/`, `src/window/`) documents its state machine, wake-up contract and edge cases.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
