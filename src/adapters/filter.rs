@@ -22,7 +22,7 @@ pin_project! {
     ///
     /// # Wake-up contract
     ///
-    /// After [`POLL_BUDGET`](super::POLL_BUDGET) rejected items in one poll, `Filter` wakes its own task and returns
+    /// After [`POLL_BUDGET`](crate::POLL_BUDGET) rejected items in one poll, `Filter` wakes its own task and returns
     /// `Pending`: a long run of rejected, always-ready items cannot hold the executor. Any other
     /// `Pending` is the upstream's, which registered the waker.
     ///

@@ -21,7 +21,7 @@ pin_project! {
     ///
     /// # Wake-up contract
     ///
-    /// After [`POLL_BUDGET`](super::POLL_BUDGET) items mapped to `None` in one poll, `FilterMap` wakes its own task
+    /// After [`POLL_BUDGET`](crate::POLL_BUDGET) items mapped to `None` in one poll, `FilterMap` wakes its own task
     /// and returns `Pending`. Any other `Pending` is the upstream's, which registered the waker.
     ///
     /// # Example

@@ -39,14 +39,14 @@ pin_project! {
     ///
     /// # State machine
     ///
-    /// Like [`Filter`](super::Filter): a loop inside each poll takes an item from the upstream
+    /// Like [`Filter`](crate::adapters::Filter): a loop inside each poll takes an item from the upstream
     /// and yields it if the policy keeps it; a dropped item is counted in
     /// [`stats`](Self::stats) (`received == processed + dropped`, exactly, between polls). The
     /// loop ends at a kept item, the upstream's `Pending` or end, or the budget.
     ///
     /// # Wake-up contract
     ///
-    /// After [`POLL_BUDGET`](super::POLL_BUDGET) dropped items in one poll, the sampler wakes its own task and
+    /// After [`POLL_BUDGET`](crate::POLL_BUDGET) dropped items in one poll, the sampler wakes its own task and
     /// returns `Pending`. Any other `Pending` is the upstream's.
     ///
     /// # Example

@@ -73,8 +73,8 @@ pin_project! {
     /// # State and cost
     ///
     /// No item is stored: each pane that saw items holds one accumulator while the watermark
-    /// has not passed it. Complete panes of a sliding window go through a
-    /// [`TwoStacks`](super::two_stacks) queue holding one window's panes, which gives each
+    /// has not passed it. Complete panes of a sliding window go through a two-stacks queue
+    /// (`src/window/two_stacks.rs`) holding one window's panes, which gives each
     /// window's aggregate in amortized O(1) for any associative aggregate (max included),
     /// whatever `size / slide` is. Memory is O(`size / pane` + panes open within `bound`). A
     /// window may span at most [`MAX_PANES_PER_WINDOW`] panes.
