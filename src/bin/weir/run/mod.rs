@@ -8,6 +8,7 @@
 mod fast_json;
 mod input;
 mod names;
+mod read;
 mod until_signal;
 
 use std::cell::Cell;
