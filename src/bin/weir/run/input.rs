@@ -26,12 +26,13 @@ use weir::Stream;
 use weir::event::EventType;
 
 use super::fast_json::{self, Fields};
-use super::names::{SourceCache, SourceNames};
+use super::names::SourceCache;
 use super::read::{Block, read_blocks};
 use super::{Counts, bump};
 
-/// One event as the run needs it: its time, its value and its source (an index into the
-/// run's [`SourceNames`]; 0 for every event unless the run groups by source).
+/// One event as the run needs it: its time, its value and its source (a parser's number for
+/// it, the run's once [`Counted`] hands it on; 0 for every event unless the run groups by
+/// source).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Reading {
     pub(super) timestamp: u64,
@@ -81,6 +82,8 @@ pub(super) struct Parsed {
     pub(super) ahead: Vec<Note>,
     /// Bytes of input the block covers.
     pub(super) bytes: u64,
+    /// Sources the parser met for the first time in this block, in the order of its numbers.
+    new_sources: Vec<Box<str>>,
 }
 
 /// What to report about a line: where it is (its index in its block, from 0; `None` for the
@@ -100,6 +103,7 @@ fn parse_block(block: Block, how: Parse, sources: &mut SourceCache) -> Parsed {
         malformed: Vec::new(),
         ahead: Vec::new(),
         bytes: (block.text.len() + block.skipped.map_or(0, |n| n + 1)) as u64,
+        new_sources: Vec::new(),
     };
     let text = &block.text[..];
     let mut start = 0;
@@ -130,6 +134,7 @@ fn parse_block(block: Block, how: Parse, sources: &mut SourceCache) -> Parsed {
     if let Some(text) = block.error {
         parsed.malformed.push(Note { line: None, text });
     }
+    parsed.new_sources = sources.take_new();
     parsed
 }
 
@@ -214,15 +219,15 @@ pub(super) fn start_input(
     name: String,
     reader: Box<dyn Read + Send>,
     how: Parse,
-    names: &SourceNames,
     parsers: usize,
-) -> Blocks {
+    counts: &Counts,
+) -> Counted<'_> {
     let mut receivers = Vec::with_capacity(parsers);
     if parsers <= 1 {
         // One parser: the reader parses what it reads.
         let (tx, rx) = mpsc::channel::<Parsed>(QUEUED);
         receivers.push(rx);
-        let mut sources = names.cache();
+        let mut sources = SourceCache::default();
         std::thread::spawn(move || {
             read_blocks(reader, how.max_line, |block| {
                 tx.blocking_send(parse_block(block, how, &mut sources))
@@ -236,7 +241,7 @@ pub(super) fn start_input(
             let (tx, rx) = mpsc::channel::<Parsed>(QUEUED);
             blocks.push(block_tx);
             receivers.push(rx);
-            let mut sources = names.cache();
+            let mut sources = SourceCache::default();
             std::thread::spawn(move || {
                 while let Some(block) = block_rx.blocking_recv() {
                     if tx
@@ -257,40 +262,53 @@ pub(super) fn start_input(
             });
         });
     }
-    Blocks {
+    Counted {
         name,
+        to_run: vec![Vec::new(); receivers.len()],
         receivers,
         next: 0,
         next_line: 1,
         readings: Vec::new().into_iter(),
+        counts,
     }
 }
 
-/// The parsed blocks of one input, taken from its parsers in the order the reader cut them:
-/// a stream of its readings.
-pub(super) struct Blocks {
+/// The parsed blocks of one input, taken from its parsers in the order the reader cut them,
+/// with the run's counters: a stream of its readings.
+pub(super) struct Counted<'a> {
     /// The input's name, for reports.
     name: String,
     receivers: Vec<mpsc::Receiver<Parsed>>,
+    /// Per parser, its numbers of the sources mapped to the run's.
+    to_run: Vec<Vec<u32>>,
     /// The parser whose turn it is.
     next: usize,
     /// The number of the next block's first line, from 1.
     next_line: u64,
     readings: std::vec::IntoIter<Reading>,
+    counts: &'a Counts,
 }
 
-impl Blocks {
-    /// The next parsed block, counting its lines other than readings in `counts` and
-    /// reporting the malformed and rejected ones.
-    pub(super) fn poll_block(&mut self, cx: &mut Context<'_>, counts: &Counts) -> Poll<Option<()>> {
+impl Counted<'_> {
+    /// The next parsed block, counting its lines other than readings and reporting the
+    /// malformed and rejected ones; its readings' sources numbered as the run numbers them.
+    fn poll_block(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
         let Some(rx) = self.receivers.get_mut(self.next) else {
             return Poll::Ready(None);
         };
         match rx.poll_recv(cx) {
-            Poll::Ready(Some(parsed)) => {
+            Poll::Ready(Some(mut parsed)) => {
+                let to_run = &mut self.to_run[self.next];
                 self.next = (self.next + 1) % self.receivers.len();
-                counts.account(&parsed, &self.name, self.next_line);
+                self.counts.account(&parsed, &self.name, self.next_line);
                 self.next_line += parsed.lines;
+                let new = std::mem::take(&mut parsed.new_sources);
+                self.counts.names.borrow_mut().learn(to_run, new);
+                if !to_run.is_empty() {
+                    for reading in &mut parsed.readings {
+                        reading.source = to_run[reading.source as usize];
+                    }
+                }
                 self.readings = parsed.readings.into_iter();
                 Poll::Ready(Some(()))
             }
@@ -304,23 +322,17 @@ impl Blocks {
     }
 }
 
-/// [`Blocks`] with the run's counters: a stream of readings.
-pub(super) struct Counted<'a> {
-    pub(super) blocks: Blocks,
-    pub(super) counts: &'a Counts,
-}
-
 impl Stream for Counted<'_> {
     type Item = Reading;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Reading>> {
         let this = &mut *self;
         loop {
-            if let Some(reading) = this.blocks.readings.next() {
+            if let Some(reading) = this.readings.next() {
                 bump(&this.counts.lines);
                 return Poll::Ready(Some(reading));
             }
-            match this.blocks.poll_block(cx, this.counts) {
+            match this.poll_block(cx) {
                 Poll::Ready(Some(())) => {}
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
@@ -418,7 +430,7 @@ mod tests {
             max_value: None,
             by_source: false,
         };
-        let mut sources = SourceNames::default().cache();
+        let mut sources = SourceCache::default();
         let block = Block {
             text: text.into_bytes(),
             skipped: None,

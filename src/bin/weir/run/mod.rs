@@ -11,7 +11,7 @@ mod names;
 mod read;
 mod until_signal;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -256,6 +256,8 @@ struct Counts {
     windowed: Cell<u64>,
     /// Bytes read, on a terminal, for big inputs.
     progress: Option<ProgressBar>,
+    /// The sources' names, numbered as the windows' per-source results are.
+    names: RefCell<SourceNames>,
 }
 
 impl Counts {
@@ -351,16 +353,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
     // Every core parses: one input gets a parser per core, several share them.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let parsers = (cores / inputs.len()).max(1);
-    let names = SourceNames::default();
-    let sources: Vec<Local<'_, Reading>> = inputs
+    let sources: Vec<Counted<'_>> = inputs
         .into_iter()
-        .map(|input| {
-            let blocks = start_input(input.name, input.reader, parse, &names, parsers);
-            Box::pin(Counted {
-                blocks,
-                counts: &counts,
-            }) as Local<'_, Reading>
-        })
+        .map(|input| start_input(input.name, input.reader, parse, parsers, &counts))
         .collect();
     let mut merged = weir::merge::merge_event_time(sources, |r: &Reading| r.timestamp);
     if let Some(idle) = args.idle_timeout {
@@ -391,17 +386,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut write_error = None;
-    let mut source_names = Vec::new();
     while let Some(w) = windows.next().await {
-        let by = if args.by.is_some() {
-            if source_names.len() < w.result.len() {
-                source_names = names.all();
-            }
-            Some(&source_names[..])
-        } else {
-            None
-        };
-        if let Err(e) = write_window(&mut out, &w, by) {
+        let names = counts.names.borrow();
+        if let Err(e) = write_window(&mut out, &w, args.by.map(|_| names.all())) {
             write_error = Some(e);
             break;
         }

@@ -1,75 +1,73 @@
-//! [`SourceNames`]: the sources' names by index, shared by every parser of every input, and
-//! [`SourceCache`], a parser's own view of them. The one file of the command that names
-//! `std::sync`.
+//! The sources' names. Each parser numbers the sources it meets in its own
+//! [`SourceCache`] (no lock, no sharing) and sends the new names with each block; the run
+//! keeps the one numbering of the output in [`SourceNames`] and maps each parser's numbers
+//! onto it as it takes the blocks, in the order the parser made them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-/// The names of the sources seen so far, by index: a handle shared by every parser of every
-/// input and the run (cloning it shares the same names).
-#[derive(Debug, Clone, Default)]
-pub(super) struct SourceNames {
-    names: Arc<Mutex<Registry>>,
-}
-
-/// Names by index, and indexes by name.
+/// The run's numbering of the sources, by order of first sight: on the run's thread only.
 #[derive(Debug, Default)]
-struct Registry {
+pub(super) struct SourceNames {
     by_index: Vec<Box<str>>,
     by_name: HashMap<Box<str>, u32>,
 }
 
 impl SourceNames {
     /// The index of `name`, registering it if it is new.
-    fn index(&self, name: &str) -> u32 {
-        let mut registry = self.names.lock().expect("no parser panics holding it");
-        if let Some(&i) = registry.by_name.get(name) {
+    fn index(&mut self, name: Box<str>) -> u32 {
+        if let Some(&i) = self.by_name.get(&name) {
             return i;
         }
-        let i = u32::try_from(registry.by_index.len()).expect("fewer than 2^32 sources");
-        registry.by_index.push(name.into());
-        registry.by_name.insert(name.into(), i);
+        let i = u32::try_from(self.by_index.len()).expect("fewer than 2^32 sources");
+        self.by_index.push(name.clone());
+        self.by_name.insert(name, i);
         i
     }
 
     /// Every name, by index.
-    pub(super) fn all(&self) -> Vec<Box<str>> {
-        let registry = self.names.lock().expect("no parser panics holding it");
-        registry.by_index.clone()
+    pub(super) fn all(&self) -> &[Box<str>] {
+        &self.by_index
     }
 
-    /// A cache of these names for one parser.
-    pub(super) fn cache(&self) -> SourceCache {
-        SourceCache {
-            names: self.clone(),
-            seen: Vec::new(),
+    /// Takes the names a parser met for the first time in a block (`new`, in the order of
+    /// its numbers) into `to_run`, that parser's map from its numbers to the run's.
+    pub(super) fn learn(&mut self, to_run: &mut Vec<u32>, new: Vec<Box<str>>) {
+        for name in new {
+            to_run.push(self.index(name));
         }
     }
 }
 
-/// A parser's own cache of [`SourceNames`]: the few sources of an input are found by a scan
-/// without a lock, comparing a tag of each name (its length and last 8 bytes, which tell
-/// `sensor-3` from `sensor-4` in one comparison) before the name itself.
+/// A parser's own numbering of the sources it meets: a scan that compares a tag of each name
+/// (its length and last 8 bytes, which tell `sensor-3` from `sensor-4` in one comparison)
+/// before the name itself.
+#[derive(Debug, Default)]
 pub(super) struct SourceCache {
-    names: SourceNames,
-    seen: Vec<(u64, usize, Box<[u8]>, u32)>,
+    seen: Vec<(u64, usize, Box<[u8]>)>,
+    /// Names met since [`take_new`](Self::take_new) was last called.
+    new: Vec<Box<str>>,
 }
 
 impl SourceCache {
-    /// The index of `name`, which is valid UTF-8.
+    /// The parser's number for `name`, which is valid UTF-8.
     pub(super) fn index(&mut self, name: &[u8]) -> u32 {
         let tag = tail(name);
-        if let Some((.., i)) = self
+        let found = self
             .seen
             .iter()
-            .find(|(t, len, n, _)| *t == tag && *len == name.len() && **n == *name)
-        {
-            return *i;
-        }
-        let text = std::str::from_utf8(name).expect("checked by the parser");
-        let i = self.names.index(text);
-        self.seen.push((tag, name.len(), name.into(), i));
-        i
+            .position(|(t, len, n)| *t == tag && *len == name.len() && **n == *name);
+        let i = found.unwrap_or_else(|| {
+            let text = std::str::from_utf8(name).expect("checked by the parser");
+            self.new.push(text.into());
+            self.seen.push((tag, name.len(), name.into()));
+            self.seen.len() - 1
+        });
+        u32::try_from(i).expect("fewer than 2^32 sources")
+    }
+
+    /// The names met for the first time since the last call, in the order of their numbers.
+    pub(super) fn take_new(&mut self) -> Vec<Box<str>> {
+        std::mem::take(&mut self.new)
     }
 }
 
@@ -86,9 +84,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sources_keep_their_own_index_whatever_their_tails() {
-        let names = SourceNames::default();
-        let (mut a, mut b) = (names.cache(), names.cache());
+    fn parsers_numbering_sources_apart_map_onto_one_numbering() {
         let inputs = [
             "sensor-1",
             "xsensor-1",
@@ -103,16 +99,24 @@ mod tests {
             "a-very-long-sensor-1",
             "a-long-sensor-1",
         ];
-        let first: Vec<u32> = inputs.iter().map(|n| a.index(n.as_bytes())).collect();
-        // Again, in another order and from another parser: the same indexes.
-        for (name, i) in inputs.iter().zip(&first).rev() {
-            assert_eq!(b.index(name.as_bytes()), *i, "{name}");
-            assert_eq!(a.index(name.as_bytes()), *i, "{name}");
+        let mut run = SourceNames::default();
+        // Two parsers meet the same names in opposite orders, a block at a time.
+        let (mut a, mut b) = (SourceCache::default(), SourceCache::default());
+        let (mut a_to_run, mut b_to_run) = (Vec::new(), Vec::new());
+        let a_local: Vec<u32> = inputs.iter().map(|n| a.index(n.as_bytes())).collect();
+        run.learn(&mut a_to_run, a.take_new());
+        let b_local: Vec<u32> = inputs.iter().rev().map(|n| b.index(n.as_bytes())).collect();
+        run.learn(&mut b_to_run, b.take_new());
+        // A name met again is not new, and keeps its number.
+        assert_eq!(a.index(b"sensor-2"), a_local[2]);
+        assert!(a.take_new().is_empty());
+        let names = run.all();
+        assert_eq!(names.len(), inputs.len());
+        for (name, i) in inputs.iter().zip(&a_local) {
+            assert_eq!(&*names[a_to_run[*i as usize] as usize], *name);
         }
-        let all = names.all();
-        for (name, &i) in inputs.iter().zip(&first) {
-            assert_eq!(&*all[i as usize], *name);
+        for (name, i) in inputs.iter().rev().zip(&b_local) {
+            assert_eq!(&*names[b_to_run[*i as usize] as usize], *name);
         }
-        assert_eq!(all.len(), inputs.len());
     }
 }
