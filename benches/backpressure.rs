@@ -25,10 +25,59 @@ use weir::prelude::*;
 const CHANNEL_ITEMS: u64 = 2_000_000;
 const ADAPTER_ITEMS: u64 = 1_000_000;
 
+/// Runs a producer task and a consumer task to their ends on `rt`; the consumer's count.
+fn producer_consumer<P, C>(rt: &tokio::runtime::Runtime, producer: P, consumer: C) -> u64
+where
+    P: Future<Output = ()> + Send + 'static,
+    C: Future<Output = u64> + Send + 'static,
+{
+    rt.block_on(async move {
+        let producer = tokio::spawn(producer);
+        let consumer = tokio::spawn(consumer);
+        producer.await.unwrap();
+        consumer.await.unwrap()
+    })
+}
+
 fn channel(c: &mut Criterion) {
     let rt = common::multi_thread();
     let mut group = c.benchmark_group("channel");
     group.throughput(Throughput::Elements(CHANNEL_ITEMS));
+
+    // Sends every item of 0..CHANNEL_ITEMS with the method `$send`, a future of a `Result`.
+    macro_rules! produce {
+        ($tx:ident, $send:ident) => {
+            async move {
+                for i in 0..CHANNEL_ITEMS {
+                    black_box($tx.$send(i).await.unwrap());
+                }
+            }
+        };
+    }
+    // Counts what `$recv` gives until it gives nothing (`$more` says whether it did).
+    macro_rules! count {
+        ($recv:expr, $more:ident) => {
+            async move {
+                let mut n = 0u64;
+                while $recv.await.$more() {
+                    n += 1;
+                }
+                n
+            }
+        };
+    }
+    // Receives 256 at a time with `recv_many`, counting.
+    macro_rules! count_many {
+        ($rx:ident) => {
+            async move {
+                let (mut n, mut batch) = (0u64, Vec::with_capacity(256));
+                while $rx.recv_many(&mut batch, 256).await > 0 {
+                    n += batch.drain(..).map(black_box).count() as u64;
+                }
+                n
+            }
+        };
+    }
 
     for (name, overflow) in [
         ("weir_ring_block", Overflow::Block),
@@ -36,144 +85,53 @@ fn channel(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {
-                rt.block_on(async {
-                    let (tx, rx) = ring_channel(1024, overflow);
-                    let producer = tokio::spawn(async move {
-                        for i in 0..CHANNEL_ITEMS {
-                            black_box(tx.send(i).await.unwrap());
-                        }
-                    });
-                    let consumer = tokio::spawn(rx.count());
-                    producer.await.unwrap();
-                    consumer.await.unwrap()
-                })
+                let (tx, rx) = ring_channel(1024, overflow);
+                producer_consumer(
+                    &rt,
+                    produce!(tx, send),
+                    async move { rx.count().await as u64 },
+                )
             })
         });
     }
     group.bench_function("weir_ring_block_recv_many", |b| {
         b.iter(|| {
-            rt.block_on(async {
-                let (tx, mut rx) = ring_channel(1024, Overflow::Block);
-                let producer = tokio::spawn(async move {
-                    for i in 0..CHANNEL_ITEMS {
-                        black_box(tx.send(i).await.unwrap());
-                    }
-                });
-                let consumer = tokio::spawn(async move {
-                    let (mut n, mut batch) = (0u64, Vec::with_capacity(256));
-                    while rx.recv_many(&mut batch, 256).await > 0 {
-                        n += batch.drain(..).map(black_box).count() as u64;
-                    }
-                    n
-                });
-                producer.await.unwrap();
-                consumer.await.unwrap()
-            })
+            let (tx, mut rx) = ring_channel(1024, Overflow::Block);
+            producer_consumer(&rt, produce!(tx, send), count_many!(rx))
         })
     });
     group.bench_function("tokio_mpsc_recv_many", |b| {
         b.iter(|| {
-            rt.block_on(async {
-                let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-                let producer = tokio::spawn(async move {
-                    for i in 0..CHANNEL_ITEMS {
-                        tx.send(i).await.unwrap();
-                    }
-                });
-                let consumer = tokio::spawn(async move {
-                    let (mut n, mut batch) = (0u64, Vec::with_capacity(256));
-                    while rx.recv_many(&mut batch, 256).await > 0 {
-                        n += batch.drain(..).map(black_box).count() as u64;
-                    }
-                    n
-                });
-                producer.await.unwrap();
-                consumer.await.unwrap()
-            })
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            producer_consumer(&rt, produce!(tx, send), count_many!(rx))
         })
     });
     group.bench_function("tokio_mpsc", |b| {
         b.iter(|| {
-            rt.block_on(async {
-                let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-                let producer = tokio::spawn(async move {
-                    for i in 0..CHANNEL_ITEMS {
-                        tx.send(i).await.unwrap();
-                    }
-                });
-                let consumer = tokio::spawn(async move {
-                    let mut n = 0u64;
-                    while rx.recv().await.is_some() {
-                        n += 1;
-                    }
-                    n
-                });
-                producer.await.unwrap();
-                consumer.await.unwrap()
-            })
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            producer_consumer(&rt, produce!(tx, send), count!(rx.recv(), is_some))
         })
     });
     group.bench_function("kanal", |b| {
         b.iter(|| {
-            rt.block_on(async {
-                let (tx, rx) = kanal::bounded_async(1024);
-                let producer = tokio::spawn(async move {
-                    for i in 0..CHANNEL_ITEMS {
-                        tx.send(i).await.unwrap();
-                    }
-                });
-                let consumer = tokio::spawn(async move {
-                    let mut n = 0u64;
-                    while rx.recv().await.is_ok() {
-                        n += 1;
-                    }
-                    n
-                });
-                producer.await.unwrap();
-                consumer.await.unwrap()
-            })
+            let (tx, rx) = kanal::bounded_async(1024);
+            producer_consumer(&rt, produce!(tx, send), count!(rx.recv(), is_ok))
         })
     });
     group.bench_function("flume", |b| {
         b.iter(|| {
-            rt.block_on(async {
-                let (tx, rx) = flume::bounded(1024);
-                let producer = tokio::spawn(async move {
-                    for i in 0..CHANNEL_ITEMS {
-                        tx.send_async(i).await.unwrap();
-                    }
-                });
-                let consumer = tokio::spawn(async move {
-                    let mut n = 0u64;
-                    while rx.recv_async().await.is_ok() {
-                        n += 1;
-                    }
-                    n
-                });
-                producer.await.unwrap();
-                consumer.await.unwrap()
-            })
+            let (tx, rx) = flume::bounded(1024);
+            producer_consumer(
+                &rt,
+                produce!(tx, send_async),
+                count!(rx.recv_async(), is_ok),
+            )
         })
     });
     group.bench_function("async_channel", |b| {
         b.iter(|| {
-            rt.block_on(async {
-                let (tx, rx) = async_channel::bounded(1024);
-                let producer = tokio::spawn(async move {
-                    for i in 0..CHANNEL_ITEMS {
-                        tx.send(i).await.unwrap();
-                    }
-                });
-                let consumer = tokio::spawn(async move {
-                    let mut n = 0u64;
-                    while rx.recv().await.is_ok() {
-                        n += 1;
-                    }
-                    n
-                });
-                producer.await.unwrap();
-                consumer.await.unwrap()
-            })
+            let (tx, rx) = async_channel::bounded(1024);
+            producer_consumer(&rt, produce!(tx, send), count!(rx.recv(), is_ok))
         })
     });
     group.finish();
