@@ -5,19 +5,25 @@ use std::task::Poll;
 
 use super::{Arc, AtomicBool, Ordering, WakerCell, block_on, model, thread};
 
+/// A cell and a flag, and a thread that raises the flag and then wakes the cell.
+fn raise_and_wake() -> (Arc<WakerCell>, Arc<AtomicBool>, thread::JoinHandle<()>) {
+    let cell = Arc::new(WakerCell::new());
+    let flag = Arc::new(AtomicBool::new(false));
+    let (cell2, flag2) = (cell.clone(), flag.clone());
+    let waker_thread = thread::spawn(move || {
+        flag2.store(true, Ordering::Release);
+        cell2.wake();
+    });
+    (cell, flag, waker_thread)
+}
+
 /// Invariant: no lost wake-up. A waiter that registers and re-checks while another thread
 /// sets the flag and wakes always completes (`loom::future::block_on` reports a deadlock
 /// if the waiter is left pending with nobody to wake it).
 #[test]
 fn register_wake_race() {
     model(|| {
-        let cell = Arc::new(WakerCell::new());
-        let flag = Arc::new(AtomicBool::new(false));
-        let (cell2, flag2) = (cell.clone(), flag.clone());
-        let waker_thread = thread::spawn(move || {
-            flag2.store(true, Ordering::Release);
-            cell2.wake();
-        });
+        let (cell, flag, waker_thread) = raise_and_wake();
         block_on(poll_fn(|cx| {
             if flag.load(Ordering::Acquire) {
                 return Poll::Ready(());
@@ -38,13 +44,7 @@ fn register_wake_race() {
 #[test]
 fn reregister_wake_race() {
     model(|| {
-        let cell = Arc::new(WakerCell::new());
-        let flag = Arc::new(AtomicBool::new(false));
-        let (cell2, flag2) = (cell.clone(), flag.clone());
-        let waker_thread = thread::spawn(move || {
-            flag2.store(true, Ordering::Release);
-            cell2.wake();
-        });
+        let (cell, flag, waker_thread) = raise_and_wake();
         let mut polls = 0;
         block_on(poll_fn(|cx| {
             polls += 1;
