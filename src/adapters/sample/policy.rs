@@ -32,7 +32,6 @@ pub struct Bernoulli {
     dist: BernoulliDist,
     /// Drawing gaps: `ln(1 - rate)`, negative (0 at rate 0).
     ln_miss: f64,
-    gaps: bool,
     /// Drawing gaps: items to drop before the next kept one.
     skip: u64,
 }
@@ -72,10 +71,9 @@ impl Bernoulli {
             rate,
             dist,
             ln_miss: (-rate).ln_1p(),
-            gaps: rate < GAP_BELOW,
             skip: 0,
         };
-        if sampler.gaps {
+        if rate < GAP_BELOW {
             sampler.skip = sampler.gap();
         }
         sampler
@@ -109,7 +107,7 @@ impl fmt::Debug for Bernoulli {
 impl<T> Sampler<T> for Bernoulli {
     #[inline]
     fn keep(&mut self, _item: &T) -> bool {
-        if !self.gaps {
+        if self.rate >= GAP_BELOW {
             return self.dist.sample(&mut self.rng);
         }
         if self.skip > 0 {
