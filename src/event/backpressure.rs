@@ -14,7 +14,7 @@ use super::Event;
 use crate::StreamOps;
 use crate::adapters::RingBuffer;
 use crate::adapters::{AdaptiveRates, Bernoulli, Sample};
-use crate::stats::{BackpressureStats, StatsHandle};
+use crate::{BackpressureStats, StatsHandle};
 
 /// What to do when the consumer is slower than the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
