@@ -3,6 +3,7 @@
 //! One trait, so one file: each method is a short constructor call whose doc points to the
 //! operator's own type, where the state machine and the examples are.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -10,10 +11,13 @@ use tokio::task::JoinHandle;
 use futures_core::Stream;
 
 use crate::adapters::{
-    Adaptive, AdaptiveRates, Bernoulli, ChunksTimeout, EveryNth, Filter, FilterMap, Fuse, Map,
-    RingBuffer, Sample, SampleLatest, Sampler, Take,
+    Adaptive, AdaptiveRates, Bernoulli, Chunks, ChunksTimeout, Enumerate, EveryNth, Filter,
+    FilterMap, Fuse, Inspect, Map, RingBuffer, Sample, SampleLatest, Sampler, Take,
 };
 use crate::channel::{Delivery, Subscriber};
+use crate::concurrent::{
+    ForEachConcurrent, MapConcurrent, MapConcurrentUnordered, SpawnConcurrent, Then,
+};
 use crate::consume::{CollectFuture, CountFuture, FoldFuture, ForEachFuture, NextFuture};
 use crate::merge::MergeTwo;
 use crate::overflow::Overflow;
@@ -432,6 +436,123 @@ pub trait StreamOps: Stream {
         Take::new(self, n)
     }
 
+    /// Shows every item to `f` by reference and passes it on unchanged. See [`Inspect`].
+    fn inspect<F>(self, f: F) -> Inspect<Self, F>
+    where
+        F: FnMut(&Self::Item),
+        Self: Sized,
+    {
+        Inspect::new(self, f)
+    }
+
+    /// Pairs every item with its position, from 0. See [`Enumerate`].
+    fn enumerate(self) -> Enumerate<Self>
+    where
+        Self: Sized,
+    {
+        Enumerate::new(self)
+    }
+
+    /// Batches of `n` items, the last one shorter if the stream ends mid-batch; by count
+    /// alone, never by time. See [`Chunks`].
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    #[track_caller]
+    fn chunks(self, n: usize) -> Chunks<Self>
+    where
+        Self: Sized,
+    {
+        Chunks::new(self, n)
+    }
+
+    /// An async map: runs the future `f` makes of each item, one at a time, and yields its
+    /// output, in order. See [`Then`].
+    fn then<Fut, F>(self, f: F) -> Then<Self, Fut, F>
+    where
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future,
+        Self: Sized,
+    {
+        Then::new(self, f)
+    }
+
+    /// An async map with up to `n` futures running at once; outputs in the order of the
+    /// items, and never more than `n` futures and waiting outputs together. See
+    /// [`MapConcurrent`]; futures-util calls it `buffered`.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    #[track_caller]
+    fn map_concurrent<Fut, F>(self, n: usize, f: F) -> MapConcurrent<Self, Fut, F>
+    where
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future,
+        Self: Sized,
+    {
+        assert_limit("map_concurrent", n);
+        MapConcurrent::new(self, n, f)
+    }
+
+    /// An async map with up to `n` futures running at once; outputs as the futures complete.
+    /// See [`MapConcurrentUnordered`]; futures-util calls it `buffer_unordered`.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    #[track_caller]
+    fn map_concurrent_unordered<Fut, F>(
+        self,
+        n: usize,
+        f: F,
+    ) -> MapConcurrentUnordered<Self, Fut, F>
+    where
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future,
+        Self: Sized,
+    {
+        assert_limit("map_concurrent_unordered", n);
+        MapConcurrentUnordered::new(self, n, f)
+    }
+
+    /// Like [`map_concurrent`](Self::map_concurrent), with each future spawned as a tokio
+    /// task, so that CPU-bound work runs on every worker thread; outputs in the order of the
+    /// items. See [`SpawnConcurrent`].
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0; when polled outside a tokio runtime.
+    #[track_caller]
+    fn spawn_concurrent<Fut, F>(self, n: usize, f: F) -> SpawnConcurrent<Self, F, Fut::Output>
+    where
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+        Self: Sized,
+    {
+        assert_limit("spawn_concurrent", n);
+        SpawnConcurrent::new(self, n, f)
+    }
+
+    /// Runs the future `f` makes of each item, up to `n` at once, until the stream ends and
+    /// every future has completed. See [`ForEachConcurrent`].
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    #[track_caller]
+    fn for_each_concurrent<Fut, F>(self, n: usize, f: F) -> ForEachConcurrent<Self, Fut, F>
+    where
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future<Output = ()>,
+        Self: Sized,
+    {
+        assert_limit("for_each_concurrent", n);
+        ForEachConcurrent::new(self, n, f)
+    }
+
     /// This stream behind a pointer, its type erased: streams built with different closures
     /// (each closure is its own type) become one type, so they can be merged, kept in one
     /// `Vec`, or returned from the arms of a `match`. One allocation, and a dynamic call per
@@ -500,8 +621,8 @@ pub trait StreamOps: Stream {
         FoldFuture::new(self, init, f)
     }
 
-    /// Calls `f` on every item. `f` is synchronous; to await per item, loop over
-    /// [`next`](Self::next) instead.
+    /// Calls `f` on every item. `f` is synchronous; to await per item, see
+    /// [`for_each_concurrent`](Self::for_each_concurrent) (with `n` = 1 for one at a time).
     fn for_each<F>(self, f: F) -> ForEachFuture<Self, F>
     where
         F: FnMut(Self::Item),
@@ -520,3 +641,9 @@ pub trait StreamOps: Stream {
 }
 
 impl<St: Stream + ?Sized> StreamOps for St {}
+
+/// The limit of a concurrent stage, checked where the stage is built.
+#[track_caller]
+fn assert_limit(operator: &str, n: usize) {
+    assert!(n > 0, "{operator}: `n` must be at least 1, got 0");
+}

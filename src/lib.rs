@@ -67,6 +67,7 @@ mod poll;
 
 pub mod adapters;
 pub mod channel;
+pub mod concurrent;
 pub mod consume;
 pub mod event;
 mod ext;
@@ -77,6 +78,8 @@ mod overflow;
 pub mod sources;
 mod stats;
 mod sync;
+mod try_ext;
+mod wake_queue;
 pub mod window;
 
 pub use ext::StreamOps;
@@ -85,11 +88,13 @@ pub use overflow::Overflow;
 pub use poll::POLL_BUDGET;
 #[doc(no_inline)]
 pub use sources::{from_receiver, iter};
-pub use stats::{BackpressureStats, StatsHandle};
+pub use stats::{BackpressureStats, ErrorStats, StatsHandle};
+pub use try_ext::TryStreamOps;
 
 /// Everything needed to build and consume a pipeline: `use weir::prelude::*;`.
 ///
-/// The [`StreamOps`] extension trait (every operator and consumer), [`Stream`] and
+/// The [`StreamOps`] extension trait (every operator and consumer), [`TryStreamOps`] (for
+/// streams of `Result`s), [`Stream`] and
 /// [`FusedStream`], `pin!`, the sources [`iter()`] and [`from_receiver`], the channels
 /// ([`ring_channel`](channel::ring_channel) with its [`Overflow`] policies,
 /// [`broadcast`](channel::broadcast()) with its subscriber [`Delivery`](channel::Delivery)),
@@ -106,7 +111,7 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::window::{Count, Max, Mean, Min, Sum, Summarize};
     #[doc(no_inline)]
-    pub use crate::{BackpressureStats, Overflow, StreamOps};
+    pub use crate::{BackpressureStats, Overflow, StreamOps, TryStreamOps};
     #[doc(no_inline)]
     pub use core::pin::pin;
     #[doc(no_inline)]

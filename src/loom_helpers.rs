@@ -2,7 +2,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
@@ -27,4 +27,14 @@ pub(crate) fn drain<St: Stream + Unpin>(stream: &mut St) -> Vec<St::Item> {
 /// Waits on loom's executor for the next item of `stream` (`None` at its end).
 pub(crate) fn next<St: Stream + Unpin>(stream: &mut St) -> Option<St::Item> {
     block_on(poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)))
+}
+
+/// Polls `stream` once from a task that then goes away (a waker that does nothing), as a
+/// stream moved from one task to another sees it: whatever it registered now belongs to
+/// nobody, and the next poll, from the new task, must replace it.
+pub(crate) fn poll_from_another_task<St: Stream + Unpin>(
+    stream: &mut St,
+) -> Poll<Option<St::Item>> {
+    let waker = futures::task::noop_waker();
+    Pin::new(stream).poll_next(&mut Context::from_waker(&waker))
 }

@@ -1,5 +1,5 @@
 //! [`BackpressureStats`]: lock-free counters of what a dropping operator received, emitted and
-//! dropped.
+//! dropped; [`ErrorStats`]: how many results a stage saw and how many were errors.
 
 use std::fmt;
 
@@ -144,6 +144,77 @@ impl fmt::Debug for BackpressureStats {
             .field("received", &self.received())
             .field("processed", &self.processed())
             .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+/// How many results a stage saw and how many were errors: the course project's
+/// `ErrorStats`, with its `record` and `error_rate`.
+///
+/// Share it behind an `Arc` between the stage that records (by hand, in an
+/// [`inspect`](crate::StreamOps::inspect), or through
+/// [`skip_errors`](crate::TryStreamOps::skip_errors), which records every result it skips or
+/// passes) and whoever reports. The two counters are updated with relaxed atomics, one after
+/// the other: a reader on another thread may see `total` one result ahead of `errors`, never
+/// behind it.
+///
+/// ```
+/// use weir::ErrorStats;
+///
+/// let stats = ErrorStats::new();
+/// for result in [Ok(1), Err("bad"), Ok(3), Ok(4)] {
+///     stats.record(&result);
+/// }
+/// assert_eq!((stats.total(), stats.errors()), (4, 1));
+/// assert_eq!(stats.error_rate(), 25.0);
+/// ```
+#[derive(Default)]
+pub struct ErrorStats {
+    total: AtomicUsize,
+    errors: AtomicUsize,
+}
+
+impl ErrorStats {
+    /// Both counters at zero.
+    pub fn new() -> Self {
+        ErrorStats::default()
+    }
+
+    /// Counts `result`, and counts it as an error if it is one.
+    pub fn record<T, E>(&self, result: &Result<T, E>) {
+        if result.is_err() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Results recorded.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Errors recorded.
+    pub fn errors(&self) -> usize {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// The share of recorded results that were errors, in percent; 0.0 when nothing was
+    /// recorded.
+    pub fn error_rate(&self) -> f64 {
+        let (total, errors) = (self.total(), self.errors());
+        if total == 0 {
+            0.0
+        } else {
+            errors as f64 * 100.0 / total as f64
+        }
+    }
+}
+
+impl fmt::Debug for ErrorStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorStats")
+            .field("total", &self.total())
+            .field("errors", &self.errors())
             .finish()
     }
 }

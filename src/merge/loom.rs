@@ -1,13 +1,17 @@
 //! Loom models of a merge's sources woken from other threads. Each states its invariant.
 
+use std::pin::Pin;
 use std::task::Waker;
 
+use futures_core::Stream;
+
 use super::merge;
-use super::wake_queue::{SourceWaker, WakeQueue};
 use crate::channel::ring_channel;
-use crate::loom_helpers::drain;
+use crate::loom_helpers::{drain, next, poll_from_another_task};
 use crate::overflow::Overflow;
-use crate::sync::{model, thread};
+use crate::poll::POLL_BUDGET;
+use crate::sync::{block_on, model, thread};
+use crate::wake_queue::{Member, WakeQueue};
 
 /// Invariant: no lost wake-up. A source fed from another thread while the merge is being
 /// polled is polled again: the merge sees both items and ends.
@@ -49,12 +53,84 @@ fn a_source_pushed_from_another_thread_is_admitted() {
 fn concurrent_wakes_queue_a_source_once() {
     model(|| {
         let wakes = WakeQueue::new();
-        let source = SourceWaker::new(3, wakes.clone());
+        let source = Member::new(3, wakes.clone());
         let waker = Waker::from(source.clone());
         let other = waker.clone();
         let t = thread::spawn(move || other.wake());
         waker.wake_by_ref();
         t.join().unwrap();
         assert_eq!(*wakes.woken.lock(), [3]);
+    });
+}
+
+/// Invariant: no lost wake-up between rounds. Two sources are fed from two threads, so their
+/// wakes can land while the merge is ending a round: after it has looked at the wake queue
+/// and before it has cleared its flag, or the other way round. Every order must leave the
+/// flag set while a woken source waits in the queue: the merge yields both items and ends.
+#[test]
+fn two_sources_woken_while_a_round_ends() {
+    model(|| {
+        let (tx_a, rx_a) = ring_channel(1, Overflow::Block);
+        let (tx_b, rx_b) = ring_channel(1, Overflow::Block);
+        let mut merged = merge([rx_a, rx_b]);
+        let a = thread::spawn(move || tx_a.try_send(1).unwrap());
+        let b = thread::spawn(move || tx_b.try_send(2).unwrap());
+        let mut got = drain(&mut merged);
+        a.join().unwrap();
+        b.join().unwrap();
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+/// Invariant: a reused source id belongs to its new source only. A source ends, so its id
+/// is free; a source added later takes that id and is woken twice from another thread (it
+/// pends between its two items). Both wakes reach it, and the counts keep the two sources
+/// apart.
+#[test]
+fn a_reused_source_id_is_woken_for_its_new_source() {
+    model(|| {
+        let first = Box::pin(crate::sources::iter(vec![0u8])) as BoxedSource;
+        let mut merged = merge([first]);
+        assert_eq!(next(&mut merged), Some(0));
+        assert_eq!(next(&mut merged), None);
+        let (tx, rx) = ring_channel(1, Overflow::Block);
+        merged.push(Box::pin(rx));
+        let feeder = thread::spawn(move || {
+            block_on(async {
+                tx.send(1).await.unwrap();
+                tx.send(2).await.unwrap();
+            })
+        });
+        assert_eq!(drain(&mut merged), [1, 2]);
+        feeder.join().unwrap();
+        assert_eq!(merged.source_counts(), [1, 2]);
+    });
+}
+
+/// A source of `u8`s of any kind, so that one merge can hold channels and iterators.
+type BoxedSource = Pin<Box<dyn Stream<Item = u8> + Send>>;
+
+/// Invariant: the poll budget never loses a wake-up. A merge of `POLL_BUDGET` sources that
+/// end at once and, after them, a channel fed from another thread: the first poll spends its whole budget
+/// on sources that yield nothing, so it must wake its own task before returning `Pending`,
+/// while the feeder's wake may land before, during or after. The merge yields the item and
+/// ends.
+#[test]
+fn a_wake_pending_when_the_budget_runs_out_is_kept() {
+    model(|| {
+        let (tx, rx) = ring_channel(1, Overflow::Block);
+        let mut sources: Vec<BoxedSource> = (0..POLL_BUDGET)
+            .map(|_| Box::pin(crate::sources::iter(Vec::<u8>::new())) as BoxedSource)
+            .collect();
+        sources.push(Box::pin(rx));
+        let mut merged = merge(sources);
+        let feeder = thread::spawn(move || tx.try_send(7).unwrap());
+        assert!(
+            poll_from_another_task(&mut merged).is_pending(),
+            "the first poll ends on the budget"
+        );
+        assert_eq!(drain(&mut merged), [7]);
+        feeder.join().unwrap();
     });
 }

@@ -2,8 +2,8 @@
 //!
 //! - [`merge`] and [`merge_tagged`]: any number of sources, fair round robin, O(1) work per
 //!   wake-up, sources added while the merge runs ([`MergeHandle`], [`MergeTaggedHandle`]). The
-//!   rounds are in `tagged.rs`, the wake queue the sources' wakers report to in
-//!   `wake_queue.rs`, the handles in `handle.rs`, the loom models in `loom.rs`.
+//!   rounds are in `tagged.rs` (the sources' wakers report to the crate's wake queue), the
+//!   handles in `handle.rs`, the loom models in `loom.rs`.
 //! - [`StreamOps::merge`](crate::StreamOps::merge): two streams of different types, no
 //!   allocation ([`MergeTwo`], in `two.rs`).
 //! - [`merge_event_time`]: a k-way merge by event time, for windows downstream
@@ -21,7 +21,6 @@ mod handle;
 mod loom;
 mod tagged;
 mod two;
-mod wake_queue;
 
 pub use event_time::{EventTimeMerge, merge_event_time};
 use handle::untagged;

@@ -7,9 +7,9 @@ use std::task::{Context, Poll, Waker};
 use futures_core::{FusedStream, Stream};
 
 use super::MergeTaggedHandle;
-use super::wake_queue::{SourceWaker, WakeQueue};
 use crate::poll::{POLL_BUDGET, wake_self};
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, WakeArc};
+use crate::wake_queue::{Member, WakeQueue};
 
 pub(super) struct Shared<K, St> {
     pub(super) wakes: Arc<WakeQueue>,
@@ -19,7 +19,7 @@ pub(super) struct Shared<K, St> {
     /// Live [`MergeTaggedHandle`]s: while there are any, more sources may come.
     pub(super) handles: AtomicUsize,
     /// Every source ever added, with its counter, in the order added.
-    pub(super) registry: Mutex<Vec<(K, WakeArc<SourceWaker>)>>,
+    pub(super) registry: Mutex<Vec<(K, WakeArc<Member>)>>,
 }
 
 /// A source with what the merge keeps of it. It lives in the round, in `joining`, or parked
@@ -118,7 +118,7 @@ pub struct MergeTagged<K, St> {
     /// Sources waiting for their waker, by id.
     parked: Vec<Option<Slot<K, St>>>,
     /// Waker states by id; an ended source's stays until its id is reused.
-    states: Vec<WakeArc<SourceWaker>>,
+    states: Vec<WakeArc<Member>>,
     /// Ids free for reuse.
     free: Vec<usize>,
     pub(super) live: usize,
@@ -157,7 +157,7 @@ where
     /// Adds a source. It joins the merge's next round, after the sources already scheduled.
     pub fn push(&mut self, key: K, stream: St) {
         let id = self.free.pop().unwrap_or(self.states.len());
-        let state = SourceWaker::new(id, self.shared.wakes.clone());
+        let state = Member::new(id, self.shared.wakes.clone());
         if id == self.states.len() {
             self.states.push(state.clone());
             self.parked.push(None);
@@ -331,9 +331,7 @@ where
 
     /// Appends the woken parked sources to the round.
     fn schedule_woken(&mut self) {
-        let woken = std::mem::take(&mut *self.shared.wakes.woken.lock());
-        for id in woken {
-            self.states[id].queued.store(false, Ordering::Release);
+        for id in self.shared.wakes.take_woken(&self.states) {
             if let Some(mut slot) = self.parked[id].take() {
                 slot.joined = self.rounds;
                 self.round.push(Some(slot));

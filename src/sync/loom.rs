@@ -61,3 +61,25 @@ fn reregister_wake_race() {
         waker_thread.join().unwrap();
     });
 }
+
+/// Invariant: the wake reaches the task that waits now. A waiter first registers one waker
+/// (a task that then moved on) and then, from another task, registers its own and waits
+/// while the waker thread raises the flag and wakes: the second task must be woken. A cell
+/// that kept the first waker would wake the wrong task, and loom reports the deadlock.
+#[test]
+fn a_waiter_moved_to_another_task_is_woken() {
+    model(|| {
+        let (cell, flag, waker_thread) = raise_and_wake();
+        let first_task = futures::task::noop_waker();
+        cell.register(&first_task);
+        block_on(poll_fn(|cx| {
+            cell.register(cx.waker());
+            if flag.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+        waker_thread.join().unwrap();
+    });
+}

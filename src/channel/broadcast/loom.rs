@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 
 use crate::channel::{Delivery, broadcast};
-use crate::loom_helpers::drain;
+use crate::loom_helpers::{drain, next, poll_from_another_task};
 use crate::sync::{Arc, block_on, model, thread};
 
 /// Invariant: conservation for lagging subscribers. One publisher, two subscribers,
@@ -118,5 +118,114 @@ fn the_last_subscriber_leaving_wakes_the_driver() {
             1,
             "the unread item went with its readers"
         );
+    });
+}
+
+/// Invariant: no lost wake-up with `feed`/`flush`. The publisher feeds two items into a
+/// ring of one, flushing only at the end, to one critical and one lagging subscriber, each
+/// on its own thread. A fed item wakes nobody, so when the publisher finds the ring held by
+/// the critical subscriber it must wake the waiting subscribers itself: the critical one
+/// gets every item, the lagging one a strictly increasing part of them with the rest counted
+/// as lagged, and nobody is left waiting.
+#[test]
+fn feed_and_flush_wake_a_critical_and_a_lagging_subscriber() {
+    model(|| {
+        let (mut publisher, mut lagging) = broadcast::<u8>(1);
+        let mut critical = publisher.subscribe_with(Delivery::Critical);
+        let sender = thread::spawn(move || {
+            block_on(async {
+                for i in 0..2 {
+                    publisher.feed(i).await;
+                }
+            });
+            publisher.flush();
+        });
+        let lagging_reader = thread::spawn(move || {
+            let got = drain(&mut lagging);
+            (got, lagging.lagged())
+        });
+        assert_eq!(drain(&mut critical), [0, 1]);
+        sender.join().unwrap();
+        let (got, lagged) = lagging_reader.join().unwrap();
+        assert_eq!(got.len() as u64 + lagged, 2, "{got:?} + {lagged}");
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    });
+}
+
+/// Invariant: a subscriber may join while the publisher waits. The publisher waits on a
+/// critical subscriber that has not read item 0; meanwhile another critical subscriber joins
+/// from a third thread. The first gets `[0, 1]`; the joiner gets the items sent after it
+/// joined (`[1]` or nothing), and the publisher is released in every order.
+#[test]
+fn a_subscriber_joins_while_the_publisher_waits() {
+    model(|| {
+        let (mut publisher, lagging) = broadcast::<u8>(1);
+        drop(lagging);
+        let mut first = publisher.subscribe_with(Delivery::Critical);
+        let subscriptions = publisher.subscriptions();
+        publisher.try_send(0).unwrap();
+        let sender = thread::spawn(move || block_on(publisher.send(1)));
+        let joiner = thread::spawn(move || {
+            let mut late = subscriptions.subscribe_with(Delivery::Critical);
+            drain(&mut late)
+        });
+        assert_eq!(drain(&mut first), [0, 1]);
+        sender.join().unwrap();
+        let late = joiner.join().unwrap();
+        assert!(late.is_empty() || late == [1], "{late:?}");
+    });
+}
+
+/// Invariant: an item is released as soon as every subscriber has read it. Two lagging
+/// subscribers read all three items on their own threads and stay alive; the publisher too.
+/// Once the readers let go of what they received, each item's `Arc` count is back to one: the
+/// ring keeps no copy of an item everybody has read.
+#[test]
+fn items_read_by_every_subscriber_are_released() {
+    model(|| {
+        let items: Vec<Arc<u8>> = (0..2).map(Arc::new).collect();
+        let (mut publisher, a) = broadcast::<Arc<u8>>(2);
+        let b = publisher.subscribe();
+        for item in &items {
+            publisher.try_send(item.clone()).unwrap();
+        }
+        let readers: Vec<_> = [a, b]
+            .into_iter()
+            .map(|mut sub| {
+                thread::spawn(move || {
+                    let got: Vec<u8> = [next(&mut sub), next(&mut sub)]
+                        .into_iter()
+                        .map(|x| *x.expect("two items were sent"))
+                        .collect();
+                    (got, sub)
+                })
+            })
+            .collect();
+        let mut subscribers = Vec::new();
+        for reader in readers {
+            let (got, sub) = reader.join().unwrap();
+            assert_eq!(got, [0, 1]);
+            subscribers.push(sub);
+        }
+        for item in &items {
+            assert_eq!(Arc::strong_count(item), 1, "item {} still held", **item);
+        }
+        drop((publisher, subscribers));
+    });
+}
+
+/// Invariant: the wake reaches the task that waits now. A subscriber waits once in a task
+/// that goes away, then in another while the publisher sends: the second task gets the item.
+#[test]
+fn a_subscriber_moved_to_another_task_is_woken() {
+    model(|| {
+        let (mut publisher, mut sub) = broadcast::<u8>(1);
+        assert!(poll_from_another_task(&mut sub).is_pending());
+        let sender = thread::spawn(move || {
+            publisher.try_send(7).unwrap();
+            publisher
+        });
+        assert_eq!(next(&mut sub), Some(7));
+        drop(sender.join().unwrap());
     });
 }

@@ -6,7 +6,7 @@ use std::task::Context;
 
 use crate::channel::error::SendError;
 use crate::channel::ring_channel;
-use crate::loom_helpers::next;
+use crate::loom_helpers::{next, poll_from_another_task};
 use crate::overflow::Overflow;
 use crate::sync::{Arc, block_on, model, thread};
 
@@ -159,5 +159,49 @@ fn a_cancelled_send_passes_its_promised_slot_on() {
         let want: Vec<i32> = if a_sent { vec![0, 1, 2] } else { vec![0, 2] };
         got.sort_unstable();
         assert_eq!(got, want);
+    });
+}
+
+/// Invariant: the wake reaches the task that waits now. The receiver waits once in a task
+/// that goes away, then in another while a sender sends: the second task gets the item (a
+/// receiver that kept the first task's waker would never wake the second).
+#[test]
+fn a_receiver_moved_to_another_task_is_woken() {
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        assert!(poll_from_another_task(&mut rx).is_pending());
+        let sender = thread::spawn(move || {
+            tx.try_send(7).unwrap();
+            tx
+        });
+        assert_eq!(next(&mut rx), Some(7));
+        drop(sender.join().unwrap());
+    });
+}
+
+/// Invariant: conservation when the receiver closes while a sender waits. The ring holds
+/// item 0; a sender waits to send item 1; the receiver takes item 0 (which gives the freed
+/// slot to that sender), closes, and drains. Item 1 is either received or handed back to its
+/// sender as refused, never both, never lost, and the waiting sender is always released.
+#[test]
+fn close_racing_a_waiting_send_loses_nothing() {
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        tx.try_send(0).unwrap();
+        let sender = thread::spawn(move || block_on(tx.send(1)));
+        assert_eq!(next(&mut rx), Some(0));
+        rx.close();
+        let mut got = Vec::new();
+        while let Some(item) = next(&mut rx) {
+            got.push(item);
+        }
+        match sender.join().unwrap() {
+            Ok(None) => assert_eq!(got, [1]),
+            Err(SendError(item)) => {
+                assert_eq!(item, 1);
+                assert!(got.is_empty(), "{got:?}");
+            }
+            Ok(Some(dropped)) => panic!("Block mode dropped {dropped}"),
+        }
     });
 }

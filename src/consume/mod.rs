@@ -1,5 +1,8 @@
 //! The futures that consume a stream: [`NextFuture`], [`CollectFuture`], [`FoldFuture`],
-//! [`ForEachFuture`], [`CountFuture`].
+//! [`ForEachFuture`], [`CountFuture`]; and, for streams of `Result`s, those that stop at the
+//! first error (in `fallible.rs`): [`TryCollectFuture`], [`TryFoldFuture`],
+//! [`TryForEachFuture`]. The consumer that runs futures,
+//! [`ForEachConcurrent`](crate::concurrent::ForEachConcurrent), is with the other async stages.
 //!
 //! The ones that drain a whole stream take at most [`POLL_BUDGET`] items per poll, then wake
 //! their task and return `Pending`, like the operators do: a future draining an endless ready
@@ -16,6 +19,10 @@ use pin_project_lite::pin_project;
 
 use crate::adapters::Fuse;
 use crate::poll::{POLL_BUDGET, wake_self};
+
+mod fallible;
+
+pub use fallible::{TryCollectFuture, TryFoldFuture, TryForEachFuture};
 
 /// Feeds every item `stream` has ready to `sink`, up to the budget. `Ready` once the stream has
 /// ended; `Pending` with a wake-up registered (by the stream, or by waking the task when the

@@ -1,0 +1,90 @@
+//! The wake queue: where the wakers of the members of a group (a merge's sources, a concurrent
+//! stage's futures) report, so that a wake-up costs the group's owner O(1) work instead of a
+//! scan of its members.
+//!
+//! Each member has a [`Member`] waker state with a small id. Waking it pushes the id to the
+//! queue (once per burst of wakes) and wakes the owner's task; the owner takes the ids with
+//! [`WakeQueue::take_woken`] and polls just those members.
+
+use std::task::Wake;
+
+use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering, WakeArc, WakerCell};
+
+/// Ids of woken members, and the owner task's waker.
+pub(crate) struct WakeQueue {
+    pub(crate) woken: Mutex<Vec<usize>>,
+    /// Set after an id is pushed to `woken` (and, for a merge, after a handle pushed a
+    /// source): lets the owner skip the lock when nothing was woken, which is every time for
+    /// members that are always ready.
+    pub(crate) any: AtomicBool,
+    pub(crate) parent: WakerCell,
+}
+
+impl WakeQueue {
+    /// An empty queue with no task registered.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(WakeQueue {
+            woken: Mutex::new(Vec::new()),
+            any: AtomicBool::new(false),
+            parent: WakerCell::new(),
+        })
+    }
+
+    /// Flags the queue and wakes the owner's task: something (a woken member, a pushed
+    /// source) waits for it.
+    pub(crate) fn notify(&self) {
+        self.any.store(true, Ordering::Release);
+        self.parent.wake();
+    }
+
+    /// The ids woken since the last call, in the order woken, each once; `members` are the
+    /// states by id, whose `queued` marks are cleared so that their next wake queues them
+    /// again. The caller clears `any` first: a wake that lands after that sets it again.
+    pub(crate) fn take_woken(&self, members: &[WakeArc<Member>]) -> Vec<usize> {
+        let woken = std::mem::take(&mut *self.woken.lock());
+        for &id in &woken {
+            members[id].queued.store(false, Ordering::Release);
+        }
+        woken
+    }
+}
+
+/// The waker state of one member: a [`Waker`](std::task::Waker) is built from it.
+pub(crate) struct Member {
+    pub(crate) id: usize,
+    /// In `woken` already (so a burst of wakes queues it once).
+    pub(crate) queued: AtomicBool,
+    /// The member is gone and its id may be reused: wakes are ignored.
+    pub(crate) closed: AtomicBool,
+    /// A count the owner publishes for readers on other threads (a merge's items per
+    /// source); unused by owners that publish nothing.
+    pub(crate) items: AtomicU64,
+    wakes: Arc<WakeQueue>,
+}
+
+impl Member {
+    /// The waker state of member `id`, reporting to `wakes`.
+    pub(crate) fn new(id: usize, wakes: Arc<WakeQueue>) -> WakeArc<Self> {
+        WakeArc::new(Member {
+            id,
+            queued: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            items: AtomicU64::new(0),
+            wakes,
+        })
+    }
+}
+
+impl Wake for Member {
+    fn wake(self: WakeArc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &WakeArc<Self>) {
+        if self.closed.load(Ordering::Acquire) || self.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.wakes.woken.lock().push(self.id);
+        self.wakes.notify();
+    }
+}
