@@ -118,11 +118,6 @@ mutant "ring-close-does-not-release-senders" src/channel/ring/receiver.rs \
         wake_all(wakers);' 'wakers
         };
         drop(wakers);'
-mutant "ring-close-keeps-promises" src/channel/ring/receiver.rs \
-    'state.receiver_alive = false;
-            state.promised.clear();
-            let mut wakers' 'state.receiver_alive = false;
-            let mut wakers'
 
 # ---- broadcast ----
 mutant "broadcast-blocked-feed-does-not-wake-subscribers" src/channel/broadcast/publisher.rs \
@@ -187,6 +182,19 @@ mutant "merge-handle-count-relaxed" src/merge/handle.rs \
     'self.shared.has_incoming.store(true, Ordering::Release);' \
     'self.shared.has_incoming.store(true, Ordering::Relaxed);' \
     'fetch_sub(1, Ordering::AcqRel)' 'fetch_sub(1, Ordering::Relaxed)'
+
+# ---- concurrent stages ----
+mutant "concurrent-pending-without-a-last-look" src/concurrent/stage.rs \
+    'this.pool.register(cx);
+            registered = true;' 'this.pool.register(cx);
+            return Step::Pending;'
+mutant "concurrent-clears-flag-after-taking-the-queue" src/concurrent/pool.rs \
+    'self.wakes.any.store(false, Ordering::Relaxed);
+            self.ready.extend(self.wakes.take_woken(&self.members));' \
+    'self.ready.extend(self.wakes.take_woken(&self.members));
+            self.wakes.any.store(false, Ordering::Relaxed);'
+mutant "concurrent-yields-a-later-output-first" src/concurrent/ordered.rs \
+    'if at == 0 {' 'if at <= 1 {'
 
 printf 'baseline (no mutant): '
 if failed="$(run_models)"; then

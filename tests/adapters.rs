@@ -193,3 +193,54 @@ fn take_stops_after_n_and_releases_its_upstream() {
     assert_eq!(driven.items, [1, 2]);
     assert_eq!(driven.source_wakes, 1);
 }
+
+#[tokio::test]
+async fn enumerate_counts_from_zero_and_keeps_the_hint() {
+    let mut s = weir::iter(['a', 'b', 'c']).enumerate();
+    assert_eq!(s.size_hint(), (3, Some(3)));
+    assert_eq!(s.next().await, Some((0, 'a')));
+    let rest: Vec<(u64, char)> = (&mut s).collect().await;
+    assert_eq!(rest, [(1, 'b'), (2, 'c')]);
+    assert!(s.is_terminated());
+}
+
+#[test]
+fn inspect_sees_every_item_once_and_passes_pending_on() {
+    let (source, state) = Script::new([Step::Item(1), Step::Pending, Step::Item(2)]);
+    let mut seen = Vec::new();
+    let driven = drive(source.inspect(|x| seen.push(*x)), &state);
+    assert_eq!(driven.items, [1, 2]);
+    assert_eq!(seen, [1, 2]);
+    assert_eq!(driven.source_wakes, 1);
+}
+
+#[tokio::test]
+async fn chunks_cut_by_count_and_flush_the_rest_at_the_end() {
+    let s = weir::iter(1..=7).chunks(3);
+    assert_eq!(s.size_hint(), (3, Some(3)));
+    let out: Vec<Vec<u32>> = s.collect().await;
+    assert_eq!(out, [vec![1, 2, 3], vec![4, 5, 6], vec![7]]);
+    let none: Vec<Vec<u32>> = weir::iter(0..0).chunks(3).collect().await;
+    assert!(none.is_empty());
+}
+
+/// A partial batch waits for the upstream (no timer), and a large `n` is filled within the
+/// poll budget, waking the task between polls.
+#[test]
+fn chunks_wait_for_a_quiet_upstream_and_respect_the_budget() {
+    let (source, state) = Script::new([Step::Item(1), Step::Pending, Step::Item(2)]);
+    let driven = drive(source.chunks(2), &state);
+    assert_eq!(driven.items, [vec![1, 2]]);
+    assert_eq!(driven.source_wakes, 1);
+    let (source, state) = Script::ready(0..1_000u32);
+    let mut polls = 0;
+    let driven = common::drive_inspect(source.chunks(1_000), &state, |_| polls += 1);
+    assert_eq!(driven.items, [(0..1_000).collect::<Vec<_>>()]);
+    assert_eq!(driven.self_wakes, 1_000 / POLL_BUDGET);
+}
+
+#[test]
+#[should_panic(expected = "chunks: `n` must be at least 1, got 0")]
+fn chunks_of_zero_panics() {
+    let _ = weir::iter(0..1).chunks(0);
+}

@@ -205,3 +205,20 @@ fn close_racing_a_waiting_send_loses_nothing() {
         }
     });
 }
+
+/// Invariant: closing releases a waiting sender. The ring is full and stays full; a sender
+/// waits to send while the receiver closes: the sender always gets its item back as refused
+/// (a close that did not wake it would leave it waiting for ever), and the receiver still
+/// drains what was buffered.
+#[test]
+fn close_releases_a_waiting_sender() {
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        tx.try_send(0).unwrap();
+        let sender = thread::spawn(move || block_on(tx.send(1)));
+        rx.close();
+        assert_eq!(sender.join().unwrap(), Err(SendError(1)));
+        assert_eq!(next(&mut rx), Some(0));
+        assert_eq!(next(&mut rx), None);
+    });
+}
