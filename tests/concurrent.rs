@@ -290,7 +290,7 @@ fn map_concurrent_of_zero_panics() {
 #[test]
 #[should_panic(expected = "for_each_concurrent: `n` must be at least 1, got 0")]
 fn for_each_concurrent_of_zero_panics() {
-    let _ = weir::iter(0..1).for_each_concurrent(0, |_| std::future::ready(()));
+    drop(weir::iter(0..1).for_each_concurrent(0, |_| std::future::ready(())));
 }
 
 /// Dropping a stage drops its futures in flight and whatever they hold.
