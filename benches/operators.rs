@@ -6,6 +6,9 @@
 //! - `chunks_timeout/ready` and `chunks_timeout/pending_every_1000`: batches of 100 with a 1 s
 //!   timeout, against tokio-stream's `chunks_timeout`, and (for the pausing source) against
 //!   draining the source with no batching at all (the limit).
+//! - `small_adapters`: `inspect` (adding each item to a counter), `enumerate` and `chunks(100)`
+//!   over an always-ready source, each summed, against futures-util's adapters of the same
+//!   names and semantics.
 
 mod common;
 
@@ -114,9 +117,57 @@ fn chunks_timeout(c: &mut Criterion) {
     group.finish();
 }
 
+/// Sums every item of `s`.
+fn sum<S: futures::Stream<Item = u64>>(s: S) -> u64 {
+    block_on(weir::StreamOps::fold(s, 0u64, |a, x| a.wrapping_add(x)))
+}
+
+fn small_adapters(c: &mut Criterion) {
+    use futures::StreamExt as F;
+    use weir::StreamOps as W;
+    let mut group = c.benchmark_group("small_adapters");
+    group.throughput(Throughput::Elements(N));
+    let source = || futures::stream::iter(0..black_box(N));
+    group.bench_function("inspect/weir", |b| {
+        b.iter(|| {
+            let mut seen = 0u64;
+            let total = sum(W::inspect(source(), |x| seen = seen.wrapping_add(*x)));
+            black_box(seen) ^ total
+        })
+    });
+    group.bench_function("inspect/futures", |b| {
+        b.iter(|| {
+            let mut seen = 0u64;
+            let total = sum(F::inspect(source(), |x| seen = seen.wrapping_add(*x)));
+            black_box(seen) ^ total
+        })
+    });
+    group.bench_function("enumerate/weir", |b| {
+        b.iter(|| sum(W::map(W::enumerate(source()), |(i, x)| i ^ x)))
+    });
+    group.bench_function("enumerate/futures", |b| {
+        b.iter(|| sum(W::map(F::enumerate(source()), |(i, x)| i as u64 ^ x)))
+    });
+    group.bench_function("chunks/weir", |b| {
+        b.iter(|| {
+            sum(W::map(W::chunks(source(), 100), |v: Vec<u64>| {
+                v.len() as u64
+            }))
+        })
+    });
+    group.bench_function("chunks/futures", |b| {
+        b.iter(|| {
+            sum(W::map(F::chunks(source(), 100), |v: Vec<u64>| {
+                v.len() as u64
+            }))
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = map_filter, chunks_timeout
+    targets = map_filter, chunks_timeout, small_adapters
 }
 criterion_main!(benches);

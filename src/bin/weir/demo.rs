@@ -43,6 +43,10 @@ pub struct DemoArgs {
     /// Capacity of each source's channel (1 to 1048576).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub buffer: u64,
+    /// Batch writes to storage in flight at once (1 to 1000; 1 writes them one after the
+    /// other).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub writers: u64,
 }
 
 impl Default for DemoArgs {
@@ -53,6 +57,7 @@ impl Default for DemoArgs {
             rate: 1_000,
             strategy: Overflow::DropOldest,
             buffer: 256,
+            writers: 8,
         }
     }
 }
@@ -287,15 +292,28 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
     let storage = subs.pop().expect("three subscribers");
     let analytics = subs.pop().expect("three subscribers");
 
+    let writers = usize::try_from(args.writers).expect("at most 1000");
     let storage = tokio::spawn(async move {
-        let mut batches = pin!(batch_events(storage, 200, Duration::from_millis(100)));
-        let (mut written, mut count) = (0, 0);
-        while let Some(batch) = batches.next().await {
-            write_batch_to_storage(&batch).await;
-            written += batch.events.len();
-            count += 1;
-        }
-        (written, count)
+        let mut written = 0;
+        let mut writes = pin!(
+            batch_events(storage, 200, Duration::from_millis(100)).for_each_concurrent(
+                writers,
+                |batch| {
+                    written += batch.events.len();
+                    async move { write_batch_to_storage(&batch).await }
+                }
+            )
+        );
+        // The most writes seen in flight when the consumer waits.
+        let mut peak = 0;
+        std::future::poll_fn(|cx| {
+            let poll = writes.as_mut().poll(cx);
+            peak = peak.max(writes.in_flight());
+            poll
+        })
+        .await;
+        let batches = writes.started();
+        (written, batches, peak)
     });
     let alerting = tokio::spawn(
         alerting
@@ -345,7 +363,7 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         }
     }
     driver.await.expect("the fan-out task panicked");
-    let (written, batches) = storage.await.expect("the storage consumer panicked");
+    let (written, batches, peak_writes) = storage.await.expect("the storage consumer panicked");
     let critical = alerting.await.expect("the alerting consumer panicked");
     progress.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
@@ -360,7 +378,10 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         totals[3]
     );
     say!("  alerts       {alerts} anomaly alerts, {critical} critical events seen by alerting");
-    say!("  storage      {written} events in {batches} batches");
+    say!(
+        "  storage      {written} events in {batches} batches, up to {peak_writes} of {writers} writes at once ({:.2} s of 10 ms writes one at a time)",
+        batches as f64 * 0.010
+    );
     say!("  backpressure {drops}");
     say!(
         "  throughput   {} events in {elapsed:.2} s ({:.0} events/s processed)",
