@@ -62,8 +62,12 @@ fn rate(per_second: f64) -> String {
         format!("{:.2} G/s", per_second / 1e9)
     } else if per_second >= 1e6 {
         format!("{:.1} M/s", per_second / 1e6)
-    } else {
+    } else if per_second >= 1e4 {
         format!("{:.0} k/s", per_second / 1e3)
+    } else if per_second >= 1e3 {
+        format!("{:.2} k/s", per_second / 1e3)
+    } else {
+        format!("{per_second:.1} /s")
     }
 }
 
