@@ -293,19 +293,24 @@ fn for_each_concurrent_of_zero_panics() {
     drop(weir::iter(0..1).for_each_concurrent(0, |_| std::future::ready(())));
 }
 
+/// A stage function whose futures each hold a clone of `token` for a second.
+fn holding(token: Arc<()>) -> impl FnMut(u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
+    move |i| {
+        let held = token.clone();
+        Box::pin(async move {
+            tokio::time::sleep(ms(1000)).await;
+            drop(held);
+            i
+        })
+    }
+}
+
 /// Dropping a stage drops its futures in flight and whatever they hold.
 #[tokio::test(start_paused = true)]
 async fn dropping_a_stage_releases_its_futures() {
     let token = Arc::new(());
     let t = token.clone();
-    let mut stage = Box::pin(weir::iter(0..10).map_concurrent_unordered(4, move |i| {
-        let held = t.clone();
-        async move {
-            tokio::time::sleep(ms(1000)).await;
-            drop(held);
-            i
-        }
-    }));
+    let mut stage = Box::pin(weir::iter(0..10u32).map_concurrent_unordered(4, holding(t)));
     assert!(poll_once(&mut stage.next()).0.is_pending());
     assert_eq!(Arc::strong_count(&token), 6); // ours, the closure's, four in flight
     drop(stage);
@@ -365,13 +370,7 @@ async fn a_panicking_task_panics_the_stage() {
 async fn dropping_a_spawning_stage_aborts_its_tasks() {
     let token = Arc::new(());
     let t = token.clone();
-    let mut stage = Box::pin(weir::iter(0..4).spawn_concurrent(4, move |_| {
-        let held = t.clone();
-        async move {
-            tokio::time::sleep(ms(1000)).await;
-            drop(held);
-        }
-    }));
+    let mut stage = Box::pin(weir::iter(0..4u32).spawn_concurrent(4, holding(t)));
     assert!(poll_once(&mut stage.next()).0.is_pending());
     tokio::task::yield_now().await;
     assert_eq!(Arc::strong_count(&token), 6);
