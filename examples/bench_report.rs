@@ -3,16 +3,37 @@
 //! `cargo bench` first, then `cargo run --release --example bench_report [OUT]`. Reads every
 //! `target/criterion/**/new/benchmark.json` with its `estimates.json` (median time per
 //! iteration), turns each into items per second with the benchmark's `Throughput::Elements`,
-//! and writes one table per benchmark group: each implementation, its throughput, and weir's
-//! ratio to it, measured in the same run. Also records the machine and the date. A section
-//! headed `## Notes` in the existing report (measurements made outside criterion, written by
-//! hand) is kept, after the tables.
+//! and writes one table per benchmark group: each implementation, its throughput, and a ratio
+//! measured in the same run (weir's throughput over a peer's, or, in the groups that compare
+//! weir's operators with each other, an operator's over the one it is measured against, from
+//! [`COMPARED`]). Above each table, a bar chart of the group (`docs/bench_charts/GROUP.svg`,
+//! the ratios written on the bars). Also records the machine and the date. A section headed
+//! `## Notes` in the existing report (measurements made outside criterion, written by hand) is
+//! kept, after the tables.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use svg::Document;
+use svg::node::element::{Rectangle, Text};
+
+/// In the groups where every implementation is weir's, what each one is measured against:
+/// `(group, implementation, against)`.
+const COMPARED: &[(&str, &str, &str)] = &[
+    ("adapters", "drop_oldest_1024", "filter_all"),
+    ("adapters", "sample_latest_1ms", "filter_all"),
+    ("adapters", "sample_every_2", "filter_half"),
+    ("adapters", "sample_seeded_0.5", "filter_half"),
+    ("adapters", "sample_adaptive_at_0.6", "filter_half"),
+    ("adapters", "sample_seeded_0.01", "filter_1_in_100"),
+    ("keeps_up", "drop_oldest_1024", "filter_all"),
+    ("pipeline", "event", "compact"),
+    ("tumbling", "weir_tumbling_stats", "weir_map_filter"),
+    ("tumbling_merged", "4_sources_interleaved", "one_source"),
+    ("tumbling_merged", "4_sources_ranges", "one_source"),
+];
 
 struct Result {
     case: String,
@@ -55,6 +76,126 @@ fn read(path: &Path) -> Option<(String, Result)> {
         per_second: elements / (nanos * 1e-9),
     };
     Some((bench["group_id"].as_str()?.to_owned(), result))
+}
+
+/// The ratio shown next to `r`: weir's throughput over a peer's in the same case, or `r`'s
+/// over what [`COMPARED`] names; empty for weir's own rows.
+fn ratio(group: &str, r: &Result, all: &[Result]) -> String {
+    if let Some(&(_, _, against)) = COMPARED
+        .iter()
+        .find(|(g, i, _)| *g == group && *i == r.implementation)
+    {
+        let base = all
+            .iter()
+            .find(|b| b.case == r.case && b.implementation == against);
+        return base.map_or_else(String::new, |b| {
+            format!("{:.2}x of {against}", r.per_second / b.per_second)
+        });
+    }
+    if r.implementation.starts_with("weir") {
+        return String::new();
+    }
+    all.iter()
+        .find(|w| w.case == r.case && w.implementation.starts_with("weir"))
+        .map_or_else(String::new, |w| {
+            format!("weir {:.2}x", w.per_second / r.per_second)
+        })
+}
+
+/// A horizontal bar chart of one group: a bar per implementation (weir's blue, the others
+/// grey), grouped by case, its length the throughput (on a log scale when the group spans
+/// more than 30x), the throughput and ratio written after it.
+fn chart(group: &str, results: &[Result], ratios: &[String]) -> String {
+    const LEFT: f64 = 250.0;
+    const BAR: f64 = 420.0;
+    const ROW: f64 = 26.0;
+    let max = results.iter().map(|r| r.per_second).fold(0.0, f64::max);
+    let min = results
+        .iter()
+        .map(|r| r.per_second)
+        .fold(f64::INFINITY, f64::min);
+    let log = max / min > 30.0;
+    let length = |v: f64| {
+        if log {
+            // From a tenth of the smallest to the largest.
+            let (lo, hi) = ((min / 10.0).log10(), max.log10());
+            BAR * (v.log10() - lo) / (hi - lo)
+        } else {
+            BAR * v / max
+        }
+    };
+    let height = 50.0 + ROW * results.len() as f64 + 20.0;
+    let width = LEFT + BAR + 260.0;
+    let title = if log {
+        format!("{group} (items per second, log scale)")
+    } else {
+        format!("{group} (items per second)")
+    };
+    let mut doc = Document::new()
+        .set("viewBox", (0, 0, width, height.round()))
+        .set("width", width)
+        .set("height", height.round())
+        .set("font-family", "DejaVu Sans, Helvetica, Arial, sans-serif")
+        .set("font-size", 12)
+        .add(
+            Rectangle::new()
+                .set("width", "100%")
+                .set("height", "100%")
+                .set("fill", "white"),
+        )
+        .add(
+            Text::new(title)
+                .set("x", 10)
+                .set("y", 22)
+                .set("font-size", 14)
+                .set("font-weight", "bold"),
+        );
+    let mut y = 44.0;
+    for (r, ratio) in results.iter().zip(ratios) {
+        let name = if r.case.is_empty() {
+            r.implementation.clone()
+        } else {
+            format!("{} · {}", r.case, r.implementation)
+        };
+        let fill = if r.implementation.starts_with("weir")
+            || COMPARED
+                .iter()
+                .any(|(g, i, _)| *g == group && *i == r.implementation)
+        {
+            "#4e79a7"
+        } else {
+            "#a0a0a0"
+        };
+        let w = length(r.per_second).max(1.0);
+        let label = if ratio.is_empty() {
+            rate(r.per_second)
+        } else {
+            format!("{} · {ratio}", rate(r.per_second))
+        };
+        doc = doc
+            .add(
+                Text::new(name)
+                    .set("x", LEFT - 8.0)
+                    .set("y", y + 14.0)
+                    .set("text-anchor", "end"),
+            )
+            .add(
+                Rectangle::new()
+                    .set("x", LEFT)
+                    .set("y", y + 2.0)
+                    .set("width", w)
+                    .set("height", ROW - 8.0)
+                    .set("fill", fill),
+            )
+            .add(
+                Text::new(label)
+                    .set("x", LEFT + w + 6.0)
+                    .set("y", y + 14.0)
+                    .set("fill", "#333"),
+            );
+        y += ROW;
+    }
+    format!("{doc}\n")
 }
 
 fn rate(per_second: f64) -> String {
@@ -123,36 +264,45 @@ fn main() {
         md,
         "Generated by `cargo run --release --example bench_report` from the results of \
          `cargo bench` on {}, on {} ({cores} cores). Throughput is items per second from \
-         criterion's median; each ratio is weir's throughput over the other implementation's \
-         **in the same run, on the same source**. Absolute figures drift between runs on a \
+         criterion's median. A ratio reads `weir 2.00x` (weir's throughput over this \
+         implementation's) or, where weir's operators are measured against each other, \
+         `0.50x of filter_half` (this one's throughput over that one's); each is **measured \
+         in the same run, on the same source**. Absolute figures drift between runs on a \
          shared machine; ratios much less. What each benchmark measures, and why the ratios \
          are what they are: `docs/operators/*.md` and the doc comment at the top of each file \
          in `benches/`.\n",
         today(),
         cpu_model()
     );
+    let charts = out.parent().unwrap_or(Path::new(".")).join("bench_charts");
+    std::fs::create_dir_all(&charts).expect("creating docs/bench_charts");
     for (group, mut results) in groups {
         results.sort_by(|a, b| (&a.case, &a.implementation).cmp(&(&b.case, &b.implementation)));
+        let ratios: Vec<String> = results.iter().map(|r| ratio(&group, r, &results)).collect();
+        std::fs::write(
+            charts.join(format!("{group}.svg")),
+            chart(&group, &results, &ratios),
+        )
+        .expect("writing a chart");
         let _ = writeln!(md, "## {group}\n");
-        let _ = writeln!(md, "| case | implementation | throughput | weir / it |");
-        let _ = writeln!(md, "|---|---|---|---|");
-        for r in &results {
-            let weir = results
-                .iter()
-                .find(|w| w.case == r.case && w.implementation.starts_with("weir"))
-                .filter(|w| {
-                    !r.implementation.starts_with("weir") || w.implementation == r.implementation
-                });
-            let ratio = match weir {
-                Some(w) if !r.implementation.starts_with("weir") => {
-                    format!("{:.2}x", w.per_second / r.per_second)
-                }
-                _ => String::new(),
+        let _ = writeln!(md, "![{group}](bench_charts/{group}.svg)\n");
+        let cases = results.iter().any(|r| !r.case.is_empty());
+        if cases {
+            let _ = writeln!(md, "| case | implementation | throughput | ratio |");
+            let _ = writeln!(md, "|---|---|---|---|");
+        } else {
+            let _ = writeln!(md, "| implementation | throughput | ratio |");
+            let _ = writeln!(md, "|---|---|---|");
+        }
+        for (r, ratio) in results.iter().zip(&ratios) {
+            let case = if cases {
+                format!("| {} ", r.case)
+            } else {
+                String::new()
             };
-            let case = if r.case.is_empty() { "" } else { &r.case };
             let _ = writeln!(
                 md,
-                "| {case} | {} | {} | {ratio} |",
+                "{case}| {} | {} | {ratio} |",
                 r.implementation,
                 rate(r.per_second)
             );

@@ -85,6 +85,19 @@ pin_project! {
     /// and, with a non-empty batch, after the timer was polled (it registered the waker too);
     /// or after the budget ran out, in which case the operator woke its own task first.
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../docs/operators/marbles/chunks_timeout.txt")]
+    /// ```
+    ///
+    /// ```text
+    #[doc = include_str!("../../docs/operators/marbles/chunks_timeout_last_emit.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```

@@ -29,6 +29,15 @@ pin_project! {
     /// The predicate is synchronous (`FnMut(&Item) -> bool`), like tokio-stream's `filter`
     /// and unlike futures-util's, whose predicate returns a future.
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../docs/operators/marbles/filter.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```

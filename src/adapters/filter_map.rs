@@ -24,6 +24,15 @@ pin_project! {
     /// After [`POLL_BUDGET`](crate::POLL_BUDGET) items mapped to `None` in one poll, `FilterMap` wakes its own task
     /// and returns `Pending`. Any other `Pending` is the upstream's, which registered the waker.
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../docs/operators/marbles/filter_map.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```

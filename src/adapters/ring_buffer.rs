@@ -51,6 +51,19 @@ pin_project! {
     /// without their work. A consumer that keeps up pays for the buffer only when a burst
     /// comes.
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../docs/operators/marbles/drop_oldest.txt")]
+    /// ```
+    ///
+    /// ```text
+    #[doc = include_str!("../../docs/operators/marbles/drop_newest.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```

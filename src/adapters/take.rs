@@ -23,6 +23,15 @@ pin_project! {
     /// `Take` returns `Pending` only when its upstream did. It takes one item per poll and
     /// needs no budget.
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../docs/operators/marbles/take.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```

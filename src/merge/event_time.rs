@@ -138,6 +138,16 @@ impl<St: Stream> Source<St> {
 ///
 /// [`idle_timeout`](Self::idle_timeout) panics if the timeout is zero; the merge panics if
 /// polled with an idle timeout outside a tokio runtime.
+///
+/// # Marble diagram
+///
+/// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+/// the end, `(x)` an item dropped, `x!` a late one):
+///
+/// ```text
+#[doc = include_str!("../../docs/operators/marbles/merge_event_time.txt")]
+/// ```
+///
 #[must_use = "streams do nothing unless polled"]
 pub struct EventTimeMerge<St: Stream, Ts> {
     sources: Vec<Source<St>>,

@@ -85,8 +85,21 @@ const PUBLISH_EVERY: u64 = 1024;
 /// Before returning `Pending` for want of work, a poll registers the task's waker with the
 /// wake queue and then takes the woken sources once more: a source woken before the
 /// registration is found by that last look, one woken after it wakes the task. No wake-up is
-/// lost (checked by the loom models in this file). A poll that returns an item registers
+/// lost (checked by the loom models in `loom.rs`). A poll that returns an item registers
 /// nothing: the consumer polls again anyway.
+///
+/// # Marble diagram
+///
+/// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+/// the end, `(x)` an item dropped, `x!` a late one):
+///
+/// ```text
+#[doc = include_str!("../../docs/operators/marbles/merge.txt")]
+/// ```
+///
+/// ```text
+#[doc = include_str!("../../docs/operators/marbles/merge_added.txt")]
+/// ```
 ///
 /// # Example
 ///

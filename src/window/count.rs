@@ -40,6 +40,15 @@ pin_project! {
     ///
     /// If `n` or `every` is 0.
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../docs/operators/marbles/count_window.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```

@@ -50,6 +50,15 @@ pin_project! {
     /// If `size` or `slide` is zero or not a whole number of milliseconds, or if a window would
     /// span more than [`MAX_PANES_PER_WINDOW`] panes of `gcd(size, slide)`.
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../docs/operators/marbles/processing_window.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```

@@ -49,6 +49,15 @@ pin_project! {
     ///
     /// If `interval` is zero.
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../../docs/operators/marbles/sample_latest.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```

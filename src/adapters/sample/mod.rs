@@ -49,6 +49,19 @@ pin_project! {
     /// After [`POLL_BUDGET`](crate::POLL_BUDGET) dropped items in one poll, the sampler wakes its own task and
     /// returns `Pending`. Any other `Pending` is the upstream's.
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../../docs/operators/marbles/sample_every.txt")]
+    /// ```
+    ///
+    /// ```text
+    #[doc = include_str!("../../../docs/operators/marbles/sample.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```

@@ -54,6 +54,15 @@ pub enum Delivery {
 ///
 /// If `capacity` is 0.
 ///
+/// # Marble diagram
+///
+/// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+/// the end, `(x)` an item dropped, `x!` a late one):
+///
+/// ```text
+#[doc = include_str!("../../../docs/operators/marbles/broadcast.txt")]
+/// ```
+///
 /// # Example
 ///
 /// ```

@@ -68,6 +68,23 @@ pub use sender::{RingSender, SendFuture};
 ///
 /// If `capacity` is 0.
 ///
+/// # Marble diagram
+///
+/// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+/// the end, `(x)` an item dropped, `x!` a late one):
+///
+/// ```text
+#[doc = include_str!("../../../docs/operators/marbles/ring_channel_block.txt")]
+/// ```
+///
+/// ```text
+#[doc = include_str!("../../../docs/operators/marbles/ring_channel_drop_oldest.txt")]
+/// ```
+///
+/// ```text
+#[doc = include_str!("../../../docs/operators/marbles/ring_channel_drop_newest.txt")]
+/// ```
+///
 /// # Example
 ///
 /// ```

@@ -93,6 +93,19 @@ pin_project! {
     /// If `size` or `slide` is 0, or if a window would span more than
     /// [`MAX_PANES_PER_WINDOW`] panes (`size / gcd(size, slide)`).
     ///
+    /// # Marble diagram
+    ///
+    /// Recorded from a run (`cargo run --example marbles`; time runs left to right, `|` is
+    /// the end, `(x)` an item dropped, `x!` a late one):
+    ///
+    /// ```text
+    #[doc = include_str!("../../../docs/operators/marbles/tumbling_window.txt")]
+    /// ```
+    ///
+    /// ```text
+    #[doc = include_str!("../../../docs/operators/marbles/sliding_window.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```
