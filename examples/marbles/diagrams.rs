@@ -203,6 +203,36 @@ fn ring_buffer(name: &'static str, overflow: Overflow) -> Diagram {
     )
 }
 
+fn sample_adaptive() -> Diagram {
+    let (items, end) =
+        script("a@10 b@20 c@30 d@40 e@50 f@60 g@70 h@80 i@90 j@100 k@110 l@120 m@130 n@140 |@150");
+    // The load the gauge reads: 0.3 until 50 ms, 0.6 until 100 ms, then 0.9.
+    let load = |t: u64| match t {
+        0..50 => 0.3,
+        50..100 => 0.6,
+        _ => 0.9,
+    };
+    let (out, done) = run(async {
+        let start = Instant::now();
+        let gauge = move || load(crate::marble::ms_since(start));
+        let policy = weir::adapters::Adaptive::seeded(gauge, Default::default(), 7);
+        let sampled = scripted(start, items.clone(), end).sample_with(policy);
+        record(start, sampled, NOW).await
+    });
+    let input = Lane::items("input", &items, Some(end)).drop_unless(&labels(&out));
+    let mut gauge = Lane::new("load (gauge)");
+    for t in [0, 50, 100] {
+        gauge.tick(t, load(t));
+    }
+    diagram(
+        "sample_adaptive",
+        ".sample_with(Adaptive::seeded(gauge, AdaptiveRates::default(), 7))",
+        "all items while the load is under 0.5, half from 0.5, 10% from 0.8 (seeded draws)",
+        end + 20,
+        vec![input, gauge, Lane::items("output", &out, Some(done))],
+    )
+}
+
 fn sampler(name: &'static str, call: &str, note: &str, which: u8) -> Diagram {
     let script = letters(&[10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
     one_to_one(
@@ -585,6 +615,7 @@ pub fn all() -> Vec<Diagram> {
             "the newest item of each 30 ms interval",
             2,
         ),
+        sample_adaptive(),
         event_time(
             "tumbling_window",
             50,

@@ -5,6 +5,9 @@
 //! in `docs/operators/*.md`) and `NAME.txt` (the ASCII rendering the operators' rustdoc
 //! includes). `tests/marbles.rs` draws them again and fails, naming the operator, when a
 //! committed file differs: they cannot drift from the code.
+//!
+//! A new diagram whose text an operator's rustdoc includes needs its `.txt` to exist (empty
+//! will do) before the library builds: create it, then run this.
 
 mod diagrams;
 mod marble;

@@ -62,6 +62,10 @@ pin_project! {
     #[doc = include_str!("../../../docs/operators/marbles/sample.txt")]
     /// ```
     ///
+    /// ```text
+    #[doc = include_str!("../../../docs/operators/marbles/sample_adaptive.txt")]
+    /// ```
+    ///
     /// # Example
     ///
     /// ```
