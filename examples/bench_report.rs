@@ -20,12 +20,14 @@ use svg::Document;
 use svg::node::element::{Rectangle, Text};
 
 /// In the groups where every implementation is weir's, what each one is measured against:
-/// `(group, implementation, against)`.
+/// `(group, implementation, against)`, a row per comparison.
 const COMPARED: &[(&str, &str, &str)] = &[
     ("adapters", "drop_oldest_1024", "filter_all"),
     ("adapters", "sample_latest_1ms", "filter_all"),
     ("adapters", "sample_every_2", "filter_half"),
+    ("adapters", "sample_every_2", "filter_half_opaque"),
     ("adapters", "sample_seeded_0.5", "filter_half"),
+    ("adapters", "sample_seeded_0.5", "filter_half_opaque"),
     ("adapters", "sample_adaptive_at_0.6", "filter_half"),
     ("adapters", "sample_seeded_0.01", "filter_1_in_100"),
     ("keeps_up", "drop_oldest_1024", "filter_all"),
@@ -81,16 +83,18 @@ fn read(path: &Path) -> Option<(String, Result)> {
 /// The ratio shown next to `r`: weir's throughput over a peer's in the same case, or `r`'s
 /// over what [`COMPARED`] names; empty for weir's own rows.
 fn ratio(group: &str, r: &Result, all: &[Result]) -> String {
-    if let Some(&(_, _, against)) = COMPARED
+    let against: Vec<String> = COMPARED
         .iter()
-        .find(|(g, i, _)| *g == group && *i == r.implementation)
-    {
-        let base = all
-            .iter()
-            .find(|b| b.case == r.case && b.implementation == against);
-        return base.map_or_else(String::new, |b| {
-            format!("{:.2}x of {against}", r.per_second / b.per_second)
-        });
+        .filter(|(g, i, _)| *g == group && *i == r.implementation)
+        .filter_map(|&(_, _, against)| {
+            let base = all
+                .iter()
+                .find(|b| b.case == r.case && b.implementation == against)?;
+            Some(format!("{:.2}x of {against}", r.per_second / base.per_second))
+        })
+        .collect();
+    if !against.is_empty() {
+        return against.join(", ");
     }
     if r.implementation.starts_with("weir") {
         return String::new();
