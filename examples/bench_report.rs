@@ -90,7 +90,10 @@ fn ratio(group: &str, r: &Result, all: &[Result]) -> String {
             let base = all
                 .iter()
                 .find(|b| b.case == r.case && b.implementation == against)?;
-            Some(format!("{:.2}x of {against}", r.per_second / base.per_second))
+            Some(format!(
+                "{:.2}x of {against}",
+                r.per_second / base.per_second
+            ))
         })
         .collect();
     if !against.is_empty() {
