@@ -71,6 +71,7 @@ pub mod concurrent;
 pub mod consume;
 pub mod event;
 mod ext;
+pub mod io;
 #[cfg(all(test, feature = "loom"))]
 mod loom_helpers;
 pub mod merge;

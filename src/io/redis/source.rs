@@ -1,0 +1,383 @@
+//! [`RedisSource`]: one stream read through a consumer group.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::{RedisResult, Value};
+
+use super::Acker;
+use crate::poll::{POLL_BUDGET, wake_self};
+
+/// The stream, the consumer group and this consumer's name, and how it reads.
+#[derive(Debug, Clone)]
+pub struct StreamGroup {
+    stream: String,
+    group: String,
+    consumer: String,
+    count: usize,
+    block: Duration,
+    claim_idle: Option<Duration>,
+}
+
+impl StreamGroup {
+    /// Reads `stream` as `consumer` of `group`, 1 000 entries per read, blocking up to 1 s
+    /// for new ones, claiming entries pending for 30 s in other consumers.
+    pub fn new(stream: &str, group: &str, consumer: &str) -> Self {
+        StreamGroup {
+            stream: stream.to_owned(),
+            group: group.to_owned(),
+            consumer: consumer.to_owned(),
+            count: 1000,
+            block: Duration::from_secs(1),
+            claim_idle: Some(Duration::from_secs(30)),
+        }
+    }
+
+    /// At most `count` entries per read.
+    ///
+    /// # Panics
+    ///
+    /// If `count` is 0.
+    #[track_caller]
+    pub fn count(mut self, count: usize) -> Self {
+        assert!(
+            count > 0,
+            "StreamGroup::count: `count` must be at least 1, got 0"
+        );
+        self.count = count;
+        self
+    }
+
+    /// How long a read waits on the server for new entries.
+    ///
+    /// # Panics
+    ///
+    /// If `block` is under 1 ms (Redis counts in milliseconds; 0 would wait for ever).
+    #[track_caller]
+    pub fn block(mut self, block: Duration) -> Self {
+        assert!(
+            block >= Duration::from_millis(1),
+            "StreamGroup::block: `block` must be at least 1 ms, got {block:?}"
+        );
+        self.block = block;
+        self
+    }
+
+    /// Claims the entries other consumers have left pending at least `idle` (a consumer
+    /// that died), whenever a read finds nothing new; `None` never claims.
+    pub fn claim_idle(mut self, idle: Option<Duration>) -> Self {
+        self.claim_idle = idle;
+        self
+    }
+
+    /// The stream's key.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// The consumer group.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// This consumer's name.
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+}
+
+/// One stream entry: its id and its fields (values read as UTF-8, invalid bytes replaced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The entry's id (`1700000000000-0`), what [`Acker::ack`] takes.
+    pub id: String,
+    /// Its fields.
+    pub fields: HashMap<String, String>,
+    /// Whether it was delivered before: re-read from this consumer's pending entries after
+    /// a restart, or claimed from a consumer that stopped.
+    pub redelivered: bool,
+}
+
+impl Entry {
+    /// The value of field `name`.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    fn from_redis(entry: StreamId, redelivered: bool) -> Self {
+        let fields = entry
+            .map
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::BulkString(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                    Value::SimpleString(s) => s,
+                    Value::Int(n) => n.to_string(),
+                    other => format!("{other:?}"),
+                };
+                (k, text)
+            })
+            .collect();
+        Entry {
+            id: entry.id,
+            fields,
+            redelivered,
+        }
+    }
+}
+
+/// Where the reading is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Re-reading this consumer's own pending entries, from after this id.
+    Pending(String),
+    /// Claiming other consumers' idle entries, from this id.
+    Claim(String),
+    /// Reading new entries (`>`).
+    New,
+}
+
+type Fetch = Pin<Box<dyn Future<Output = RedisResult<(Vec<Entry>, Phase)>> + Send>>;
+
+/// A stream of the entries of one Redis stream, read through a consumer group.
+///
+/// # State machine
+///
+/// Three phases. First it re-reads its own pending entries (`XREADGROUP ... STREAMS s 0`,
+/// paged): the entries delivered to this consumer name before a restart and never
+/// acknowledged. Then it reads new entries (`>`), `count` at a time, each read blocking up to
+/// `block` on the server. Whenever a read comes back empty and `claim_idle` is set, it claims
+/// the entries other consumers left pending at least that long (`XAUTOCLAIM`, paged) and
+/// yields them before reading new ones again. One read is in flight at a time; its entries
+/// are buffered and yielded one per poll.
+///
+/// The stream does not end on its own: a stream may always get more entries. With
+/// [`until_idle`](Self::until_idle) it ends at the first read that finds nothing new and
+/// nothing to claim. A failed read is yielded as `Err`; the next poll reads again.
+///
+/// # Wake-up contract
+///
+/// `Pending` when the read in flight (a future of the `redis` client, which registers the
+/// waker) is, or after [`POLL_BUDGET`](crate::POLL_BUDGET) reads in one poll that came back
+/// at once (then it wakes its own task first).
+#[must_use = "streams do nothing unless polled"]
+pub struct RedisSource {
+    conn: MultiplexedConnection,
+    group: StreamGroup,
+    phase: Phase,
+    buffer: VecDeque<Entry>,
+    fetch: Option<Fetch>,
+    until_idle: bool,
+    done: bool,
+    read: u64,
+}
+
+impl RedisSource {
+    /// Connects twice (one connection for the blocking reads, one for the acknowledgements),
+    /// creates the group if it is missing (reading the stream from its start, `MKSTREAM`),
+    /// and returns the source and its [`Acker`].
+    ///
+    /// # Errors
+    ///
+    /// Connecting, or creating the group for a reason other than its existing already.
+    pub async fn connect(
+        client: &redis::Client,
+        group: StreamGroup,
+    ) -> RedisResult<(RedisSource, Acker)> {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let created: RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&group.stream)
+            .arg(&group.group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match created {
+            Err(e) if e.code() == Some("BUSYGROUP") => {}
+            other => other?,
+        }
+        let acks = client.get_multiplexed_async_connection().await?;
+        let acker = Acker::new(acks, &group.stream, &group.group);
+        let source = RedisSource {
+            conn,
+            group,
+            phase: Phase::Pending("0".to_owned()),
+            buffer: VecDeque::new(),
+            fetch: None,
+            until_idle: false,
+            done: false,
+            read: 0,
+        };
+        Ok((source, acker))
+    }
+
+    /// Ends the stream at the first read that finds no new entry and nothing to claim,
+    /// instead of waiting for more: for draining a stream (a batch job, a test).
+    pub fn until_idle(mut self) -> Self {
+        self.until_idle = true;
+        self
+    }
+
+    /// Entries yielded so far.
+    pub fn read(&self) -> u64 {
+        self.read
+    }
+
+    /// The stream, group and consumer read.
+    pub fn group(&self) -> &StreamGroup {
+        &self.group
+    }
+
+    /// The read for the current phase, as a future that owns what it needs.
+    fn start_fetch(&self) -> Fetch {
+        let mut conn = self.conn.clone();
+        let g = self.group.clone();
+        let phase = self.phase.clone();
+        Box::pin(async move {
+            match phase {
+                Phase::Pending(after) => {
+                    let reply: StreamReadReply = redis::cmd("XREADGROUP")
+                        .arg("GROUP")
+                        .arg(&g.group)
+                        .arg(&g.consumer)
+                        .arg("COUNT")
+                        .arg(g.count)
+                        .arg("STREAMS")
+                        .arg(&g.stream)
+                        .arg(&after)
+                        .query_async(&mut conn)
+                        .await?;
+                    let entries: Vec<Entry> = reply
+                        .keys
+                        .into_iter()
+                        .flat_map(|k| k.ids)
+                        .map(|e| Entry::from_redis(e, true))
+                        .collect();
+                    let next = match entries.last() {
+                        Some(last) => Phase::Pending(last.id.clone()),
+                        None => Phase::New,
+                    };
+                    Ok((entries, next))
+                }
+                Phase::Claim(start) => {
+                    let idle = g.claim_idle.unwrap_or_default();
+                    let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                        .arg(&g.stream)
+                        .arg(&g.group)
+                        .arg(&g.consumer)
+                        .arg(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX))
+                        .arg(&start)
+                        .arg("COUNT")
+                        .arg(g.count)
+                        .query_async(&mut conn)
+                        .await?;
+                    let entries: Vec<Entry> = reply
+                        .claimed
+                        .into_iter()
+                        .map(|e| Entry::from_redis(e, true))
+                        .collect();
+                    let next = if reply.next_stream_id == "0-0" {
+                        Phase::New
+                    } else {
+                        Phase::Claim(reply.next_stream_id)
+                    };
+                    Ok((entries, next))
+                }
+                Phase::New => {
+                    let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+                        .arg("GROUP")
+                        .arg(&g.group)
+                        .arg(&g.consumer)
+                        .arg("COUNT")
+                        .arg(g.count)
+                        .arg("BLOCK")
+                        .arg(u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX))
+                        .arg("STREAMS")
+                        .arg(&g.stream)
+                        .arg(">")
+                        .query_async(&mut conn)
+                        .await?;
+                    let entries: Vec<Entry> = reply
+                        .into_iter()
+                        .flat_map(|r| r.keys)
+                        .flat_map(|k| k.ids)
+                        .map(|e| Entry::from_redis(e, false))
+                        .collect();
+                    // Nothing new: look for entries other consumers left behind.
+                    let next = match (&entries[..], g.claim_idle) {
+                        ([], Some(_)) => Phase::Claim("0-0".to_owned()),
+                        _ => Phase::New,
+                    };
+                    Ok((entries, next))
+                }
+            }
+        })
+    }
+}
+
+impl Stream for RedisSource {
+    type Item = RedisResult<Entry>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        for _ in 0..POLL_BUDGET {
+            if let Some(entry) = this.buffer.pop_front() {
+                this.read += 1;
+                return Poll::Ready(Some(Ok(entry)));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let fetch = match &mut this.fetch {
+                Some(fetch) => fetch,
+                None => this.fetch.insert(this.start_fetch()),
+            };
+            let result = std::task::ready!(fetch.as_mut().poll(cx));
+            this.fetch = None;
+            match result {
+                Err(e) => return Poll::Ready(Some(Err(e))),
+                Ok((entries, next)) => {
+                    // Idle: a read of new entries that found none, and a claim pass (if any)
+                    // that found none either.
+                    let idle = entries.is_empty()
+                        && matches!(
+                            (&this.phase, &next),
+                            (Phase::New | Phase::Claim(_), Phase::New)
+                        );
+                    this.phase = next;
+                    if idle && this.until_idle {
+                        this.done = true;
+                    }
+                    this.buffer.extend(entries);
+                }
+            }
+        }
+        // Reads that came back at once, one after the other, used up the budget.
+        wake_self(cx);
+        Poll::Pending
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let buffered = self.buffer.len();
+        (buffered, self.done.then_some(buffered))
+    }
+}
+
+impl fmt::Debug for RedisSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSource")
+            .field("group", &self.group)
+            .field("phase", &self.phase)
+            .field("buffered", &self.buffer.len())
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}

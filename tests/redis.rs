@@ -1,0 +1,233 @@
+//! Redis Streams against a real server: each test starts `redis-server` on a free loopback
+//! port (no persistence) and kills it at the end. Only with `--features redis`.
+
+#![cfg(feature = "redis")]
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use weir::io::redis::{RedisSink, RedisSource, StreamGroup};
+use weir::prelude::*;
+
+/// A `redis-server` of our own, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (apt-get install redis-server)");
+        let server = Server { child, port };
+        // Wait until it answers.
+        let client = server.client();
+        for _ in 0..200 {
+            if let Ok(mut conn) = client.get_connection() {
+                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                    return server;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server on port {port} did not answer");
+    }
+
+    fn client(&self) -> redis::Client {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("a client")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `n` entries `{i, value}` in batches of 1 000.
+async fn produce(client: &redis::Client, stream: &str, n: u64) -> Vec<String> {
+    let mut sink = RedisSink::connect(client, stream).await.unwrap();
+    let mut ids = Vec::new();
+    let all: Vec<u64> = (0..n).collect();
+    for chunk in all.chunks(1000) {
+        let batch: Vec<Vec<(&str, String)>> = chunk
+            .iter()
+            .map(|i| vec![("i", i.to_string()), ("value", (i % 97).to_string())])
+            .collect();
+        ids.extend(sink.send(&batch).await.unwrap());
+    }
+    assert_eq!(sink.written(), n);
+    ids
+}
+
+/// Entries pending in `group`, from `XPENDING`'s summary.
+async fn pending(client: &redis::Client, stream: &str, group: &str) -> u64 {
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // XPENDING's summary starts with the number of pending entries.
+    let summary: Vec<redis::Value> = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg(group)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    redis::from_redis_value(&summary[0]).unwrap()
+}
+
+/// Reads the group as `consumer` until idle, acknowledging each entry: the `i` fields read.
+async fn consume(client: redis::Client, group: StreamGroup) -> Vec<u64> {
+    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    let mut source = source.until_idle();
+    let mut seen = Vec::new();
+    while let Some(entry) = source.next().await {
+        let entry = entry.unwrap();
+        seen.push(entry.field("i").unwrap().parse().unwrap());
+        acker.ack(&entry.id);
+    }
+    acker.flush().await.unwrap();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_consumers_share_a_stream_and_acknowledge_everything() {
+    let server = Server::start();
+    let client = server.client();
+    let ids = produce(&client, "events", 100_000).await;
+    assert_eq!(ids.len(), 100_000);
+    let group = |name: &str| {
+        StreamGroup::new("events", "weir", name)
+            .count(500)
+            .block(Duration::from_millis(200))
+            .claim_idle(None)
+    };
+    let a = tokio::spawn(consume(client.clone(), group("a")));
+    let b = tokio::spawn(consume(client.clone(), group("b")));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "a {} b {}",
+        a.len(),
+        b.len()
+    );
+    let all: HashSet<u64> = a.iter().chain(&b).copied().collect();
+    assert_eq!(a.len() + b.len(), 100_000, "an entry delivered twice");
+    assert_eq!(all.len(), 100_000);
+    assert_eq!(pending(&client, "events", "weir").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_consumer_reads_its_unacknowledged_entries_first() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 300).await;
+    // Reads of 50: the first run takes exactly the 150 it handles.
+    let group = StreamGroup::new("events", "weir", "a")
+        .count(50)
+        .block(Duration::from_millis(100))
+        .claim_idle(None);
+    // First run: takes 150 entries, acknowledges the first 100, then "crashes".
+    {
+        let (mut source, acker) = RedisSource::connect(&client, group.clone()).await.unwrap();
+        for i in 0..150 {
+            let entry = source.next().await.unwrap().unwrap();
+            assert!(!entry.redelivered);
+            if i < 100 {
+                acker.ack(&entry.id);
+            }
+        }
+        acker.flush().await.unwrap();
+    }
+    assert_eq!(pending(&client, "events", "weir").await, 50);
+    // Second run under the same name: the 50 come back first, marked, then the rest.
+    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    let entries: Vec<_> = source.until_idle().collect::<Vec<_>>().await;
+    let entries: Vec<_> = entries.into_iter().map(Result::unwrap).collect();
+    let fields: Vec<u64> = entries
+        .iter()
+        .map(|e| e.field("i").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(fields, (100..300).collect::<Vec<_>>());
+    assert!(entries[..50].iter().all(|e| e.redelivered));
+    assert!(entries[50..].iter().all(|e| !e.redelivered));
+    for e in &entries {
+        acker.ack(&e.id);
+    }
+    acker.flush().await.unwrap();
+    assert_eq!(acker.acked(), 200);
+    assert_eq!(pending(&client, "events", "weir").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_a_dead_consumer_left_pending_are_claimed() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 40).await;
+    // "dead" takes 40 entries and never acknowledges them.
+    {
+        let group = StreamGroup::new("events", "weir", "dead").claim_idle(None);
+        let (mut source, _acker) = RedisSource::connect(&client, group).await.unwrap();
+        for _ in 0..40 {
+            source.next().await.unwrap().unwrap();
+        }
+    }
+    // Wait past the idle time the survivor claims at.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let group = StreamGroup::new("events", "weir", "survivor")
+        .block(Duration::from_millis(50))
+        .claim_idle(Some(Duration::from_millis(100)));
+    let seen = consume(client.clone(), group).await;
+    let mut sorted = seen.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..40).collect::<Vec<_>>());
+    assert_eq!(pending(&client, "events", "weir").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sink_trims_with_maxlen() {
+    let server = Server::start();
+    let client = server.client();
+    let mut sink = RedisSink::connect(&client, "windows")
+        .await
+        .unwrap()
+        .max_len(1000);
+    for round in 0..20u32 {
+        let batch: Vec<Vec<(&str, u32)>> = (0..500).map(|i| vec![("n", round * 500 + i)]).collect();
+        sink.send(&batch).await.unwrap();
+    }
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let len: u64 = redis::cmd("XLEN")
+        .arg("windows")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // `~` trims whole macro nodes: about 1 000, never below it.
+    assert!((1000..1000 + 500).contains(&len), "{len}");
+    assert_eq!(sink.written(), 10_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_whose_server_is_gone_reports_the_error_after_its_retries() {
+    let server = Server::start();
+    let client = server.client();
+    let mut sink = RedisSink::connect(&client, "windows")
+        .await
+        .unwrap()
+        .backoff(
+            weir::concurrent::Backoff::new(Duration::from_millis(1), Duration::from_millis(5))
+                .retries(2),
+        );
+    drop(server);
+    let result = sink.send(&[vec![("n", 1)]]).await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(sink.written(), 0);
+}
