@@ -1,11 +1,13 @@
 //! [`Acker`]: batched acknowledgements on a connection of their own.
 
 use std::fmt;
+use std::time::Duration;
 
 use redis::RedisResult;
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::concurrent::{Backoff, retry};
 use crate::sync::{Arc, AtomicU64, Ordering};
 
 /// What the acknowledging task is asked.
@@ -23,8 +25,10 @@ enum Request {
 /// acknowledged on the server. Clones share the task; it ends when the last clone is dropped,
 /// after acknowledging what was queued.
 ///
-/// A failed `XACK` leaves those entries pending: they are delivered again (after a restart,
-/// or claimed by another consumer), never lost. The next `flush` reports the error.
+/// A failed `XACK` is sent again after a backoff (50 ms doubling up to 2 s, 5 retries: a
+/// server restart is ridden out). One that still fails leaves its entries pending: they are
+/// delivered again (after a restart, or claimed by another consumer), never lost, and the
+/// next `flush` reports the error.
 #[derive(Clone)]
 pub struct Acker {
     requests: mpsc::UnboundedSender<Request>,
@@ -32,11 +36,12 @@ pub struct Acker {
 }
 
 impl Acker {
-    pub(super) fn new(mut conn: MultiplexedConnection, stream: &str, group: &str) -> Self {
+    pub(super) fn new(conn: ConnectionManager, stream: &str, group: &str) -> Self {
         let (requests, mut rx) = mpsc::unbounded_channel::<Request>();
         let acked = Arc::new(AtomicU64::new(0));
         let counter = acked.clone();
         let (stream, group) = (stream.to_owned(), group.to_owned());
+        let backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(1000);
             let mut failed: Option<redis::RedisError> = None;
@@ -53,12 +58,13 @@ impl Acker {
                     }
                 }
                 if !ids.is_empty() {
-                    let result: RedisResult<u64> = redis::cmd("XACK")
-                        .arg(&stream)
-                        .arg(&group)
-                        .arg(&ids)
-                        .query_async(&mut conn)
-                        .await;
+                    let mut xack = redis::cmd("XACK");
+                    xack.arg(&stream).arg(&group).arg(&ids);
+                    let result: RedisResult<u64> = retry(backoff.clone(), || {
+                        let (xack, mut conn) = (xack.clone(), conn.clone());
+                        async move { xack.query_async(&mut conn).await }
+                    })
+                    .await;
                     match result {
                         Ok(n) => {
                             counter.fetch_add(n, Ordering::Relaxed);

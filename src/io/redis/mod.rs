@@ -10,6 +10,11 @@
 //! - [`RedisSink`]: writes batches of entries with pipelined `XADD`s (one round trip per
 //!   batch), optionally trimming with `MAXLEN ~`, retrying a failed batch with backoff.
 //!
+//! Every connection reconnects on its own after the server went away: a read or write that
+//! fails meanwhile returns its error (the source yields it and reads again, starting with
+//! its own pending entries, which a lost reply may have left there; the sink retries with
+//! backoff).
+//!
 //! ```no_run
 //! # async fn run() -> redis::RedisResult<()> {
 //! use weir::io::redis::{RedisSource, StreamGroup};
@@ -31,6 +36,21 @@
 mod ack;
 mod sink;
 mod source;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+/// A connection that reconnects by itself: a command sent while the server is unreachable
+/// fails, and the connection is re-established in the background (two attempts, 100 ms
+/// apart, each given 1 s to connect), so that a later command finds it back; the readers
+/// and writers retry on their own schedule. Each has its own connection.
+async fn connect(client: &redis::Client) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_factor(100)
+        .set_max_delay(1_000)
+        .set_number_of_retries(2)
+        .set_connection_timeout(std::time::Duration::from_secs(1));
+    client.get_connection_manager_with_config(config).await
+}
 
 pub use ack::Acker;
 pub use sink::RedisSink;

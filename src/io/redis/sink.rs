@@ -4,8 +4,9 @@ use std::fmt;
 use std::time::Duration;
 
 use redis::RedisResult;
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionManager;
 
+use super::connect;
 use crate::concurrent::{Backoff, retry};
 
 /// Writes entries to one Redis stream, a batch per round trip.
@@ -19,7 +20,7 @@ use crate::concurrent::{Backoff, retry};
 /// at least once.
 #[derive(Clone)]
 pub struct RedisSink {
-    conn: MultiplexedConnection,
+    conn: ConnectionManager,
     stream: String,
     max_len: Option<usize>,
     backoff: Backoff,
@@ -34,7 +35,7 @@ impl RedisSink {
     /// Connecting.
     pub async fn connect(client: &redis::Client, stream: &str) -> RedisResult<RedisSink> {
         Ok(RedisSink {
-            conn: client.get_multiplexed_async_connection().await?,
+            conn: connect(client).await?,
             stream: stream.to_owned(),
             max_len: None,
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5),

@@ -8,11 +8,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::Stream;
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{RedisResult, Value};
 
-use super::Acker;
+use super::{Acker, connect};
 use crate::poll::{POLL_BUDGET, wake_self};
 
 /// The stream, the consumer group and this consumer's name, and how it reads.
@@ -160,7 +160,9 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<(Vec<Entry>, Phase)>> + Sen
 ///
 /// The stream does not end on its own: a stream may always get more entries. With
 /// [`until_idle`](Self::until_idle) it ends at the first read that finds nothing new and
-/// nothing to claim. A failed read is yielded as `Err`; the next poll reads again.
+/// nothing to claim. A failed read is yielded as `Err` and the phase goes back to re-reading
+/// this consumer's pending entries (a read whose reply was lost may have delivered some); the
+/// next poll reads again, over a connection that re-establishes itself.
 ///
 /// # Wake-up contract
 ///
@@ -169,7 +171,7 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<(Vec<Entry>, Phase)>> + Sen
 /// at once (then it wakes its own task first).
 #[must_use = "streams do nothing unless polled"]
 pub struct RedisSource {
-    conn: MultiplexedConnection,
+    conn: ConnectionManager,
     group: StreamGroup,
     phase: Phase,
     buffer: VecDeque<Entry>,
@@ -191,7 +193,7 @@ impl RedisSource {
         client: &redis::Client,
         group: StreamGroup,
     ) -> RedisResult<(RedisSource, Acker)> {
-        let mut conn = client.get_multiplexed_async_connection().await?;
+        let mut conn = connect(client).await?;
         let created: RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(&group.stream)
@@ -204,7 +206,7 @@ impl RedisSource {
             Err(e) if e.code() == Some("BUSYGROUP") => {}
             other => other?,
         }
-        let acks = client.get_multiplexed_async_connection().await?;
+        let acks = connect(client).await?;
         let acker = Acker::new(acks, &group.stream, &group.group);
         let source = RedisSource {
             conn,
@@ -343,7 +345,12 @@ impl Stream for RedisSource {
             let result = std::task::ready!(fetch.as_mut().poll(cx));
             this.fetch = None;
             match result {
-                Err(e) => return Poll::Ready(Some(Err(e))),
+                Err(e) => {
+                    // A read whose reply was lost may have delivered entries to this
+                    // consumer: read its pending entries again before anything new.
+                    this.phase = Phase::Pending("0".to_owned());
+                    return Poll::Ready(Some(Err(e)));
+                }
                 Ok((entries, next)) => {
                     // Idle: a read of new entries that found none, and a claim pass (if any)
                     // that found none either.
