@@ -331,3 +331,58 @@ async fn a_consumer_survives_a_server_restart() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Entries that cannot be handled are copied to `STREAM:dead` with the reason, counted and
+/// acknowledged: nothing pending, nothing delivered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_entries_go_to_the_dead_letter_stream() {
+    let server = Server::start();
+    let client = server.client();
+    let mut sink = RedisSink::connect(&client, "events").await.unwrap();
+    let batch: Vec<Vec<(&str, &str)>> = vec![
+        vec![("value", "1.5")],
+        vec![("value", "oops")],
+        vec![("other", "2")],
+        vec![("value", "4")],
+    ];
+    sink.send(&batch).await.unwrap();
+    let group = StreamGroup::new("events", "weir", "a")
+        .block(Duration::from_millis(50))
+        .claim_idle(None);
+    let (source, acker) = RedisSource::connect(&client, group.clone()).await.unwrap();
+    let mut good = Vec::new();
+    let mut source = source.until_idle();
+    while let Some(entry) = source.next().await {
+        let entry = entry.unwrap();
+        match entry.field("value").map(str::parse::<f64>) {
+            Some(Ok(v)) => {
+                good.push(v);
+                acker.ack(&entry.id);
+            }
+            Some(Err(_)) => acker.dead_letter(entry, "`value` is not a number"),
+            None => acker.dead_letter(entry, "no `value` field"),
+        }
+    }
+    acker.flush().await.unwrap();
+    assert_eq!(good, [1.5, 4.0]);
+    assert_eq!((acker.acked(), acker.dead_lettered()), (4, 2));
+    assert_eq!(pending(&client, "events", "weir").await, 0);
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let dead: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg("events:dead")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let reasons: Vec<String> = dead
+        .ids
+        .iter()
+        .map(|e| e.get::<String>("reason").unwrap())
+        .collect();
+    assert_eq!(reasons, ["`value` is not a number", "no `value` field"]);
+    assert_eq!(dead.ids[0].get::<String>("value").as_deref(), Some("oops"));
+    // Read again from the start by a new consumer of the same group: nothing comes back.
+    let (source, _) = RedisSource::connect(&client, group).await.unwrap();
+    assert_eq!(source.until_idle().count().await, 0);
+}

@@ -7,12 +7,15 @@ use redis::RedisResult;
 use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
+use super::Entry;
 use crate::concurrent::{Backoff, retry};
 use crate::sync::{Arc, AtomicU64, Ordering};
 
 /// What the acknowledging task is asked.
 enum Request {
     Ack(String),
+    /// Copy the entry to the dead-letter stream with the reason, then acknowledge it.
+    DeadLetter(Entry, String),
     /// Acknowledge everything asked before, then answer.
     Flush(oneshot::Sender<RedisResult<()>>),
 }
@@ -33,14 +36,17 @@ enum Request {
 pub struct Acker {
     requests: mpsc::UnboundedSender<Request>,
     acked: Arc<AtomicU64>,
+    dead: Arc<AtomicU64>,
 }
 
 impl Acker {
     pub(super) fn new(conn: ConnectionManager, stream: &str, group: &str) -> Self {
         let (requests, mut rx) = mpsc::unbounded_channel::<Request>();
         let acked = Arc::new(AtomicU64::new(0));
-        let counter = acked.clone();
+        let dead = Arc::new(AtomicU64::new(0));
+        let (counter, dead_counter) = (acked.clone(), dead.clone());
         let (stream, group) = (stream.to_owned(), group.to_owned());
+        let dead_stream = format!("{stream}:dead");
         let backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(1000);
@@ -51,10 +57,38 @@ impl Acker {
                 }
                 let mut ids = Vec::with_capacity(batch.len());
                 let mut flushes = Vec::new();
+                let mut letters = redis::pipe();
+                let mut dead_ids = Vec::new();
                 for request in batch.drain(..) {
                     match request {
                         Request::Ack(id) => ids.push(id),
+                        Request::DeadLetter(entry, reason) => {
+                            let xadd = letters.cmd("XADD").arg(&dead_stream).arg("*");
+                            xadd.arg("id").arg(&entry.id).arg("reason").arg(&reason);
+                            let mut fields: Vec<_> = entry.fields.iter().collect();
+                            fields.sort_unstable();
+                            for (k, v) in fields {
+                                xadd.arg(k).arg(v);
+                            }
+                            dead_ids.push(entry.id);
+                        }
                         Request::Flush(reply) => flushes.push(reply),
+                    }
+                }
+                // The letters are written before their entries are acknowledged: a failure
+                // between the two leaves the entry pending (delivered again), never lost.
+                if !dead_ids.is_empty() {
+                    let written: RedisResult<()> = retry(backoff.clone(), || {
+                        let (pipe, mut conn) = (letters.clone(), conn.clone());
+                        async move { pipe.query_async(&mut conn).await }
+                    })
+                    .await;
+                    match written {
+                        Ok(()) => {
+                            dead_counter.fetch_add(dead_ids.len() as u64, Ordering::Relaxed);
+                            ids.append(&mut dead_ids);
+                        }
+                        Err(e) => failed = Some(e),
                     }
                 }
                 if !ids.is_empty() {
@@ -81,13 +115,31 @@ impl Acker {
                 }
             }
         });
-        Acker { requests, acked }
+        Acker {
+            requests,
+            acked,
+            dead,
+        }
     }
 
     /// Queues `id` for acknowledgement.
     pub fn ack(&self, id: &str) {
         // The task lives as long as a clone of this handle: the send cannot fail.
         let _ = self.requests.send(Request::Ack(id.to_owned()));
+    }
+
+    /// Copies `entry` (its id, `reason`, and its fields) to the dead-letter stream
+    /// (`STREAM:dead`) and then acknowledges it: for an entry that cannot be handled
+    /// (malformed, missing a field), which would otherwise be delivered again for ever.
+    pub fn dead_letter(&self, entry: Entry, reason: &str) {
+        let _ = self
+            .requests
+            .send(Request::DeadLetter(entry, reason.to_owned()));
+    }
+
+    /// Entries copied to the dead-letter stream so far.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead.load(Ordering::Relaxed)
     }
 
     /// Waits until every id queued before this call is acknowledged on the server.
@@ -112,6 +164,7 @@ impl fmt::Debug for Acker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Acker")
             .field("acked", &self.acked())
+            .field("dead_lettered", &self.dead_lettered())
             .finish_non_exhaustive()
     }
 }
