@@ -155,8 +155,9 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<(Vec<Entry>, Phase)>> + Sen
 /// acknowledged. Then it reads new entries (`>`), `count` at a time, each read blocking up to
 /// `block` on the server. Whenever a read comes back empty and `claim_idle` is set, it claims
 /// the entries other consumers left pending at least that long (`XAUTOCLAIM`, paged) and
-/// yields them before reading new ones again. One read is in flight at a time; its entries
-/// are buffered and yielded one per poll.
+/// yields them before reading new ones again. One read is in flight at a time, started as
+/// soon as the buffer is half empty, so that the next batch travels while this one is
+/// handled; the entries are yielded one per poll.
 ///
 /// The stream does not end on its own: a stream may always get more entries. With
 /// [`until_idle`](Self::until_idle) it ends at the first read that finds nothing new and
@@ -236,6 +237,32 @@ impl RedisSource {
     /// The stream, group and consumer read.
     pub fn group(&self) -> &StreamGroup {
         &self.group
+    }
+
+    /// Takes a read's result: its entries into the buffer and its phase on, or, for an
+    /// error, the phase back to this consumer's pending entries (a read whose reply was lost
+    /// may have delivered some) and the error to yield.
+    fn take(&mut self, result: RedisResult<(Vec<Entry>, Phase)>) -> RedisResult<()> {
+        let (entries, next) = match result {
+            Ok(read) => read,
+            Err(e) => {
+                self.phase = Phase::Pending("0".to_owned());
+                return Err(e);
+            }
+        };
+        // Idle: a read of new entries that found none, and a claim pass (if any) that found
+        // none either.
+        let idle = entries.is_empty()
+            && matches!(
+                (&self.phase, &next),
+                (Phase::New | Phase::Claim(_), Phase::New)
+            );
+        self.phase = next;
+        if idle && self.until_idle {
+            self.done = true;
+        }
+        self.buffer.extend(entries);
+        Ok(())
     }
 
     /// The read for the current phase, as a future that owns what it needs.
@@ -331,40 +358,33 @@ impl Stream for RedisSource {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         for _ in 0..POLL_BUDGET {
+            // One read in flight whenever the buffer is half empty: the next batch travels
+            // while this one is handled.
+            let read_ahead = this.buffer.len() <= this.group.count / 2;
+            if !this.done && (this.fetch.is_some() || read_ahead) {
+                if this.fetch.is_none() {
+                    this.fetch = Some(this.start_fetch());
+                }
+                let fetch = this.fetch.as_mut().expect("set above");
+                match fetch.as_mut().poll(cx) {
+                    Poll::Ready(result) => {
+                        this.fetch = None;
+                        if let Err(e) = this.take(result) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                        continue;
+                    }
+                    // The read registered the waker; meanwhile, the buffer.
+                    Poll::Pending if this.buffer.is_empty() => return Poll::Pending,
+                    Poll::Pending => {}
+                }
+            }
             if let Some(entry) = this.buffer.pop_front() {
                 this.read += 1;
                 return Poll::Ready(Some(Ok(entry)));
             }
             if this.done {
                 return Poll::Ready(None);
-            }
-            let fetch = match &mut this.fetch {
-                Some(fetch) => fetch,
-                None => this.fetch.insert(this.start_fetch()),
-            };
-            let result = std::task::ready!(fetch.as_mut().poll(cx));
-            this.fetch = None;
-            match result {
-                Err(e) => {
-                    // A read whose reply was lost may have delivered entries to this
-                    // consumer: read its pending entries again before anything new.
-                    this.phase = Phase::Pending("0".to_owned());
-                    return Poll::Ready(Some(Err(e)));
-                }
-                Ok((entries, next)) => {
-                    // Idle: a read of new entries that found none, and a claim pass (if any)
-                    // that found none either.
-                    let idle = entries.is_empty()
-                        && matches!(
-                            (&this.phase, &next),
-                            (Phase::New | Phase::Claim(_), Phase::New)
-                        );
-                    this.phase = next;
-                    if idle && this.until_idle {
-                        this.done = true;
-                    }
-                    this.buffer.extend(entries);
-                }
             }
         }
         // Reads that came back at once, one after the other, used up the budget.

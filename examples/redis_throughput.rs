@@ -1,0 +1,226 @@
+//! Events per second through Redis Streams: weir's source, acknowledgements, a tumbling
+//! window and a sink, against the bare loop a user would write with the `redis` crate.
+//!
+//! `cargo run --release --features redis --example redis_throughput [-- --events N --runs R]`
+//!
+//! Starts its own `redis-server` on a free port (no persistence), writes `N` entries
+//! (`{"ts", "source", "value"}`, 200 000 by default) with `RedisSink`, and times, best of
+//! `R` (3), each on a fresh consumer group over the same entries:
+//! - `bare`: `XREADGROUP COUNT 1000` then one `XACK` of the batch, in a loop: the ceiling;
+//! - `weir, 1 consumer`: `RedisSource` (1 000 per read) → parse → `tumbling_window(1 s)`
+//!   (count, sum) → windows written with `RedisSink`; every entry acknowledged with `Acker`
+//!   once read (the windows are written at the end);
+//! - `weir, 2 consumers`: the same, two consumers of one group in one process.
+//!
+//! It checks that every run saw every entry and left nothing pending, then prints the ratios.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weir::io::redis::{RedisSink, RedisSource, StreamGroup};
+use weir::prelude::*;
+
+struct Server(Child, u16);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server() -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (apt-get install redis-server)");
+    // Owned at once, so that a panic below still kills and waits for it.
+    let server = Server(child, port);
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    for _ in 0..200 {
+        if let Ok(mut conn) = client.get_connection() {
+            if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                return server;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("redis-server did not answer");
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, |v| v.parse().expect("a number"))
+}
+
+async fn pending(client: &redis::Client, group: &str) -> u64 {
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let summary: Vec<redis::Value> = redis::cmd("XPENDING")
+        .arg("events")
+        .arg(group)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    redis::from_redis_value(&summary[0]).unwrap()
+}
+
+/// The bare loop: entries read.
+async fn bare(client: &redis::Client, group: &str) -> u64 {
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("events")
+        .arg(group)
+        .arg("0")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut read = 0;
+    loop {
+        let reply: Option<redis::streams::StreamReadReply> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg("c")
+            .arg("COUNT")
+            .arg(1000)
+            .arg("STREAMS")
+            .arg("events")
+            .arg(">")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let ids: Vec<String> = reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .map(|e| {
+                // Touch the fields as a user would.
+                std::hint::black_box(e.map.len());
+                e.id
+            })
+            .collect();
+        if ids.is_empty() {
+            return read;
+        }
+        read += ids.len() as u64;
+        let _: u64 = redis::cmd("XACK")
+            .arg("events")
+            .arg(group)
+            .arg(&ids)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// weir with `consumers` consumers: entries read, windows written.
+async fn weir(client: &redis::Client, group: &str, consumers: usize) -> (u64, u64) {
+    let tasks: Vec<_> = (0..consumers)
+        .map(|c| {
+            let client = client.clone();
+            let group = StreamGroup::new("events", group, &format!("c{c}"))
+                .block(Duration::from_millis(20))
+                .claim_idle(None);
+            tokio::spawn(async move {
+                let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+                let ack = acker.clone();
+                let windows: Vec<_> = source
+                    .until_idle()
+                    .map(|e| e.expect("a read"))
+                    .map(move |e| {
+                        ack.ack(&e.id);
+                        let ts: u64 = e.field("ts").unwrap().parse().unwrap();
+                        let value: f64 = e.field("value").unwrap().parse().unwrap();
+                        (ts, value)
+                    })
+                    .tumbling_window(1_000, |r: &(u64, f64)| r.0, weir::window::Count)
+                    .collect()
+                    .await;
+                acker.flush().await.unwrap();
+                let mut sink = RedisSink::connect(&client, "windows").await.unwrap();
+                let batch: Vec<Vec<(&str, u64)>> = windows
+                    .iter()
+                    .map(|w| vec![("start", w.start), ("count", w.count)])
+                    .collect();
+                sink.send(&batch).await.unwrap();
+                (acker.acked(), windows.len() as u64)
+            })
+        })
+        .collect();
+    let mut totals = (0, 0);
+    for t in tasks {
+        let (read, windows) = t.await.unwrap();
+        totals.0 += read;
+        totals.1 += windows;
+    }
+    totals
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let events = arg("--events", 200_000);
+    let runs = arg("--runs", 3);
+    let server = start_server();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.1)).unwrap();
+    let mut sink = RedisSink::connect(&client, "events").await.unwrap();
+    let all: Vec<u64> = (0..events).collect();
+    for chunk in all.chunks(1000) {
+        let batch: Vec<Vec<(&str, String)>> = chunk
+            .iter()
+            .map(|i| {
+                vec![
+                    ("ts", (1_700_000_000_000 + i).to_string()),
+                    ("source", format!("sensor-{}", i % 8)),
+                    ("value", ((i * 37) % 1000).to_string()),
+                ]
+            })
+            .collect();
+        sink.send(&batch).await.unwrap();
+    }
+    let mut best = [f64::INFINITY; 3];
+    for run in 0..runs {
+        for (k, best) in best.iter_mut().enumerate() {
+            let group = format!("g{run}-{k}");
+            let start = Instant::now();
+            let read = match k {
+                0 => bare(&client, &group).await,
+                n => weir(&client, &group, n).await.0,
+            };
+            let took = start.elapsed().as_secs_f64();
+            assert_eq!(read, events, "run {run}, case {k}: an entry was missed");
+            assert_eq!(pending(&client, &group).await, 0);
+            *best = best.min(took);
+        }
+    }
+    println!("\n{events} entries, best of {runs}, on one redis-server:\n");
+    let names = [
+        "bare XREADGROUP + XACK",
+        "weir, 1 consumer",
+        "weir, 2 consumers",
+    ];
+    for (name, t) in names.iter().zip(best) {
+        println!(
+            "{name:<24} {t:>7.3} s  {:>10.0} entries/s  {:.2}x the bare loop",
+            events as f64 / t,
+            best[0] / t
+        );
+    }
+}
