@@ -179,7 +179,7 @@ async fn a_restarted_consumer_reads_its_unacknowledged_entries_first() {
     let server = Server::start();
     let client = server.client();
     produce(&client, "events", 300).await;
-    // Reads of 50: the first run takes exactly the 150 it handles.
+    // Reads of 50: the first run handles three batches.
     let group = StreamGroup::new("events", "weir", "a")
         .count(50)
         .block(Duration::from_millis(100))
@@ -196,8 +196,11 @@ async fn a_restarted_consumer_reads_its_unacknowledged_entries_first() {
         }
         acker.flush().await.unwrap();
     }
-    assert_eq!(pending(&client, "events", "weir").await, 50);
-    // Second run under the same name: the 50 come back first, marked, then the rest.
+    // The 50 taken but not acknowledged, and the next batch of 50 if the source's read-ahead
+    // reached the server before the "crash" (delivered, never seen).
+    let left = pending(&client, "events", "weir").await;
+    assert!(left == 50 || left == 100, "{left}");
+    // Second run under the same name: those come back first, marked, then the rest.
     let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
     let entries: Vec<_> = source.until_idle().collect::<Vec<_>>().await;
     let entries: Vec<_> = entries.into_iter().map(Result::unwrap).collect();
@@ -206,8 +209,9 @@ async fn a_restarted_consumer_reads_its_unacknowledged_entries_first() {
         .map(|e| e.field("i").unwrap().parse().unwrap())
         .collect();
     assert_eq!(fields, (100..300).collect::<Vec<_>>());
-    assert!(entries[..50].iter().all(|e| e.redelivered));
-    assert!(entries[50..].iter().all(|e| !e.redelivered));
+    let left = left as usize;
+    assert!(entries[..left].iter().all(|e| e.redelivered));
+    assert!(entries[left..].iter().all(|e| !e.redelivered));
     for e in &entries {
         acker.ack(&e.id);
     }
