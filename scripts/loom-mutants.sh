@@ -147,20 +147,17 @@ mutant "wake-queue-queued-mark-never-cleared" src/wake_queue.rs \
     'members[id].queued.store(false, Ordering::Release);' ''
 mutant "wake-queue-wake-does-not-flag-the-queue" src/wake_queue.rs \
     'self.any.store(true, Ordering::Release);' ''
+mutant "wake-queue-flag-cleared-after-taking-the-queue" src/wake_queue.rs \
+    'self.any.store(false, Ordering::Relaxed);
+            true' 'true' \
+    'let woken = std::mem::take(&mut *self.woken.lock());' \
+    'let woken = std::mem::take(&mut *self.woken.lock());
+        self.any.store(false, Ordering::Relaxed);'
 mutant "wake-queue-wake-does-not-wake-the-owner" src/wake_queue.rs \
     'self.any.store(true, Ordering::Release);
         self.parent.wake();' 'self.any.store(true, Ordering::Release);'
 
 # ---- merge ----
-mutant "merge-clears-flag-after-taking-the-queue" src/merge/tagged.rs \
-    'if any {
-            self.shared.wakes.any.store(false, Ordering::Relaxed);
-            self.admit_incoming();' 'if any {
-            self.admit_incoming();' \
-    'if any {
-            self.schedule_woken();' 'if any {
-            self.schedule_woken();
-            self.shared.wakes.any.store(false, Ordering::Relaxed);'
 mutant "merge-pending-without-a-last-look" src/merge/tagged.rs \
     'self.shared.wakes.parent.register(cx.waker());
                 registered = true;
@@ -188,11 +185,6 @@ mutant "concurrent-pending-without-a-last-look" src/concurrent/stage.rs \
     'this.pool.register(cx);
             registered = true;' 'this.pool.register(cx);
             return Step::Pending;'
-mutant "concurrent-clears-flag-after-taking-the-queue" src/concurrent/pool.rs \
-    'self.wakes.any.store(false, Ordering::Relaxed);
-            self.ready.extend(self.wakes.take_woken(&self.members));' \
-    'self.ready.extend(self.wakes.take_woken(&self.members));
-            self.wakes.any.store(false, Ordering::Relaxed);'
 mutant "concurrent-yields-a-later-output-first" src/concurrent/ordered.rs \
     'if at == 0 {' 'if at <= 1 {'
 

@@ -37,9 +37,21 @@ impl WakeQueue {
         self.parent.wake();
     }
 
+    /// Whether anything was woken (or pushed) since the flag was last taken, clearing it. The
+    /// owner takes the flag before the woken ids: a wake that lands after the flag was taken
+    /// sets it again, so its id is never left in the queue unflagged.
+    pub(crate) fn take_flag(&self) -> bool {
+        if self.any.load(Ordering::Acquire) {
+            self.any.store(false, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+
     /// The ids woken since the last call, in the order woken, each once; `members` are the
     /// states by id, whose `queued` marks are cleared so that their next wake queues them
-    /// again. The caller clears `any` first: a wake that lands after that sets it again.
+    /// again. Call it after [`take_flag`](Self::take_flag) returned `true`.
     pub(crate) fn take_woken(&self, members: &[WakeArc<Member>]) -> Vec<usize> {
         let woken = std::mem::take(&mut *self.woken.lock());
         for &id in &woken {

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{Arc, Ordering, WakeArc};
+use crate::sync::{Arc, WakeArc};
 use crate::wake_queue::{Member, WakeQueue};
 
 /// Up to `limit` futures, each in a place of its own with a waker of its own.
@@ -147,8 +147,7 @@ impl<Fut: Future> Pool<Fut> {
         if let Some(id) = self.ready.pop_front() {
             return Some(id);
         }
-        if self.wakes.any.load(Ordering::Acquire) {
-            self.wakes.any.store(false, Ordering::Relaxed);
+        if self.wakes.take_flag() {
             self.ready.extend(self.wakes.take_woken(&self.members));
         }
         self.ready.pop_front()

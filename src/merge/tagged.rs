@@ -317,9 +317,8 @@ where
         self.rounds += 1;
         self.cursor = 0;
         // The flag covers both the wake queue and sources pushed through a handle.
-        let any = self.shared.wakes.any.load(Ordering::Acquire);
+        let any = self.shared.wakes.take_flag();
         if any {
-            self.shared.wakes.any.store(false, Ordering::Relaxed);
             self.admit_incoming();
         }
         let rounds = self.rounds;
