@@ -16,28 +16,33 @@ use core::task::{Context, Poll};
 
 use futures_core::Stream;
 
-/// Accessors to the upstream of an operator whose upstream field is `stream: Fuse<St>`.
+/// Accessors to the upstream of an operator whose upstream field is `stream: Fuse<St>`, or,
+/// with a field name, whose field of that name (pinned) has the same four accessors itself
+/// (the concurrent stages' engines).
 macro_rules! upstream_accessors {
     () => {
+        upstream_accessors!(stream);
+    };
+    ($field:ident) => {
         /// The upstream stream.
         pub fn get_ref(&self) -> &St {
-            self.stream.get_ref()
+            self.$field.get_ref()
         }
 
         /// The upstream stream, mutably. Taking items from it directly bypasses this operator.
         pub fn get_mut(&mut self) -> &mut St {
-            self.stream.get_mut()
+            self.$field.get_mut()
         }
 
         /// The pinned upstream stream, mutably. Taking items from it directly bypasses this
         /// operator.
         pub fn get_pin_mut(self: ::core::pin::Pin<&mut Self>) -> ::core::pin::Pin<&mut St> {
-            self.project().stream.get_pin_mut()
+            self.project().$field.get_pin_mut()
         }
 
         /// The upstream stream, by value. Whatever state this operator held is dropped.
         pub fn into_inner(self) -> St {
-            self.stream.into_inner()
+            self.$field.into_inner()
         }
     };
 }

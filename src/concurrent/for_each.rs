@@ -9,7 +9,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use super::stage::{Stage, Step};
-use crate::poll::{POLL_BUDGET, wake_self};
+use crate::poll::POLL_BUDGET;
 
 pin_project! {
     /// Future for [`StreamOps::for_each_concurrent`](crate::StreamOps::for_each_concurrent).
@@ -85,10 +85,7 @@ where
                 .as_mut()
                 .poll_step(cx, &mut budget, |_| true, this.f)
             {
-                Step::Done(..) if budget == 0 => {
-                    wake_self(cx);
-                    return Poll::Pending;
-                }
+                // The stage counts the budget: once spent, its next step yields.
                 Step::Done(..) => {}
                 Step::Pending => return Poll::Pending,
                 Step::End => return Poll::Ready(()),

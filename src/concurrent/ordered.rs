@@ -43,17 +43,7 @@ impl<St, Fut: Future> Ordered<St, Fut> {
         &self.stage
     }
 
-    pub(crate) fn stage_mut(&mut self) -> &mut Stage<St, Fut> {
-        &mut self.stage
-    }
-
-    pub(crate) fn stage_pin_mut(self: Pin<&mut Self>) -> Pin<&mut Stage<St, Fut>> {
-        self.project().stage
-    }
-
-    pub(crate) fn into_stage(self) -> Stage<St, Fut> {
-        self.stage
-    }
+    upstream_accessors!(stage);
 
     /// Outputs that completed and wait for an earlier one.
     pub(crate) fn held(&self) -> usize {
@@ -173,26 +163,7 @@ impl<St, Fut: Future, F> MapConcurrent<St, Fut, F> {
         self.inner.held()
     }
 
-    /// The upstream stream.
-    pub fn get_ref(&self) -> &St {
-        self.inner.stage().get_ref()
-    }
-
-    /// The upstream stream, mutably. Taking items from it directly bypasses this operator.
-    pub fn get_mut(&mut self) -> &mut St {
-        self.inner.stage_mut().get_mut()
-    }
-
-    /// The pinned upstream stream, mutably. Taking items from it directly bypasses this
-    /// operator.
-    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut St> {
-        self.project().inner.stage_pin_mut().get_pin_mut()
-    }
-
-    /// The upstream stream, by value. The futures in flight and the outputs held are dropped.
-    pub fn into_inner(self) -> St {
-        self.inner.into_stage().into_inner()
-    }
+    upstream_accessors!(inner);
 }
 
 impl<St, Fut, F> Stream for MapConcurrent<St, Fut, F>

@@ -96,10 +96,7 @@ impl<St, F, T> SpawnConcurrent<St, F, T> {
         self.inner.stage().in_flight()
     }
 
-    /// The upstream stream.
-    pub fn get_ref(&self) -> &St {
-        self.inner.stage().get_ref()
-    }
+    upstream_accessors!(inner);
 }
 
 impl<St, F, Fut, T> Stream for SpawnConcurrent<St, F, T>

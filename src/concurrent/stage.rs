@@ -146,10 +146,8 @@ impl<St: Stream, Fut: Future> Stage<St, Fut> {
     /// The stage's size hint when `held` outputs wait besides the futures in flight.
     pub(crate) fn size_hint(&self, held: usize) -> (usize, Option<usize>) {
         let here = self.pool.len().saturating_add(held);
-        if self.stream.is_done() {
-            return (here, Some(here));
-        }
-        let (lower, upper) = self.stream.get_ref().size_hint();
+        // `(0, Some(0))` once the upstream ended.
+        let (lower, upper) = self.stream.size_hint();
         (
             lower.saturating_add(here),
             upper.and_then(|u| u.checked_add(here)),

@@ -95,10 +95,8 @@ where
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         let running = usize::from(self.future.is_some());
-        if self.stream.is_done() {
-            return (running, Some(running));
-        }
-        let (lower, upper) = self.stream.get_ref().size_hint();
+        // `(0, Some(0))` once the upstream ended.
+        let (lower, upper) = self.stream.size_hint();
         (
             lower.saturating_add(running),
             upper.and_then(|u| u.checked_add(running)),

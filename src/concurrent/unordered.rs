@@ -73,26 +73,7 @@ impl<St, Fut, F> MapConcurrentUnordered<St, Fut, F> {
         self.stage.in_flight()
     }
 
-    /// The upstream stream.
-    pub fn get_ref(&self) -> &St {
-        self.stage.get_ref()
-    }
-
-    /// The upstream stream, mutably. Taking items from it directly bypasses this operator.
-    pub fn get_mut(&mut self) -> &mut St {
-        self.stage.get_mut()
-    }
-
-    /// The pinned upstream stream, mutably. Taking items from it directly bypasses this
-    /// operator.
-    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut St> {
-        self.project().stage.get_pin_mut()
-    }
-
-    /// The upstream stream, by value. The futures in flight are dropped.
-    pub fn into_inner(self) -> St {
-        self.stage.into_inner()
-    }
+    upstream_accessors!(stage);
 }
 
 impl<St, Fut, F> Stream for MapConcurrentUnordered<St, Fut, F>
