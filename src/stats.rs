@@ -180,6 +180,12 @@ impl ErrorStats {
         ErrorStats::default()
     }
 
+    /// New counters behind an `Arc`, to share between the stage that records and whoever
+    /// reports (what [`skip_errors`](crate::TryStreamOps::skip_errors) takes).
+    pub fn shared() -> crate::sync::Arc<ErrorStats> {
+        crate::sync::Arc::new(ErrorStats::new())
+    }
+
     /// Counts `result`, and counts it as an error if it is one.
     pub fn record<T, E>(&self, result: &Result<T, E>) {
         if result.is_err() {

@@ -20,7 +20,7 @@ use crate::sync::Arc;
 /// let all: Result<Vec<i32>, &str> = results().try_collect().await;
 /// assert_eq!(all, Err("bad"));
 /// // Or keep going: the error is counted, not lost.
-/// let stats = std::sync::Arc::new(weir::ErrorStats::new());
+/// let stats = weir::ErrorStats::shared();
 /// let ok: Vec<i32> = results().skip_errors(stats.clone()).collect().await;
 /// assert_eq!(ok, [1, 2, 4]);
 /// assert_eq!(stats.error_rate(), 25.0);

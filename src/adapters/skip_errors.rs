@@ -32,11 +32,10 @@ pin_project! {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use std::sync::Arc;
     /// use weir::prelude::*;
     /// use weir::ErrorStats;
     ///
-    /// let stats = Arc::new(ErrorStats::new());
+    /// let stats = ErrorStats::shared();
     /// let parsed: Vec<u32> = weir::iter(["1", "x", "3"])
     ///     .map(|s| s.parse::<u32>())
     ///     .skip_errors(stats.clone())
