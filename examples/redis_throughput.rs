@@ -14,54 +14,13 @@
 //!
 //! It checks that every run saw every entry and left nothing pending, then prints the ratios.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use weir::io::redis::{RedisSink, RedisSource, StreamGroup};
 use weir::prelude::*;
 
-struct Server(Child, u16);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server() -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (apt-get install redis-server)");
-    // Owned at once, so that a panic below still kills and waits for it.
-    let server = Server(child, port);
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    for _ in 0..200 {
-        if let Ok(mut conn) = client.get_connection() {
-            if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                return server;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not answer");
-}
+#[path = "../tests/common/redis_server.rs"]
+mod redis_server;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -146,9 +105,9 @@ async fn weir(client: &redis::Client, group: &str, consumers: usize) -> (u64, u6
                     .until_idle()
                     .map(|e| e.expect("a read"))
                     .map(move |e| {
-                        ack.ack(&e.id);
                         let ts: u64 = e.field("ts").unwrap().parse().unwrap();
                         let value: f64 = e.field("value").unwrap().parse().unwrap();
+                        ack.ack(e.id);
                         (ts, value)
                     })
                     .tumbling_window(1_000, |r: &(u64, f64)| r.0, weir::window::Count)
@@ -178,8 +137,8 @@ async fn weir(client: &redis::Client, group: &str, consumers: usize) -> (u64, u6
 async fn main() {
     let events = arg("--events", 200_000);
     let runs = arg("--runs", 3);
-    let server = start_server();
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.1)).unwrap();
+    let server = redis_server::Server::start();
+    let client = server.client();
     let mut sink = RedisSink::connect(&client, "events").await.unwrap();
     let all: Vec<u64> = (0..events).collect();
     for chunk in all.chunks(1000) {

@@ -3,106 +3,15 @@
 
 #![cfg(feature = "redis")]
 
+mod common;
+
 use std::collections::HashSet;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use common::redis_server::Server;
 
 use weir::io::redis::{RedisSink, RedisSource, StreamGroup};
 use weir::prelude::*;
-
-/// A `redis-server` of our own, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    /// Where a persistent server keeps its append-only file.
-    dir: Option<std::path::PathBuf>,
-}
-
-impl Server {
-    /// A server that keeps nothing on disk.
-    fn start() -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        Server::spawn(port, None)
-    }
-
-    /// A server that writes every command to an append-only file in `dir` before answering,
-    /// so that a restart finds the streams and groups as they were.
-    fn start_persistent(dir: &std::path::Path) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        Server::spawn(port, Some(dir.to_owned()))
-    }
-
-    fn spawn(port: u16, dir: Option<std::path::PathBuf>) -> Server {
-        let child = Server::child(port, dir.as_deref());
-        let server = Server { child, port, dir };
-        server.wait_ready();
-        server
-    }
-
-    fn child(port: u16, dir: Option<&std::path::Path>) -> Child {
-        let mut command = Command::new("redis-server");
-        command
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .stdout(Stdio::null());
-        match dir {
-            None => command.args(["--appendonly", "no"]),
-            Some(dir) => command
-                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
-                .arg(dir),
-        };
-        command
-            .spawn()
-            .expect("redis-server is installed (apt-get install redis-server)")
-    }
-
-    /// Waits until the server answers `PING`.
-    fn wait_ready(&self) {
-        let client = self.client();
-        for _ in 0..200 {
-            if let Ok(mut conn) = client.get_connection() {
-                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server on port {} did not answer", self.port);
-    }
-
-    /// Kills the server (SIGKILL: no clean shutdown) and starts it again on the same port,
-    /// from its append-only file if it has one.
-    fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = Server::child(self.port, self.dir.as_deref());
-        self.wait_ready();
-    }
-
-    fn client(&self) -> redis::Client {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("a client")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Writes `n` entries `{i, value}` in batches of 1 000.
 async fn produce(client: &redis::Client, stream: &str, n: u64) -> Vec<String> {

@@ -11,6 +11,9 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use futures_core::Stream;
 
+#[cfg(feature = "redis")]
+pub mod redis_server;
+
 /// One step of a [`Script`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step<T> {

@@ -122,10 +122,10 @@ impl Acker {
         }
     }
 
-    /// Queues `id` for acknowledgement.
-    pub fn ack(&self, id: &str) {
+    /// Queues `id` for acknowledgement: `&entry.id` copies the id, `entry.id` moves it.
+    pub fn ack(&self, id: impl Into<String>) {
         // The task lives as long as a clone of this handle: the send cannot fail.
-        let _ = self.requests.send(Request::Ack(id.to_owned()));
+        let _ = self.requests.send(Request::Ack(id.into()));
     }
 
     /// Copies `entry` (its id, `reason`, and its fields) to the dead-letter stream

@@ -117,7 +117,9 @@ impl Entry {
             .into_iter()
             .map(|(k, v)| {
                 let text = match v {
-                    Value::BulkString(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                    // Valid UTF-8 (the usual case) is moved, not copied.
+                    Value::BulkString(bytes) => String::from_utf8(bytes)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                     Value::SimpleString(s) => s,
                     Value::Int(n) => n.to_string(),
                     other => format!("{other:?}"),
