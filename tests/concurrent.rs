@@ -51,6 +51,20 @@ impl Gauge {
 
 struct GaugeGuard(Arc<Gauge>);
 
+/// A stage function whose future for `d` sleeps `d` ms and returns `d`, counted in `gauge`
+/// while it runs.
+fn sleeping(gauge: &Arc<Gauge>) -> impl FnMut(u64) -> Pin<Box<dyn Future<Output = u64>>> {
+    let gauge = gauge.clone();
+    move |d| {
+        let guard = gauge.enter();
+        Box::pin(async move {
+            let v = sleep_then(d, d).await;
+            drop(guard);
+            v
+        })
+    }
+}
+
 impl Drop for GaugeGuard {
     fn drop(&mut self) {
         self.0.now.fetch_sub(1, Ordering::SeqCst);
@@ -61,16 +75,8 @@ impl Drop for GaugeGuard {
 async fn then_runs_one_future_at_a_time_in_order() {
     let gauge = Arc::new(Gauge::default());
     let start = Instant::now();
-    let g = gauge.clone();
     let out: Vec<u64> = weir::iter([30u64, 10, 20])
-        .then(move |d| {
-            let guard = g.enter();
-            async move {
-                let v = sleep_then(d, d).await;
-                drop(guard);
-                v
-            }
-        })
+        .then(sleeping(&gauge))
         .collect()
         .await;
     assert_eq!(out, [30, 10, 20]);
@@ -81,17 +87,9 @@ async fn then_runs_one_future_at_a_time_in_order() {
 #[tokio::test(start_paused = true)]
 async fn map_concurrent_keeps_order_and_runs_n_at_once() {
     let gauge = Arc::new(Gauge::default());
-    let g = gauge.clone();
     let start = Instant::now();
     let out: Vec<u64> = weir::iter([40u64, 10, 30, 20, 10, 10])
-        .map_concurrent(3, move |d| {
-            let guard = g.enter();
-            async move {
-                let v = sleep_then(d, d).await;
-                drop(guard);
-                v
-            }
-        })
+        .map_concurrent(3, sleeping(&gauge))
         .collect()
         .await;
     assert_eq!(out, [40, 10, 30, 20, 10, 10]);
@@ -104,17 +102,9 @@ async fn map_concurrent_keeps_order_and_runs_n_at_once() {
 #[tokio::test(start_paused = true)]
 async fn map_concurrent_unordered_yields_as_futures_complete() {
     let gauge = Arc::new(Gauge::default());
-    let g = gauge.clone();
     let start = Instant::now();
     let out: Vec<u64> = weir::iter([40u64, 10, 30, 20])
-        .map_concurrent_unordered(2, move |d| {
-            let guard = g.enter();
-            async move {
-                let v = sleep_then(d, d).await;
-                drop(guard);
-                v
-            }
-        })
+        .map_concurrent_unordered(2, sleeping(&gauge))
         .collect()
         .await;
     // t=10: 10 done, 30 starts; t=40: 40 and 30 done, 20 starts; t=60: 20.

@@ -265,7 +265,6 @@ fn event_time(
     let bound = 20;
     let late = Arc::new(Mutex::new(Vec::new()));
     let seen = late.clone();
-    let items: Vec<(u64, String)> = script.iter().map(|(t, ts)| (*t, ts.to_string())).collect();
     let (out, done) = run(async {
         let start = Instant::now();
         let timestamps = scripted(start, script.clone(), end);
@@ -303,7 +302,6 @@ fn event_time(
         "windows of {size} ms by event time, every {slide} ms; watermark = largest timestamp - {bound} ms; red: late, counted"
     );
     let lanes = vec![input, watermark, output];
-    let _ = items;
     let call = if size == slide {
         format!(".tumbling_window({size}, |e| e.ts, Count).out_of_orderness({bound})")
     } else {

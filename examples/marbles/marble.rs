@@ -2,8 +2,6 @@
 //! time axis), the recorder (a scripted source and a consumer on tokio's paused clock), and the
 //! two renderings (ASCII for rustdoc, SVG for the docs).
 
-#![allow(dead_code)]
-
 use std::fmt::Write as _;
 use std::future::Future;
 use std::time::Duration;

@@ -17,6 +17,15 @@ fn raise_and_wake() -> (Arc<WakerCell>, Arc<AtomicBool>, thread::JoinHandle<()>)
     (cell, flag, waker_thread)
 }
 
+/// Whether the flag is up: `Ready` if so, else `Pending` (after a registration by the caller).
+fn raised(flag: &AtomicBool) -> Poll<()> {
+    if flag.load(Ordering::Acquire) {
+        Poll::Ready(())
+    } else {
+        Poll::Pending
+    }
+}
+
 /// Invariant: no lost wake-up. A waiter that registers and re-checks while another thread
 /// sets the flag and wakes always completes (`loom::future::block_on` reports a deadlock
 /// if the waiter is left pending with nobody to wake it).
@@ -25,15 +34,11 @@ fn register_wake_race() {
     model(|| {
         let (cell, flag, waker_thread) = raise_and_wake();
         block_on(poll_fn(|cx| {
-            if flag.load(Ordering::Acquire) {
+            if raised(&flag).is_ready() {
                 return Poll::Ready(());
             }
             cell.register(cx.waker());
-            if flag.load(Ordering::Acquire) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
+            raised(&flag)
         }));
         waker_thread.join().unwrap();
     });
@@ -52,11 +57,7 @@ fn reregister_wake_race() {
             if polls == 1 {
                 cell.register(cx.waker());
             }
-            if flag.load(Ordering::Acquire) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
+            raised(&flag)
         }));
         waker_thread.join().unwrap();
     });
@@ -74,11 +75,7 @@ fn a_waiter_moved_to_another_task_is_woken() {
         cell.register(&first_task);
         block_on(poll_fn(|cx| {
             cell.register(cx.waker());
-            if flag.load(Ordering::Acquire) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
+            raised(&flag)
         }));
         waker_thread.join().unwrap();
     });

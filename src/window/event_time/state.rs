@@ -2,14 +2,12 @@
 //! watermark, lateness and the panes.
 
 use std::collections::VecDeque;
-use std::time::Duration;
-
-use tokio::time::Instant;
-
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_core::Stream;
+use tokio::time::Instant;
 
 use super::Window;
 use super::panes::Panes;
