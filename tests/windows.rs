@@ -573,3 +573,53 @@ fn processing_windows_of_too_many_panes_panic_naming_both_arguments() {
         "{message}"
     );
 }
+
+/// Polls `windows` until it returns `Pending`; the windows it yielded as `(start, end, count)`.
+fn ready_windows<S>(windows: &mut std::pin::Pin<&mut S>) -> Vec<(u64, u64, u64)>
+where
+    S: Stream<Item = Window<u64>>,
+{
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut out = Vec::new();
+    while let std::task::Poll::Ready(Some(w)) = windows.as_mut().poll_next(&mut cx) {
+        out.push((w.start, w.end, w.count));
+    }
+    out
+}
+
+#[test]
+fn settled_before_moves_with_the_windows_emitted() {
+    // Sliding windows of 10 ms every 5 ms, 2 ms of allowed disorder.
+    let (tx, rx) = tokio::sync::mpsc::channel::<u64>(16);
+    let windows = weir::from_receiver(rx)
+        .sliding_window(10, 5, |t: &u64| *t, Count)
+        .out_of_orderness(2);
+    let mut windows = std::pin::pin!(windows);
+    // Nothing seen: the first window, [0, 5) (reaching back before 0), is not settled.
+    assert_eq!(windows.settled_before(), 5);
+    tx.try_send(3).unwrap();
+    tx.try_send(6).unwrap();
+    assert_eq!(ready_windows(&mut windows), []);
+    // Watermark 4: no pane complete, and [0, 5) holds an item.
+    assert_eq!(windows.settled_before(), 5);
+    tx.try_send(12).unwrap();
+    // Watermark 10: panes before 10 complete; [0,5) and [0,10) emitted, [5,15) holds items.
+    assert_eq!(ready_windows(&mut windows), [(0, 5, 1), (0, 10, 2)]);
+    assert_eq!(windows.settled_before(), 15);
+    // A jump: windows up to the one holding 40 are complete or empty, but [5,15) and
+    // [10,20) hold items and come first.
+    tx.try_send(40).unwrap();
+    assert_eq!(ready_windows(&mut windows), [(5, 15, 2), (10, 20, 1)]);
+    // Watermark 38: [15,25) to [25,35) saw nothing and are complete, settled; [30,40) is
+    // not complete.
+    assert_eq!(windows.settled_before(), 40);
+    // A late item does not unsettle anything.
+    tx.try_send(1).unwrap();
+    assert_eq!(ready_windows(&mut windows), []);
+    assert_eq!(windows.settled_before(), 40);
+    assert_eq!(windows.late(), 1);
+    drop(tx);
+    assert_eq!(ready_windows(&mut windows), [(35, 45, 1), (40, 50, 1)]);
+    assert_eq!(windows.settled_before(), u64::MAX);
+}

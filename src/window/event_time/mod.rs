@@ -244,6 +244,18 @@ where
         self.core.late
     }
 
+    /// Every window that ends before this time (ms) is settled: emitted already, or left
+    /// without items, and closed (an item for it now is late). `u64::MAX` once the upstream
+    /// ended and every window was emitted.
+    ///
+    /// This is what a consumer that acknowledges its input needs: once the windows emitted
+    /// so far are written, an item whose last window ends before this is fully accounted
+    /// for. An operator downstream of this one may still hold windows it yielded.
+    pub fn settled_before(&self) -> u64 {
+        let panes = &self.core.panes;
+        panes.geometry().window_ms(panes.first_unsettled()).1
+    }
+
     /// Items that fell in no window (the gaps of windows whose slide exceeds their size).
     pub fn unassigned(&self) -> u64 {
         self.core.unassigned

@@ -224,6 +224,24 @@ impl<Acc: Clone> Panes<Acc> {
             })
     }
 
+    /// The first window that is not settled: not emitted or skipped yet, and either not
+    /// complete or holding items. Every window before it is settled.
+    pub(crate) fn first_unsettled(&self) -> u128 {
+        // The first window that ends past the complete panes.
+        let mut k = self.geometry.first_window_of(self.closed);
+        // The first window holding a pane with items that is not queued yet.
+        let held = self.open.first().into_iter();
+        if let Some(pane) = held.chain(self.hot.as_ref().map(|hot| hot.pane)).min() {
+            k = k.min(self.geometry.first_window_of(pane));
+        }
+        let (first, _) = self.geometry.window_panes(self.next_window);
+        if self.last_queued.is_some_and(|pane| pane >= first) {
+            // The window being assembled holds queued panes with items.
+            k = self.next_window;
+        }
+        k.max(self.next_window)
+    }
+
     /// The next complete window to emit, as `(k, pane)` (the pane holding its aggregate and
     /// item count), assembled in at most `*budget` steps, each taken from the budget. `None`
     /// when no window is complete, or when the budget ran out first (then `*budget == 0`).
