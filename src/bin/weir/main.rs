@@ -5,6 +5,8 @@
 //!   per closed window out.
 
 mod demo;
+mod produce;
+mod redis;
 mod run;
 
 use std::process::ExitCode;
@@ -23,8 +25,12 @@ struct Cli {
 enum Command {
     /// Run the demo pipeline over simulated sources (the default).
     Demo(demo::DemoArgs),
-    /// Window JSON-lines events from files or stdin.
+    /// Window JSON-lines events from files or stdin, or a Redis stream.
     Run(run::RunArgs),
+    /// Write simulated sensor events as JSON lines, or to a Redis stream.
+    Produce(produce::ProduceArgs),
+    /// Merge the partial windows that several `weir run --to redis://...` consumers wrote.
+    Combine(redis::combine::CombineArgs),
 }
 
 /// Parses `250ms`, `1s`, `2m`, `1h` or a bare number of milliseconds. A duration of more than
@@ -64,6 +70,8 @@ async fn main() -> ExitCode {
         None => demo::demo(demo::DemoArgs::default()).await,
         Some(Command::Demo(args)) => demo::demo(args).await,
         Some(Command::Run(args)) => run::run(args).await,
+        Some(Command::Produce(args)) => produce::produce(args).await,
+        Some(Command::Combine(args)) => redis::combine::combine(args).await,
     }
 }
 

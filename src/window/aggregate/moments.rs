@@ -14,6 +14,7 @@
 /// `f64::MAX`. Infinite values are summed apart: a sum with `+inf` is `+inf`, with both
 /// signs NaN.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Moments {
     /// Values added (NaN excluded).
     pub count: u64,
@@ -28,6 +29,7 @@ pub struct Moments {
 
 /// `(hi + lo) * 2^exp`, plus the infinite values apart.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct CompensatedSum {
     hi: f64,
     lo: f64,

@@ -6,6 +6,8 @@
 //! read no further than the others allow.
 
 mod fast_json;
+#[cfg(feature = "redis")]
+mod from_redis;
 mod input;
 mod names;
 mod read;
@@ -84,6 +86,41 @@ pub struct RunArgs {
     /// unread.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_line: usize,
+    /// Read the events from a Redis stream instead of files, through a consumer group
+    /// (needs weir built with `--features redis`): `redis://HOST:PORT/STREAM`, entries with
+    /// the fields `value`, `source` and `timestamp` (ms; optional: the time of reading).
+    #[arg(long, conflicts_with = "files", help_heading = "Redis")]
+    pub from: Option<String>,
+    /// The consumer group to read in (created if missing, reading the stream from its
+    /// start).
+    #[arg(
+        long,
+        default_value = "weir",
+        requires = "from",
+        help_heading = "Redis"
+    )]
+    pub group: String,
+    /// This consumer's name in the group (required with --from): keep it across restarts, a
+    /// restarted consumer first reads again what it had not acknowledged.
+    #[arg(long, requires = "from", help_heading = "Redis")]
+    pub consumer: Option<String>,
+    /// Write partial windows to this Redis stream, `redis://HOST:PORT/STREAM`, for `weir
+    /// combine` to merge with other consumers' (default: complete windows on stdout).
+    #[arg(long, requires = "from", help_heading = "Redis")]
+    pub to: Option<String>,
+    /// Claim the entries another consumer has left unacknowledged this long (a consumer that
+    /// died). Make it longer than a window, the lateness and the idle timeout together: a
+    /// live consumer holds each entry until its windows are written.
+    #[arg(long, default_value = "30s", value_parser = crate::parse_duration, requires = "from", help_heading = "Redis")]
+    pub claim_idle: Duration,
+    /// Stop at the first read that finds no new entry and nothing to claim, writing every
+    /// open window (for draining a stream) instead of waiting for more.
+    #[arg(long, requires = "from", help_heading = "Redis")]
+    pub until_idle: bool,
+    /// Exit with status 1 once reading, writing or acknowledging has failed this long
+    /// without a success (the server gone); until then, try again with backoff.
+    #[arg(long, default_value = "60s", value_parser = crate::parse_duration, requires = "from", help_heading = "Redis")]
+    pub give_up_after: Duration,
 }
 
 /// The end of `weir run --help`: exit statuses and the summary's counts.
@@ -320,6 +357,15 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Ok(geometry) => geometry,
         Err(message) => clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n")).exit(),
     };
+    if let Some(from) = &args.from {
+        #[cfg(feature = "redis")]
+        return from_redis::run(&args, from, size, slide).await;
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = from;
+            return crate::redis::unsupported("run");
+        }
+    }
     let inputs = match open_inputs(&args.files) {
         Ok(inputs) => inputs,
         Err(e) => {

@@ -14,7 +14,7 @@ pub(super) struct SourceNames {
 
 impl SourceNames {
     /// The index of `name`, registering it if it is new.
-    fn index(&mut self, name: Box<str>) -> u32 {
+    pub(super) fn index(&mut self, name: Box<str>) -> u32 {
         if let Some(&i) = self.by_name.get(&name) {
             return i;
         }

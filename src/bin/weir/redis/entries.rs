@@ -1,0 +1,154 @@
+//! The entries a consumer (`weir run --from redis://... --to redis://...`) writes for the
+//! combiner (`weir combine`), each with the fields `kind` and `consumer`:
+//!
+//! - `kind=partial`, `data`: a [`Partial`] in JSON: what the consumer saw of one window (and
+//!   one key with `--by source`), everything needed to merge it with the other consumers'.
+//! - `kind=settled`, `before`: a [`Marker::Settled`]: the consumer has written every partial
+//!   of the windows that end before this time (ms), except partials of late events.
+//! - `kind=end`: a [`Marker::End`]: the consumer stopped after writing everything.
+
+use serde::{Deserialize, Serialize};
+use weir::event::SeverityAcc;
+use weir::io::redis::Entry;
+use weir::window::Moments;
+
+/// What one consumer saw of one window and key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Partial {
+    pub(crate) window_start: u64,
+    pub(crate) window_end: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) key: Option<String>,
+    pub(crate) moments: Moments,
+    /// Events per severity, low to critical.
+    pub(crate) severity: [usize; 4],
+}
+
+impl Partial {
+    pub(crate) fn new(start: u64, end: u64, key: Option<String>, acc: &SeverityAcc) -> Self {
+        Partial {
+            window_start: start,
+            window_end: end,
+            key,
+            moments: acc.0,
+            severity: acc.1,
+        }
+    }
+
+    pub(crate) fn acc(&self) -> SeverityAcc {
+        (self.moments, self.severity)
+    }
+
+    /// The entry's fields.
+    pub(crate) fn fields(&self, consumer: &str) -> Vec<(&'static str, String)> {
+        let data = serde_json::to_string(self).expect("a partial serializes");
+        vec![
+            ("kind", "partial".to_owned()),
+            ("consumer", consumer.to_owned()),
+            ("data", data),
+        ]
+    }
+}
+
+/// A consumer's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marker {
+    Settled(u64),
+    End,
+}
+
+impl Marker {
+    /// The entry's fields.
+    pub(crate) fn fields(self, consumer: &str) -> Vec<(&'static str, String)> {
+        let mut fields = vec![("consumer", consumer.to_owned())];
+        match self {
+            Marker::Settled(before) => {
+                fields.push(("kind", "settled".to_owned()));
+                fields.push(("before", before.to_string()));
+            }
+            Marker::End => fields.push(("kind", "end".to_owned())),
+        }
+        fields
+    }
+}
+
+/// An entry of a partials stream, read back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Report {
+    Partial(Partial),
+    Marker(Marker),
+}
+
+impl Report {
+    /// The consumer that wrote `entry` and what it says, or why it is not a weir entry.
+    pub(crate) fn parse(entry: &Entry) -> Result<(&str, Report), String> {
+        let consumer = entry.field("consumer").ok_or("no `consumer` field")?;
+        let report = match entry.field("kind") {
+            Some("partial") => {
+                let data = entry
+                    .field("data")
+                    .ok_or("a partial with no `data` field")?;
+                let partial: Partial =
+                    serde_json::from_str(data).map_err(|e| format!("`data`: {e}"))?;
+                if partial.window_start > partial.window_end {
+                    return Err("`data`: the window starts after it ends".to_owned());
+                }
+                Report::Partial(partial)
+            }
+            Some("settled") => {
+                let before = entry.field("before").ok_or("no `before` field")?;
+                let before = before
+                    .parse()
+                    .map_err(|_| format!("`before` is not a time in ms: `{before}`"))?;
+                Report::Marker(Marker::Settled(before))
+            }
+            Some("end") => Report::Marker(Marker::End),
+            Some(other) => return Err(format!("unknown `kind` `{other}`")),
+            None => return Err("no `kind` field".to_owned()),
+        };
+        Ok((consumer, report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn entry(fields: Vec<(&'static str, String)>) -> Entry {
+        Entry {
+            id: "1-0".to_owned(),
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect::<HashMap<_, _>>(),
+            redelivered: false,
+        }
+    }
+
+    #[test]
+    fn entries_read_back_as_written() {
+        let mut acc: SeverityAcc = (Moments::EMPTY, [0; 4]);
+        for v in [0.1, 0.2, 0.3, 1e-17] {
+            acc.0.add(v);
+            acc.1[1] += 1;
+        }
+        let partial = Partial::new(1_000, 2_000, Some("sensor-1".to_owned()), &acc);
+        let written = entry(partial.fields("a"));
+        let read = Report::parse(&written).unwrap();
+        // The compensated sum survives the trip to the digit.
+        assert_eq!(read, ("a", Report::Partial(partial)));
+        for marker in [Marker::Settled(u64::MAX), Marker::End] {
+            let written = entry(marker.fields("b"));
+            let read = Report::parse(&written).unwrap();
+            assert_eq!(read, ("b", Report::Marker(marker)));
+        }
+        let bad = entry(vec![
+            ("kind", "settled".to_owned()),
+            ("consumer", "c".into()),
+        ]);
+        assert_eq!(Report::parse(&bad), Err("no `before` field".to_owned()));
+        let bad = entry(vec![("kind", "partial".to_owned())]);
+        assert_eq!(Report::parse(&bad), Err("no `consumer` field".to_owned()));
+    }
+}

@@ -1,0 +1,188 @@
+//! What the commands share for Redis Streams: addresses (`redis://HOST:PORT/STREAM`), the
+//! entries consumers write for the combiner, a source that rides out a lost server and gives
+//! up after a set time, and `weir produce --to redis://...`. Without the `redis` feature, a
+//! command asked to use Redis says how to get it and exits with status 2.
+
+pub(crate) mod combine;
+#[cfg(feature = "redis")]
+mod entries;
+#[cfg(feature = "redis")]
+mod resilient;
+
+#[cfg(feature = "redis")]
+pub(crate) use entries::{Marker, Partial};
+#[cfg(feature = "redis")]
+pub(crate) use resilient::Resilient;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::produce::ProduceArgs;
+
+/// A stream on a Redis server, from `redis://HOST:PORT/STREAM`.
+#[cfg(feature = "redis")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// The server, as the client takes it: `redis://HOST:PORT/`.
+    pub(crate) server: String,
+    pub(crate) stream: String,
+}
+
+#[cfg(feature = "redis")]
+impl Target {
+    /// Parses `redis://HOST[:PORT]/STREAM` (port 6379 by default).
+    pub(crate) fn parse(text: &str) -> Result<Target, String> {
+        let bad = |why: &str| format!("`{text}` {why}: expected redis://HOST:PORT/STREAM");
+        let rest = text
+            .strip_prefix("redis://")
+            .ok_or_else(|| bad("is not a Redis address"))?;
+        let (host, stream) = rest.split_once('/').ok_or_else(|| bad("names no stream"))?;
+        if host.is_empty() {
+            return Err(bad("names no host"));
+        }
+        if stream.is_empty() || stream.contains('/') {
+            return Err(bad("names no stream, or more than one"));
+        }
+        let host = match host.rsplit_once(':') {
+            Some((_, port)) if port.parse::<u16>().is_err() => {
+                return Err(bad(&format!("has a port `{port}` that is not a number")));
+            }
+            Some(_) => host.to_owned(),
+            None => format!("{host}:6379"),
+        };
+        Ok(Target {
+            server: format!("redis://{host}/"),
+            stream: stream.to_owned(),
+        })
+    }
+}
+
+/// Reports a command-line problem and returns exit status 2.
+pub(crate) fn usage(command: &str, message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "weir {command}: {message}");
+    ExitCode::from(2)
+}
+
+/// Reports that this build has no Redis support.
+#[cfg(not(feature = "redis"))]
+pub(crate) fn unsupported(command: &str) -> ExitCode {
+    usage(
+        command,
+        "this weir was built without Redis support; build it with `cargo build --release \
+         --features redis`",
+    )
+}
+
+/// `weir produce --to redis://...`: the simulated events as stream entries, written in
+/// pipelined batches.
+#[cfg(not(feature = "redis"))]
+pub(crate) async fn produce(_args: &ProduceArgs) -> ExitCode {
+    unsupported("produce")
+}
+
+/// Entries per pipelined batch of `weir produce`.
+#[cfg(feature = "redis")]
+const PRODUCE_BATCH: usize = 1_000;
+
+/// `weir produce --to redis://...`: the simulated events as stream entries, written in
+/// pipelined batches.
+#[cfg(feature = "redis")]
+pub(crate) async fn produce(args: &ProduceArgs) -> ExitCode {
+    let target = match Target::parse(&args.to) {
+        Ok(target) => target,
+        Err(e) => return usage("produce", &format!("--to: {e}")),
+    };
+    let failed = |e: &dyn std::fmt::Display| {
+        let _ = writeln!(std::io::stderr(), "weir produce: {}: {e}", args.to);
+        ExitCode::from(1)
+    };
+    let client = match redis::Client::open(target.server.as_str()) {
+        Ok(client) => client,
+        Err(e) => return failed(&e),
+    };
+    let mut sink = match weir::io::redis::RedisSink::connect(&client, &target.stream).await {
+        Ok(sink) => sink,
+        Err(e) => return failed(&e),
+    };
+    let mut batch: Vec<Vec<(&str, String)>> = Vec::with_capacity(PRODUCE_BATCH);
+    let mut events = crate::produce::simulate(args).peekable();
+    while let Some(e) = events.next() {
+        batch.push(vec![
+            ("timestamp", e.timestamp.to_string()),
+            ("source", format!("sensor-{}", e.source)),
+            ("value", e.value.to_string()),
+        ]);
+        if batch.len() == PRODUCE_BATCH || events.peek().is_none() {
+            if let Err(e) = sink.send(&batch).await {
+                return failed(&e);
+            }
+            batch.clear();
+        }
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "weir produce: {} entries written to {}",
+        sink.written(),
+        args.to
+    );
+    ExitCode::SUCCESS
+}
+
+/// Entries or windows taken per batch at most.
+#[cfg(feature = "redis")]
+const MAX_BATCH: usize = 1_024;
+
+/// Takes the items of `stream` that are ready into `batch`: `Ready(true)` when the stream
+/// ended, `Ready(false)` with items (at most [`MAX_BATCH`]), `Pending` (the waker registered)
+/// with none ready.
+#[cfg(feature = "redis")]
+pub(crate) fn pull<S: weir::Stream>(
+    mut stream: std::pin::Pin<&mut S>,
+    batch: &mut Vec<S::Item>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<bool> {
+    use std::task::Poll;
+    loop {
+        match stream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(item)) => {
+                batch.push(item);
+                if batch.len() >= MAX_BATCH {
+                    return Poll::Ready(false);
+                }
+            }
+            Poll::Ready(None) => return Poll::Ready(true),
+            Poll::Pending if batch.is_empty() => return Poll::Pending,
+            Poll::Pending => return Poll::Ready(false),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "redis"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            Target::parse("redis://127.0.0.1:7000/events"),
+            Ok(Target {
+                server: "redis://127.0.0.1:7000/".to_owned(),
+                stream: "events".to_owned()
+            })
+        );
+        assert_eq!(
+            Target::parse("redis://cache/events").map(|t| t.server),
+            Ok("redis://cache:6379/".to_owned())
+        );
+        for bad in [
+            "http://host/events",
+            "redis://host",
+            "redis://host/",
+            "redis:///events",
+            "redis://host:port/events",
+            "redis://host/a/b",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

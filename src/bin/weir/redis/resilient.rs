@@ -1,0 +1,118 @@
+//! [`Resilient`]: a Redis source that waits out a lost server, and gives up after a set time.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use redis::RedisError;
+use tokio::time::{Instant, Sleep, sleep};
+use weir::Stream;
+
+/// The first wait after a failed read; it doubles up to [`MAX_WAIT`].
+const FIRST_WAIT: Duration = Duration::from_millis(100);
+const MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// Yields the entries of a source of `RedisResult`s. A failed read is reported on stderr
+/// (the first of a run of failures, then one line per failure with the time it has lasted)
+/// and read again after a wait that doubles from 100 ms to 2 s; once reads have failed for
+/// `give_up` with no entry read in between, the stream ends and [`gave_up`](Self::gave_up)
+/// holds the last error.
+///
+/// `Pending` comes from the source (which registered the waker) or from the wait's timer.
+pub(crate) struct Resilient<'a, St> {
+    source: St,
+    /// What to call the source in reports.
+    name: String,
+    give_up: Duration,
+    /// Since when reads have failed, and the next wait.
+    failing: Option<(Instant, Duration)>,
+    wait: Option<Pin<Box<Sleep>>>,
+    gave_up: &'a RefCell<Option<String>>,
+}
+
+impl<'a, St> Resilient<'a, St> {
+    pub(crate) fn new(
+        source: St,
+        name: String,
+        give_up: Duration,
+        gave_up: &'a RefCell<Option<String>>,
+    ) -> Self {
+        Resilient {
+            source,
+            name,
+            give_up,
+            failing: None,
+            wait: None,
+            gave_up,
+        }
+    }
+
+    fn failed(&mut self, e: &RedisError) -> bool {
+        let now = Instant::now();
+        let (since, wait) = *self.failing.get_or_insert((now, FIRST_WAIT));
+        let lasted = now - since;
+        if lasted >= self.give_up {
+            *self.gave_up.borrow_mut() = Some(format!(
+                "{}: gave up after {} ms of failed reads: {e}",
+                self.name,
+                lasted.as_millis()
+            ));
+            return false;
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "weir: {}: {e}; reading again in {} ms (failing for {} ms, giving up after {} ms)",
+            self.name,
+            wait.as_millis(),
+            lasted.as_millis(),
+            self.give_up.as_millis()
+        );
+        self.failing = Some((since, (wait * 2).min(MAX_WAIT)));
+        self.wait = Some(Box::pin(sleep(wait)));
+        true
+    }
+}
+
+impl<St, T> Stream for Resilient<'_, St>
+where
+    St: Stream<Item = Result<T, RedisError>> + Unpin,
+{
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = &mut *self;
+        loop {
+            if this.gave_up.borrow().is_some() {
+                return Poll::Ready(None);
+            }
+            if let Some(wait) = &mut this.wait {
+                if wait.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.wait = None;
+            }
+            match Pin::new(&mut this.source).poll_next(cx) {
+                Poll::Ready(Some(Ok(item))) => {
+                    if let Some((since, _)) = this.failing.take() {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "weir: {}: reading again after {} ms of failures",
+                            this.name,
+                            since.elapsed().as_millis()
+                        );
+                    }
+                    return Poll::Ready(Some(item));
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    if !this.failed(&e) {
+                        return Poll::Ready(None);
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}

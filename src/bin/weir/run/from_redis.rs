@@ -1,0 +1,548 @@
+//! `weir run --from redis://HOST:PORT/STREAM --group G --consumer NAME`: the events of a Redis
+//! stream, read through a consumer group, in the same windows as from files; with
+//! `--to redis://HOST:PORT/STREAM`, partial windows for `weir combine`.
+//!
+//! # At least once
+//!
+//! An entry is acknowledged only once nothing more can come of it: an entry that is
+//! malformed or rejected is copied to the dead-letter stream and acknowledged; one filtered
+//! out is acknowledged at once; an event is *held* until every window that may contain it is
+//! written (to stdout and flushed, or to the output stream and confirmed by the server), which
+//! is when the last window holding its timestamp ends before the windows'
+//! [`settled_before`](weir::window::EventTimeWindow::settled_before). A consumer that dies
+//! leaves its held entries pending: they are delivered again (to it after a restart, or to
+//! another consumer that claims them), never lost. An entry delivered again while this
+//! process still holds it (a read retried after an error, a claim of its own entries) is
+//! skipped and counted.
+//!
+//! # What a consumer writes for the combiner
+//!
+//! With `--to`, each window is written as a partial (`entries.rs`), followed in the same
+//! pipeline by a marker saying which windows are settled; a marker goes out at least every
+//! second, windows or not, so the combiner can tell a live consumer from a dead one. Late
+//! events (behind this consumer's watermark, such as entries claimed from a consumer that
+//! died) are written as partials of their windows too: the combiner still counts them if it
+//! has not closed those windows. When the input ends (`--until-idle`, or on a signal), the
+//! open windows are written, then an end marker.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashSet};
+use std::future::poll_fn;
+use std::io::{self, Write};
+use std::pin::pin;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::{MissedTickBehavior, interval};
+use weir::StatsHandle;
+use weir::concurrent::Backoff;
+use weir::event::{SeverityAcc, StatsBySeverity};
+use weir::io::redis::{Acker, Entry, RedisSink, RedisSource, StreamGroup};
+use weir::prelude::*;
+use weir::window::{Aggregate, Window};
+
+use super::input::{Parse, Reading};
+use super::names::SourceNames;
+use super::until_signal::UntilSignal;
+use super::{BySource, Local, RunArgs, bump, write_window};
+use crate::redis::{Marker, Partial, Resilient, Target, pull, usage};
+
+/// Writes to stderr, ignoring a closed stderr.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// How often a consumer writing partials says how far it has settled, windows or not.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// The entries held until their windows are written, by the end of the last window that may
+/// contain them.
+#[derive(Default)]
+struct Held {
+    by_end: BTreeMap<u64, Vec<String>>,
+    ids: HashSet<String>,
+}
+
+impl Held {
+    fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    fn hold(&mut self, last_end: u64, id: String) {
+        self.ids.insert(id.clone());
+        self.by_end.entry(last_end).or_default().push(id);
+    }
+
+    /// Lets go of the entries whose last window ends before `settled` (all of them with
+    /// `None`): their ids, to acknowledge.
+    fn release(&mut self, settled: Option<u64>) -> Vec<String> {
+        let kept = match settled {
+            Some(before) => self.by_end.split_off(&before),
+            None => BTreeMap::new(),
+        };
+        let released: Vec<String> = std::mem::replace(&mut self.by_end, kept)
+            .into_values()
+            .flatten()
+            .collect();
+        for id in &released {
+            self.ids.remove(id);
+        }
+        released
+    }
+}
+
+/// The windows holding `ts`, as `(start, end)`, latest first: windows start at multiples of
+/// `slide` and last `size`; a window reaching back before 0 is reported from 0, one reaching
+/// past the end of time ends at `u64::MAX`, as the window operator reports them.
+fn windows_of(ts: u64, size: u64, slide: u64) -> impl Iterator<Item = (u64, u64)> {
+    let last = ts / slide;
+    (0..=last)
+        .rev()
+        .map(move |k| {
+            let start = u128::from(k) * u128::from(slide);
+            (start, start + u128::from(size))
+        })
+        .take_while(move |&(_, end)| end > u128::from(ts))
+        .filter(move |&(start, _)| start <= u128::from(ts))
+        .map(|(start, end)| {
+            let clamp = |x: u128| u64::try_from(x).unwrap_or(u64::MAX);
+            (clamp(start), clamp(end))
+        })
+        // Windows that would start before 0, and hold `ts`: each ends `slide` earlier.
+        .chain(
+            (1..)
+                .map(move |j: u128| u128::from(size).checked_sub(j * u128::from(slide)))
+                .map_while(move |end| end.filter(|&e| e > u128::from(ts)))
+                .map(|end| (0, u64::try_from(end).unwrap_or(u64::MAX))),
+        )
+}
+
+/// A stream entry as a reading: `Ok(None)` when filtered out, `Err` with what is wrong when
+/// malformed or rejected (then the first of the pair says which).
+fn read_entry(
+    entry: &Entry,
+    how: &Parse,
+    names: &mut SourceNames,
+) -> Result<Option<Reading>, (Rejection, String)> {
+    let malformed = |text: String| (Rejection::Malformed, text);
+    let value = entry
+        .field("value")
+        .ok_or_else(|| malformed("no `value` field".to_owned()))?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| malformed(format!("`value` is not a finite number: `{value}`")))?;
+    let source = entry
+        .field("source")
+        .ok_or_else(|| malformed("no `source` field".to_owned()))?;
+    let timestamp = match entry.field("timestamp") {
+        Some(ts) => ts.trim().parse().map_err(|_| {
+            malformed(format!(
+                "`timestamp` is not a time in ms since the epoch: `{ts}`"
+            ))
+        })?,
+        None => weir::event::now_ms(),
+    };
+    if let Some(ahead) = how.max_future {
+        let now = weir::event::now_ms();
+        let limit = now.saturating_add(u64::try_from(ahead.as_millis()).unwrap_or(u64::MAX));
+        if timestamp > limit {
+            return Err((
+                Rejection::Ahead,
+                format!(
+                    "timestamp {timestamp} is more than {} ms ahead of the clock ({now})",
+                    ahead.as_millis()
+                ),
+            ));
+        }
+    }
+    if how.min_value.is_some_and(|m| value < m) || how.max_value.is_some_and(|m| value > m) {
+        return Ok(None);
+    }
+    let source = if how.by_source {
+        names.index(source.into())
+    } else {
+        0
+    };
+    Ok(Some(Reading {
+        timestamp,
+        value,
+        source,
+    }))
+}
+
+/// Why an entry was copied to the dead-letter stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rejection {
+    Malformed,
+    Ahead,
+}
+
+/// What the run counted.
+#[derive(Default)]
+struct Counts {
+    entries: Cell<u64>,
+    malformed: Cell<u64>,
+    ahead: Cell<u64>,
+    filtered: Cell<u64>,
+    duplicates: Cell<u64>,
+    windowed: Cell<u64>,
+}
+
+/// Connects the source, trying again for up to `give_up`.
+async fn connect(
+    client: &redis::Client,
+    group: StreamGroup,
+    give_up: Duration,
+) -> redis::RedisResult<(RedisSource, Acker)> {
+    let start = tokio::time::Instant::now();
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match RedisSource::connect(client, group.clone()).await {
+            Ok(connected) => return Ok(connected),
+            Err(e) if start.elapsed() + wait >= give_up => return Err(e),
+            Err(e) => {
+                report!(
+                    "weir run: cannot connect: {e}; trying again in {} ms",
+                    wait.as_millis()
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Where the windows go.
+enum Output {
+    Stdout,
+    /// Partials to a stream, written as this consumer.
+    Stream(RedisSink, String),
+}
+
+/// Runs `weir run --from redis://...`.
+pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> ExitCode {
+    let source = match Target::parse(from) {
+        Ok(target) => target,
+        Err(e) => return usage("run", &format!("--from: {e}")),
+    };
+    let Some(consumer) = args.consumer.clone() else {
+        return usage(
+            "run",
+            "--from needs --consumer NAME, a name that stays the same when this consumer is \
+             restarted (it then reads again what it left unacknowledged)",
+        );
+    };
+    let to = match args.to.as_deref().map(Target::parse).transpose() {
+        Ok(to) => to,
+        Err(e) => return usage("run", &format!("--to: {e}")),
+    };
+    let give_up = args.give_up_after;
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        report!("weir run: {what}: {e}");
+        ExitCode::from(1)
+    };
+    let client = match redis::Client::open(source.server.as_str()) {
+        Ok(client) => client,
+        Err(e) => return failed(from, &e),
+    };
+    let group =
+        StreamGroup::new(&source.stream, &args.group, &consumer).claim_idle(Some(args.claim_idle));
+    let (redis_source, acker) = match connect(&client, group, give_up).await {
+        Ok(connected) => connected,
+        Err(e) => return failed(from, &e),
+    };
+    let redis_source = if args.until_idle {
+        redis_source.until_idle()
+    } else {
+        redis_source
+    };
+    let mut output = match &to {
+        None => Output::Stdout,
+        Some(target) => {
+            let sink = async {
+                let client = redis::Client::open(target.server.as_str())?;
+                RedisSink::connect(&client, &target.stream).await
+            };
+            match sink.await {
+                Ok(sink) => {
+                    // Retries spread over about the give-up time.
+                    let retries = u32::try_from(give_up.as_secs() / 2).unwrap_or(u32::MAX);
+                    let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
+                        .retries(retries.saturating_add(3));
+                    Output::Stream(sink.backoff(backoff), consumer.clone())
+                }
+                Err(e) => return failed(args.to.as_deref().unwrap_or_default(), &e),
+            }
+        }
+    };
+    let (interrupt, terminate) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => return failed("cannot listen for signals", &e),
+    };
+    let parse = Parse {
+        max_line: args.max_line,
+        max_future: args.max_future,
+        min_value: args.min_value,
+        max_value: args.max_value,
+        by_source: args.by.is_some(),
+    };
+    let gave_up = RefCell::new(None);
+    let caught = Cell::new(None);
+    let counts = Counts::default();
+    let held = RefCell::new(Held::default());
+    let names = RefCell::new(SourceNames::default());
+    let resilient = Resilient::new(redis_source, from.to_owned(), give_up, &gave_up);
+    let entries = UntilSignal::new(resilient, (interrupt, terminate), &caught);
+    let stream_name = &source.stream;
+    let mut events: Local<'_, Reading> = Box::pin(entries.filter_map(|entry: Entry| {
+        bump(&counts.entries);
+        if held.borrow().contains(&entry.id) {
+            bump(&counts.duplicates);
+            return None;
+        }
+        match read_entry(&entry, &parse, &mut names.borrow_mut()) {
+            Ok(Some(reading)) => {
+                let last_end = windows_of(reading.timestamp, size, slide)
+                    .next()
+                    .map_or(0, |(_, end)| end);
+                held.borrow_mut().hold(last_end, entry.id);
+                Some(reading)
+            }
+            Ok(None) => {
+                bump(&counts.filtered);
+                acker.ack(entry.id);
+                None
+            }
+            Err((why, text)) => {
+                let (what, cell) = match why {
+                    Rejection::Malformed => ("malformed", &counts.malformed),
+                    Rejection::Ahead => ("rejected", &counts.ahead),
+                };
+                bump(cell);
+                report!("{what}: {stream_name} {}: {text}", entry.id);
+                acker.dead_letter(entry, &text);
+                None
+            }
+        }
+    }));
+    let mut dropped: Vec<StatsHandle> = Vec::new();
+    if let Some(rate) = args.sample {
+        let sampled = events.sample(rate);
+        dropped.push(sampled.stats());
+        events = Box::pin(sampled);
+    }
+    if let Some(capacity) = args.buffer {
+        let buffered = events.drop_oldest(capacity);
+        dropped.push(buffered.stats());
+        events = Box::pin(buffered);
+    }
+    let lateness = u64::try_from(args.lateness.as_millis()).unwrap_or(u64::MAX);
+    let mut windows = events
+        .map(|r| {
+            bump(&counts.windowed);
+            r
+        })
+        .sliding_window(size, slide, |r: &Reading| r.timestamp, BySource)
+        .out_of_orderness(lateness);
+    if let Some(idle) = args.idle_timeout {
+        windows = windows.idle_timeout(idle);
+    }
+    let (late_tx, mut late_rx) = mpsc::unbounded_channel::<Reading>();
+    if matches!(output, Output::Stream(..)) {
+        windows = windows.on_late(move |r| {
+            let _ = late_tx.send(r);
+        });
+    }
+    let mut windows = pin!(windows);
+    let mut heartbeat = interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut batch = Vec::new();
+    let mut written = 0u64;
+    loop {
+        let ended = tokio::select! {
+            biased;
+            ended = poll_fn(|cx| pull(windows.as_mut(), &mut batch, cx)) => ended,
+            _ = heartbeat.tick(), if matches!(output, Output::Stream(..)) => false,
+        };
+        if let Some(e) = gave_up.borrow().as_ref() {
+            report!("weir run: {e}");
+            return ExitCode::from(1);
+        }
+        let names = names.borrow();
+        let by = args.by.map(|_| names.all());
+        let result = match &mut output {
+            Output::Stdout => write_stdout(&batch, by),
+            Output::Stream(sink, consumer) => {
+                let mut late = Vec::new();
+                while let Ok(r) = late_rx.try_recv() {
+                    late.push(r);
+                }
+                let settled = if ended {
+                    u64::MAX
+                } else {
+                    windows.settled_before()
+                };
+                let mut entries = partials(&batch, &late, by, size, slide, consumer);
+                entries.push(Marker::Settled(settled).fields(consumer));
+                if ended {
+                    entries.push(Marker::End.fields(consumer));
+                }
+                let sent = sink.send(&entries).await;
+                sent.map(|ids| written += ids.len() as u64).map_err(|e| {
+                    io::Error::other(format!("{}: {e}", args.to.as_deref().unwrap_or_default()))
+                })
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+            Err(e) => return failed("cannot write the output", &e),
+        }
+        batch.clear();
+        let settled = (!ended).then(|| windows.settled_before());
+        for id in held.borrow_mut().release(settled) {
+            acker.ack(id);
+        }
+        if ended {
+            break;
+        }
+    }
+    if let Err(e) = acker.flush().await {
+        return failed("cannot acknowledge", &e);
+    }
+    let c = &counts;
+    let (late, outside) = (windows.late(), windows.unassigned());
+    report!(
+        "summary: {} entries read from {from} as {consumer} ({} events, {} malformed, {} \
+         duplicates skipped); {} processed, {} late, {} dropped, {} filtered, {} too far \
+         ahead, {} outside every window; {} acknowledged, {} dead-lettered{}",
+        c.entries.get(),
+        c.entries.get() - c.malformed.get() - c.duplicates.get(),
+        c.malformed.get(),
+        c.duplicates.get(),
+        c.windowed.get() - late - outside,
+        late,
+        dropped.iter().map(|s| s.dropped()).sum::<usize>(),
+        c.filtered.get(),
+        c.ahead.get(),
+        outside,
+        acker.acked(),
+        acker.dead_lettered(),
+        match &output {
+            Output::Stdout => String::new(),
+            Output::Stream(..) => format!(
+                "; {written} entries written to {}",
+                args.to.as_deref().unwrap_or_default()
+            ),
+        }
+    );
+    match caught.get() {
+        Some(code) => ExitCode::from(code),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// Writes complete windows to stdout, flushed: written means written through.
+fn write_stdout(batch: &[Window<Vec<SeverityAcc>>], by: Option<&[Box<str>]>) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for w in batch {
+        write_window(&mut out, w, by)?;
+    }
+    out.flush()
+}
+
+/// The entries for a batch of windows and late events: one partial per window (per source
+/// with `--by source`), then one per window a late event belongs to.
+fn partials(
+    batch: &[Window<Vec<SeverityAcc>>],
+    late: &[Reading],
+    by: Option<&[Box<str>]>,
+    size: u64,
+    slide: u64,
+    consumer: &str,
+) -> Vec<Vec<(&'static str, String)>> {
+    let mut entries = Vec::new();
+    let mut push = |start: u64, end: u64, accs: &[SeverityAcc]| match by {
+        Some(names) => {
+            for (i, acc) in accs.iter().enumerate() {
+                if acc.1.iter().any(|&n| n > 0) {
+                    let key = Some(names[i].to_string());
+                    entries.push(Partial::new(start, end, key, acc).fields(consumer));
+                }
+            }
+        }
+        None => {
+            let all = accs.iter().fold(StatsBySeverity.init(), |a, b| {
+                StatsBySeverity.combine(&a, b)
+            });
+            if all.1.iter().any(|&n| n > 0) {
+                entries.push(Partial::new(start, end, None, &all).fields(consumer));
+            }
+        }
+    };
+    for w in batch {
+        push(w.start, w.end, &w.result);
+    }
+    let mut by_window: BTreeMap<(u64, u64), Vec<SeverityAcc>> = BTreeMap::new();
+    for r in late {
+        for (start, end) in windows_of(r.timestamp, size, slide) {
+            BySource.add(by_window.entry((end, start)).or_default(), r);
+        }
+    }
+    for ((end, start), accs) in &by_window {
+        push(*start, *end, accs);
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_windows_of_a_timestamp() {
+        let of = |ts, size, slide| windows_of(ts, size, slide).collect::<Vec<_>>();
+        assert_eq!(of(1_234, 1_000, 1_000), [(1_000, 2_000)]);
+        assert_eq!(
+            of(1_234, 1_000, 250),
+            [(1_000, 2_000), (750, 1_750), (500, 1_500), (250, 1_250)]
+        );
+        // Sampling windows: 100 ms every second; 1 234 falls in a gap.
+        assert_eq!(of(1_234, 100, 1_000), []);
+        assert_eq!(of(1_034, 100, 1_000), [(1_000, 1_100)]);
+        // Windows reaching back before 0 are reported from 0.
+        assert_eq!(
+            of(10, 1_000, 250),
+            [(0, 1_000), (0, 750), (0, 500), (0, 250)]
+        );
+        // At the end of time, ends are clamped.
+        assert_eq!(of(u64::MAX, 10, 10), [(u64::MAX - 5, u64::MAX)]);
+    }
+
+    #[test]
+    fn held_entries_are_released_by_their_last_window() {
+        let mut held = Held::default();
+        held.hold(2_000, "a".to_owned());
+        held.hold(1_000, "b".to_owned());
+        held.hold(3_000, "c".to_owned());
+        held.hold(2_000, "d".to_owned());
+        assert!(held.contains("b"));
+        // Windows ending before 2 000 are settled: only `b` is done with.
+        assert_eq!(held.release(Some(2_000)), ["b"]);
+        assert!(!held.contains("b") && held.contains("a"));
+        assert_eq!(held.release(Some(2_001)), ["a", "d"]);
+        assert_eq!(held.release(None), ["c"]);
+        assert!(held.ids.is_empty() && held.by_end.is_empty());
+    }
+}
