@@ -144,13 +144,42 @@ async fn entries_a_dead_consumer_left_pending_are_claimed() {
     }
     // Wait past the idle time the survivor claims at.
     tokio::time::sleep(Duration::from_millis(150)).await;
+    // 16 at a time: the claim goes over three pages.
     let group = StreamGroup::new("events", "weir", "survivor")
+        .count(16)
         .block(Duration::from_millis(50))
         .claim_idle(Some(Duration::from_millis(100)));
     let seen = consume(client.clone(), group).await;
     let mut sorted = seen.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, (0..40).collect::<Vec<_>>());
+    assert_eq!(pending(&client, "events", "weir").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_never_claims_the_entries_it_holds() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 10).await;
+    let group = StreamGroup::new("events", "weir", "holder")
+        .block(Duration::from_millis(20))
+        .claim_idle(Some(Duration::from_millis(50)));
+    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    let mut source = source.until_idle();
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        held.push(source.next().await.unwrap().unwrap());
+    }
+    // Held past the claim idle time, unacknowledged: the next reads find nothing new and
+    // nothing to claim, and the stream ends instead of handing them out again.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(source.next().await.is_none());
+    assert_eq!(source.read(), 10);
+    assert_eq!(pending(&client, "events", "weir").await, 10);
+    for e in &held {
+        acker.ack(&e.id);
+    }
+    acker.flush().await.unwrap();
     assert_eq!(pending(&client, "events", "weir").await, 0);
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::streams::{StreamClaimReply, StreamId, StreamReadReply};
 use redis::{RedisResult, Value};
 
 use super::{Acker, connect};
@@ -156,7 +156,8 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<(Vec<Entry>, Phase)>> + Sen
 /// paged): the entries delivered to this consumer name before a restart and never
 /// acknowledged. Then it reads new entries (`>`), `count` at a time, each read blocking up to
 /// `block` on the server. Whenever a read comes back empty and `claim_idle` is set, it claims
-/// the entries other consumers left pending at least that long (`XAUTOCLAIM`, paged) and
+/// the entries other consumers left pending at least that long (`XPENDING ... IDLE`, paged,
+/// then `XCLAIM` of those not its own: its own it still holds) and
 /// yields them before reading new ones again. One read is in flight at a time, started as
 /// soon as the buffer is half empty, so that the next batch travels while this one is
 /// handled; the entries are yielded one per poll.
@@ -300,26 +301,46 @@ impl RedisSource {
                 }
                 Phase::Claim(start) => {
                     let idle = g.claim_idle.unwrap_or_default();
-                    let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                    let idle = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+                    // The entries idle long enough, with their owners: a page of them.
+                    let page: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
                         .arg(&g.stream)
                         .arg(&g.group)
-                        .arg(&g.consumer)
-                        .arg(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX))
+                        .arg("IDLE")
+                        .arg(idle)
                         .arg(&start)
-                        .arg("COUNT")
+                        .arg("+")
                         .arg(g.count)
                         .query_async(&mut conn)
                         .await?;
-                    let entries: Vec<Entry> = reply
-                        .claimed
+                    let next = match page.last() {
+                        Some((last, ..)) if page.len() == g.count => {
+                            Phase::Claim(format!("({last}"))
+                        }
+                        _ => Phase::New,
+                    };
+                    // Never this consumer's own: it still holds them.
+                    let ids: Vec<&String> = page
+                        .iter()
+                        .filter(|(_, owner, ..)| *owner != g.consumer)
+                        .map(|(id, ..)| id)
+                        .collect();
+                    if ids.is_empty() {
+                        return Ok((Vec::new(), next));
+                    }
+                    let reply: StreamClaimReply = redis::cmd("XCLAIM")
+                        .arg(&g.stream)
+                        .arg(&g.group)
+                        .arg(&g.consumer)
+                        .arg(idle)
+                        .arg(&ids)
+                        .query_async(&mut conn)
+                        .await?;
+                    let entries = reply
+                        .ids
                         .into_iter()
                         .map(|e| Entry::from_redis(e, true))
                         .collect();
-                    let next = if reply.next_stream_id == "0-0" {
-                        Phase::New
-                    } else {
-                        Phase::Claim(reply.next_stream_id)
-                    };
                     Ok((entries, next))
                 }
                 Phase::New => {
@@ -344,7 +365,7 @@ impl RedisSource {
                         .collect();
                     // Nothing new: look for entries other consumers left behind.
                     let next = match (&entries[..], g.claim_idle) {
-                        ([], Some(_)) => Phase::Claim("0-0".to_owned()),
+                        ([], Some(_)) => Phase::Claim("-".to_owned()),
                         _ => Phase::New,
                     };
                     Ok((entries, next))

@@ -378,10 +378,11 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
             report!("weir run: {e}");
             return ExitCode::from(1);
         }
-        let names = names.borrow();
-        let by = args.by.map(|_| names.all());
         let result = match &mut output {
-            Output::Stdout => write_stdout(&batch, by),
+            Output::Stdout => {
+                let names = names.borrow();
+                write_stdout(&batch, args.by.map(|_| names.all()))
+            }
             Output::Stream(sink, consumer) => {
                 let mut late = Vec::new();
                 while let Ok(r) = late_rx.try_recv() {
@@ -392,7 +393,11 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
                 } else {
                     windows.settled_before()
                 };
-                let mut entries = partials(&batch, &late, by, size, slide, consumer);
+                let mut entries = {
+                    let names = names.borrow();
+                    let by = args.by.map(|_| names.all());
+                    partials(&batch, &late, by, size, slide, consumer)
+                };
                 entries.push(Marker::Settled(settled).fields(consumer));
                 if ended {
                     entries.push(Marker::End.fields(consumer));

@@ -1,0 +1,367 @@
+//! `weir run --from redis://...`, `weir combine` and `weir produce --to redis://...` as a
+//! user runs them: child processes against a `redis-server` of the test's own. Only with
+//! `--features redis`.
+//!
+//! These tests take real time: the server's clock decides when an entry has been idle long
+//! enough to claim, so they wait on the server (polling it), never on a guess.
+
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::redis_server::Server;
+
+const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+const EVENTS: u64 = 100_000;
+
+fn weir(args: &[&str]) -> Command {
+    let mut command = Command::new(WEIR);
+    command.args(args);
+    command
+}
+
+/// Runs `weir` to its end; panics with its stderr unless it exits with 0.
+fn run_ok(args: &[&str]) -> Output {
+    let out = weir(args).output().expect("running weir");
+    assert!(
+        out.status.success(),
+        "weir {args:?}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn spawn(args: &[&str]) -> Child {
+    weir(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting weir")
+}
+
+fn wait_ok(child: Child) -> String {
+    let out = child.wait_with_output().expect("waiting for weir");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    stderr
+}
+
+/// The same events, as a file's JSON lines and in the stream `events` of `server`.
+fn produce(server: &Server) -> String {
+    let dir = std::env::temp_dir().join(format!("weir-redis-cli-{}", server.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("events.jsonl");
+    let args = [
+        "produce",
+        "--events",
+        &EVENTS.to_string(),
+        "--seed",
+        "7",
+        "--start-ms",
+        "1700000000000",
+    ];
+    let out = run_ok(&args);
+    std::fs::write(&file, out.stdout).unwrap();
+    let to = format!("{}/events", url(server));
+    run_ok(&[&args[..], &["--to", &to]].concat());
+    file.to_string_lossy().into_owned()
+}
+
+fn url(server: &Server) -> String {
+    format!("redis://127.0.0.1:{}", server.port())
+}
+
+/// Window results by `(start, end, key)`: the event count and the whole line.
+fn windows(stdout: &[u8]) -> BTreeMap<(u64, u64, String), (u64, String)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            let key = (
+                v["window_start"].as_u64().unwrap(),
+                v["window_end"].as_u64().unwrap(),
+                v["key"].as_str().unwrap_or_default().to_owned(),
+            );
+            (key, (v["event_count"].as_u64().unwrap(), line.to_owned()))
+        })
+        .collect()
+}
+
+fn query<T: redis::FromRedisValue>(server: &Server, cmd: &mut redis::Cmd) -> T {
+    let mut conn = server.client().get_connection().expect("a connection");
+    cmd.query(&mut conn).expect("a query")
+}
+
+/// Entries pending in `group`, of `consumer` (all consumers with `None`), idle at least
+/// `idle_ms`.
+fn pending(server: &Server, group: &str, consumer: Option<&str>, idle_ms: u64) -> usize {
+    let mut cmd = redis::cmd("XPENDING");
+    cmd.arg("events").arg(group).arg("IDLE").arg(idle_ms);
+    cmd.arg("-").arg("+").arg(10_000_000);
+    if let Some(consumer) = consumer {
+        cmd.arg(consumer);
+    }
+    let entries: Vec<redis::Value> = query(server, &mut cmd);
+    entries.len()
+}
+
+/// The number in `summary: N entries read` of a consumer's stderr.
+fn entries_read(stderr: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn consumer_args<'a>(from: &'a str, to: &'a str, name: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--from",
+        from,
+        "--group",
+        "g",
+        "--consumer",
+        name,
+        "--to",
+        to,
+        "--by",
+        "source",
+        "--lateness",
+        "1s",
+        "--until-idle",
+    ]
+}
+
+#[test]
+fn two_consumers_combined_give_the_single_process_windows() {
+    let server = Server::start();
+    let file = produce(&server);
+    let (from, to) = (
+        format!("{}/events", url(&server)),
+        format!("{}/partials", url(&server)),
+    );
+    for (group, shape) in [
+        ("tumbling", &[][..]),
+        ("sliding", &["--slide", "250ms"][..]),
+    ] {
+        let single =
+            run_ok(&[&["run", &file, "--by", "source", "--lateness", "1s"], shape].concat());
+        let single = windows(&single.stdout);
+        assert!(single.len() > 50, "{} windows", single.len());
+        let partials = format!("{to}-{group}");
+        let args = |name| {
+            let mut args = consumer_args(&from, &partials, name);
+            args[4] = group;
+            [&args[..], shape].concat()
+        };
+        let (a, b) = (spawn(&args("a")), spawn(&args("b")));
+        let (a, b) = (wait_ok(a), wait_ok(b));
+        // Both took a share, and between them every entry once.
+        let (read_a, read_b) = (entries_read(&a), entries_read(&b));
+        assert!(read_a > 0 && read_b > 0, "{read_a} and {read_b}");
+        assert_eq!(read_a + read_b, EVENTS);
+        assert_eq!(pending(&server, group, None, 0), 0);
+        let combined = run_ok(&["combine", "--from", &partials, "--until-idle"]);
+        let combined = windows(&combined.stdout);
+        // Window for window, key for key, digit for digit.
+        assert_eq!(combined, single, "{group}");
+    }
+}
+
+#[test]
+fn a_consumer_killed_mid_run_loses_nothing() {
+    let server = Server::start();
+    let file = produce(&server);
+    let from = format!("{}/events", url(&server));
+    let to = format!("{}/partials", url(&server));
+    let claim = ["--claim-idle", "1s"];
+    let args = |name| [&consumer_args(&from, &to, name)[..], &claim[..]].concat();
+    let mut a = spawn(&args("a"));
+    let b = spawn(&args("b"));
+    // Kill a once windows have been written (about two of the ten each), with entries in
+    // hand.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let written: u64 = query(&server, redis::cmd("XLEN").arg("partials"));
+        if written >= 40 && pending(&server, "g", Some("a"), 0) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no windows written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let unacked_at_kill = pending(&server, "g", Some("a"), 0);
+    assert!(unacked_at_kill > 0);
+    wait_ok(b);
+    // a's entries are claimable once idle for --claim-idle on the server's clock: b claims
+    // those it found idle before it ran out of entries, and the rest when started again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pending(&server, "g", Some("a"), 0) > 0 {
+        while pending(&server, "g", Some("a"), 1_000) < pending(&server, "g", Some("a"), 0) {
+            assert!(Instant::now() < deadline, "a's entries never became idle");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        wait_ok(spawn(&args("b")));
+    }
+    assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
+    let combined = run_ok(&["combine", "--from", &to, "--until-idle"]);
+    let combined = windows(&combined.stdout);
+    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
+    let single = windows(&single.stdout);
+    // Every window and key is there, none below its true count; the extra events are
+    // duplicates of entries a had written into windows but not acknowledged when killed:
+    // at most what it had not acknowledged.
+    assert_eq!(
+        combined.keys().collect::<Vec<_>>(),
+        single.keys().collect::<Vec<_>>()
+    );
+    for (key, (count, _)) in &single {
+        assert!(
+            combined[key].0 >= *count,
+            "{key:?}: {} < {count}",
+            combined[key].0
+        );
+    }
+    let total: u64 = combined.values().map(|(n, _)| n).sum();
+    eprintln!(
+        "{} duplicates, {unacked_at_kill} unacknowledged at the kill",
+        total - EVENTS
+    );
+    assert!(
+        total - EVENTS <= unacked_at_kill as u64,
+        "{} duplicates, {unacked_at_kill} unacknowledged at the kill",
+        total - EVENTS
+    );
+}
+
+#[test]
+fn malformed_entries_are_dead_lettered_counted_and_acknowledged() {
+    let server = Server::start();
+    let entries: [&[(&str, &str)]; 6] = [
+        &[("timestamp", "1000"), ("source", "s"), ("value", "1.5")],
+        &[("timestamp", "1100"), ("source", "s")],
+        &[("timestamp", "1200"), ("source", "s"), ("value", "hot")],
+        &[("timestamp", "soon"), ("source", "s"), ("value", "2")],
+        &[("timestamp", "1300"), ("value", "2")],
+        &[("timestamp", "1400"), ("source", "s"), ("value", "2.5")],
+    ];
+    for fields in entries {
+        let _: String = query(
+            &server,
+            redis::cmd("XADD").arg("events").arg("*").arg(fields),
+        );
+    }
+    let from = format!("{}/events", url(&server));
+    let args = ["run", "--from", &from, "--consumer", "c", "--until-idle"];
+    let out = run_ok(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for why in [
+        "no `value` field",
+        "`value` is not a finite number: `hot`",
+        "`timestamp` is not a time in ms since the epoch: `soon`",
+        "no `source` field",
+    ] {
+        assert!(stderr.contains(why), "{why}: {stderr}");
+    }
+    assert!(stderr.contains("6 entries read"), "{stderr}");
+    assert!(
+        stderr.contains("(2 events, 4 malformed, 0 duplicates"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("6 acknowledged, 4 dead-lettered"),
+        "{stderr}"
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (line["event_count"].as_u64(), line["avg_value"].as_f64()),
+        (Some(2), Some(2.0))
+    );
+    assert_eq!(pending(&server, "weir", None, 0), 0);
+    let dead: Vec<redis::streams::StreamId> = {
+        let reply: redis::streams::StreamRangeReply = query(
+            &server,
+            redis::cmd("XRANGE").arg("events:dead").arg("-").arg("+"),
+        );
+        reply.ids
+    };
+    let reasons: Vec<String> = dead
+        .iter()
+        .map(|e| e.get::<String>("reason").unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 4);
+    assert_eq!(reasons[0], "no `value` field");
+}
+
+#[test]
+fn a_consumer_gives_up_with_status_1_when_the_server_stays_away() {
+    let mut server = Server::start();
+    let from = format!("{}/events", url(&server));
+    let child = weir(&[
+        "run",
+        "--from",
+        &from,
+        "--consumer",
+        "c",
+        "--give-up-after",
+        "1s",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Once its group (and with it the stream) exists, it is reading.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let exists: u64 = query(&server, redis::cmd("EXISTS").arg("events"));
+        if exists == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill();
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("gave up after"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn bad_redis_flags_exit_with_status_2() {
+    for args in [
+        &["run", "--from", "redis://127.0.0.1:1/events"][..],
+        &[
+            "run",
+            "--from",
+            "http://127.0.0.1/events",
+            "--consumer",
+            "c",
+        ],
+        &[
+            "run",
+            "--from",
+            "redis://127.0.0.1:1/events",
+            "--consumer",
+            "c",
+            "--to",
+            "redis://x",
+        ],
+        &["run", "--to", "redis://127.0.0.1:1/out"],
+        &["combine", "--from", "redis://127.0.0.1:1"],
+        &["produce", "--to", "redis://127.0.0.1:1"],
+    ] {
+        let out = weir(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}
