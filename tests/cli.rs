@@ -646,3 +646,77 @@ fn lines_are_numbered_across_the_blocks_every_parser_takes() {
         .collect();
     assert_eq!(spans(&text(&out.stdout)), expected);
 }
+
+#[test]
+fn values_of_seventeen_digits_are_read_to_the_last_bit() {
+    // 54.02 + 40.0 in f64, printed shortest: the window's max must be that value exactly,
+    // not its neighbour 94.02.
+    let path = fixture(
+        "digits.jsonl",
+        "{\"timestamp\":1000,\"source\":\"a\",\"value\":94.02000000000001}\n",
+    );
+    let out = weir(&["run", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains(r#""max_value":94.02000000000001"#),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn produce_writes_the_same_events_for_the_same_seed() {
+    let args = [
+        "produce",
+        "--events",
+        "1000",
+        "--seed",
+        "3",
+        "--start-ms",
+        "5000",
+    ];
+    let (a, b) = (weir(&args), weir(&args));
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    let lines: Vec<String> = text(&a.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 1000);
+    assert!(lines[0].starts_with(r#"{"timestamp":5000,"source":"sensor-0","value":"#));
+    // They run through `weir run` without a malformed line.
+    let path = fixture("produced.jsonl", &text(&a.stdout));
+    let out = weir(&["run", path.to_str().unwrap(), "--lateness", "500ms"]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("1000 lines read (1000 events, 0 malformed, 0 blank); 1000 processed"),
+        "{stderr}"
+    );
+    let other = weir(&[
+        "produce",
+        "--events",
+        "1000",
+        "--seed",
+        "4",
+        "--start-ms",
+        "5000",
+    ]);
+    assert_ne!(a.stdout, other.stdout);
+}
+
+#[cfg(not(feature = "redis"))]
+#[test]
+fn redis_commands_say_how_to_get_them() {
+    for args in [
+        &[
+            "run",
+            "--from",
+            "redis://127.0.0.1:1/events",
+            "--consumer",
+            "c",
+        ][..],
+        &["produce", "--to", "redis://127.0.0.1:1/events"],
+        &["combine", "--from", "redis://127.0.0.1:1/partials"],
+    ] {
+        let out = weir(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains("--features redis"), "{args:?}");
+    }
+}

@@ -98,7 +98,7 @@ pub async fn produce(args: ProduceArgs) -> ExitCode {
             Err(e) => write_failed(&e),
         };
     }
-    crate::redis::produce(&args).await
+    to_redis(&args).await
 }
 
 /// A write to stdout failed: a closed pipe ends quietly, anything else is an error.
@@ -108,4 +108,59 @@ fn write_failed(e: &io::Error) -> ExitCode {
     }
     let _ = writeln!(io::stderr(), "weir produce: cannot write the output: {e}");
     ExitCode::from(1)
+}
+
+/// `weir produce --to redis://...`: the simulated events as stream entries, written in
+/// pipelined batches.
+#[cfg(not(feature = "redis"))]
+async fn to_redis(_args: &ProduceArgs) -> ExitCode {
+    crate::redis::unsupported("produce")
+}
+
+/// Entries per pipelined batch of `weir produce`.
+#[cfg(feature = "redis")]
+const PRODUCE_BATCH: usize = 1_000;
+
+/// `weir produce --to redis://...`: the simulated events as stream entries, written in
+/// pipelined batches.
+#[cfg(feature = "redis")]
+async fn to_redis(args: &ProduceArgs) -> ExitCode {
+    let target = match crate::redis::Target::parse(&args.to) {
+        Ok(target) => target,
+        Err(e) => return crate::redis::usage("produce", &format!("--to: {e}")),
+    };
+    let failed = |e: &dyn std::fmt::Display| {
+        let _ = writeln!(std::io::stderr(), "weir produce: {}: {e}", args.to);
+        ExitCode::from(1)
+    };
+    let client = match redis::Client::open(target.server.as_str()) {
+        Ok(client) => client,
+        Err(e) => return failed(&e),
+    };
+    let mut sink = match weir::io::redis::RedisSink::connect(&client, &target.stream).await {
+        Ok(sink) => sink,
+        Err(e) => return failed(&e),
+    };
+    let mut batch: Vec<Vec<(&str, String)>> = Vec::with_capacity(PRODUCE_BATCH);
+    let mut events = simulate(args).peekable();
+    while let Some(e) = events.next() {
+        batch.push(vec![
+            ("timestamp", e.timestamp.to_string()),
+            ("source", format!("sensor-{}", e.source)),
+            ("value", e.value.to_string()),
+        ]);
+        if batch.len() == PRODUCE_BATCH || events.peek().is_none() {
+            if let Err(e) = sink.send(&batch).await {
+                return failed(&e);
+            }
+            batch.clear();
+        }
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "weir produce: {} entries written to {}",
+        sink.written(),
+        args.to
+    );
+    ExitCode::SUCCESS
 }

@@ -17,8 +17,6 @@ pub(crate) use resilient::Resilient;
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::produce::ProduceArgs;
-
 /// A stream on a Redis server, from `redis://HOST:PORT/STREAM`.
 #[cfg(feature = "redis")]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,61 +69,6 @@ pub(crate) fn unsupported(command: &str) -> ExitCode {
         "this weir was built without Redis support; build it with `cargo build --release \
          --features redis`",
     )
-}
-
-/// `weir produce --to redis://...`: the simulated events as stream entries, written in
-/// pipelined batches.
-#[cfg(not(feature = "redis"))]
-pub(crate) async fn produce(_args: &ProduceArgs) -> ExitCode {
-    unsupported("produce")
-}
-
-/// Entries per pipelined batch of `weir produce`.
-#[cfg(feature = "redis")]
-const PRODUCE_BATCH: usize = 1_000;
-
-/// `weir produce --to redis://...`: the simulated events as stream entries, written in
-/// pipelined batches.
-#[cfg(feature = "redis")]
-pub(crate) async fn produce(args: &ProduceArgs) -> ExitCode {
-    let target = match Target::parse(&args.to) {
-        Ok(target) => target,
-        Err(e) => return usage("produce", &format!("--to: {e}")),
-    };
-    let failed = |e: &dyn std::fmt::Display| {
-        let _ = writeln!(std::io::stderr(), "weir produce: {}: {e}", args.to);
-        ExitCode::from(1)
-    };
-    let client = match redis::Client::open(target.server.as_str()) {
-        Ok(client) => client,
-        Err(e) => return failed(&e),
-    };
-    let mut sink = match weir::io::redis::RedisSink::connect(&client, &target.stream).await {
-        Ok(sink) => sink,
-        Err(e) => return failed(&e),
-    };
-    let mut batch: Vec<Vec<(&str, String)>> = Vec::with_capacity(PRODUCE_BATCH);
-    let mut events = crate::produce::simulate(args).peekable();
-    while let Some(e) = events.next() {
-        batch.push(vec![
-            ("timestamp", e.timestamp.to_string()),
-            ("source", format!("sensor-{}", e.source)),
-            ("value", e.value.to_string()),
-        ]);
-        if batch.len() == PRODUCE_BATCH || events.peek().is_none() {
-            if let Err(e) = sink.send(&batch).await {
-                return failed(&e);
-            }
-            batch.clear();
-        }
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "weir produce: {} entries written to {}",
-        sink.written(),
-        args.to
-    );
-    ExitCode::SUCCESS
 }
 
 /// Entries or windows taken per batch at most.

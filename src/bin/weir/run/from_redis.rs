@@ -36,7 +36,6 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, interval};
-use weir::StatsHandle;
 use weir::concurrent::Backoff;
 use weir::event::{SeverityAcc, StatsBySeverity};
 use weir::io::redis::{Acker, Entry, RedisSink, RedisSource, StreamGroup};
@@ -46,7 +45,7 @@ use weir::window::{Aggregate, Window};
 use super::input::{Parse, Reading};
 use super::names::SourceNames;
 use super::until_signal::UntilSignal;
-use super::{BySource, Local, RunArgs, bump, write_window};
+use super::{BySource, Local, RunArgs, bump, fates, shed, write_window};
 use crate::redis::{Marker, Partial, Resilient, Target, pull, usage};
 
 /// Writes to stderr, ignoring a closed stderr.
@@ -304,7 +303,7 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
     let resilient = Resilient::new(redis_source, from.to_owned(), give_up, &gave_up);
     let entries = UntilSignal::new(resilient, (interrupt, terminate), &caught);
     let stream_name = &source.stream;
-    let mut events: Local<'_, Reading> = Box::pin(entries.filter_map(|entry: Entry| {
+    let events: Local<'_, Reading> = Box::pin(entries.filter_map(|entry: Entry| {
         bump(&counts.entries);
         if held.borrow().contains(&entry.id) {
             bump(&counts.duplicates);
@@ -335,17 +334,7 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
             }
         }
     }));
-    let mut dropped: Vec<StatsHandle> = Vec::new();
-    if let Some(rate) = args.sample {
-        let sampled = events.sample(rate);
-        dropped.push(sampled.stats());
-        events = Box::pin(sampled);
-    }
-    if let Some(capacity) = args.buffer {
-        let buffered = events.drop_oldest(capacity);
-        dropped.push(buffered.stats());
-        events = Box::pin(buffered);
-    }
+    let (events, dropped) = shed(events, args);
     let lateness = u64::try_from(args.lateness.as_millis()).unwrap_or(u64::MAX);
     let mut windows = events
         .map(|r| {
@@ -429,18 +418,18 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
     let (late, outside) = (windows.late(), windows.unassigned());
     report!(
         "summary: {} entries read from {from} as {consumer} ({} events, {} malformed, {} \
-         duplicates skipped); {} processed, {} late, {} dropped, {} filtered, {} too far \
-         ahead, {} outside every window; {} acknowledged, {} dead-lettered{}",
+         duplicates skipped); {}; {} acknowledged, {} dead-lettered{}",
         c.entries.get(),
         c.entries.get() - c.malformed.get() - c.duplicates.get(),
         c.malformed.get(),
         c.duplicates.get(),
-        c.windowed.get() - late - outside,
-        late,
-        dropped.iter().map(|s| s.dropped()).sum::<usize>(),
-        c.filtered.get(),
-        c.ahead.get(),
-        outside,
+        fates(
+            c.windowed.get(),
+            (late, outside),
+            &dropped,
+            c.filtered.get(),
+            c.ahead.get()
+        ),
         acker.acked(),
         acker.dead_lettered(),
         match &output {

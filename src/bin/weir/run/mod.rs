@@ -347,6 +347,42 @@ fn progress(total: Option<u64>) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// `--sample` and `--buffer` in front of the windows, with what counts their drops.
+fn shed<'a>(
+    mut events: Local<'a, Reading>,
+    args: &RunArgs,
+) -> (Local<'a, Reading>, Vec<StatsHandle>) {
+    let mut dropped = Vec::new();
+    if let Some(rate) = args.sample {
+        let sampled = events.sample(rate);
+        dropped.push(sampled.stats());
+        events = Box::pin(sampled);
+    }
+    if let Some(capacity) = args.buffer {
+        let buffered = events.drop_oldest(capacity);
+        dropped.push(buffered.stats());
+        events = Box::pin(buffered);
+    }
+    (events, dropped)
+}
+
+/// What became of the events, for the summary: `windowed` reached the windows, of which
+/// `late` and `outside` were in none.
+fn fates(
+    windowed: u64,
+    (late, outside): (u64, u64),
+    dropped: &[StatsHandle],
+    filtered: u64,
+    ahead: u64,
+) -> String {
+    format!(
+        "{} processed, {late} late, {} dropped, {filtered} filtered, {ahead} too far ahead, \
+         {outside} outside every window",
+        windowed - late - outside,
+        dropped.iter().map(|s| s.dropped()).sum::<usize>(),
+    )
+}
+
 fn bump(cell: &Cell<u64>) {
     cell.set(cell.get() + 1);
 }
@@ -407,19 +443,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
     if let Some(idle) = args.idle_timeout {
         merged = merged.idle_timeout(idle);
     }
-    let mut events: Local<'_, Reading> =
+    let events: Local<'_, Reading> =
         Box::pin(UntilSignal::new(merged, (interrupt, terminate), &caught));
-    let mut dropped: Vec<StatsHandle> = Vec::new();
-    if let Some(rate) = args.sample {
-        let sampled = events.sample(rate);
-        dropped.push(sampled.stats());
-        events = Box::pin(sampled);
-    }
-    if let Some(capacity) = args.buffer {
-        let buffered = events.drop_oldest(capacity);
-        dropped.push(buffered.stats());
-        events = Box::pin(buffered);
-    }
+    let (events, dropped) = shed(events, &args);
     let lateness = u64::try_from(args.lateness.as_millis()).unwrap_or(u64::MAX);
     let windows = events
         .map(|r| {
@@ -454,18 +480,18 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let c = &counts;
     let events = c.lines.get() - c.malformed.get() - c.blank.get();
     report!(
-        "summary: {} lines read ({} events, {} malformed, {} blank); {} processed, {} late, {} \
-         dropped, {} filtered, {} too far ahead, {} outside every window",
+        "summary: {} lines read ({} events, {} malformed, {} blank); {}",
         c.lines.get(),
         events,
         c.malformed.get(),
         c.blank.get(),
-        c.windowed.get() - late - outside,
-        late,
-        dropped.iter().map(|s| s.dropped()).sum::<usize>(),
-        c.filtered.get(),
-        c.ahead.get(),
-        outside,
+        fates(
+            c.windowed.get(),
+            (late, outside),
+            &dropped,
+            c.filtered.get(),
+            c.ahead.get()
+        ),
     );
     match caught.get() {
         Some(code) => ExitCode::from(code),
