@@ -4,16 +4,23 @@
 //! `cargo run --release --features redis --example redis_throughput [-- --events N --runs R]`
 //!
 //! Starts its own `redis-server` on a free port (no persistence), writes `N` entries
-//! (`{"ts", "source", "value"}`, 200 000 by default) with `RedisSink`, and times, best of
+//! (`{"timestamp", "source", "value"}`, 200 000 by default) with `RedisSink`, and times, best of
 //! `R` (3), each on a fresh consumer group over the same entries:
 //! - `bare`: `XREADGROUP COUNT 1000` then one `XACK` of the batch, in a loop: the ceiling;
 //! - `weir, 1 consumer`: `RedisSource` (1 000 per read) → parse → `tumbling_window(1 s)`
 //!   (count, sum) → windows written with `RedisSink`; every entry acknowledged with `Acker`
 //!   once read (the windows are written at the end);
-//! - `weir, 2 consumers`: the same, two consumers of one group in one process.
+//! - `weir, 2 consumers`: the same, two consumers of one group in one process;
+//! - `weir run, 1 consumer`: the command, `weir run --from ... --to ... --by source
+//!   --until-idle` (release build), writing partial windows; entries acknowledged once their
+//!   windows are written;
+//! - `weir run, 2 + combine`: two such processes at once, then `weir combine --until-idle`,
+//!   all timed.
 //!
 //! It checks that every run saw every entry and left nothing pending, then prints the ratios.
+//! Each `--until-idle` command ends with a read that waits 100 ms for nothing: counted.
 
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use weir::io::redis::{RedisSink, RedisSource, StreamGroup};
@@ -105,7 +112,7 @@ async fn weir(client: &redis::Client, group: &str, consumers: usize) -> (u64, u6
                     .until_idle()
                     .map(|e| e.expect("a read"))
                     .map(move |e| {
-                        let ts: u64 = e.field("ts").unwrap().parse().unwrap();
+                        let ts: u64 = e.field("timestamp").unwrap().parse().unwrap();
                         let value: f64 = e.field("value").unwrap().parse().unwrap();
                         ack.ack(e.id);
                         (ts, value)
@@ -133,11 +140,76 @@ async fn weir(client: &redis::Client, group: &str, consumers: usize) -> (u64, u6
     totals
 }
 
+/// Builds the release binary with Redis support and returns its path.
+fn build_weir() -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--features",
+            "redis",
+            "--bin",
+            "weir",
+        ])
+        .status()
+        .expect("running cargo build");
+    assert!(
+        status.success(),
+        "cargo build --release --features redis failed"
+    );
+    "target/release/weir".to_owned()
+}
+
+/// `weir run` as `consumers` processes at once, then, with more than one, `weir combine`:
+/// entries read, from the consumers' summaries.
+fn weir_run(weir: &str, url: &str, group: &str, consumers: usize) -> u64 {
+    let (from, to) = (format!("{url}/events"), format!("{url}/partials-{group}"));
+    let children: Vec<_> = (0..consumers)
+        .map(|c| {
+            Command::new(weir)
+                .args(["run", "--from", &from, "--group", group, "--consumer"])
+                .arg(format!("c{c}"))
+                .args(["--to", &to, "--by", "source", "--until-idle"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("starting weir run")
+        })
+        .collect();
+    let mut read = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let summary = stderr.lines().find(|l| l.starts_with("summary:")).unwrap();
+        read += summary
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+    }
+    if consumers > 1 {
+        let out = Command::new(weir)
+            .args(["combine", "--from", &to, "--group", group, "--until-idle"])
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(!out.stdout.is_empty());
+    }
+    read
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let events = arg("--events", 200_000);
     let runs = arg("--runs", 3);
+    let weir_bin = build_weir();
     let server = redis_server::Server::start();
+    let url = format!("redis://127.0.0.1:{}", server.port());
     let client = server.client();
     let mut sink = RedisSink::connect(&client, "events").await.unwrap();
     let all: Vec<u64> = (0..events).collect();
@@ -146,7 +218,7 @@ async fn main() {
             .iter()
             .map(|i| {
                 vec![
-                    ("ts", (1_700_000_000_000 + i).to_string()),
+                    ("timestamp", (1_700_000_000_000 + i / 10).to_string()),
                     ("source", format!("sensor-{}", i % 8)),
                     ("value", ((i * 37) % 1000).to_string()),
                 ]
@@ -154,14 +226,15 @@ async fn main() {
             .collect();
         sink.send(&batch).await.unwrap();
     }
-    let mut best = [f64::INFINITY; 3];
+    let mut best = [f64::INFINITY; 5];
     for run in 0..runs {
         for (k, best) in best.iter_mut().enumerate() {
             let group = format!("g{run}-{k}");
             let start = Instant::now();
             let read = match k {
                 0 => bare(&client, &group).await,
-                n => weir(&client, &group, n).await.0,
+                1 | 2 => weir(&client, &group, k).await.0,
+                _ => weir_run(&weir_bin, &url, &group, k - 2),
             };
             let took = start.elapsed().as_secs_f64();
             assert_eq!(read, events, "run {run}, case {k}: an entry was missed");
@@ -174,6 +247,8 @@ async fn main() {
         "bare XREADGROUP + XACK",
         "weir, 1 consumer",
         "weir, 2 consumers",
+        "weir run, 1 consumer",
+        "weir run, 2 + combine",
     ];
     for (name, t) in names.iter().zip(best) {
         println!(

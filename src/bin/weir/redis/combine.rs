@@ -46,7 +46,8 @@ pub struct CombineArgs {
     /// lives).
     #[arg(long, value_parser = parse_duration)]
     pub lateness: Option<Duration>,
-    /// Stop at the first read that finds nothing new, writing every window still open.
+    /// Stop at the first read that finds nothing new for 100 ms, writing every window still
+    /// open.
     #[arg(long)]
     pub until_idle: bool,
     /// Exit with status 1 once reading or writing has failed this long without a success.
@@ -78,7 +79,7 @@ mod imp {
     use weir::window::Aggregate;
 
     use super::super::entries::{Marker, Report};
-    use super::super::{Resilient, Target, pull, usage};
+    use super::super::{Resilient, Target, block, pull, usage};
     use super::CombineArgs;
 
     /// Writes to stderr, ignoring a closed stderr.
@@ -236,7 +237,8 @@ mod imp {
         };
         let connected = async {
             let client = redis::Client::open(from.server.as_str())?;
-            let group = StreamGroup::new(&from.stream, &args.group, &args.consumer);
+            let group = StreamGroup::new(&from.stream, &args.group, &args.consumer)
+                .block(block(args.until_idle));
             RedisSource::connect(&client, group).await
         };
         let (source, acker) = match connected.await {

@@ -71,6 +71,13 @@ pub(crate) fn unsupported(command: &str) -> ExitCode {
     )
 }
 
+/// How long a read waits on the server for new entries: 1 s, or 100 ms with
+/// `--until-idle`, whose first read that finds nothing new ends the command.
+#[cfg(feature = "redis")]
+pub(crate) fn block(until_idle: bool) -> std::time::Duration {
+    std::time::Duration::from_millis(if until_idle { 100 } else { 1_000 })
+}
+
 /// Entries or windows taken per batch at most.
 #[cfg(feature = "redis")]
 const MAX_BATCH: usize = 1_024;

@@ -46,7 +46,7 @@ use super::input::{Parse, Reading};
 use super::names::SourceNames;
 use super::until_signal::UntilSignal;
 use super::{BySource, Local, RunArgs, bump, fates, shed, write_window};
-use crate::redis::{Marker, Partial, Resilient, Target, pull, usage};
+use crate::redis::{Marker, Partial, Resilient, Target, block, pull, usage};
 
 /// Writes to stderr, ignoring a closed stderr.
 macro_rules! report {
@@ -251,8 +251,9 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
         Ok(client) => client,
         Err(e) => return failed(from, &e),
     };
-    let group =
-        StreamGroup::new(&source.stream, &args.group, &consumer).claim_idle(Some(args.claim_idle));
+    let group = StreamGroup::new(&source.stream, &args.group, &consumer)
+        .claim_idle(Some(args.claim_idle))
+        .block(block(args.until_idle));
     let (redis_source, acker) = match connect(&client, group, give_up).await {
         Ok(connected) => connected,
         Err(e) => return failed(from, &e),

@@ -113,8 +113,8 @@ pub struct RunArgs {
     /// live consumer holds each entry until its windows are written.
     #[arg(long, default_value = "30s", value_parser = crate::parse_duration, requires = "from", help_heading = "Redis")]
     pub claim_idle: Duration,
-    /// Stop at the first read that finds no new entry and nothing to claim, writing every
-    /// open window (for draining a stream) instead of waiting for more.
+    /// Stop at the first read that finds no new entry for 100 ms and nothing to claim,
+    /// writing every open window (for draining a stream) instead of waiting for more.
     #[arg(long, requires = "from", help_heading = "Redis")]
     pub until_idle: bool,
     /// Exit with status 1 once reading, writing or acknowledging has failed this long
