@@ -365,3 +365,51 @@ fn bad_redis_flags_exit_with_status_2() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+#[test]
+fn consumers_ride_out_a_server_restart() {
+    let dir = std::env::temp_dir().join(format!("weir-redis-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = Server::start_persistent(&dir);
+    let file = produce(&server);
+    let from = format!("{}/events", url(&server));
+    let to = format!("{}/partials", url(&server));
+    let args = |name| consumer_args(&from, &to, name);
+    let (a, b) = (spawn(&args("a")), spawn(&args("b")));
+    // Restart the server (SIGKILL; the append-only file keeps the streams and the group)
+    // once windows have been written.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let written: u64 = query(&server, redis::cmd("XLEN").arg("partials"));
+        if written >= 40 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no windows written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.restart();
+    let (a, b) = (wait_ok(a), wait_ok(b));
+    // At least one of them lost a read to the restart and read again.
+    assert!(
+        a.contains("reading again after") || b.contains("reading again after"),
+        "{a}\n{b}"
+    );
+    assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
+    let combined = run_ok(&["combine", "--from", &to, "--until-idle"]);
+    let combined = windows(&combined.stdout);
+    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
+    let single = windows(&single.stdout);
+    assert_eq!(
+        combined.keys().collect::<Vec<_>>(),
+        single.keys().collect::<Vec<_>>()
+    );
+    for (key, (count, _)) in &single {
+        assert!(
+            combined[key].0 >= *count,
+            "{key:?}: {} < {count}",
+            combined[key].0
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
