@@ -137,7 +137,14 @@ The summary on stderr counts every line and every event:
 processed: in at least one window; late: behind the watermark when it came (--lateness);
 dropped: by --sample or --buffer; filtered: outside --min-value / --max-value; too far ahead:
 rejected by --max-future; outside every window: in the gaps of sampling windows (--slide
-larger than --window).";
+larger than --window).
+
+With --from redis://..., the summary counts entries:
+  entries read = events + malformed + duplicates skipped
+and says how many were acknowledged and dead-lettered (malformed and rejected entries go to
+STREAM:dead with the reason). Exit status 1 also when the server stayed out of reach for
+--give-up-after; entries not yet acknowledged then stay pending for a restart or another
+consumer.";
 
 /// What `--by` groups on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
