@@ -413,3 +413,62 @@ fn consumers_ride_out_a_server_restart() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn interrupt(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn live_consumers_and_combiner_emit_promptly_and_stop_on_a_signal() {
+    let server = Server::start();
+    let file = produce(&server);
+    let from = format!("{}/events", url(&server));
+    let to = format!("{}/partials", url(&server));
+    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
+    let single = windows(&single.stdout);
+    // No --until-idle: they run until told to stop; windows close once the input has been
+    // quiet for a second.
+    let live = |name| {
+        let mut args = consumer_args(&from, &to, name);
+        args.pop();
+        [&args[..], &["--idle-timeout", "1s"][..]].concat()
+    };
+    let consumers = [spawn(&live("a")), spawn(&live("b"))];
+    let mut combiner = weir(&["combine", "--from", &to, "--consumer-timeout", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = combiner.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    // Every final window comes out while everyone is still running.
+    let mut lines = Vec::new();
+    while lines.len() < single.len() {
+        let line = rx.recv_timeout(Duration::from_secs(30));
+        lines.push(line.expect("the final windows within 30 s"));
+    }
+    let combined = windows(lines.join("\n").as_bytes());
+    assert_eq!(combined, single);
+    for child in consumers.iter().chain([&combiner]) {
+        interrupt(child);
+    }
+    for child in consumers {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130));
+    }
+    let status = combiner.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    // Nothing more came, and nothing is left unacknowledged.
+    assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+    assert_eq!(pending(&server, "g", None, 0), 0);
+}

@@ -4,17 +4,19 @@
 //!
 //! # When a window is final
 //!
-//! Each consumer writes, after its partials, how far it has settled: it will write no more
-//! partials for the windows that end before that time, except for late events. A consumer
-//! counts once it has written a partial, and stops counting when it writes its end marker or
-//! has written nothing for `--consumer-timeout` (it died: whoever claims its entries writes
-//! their partials). A window is final once it ends before the least settled time of the
-//! consumers that count (with `--lateness`, also once it ends that long before the most
-//! settled one); when no consumer counts any more, before the most settled time any of them
-//! reached. A consumer that writes again after its end marker was started again, and counts
-//! again. Final windows are written in order of their end, then their key, and the
+//! Each consumer writes, after its partials, how far it has settled (it will write no more
+//! partials for the windows that end before that time, except for late events) and whether
+//! it holds events in windows still open. A consumer counts while it holds events, until it
+//! writes its end marker or has written nothing for `--consumer-timeout` (it died: whoever
+//! claims its entries writes their partials). A window is final once it ends before the
+//! least settled time of the consumers that count (with `--lateness`, also once it ends that
+//! long before the most settled one); when no consumer counts, every window is: each
+//! consumer has written all it read. A consumer that writes again after its end marker was
+//! started again. Final windows are written in order of their end, then their key, and the
 //! partials they merged are acknowledged after the write; a partial that comes for a window
-//! already written is late: counted, reported, acknowledged.
+//! already written is late: counted, reported, acknowledged. On SIGINT or SIGTERM it stops
+//! (status 130 or 143) without writing the windows still open: their partials stay
+//! unacknowledged, and a combiner started again under the same name reads them first.
 
 use std::time::Duration;
 
@@ -73,6 +75,7 @@ mod imp {
     use std::pin::pin;
     use std::process::ExitCode;
 
+    use tokio::signal::unix::{SignalKind, signal};
     use tokio::time::{Instant, MissedTickBehavior, interval};
     use weir::event::{SeverityAcc, StatsBySeverity};
     use weir::io::redis::{RedisSink, RedisSource, StreamGroup};
@@ -91,12 +94,11 @@ mod imp {
 
     /// What the combiner knows of one consumer.
     struct Consumer {
-        /// It will write no more partials for windows ending before this (`u64::MAX` once
-        /// it ended).
+        /// It will write no more partials for windows ending before this.
         before: u64,
         seen: Instant,
-        /// Whether it wrote a partial: only then does it hold windows back.
-        active: bool,
+        /// Whether it holds events in open windows: only then does it hold windows back.
+        holding: bool,
         ended: bool,
     }
 
@@ -132,7 +134,7 @@ mod imp {
                 .or_insert(Consumer {
                     before: 0,
                     seen: now,
-                    active: false,
+                    holding: false,
                     ended: false,
                 });
             state.seen = now;
@@ -140,22 +142,25 @@ mod imp {
                 Report::Marker(marker) => {
                     self.markers += 1;
                     match marker {
-                        // After an end, a consumer of that name started again.
-                        Marker::Settled(before) if state.ended => {
+                        Marker::Settled { before, holding } => {
+                            // After an end, a consumer of that name started again.
+                            state.before = if state.ended {
+                                before
+                            } else {
+                                state.before.max(before)
+                            };
                             state.ended = false;
-                            state.before = before;
+                            state.holding = holding;
                         }
-                        Marker::Settled(before) => state.before = state.before.max(before),
                         Marker::End => {
                             state.ended = true;
-                            state.before = u64::MAX;
+                            state.holding = false;
                         }
                     }
                     true
                 }
                 Report::Partial(p) => {
                     self.partials += 1;
-                    state.active = true;
                     if p.window_end < self.closed_before {
                         self.late += 1;
                         report!(
@@ -178,28 +183,37 @@ mod imp {
             }
         }
 
-        /// Windows ending before this are final.
+        /// Windows ending before this are final (`u64::MAX`: all of them).
         fn frontier(&self) -> u64 {
             let now = Instant::now();
-            let counting = self.consumers.values().filter(|c| c.active);
-            let live = counting
-                .clone()
-                .filter(|c| !c.ended && now.duration_since(c.seen) < self.timeout);
-            let most = counting.map(|c| c.before).max().unwrap_or(0);
-            let mut frontier = live.map(|c| c.before).min().unwrap_or(most);
-            if let Some(lateness) = self.lateness {
-                frontier = frontier.max(most.saturating_sub(lateness));
+            let counting = self
+                .consumers
+                .values()
+                .filter(|c| c.holding && !c.ended && now.duration_since(c.seen) < self.timeout);
+            let least = counting.clone().map(|c| c.before).min();
+            let most = counting.map(|c| c.before).max();
+            match (least, most, self.lateness) {
+                (None, ..) => u64::MAX,
+                (Some(least), Some(most), Some(lateness)) => {
+                    least.max(most.saturating_sub(lateness))
+                }
+                (Some(least), ..) => least,
             }
-            frontier
         }
 
-        /// Takes out the windows ending before `frontier`, in order.
+        /// Takes out the windows ending before `frontier`, in order. A partial for a window
+        /// ending before the frontier is late from now on (with `u64::MAX`, before the end
+        /// of the last window taken out).
         fn close(&mut self, frontier: u64) -> Vec<((u64, u64), Open)> {
             let kept = self.open.split_off(&(frontier, 0));
-            self.closed_before = self.closed_before.max(frontier);
-            std::mem::replace(&mut self.open, kept)
-                .into_iter()
-                .collect()
+            let closed = std::mem::replace(&mut self.open, kept);
+            let bound = match closed.last_key_value() {
+                Some(((end, _), _)) if frontier == u64::MAX => end.saturating_add(1),
+                _ if frontier == u64::MAX => self.closed_before,
+                _ => frontier,
+            };
+            self.closed_before = self.closed_before.max(bound);
+            closed.into_iter().collect()
         }
     }
 
@@ -278,12 +292,24 @@ mod imp {
             markers: 0,
             late: 0,
         };
+        // On a signal the combiner stops without writing the windows still open: their
+        // partials stay unacknowledged, for the combiner started again to read first.
+        let (mut interrupt, mut terminate) = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(i), Ok(t)) => (i, t),
+            (Err(e), _) | (_, Err(e)) => return failed("cannot listen for signals", &e),
+        };
+        let mut caught: Option<u8> = None;
         let mut tick = interval(std::time::Duration::from_secs(1));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut batch, mut read, mut malformed, mut written) = (Vec::new(), 0u64, 0u64, 0u64);
         loop {
             let ended = tokio::select! {
                 biased;
+                _ = interrupt.recv() => { caught = Some(130); break; }
+                _ = terminate.recv() => { caught = Some(143); break; }
                 ended = poll_fn(|cx| pull(entries.as_mut(), &mut batch, cx)) => ended,
                 _ = tick.tick() => false,
             };
@@ -358,7 +384,7 @@ mod imp {
             acker.acked(),
             acker.dead_lettered(),
         );
-        ExitCode::SUCCESS
+        caught.map_or(ExitCode::SUCCESS, ExitCode::from)
     }
 
     #[cfg(test)]
@@ -387,17 +413,20 @@ mod imp {
             }
         }
 
+        fn settled(before: u64, holding: bool) -> Report {
+            Report::Marker(Marker::Settled { before, holding })
+        }
+
         #[tokio::test(start_paused = true)]
-        async fn windows_close_when_every_live_consumer_has_settled_them() {
+        async fn windows_close_when_every_consumer_holding_events_has_settled_them() {
             let mut c = combiner(5_000);
             assert!(!c.take("a", partial(0, 10, 1.0), "1"));
-            assert!(c.take("a", Report::Marker(Marker::Settled(20)), "2"));
-            // b has settled nothing, but wrote no partial: it does not count yet.
-            assert!(c.take("b", Report::Marker(Marker::Settled(0)), "3"));
-            assert_eq!(c.frontier(), 20);
+            assert!(c.take("a", settled(20, true), "2"));
+            // b holds events, none written yet: it holds the window back.
+            assert!(c.take("b", settled(5, true), "3"));
+            assert_eq!(c.frontier(), 5);
             assert!(!c.take("b", partial(0, 10, 3.0), "4"));
-            assert_eq!(c.frontier(), 0);
-            c.take("b", Report::Marker(Marker::Settled(15)), "5");
+            c.take("b", settled(15, true), "5");
             assert_eq!(c.frontier(), 15);
             let closed = c.close(15);
             assert_eq!(closed.len(), 1);
@@ -408,36 +437,44 @@ mod imp {
             // A partial for a window already written is late.
             assert!(c.take("b", partial(0, 10, 5.0), "6"));
             assert_eq!(c.late, 1);
-            // a goes silent: after the timeout, b alone holds windows back; once b ends,
-            // nothing does.
+            // a goes silent: after the timeout, b alone holds windows back.
             tokio::time::advance(std::time::Duration::from_millis(3_000)).await;
-            c.take("b", Report::Marker(Marker::Settled(30)), "7");
+            c.take("b", settled(30, true), "7");
             assert_eq!(c.frontier(), 20);
             tokio::time::advance(std::time::Duration::from_millis(2_000)).await;
             assert_eq!(c.frontier(), 30);
+            // b ends: no one holds events, every window is final.
             c.take("b", Report::Marker(Marker::End), "8");
             assert_eq!(c.frontier(), u64::MAX);
-            // b starts again: it holds windows back from its new settled time.
-            c.take("b", Report::Marker(Marker::Settled(40)), "9");
+            // b starts again and holds events: it holds windows back from its new time.
+            c.take("b", settled(40, true), "9");
             assert_eq!(c.frontier(), 40);
         }
 
-        #[test]
-        fn lateness_bounds_how_long_a_slow_consumer_holds_windows_back() {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let mut c = combiner(60_000);
-                c.lateness = Some(1_000);
-                c.take("a", partial(0, 10, 1.0), "1");
-                c.take("b", partial(0, 10, 1.0), "2");
-                c.take("a", Report::Marker(Marker::Settled(500)), "3");
-                c.take("b", Report::Marker(Marker::Settled(5_000)), "4");
-                assert_eq!(c.frontier(), 4_000);
-            });
+        #[tokio::test(start_paused = true)]
+        async fn a_consumer_holding_nothing_holds_nothing_back() {
+            let mut c = combiner(60_000);
+            c.take("a", partial(0, 10, 1.0), "1");
+            c.take("a", settled(10, false), "2");
+            // An idle consumer (no events yet) settled at its first window.
+            c.take("b", settled(0, false), "3");
+            assert_eq!(c.frontier(), u64::MAX);
+            assert_eq!(c.close(u64::MAX).len(), 1);
+            // Later windows are not late: only those up to the last one written.
+            assert!(!c.take("a", partial(10, 20, 1.0), "4"));
+            assert!(c.take("b", partial(0, 10, 1.0), "5"));
+            assert_eq!(c.late, 1);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn lateness_bounds_how_long_a_slow_consumer_holds_windows_back() {
+            let mut c = combiner(60_000);
+            c.lateness = Some(1_000);
+            c.take("a", partial(0, 10, 1.0), "1");
+            c.take("b", partial(0, 10, 1.0), "2");
+            c.take("a", settled(500, true), "3");
+            c.take("b", settled(5_000, true), "4");
+            assert_eq!(c.frontier(), 4_000);
         }
     }
 }

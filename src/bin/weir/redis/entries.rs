@@ -3,8 +3,9 @@
 //!
 //! - `kind=partial`, `data`: a [`Partial`] in JSON: what the consumer saw of one window (and
 //!   one key with `--by source`), everything needed to merge it with the other consumers'.
-//! - `kind=settled`, `before`: a [`Marker::Settled`]: the consumer has written every partial
-//!   of the windows that end before this time (ms), except partials of late events.
+//! - `kind=settled`, `before`, `holding`: a [`Marker::Settled`]: the consumer has written
+//!   every partial of the windows that end before `before` (ms), except partials of late
+//!   events; `holding` (`1` or `0`) says whether it holds events in windows still open.
 //! - `kind=end`: a [`Marker::End`]: the consumer stopped after writing everything.
 
 use serde::{Deserialize, Serialize};
@@ -53,7 +54,13 @@ impl Partial {
 /// A consumer's progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Marker {
-    Settled(u64),
+    /// Every partial of the windows ending before `before` is written, except for late
+    /// events; `holding`: events wait in windows still open (a consumer that holds none
+    /// has written all it has read, and holds no window back).
+    Settled {
+        before: u64,
+        holding: bool,
+    },
     End,
 }
 
@@ -62,9 +69,10 @@ impl Marker {
     pub(crate) fn fields(self, consumer: &str) -> Vec<(&'static str, String)> {
         let mut fields = vec![("consumer", consumer.to_owned())];
         match self {
-            Marker::Settled(before) => {
+            Marker::Settled { before, holding } => {
                 fields.push(("kind", "settled".to_owned()));
                 fields.push(("before", before.to_string()));
+                fields.push(("holding", u8::from(holding).to_string()));
             }
             Marker::End => fields.push(("kind", "end".to_owned())),
         }
@@ -100,7 +108,12 @@ impl Report {
                 let before = before
                     .parse()
                     .map_err(|_| format!("`before` is not a time in ms: `{before}`"))?;
-                Report::Marker(Marker::Settled(before))
+                let holding = match entry.field("holding") {
+                    Some("1") => true,
+                    Some("0") => false,
+                    other => return Err(format!("`holding` is not 0 or 1: {other:?}")),
+                };
+                Report::Marker(Marker::Settled { before, holding })
             }
             Some("end") => Report::Marker(Marker::End),
             Some(other) => return Err(format!("unknown `kind` `{other}`")),
@@ -138,7 +151,8 @@ mod tests {
         let read = Report::parse(&written).unwrap();
         // The compensated sum survives the trip to the digit.
         assert_eq!(read, ("a", Report::Partial(partial)));
-        for marker in [Marker::Settled(u64::MAX), Marker::End] {
+        let settled = |before, holding| Marker::Settled { before, holding };
+        for marker in [settled(u64::MAX, true), settled(7, false), Marker::End] {
             let written = entry(marker.fields("b"));
             let read = Report::parse(&written).unwrap();
             assert_eq!(read, ("b", Report::Marker(marker)));

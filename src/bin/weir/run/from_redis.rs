@@ -18,7 +18,9 @@
 //! # What a consumer writes for the combiner
 //!
 //! With `--to`, each window is written as a partial (`entries.rs`), followed in the same
-//! pipeline by a marker saying which windows are settled; a marker goes out at least every
+//! pipeline by a marker saying which windows are settled and whether events still wait in
+//! open windows (or, before the first entry, whether the consumer may still get some: until
+//! its `--idle-timeout`, if any); a marker goes out at least every
 //! second, windows or not, so the combiner can tell a live consumer from a dead one. Late
 //! events (behind this consumer's watermark, such as entries claimed from a consumer that
 //! died) are written as partials of their windows too: the combiner still counts them if it
@@ -69,6 +71,11 @@ struct Held {
 impl Held {
     fn contains(&self, id: &str) -> bool {
         self.ids.contains(id)
+    }
+
+    /// Whether some entry's last window ends at or after `settled`.
+    fn holds_from(&self, settled: u64) -> bool {
+        self.by_end.range(settled..).next().is_some()
     }
 
     fn hold(&mut self, last_end: u64, id: String) {
@@ -354,6 +361,7 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
         });
     }
     let mut windows = pin!(windows);
+    let started = tokio::time::Instant::now();
     let mut heartbeat = interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut batch = Vec::new();
@@ -388,7 +396,21 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
                     let by = args.by.map(|_| names.all());
                     partials(&batch, &late, by, size, slide, consumer)
                 };
-                entries.push(Marker::Settled(settled).fields(consumer));
+                // Held entries whose last window is not settled wait in open windows; a
+                // consumer that has read nothing yet may still write partials for any window
+                // from its settled time, until its idle timeout says it is idle.
+                let unread = counts.entries.get() == 0
+                    && args
+                        .idle_timeout
+                        .is_none_or(|idle| started.elapsed() < idle);
+                let holding = !ended && (unread || held.borrow().holds_from(settled));
+                entries.push(
+                    Marker::Settled {
+                        before: settled,
+                        holding,
+                    }
+                    .fields(consumer),
+                );
                 if ended {
                     entries.push(Marker::End.fields(consumer));
                 }
@@ -534,6 +556,7 @@ mod tests {
         held.hold(2_000, "d".to_owned());
         assert!(held.contains("b"));
         // Windows ending before 2 000 are settled: only `b` is done with.
+        assert!(held.holds_from(3_000) && !held.holds_from(3_001));
         assert_eq!(held.release(Some(2_000)), ["b"]);
         assert!(!held.contains("b") && held.contains("a"));
         assert_eq!(held.release(Some(2_001)), ["a", "d"]);
