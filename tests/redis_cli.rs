@@ -171,6 +171,25 @@ fn two_consumers_combined_give_the_single_process_windows() {
         let combined = windows(&combined.stdout);
         // Window for window, key for key, digit for digit.
         assert_eq!(combined, single, "{group}");
+        // A second combiner, in a group of its own, writes the same lines to a stream.
+        let out = format!("{}/final-{group}", url(&server));
+        let args = [
+            "combine", "--from", &partials, "--group", "again", "--to", &out,
+        ];
+        run_ok(&[&args[..], &["--until-idle"]].concat());
+        let reply: redis::streams::StreamRangeReply = query(
+            &server,
+            redis::cmd("XRANGE")
+                .arg(format!("final-{group}"))
+                .arg("-")
+                .arg("+"),
+        );
+        let lines: Vec<String> = reply
+            .ids
+            .iter()
+            .map(|e| e.get::<String>("window").unwrap())
+            .collect();
+        assert_eq!(windows(lines.join("\n").as_bytes()), single, "{group}");
     }
 }
 
