@@ -193,6 +193,27 @@ fn two_consumers_combined_give_the_single_process_windows() {
     }
 }
 
+/// Combines the partials in `to` and checks them against one process's windows over
+/// `file`: every window and key there, none below its true count. The combined windows.
+fn combined_at_least_once(to: &str, file: &str) -> BTreeMap<(u64, u64, String), (u64, String)> {
+    let combined = run_ok(&["combine", "--from", to, "--until-idle"]);
+    let combined = windows(&combined.stdout);
+    let single = run_ok(&["run", file, "--by", "source", "--lateness", "1s"]);
+    let single = windows(&single.stdout);
+    assert_eq!(
+        combined.keys().collect::<Vec<_>>(),
+        single.keys().collect::<Vec<_>>()
+    );
+    for (key, (count, _)) in &single {
+        assert!(
+            combined[key].0 >= *count,
+            "{key:?}: {} < {count}",
+            combined[key].0
+        );
+    }
+    combined
+}
+
 #[test]
 fn a_consumer_killed_mid_run_loses_nothing() {
     let server = Server::start();
@@ -230,24 +251,9 @@ fn a_consumer_killed_mid_run_loses_nothing() {
         wait_ok(spawn(&args("b")));
     }
     assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
-    let combined = run_ok(&["combine", "--from", &to, "--until-idle"]);
-    let combined = windows(&combined.stdout);
-    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
-    let single = windows(&single.stdout);
-    // Every window and key is there, none below its true count; the extra events are
-    // duplicates of entries a had written into windows but not acknowledged when killed:
-    // at most what it had not acknowledged.
-    assert_eq!(
-        combined.keys().collect::<Vec<_>>(),
-        single.keys().collect::<Vec<_>>()
-    );
-    for (key, (count, _)) in &single {
-        assert!(
-            combined[key].0 >= *count,
-            "{key:?}: {} < {count}",
-            combined[key].0
-        );
-    }
+    // The extra events are duplicates of entries a had written into windows but not
+    // acknowledged when killed: at most what it had not acknowledged.
+    let combined = combined_at_least_once(&to, &file);
     let total: u64 = combined.values().map(|(n, _)| n).sum();
     eprintln!(
         "{} duplicates, {unacked_at_kill} unacknowledged at the kill",
@@ -415,21 +421,7 @@ fn consumers_ride_out_a_server_restart() {
         "{a}\n{b}"
     );
     assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
-    let combined = run_ok(&["combine", "--from", &to, "--until-idle"]);
-    let combined = windows(&combined.stdout);
-    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
-    let single = windows(&single.stdout);
-    assert_eq!(
-        combined.keys().collect::<Vec<_>>(),
-        single.keys().collect::<Vec<_>>()
-    );
-    for (key, (count, _)) in &single {
-        assert!(
-            combined[key].0 >= *count,
-            "{key:?}: {} < {count}",
-            combined[key].0
-        );
-    }
+    combined_at_least_once(&to, &file);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
