@@ -110,6 +110,20 @@ fn pending(server: &Server, group: &str, consumer: Option<&str>, idle_ms: u64) -
     entries.len()
 }
 
+/// Polls `ready` every 20 ms; panics naming `what` after 60 s.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "waited 60 s for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Entries in the stream `partials`.
+fn written(server: &Server) -> u64 {
+    query(server, redis::cmd("XLEN").arg("partials"))
+}
+
 /// The number in `summary: N entries read` of a consumer's stderr.
 fn entries_read(stderr: &str) -> u64 {
     let line = stderr
@@ -226,15 +240,9 @@ fn a_consumer_killed_mid_run_loses_nothing() {
     let b = spawn(&args("b"));
     // Kill a once windows have been written (about two of the ten each), with entries in
     // hand.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let written: u64 = query(&server, redis::cmd("XLEN").arg("partials"));
-        if written >= 40 && pending(&server, "g", Some("a"), 0) > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no windows written");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("windows written", || {
+        written(&server) >= 40 && pending(&server, "g", Some("a"), 0) > 0
+    });
     a.kill().unwrap();
     a.wait().unwrap();
     let unacked_at_kill = pending(&server, "g", Some("a"), 0);
@@ -242,12 +250,10 @@ fn a_consumer_killed_mid_run_loses_nothing() {
     wait_ok(b);
     // a's entries are claimable once idle for --claim-idle on the server's clock: b claims
     // those it found idle before it ran out of entries, and the rest when started again.
-    let deadline = Instant::now() + Duration::from_secs(60);
     while pending(&server, "g", Some("a"), 0) > 0 {
-        while pending(&server, "g", Some("a"), 1_000) < pending(&server, "g", Some("a"), 0) {
-            assert!(Instant::now() < deadline, "a's entries never became idle");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until("a's entries idle", || {
+            pending(&server, "g", Some("a"), 1_000) == pending(&server, "g", Some("a"), 0)
+        });
         wait_ok(spawn(&args("b")));
     }
     assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
@@ -343,15 +349,9 @@ fn a_consumer_gives_up_with_status_1_when_the_server_stays_away() {
     .spawn()
     .unwrap();
     // Once its group (and with it the stream) exists, it is reading.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let exists: u64 = query(&server, redis::cmd("EXISTS").arg("events"));
-        if exists == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("the stream created", || {
+        query::<u64>(&server, redis::cmd("EXISTS").arg("events")) == 1
+    });
     server.kill();
     let started = Instant::now();
     let out = child.wait_with_output().unwrap();
@@ -404,15 +404,7 @@ fn consumers_ride_out_a_server_restart() {
     let (a, b) = (spawn(&args("a")), spawn(&args("b")));
     // Restart the server (SIGKILL; the append-only file keeps the streams and the group)
     // once windows have been written.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let written: u64 = query(&server, redis::cmd("XLEN").arg("partials"));
-        if written >= 40 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no windows written");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("windows written", || written(&server) >= 40);
     server.restart();
     let (a, b) = (wait_ok(a), wait_ok(b));
     // At least one of them lost a read to the restart and read again.

@@ -623,3 +623,40 @@ fn settled_before_moves_with_the_windows_emitted() {
     assert_eq!(ready_windows(&mut windows), [(35, 45, 1), (40, 50, 1)]);
     assert_eq!(windows.settled_before(), u64::MAX);
 }
+
+#[tokio::test]
+async fn windows_holding_names_the_windows_an_item_lands_in() {
+    let of = |ts, size, slide| weir::window::windows_holding(ts, size, slide).collect::<Vec<_>>();
+    assert_eq!(
+        of(1_234, 1_000, 250),
+        [(1_000, 2_000), (750, 1_750), (500, 1_500), (250, 1_250)]
+    );
+    // Sampling windows: 100 ms every second; 1 234 falls in a gap.
+    assert_eq!(of(1_234, 100, 1_000), []);
+    assert_eq!(of(1_034, 100, 1_000), [(1_000, 1_100)]);
+    // Windows reaching back before 0 are reported from 0; at the end of time, ends are
+    // clamped.
+    assert_eq!(
+        of(10, 1_000, 250),
+        [(0, 1_000), (0, 750), (0, 500), (0, 250)]
+    );
+    assert_eq!(of(u64::MAX, 10, 10), [(u64::MAX - 5, u64::MAX)]);
+    // The same windows the operator puts a lone item in.
+    for (ts, size, slide) in [
+        (1_234, 1_000, 250),
+        (1_234, 100, 1_000),
+        (10, 1_000, 250),
+        (7, 10, 4),
+        (u64::MAX, 10, 3),
+        (u64::MAX - 1, 7, 7),
+    ] {
+        let emitted: Vec<_> = weir::iter([ts])
+            .sliding_window(size, slide, |t: &u64| *t, Count)
+            .map(|w| (w.start, w.end))
+            .collect()
+            .await;
+        let mut named = of(ts, size, slide);
+        named.reverse();
+        assert_eq!(named, emitted, "{ts} {size} {slide}");
+    }
+}

@@ -41,6 +41,34 @@ pub fn window_panes(size_ms: u64, slide_ms: u64) -> (u64, u64) {
     (pane, size_ms / pane)
 }
 
+/// The windows of `size_ms` starting every `slide_ms` that hold timestamp `ts`, as `(start,
+/// end)`, latest first: the windows [`sliding_window`](crate::StreamOps::sliding_window) and
+/// [`tumbling_window`](crate::StreamOps::tumbling_window) (offset 0) put an item at `ts` in,
+/// reported as they report them (a window reaching back before 0 starts at 0; one reaching
+/// past the end of time ends at `u64::MAX`). None in the gap of a window whose slide exceeds
+/// its size.
+///
+/// # Panics
+///
+/// As `sliding_window` does: if `size_ms` or `slide_ms` is 0, or a window would span more
+/// than [`MAX_PANES_PER_WINDOW`] panes.
+///
+/// ```
+/// use weir::window::windows_holding;
+/// let of = |ts, size, slide| windows_holding(ts, size, slide).collect::<Vec<_>>();
+/// assert_eq!(of(1_234, 1_000, 1_000), [(1_000, 2_000)]);
+/// assert_eq!(of(1_234, 1_000, 500), [(1_000, 2_000), (500, 1_500)]);
+/// assert_eq!(of(1_234, 100, 1_000), []);
+/// ```
+#[track_caller]
+pub fn windows_holding(ts: u64, size_ms: u64, slide_ms: u64) -> impl Iterator<Item = (u64, u64)> {
+    let geometry = event_time::Geometry::new(size_ms, slide_ms);
+    geometry
+        .windows_holding(ts)
+        .rev()
+        .map(move |k| geometry.window_ms(k))
+}
+
 /// An accumulator and the number of items in it: the unit the pane-based windows queue.
 pub(crate) type Pane<Acc> = (Acc, u64);
 

@@ -11,7 +11,6 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use weir::channel::Delivery;
@@ -408,10 +407,7 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
 /// the report follows) and records the exit status that stands for it (130 or 143).
 fn watch_signals() -> Stop {
     let (caught, stop) = watch::channel(0);
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+    let Ok((mut interrupt, mut terminate)) = crate::signals() else {
         return stop;
     };
     tokio::spawn(async move {

@@ -4,6 +4,14 @@
 //! - `weir run [FILE ...]`: JSON lines of events in (stdin when no file or `-`), one JSON line
 //!   per closed window out.
 
+/// Writes a line to stderr, ignoring a closed stderr: a report must never abort a command.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod demo;
 mod produce;
 mod redis;
@@ -61,6 +69,16 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = number.parse().map_err(|_| too_long())?;
     let ms = n.checked_mul(per_unit).ok_or_else(too_long)?;
     Ok(Duration::from_millis(ms))
+}
+
+/// SIGINT and SIGTERM, listened for: what `weir run` and `weir combine` stop on.
+pub(crate) fn signals()
+-> std::io::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
+    use tokio::signal::unix::{SignalKind, signal};
+    Ok((
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+    ))
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -171,6 +171,17 @@ impl Geometry {
             .div_ceil(self.per_slide)
     }
 
+    /// The windows holding `ts`, as a range of window numbers (empty in the gap of a window
+    /// whose slide exceeds its size).
+    pub(crate) fn windows_holding(&self, ts: u64) -> std::ops::Range<u128> {
+        let pane = self.pane_of(ts);
+        if !self.in_a_window(pane) {
+            return 0..0;
+        }
+        // The last window holding `pane` is the last to start at or before it.
+        self.first_window_of(pane)..pane / self.per_slide + 1
+    }
+
     /// Window `k` in milliseconds: `(start, end)`, the start clamped to 0 and the end to
     /// `u64::MAX`.
     pub(crate) fn window_ms(&self, k: u128) -> (u64, u64) {

@@ -75,7 +75,6 @@ mod imp {
     use std::pin::pin;
     use std::process::ExitCode;
 
-    use tokio::signal::unix::{SignalKind, signal};
     use tokio::time::{Instant, MissedTickBehavior, interval};
     use weir::event::{SeverityAcc, StatsBySeverity};
     use weir::io::redis::{RedisSink, RedisSource, StreamGroup};
@@ -84,13 +83,6 @@ mod imp {
     use super::super::entries::{Marker, Report};
     use super::super::{Resilient, Target, block, pull, usage};
     use super::CombineArgs;
-
-    /// Writes to stderr, ignoring a closed stderr.
-    macro_rules! report {
-        ($($arg:tt)*) => {{
-            let _ = writeln!(io::stderr().lock(), $($arg)*);
-        }};
-    }
 
     /// What the combiner knows of one consumer.
     struct Consumer {
@@ -124,6 +116,19 @@ mod imp {
     }
 
     impl Combiner {
+        fn new(timeout: std::time::Duration, lateness: Option<u64>) -> Self {
+            Combiner {
+                consumers: HashMap::new(),
+                open: BTreeMap::new(),
+                closed_before: 0,
+                timeout,
+                lateness,
+                partials: 0,
+                markers: 0,
+                late: 0,
+            }
+        }
+
         /// Takes one report of `consumer`'s, in entry `id`; returns whether the entry is
         /// done with (to acknowledge now) rather than held in an open window.
         fn take(&mut self, consumer: &str, report: Report, id: &str) -> bool {
@@ -280,26 +285,15 @@ mod imp {
         let gave_up = RefCell::new(None);
         let entries = Resilient::new(source, args.from.clone(), args.give_up_after, &gave_up);
         let mut entries = pin!(entries);
-        let mut combiner = Combiner {
-            consumers: HashMap::new(),
-            open: BTreeMap::new(),
-            closed_before: 0,
-            timeout: args.consumer_timeout,
-            lateness: args
-                .lateness
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            partials: 0,
-            markers: 0,
-            late: 0,
-        };
+        let lateness = args
+            .lateness
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut combiner = Combiner::new(args.consumer_timeout, lateness);
         // On a signal the combiner stops without writing the windows still open: their
         // partials stay unacknowledged, for the combiner started again to read first.
-        let (mut interrupt, mut terminate) = match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(i), Ok(t)) => (i, t),
-            (Err(e), _) | (_, Err(e)) => return failed("cannot listen for signals", &e),
+        let (mut interrupt, mut terminate) = match crate::signals() {
+            Ok(signals) => signals,
+            Err(e) => return failed("cannot listen for signals", &e),
         };
         let mut caught: Option<u8> = None;
         let mut tick = interval(std::time::Duration::from_secs(1));
@@ -401,16 +395,7 @@ mod imp {
         }
 
         fn combiner(timeout: u64) -> Combiner {
-            Combiner {
-                consumers: HashMap::new(),
-                open: BTreeMap::new(),
-                closed_before: 0,
-                timeout: std::time::Duration::from_millis(timeout),
-                lateness: None,
-                partials: 0,
-                markers: 0,
-                late: 0,
-            }
+            Combiner::new(std::time::Duration::from_millis(timeout), None)
         }
 
         fn settled(before: u64, holding: bool) -> Report {

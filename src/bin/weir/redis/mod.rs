@@ -78,6 +78,14 @@ pub(crate) fn block(until_idle: bool) -> std::time::Duration {
     std::time::Duration::from_millis(if until_idle { 100 } else { 1_000 })
 }
 
+/// The waits between attempts after a failure: 100 ms doubling up to 2 s. Reads and
+/// connections wait `nominal(k)` before attempt `k + 1`; a sink retries with its jitter.
+#[cfg(feature = "redis")]
+pub(crate) fn waits() -> weir::concurrent::Backoff {
+    use std::time::Duration;
+    weir::concurrent::Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
+}
+
 /// Entries or windows taken per batch at most.
 #[cfg(feature = "redis")]
 const MAX_BATCH: usize = 1_024;

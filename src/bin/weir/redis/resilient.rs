@@ -10,10 +10,6 @@ use redis::RedisError;
 use tokio::time::{Instant, Sleep, sleep};
 use weir::Stream;
 
-/// The first wait after a failed read; it doubles up to [`MAX_WAIT`].
-const FIRST_WAIT: Duration = Duration::from_millis(100);
-const MAX_WAIT: Duration = Duration::from_secs(2);
-
 /// Yields the entries of a source of `RedisResult`s. A failed read is reported on stderr
 /// (the first of a run of failures, then one line per failure with the time it has lasted)
 /// and read again after a wait that doubles from 100 ms to 2 s; once reads have failed for
@@ -26,8 +22,8 @@ pub(crate) struct Resilient<'a, St> {
     /// What to call the source in reports.
     name: String,
     give_up: Duration,
-    /// Since when reads have failed, and the next wait.
-    failing: Option<(Instant, Duration)>,
+    /// Since when reads have failed, and how many have.
+    failing: Option<(Instant, u32)>,
     wait: Option<Pin<Box<Sleep>>>,
     gave_up: &'a RefCell<Option<String>>,
 }
@@ -51,7 +47,9 @@ impl<'a, St> Resilient<'a, St> {
 
     fn failed(&mut self, e: &RedisError) -> bool {
         let now = Instant::now();
-        let (since, wait) = *self.failing.get_or_insert((now, FIRST_WAIT));
+        let (since, failed) = self.failing.get_or_insert((now, 0));
+        *failed += 1;
+        let (since, wait) = (*since, super::waits().nominal(*failed));
         let lasted = now - since;
         if lasted >= self.give_up {
             *self.gave_up.borrow_mut() = Some(format!(
@@ -69,7 +67,6 @@ impl<'a, St> Resilient<'a, St> {
             lasted.as_millis(),
             self.give_up.as_millis()
         );
-        self.failing = Some((since, (wait * 2).min(MAX_WAIT)));
         self.wait = Some(Box::pin(sleep(wait)));
         true
     }

@@ -35,42 +35,39 @@ use std::pin::pin;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, interval};
-use weir::concurrent::Backoff;
 use weir::event::{SeverityAcc, StatsBySeverity};
 use weir::io::redis::{Acker, Entry, RedisSink, RedisSource, StreamGroup};
 use weir::prelude::*;
-use weir::window::{Aggregate, Window};
+use weir::window::{Aggregate, Window, windows_holding};
 
 use super::input::{Parse, Reading};
 use super::names::SourceNames;
 use super::until_signal::UntilSignal;
 use super::{BySource, Local, RunArgs, bump, fates, shed, write_window};
-use crate::redis::{Marker, Partial, Resilient, Target, block, pull, usage};
-
-/// Writes to stderr, ignoring a closed stderr.
-macro_rules! report {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(io::stderr().lock(), $($arg)*);
-    }};
-}
+use crate::redis::{Marker, Partial, Resilient, Target, block, pull, usage, waits};
 
 /// How often a consumer writing partials says how far it has settled, windows or not.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// The entries held until their windows are written, by the end of the last window that may
-/// contain them.
+/// contain them; and their ids as numbers, to tell an entry delivered again while held.
 #[derive(Default)]
 struct Held {
     by_end: BTreeMap<u64, Vec<String>>,
-    ids: HashSet<String>,
+    ids: HashSet<(u64, u64)>,
+}
+
+/// A stream entry id, `1700000000000-3`, as its two numbers (`None` for anything else).
+fn id_key(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
 impl Held {
     fn contains(&self, id: &str) -> bool {
-        self.ids.contains(id)
+        id_key(id).is_some_and(|key| self.ids.contains(&key))
     }
 
     /// Whether some entry's last window ends at or after `settled`.
@@ -79,7 +76,9 @@ impl Held {
     }
 
     fn hold(&mut self, last_end: u64, id: String) {
-        self.ids.insert(id.clone());
+        if let Some(key) = id_key(&id) {
+            self.ids.insert(key);
+        }
         self.by_end.entry(last_end).or_default().push(id);
     }
 
@@ -94,37 +93,11 @@ impl Held {
             .into_values()
             .flatten()
             .collect();
-        for id in &released {
-            self.ids.remove(id);
+        for key in released.iter().filter_map(|id| id_key(id)) {
+            self.ids.remove(&key);
         }
         released
     }
-}
-
-/// The windows holding `ts`, as `(start, end)`, latest first: windows start at multiples of
-/// `slide` and last `size`; a window reaching back before 0 is reported from 0, one reaching
-/// past the end of time ends at `u64::MAX`, as the window operator reports them.
-fn windows_of(ts: u64, size: u64, slide: u64) -> impl Iterator<Item = (u64, u64)> {
-    let last = ts / slide;
-    (0..=last)
-        .rev()
-        .map(move |k| {
-            let start = u128::from(k) * u128::from(slide);
-            (start, start + u128::from(size))
-        })
-        .take_while(move |&(_, end)| end > u128::from(ts))
-        .filter(move |&(start, _)| start <= u128::from(ts))
-        .map(|(start, end)| {
-            let clamp = |x: u128| u64::try_from(x).unwrap_or(u64::MAX);
-            (clamp(start), clamp(end))
-        })
-        // Windows that would start before 0, and hold `ts`: each ends `slide` earlier.
-        .chain(
-            (1..)
-                .map(move |j: u128| u128::from(size).checked_sub(j * u128::from(slide)))
-                .map_while(move |end| end.filter(|&e| e > u128::from(ts)))
-                .map(|end| (0, u64::try_from(end).unwrap_or(u64::MAX))),
-        )
 }
 
 /// A stream entry as a reading: `Ok(None)` when filtered out, `Err` with what is wrong when
@@ -208,8 +181,10 @@ async fn connect(
     give_up: Duration,
 ) -> redis::RedisResult<(RedisSource, Acker)> {
     let start = tokio::time::Instant::now();
-    let mut wait = Duration::from_millis(100);
+    let mut failed = 0;
     loop {
+        failed += 1;
+        let wait = waits().nominal(failed);
         match RedisSource::connect(client, group.clone()).await {
             Ok(connected) => return Ok(connected),
             Err(e) if start.elapsed() + wait >= give_up => return Err(e),
@@ -219,7 +194,6 @@ async fn connect(
                     wait.as_millis()
                 );
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(2));
             }
         }
     }
@@ -281,20 +255,16 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
                 Ok(sink) => {
                     // Retries spread over about the give-up time.
                     let retries = u32::try_from(give_up.as_secs() / 2).unwrap_or(u32::MAX);
-                    let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
-                        .retries(retries.saturating_add(3));
+                    let backoff = waits().retries(retries.saturating_add(3));
                     Output::Stream(sink.backoff(backoff), consumer.clone())
                 }
                 Err(e) => return failed(args.to.as_deref().unwrap_or_default(), &e),
             }
         }
     };
-    let (interrupt, terminate) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => return failed("cannot listen for signals", &e),
+    let (interrupt, terminate) = match crate::signals() {
+        Ok(signals) => signals,
+        Err(e) => return failed("cannot listen for signals", &e),
     };
     let parse = Parse {
         max_line: args.max_line,
@@ -313,13 +283,14 @@ pub(super) async fn run(args: &RunArgs, from: &str, size: u64, slide: u64) -> Ex
     let stream_name = &source.stream;
     let events: Local<'_, Reading> = Box::pin(entries.filter_map(|entry: Entry| {
         bump(&counts.entries);
-        if held.borrow().contains(&entry.id) {
+        // Only an entry delivered before can be one this consumer holds.
+        if entry.redelivered && held.borrow().contains(&entry.id) {
             bump(&counts.duplicates);
             return None;
         }
         match read_entry(&entry, &parse, &mut names.borrow_mut()) {
             Ok(Some(reading)) => {
-                let last_end = windows_of(reading.timestamp, size, slide)
+                let last_end = windows_holding(reading.timestamp, size, slide)
                     .next()
                     .map_or(0, |(_, end)| end);
                 held.borrow_mut().hold(last_end, entry.id);
@@ -513,7 +484,7 @@ fn partials(
     }
     let mut by_window: BTreeMap<(u64, u64), Vec<SeverityAcc>> = BTreeMap::new();
     for r in late {
-        for (start, end) in windows_of(r.timestamp, size, slide) {
+        for (start, end) in windows_holding(r.timestamp, size, slide) {
             BySource.add(by_window.entry((end, start)).or_default(), r);
         }
     }
@@ -528,39 +499,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_windows_of_a_timestamp() {
-        let of = |ts, size, slide| windows_of(ts, size, slide).collect::<Vec<_>>();
-        assert_eq!(of(1_234, 1_000, 1_000), [(1_000, 2_000)]);
-        assert_eq!(
-            of(1_234, 1_000, 250),
-            [(1_000, 2_000), (750, 1_750), (500, 1_500), (250, 1_250)]
-        );
-        // Sampling windows: 100 ms every second; 1 234 falls in a gap.
-        assert_eq!(of(1_234, 100, 1_000), []);
-        assert_eq!(of(1_034, 100, 1_000), [(1_000, 1_100)]);
-        // Windows reaching back before 0 are reported from 0.
-        assert_eq!(
-            of(10, 1_000, 250),
-            [(0, 1_000), (0, 750), (0, 500), (0, 250)]
-        );
-        // At the end of time, ends are clamped.
-        assert_eq!(of(u64::MAX, 10, 10), [(u64::MAX - 5, u64::MAX)]);
-    }
-
-    #[test]
     fn held_entries_are_released_by_their_last_window() {
         let mut held = Held::default();
-        held.hold(2_000, "a".to_owned());
-        held.hold(1_000, "b".to_owned());
-        held.hold(3_000, "c".to_owned());
-        held.hold(2_000, "d".to_owned());
-        assert!(held.contains("b"));
-        // Windows ending before 2 000 are settled: only `b` is done with.
+        held.hold(2_000, "10-0".to_owned());
+        held.hold(1_000, "10-1".to_owned());
+        held.hold(3_000, "11-0".to_owned());
+        held.hold(2_000, "12-0".to_owned());
+        assert!(held.contains("10-1") && !held.contains("10-2") && !held.contains("x"));
+        // Windows ending before 2 000 are settled: only `10-1` is done with.
         assert!(held.holds_from(3_000) && !held.holds_from(3_001));
-        assert_eq!(held.release(Some(2_000)), ["b"]);
-        assert!(!held.contains("b") && held.contains("a"));
-        assert_eq!(held.release(Some(2_001)), ["a", "d"]);
-        assert_eq!(held.release(None), ["c"]);
+        assert_eq!(held.release(Some(2_000)), ["10-1"]);
+        assert!(!held.contains("10-1") && held.contains("10-0"));
+        assert_eq!(held.release(Some(2_001)), ["10-0", "12-0"]);
+        assert_eq!(held.release(None), ["11-0"]);
         assert!(held.ids.is_empty() && held.by_end.is_empty());
     }
 }

@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use std::io::IsTerminal;
-use tokio::signal::unix::{SignalKind, signal};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use weir::StatsHandle;
@@ -33,13 +32,6 @@ use weir::window::{Aggregate, MAX_PANES_PER_WINDOW, Window, window_panes};
 use input::{Counted, Parse, Parsed, Reading, open_inputs, start_input};
 use names::SourceNames;
 use until_signal::UntilSignal;
-
-/// Writes to stderr, ignoring a closed stderr: a report must never abort the run.
-macro_rules! report {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(io::stderr().lock(), $($arg)*);
-    }};
-}
 
 /// `weir run` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -416,12 +408,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (interrupt, terminate) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
+    let (interrupt, terminate) = match crate::signals() {
+        Ok(signals) => signals,
+        Err(e) => {
             report!("weir run: cannot listen for signals: {e}");
             return ExitCode::from(1);
         }
