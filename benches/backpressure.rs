@@ -10,7 +10,10 @@
 //!   keeps one item per millisecond, so its figure is the cost of taking and replacing items.
 //!   `sample_seeded_0.01` (gap draws) goes with `filter_1_in_100`. `filter_half_opaque` keeps
 //!   the same half as `filter_half` through `black_box`, so that the compiler cannot turn the
-//!   filter into a loop stepping by two over the range.
+//!   filter into a loop stepping by two over the range. `filter_random_half` is the filter a
+//!   user would write to keep each item with probability 0.5 (rand's `random_bool(0.5)` on the
+//!   same small RNG): like `sample_seeded_0.5`, one draw per item and a branch no predictor can
+//!   learn, which the two filters keeping a fixed half do not pay.
 //! - `keeps_up`: `drop_oldest(1024)` and `filter` over a source that pauses (`Pending`, having
 //!   woken its task) before every item: a consumer that keeps up with its producer, where the
 //!   buffer never holds more than the item in hand.
@@ -22,6 +25,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 use weir::prelude::*;
 
 const CHANNEL_ITEMS: u64 = 2_000_000;
@@ -167,6 +172,16 @@ fn adapters(c: &mut Criterion) {
     });
     group.bench_function("sample_seeded_0.5", |b| {
         b.iter(|| block_on(source().sample_seeded(0.5, 1).for_each(consume)))
+    });
+    group.bench_function("filter_random_half", |b| {
+        b.iter(|| {
+            let mut rng = SmallRng::seed_from_u64(1);
+            block_on(
+                source()
+                    .filter(move |_| rng.random_bool(0.5))
+                    .for_each(consume),
+            )
+        })
     });
     group.bench_function("filter_1_in_100", |b| {
         b.iter(|| block_on(source().filter(|x| x % 100 == 0).for_each(consume)))

@@ -2,7 +2,10 @@
 //!
 //! - `tumbling`: `tumbling_window(1 000 ms, Summarize)` over 1 M always-ready readings (one per
 //!   millisecond), next to the `map + filter` chain of `benches/operators.rs` on the same
-//!   items: a window should cost about as much as one simple operator.
+//!   items: a window should cost about as much as one simple operator. `hand_written_loop`
+//!   is what a user would write instead over an iterator of the same readings: one
+//!   [`Moments`] per second, a window finished when the next one starts. Its accumulator is
+//!   the one `Summarize` keeps, so the two differ by the cost of the window operator alone.
 //! - `tumbling_merged`: the same tumbling statistics over the same 1 M readings, once from one
 //!   source and twice from 4 sources merged with `merge_event_time`, which keeps each
 //!   source's watermark: what per-source event time costs next to a single source. In
@@ -24,11 +27,13 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
 use weir::prelude::*;
-use weir::window::{Max, Summarize};
+use weir::window::{Max, Moments, Summarize};
 
 type Reading = (u64, f64);
 
-/// The reading at millisecond `t`.
+/// The reading at millisecond `t`. Always inlined, so that every benchmark makes its readings
+/// the same way, whatever the number of callers.
+#[inline(always)]
 fn reading(t: u64) -> Reading {
     (t, (t * 7919 % 1000) as f64 - 500.0)
 }
@@ -43,6 +48,28 @@ fn tumbling_stats(readings: impl Stream<Item = Reading>) -> u64 {
     block_on(windows.fold(0u64, |n, w| n + w.count))
 }
 
+/// The same windows as [`tumbling_stats`] by hand: the readings of one second into one
+/// [`Moments`]; the items counted in windows.
+fn hand_written_tumbling(n: u64) -> u64 {
+    let mut counted = 0;
+    let mut open: Option<(u64, Moments)> = None;
+    for (ts, value) in (0..black_box(n)).map(reading) {
+        let window = ts / 1_000;
+        match &mut open {
+            Some((w, moments)) if *w == window => moments.add(value),
+            _ => {
+                if let Some((_, moments)) = open.take() {
+                    counted += black_box(moments).count;
+                }
+                let mut moments = Moments::EMPTY;
+                moments.add(value);
+                open = Some((window, moments));
+            }
+        }
+    }
+    counted + open.map_or(0, |(_, moments)| black_box(moments).count)
+}
+
 fn tumbling(c: &mut Criterion) {
     const N: u64 = 1_000_000;
     let mut group = c.benchmark_group("tumbling");
@@ -50,6 +77,9 @@ fn tumbling(c: &mut Criterion) {
     group.bench_function("weir_tumbling_stats", |b| {
         b.iter(|| tumbling_stats(readings(N)))
     });
+    // The two count the same items in windows, or the comparison means nothing.
+    assert_eq!(hand_written_tumbling(N), tumbling_stats(readings(N)));
+    group.bench_function("hand_written_loop", |b| b.iter(|| hand_written_tumbling(N)));
     group.bench_function("weir_map_filter", |b| {
         b.iter(|| {
             let s = readings(N).map(|r| r.1 * 3.0).filter(|v| *v > -1_000.0);

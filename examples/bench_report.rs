@@ -28,11 +28,13 @@ const COMPARED: &[(&str, &str, &str)] = &[
     ("adapters", "sample_every_2", "filter_half_opaque"),
     ("adapters", "sample_seeded_0.5", "filter_half"),
     ("adapters", "sample_seeded_0.5", "filter_half_opaque"),
+    ("adapters", "sample_seeded_0.5", "filter_random_half"),
     ("adapters", "sample_adaptive_at_0.6", "filter_half"),
     ("adapters", "sample_seeded_0.01", "filter_1_in_100"),
     ("keeps_up", "drop_oldest_1024", "filter_all"),
     ("pipeline", "event", "compact"),
     ("tumbling", "weir_tumbling_stats", "weir_map_filter"),
+    ("tumbling", "weir_tumbling_stats", "hand_written_loop"),
     ("tumbling_merged", "4_sources_interleaved", "one_source"),
     ("tumbling_merged", "4_sources_ranges", "one_source"),
 ];

@@ -85,6 +85,11 @@ mutant "waker-cell-drops-the-wake" src/sync/mod.rs \
             waker.wake();' 'if let Some(waker) = taken {
             drop(waker);'
 
+# ---- operator counters ----
+mutant "counters-overwritten-not-added" src/stats/mod.rs \
+    'counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);' \
+    'counter.store(n, Ordering::Relaxed);'
+
 # ---- ring channel ----
 mutant "ring-send-does-not-wake-receiver" src/channel/ring/sender.rs \
     'Offer::Done(dropped, state.receiver.take())' 'Offer::Done(dropped, None)'

@@ -466,6 +466,31 @@ async fn arithmetic_at_the_end_of_time() {
     assert!(got.iter().all(|&(s, e)| s <= max && e == max), "{got:?}");
 }
 
+/// Runs of items into one pane at the end of time (the operator's fast path for a stretch of
+/// items in one pane): every item lands in its window, including `u64::MAX` itself, with the
+/// watermark both held back (out-of-orderness) and not.
+#[tokio::test]
+async fn runs_of_items_in_the_last_pane() {
+    let max = u64::MAX;
+    let items: Vec<(u64, f64)> = (0..=6).map(|back| (max - 6 + back, 1.0)).collect();
+    for out_of_orderness in [0, 3, max] {
+        let mut windows = weir::iter(items.clone())
+            .tumbling_window(4, ts, Count)
+            .out_of_orderness(out_of_orderness);
+        let got: Vec<_> = (&mut windows)
+            .map(|w| (w.start, w.end, w.result))
+            .collect()
+            .await;
+        // max % 4 == 3: windows start at max - 7 and max - 3; the last is clamped.
+        assert_eq!(
+            got,
+            [(max - 7, max - 3, 3), (max - 3, max, 4)],
+            "out_of_orderness {out_of_orderness}"
+        );
+        assert_eq!(windows.late(), 0);
+    }
+}
+
 #[test]
 fn windows_of_too_many_panes_panic_naming_both_arguments() {
     let err = std::panic::catch_unwind(|| {

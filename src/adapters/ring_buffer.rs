@@ -154,7 +154,7 @@ impl<St: Stream> Stream for RingBuffer<St> {
         let this = self.project();
         let (mut upstream, done) = this.stream.split();
         let (ring, capacity, overflow) = (this.ring, *this.capacity, *this.overflow);
-        let counters = this.counters;
+        let mut tally = Tally::default();
         let mut exhausted = false;
         let mut waiting = false;
         let mut budget = capacity.saturating_add(POLL_BUDGET);
@@ -165,17 +165,17 @@ impl<St: Stream> Stream for RingBuffer<St> {
             budget -= 2;
             match upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(first)) => {
-                    counters.tally.received += 1;
+                    tally.received += 1;
                     match upstream.as_mut().poll_next(cx) {
                         Poll::Ready(Some(second)) => {
-                            counters.tally.received += 1;
+                            tally.received += 1;
                             ring.push_back(first);
-                            offer(ring, second, capacity, overflow, &mut counters.tally);
+                            offer(ring, second, capacity, overflow, &mut tally);
                         }
                         end => {
                             *done = end.is_ready();
-                            counters.tally.processed += 1;
-                            counters.publish();
+                            tally.processed += 1;
+                            this.counters.add(tally);
                             return Poll::Ready(Some(first));
                         }
                     }
@@ -196,8 +196,8 @@ impl<St: Stream> Stream for RingBuffer<St> {
                 budget -= 1;
                 match upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => {
-                        counters.tally.received += 1;
-                        offer(ring, item, capacity, overflow, &mut counters.tally);
+                        tally.received += 1;
+                        offer(ring, item, capacity, overflow, &mut tally);
                     }
                     Poll::Ready(None) => {
                         *done = true;
@@ -208,8 +208,8 @@ impl<St: Stream> Stream for RingBuffer<St> {
             }
         }
         let next = ring.pop_front();
-        counters.tally.processed += usize::from(next.is_some());
-        counters.publish();
+        tally.processed += usize::from(next.is_some());
+        this.counters.add(tally);
         match next {
             Some(item) => Poll::Ready(Some(item)),
             None if *done => Poll::Ready(None),

@@ -12,7 +12,7 @@ use tokio::time::{Instant, Sleep, sleep};
 
 use crate::adapters::Fuse;
 use crate::poll::{POLL_BUDGET, wake_self};
-use crate::stats::{Counters, StatsHandle};
+use crate::stats::{Counters, StatsHandle, Tally};
 
 pin_project! {
     /// Stream for [`StreamOps::sample_latest`](crate::StreamOps::sample_latest).
@@ -162,9 +162,7 @@ impl<St: Stream> SampleLatestProj<'_, St> {
     }
 
     fn emit(&mut self) -> Option<St::Item> {
-        let item = self.latest.take();
-        self.counters.tally.processed += usize::from(item.is_some());
-        item
+        self.latest.take()
     }
 }
 
@@ -179,6 +177,7 @@ impl<St: Stream> Stream for SampleLatest<St> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let mut this = self.project();
+        let mut tally = Tally::default();
         let poll = 'poll: {
             if this.stream.is_done() {
                 break 'poll Poll::Ready(this.emit());
@@ -190,9 +189,9 @@ impl<St: Stream> Stream for SampleLatest<St> {
             for _ in 0..POLL_BUDGET {
                 match upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => {
-                        this.counters.tally.received += 1;
+                        tally.received += 1;
                         if this.latest.replace(item).is_some() {
-                            this.counters.tally.dropped += 1;
+                            tally.dropped += 1;
                         }
                     }
                     Poll::Ready(None) => {
@@ -205,7 +204,8 @@ impl<St: Stream> Stream for SampleLatest<St> {
             wake_self(cx);
             Poll::Pending
         };
-        this.counters.publish();
+        tally.processed = usize::from(matches!(poll, Poll::Ready(Some(_))));
+        this.counters.add(tally);
         poll
     }
 

@@ -22,7 +22,7 @@ use pin_project_lite::pin_project;
 
 use super::Fuse;
 use crate::poll::poll_select;
-use crate::stats::{Counters, StatsHandle};
+use crate::stats::{Counters, StatsHandle, Tally};
 
 /// A sampling decision, made once per item, in order.
 pub trait Sampler<T> {
@@ -133,22 +133,19 @@ impl<St: Stream, K: Sampler<St::Item>> Stream for Sample<St, K> {
         let this = self.project();
         let (upstream, done) = this.stream.split();
         let policy = this.policy;
-        // Counted in locals, which stay in registers through the loop, and added once.
-        let (mut kept, mut dropped) = (0, 0);
+        // Items taken in this poll, counted in a local that stays in a register through the
+        // loop; every one not returned was dropped.
+        let mut taken = 0;
         let poll = poll_select(upstream, done, cx, |item| {
-            if policy.keep(&item) {
-                kept += 1;
-                Some(item)
-            } else {
-                dropped += 1;
-                None
-            }
+            taken += 1;
+            policy.keep(&item).then_some(item)
         });
-        let tally = &mut this.counters.tally;
-        tally.processed += kept;
-        tally.dropped += dropped;
-        tally.received += kept + dropped;
-        this.counters.publish();
+        let kept = usize::from(matches!(poll, Poll::Ready(Some(_))));
+        this.counters.add(Tally {
+            received: taken,
+            processed: kept,
+            dropped: taken - kept,
+        });
         poll
     }
 

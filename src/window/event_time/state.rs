@@ -92,10 +92,16 @@ where
                     Poll::Pending => return (taken, RunEnd::Pending),
                 }
             };
-            let (first, len) = (hot.first_ms, hot.len_ms);
-            let (late_before, next_watermark) = (self.late_before, self.watermark_next_ts);
+            // The timestamps that go straight into the hot pane: in the pane, not late, and
+            // below the next watermark step, `from..from + span` in one comparison.
+            let from = hot.first_ms.max(self.late_before);
+            let end = (u128::from(hot.first_ms) + u128::from(hot.len_ms))
+                .min(u128::from(self.watermark_next_ts));
+            // At most `u64::MAX`: `end` is at most `watermark_next_ts`.
+            let span = end.saturating_sub(u128::from(from)) as u64;
             let mut acc = hot.acc;
-            let (mut max_ts, mut seen) = (self.max_ts.unwrap_or(0), self.max_ts.is_some());
+            let count_before = acc.1;
+            let mut max_ts = self.max_ts.unwrap_or(0);
             let mut left = budget - taken;
             let (end, other) = loop {
                 if left == 0 {
@@ -105,12 +111,10 @@ where
                     Poll::Ready(Some(item)) => {
                         left -= 1;
                         let ts = (self.timestamp)(&item);
-                        if ts.wrapping_sub(first) < len && ts >= late_before && ts < next_watermark
-                        {
+                        if ts.wrapping_sub(from) < span {
                             self.agg.add(&mut acc.0, &item);
                             acc.1 += 1;
                             max_ts = max_ts.max(ts);
-                            seen = true;
                             continue;
                         }
                         break (None, Some((item, ts)));
@@ -120,6 +124,7 @@ where
                 }
             };
             taken = budget - left;
+            let seen = acc.1 != count_before;
             hot.acc = acc;
             self.panes.put_hot(hot);
             if seen {
