@@ -33,6 +33,7 @@ const COMPARED: &[(&str, &str, &str)] = &[
     ("adapters", "sample_seeded_0.01", "filter_1_in_100"),
     ("keeps_up", "drop_oldest_1024", "filter_all"),
     ("pipeline", "event", "compact"),
+    ("pipeline", "event", "event_empty_source"),
     ("tumbling", "weir_tumbling_stats", "weir_map_filter"),
     ("tumbling", "weir_tumbling_stats", "hand_written_loop"),
     ("tumbling_merged", "4_sources_interleaved", "one_source"),
