@@ -1,16 +1,24 @@
 //! The synchronization primitives weir's shared-state types are built on.
 //!
-//! This is the only module that names `std::sync` or `loom`. Under
+//! This is the only module that names `std::sync`, `parking_lot` or `loom`. Under
 //! `cfg(all(test, feature = "loom"))` (the crate's own unit-test build with the `loom` feature)
 //! every type here is loom's, so the loom models that live next to the code they check explore
 //! all interleavings. Everywhere else (the library as users build it, integration tests,
-//! doctests, benches, the binary) these are the `std` types, so `cargo test --features loom`
-//! keeps every other test working unchanged.
+//! doctests, benches, the binary) these are the `std` atomics and `Arc` and `parking_lot`'s
+//! mutex, so `cargo test --features loom` keeps every other test working unchanged.
+//!
+//! The mutex is `parking_lot`'s rather than `std`'s because weir's locks guard a few
+//! instructions each (a ring's push or pop, a waker swap) and are taken from two threads at
+//! once in the common case, a producer and a consumer: `parking_lot` spins and yields a
+//! little before it parks a thread, where `std`'s parks sooner, and a parked thread costs two
+//! system calls and a context switch for a lock held for nanoseconds
+//! (`docs/operators/backpressure.md` has the measurement).
 //!
 //! Two types are written here rather than re-exported:
 //! - [`Mutex`] does not poison: a panic while holding the lock leaves the data as it was, and
 //!   the next `lock` returns it. Every weir structure keeps its invariants across each
 //!   individual statement that can panic, so poisoning would only turn one panic into many.
+//!   (`parking_lot`'s mutex never poisons; loom's does, and the wrapper takes the lock over.)
 //! - [`WakerCell`] holds at most one [`Waker`] that one side registers and the other side wakes
 //!   (the role `AtomicWaker` plays in futures). See its docs for the no-lost-wake-up argument.
 
@@ -19,8 +27,8 @@ use std::task::Waker;
 
 #[cfg(not(all(test, feature = "loom")))]
 mod imp {
-    pub(crate) use std::sync::Mutex as RawMutex;
-    pub(crate) use std::sync::MutexGuard;
+    pub(crate) use parking_lot::Mutex as RawMutex;
+    pub(crate) use parking_lot::MutexGuard;
     #[allow(unused_imports)]
     pub(crate) use std::sync::{
         Arc,
@@ -70,9 +78,16 @@ impl<T> Mutex<T> {
     /// Locks the mutex, blocking the thread until it is available. A lock released by a
     /// panicking thread is taken over as it is.
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        #[cfg(not(all(test, feature = "loom")))]
+        {
+            self.0.lock()
+        }
+        #[cfg(all(test, feature = "loom"))]
+        {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
     }
 }
 
