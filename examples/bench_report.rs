@@ -84,7 +84,8 @@ fn read(path: &Path) -> Option<(String, Result)> {
 }
 
 /// The ratio shown next to `r`: weir's throughput over a peer's in the same case, or `r`'s
-/// over what [`COMPARED`] names; empty for weir's own rows.
+/// over what [`COMPARED`] names; empty for weir's own rows and for the rows [`COMPARED`]
+/// compares against (their ratio is on the row compared with them).
 fn ratio(group: &str, r: &Result, all: &[Result]) -> String {
     let against: Vec<String> = COMPARED
         .iter()
@@ -102,7 +103,10 @@ fn ratio(group: &str, r: &Result, all: &[Result]) -> String {
     if !against.is_empty() {
         return against.join(", ");
     }
-    if r.implementation.starts_with("weir") {
+    let compared_against = COMPARED
+        .iter()
+        .any(|(g, _, against)| *g == group && *against == r.implementation);
+    if r.implementation.starts_with("weir") || compared_against {
         return String::new();
     }
     all.iter()
