@@ -15,8 +15,8 @@ use super::Sampler;
 ///
 /// # Draws
 ///
-/// At a rate of 1/8 or more, each item takes one draw (a random `u64` against a
-/// threshold). Below it, most items are dropped, and the sampler instead draws the number of
+/// At a rate from 1/8 up to 1 (not included), each item takes one draw: a random `u64`
+/// against `rate * 2^64`, as rand's `Bernoulli` draws. Below 1/8, most items are dropped, and the sampler instead draws the number of
 /// items to drop before the next kept one, `G = floor(ln U / ln(1 - rate))` for `U` uniform
 /// in (0, 1]: then `P(G >= k) = (1 - rate)^k`, the law of the gaps between kept items when
 /// each is kept independently with probability `rate` (a geometric law). A dropped item then
@@ -28,8 +28,10 @@ use super::Sampler;
 pub struct Bernoulli {
     rng: SmallRng,
     rate: f64,
-    /// Per item: keep when a random `u64` is below this.
-    dist: BernoulliDist,
+    /// Whether each item takes a draw (a rate from `GAP_BELOW` up to, not including, 1).
+    per_item: bool,
+    /// Per item: keep when a random `u64` is below this, `rate * 2^64` (rand's `Bernoulli`).
+    threshold: u64,
     /// Drawing gaps: `ln(1 - rate)`, negative (0 at rate 0).
     ln_miss: f64,
     /// Drawing gaps: items to drop before the next kept one.
@@ -39,6 +41,9 @@ pub struct Bernoulli {
 /// Below this rate, [`Bernoulli`] draws the gaps between kept items rather than one draw per
 /// item.
 const GAP_BELOW: f64 = 0.125;
+
+/// 2^64, exactly, as rand's `Bernoulli` scales a probability to a `u64` threshold.
+const TWO_TO_THE_64: f64 = 18_446_744_073_709_551_616.0;
 
 impl Bernoulli {
     /// Seeded from the operating system's random source.
@@ -63,13 +68,15 @@ impl Bernoulli {
 
     #[track_caller]
     fn with_rng(rate: f64, rng: SmallRng) -> Self {
-        let Ok(dist) = BernoulliDist::new(rate) else {
+        if BernoulliDist::new(rate).is_err() {
             panic!("sample: `rate` must be within [0, 1], got {rate}");
-        };
+        }
         let mut sampler = Bernoulli {
             rng,
             rate,
-            dist,
+            per_item: (GAP_BELOW..1.0).contains(&rate),
+            // `as` saturates; unused at a rate of 1, which keeps every item without a draw.
+            threshold: (rate * TWO_TO_THE_64) as u64,
             ln_miss: (-rate).ln_1p(),
             skip: 0,
         };
@@ -79,10 +86,13 @@ impl Bernoulli {
         sampler
     }
 
-    /// The number of items to drop before the next kept one (a rate below `GAP_BELOW`).
+    /// The number of items to drop before the next kept one (a rate below `GAP_BELOW`, or 1).
     fn gap(&mut self) -> u64 {
         if self.rate <= 0.0 {
             return u64::MAX;
+        }
+        if self.rate >= 1.0 {
+            return 0;
         }
         // In (0, 1]: `random` is in [0, 1).
         let u = 1.0 - self.rng.random::<f64>();
@@ -107,8 +117,8 @@ impl fmt::Debug for Bernoulli {
 impl<T> Sampler<T> for Bernoulli {
     #[inline]
     fn keep(&mut self, _item: &T) -> bool {
-        if self.rate >= GAP_BELOW {
-            return self.dist.sample(&mut self.rng);
+        if self.per_item {
+            return self.rng.random::<u64>() < self.threshold;
         }
         if self.skip > 0 {
             self.skip -= 1;
