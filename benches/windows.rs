@@ -31,9 +31,7 @@ use weir::window::{Max, Moments, Summarize};
 
 type Reading = (u64, f64);
 
-/// The reading at millisecond `t`. Always inlined, so that every benchmark makes its readings
-/// the same way, whatever the number of callers.
-#[inline(always)]
+/// The reading at millisecond `t`.
 fn reading(t: u64) -> Reading {
     (t, (t * 7919 % 1000) as f64 - 500.0)
 }

@@ -160,10 +160,6 @@ impl<St: Stream> SampleLatestProj<'_, St> {
         }
         ended
     }
-
-    fn emit(&mut self) -> Option<St::Item> {
-        self.latest.take()
-    }
 }
 
 impl<St: Stream> FusedStream for SampleLatest<St> {
@@ -180,10 +176,10 @@ impl<St: Stream> Stream for SampleLatest<St> {
         let mut tally = Tally::default();
         let poll = 'poll: {
             if this.stream.is_done() {
-                break 'poll Poll::Ready(this.emit());
+                break 'poll Poll::Ready(this.latest.take());
             }
             if this.interval_ended(cx) && this.latest.is_some() {
-                break 'poll Poll::Ready(this.emit());
+                break 'poll Poll::Ready(this.latest.take());
             }
             let (mut upstream, done) = this.stream.as_mut().split();
             for _ in 0..POLL_BUDGET {
@@ -196,7 +192,7 @@ impl<St: Stream> Stream for SampleLatest<St> {
                     }
                     Poll::Ready(None) => {
                         *done = true;
-                        break 'poll Poll::Ready(this.emit());
+                        break 'poll Poll::Ready(this.latest.take());
                     }
                     Poll::Pending => break 'poll Poll::Pending,
                 }

@@ -16,7 +16,8 @@ use super::Sampler;
 /// # Draws
 ///
 /// At a rate from 1/8 up to 1 (not included), each item takes one draw: a random `u64`
-/// against `rate * 2^64`, as rand's `Bernoulli` draws. Below 1/8, most items are dropped, and the sampler instead draws the number of
+/// against `rate * 2^64`, the draw of rand's `Bernoulli`, so a seed keeps the same items with
+/// either. Below 1/8, most items are dropped, and the sampler instead draws the number of
 /// items to drop before the next kept one, `G = floor(ln U / ln(1 - rate))` for `U` uniform
 /// in (0, 1]: then `P(G >= k) = (1 - rate)^k`, the law of the gaps between kept items when
 /// each is kept independently with probability `rate` (a geometric law). A dropped item then
@@ -322,6 +323,26 @@ impl<T, G: FnMut() -> f64> Sampler<T> for Adaptive<G> {
             Level::Low => true,
             Level::Mid => self.mid.sample(&mut self.rng),
             Level::High => self.high.sample(&mut self.rng),
+        }
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+
+    /// The per-item draw is rand's `Bernoulli`'s, written out: for the same seed, the same
+    /// items are kept.
+    #[test]
+    fn a_draw_per_item_keeps_what_rands_bernoulli_keeps() {
+        for rate in [GAP_BELOW, 0.3, 0.5, 0.9, 1.0 - f64::EPSILON] {
+            let mut ours = Bernoulli::seeded(rate, 7);
+            let mut rng = SmallRng::seed_from_u64(7);
+            let rands = BernoulliDist::new(rate).unwrap();
+            for i in 0..10_000 {
+                let kept = Sampler::<()>::keep(&mut ours, &());
+                assert_eq!(kept, rands.sample(&mut rng), "rate {rate}, draw {i}");
+            }
         }
     }
 }
