@@ -74,11 +74,12 @@ impl CompensatedSum {
         *self = self.add_cold(x);
     }
 
-    /// The sum is scaled, `x` is infinite, or the sum would overflow. Inlined, and by value:
-    /// a call in the loop that adds, or a reference to the sum, would keep the sum (and the
-    /// caller's state) in memory instead of registers on the common path too.
+    /// The sum is scaled, `x` is infinite, or the sum would overflow. By value: given a
+    /// reference to the sum, the caller would keep the sum in memory instead of registers on
+    /// the common path too. Out of line, so that an `add` that calls this stays small enough
+    /// to be inlined where it is used.
     #[cold]
-    #[inline(always)]
+    #[inline(never)]
     fn add_cold(mut self, x: f64) -> CompensatedSum {
         if x.is_infinite() {
             self.infinite += x;
