@@ -9,6 +9,8 @@
 //! - `event_empty_source`: the same `Event`s with an empty `source` (a `String` that allocates
 //!   nothing): the operators' cost on full events without the allocator's, one allocation and
 //!   one free per event.
+//! - `event_sources_only`: the `event` variant's sources drained one after the other with no
+//!   operator, each `Event` made (its `source` cloned) and dropped: the floor under `event`.
 
 mod common;
 
@@ -90,6 +92,15 @@ fn event(s: u64, i: u64) -> Event {
     }
 }
 
+/// Source `s` of the `event` variant: its events' `source` cloned from its name.
+fn named_source(s: u64) -> impl Stream<Item = Event> + Send + Unpin + 'static {
+    let name = format!("sensor-{s}");
+    weir::iter((0..black_box(PER_SOURCE)).map(move |i| Event {
+        source: name.clone(),
+        ..event(s, i)
+    }))
+}
+
 /// The `event` variants' pipeline over `sources`: merged, processed, sampled, windowed.
 fn event_windows<S>(
     sources: [S; 3],
@@ -124,14 +135,22 @@ fn pipeline(c: &mut Criterion) {
     });
     group.bench_function("event", |b| {
         b.iter(|| {
-            let source = |s: u64| {
-                let name = format!("sensor-{s}");
-                weir::iter((0..black_box(PER_SOURCE)).map(move |i| Event {
-                    source: name.clone(),
-                    ..event(s, i)
-                }))
-            };
-            rt.block_on(fan_out(event_windows([source(0), source(1), source(2)])))
+            rt.block_on(fan_out(event_windows([
+                named_source(0),
+                named_source(1),
+                named_source(2),
+            ])))
+        })
+    });
+    group.bench_function("event_sources_only", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut ids = 0;
+                for s in 0..3 {
+                    ids += named_source(s).fold(0u64, |n, e| n ^ black_box(e).id).await;
+                }
+                ids
+            })
         })
     });
     group.bench_function("event_empty_source", |b| {

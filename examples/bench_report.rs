@@ -34,6 +34,7 @@ const COMPARED: &[(&str, &str, &str)] = &[
     ("keeps_up", "drop_oldest_1024", "filter_all"),
     ("pipeline", "event", "compact"),
     ("pipeline", "event", "event_empty_source"),
+    ("pipeline", "event", "event_sources_only"),
     ("tumbling", "weir_tumbling_stats", "weir_map_filter"),
     ("tumbling", "weir_tumbling_stats", "hand_written_loop"),
     ("tumbling_merged", "4_sources_interleaved", "one_source"),
