@@ -265,9 +265,20 @@ impl Counters {
             (&stats.processed, tally.processed),
             (&stats.dropped, tally.dropped),
         ] {
-            counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+            add_as_sole_writer(counter, n);
         }
     }
+}
+
+/// Adds `n` to `counter` with a relaxed load and a relaxed store, not a read-modify-write: on
+/// the common processors, one plain addition to memory.
+///
+/// Only for a caller that no other write to `counter` can race with: its only writer, or a
+/// writer holding the lock that every other writer holds too. A reader sees the old total or
+/// the new one.
+#[inline(always)]
+pub(crate) fn add_as_sole_writer(counter: &AtomicUsize, n: usize) {
+    counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
 }
 
 impl fmt::Debug for Counters {

@@ -9,7 +9,7 @@ use futures_core::{FusedStream, Stream};
 
 use super::{Shared, State, Wakers, wake_all};
 use crate::channel::error::TryRecvError;
-use crate::stats::StatsHandle;
+use crate::stats::{StatsHandle, add_as_sole_writer};
 use crate::sync::Arc;
 use crate::sync::MutexGuard;
 
@@ -39,7 +39,7 @@ impl<T> RingReceiver<T> {
         }
         match item {
             Some(item) => {
-                self.shared.stats.record_processed(1);
+                add_as_sole_writer(&self.shared.stats.processed, 1);
                 Ok(item)
             }
             None if over => Err(TryRecvError::Disconnected),
@@ -94,7 +94,7 @@ impl<T> RingReceiver<T> {
             buffer.extend(state.ring.drain(..n));
             let wakers = state.grant_if_waiting(shared.capacity);
             drop(state);
-            shared.stats.record_processed(n);
+            add_as_sole_writer(&shared.stats.processed, n);
             if let Some(wakers) = wakers {
                 wake_all(wakers);
             }
@@ -185,7 +185,7 @@ impl<T> Stream for RingReceiver<T> {
         if let Some(item) = state.ring.pop_front() {
             let wakers = state.grant_if_waiting(shared.capacity);
             drop(state);
-            shared.stats.record_processed(1);
+            add_as_sole_writer(&shared.stats.processed, 1);
             if let Some(wakers) = wakers {
                 wake_all(wakers);
             }
@@ -246,7 +246,7 @@ impl<T> Drop for RingReceiver<T> {
             state.receiver_alive = false;
             state.promised.clear();
             let held = std::mem::take(&mut state.ring);
-            self.shared.stats.record_dropped(held.len());
+            add_as_sole_writer(&self.shared.stats.dropped, held.len());
             (held, std::mem::take(&mut state.blocked))
         };
         // The items go with the receiver, dropped outside the lock.

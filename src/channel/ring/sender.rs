@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 use super::{Shared, State, Wakers, wake_all};
 use crate::channel::error::{SendError, TrySendError};
 use crate::overflow::Overflow;
-use crate::stats::StatsHandle;
+use crate::stats::{StatsHandle, add_as_sole_writer};
 use crate::sync::Arc;
 
 /// What a send did, decided under the lock.
@@ -53,8 +53,12 @@ impl<T> RingSender<T> {
                 }
             }
         };
-        shared.stats.record_received(1);
-        shared.stats.record_dropped(usize::from(dropped.is_some()));
+        // Every writer of `received` and `dropped` holds the lock (the receiver too, when it
+        // drops what it held).
+        add_as_sole_writer(&shared.stats.received, 1);
+        if dropped.is_some() {
+            add_as_sole_writer(&shared.stats.dropped, 1);
+        }
         Offer::Done(dropped, state.receiver.take())
     }
 
@@ -222,8 +226,19 @@ impl<T> Future for SendFuture<'_, T> {
 }
 
 impl<T> Drop for SendFuture<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(ticket) = self.ticket else { return };
+        if let Some(ticket) = self.ticket {
+            self.leave_line(ticket);
+        }
+    }
+}
+
+impl<T> SendFuture<'_, T> {
+    /// Dropped while waiting: gives up the place in line, or the slot promised to it.
+    #[cold]
+    #[inline(never)]
+    fn leave_line(&self, ticket: u64) {
         let shared = &self.sender.shared;
         let wakers = {
             let mut state = shared.lock();
