@@ -23,6 +23,8 @@ use svg::node::element::{Rectangle, Text};
 /// `(group, implementation, against)`, a row per comparison.
 const COMPARED: &[(&str, &str, &str)] = &[
     ("adapters", "drop_oldest_1024", "filter_all"),
+    ("channel", "weir_ring_block_count", "weir_ring_block"),
+    ("channel", "weir_ring_block_recv_many", "tokio_mpsc_recv_many"),
     ("adapters", "sample_latest_1ms", "filter_all"),
     ("adapters", "sample_every_2", "filter_half"),
     ("adapters", "sample_every_2", "filter_half_opaque"),
