@@ -23,8 +23,6 @@ use svg::node::element::{Rectangle, Text};
 /// `(group, implementation, against)`, a row per comparison.
 const COMPARED: &[(&str, &str, &str)] = &[
     ("adapters", "drop_oldest_1024", "filter_all"),
-    ("channel", "weir_ring_block_count", "weir_ring_block"),
-    ("channel", "weir_ring_block_recv_many", "tokio_mpsc_recv_many"),
     ("adapters", "sample_latest_1ms", "filter_all"),
     ("adapters", "sample_every_2", "filter_half"),
     ("adapters", "sample_every_2", "filter_half_opaque"),
@@ -33,6 +31,12 @@ const COMPARED: &[(&str, &str, &str)] = &[
     ("adapters", "sample_seeded_0.5", "filter_random_half"),
     ("adapters", "sample_adaptive_at_0.6", "filter_half"),
     ("adapters", "sample_seeded_0.01", "filter_1_in_100"),
+    ("channel", "weir_ring_block_count", "weir_ring_block"),
+    (
+        "channel",
+        "weir_ring_block_recv_many",
+        "tokio_mpsc_recv_many",
+    ),
     ("keeps_up", "drop_oldest_1024", "filter_all"),
     ("pipeline", "event", "compact"),
     ("pipeline", "event", "event_empty_source"),
