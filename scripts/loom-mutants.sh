@@ -106,8 +106,13 @@ mutant "ring-receive-does-not-free-a-waiting-sender" src/channel/ring/receiver.r
             add_as_sole_writer(&shared.stats.processed, 1);' 'let wakers = state.grant_if_waiting(shared.capacity).map(|_| Wakers::default());
             drop(state);
             add_as_sole_writer(&shared.stats.processed, 1);'
+mutant "ring-send-fast-path-does-not-wake-receiver" src/channel/ring/sender.rs \
+    'let waker = state.receiver.take();
+            drop(state);' 'let waker: Option<Waker> = None;
+            drop(state);'
 mutant "ring-received-counted-outside-the-lock" src/channel/ring/sender.rs \
-    'add_as_sole_writer(&shared.stats.received, 1);' '' \
+    'drops what it held).
+        add_as_sole_writer(&shared.stats.received, 1);' 'drops what it held).' \
     'let offer = self.offer(&mut self.shared.lock(), item, None);' 'let offer = self.offer(&mut self.shared.lock(), item, None);
         add_as_sole_writer(&self.shared.stats.received, 1);'
 mutant "ring-cancelled-send-keeps-its-turn" src/channel/ring/sender.rs \

@@ -183,7 +183,24 @@ impl<T> Future for SendFuture<'_, T> {
             .item
             .take()
             .expect("SendFuture polled after completion");
-        let mut state = this.sender.shared.lock();
+        let shared = &*this.sender.shared;
+        let mut state = shared.lock();
+        // The common case of `offer`, taken first without its bookkeeping: a first poll, the
+        // receiver there, nobody waiting, room.
+        if this.ticket.is_none()
+            && state.receiver_alive
+            && state.blocked.is_empty()
+            && state.free(shared.capacity) > 0
+        {
+            state.ring.push_back(item);
+            add_as_sole_writer(&shared.stats.received, 1);
+            let waker = state.receiver.take();
+            drop(state);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            return Poll::Ready(Ok(None));
+        }
         let ticket = this.ticket.take();
         match this.sender.offer(&mut state, item, ticket) {
             Offer::Done(dropped, waker) => {
