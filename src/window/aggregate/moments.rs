@@ -17,7 +17,7 @@
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 // The fields are laid out so that `min` and `max` are not side by side, nor the sum's `hi`
 // and `lo`: adjacent, LLVM packs each pair into one vector register in a window's loop, which
-// chains the two running values together and costs a quarter of the throughput.
+// chains the two running values' dependencies into one.
 #[repr(C)]
 pub struct Moments {
     /// Smallest value (`+inf` while empty).
@@ -63,15 +63,23 @@ impl CompensatedSum {
 
     #[inline(always)]
     fn add(&mut self, x: f64) {
-        if self.exp == 0 {
-            let (s, e) = two_sum(self.hi, x);
-            if s.is_finite() {
-                self.hi = s;
-                self.lo += e;
-                return;
-            }
+        if self.exp == 0 && self.try_add_scaled(x) {
+            return;
         }
         *self = self.add_cold(x);
+    }
+
+    /// Adds `scaled`, a value already in the sum's scale, unless the sum would overflow;
+    /// whether it added.
+    #[inline(always)]
+    fn try_add_scaled(&mut self, scaled: f64) -> bool {
+        let (s, e) = two_sum(self.hi, scaled);
+        let fits = s.is_finite();
+        if fits {
+            self.hi = s;
+            self.lo += e;
+        }
+        fits
     }
 
     /// The sum is scaled, `x` is infinite, or the sum would overflow. By value: given a
@@ -85,16 +93,11 @@ impl CompensatedSum {
             self.infinite += x;
             return self;
         }
-        let (s, e) = two_sum(self.hi, scale(x, -self.exp));
-        if s.is_finite() {
-            self.hi = s;
-            self.lo += e;
-            return self;
+        if !self.try_add_scaled(scale(x, -self.exp)) {
+            self.rescale(self.exp + RESCALE);
+            let added = self.try_add_scaled(scale(x, -self.exp));
+            debug_assert!(added, "a finite value overflowed a sum just scaled down");
         }
-        self.rescale(self.exp + RESCALE);
-        let (s, e) = two_sum(self.hi, scale(x, -self.exp));
-        self.hi = s;
-        self.lo += e;
         self
     }
 
