@@ -66,6 +66,7 @@ impl<'a, St: ?Sized + Stream + Unpin> NextFuture<'a, St> {
 impl<St: ?Sized + Stream + Unpin> Future for NextFuture<'_, St> {
     type Output = Option<St::Item>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut *self.stream).poll_next(cx)
     }

@@ -157,6 +157,32 @@ impl<T> RingReceiver<T> {
     }
 }
 
+/// [`poll_next`](Stream::poll_next) under `state`'s lock, when a sender waits or the channel is
+/// empty: takes an item and promises its slot to the sender first in line, or waits.
+#[cold]
+#[inline(never)]
+fn poll_rest<T>(
+    shared: &Shared<T>,
+    mut state: MutexGuard<'_, State<T>>,
+    done: &mut bool,
+    cx: &Context<'_>,
+) -> Poll<Option<T>> {
+    if let Some(item) = state.ring.pop_front() {
+        let wakers = state.grant_if_waiting(shared.capacity);
+        drop(state);
+        add_as_sole_writer(&shared.stats.processed, 1);
+        if let Some(wakers) = wakers {
+            wake_all(wakers);
+        }
+        return Poll::Ready(Some(item));
+    }
+    if wait(state, done, cx) {
+        Poll::Pending
+    } else {
+        Poll::Ready(None)
+    }
+}
+
 /// With the channel empty (under `state`'s lock): registers the task's waker and returns
 /// `true` if senders may still send, or sets `done` and returns `false`.
 fn wait<T>(mut state: MutexGuard<'_, State<T>>, done: &mut bool, cx: &Context<'_>) -> bool {
@@ -175,6 +201,9 @@ fn wait<T>(mut state: MutexGuard<'_, State<T>>, done: &mut bool, cx: &Context<'_
 impl<T> Stream for RingReceiver<T> {
     type Item = T;
 
+    // The common case (an item there, no sender waiting) is small enough to be inlined into
+    // the consumer's loop; the rest is out of line, in `poll_rest`.
+    #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
         if this.done {
@@ -182,20 +211,14 @@ impl<T> Stream for RingReceiver<T> {
         }
         let shared = &*this.shared;
         let mut state = shared.lock();
-        if let Some(item) = state.ring.pop_front() {
-            let wakers = state.grant_if_waiting(shared.capacity);
-            drop(state);
-            add_as_sole_writer(&shared.stats.processed, 1);
-            if let Some(wakers) = wakers {
-                wake_all(wakers);
+        if state.blocked.is_empty() {
+            if let Some(item) = state.ring.pop_front() {
+                drop(state);
+                add_as_sole_writer(&shared.stats.processed, 1);
+                return Poll::Ready(Some(item));
             }
-            return Poll::Ready(Some(item));
         }
-        if wait(state, &mut this.done, cx) {
-            Poll::Pending
-        } else {
-            Poll::Ready(None)
-        }
+        poll_rest(shared, state, &mut this.done, cx)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -9,7 +9,7 @@ use super::{Shared, State, Wakers, wake_all};
 use crate::channel::error::{SendError, TrySendError};
 use crate::overflow::Overflow;
 use crate::stats::{StatsHandle, add_as_sole_writer};
-use crate::sync::Arc;
+use crate::sync::{Arc, MutexGuard};
 
 /// What a send did, decided under the lock.
 enum Offer<T> {
@@ -177,6 +177,9 @@ impl<T> Unpin for SendFuture<'_, T> {}
 impl<T> Future for SendFuture<'_, T> {
     type Output = Result<Option<T>, SendError<T>>;
 
+    // The common case is small enough to be inlined into the producer's loop; the rest is out
+    // of line, in `poll_rest`.
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let item = this
@@ -202,8 +205,23 @@ impl<T> Future for SendFuture<'_, T> {
             }
             return Poll::Ready(Ok(None));
         }
-        let ticket = this.ticket.take();
-        match this.sender.offer(&mut state, item, ticket) {
+        this.poll_rest(state, item, cx)
+    }
+}
+
+impl<'a, T> SendFuture<'a, T> {
+    /// [`poll`](Future::poll) under `state`'s lock, past the common case: offers the item,
+    /// and if the channel is full (Block mode), takes or keeps a place in line.
+    #[cold]
+    #[inline(never)]
+    fn poll_rest(
+        &mut self,
+        mut state: MutexGuard<'a, State<T>>,
+        item: T,
+        cx: &Context<'_>,
+    ) -> Poll<Result<Option<T>, SendError<T>>> {
+        let ticket = self.ticket.take();
+        match self.sender.offer(&mut state, item, ticket) {
             Offer::Done(dropped, waker) => {
                 drop(state);
                 if let Some(waker) = waker {
@@ -235,8 +253,8 @@ impl<T> Future for SendFuture<'_, T> {
                         t
                     }
                 };
-                this.ticket = Some(ticket);
-                this.item = Some(item);
+                self.ticket = Some(ticket);
+                self.item = Some(item);
                 Poll::Pending
             }
         }
