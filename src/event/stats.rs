@@ -86,6 +86,7 @@ impl Aggregate<ProcessedEvent> for StatsBySeverity {
         (Moments::EMPTY, [0; 4])
     }
 
+    #[inline]
     fn add(&self, acc: &mut Self::Acc, e: &ProcessedEvent) {
         acc.0.add(e.original.value);
         acc.1[e.severity as usize] += 1;
@@ -116,6 +117,7 @@ impl Aggregate<ProcessedEvent> for StatsBySource {
         BTreeMap::new()
     }
 
+    #[inline]
     fn add(&self, acc: &mut Self::Acc, e: &ProcessedEvent) {
         let entry = match acc.get_mut(&e.original.source) {
             Some(entry) => entry,

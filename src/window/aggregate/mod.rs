@@ -63,6 +63,12 @@ pub trait Aggregate<T> {
     fn init(&self) -> Self::Acc;
 
     /// Adds one item.
+    ///
+    /// A window calls this once per item, in a loop over the run of items its upstream has
+    /// ready. Unless the body is trivial, mark the implementation `#[inline]`, as the
+    /// built-ins are: the compiler can then inline it into that loop and keep the
+    /// accumulator in registers from one item to the next. Left to itself, it may keep it a
+    /// call, and each item pays the call and a round trip of the accumulator through memory.
     fn add(&self, acc: &mut Self::Acc, item: &T);
 
     /// Two accumulators as one (associative; `init()` is the identity).
