@@ -56,7 +56,7 @@ impl<St> Enumerate<St> {
 impl<St: Stream> Stream for Enumerate<St> {
     type Item = (u64, St::Item);
 
-    #[inline]
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
         match this.stream.poll_next(cx) {

@@ -92,6 +92,7 @@ where
 {
     type Item = St::Item;
 
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
         let (upstream, done) = this.stream.split();

@@ -88,6 +88,7 @@ where
 {
     type Item = T;
 
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.project();
         let (upstream, done) = this.stream.split();

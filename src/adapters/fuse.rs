@@ -104,7 +104,7 @@ impl<St: Stream> FusedStream for Fuse<St> {
 impl<St: Stream> Stream for Fuse<St> {
     type Item = St::Item;
 
-    #[inline]
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
         if *this.done {

@@ -55,7 +55,7 @@ impl<St, F> Inspect<St, F> {
 impl<St: Stream, F: FnMut(&St::Item)> Stream for Inspect<St, F> {
     type Item = St::Item;
 
-    #[inline]
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
         let next = this.stream.poll_next(cx);

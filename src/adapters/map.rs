@@ -86,7 +86,7 @@ where
 {
     type Item = T;
 
-    #[inline]
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.project();
         match this.stream.poll_next(cx) {

@@ -16,6 +16,14 @@
 //! | [`RingBuffer`] | [`drop_oldest`](crate::StreamOps::drop_oldest), [`drop_newest`](crate::StreamOps::drop_newest), [`buffer`](crate::StreamOps::buffer) | a bounded buffer with an [`Overflow`](crate::Overflow) policy |
 //! | [`Sample`] | [`sample`](crate::StreamOps::sample) and the other samplers | keeps the items a [`Sampler`] picks, counts the rest |
 //! | [`SampleLatest`] | [`sample_latest`](crate::StreamOps::sample_latest) | the newest item of each interval |
+//!
+//! The adapters that pass on at most one item per upstream item (`Fuse`, `Map`, `Filter`,
+//! `FilterMap`, `Take`, `Inspect`, `Enumerate`, `SkipErrors`, `Sample`) have an
+//! `#[inline(always)]` `poll_next`: each is a few lines around its upstream's, and left to
+//! itself the compiler stops inlining a chain of them once the upstreams inlined into one make
+//! it look large. Each call left in a consumer's loop moves the item through memory and makes
+//! the stream's state escape to memory, which every item then pays; inlined, a chain of them
+//! compiles to one loop, as iterator adapters do.
 
 mod chunks;
 mod chunks_timeout;

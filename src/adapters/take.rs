@@ -84,7 +84,7 @@ impl<St: Stream> FusedStream for Take<St> {
 impl<St: Stream> Stream for Take<St> {
     type Item = St::Item;
 
-    #[inline]
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let mut this = self.project();
         let Some(stream) = this.stream.as_mut().as_pin_mut() else {

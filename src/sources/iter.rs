@@ -35,7 +35,9 @@ impl<I> Unpin for Iter<I> {}
 impl<I: Iterator> Stream for Iter<I> {
     type Item = I::Item;
 
-    #[inline]
+    // Always inlined, as the one-item adapters are (see the `adapters` module): a source left
+    // out of line in a consumer's loop makes its iterator's state go through memory per item.
+    #[inline(always)]
     fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<I::Item>> {
         let next = self.iter.as_mut().and_then(Iterator::next);
         if next.is_none() {

@@ -128,7 +128,7 @@ impl<St: Stream, K: Sampler<St::Item>> FusedStream for Sample<St, K> {
 impl<St: Stream, K: Sampler<St::Item>> Stream for Sample<St, K> {
     type Item = St::Item;
 
-    #[inline]
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.project();
         let (upstream, done) = this.stream.split();
