@@ -337,6 +337,36 @@ where
         }
         marked
     }
+
+    /// [`poll_next`](Stream::poll_next) past its common case: fills the sources without a head
+    /// (but `polled`, polled already in this poll), then hands on the earliest head once no
+    /// source can still deliver something earlier, or waits.
+    #[inline(never)]
+    fn poll_rest(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut polled: Option<usize>,
+    ) -> Poll<Option<St::Item>> {
+        // Each pass either returns or marks at least one more source idle.
+        loop {
+            if self.empty > 0 {
+                self.fill_all(cx, polled.take());
+            }
+            let Some((i, ts)) = self.earliest() else {
+                if self.sources.is_empty() {
+                    return Poll::Ready(None);
+                }
+                // Every source that has not ended is waiting, and holds the waker.
+                return Poll::Pending;
+            };
+            if self.empty == 0 || !self.sources.iter().any(|s| s.holds_back(ts)) {
+                return Poll::Ready(Some(self.take_head(i)));
+            }
+            if !self.wait_idle(cx, ts) {
+                return Poll::Pending;
+            }
+        }
+    }
 }
 
 // Nothing is pinned structurally: sources are `Unpin`, the timer is boxed, items and the
@@ -350,7 +380,10 @@ where
 {
     type Item = St::Item;
 
-    #[inline]
+    // The common case (every source but the last one emptied holds a head) is inlined into the
+    // consumer's loop, always: left to itself, the compiler kept the whole poll a call. The
+    // rest is out of line, in `poll_rest`.
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = self.get_mut();
         let mut polled = this.refill.take();
@@ -381,25 +414,7 @@ where
                 Poll::Pending => {}
             }
         }
-        // Each pass either returns or marks at least one more source idle.
-        loop {
-            if this.empty > 0 {
-                this.fill_all(cx, polled.take());
-            }
-            let Some((i, ts)) = this.earliest() else {
-                if this.sources.is_empty() {
-                    return Poll::Ready(None);
-                }
-                // Every source that has not ended is waiting, and holds the waker.
-                return Poll::Pending;
-            };
-            if this.empty == 0 || !this.sources.iter().any(|s| s.holds_back(ts)) {
-                return Poll::Ready(Some(this.take_head(i)));
-            }
-            if !this.wait_idle(cx, ts) {
-                return Poll::Pending;
-            }
-        }
+        this.poll_rest(cx, polled)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
