@@ -102,10 +102,10 @@ mutant "ring-receiver-keeps-first-waker" src/channel/ring/receiver.rs \
         None => state.receiver'
 mutant "ring-receive-does-not-free-a-waiting-sender" src/channel/ring/receiver.rs \
     'let wakers = state.grant_if_waiting(shared.capacity);
-        drop(state);
-        add_as_sole_writer(&shared.stats.processed, 1);' 'let wakers = state.grant_if_waiting(shared.capacity).map(|_| Wakers::default());
-        drop(state);
-        add_as_sole_writer(&shared.stats.processed, 1);'
+    drop(state);
+    add_as_sole_writer(&shared.stats.processed, n);' 'let wakers = state.grant_if_waiting(shared.capacity).map(|_| Wakers::default());
+    drop(state);
+    add_as_sole_writer(&shared.stats.processed, n);'
 mutant "ring-receive-fast-path-ignores-waiting-senders" src/channel/ring/receiver.rs \
     'if state.blocked.is_empty() {' 'if true {'
 mutant "ring-send-fast-path-does-not-wake-receiver" src/channel/ring/sender.rs \

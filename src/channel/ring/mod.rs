@@ -170,6 +170,13 @@ impl<T> State<T> {
         capacity - self.ring.len() - self.promised.len()
     }
 
+    /// Whether a new send (one that was not promised a slot) may take a slot now: one is
+    /// free, and no sender waits before it.
+    #[inline(always)]
+    fn room_for_new(&self, capacity: usize) -> bool {
+        self.blocked.is_empty() && self.free(capacity) > 0
+    }
+
     /// [`grant`](Self::grant) when a sender waits: `None`, at the cost of one check, when
     /// none does (the common case on the receiving side).
     #[inline(always)]

@@ -92,12 +92,7 @@ impl<T> RingReceiver<T> {
         let n = state.ring.len().min(limit);
         if n > 0 {
             buffer.extend(state.ring.drain(..n));
-            let wakers = state.grant_if_waiting(shared.capacity);
-            drop(state);
-            add_as_sole_writer(&shared.stats.processed, n);
-            if let Some(wakers) = wakers {
-                wake_all(wakers);
-            }
+            taken(shared, state, n);
             return Poll::Ready(n);
         }
         if wait(state, &mut self.done, cx) {
@@ -168,18 +163,24 @@ fn poll_rest<T>(
     cx: &Context<'_>,
 ) -> Poll<Option<T>> {
     if let Some(item) = state.ring.pop_front() {
-        let wakers = state.grant_if_waiting(shared.capacity);
-        drop(state);
-        add_as_sole_writer(&shared.stats.processed, 1);
-        if let Some(wakers) = wakers {
-            wake_all(wakers);
-        }
+        taken(shared, state, 1);
         return Poll::Ready(Some(item));
     }
     if wait(state, done, cx) {
         Poll::Pending
     } else {
         Poll::Ready(None)
+    }
+}
+
+/// After `n` items were taken out of the ring under `state`'s lock: promises the freed slots to
+/// the senders waiting longest, releases the lock, counts the items and wakes those senders.
+fn taken<T>(shared: &Shared<T>, mut state: MutexGuard<'_, State<T>>, n: usize) {
+    let wakers = state.grant_if_waiting(shared.capacity);
+    drop(state);
+    add_as_sole_writer(&shared.stats.processed, n);
+    if let Some(wakers) = wakers {
+        wake_all(wakers);
     }
 }
 

@@ -39,7 +39,7 @@ impl<T> RingSender<T> {
             state.promised.swap_remove(at);
             state.ring.push_back(item);
             None
-        } else if state.free(shared.capacity) > 0 && state.blocked.is_empty() {
+        } else if state.room_for_new(shared.capacity) {
             state.ring.push_back(item);
             None
         } else {
@@ -191,11 +191,7 @@ impl<T> Future for SendFuture<'_, T> {
         // The common case of `offer` (a first poll, the receiver there, nobody waiting, room),
         // taken here without building `offer`'s general result, which costs this path more
         // than the push itself.
-        if this.ticket.is_none()
-            && state.receiver_alive
-            && state.blocked.is_empty()
-            && state.free(shared.capacity) > 0
-        {
+        if this.ticket.is_none() && state.receiver_alive && state.room_for_new(shared.capacity) {
             state.ring.push_back(item);
             add_as_sole_writer(&shared.stats.received, 1);
             let waker = state.receiver.take();
