@@ -4,13 +4,13 @@
 //!
 //! - `compact`: events as a small `Copy` struct (timestamp, value, source index): the cost of
 //!   weir's operators themselves.
-//! - `event`: the domain's `Event` (with its `String` source, cloned per event when the
+//! - `event`: the domain's `Event` (with its `String` source, a new one per event when the
 //!   sources make them): what the `weir` pipeline pays.
 //! - `event_empty_source`: the same `Event`s with an empty `source` (a `String` that allocates
 //!   nothing): the operators' cost on full events without the allocator's, one allocation and
 //!   one free per event.
 //! - `event_sources_only`: the `event` variant's sources drained one after the other with no
-//!   operator, each `Event` made (its `source` cloned) and dropped: the floor under `event`.
+//!   operator, each `Event` made (its `source` allocated) and dropped: the floor under `event`.
 
 mod common;
 
@@ -94,11 +94,18 @@ fn event(s: u64, i: u64) -> Event {
     }
 }
 
-/// Source `s` of the `event` variant: its events' `source` cloned from its name.
+/// Source `s` of the `event` variant: each event's `source` a new `String` copied from the
+/// source's name.
+///
+/// Copied with `as_str().to_owned()` rather than `clone()`: both allocate once and copy the
+/// same bytes, but the compiler keeps `String::clone` a call here, which returns the new
+/// `String` through memory, and the caller reads it back with wider loads than the stores
+/// that wrote it, which stalls the processor (`docs/BENCHMARKS.md` has the measurement);
+/// `to_owned` is inlined into the source and keeps the `String` in registers.
 fn named_source(s: u64) -> impl Stream<Item = Event> + Send + Unpin + 'static {
     let name = format!("sensor-{s}");
     weir::iter((0..black_box(PER_SOURCE)).map(move |i| Event {
-        source: name.clone(),
+        source: name.as_str().to_owned(),
         ..event(s, i)
     }))
 }
