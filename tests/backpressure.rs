@@ -151,10 +151,22 @@ const CHI_SQUARE_0_001: [f64; 10] = [
 
 #[tokio::test]
 async fn bernoulli_keeps_at_its_rate_with_geometric_gaps() {
-    // Independent keeps at rate p have gaps with P(gap = g) = (1 - p)^g * p. The seeds are
-    // fixed, so the test is deterministic; a sampler with the wrong law (keeping every other
-    // item, say, or drawing gaps with the wrong parameter) lands far above the threshold.
-    for (rate, seed) in [(0.5, 1), (0.1, 2), (0.9, 3), (0.3, 4), (0.01, 5)] {
+    // Independent keeps at rate p have gaps with P(gap = g) = (1 - p)^g * p, and the dropped
+    // items, each dropped independently with probability 1 - p, have gaps of the same law
+    // with 1 - p for p. The rates cover both ways the sampler draws: the gaps between kept
+    // items (below 1/32) and one draw per item. The seeds are fixed, so the test is
+    // deterministic; a sampler with the wrong law (keeping every other item, say, or drawing
+    // gaps with the wrong parameter) lands far above the threshold.
+    for (rate, seed) in [
+        (0.5, 1),
+        (0.1, 2),
+        (0.9, 3),
+        (0.3, 4),
+        (0.01, 5),
+        (0.99, 6),
+        (0.03, 7),
+        (0.97, 8),
+    ] {
         let n = 200_000u32;
         let kept: Vec<u32> = weir::iter(0..n).sample_seeded(rate, seed).collect().await;
         let expected = f64::from(n) * rate;
@@ -164,12 +176,20 @@ async fn bernoulli_keeps_at_its_rate_with_geometric_gaps() {
             (share - expected).abs() < 5.0 * sd,
             "rate {rate}: kept {share}"
         );
-        let (chi, df) = gap_chi_square(&kept, rate);
-        let limit = CHI_SQUARE_0_001[df - 1];
-        assert!(
-            chi < limit,
-            "rate {rate}, seed {seed}: chi-square {chi:.1} > {limit} ({df} df)"
-        );
+        let mut is_kept = vec![false; n as usize];
+        for &i in &kept {
+            is_kept[i as usize] = true;
+        }
+        let dropped: Vec<u32> = (0..n).filter(|&i| !is_kept[i as usize]).collect();
+        for (which, items, p) in [("kept", &kept, rate), ("dropped", &dropped, 1.0 - rate)] {
+            let (chi, df) = gap_chi_square(items, p);
+            let limit = CHI_SQUARE_0_001[df - 1];
+            assert!(
+                chi < limit,
+                "rate {rate}, seed {seed}, gaps between {which} items: chi-square {chi:.1} > \
+                 {limit} ({df} df)"
+            );
+        }
     }
     // The statistic has teeth: every other item is the right share at 0.5, the wrong law.
     let alternate: Vec<u32> = (0..200_000).step_by(2).collect();

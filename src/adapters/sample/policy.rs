@@ -15,16 +15,17 @@ use super::Sampler;
 ///
 /// # Draws
 ///
-/// At a rate from 1/8 up to 1 (not included), each item takes one draw: a random `u64`
+/// At a rate from 1/32 up to 1 (not included), each item takes one draw: a random `u64`
 /// against `rate * 2^64`, the draw of rand's `Bernoulli`, so a seed keeps the same items with
-/// either. Below 1/8, most items are dropped, and the sampler instead draws the number of
+/// either. Below 1/32, most items are dropped, and the sampler instead draws the number of
 /// items to drop before the next kept one, `G = floor(ln U / ln(1 - rate))` for `U` uniform
 /// in (0, 1]: then `P(G >= k) = (1 - rate)^k`, the law of the gaps between kept items when
 /// each is kept independently with probability `rate` (a geometric law). A dropped item then
-/// costs a decrement, and the draw and its logarithm are paid once per kept item, which is
-/// cheaper than a draw per item only when few are kept. Both ways keep each item
-/// independently with probability `rate`; `tests/backpressure.rs` checks the keep rate and the
-/// law of the gaps with a chi-square test at rates on both sides.
+/// costs a decrement, and the draw, its logarithm and a division are paid once per kept item;
+/// together they cost as much as a few dozen draws per item, so the gaps pay only when fewer
+/// than about 1 in 32 items are kept. Both ways keep each item independently with probability
+/// `rate`; `tests/backpressure.rs` checks the keep rate and the law of the gaps between kept
+/// items, and between dropped ones, with a chi-square test at rates on both sides.
 #[derive(Clone)]
 pub struct Bernoulli {
     rng: SmallRng,
@@ -41,7 +42,7 @@ pub struct Bernoulli {
 
 /// Below this rate, [`Bernoulli`] draws the gaps between kept items rather than one draw per
 /// item.
-const GAP_BELOW: f64 = 0.125;
+const GAP_BELOW: f64 = 1.0 / 32.0;
 
 /// 2^64, exactly, as rand's `Bernoulli` scales a probability to a `u64` threshold.
 const TWO_TO_THE_64: f64 = 18_446_744_073_709_551_616.0;
