@@ -26,7 +26,7 @@ use weir::{BackpressureStats, StatsHandle};
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
     /// How long the sources send.
-    #[arg(long, default_value = "8s", value_parser = crate::parse_duration)]
+    #[arg(long, default_value = "8s", value_parser = crate::common::parse_duration)]
     pub duration: Duration,
     /// Simulated sensors, besides the log and metrics sources (1 to 32).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=32))]
@@ -407,7 +407,7 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
 /// the report follows) and records the exit status that stands for it (130 or 143).
 fn watch_signals() -> Stop {
     let (caught, stop) = watch::channel(0);
-    let Ok((mut interrupt, mut terminate)) = crate::signals() else {
+    let Ok((mut interrupt, mut terminate)) = crate::common::signals() else {
         return stop;
     };
     tokio::spawn(async move {

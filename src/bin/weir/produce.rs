@@ -114,7 +114,7 @@ fn write_failed(e: &io::Error) -> ExitCode {
 /// pipelined batches.
 #[cfg(not(feature = "redis"))]
 async fn to_redis(_args: &ProduceArgs) -> ExitCode {
-    crate::redis::unsupported("produce")
+    crate::common::unsupported("produce")
 }
 
 /// Entries per pipelined batch of `weir produce`.
@@ -127,7 +127,7 @@ const PRODUCE_BATCH: usize = 1_000;
 async fn to_redis(args: &ProduceArgs) -> ExitCode {
     let target = match crate::redis::Target::parse(&args.to) {
         Ok(target) => target,
-        Err(e) => return crate::redis::usage("produce", &format!("--to: {e}")),
+        Err(e) => return crate::common::usage("produce", &format!("--to: {e}")),
     };
     let failed = |e: &dyn std::fmt::Display| {
         let _ = writeln!(std::io::stderr(), "weir produce: {}: {e}", args.to);

@@ -1,23 +1,23 @@
 //! [`Resilient`]: a Redis source that waits out a lost server, and gives up after a set time.
 
-use std::cell::RefCell;
 use std::io::Write;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use redis::RedisError;
+use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep, sleep};
 use weir::Stream;
 
 /// Yields the entries of a source of `RedisResult`s. A failed read is reported on stderr
 /// (the first of a run of failures, then one line per failure with the time it has lasted)
 /// and read again after a wait that doubles from 100 ms to 2 s; once reads have failed for
-/// `give_up` with no entry read in between, the stream ends and [`gave_up`](Self::gave_up)
-/// holds the last error.
+/// `give_up` with no entry read in between, the stream ends and hands the last error back on
+/// the receiver [`new`](Self::new) returns.
 ///
 /// `Pending` comes from the source (which registered the waker) or from the wait's timer.
-pub(crate) struct Resilient<'a, St> {
+pub(crate) struct Resilient<St> {
     source: St,
     /// What to call the source in reports.
     name: String,
@@ -25,24 +25,28 @@ pub(crate) struct Resilient<'a, St> {
     /// Since when reads have failed, and how many have.
     failing: Option<(Instant, u32)>,
     wait: Option<Pin<Box<Sleep>>>,
-    gave_up: &'a RefCell<Option<String>>,
+    /// Where the error it gave up on goes; `None` once it has (then the stream is over).
+    gave_up: Option<oneshot::Sender<String>>,
 }
 
-impl<'a, St> Resilient<'a, St> {
+impl<St> Resilient<St> {
+    /// Wraps `source`, called `name` in reports; the receiver gets the error it gave up on,
+    /// if it did.
     pub(crate) fn new(
         source: St,
         name: String,
         give_up: Duration,
-        gave_up: &'a RefCell<Option<String>>,
-    ) -> Self {
-        Resilient {
+    ) -> (Self, oneshot::Receiver<String>) {
+        let (gave_up, error) = oneshot::channel();
+        let resilient = Resilient {
             source,
             name,
             give_up,
             failing: None,
             wait: None,
-            gave_up,
-        }
+            gave_up: Some(gave_up),
+        };
+        (resilient, error)
     }
 
     fn failed(&mut self, e: &RedisError) -> bool {
@@ -52,11 +56,14 @@ impl<'a, St> Resilient<'a, St> {
         let (since, wait) = (*since, super::waits().nominal(*failed));
         let lasted = now - since;
         if lasted >= self.give_up {
-            *self.gave_up.borrow_mut() = Some(format!(
+            let error = format!(
                 "{}: gave up after {} ms of failed reads: {e}",
                 self.name,
                 lasted.as_millis()
-            ));
+            );
+            if let Some(gave_up) = self.gave_up.take() {
+                let _ = gave_up.send(error);
+            }
             return false;
         }
         let _ = writeln!(
@@ -72,7 +79,7 @@ impl<'a, St> Resilient<'a, St> {
     }
 }
 
-impl<St, T> Stream for Resilient<'_, St>
+impl<St, T> Stream for Resilient<St>
 where
     St: Stream<Item = Result<T, RedisError>> + Unpin,
 {
@@ -81,7 +88,7 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
         loop {
-            if this.gave_up.borrow().is_some() {
+            if this.gave_up.is_none() {
                 return Poll::Ready(None);
             }
             if let Some(wait) = &mut this.wait {
@@ -107,7 +114,11 @@ where
                         return Poll::Ready(None);
                     }
                 }
-                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(None) => {
+                    // Over: the source is not polled again.
+                    this.gave_up = None;
+                    return Poll::Ready(None);
+                }
                 Poll::Pending => return Poll::Pending,
             }
         }

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 
 /// The run's numbering of the sources, by order of first sight: on the run's thread only.
 #[derive(Debug, Default)]
-pub(super) struct SourceNames {
+pub(crate) struct SourceNames {
     by_index: Vec<Box<str>>,
     by_name: HashMap<Box<str>, u32>,
 }
 
 impl SourceNames {
     /// The index of `name`, registering it if it is new.
-    pub(super) fn index(&mut self, name: Box<str>) -> u32 {
+    pub(crate) fn index(&mut self, name: Box<str>) -> u32 {
         if let Some(&i) = self.by_name.get(&name) {
             return i;
         }
@@ -25,13 +25,13 @@ impl SourceNames {
     }
 
     /// Every name, by index.
-    pub(super) fn all(&self) -> &[Box<str>] {
+    pub(crate) fn all(&self) -> &[Box<str>] {
         &self.by_index
     }
 
     /// Takes the names a parser met for the first time in a block (`new`, in the order of
     /// its numbers) into `to_run`, that parser's map from its numbers to the run's.
-    pub(super) fn learn(&mut self, to_run: &mut Vec<u32>, new: Vec<Box<str>>) {
+    pub(crate) fn learn(&mut self, to_run: &mut Vec<u32>, new: Vec<Box<str>>) {
         for name in new {
             to_run.push(self.index(name));
         }
@@ -42,7 +42,7 @@ impl SourceNames {
 /// (its length and last 8 bytes, which tell `sensor-3` from `sensor-4` in one comparison)
 /// before the name itself.
 #[derive(Debug, Default)]
-pub(super) struct SourceCache {
+pub(crate) struct SourceCache {
     seen: Vec<(u64, usize, Box<[u8]>)>,
     /// Names met since [`take_new`](Self::take_new) was last called.
     new: Vec<Box<str>>,
@@ -50,7 +50,7 @@ pub(super) struct SourceCache {
 
 impl SourceCache {
     /// The parser's number for `name`, which is valid UTF-8.
-    pub(super) fn index(&mut self, name: &[u8]) -> u32 {
+    pub(crate) fn index(&mut self, name: &[u8]) -> u32 {
         let tag = tail(name);
         let found = self
             .seen
@@ -66,7 +66,7 @@ impl SourceCache {
     }
 
     /// The names met for the first time since the last call, in the order of their numbers.
-    pub(super) fn take_new(&mut self) -> Vec<Box<str>> {
+    pub(crate) fn take_new(&mut self) -> Vec<Box<str>> {
         std::mem::take(&mut self.new)
     }
 }

@@ -1,0 +1,242 @@
+//! The combiner's state: what it knows of each consumer, and the windows not written yet.
+//! See the module above for when a window is final.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tokio::time::Instant;
+use weir::event::{SeverityAcc, StatsBySeverity};
+use weir::window::Aggregate;
+
+use crate::redis::{Marker, Report};
+use crate::sink::window_json;
+
+/// What the combiner knows of one consumer.
+struct Consumer {
+    /// It will write no more partials for windows ending before this.
+    before: u64,
+    seen: Instant,
+    /// Whether it holds events in open windows: only then does it hold windows back.
+    holding: bool,
+    ended: bool,
+}
+
+/// A window not written yet: the merged partials by key, and the entries they came in.
+#[derive(Default)]
+pub(super) struct Open {
+    by_key: BTreeMap<Option<String>, SeverityAcc>,
+    pub(super) ids: Vec<String>,
+}
+
+/// The combiner's state.
+pub(super) struct Combiner {
+    consumers: HashMap<String, Consumer>,
+    /// By `(end, start)`.
+    open: BTreeMap<(u64, u64), Open>,
+    /// Windows ending before this have been written.
+    closed_before: u64,
+    timeout: std::time::Duration,
+    lateness: Option<u64>,
+    pub(super) partials: u64,
+    pub(super) markers: u64,
+    pub(super) late: u64,
+}
+
+impl Combiner {
+    pub(super) fn new(timeout: std::time::Duration, lateness: Option<u64>) -> Self {
+        Combiner {
+            consumers: HashMap::new(),
+            open: BTreeMap::new(),
+            closed_before: 0,
+            timeout,
+            lateness,
+            partials: 0,
+            markers: 0,
+            late: 0,
+        }
+    }
+
+    /// Takes one report of `consumer`'s, in entry `id`; returns whether the entry is
+    /// done with (to acknowledge now) rather than held in an open window.
+    pub(super) fn take(&mut self, consumer: &str, report: Report, id: &str) -> bool {
+        let now = Instant::now();
+        let state = self
+            .consumers
+            .entry(consumer.to_owned())
+            .or_insert(Consumer {
+                before: 0,
+                seen: now,
+                holding: false,
+                ended: false,
+            });
+        state.seen = now;
+        match report {
+            Report::Marker(marker) => {
+                self.markers += 1;
+                match marker {
+                    Marker::Settled { before, holding } => {
+                        // After an end, a consumer of that name started again.
+                        state.before = if state.ended {
+                            before
+                        } else {
+                            state.before.max(before)
+                        };
+                        state.ended = false;
+                        state.holding = holding;
+                    }
+                    Marker::End => {
+                        state.ended = true;
+                        state.holding = false;
+                    }
+                }
+                true
+            }
+            Report::Partial(p) => {
+                self.partials += 1;
+                if p.window_end < self.closed_before {
+                    self.late += 1;
+                    report!(
+                        "late: a partial of {consumer} for the window [{}, {}) after it \
+                         was written (entry {id})",
+                        p.window_start,
+                        p.window_end
+                    );
+                    return true;
+                }
+                let open = self.open.entry((p.window_end, p.window_start)).or_default();
+                let acc = open
+                    .by_key
+                    .entry(p.key.clone())
+                    .or_insert_with(|| StatsBySeverity.init());
+                *acc = StatsBySeverity.combine(acc, &p.acc());
+                open.ids.push(id.to_owned());
+                false
+            }
+        }
+    }
+
+    /// Consumers heard from.
+    pub(super) fn consumers(&self) -> usize {
+        self.consumers.len()
+    }
+
+    /// Windows ending before this are final (`u64::MAX`: all of them).
+    pub(super) fn frontier(&self) -> u64 {
+        let now = Instant::now();
+        let counting = self
+            .consumers
+            .values()
+            .filter(|c| c.holding && !c.ended && now.duration_since(c.seen) < self.timeout);
+        let least = counting.clone().map(|c| c.before).min();
+        let most = counting.map(|c| c.before).max();
+        match (least, most, self.lateness) {
+            (None, ..) => u64::MAX,
+            (Some(least), Some(most), Some(lateness)) => least.max(most.saturating_sub(lateness)),
+            (Some(least), ..) => least,
+        }
+    }
+
+    /// Takes out the windows ending before `frontier`, in order. A partial for a window
+    /// ending before the frontier is late from now on (with `u64::MAX`, before the end
+    /// of the last window taken out).
+    pub(super) fn close(&mut self, frontier: u64) -> Vec<((u64, u64), Open)> {
+        let kept = self.open.split_off(&(frontier, 0));
+        let closed = std::mem::replace(&mut self.open, kept);
+        let bound = match closed.last_key_value() {
+            Some(((end, _), _)) if frontier == u64::MAX => end.saturating_add(1),
+            _ if frontier == u64::MAX => self.closed_before,
+            _ => frontier,
+        };
+        self.closed_before = self.closed_before.max(bound);
+        closed.into_iter().collect()
+    }
+}
+
+/// One JSON line per key of a final window, as `weir run` writes them.
+pub(super) fn lines(((end, start), open): &((u64, u64), Open)) -> Vec<String> {
+    open.by_key
+        .iter()
+        .map(|(key, acc)| window_json(*start, *end, key.as_deref(), acc))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::Partial;
+    use weir::window::Moments;
+
+    fn partial(start: u64, end: u64, value: f64) -> Report {
+        let mut acc: SeverityAcc = (Moments::EMPTY, [0; 4]);
+        acc.0.add(value);
+        acc.1[0] += 1;
+        Report::Partial(Partial::new(start, end, None, &acc))
+    }
+
+    fn combiner(timeout: u64) -> Combiner {
+        Combiner::new(std::time::Duration::from_millis(timeout), None)
+    }
+
+    fn settled(before: u64, holding: bool) -> Report {
+        Report::Marker(Marker::Settled { before, holding })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn windows_close_when_every_consumer_holding_events_has_settled_them() {
+        let mut c = combiner(5_000);
+        assert!(!c.take("a", partial(0, 10, 1.0), "1"));
+        assert!(c.take("a", settled(20, true), "2"));
+        // b holds events, none written yet: it holds the window back.
+        assert!(c.take("b", settled(5, true), "3"));
+        assert_eq!(c.frontier(), 5);
+        assert!(!c.take("b", partial(0, 10, 3.0), "4"));
+        c.take("b", settled(15, true), "5");
+        assert_eq!(c.frontier(), 15);
+        let closed = c.close(15);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].1.ids, ["1", "4"]);
+        let line: serde_json::Value = serde_json::from_str(&lines(&closed[0])[0]).unwrap();
+        assert_eq!(line["event_count"], 2);
+        assert_eq!(line["avg_value"], 2.0);
+        // A partial for a window already written is late.
+        assert!(c.take("b", partial(0, 10, 5.0), "6"));
+        assert_eq!(c.late, 1);
+        // a goes silent: after the timeout, b alone holds windows back.
+        tokio::time::advance(std::time::Duration::from_millis(3_000)).await;
+        c.take("b", settled(30, true), "7");
+        assert_eq!(c.frontier(), 20);
+        tokio::time::advance(std::time::Duration::from_millis(2_000)).await;
+        assert_eq!(c.frontier(), 30);
+        // b ends: no one holds events, every window is final.
+        c.take("b", Report::Marker(Marker::End), "8");
+        assert_eq!(c.frontier(), u64::MAX);
+        // b starts again and holds events: it holds windows back from its new time.
+        c.take("b", settled(40, true), "9");
+        assert_eq!(c.frontier(), 40);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_consumer_holding_nothing_holds_nothing_back() {
+        let mut c = combiner(60_000);
+        c.take("a", partial(0, 10, 1.0), "1");
+        c.take("a", settled(10, false), "2");
+        // An idle consumer (no events yet) settled at its first window.
+        c.take("b", settled(0, false), "3");
+        assert_eq!(c.frontier(), u64::MAX);
+        assert_eq!(c.close(u64::MAX).len(), 1);
+        // Later windows are not late: only those up to the last one written.
+        assert!(!c.take("a", partial(10, 20, 1.0), "4"));
+        assert!(c.take("b", partial(0, 10, 1.0), "5"));
+        assert_eq!(c.late, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lateness_bounds_how_long_a_slow_consumer_holds_windows_back() {
+        let mut c = combiner(60_000);
+        c.lateness = Some(1_000);
+        c.take("a", partial(0, 10, 1.0), "1");
+        c.take("b", partial(0, 10, 1.0), "2");
+        c.take("a", settled(500, true), "3");
+        c.take("b", settled(5_000, true), "4");
+        assert_eq!(c.frontier(), 4_000);
+    }
+}

@@ -1,0 +1,184 @@
+//! `weir run` as one pipeline: **source** -> **admission** -> **windows** -> **sink**.
+//!
+//! ```text
+//!   Source (files/ or redis.rs)      readings, judged by admission's Rules where parsed
+//!     -> UntilSignal                 ends them on SIGINT / SIGTERM
+//!     -> Shed (admission.rs)         --sample, --buffer
+//!     -> Counting -> windows         the library's event-time windows (windows.rs)
+//!     -> Sink (sink/)                JSON lines, or partials for `weir combine`
+//! ```
+//!
+//! [`run`] drives it: it takes the windows ready in batches, hands each batch to the sink,
+//! then tells the source which windows are written (so that it can acknowledge what they
+//! held). Counts are handed back, not shared: the source's [`Tally`] when its readings are
+//! dropped, the drops by the handles of the shedding stages, the readings that reached the
+//! windows by [`Counting`](crate::windows::Counting), late and outside by the windows. The
+//! summary line is built here, once.
+
+use std::future::poll_fn;
+use std::io;
+use std::process::ExitCode;
+
+use tokio::sync::mpsc;
+use tokio::time::{Interval, MissedTickBehavior, interval};
+
+use crate::admission::Admission;
+use crate::common::{pull, signals};
+use crate::reading::{Reading, Tally};
+use crate::sink::{Batch, Sink};
+use crate::source::{Finished, Origin, Source};
+use crate::until_signal::UntilSignal;
+use crate::windows::Windows;
+
+/// Where each reading that reached the windows ended up.
+struct Fates {
+    /// Readings that reached the windows.
+    windowed: u64,
+    late: u64,
+    /// In no window (the gaps of sampling windows).
+    outside: u64,
+    /// Dropped by the sampler and the buffer.
+    dropped: u64,
+}
+
+/// Runs the pipeline to its end: the command's exit status.
+pub(crate) async fn run(
+    source: Source,
+    admission: &Admission,
+    windows: Windows,
+    mut sink: Sink,
+) -> ExitCode {
+    let Source {
+        readings,
+        names,
+        mut control,
+    } = source;
+    let signals = match signals() {
+        Ok(signals) => signals,
+        Err(e) => return failed(format_args!("cannot listen for signals: {e}")),
+    };
+    let (readings, caught) = UntilSignal::new(readings, signals);
+    let (readings, dropped) = admission.shed.apply(Box::pin(readings));
+    let (late_tx, mut late_rx) = mpsc::unbounded_channel::<Reading>();
+    let mut windows = Box::pin(windows.open(readings, sink.takes_late().then_some(late_tx)));
+    let mut heartbeat = sink.heartbeat().map(|every| {
+        let mut tick = interval(every);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        tick
+    });
+    let (mut batch, mut late) = (Vec::new(), Vec::new());
+    loop {
+        let ended = tokio::select! {
+            biased;
+            ended = poll_fn(|cx| pull(windows.as_mut(), &mut batch, cx)) => ended,
+            () = tick(&mut heartbeat) => false,
+        };
+        if let Some(e) = control.gave_up() {
+            report!("weir run: {e}");
+            return ExitCode::from(1);
+        }
+        while let Ok(r) = late_rx.try_recv() {
+            late.push(r);
+        }
+        let settled = if ended {
+            u64::MAX
+        } else {
+            windows.settled_before()
+        };
+        let written = sink.write(Batch {
+            windows: &batch,
+            late: &late,
+            names: &names,
+            settled,
+            holding: !ended && control.holding(settled),
+            ended,
+        });
+        match written.await {
+            Ok(()) => {}
+            // The reader went away (`weir run ... | head`): stop quietly, like any filter.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+            Err(e) => return failed(format_args!("cannot write the output: {e}")),
+        }
+        batch.clear();
+        late.clear();
+        control.release((!ended).then(|| windows.settled_before()));
+        if ended {
+            break;
+        }
+    }
+    let fates = Fates {
+        windowed: windows.get_ref().count(),
+        late: windows.late(),
+        outside: windows.unassigned(),
+        dropped: dropped.iter().map(|s| s.dropped()).sum::<usize>() as u64,
+    };
+    // The readings dropped: the source's stages hand back what they counted.
+    drop(windows);
+    let finished = match control.finish().await {
+        Ok(finished) => finished,
+        Err(e) => return failed(e),
+    };
+    report!("{}", summary(&finished, &fates, sink.written()));
+    let mut caught = caught;
+    caught.try_recv().map_or(ExitCode::SUCCESS, ExitCode::from)
+}
+
+/// Reports what failed: status 1.
+fn failed(what: impl std::fmt::Display) -> ExitCode {
+    report!("weir run: {what}");
+    ExitCode::from(1)
+}
+
+/// The next tick of the sink's heartbeat; never, for a sink without one.
+async fn tick(heartbeat: &mut Option<Interval>) {
+    match heartbeat {
+        Some(heartbeat) => {
+            heartbeat.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The summary line: every unit read, and what became of each event.
+fn summary(finished: &Finished, fates: &Fates, written: Option<(u64, &str)>) -> String {
+    let t: &Tally = &finished.tally;
+    let events = t.events();
+    let head = match &finished.origin {
+        Origin::Lines => format!(
+            "{} lines read ({events} events, {} malformed, {} blank)",
+            t.read, t.malformed, t.blank
+        ),
+        #[cfg(feature = "redis")]
+        Origin::Entries { from, consumer, .. } => format!(
+            "{} entries read from {from} as {consumer} ({events} events, {} malformed, {} \
+             duplicates skipped)",
+            t.read, t.malformed, t.duplicates
+        ),
+    };
+    let Fates {
+        windowed,
+        late,
+        outside,
+        dropped,
+    } = fates;
+    let mut line = format!(
+        "summary: {head}; {} processed, {late} late, {dropped} dropped, {} filtered, {} too far \
+         ahead, {outside} outside every window",
+        windowed - late - outside,
+        t.filtered,
+        t.ahead,
+    );
+    #[cfg(feature = "redis")]
+    if let Origin::Entries {
+        acknowledged,
+        dead_lettered,
+        ..
+    } = &finished.origin
+    {
+        line += &format!("; {acknowledged} acknowledged, {dead_lettered} dead-lettered");
+    }
+    if let Some((n, to)) = written {
+        line += &format!("; {n} entries written to {to}");
+    }
+    line
+}

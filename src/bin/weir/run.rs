@@ -1,0 +1,309 @@
+//! `weir run`: its flags, checked, and the pipeline they ask for (`pipeline.rs`): files or
+//! stdin, or a Redis stream through a consumer group, into event-time windows, out as JSON
+//! lines or as partial windows for `weir combine`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use weir::window::{MAX_PANES_PER_WINDOW, window_panes};
+
+use crate::admission::{Admission, Rules, Shed};
+use crate::common::{millis, parse_duration};
+use crate::pipeline;
+use crate::sink::{Lines, Sink};
+use crate::source::Source;
+use crate::windows::Windows;
+
+/// `weir run` options.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_long_help = SUMMARY_HELP)]
+pub struct RunArgs {
+    /// Files of JSON-lines events, each one source (stdin when none, or `-`).
+    pub files: Vec<PathBuf>,
+    /// Window size (at least 1ms).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub window: Duration,
+    /// Slide, for sliding windows (default: tumbling windows). Larger than --window gives
+    /// sampling windows: events between two windows are counted as outside every window.
+    #[arg(long, value_parser = parse_duration)]
+    pub slide: Option<Duration>,
+    /// One set of statistics per key in each window.
+    #[arg(long, value_enum)]
+    pub by: Option<Key>,
+    /// Allowed out-of-orderness within each input: windows stay open this long past their
+    /// end.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    pub lateness: Duration,
+    /// An input that delivers nothing for this long stops holding event time back until it
+    /// delivers again (default: inputs are waited for; use it when an input may fall
+    /// silent, e.g. a live stdin).
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Reject events stamped more than this ahead of the wall clock (a guard against a bad
+    /// clock, whose one far-future event would make every later event late).
+    #[arg(long, value_parser = parse_duration)]
+    pub max_future: Option<Duration>,
+    /// Keep only events whose value is at least this.
+    #[arg(long)]
+    pub min_value: Option<f64>,
+    /// Keep only events whose value is at most this.
+    #[arg(long)]
+    pub max_value: Option<f64>,
+    /// Keep each event with this probability (Bernoulli sampling), in [0, 1].
+    #[arg(long)]
+    pub sample: Option<f64>,
+    /// Put a drop-oldest buffer of this many events (at least 1) in front of the windows.
+    #[arg(long)]
+    pub buffer: Option<usize>,
+    /// Longest accepted line, in bytes (at least 1); longer lines are reported and skipped
+    /// unread.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_line: usize,
+    /// Read the events from a Redis stream instead of files, through a consumer group
+    /// (needs weir built with `--features redis`): `redis://HOST:PORT/STREAM`, entries with
+    /// the fields `value`, `source` and `timestamp` (ms; optional: the time of reading).
+    #[arg(long, conflicts_with = "files", help_heading = "Redis")]
+    pub from: Option<String>,
+    /// The consumer group to read in (created if missing, reading the stream from its
+    /// start).
+    #[arg(
+        long,
+        default_value = "weir",
+        requires = "from",
+        help_heading = "Redis"
+    )]
+    pub group: String,
+    /// This consumer's name in the group (required with --from): keep it across restarts, a
+    /// restarted consumer first reads again what it had not acknowledged.
+    #[arg(long, requires = "from", help_heading = "Redis")]
+    pub consumer: Option<String>,
+    /// Write partial windows to this Redis stream, `redis://HOST:PORT/STREAM`, for `weir
+    /// combine` to merge with other consumers' (default: complete windows on stdout).
+    #[arg(long, requires = "from", help_heading = "Redis")]
+    pub to: Option<String>,
+    /// Claim the entries another consumer has left unacknowledged this long (a consumer that
+    /// died). Make it longer than a window, the lateness and the idle timeout together: a
+    /// live consumer holds each entry until its windows are written.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, requires = "from", help_heading = "Redis")]
+    pub claim_idle: Duration,
+    /// Stop at the first read that finds no new entry for 100 ms and nothing to claim,
+    /// writing every open window (for draining a stream) instead of waiting for more.
+    #[arg(long, requires = "from", help_heading = "Redis")]
+    pub until_idle: bool,
+    /// Exit with status 1 once reading, writing or acknowledging has failed this long
+    /// without a success (the server gone); until then, try again with backoff.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "from", help_heading = "Redis")]
+    pub give_up_after: Duration,
+}
+
+/// The end of `weir run --help`: exit statuses and the summary's counts.
+const SUMMARY_HELP: &str = "\
+Exit status: 0 when the inputs were read to their end (malformed lines do not change it), 1 when
+the output could not be written (a closed pipe is not an error: weir stops quietly with 0), 2
+for a flag that makes no sense or an input that cannot be opened, 130 after Ctrl-C (SIGINT) and
+143 after SIGTERM; on either signal weir stops reading, emits every window still open and
+prints the summary.
+
+The summary on stderr counts every line and every event:
+  lines read = events + malformed + blank
+  events     = processed + late + dropped + filtered + too far ahead + outside every window
+processed: in at least one window; late: behind the watermark when it came (--lateness);
+dropped: by --sample or --buffer; filtered: outside --min-value / --max-value; too far ahead:
+rejected by --max-future; outside every window: in the gaps of sampling windows (--slide
+larger than --window).
+
+With --from redis://..., the summary counts entries:
+  entries read = events + malformed + duplicates skipped
+and says how many were acknowledged and dead-lettered (malformed and rejected entries go to
+STREAM:dead with the reason). Exit status 1 also when the server stayed out of reach for
+--give-up-after; entries not yet acknowledged then stay pending for a restart or another
+consumer.";
+
+/// What `--by` groups on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Key {
+    /// The event's `source`.
+    Source,
+}
+
+/// The window geometry the flags ask for, in ms, or what is wrong with them.
+fn check(args: &RunArgs) -> Result<(u64, u64), String> {
+    let size = millis(args.window);
+    if size == 0 {
+        return Err("--window must be at least 1ms".to_owned());
+    }
+    let slide = args.slide.map_or(size, millis);
+    if slide == 0 {
+        return Err("--slide must be at least 1ms".to_owned());
+    }
+    let (pane, per_window) = window_panes(size, slide);
+    if per_window > MAX_PANES_PER_WINDOW {
+        return Err(format!(
+            "--window {size}ms with --slide {slide}ms makes windows of {per_window} panes of \
+             {pane}ms (the greatest common divisor of the two); at most {MAX_PANES_PER_WINDOW} \
+             are allowed"
+        ));
+    }
+    if args.buffer == Some(0) {
+        return Err("--buffer must be at least 1".to_owned());
+    }
+    if args.max_line == 0 {
+        return Err("--max-line must be at least 1".to_owned());
+    }
+    for (flag, value) in [
+        ("--min-value", args.min_value),
+        ("--max-value", args.max_value),
+    ] {
+        if value.is_some_and(f64::is_nan) {
+            return Err(format!("{flag} must be a number, got NaN"));
+        }
+    }
+    if let (Some(min), Some(max)) = (args.min_value, args.max_value) {
+        if min > max {
+            return Err(format!(
+                "--min-value {min} is above --max-value {max}: no event could pass"
+            ));
+        }
+    }
+    if let Some(rate) = args.sample {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("--sample must be within [0, 1], got {rate}"));
+        }
+    }
+    if args.idle_timeout.is_some_and(|d| d.is_zero()) {
+        return Err("--idle-timeout must be at least 1ms".to_owned());
+    }
+    Ok((size, slide))
+}
+
+/// Runs `weir run`.
+pub async fn run(args: RunArgs) -> ExitCode {
+    let (size, slide) = match check(&args) {
+        Ok(geometry) => geometry,
+        Err(message) => clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n")).exit(),
+    };
+    let admission = Admission {
+        rules: Rules {
+            max_future: args.max_future,
+            min_value: args.min_value,
+            max_value: args.max_value,
+            by_source: args.by.is_some(),
+        },
+        shed: Shed {
+            sample: args.sample,
+            buffer: args.buffer,
+        },
+    };
+    let mut windows = Windows {
+        size,
+        slide,
+        lateness: millis(args.lateness),
+        idle: None,
+    };
+    let Some(from) = &args.from else {
+        // Files: each input's idleness is the merge's to handle.
+        let source = Source::files(
+            &args.files,
+            args.max_line,
+            admission.rules,
+            args.idle_timeout,
+        );
+        let source = match source {
+            Ok(source) => source,
+            Err(e) => return crate::common::usage("run", &e),
+        };
+        let sink = Sink::Lines {
+            out: Lines::Stdout,
+            by: args.by.is_some(),
+        };
+        return pipeline::run(source, &admission, windows, sink).await;
+    };
+    windows.idle = args.idle_timeout;
+    #[cfg(feature = "redis")]
+    return from_redis::run(&args, from, &admission, windows).await;
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (from, &mut windows);
+        crate::common::unsupported("run")
+    }
+}
+
+/// `weir run --from redis://...`: the source and the sink the Redis flags ask for.
+#[cfg(feature = "redis")]
+mod from_redis {
+    use std::process::ExitCode;
+
+    use super::RunArgs;
+    use crate::admission::Admission;
+    use crate::common::usage;
+    use crate::pipeline;
+    use crate::redis::Target;
+    use crate::sink::partials::Partials;
+    use crate::sink::{Lines, Sink};
+    use crate::source::Source;
+    use crate::source::redis::RedisInput;
+    use crate::windows::Windows;
+
+    pub(super) async fn run(
+        args: &RunArgs,
+        from: &str,
+        admission: &Admission,
+        windows: Windows,
+    ) -> ExitCode {
+        let target = match Target::parse(from) {
+            Ok(target) => target,
+            Err(e) => return usage("run", &format!("--from: {e}")),
+        };
+        let Some(consumer) = args.consumer.clone() else {
+            return usage(
+                "run",
+                "--from needs --consumer NAME, a name that stays the same when this consumer \
+                 is restarted (it then reads again what it left unacknowledged)",
+            );
+        };
+        let to = match args.to.as_deref().map(Target::parse).transpose() {
+            Ok(to) => to,
+            Err(e) => return usage("run", &format!("--to: {e}")),
+        };
+        let failed = |e: String| {
+            report!("weir run: {e}");
+            ExitCode::from(1)
+        };
+        let input = RedisInput {
+            from: from.to_owned(),
+            target,
+            group: args.group.clone(),
+            consumer: consumer.clone(),
+            claim_idle: args.claim_idle,
+            until_idle: args.until_idle,
+            give_up: args.give_up_after,
+            idle: args.idle_timeout,
+            size: windows.size,
+            slide: windows.slide,
+        };
+        let source = match Source::redis(input, admission.rules).await {
+            Ok(source) => source,
+            Err(e) => return failed(e),
+        };
+        let by = args.by.is_some();
+        let sink = match &to {
+            None => Sink::Lines {
+                out: Lines::Stdout,
+                by,
+            },
+            Some(target) => {
+                let text = args.to.as_deref().unwrap_or_default();
+                let geometry = (windows.size, windows.slide);
+                let partials =
+                    Partials::connect(target, text, &consumer, args.give_up_after, geometry, by);
+                match partials.await {
+                    Ok(partials) => Sink::Partials(partials),
+                    Err(e) => return failed(e),
+                }
+            }
+        };
+        pipeline::run(source, admission, windows, sink).await
+    }
+}

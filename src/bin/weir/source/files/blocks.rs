@@ -1,0 +1,161 @@
+//! [`Blocks`]: the parsed blocks of one input, taken from its parsers in the order the reader
+//! cut them, as a stream of readings.
+
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use indicatif::ProgressBar;
+use tokio::sync::{mpsc, oneshot};
+use weir::Stream;
+
+use super::parse::Parsed;
+use crate::names::SourceNames;
+use crate::reading::{Reading, Tally};
+
+/// What an input hands back when its stream is dropped: what it counted, and whether it was
+/// read to its end.
+pub(super) type Ending = (Tally, bool);
+
+/// The readings of one input, from the parsed blocks of its parsers, taken in turn. Lines
+/// that are not readings are counted as each block is taken (the malformed and rejected ones
+/// reported, with the input's name and their line number); a reading is counted as it is
+/// handed on, so that a run stopped part-way counts only the lines it took in. Its
+/// [`Tally`] is handed back when it is dropped.
+///
+/// `Pending` comes from the parser whose turn it is (which registered the waker).
+pub(super) struct Blocks {
+    /// The input's name, for reports.
+    name: String,
+    receivers: Vec<mpsc::Receiver<Parsed>>,
+    /// Per parser, its numbers of the sources mapped to the run's.
+    to_run: Vec<Vec<u32>>,
+    /// The parser whose turn it is.
+    next: usize,
+    /// The number of the next block's first line, from 1.
+    next_line: u64,
+    readings: std::vec::IntoIter<Reading>,
+    names: Rc<RefCell<SourceNames>>,
+    progress: Option<ProgressBar>,
+    tally: Tally,
+    ended: bool,
+    hand_back: Option<oneshot::Sender<Ending>>,
+}
+
+impl Blocks {
+    /// The stream of `receivers`' blocks, the parsers' in the order the reader hands blocks to
+    /// them, and the receiver its [`Ending`] goes to.
+    pub(super) fn new(
+        name: String,
+        receivers: Vec<mpsc::Receiver<Parsed>>,
+        names: Rc<RefCell<SourceNames>>,
+        progress: Option<ProgressBar>,
+    ) -> (Self, oneshot::Receiver<Ending>) {
+        let (hand_back, ending) = oneshot::channel();
+        let blocks = Blocks {
+            name,
+            to_run: vec![Vec::new(); receivers.len()],
+            receivers,
+            next: 0,
+            next_line: 1,
+            readings: Vec::new().into_iter(),
+            names,
+            progress,
+            tally: Tally::default(),
+            ended: false,
+            hand_back: Some(hand_back),
+        };
+        (blocks, ending)
+    }
+
+    /// The next parsed block, its lines other than readings counted and the malformed and
+    /// rejected ones reported; its readings' sources numbered as the run numbers them.
+    fn poll_block(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        let Some(rx) = self.receivers.get_mut(self.next) else {
+            return Poll::Ready(None);
+        };
+        match rx.poll_recv(cx) {
+            Poll::Ready(Some(mut parsed)) => {
+                let to_run = &mut self.to_run[self.next];
+                self.next = (self.next + 1) % self.receivers.len();
+                let new = std::mem::take(&mut parsed.new_sources);
+                self.names.borrow_mut().learn(to_run, new);
+                if !to_run.is_empty() {
+                    for reading in &mut parsed.readings {
+                        reading.source = to_run[reading.source as usize];
+                    }
+                }
+                self.account(&parsed);
+                self.readings = parsed.readings.into_iter();
+                Poll::Ready(Some(()))
+            }
+            Poll::Ready(None) => {
+                // The parser whose turn it is has ended: the input has no more blocks.
+                self.receivers.clear();
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Counts the lines of `parsed` that are not readings, and reports the malformed and
+    /// rejected ones.
+    fn account(&mut self, parsed: &Parsed) {
+        let (malformed, ahead) = (parsed.malformed.len() as u64, parsed.ahead.len() as u64);
+        let t = &mut self.tally;
+        t.read += parsed.blank + parsed.filtered + malformed + ahead;
+        t.blank += parsed.blank;
+        t.filtered += parsed.filtered;
+        t.malformed += malformed;
+        t.ahead += ahead;
+        for (what, notes) in [
+            ("malformed", &parsed.malformed),
+            ("rejected", &parsed.ahead),
+        ] {
+            for note in notes {
+                match note.line {
+                    Some(i) => report!(
+                        "{what}: {}:{}: {}",
+                        self.name,
+                        self.next_line + i,
+                        note.text
+                    ),
+                    None => report!("{what}: {}: {}", self.name, note.text),
+                }
+            }
+        }
+        self.next_line += parsed.lines;
+        if let Some(bar) = &self.progress {
+            bar.inc(parsed.bytes);
+        }
+    }
+}
+
+impl Stream for Blocks {
+    type Item = Reading;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Reading>> {
+        let this = &mut *self;
+        loop {
+            if let Some(reading) = this.readings.next() {
+                this.tally.read += 1;
+                return Poll::Ready(Some(reading));
+            }
+            match this.poll_block(cx) {
+                Poll::Ready(Some(())) => {}
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Drop for Blocks {
+    fn drop(&mut self) {
+        if let Some(hand_back) = self.hand_back.take() {
+            let _ = hand_back.send((self.tally, self.ended));
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Where `weir run`'s readings come from: files and stdin (`files/`), or a Redis stream
+//! through a consumer group (`redis.rs`). A [`Source`] is its readings, admitted by the
+//! rules of admission where they are parsed, the names of their sources, and a [`Control`]:
+//! what the pipeline asks of the source as windows are written (which entries to
+//! acknowledge), and what the source hands back at the end ([`Finished`]).
+
+pub(crate) mod files;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::admission::Rules;
+use crate::names::SourceNames;
+use crate::reading::{Readings, Tally};
+
+/// A source, as the pipeline takes it.
+pub(crate) struct Source {
+    pub(crate) readings: Readings,
+    /// The sources' names, by the numbers the readings carry.
+    pub(crate) names: Rc<RefCell<SourceNames>>,
+    pub(crate) control: Control,
+}
+
+impl Source {
+    /// Files (stdin when none, or `-`), lines of at most `max_line` bytes, merged by event
+    /// time; an input silent for `idle` stops holding the others back. Or which input cannot
+    /// be opened, and why.
+    pub(crate) fn files(
+        paths: &[impl AsRef<Path>],
+        max_line: usize,
+        rules: Rules,
+        idle: Option<Duration>,
+    ) -> Result<Source, String> {
+        let (readings, names, files) = files::open(paths, max_line, rules, idle)?;
+        Ok(Source {
+            readings,
+            names,
+            control: Control::Files(files),
+        })
+    }
+
+    /// The entries of a Redis stream, read through a consumer group; or what failed (the
+    /// server out of reach for the whole give-up time).
+    #[cfg(feature = "redis")]
+    pub(crate) async fn redis(input: redis::RedisInput, rules: Rules) -> Result<Source, String> {
+        let (readings, names, acks) = redis::open(input, rules).await?;
+        Ok(Source {
+            readings,
+            names,
+            control: Control::Redis(acks),
+        })
+    }
+}
+
+/// What the pipeline asks of a source besides its readings.
+pub(crate) enum Control {
+    Files(files::Files),
+    #[cfg(feature = "redis")]
+    Redis(redis::Acks),
+}
+
+/// What a source hands back once its readings are dropped.
+pub(crate) struct Finished {
+    pub(crate) tally: Tally,
+    pub(crate) origin: Origin,
+}
+
+/// What the source read from, for the summary.
+pub(crate) enum Origin {
+    /// Lines of files or stdin.
+    Lines,
+    /// Entries of a Redis stream, read as `consumer`, with how many were acknowledged and
+    /// dead-lettered.
+    #[cfg(feature = "redis")]
+    Entries {
+        from: String,
+        consumer: String,
+        acknowledged: u64,
+        dead_lettered: u64,
+    },
+}
+
+impl Control {
+    /// The error the source gave up on (the server out of reach too long), once it has.
+    pub(crate) fn gave_up(&mut self) -> Option<String> {
+        match self {
+            Control::Files(_) => None,
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => acks.gave_up(),
+        }
+    }
+
+    /// Whether the source holds readings that windows ending at or after `settled` may still
+    /// count (or may still read some).
+    pub(crate) fn holding(&self, settled: u64) -> bool {
+        match self {
+            Control::Files(_) => {
+                let _ = settled;
+                false
+            }
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => acks.holding(settled),
+        }
+    }
+
+    /// The windows ending before `settled` (every window with `None`) are written: the
+    /// source lets go of what they held.
+    pub(crate) fn release(&mut self, settled: Option<u64>) {
+        match self {
+            Control::Files(_) => {
+                let _ = settled;
+            }
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => acks.release(settled),
+        }
+    }
+
+    /// Once the readings are dropped: what the source counted, or why it could not finish
+    /// (acknowledgements that did not reach the server).
+    pub(crate) async fn finish(self) -> Result<Finished, String> {
+        match self {
+            Control::Files(files) => Ok(Finished {
+                tally: files.finish(),
+                origin: Origin::Lines,
+            }),
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => {
+                let (from, consumer) = (acks.from().to_owned(), acks.consumer().to_owned());
+                let (tally, acknowledged, dead_lettered) = acks.finish().await?;
+                Ok(Finished {
+                    tally,
+                    origin: Origin::Entries {
+                        from,
+                        consumer,
+                        acknowledged,
+                        dead_lettered,
+                    },
+                })
+            }
+        }
+    }
+}

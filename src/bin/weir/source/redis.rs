@@ -1,0 +1,362 @@
+//! A Redis stream as a source: `weir run --from redis://HOST:PORT/STREAM --group G
+//! --consumer NAME` reads the stream's entries through a consumer group.
+//!
+//! # At least once
+//!
+//! An entry is acknowledged only once nothing more can come of it: an entry that is
+//! malformed or rejected is copied to the dead-letter stream and acknowledged; one filtered
+//! out is acknowledged at once; an event is *held* until every window that may contain it is
+//! written (to stdout and flushed, or to the output stream and confirmed by the server), which
+//! is when the last window holding its timestamp ends before the windows'
+//! [`settled_before`](weir::window::EventTimeWindow::settled_before): the pipeline then calls
+//! [`Acks::release`]. A consumer that dies leaves its held entries pending: they are delivered
+//! again (to it after a restart, or to another consumer that claims them), never lost. An
+//! entry delivered again while this process still holds it (a read retried after an error, a
+//! claim of its own entries) is skipped and counted.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use weir::io::redis::{Acker, Entry, RedisSource, StreamGroup};
+use weir::prelude::*;
+use weir::window::windows_holding;
+
+use crate::admission::{Rules, Verdict};
+use crate::names::SourceNames;
+use crate::reading::{Reading, Readings, Tally};
+use crate::redis::{Resilient, Target, block, waits};
+
+/// Where and how to read: `weir run`'s Redis flags.
+pub(crate) struct RedisInput {
+    /// The address as given, for reports.
+    pub(crate) from: String,
+    pub(crate) target: Target,
+    pub(crate) group: String,
+    pub(crate) consumer: String,
+    pub(crate) claim_idle: Duration,
+    pub(crate) until_idle: bool,
+    pub(crate) give_up: Duration,
+    /// `--idle-timeout`: until then, a consumer that has read nothing may still get entries.
+    pub(crate) idle: Option<Duration>,
+    /// The windows' size and slide, in ms: an entry is held until its last window is written.
+    pub(crate) size: u64,
+    pub(crate) slide: u64,
+}
+
+/// The entries held until their windows are written, by the end of the last window that may
+/// contain them; and their ids as numbers, to tell an entry delivered again while held.
+#[derive(Default)]
+struct Held {
+    by_end: BTreeMap<u64, Vec<String>>,
+    ids: HashSet<(u64, u64)>,
+    /// Whether any entry has been read.
+    read_any: bool,
+}
+
+/// A stream entry id, `1700000000000-3`, as its two numbers (`None` for anything else).
+fn id_key(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+impl Held {
+    fn contains(&self, id: &str) -> bool {
+        id_key(id).is_some_and(|key| self.ids.contains(&key))
+    }
+
+    /// Whether some entry's last window ends at or after `settled`.
+    fn holds_from(&self, settled: u64) -> bool {
+        self.by_end.range(settled..).next().is_some()
+    }
+
+    fn hold(&mut self, last_end: u64, id: String) {
+        if let Some(key) = id_key(&id) {
+            self.ids.insert(key);
+        }
+        self.by_end.entry(last_end).or_default().push(id);
+    }
+
+    /// Lets go of the entries whose last window ends before `settled` (all of them with
+    /// `None`): their ids, to acknowledge.
+    fn release(&mut self, settled: Option<u64>) -> Vec<String> {
+        let kept = match settled {
+            Some(before) => self.by_end.split_off(&before),
+            None => BTreeMap::new(),
+        };
+        let released: Vec<String> = std::mem::replace(&mut self.by_end, kept)
+            .into_values()
+            .flatten()
+            .collect();
+        for key in released.iter().filter_map(|id| id_key(id)) {
+            self.ids.remove(&key);
+        }
+        released
+    }
+}
+
+/// Why an entry was copied to the dead-letter stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rejection {
+    Malformed,
+    Ahead,
+}
+
+/// A stream entry as a reading: `Ok(None)` when filtered out, `Err` with what is wrong when
+/// malformed or rejected (then the first of the pair says which).
+fn read_entry(
+    entry: &Entry,
+    rules: &Rules,
+    names: &mut SourceNames,
+) -> Result<Option<Reading>, (Rejection, String)> {
+    let malformed = |text: String| (Rejection::Malformed, text);
+    let value = entry
+        .field("value")
+        .ok_or_else(|| malformed("no `value` field".to_owned()))?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| malformed(format!("`value` is not a finite number: `{value}`")))?;
+    let source = entry
+        .field("source")
+        .ok_or_else(|| malformed("no `source` field".to_owned()))?;
+    let timestamp = match entry.field("timestamp") {
+        Some(ts) => Some(ts.trim().parse().map_err(|_| {
+            malformed(format!(
+                "`timestamp` is not a time in ms since the epoch: `{ts}`"
+            ))
+        })?),
+        None => None,
+    };
+    let timestamp = match rules.judge(timestamp, value) {
+        Verdict::Admit(timestamp) => timestamp,
+        Verdict::Filtered => return Ok(None),
+        Verdict::Ahead(text) => return Err((Rejection::Ahead, text)),
+    };
+    let source = if rules.by_source {
+        names.index(source.into())
+    } else {
+        0
+    };
+    Ok(Some(Reading {
+        timestamp,
+        value,
+        source,
+    }))
+}
+
+/// Takes each entry in: a reading held until its windows are written, or acknowledged at
+/// once (filtered out), or dead-lettered (malformed or rejected), or skipped (delivered again
+/// while held). Hands its [`Tally`] back when dropped.
+struct Admit {
+    rules: Rules,
+    size: u64,
+    slide: u64,
+    stream: String,
+    held: Rc<RefCell<Held>>,
+    names: Rc<RefCell<SourceNames>>,
+    acker: Acker,
+    tally: Tally,
+    hand_back: Option<oneshot::Sender<Tally>>,
+}
+
+impl Admit {
+    fn take(&mut self, entry: Entry) -> Option<Reading> {
+        self.tally.read += 1;
+        let mut held = self.held.borrow_mut();
+        held.read_any = true;
+        // Only an entry delivered before can be one this consumer holds.
+        if entry.redelivered && held.contains(&entry.id) {
+            self.tally.duplicates += 1;
+            return None;
+        }
+        match read_entry(&entry, &self.rules, &mut self.names.borrow_mut()) {
+            Ok(Some(reading)) => {
+                let last_end = windows_holding(reading.timestamp, self.size, self.slide)
+                    .next()
+                    .map_or(0, |(_, end)| end);
+                held.hold(last_end, entry.id);
+                Some(reading)
+            }
+            Ok(None) => {
+                self.tally.filtered += 1;
+                self.acker.ack(entry.id);
+                None
+            }
+            Err((why, text)) => {
+                let what = match why {
+                    Rejection::Malformed => {
+                        self.tally.malformed += 1;
+                        "malformed"
+                    }
+                    Rejection::Ahead => {
+                        self.tally.ahead += 1;
+                        "rejected"
+                    }
+                };
+                report!("{what}: {} {}: {text}", self.stream, entry.id);
+                self.acker.dead_letter(entry, &text);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Admit {
+    fn drop(&mut self) {
+        if let Some(hand_back) = self.hand_back.take() {
+            let _ = hand_back.send(self.tally);
+        }
+    }
+}
+
+/// What the pipeline asks of a Redis source: which held entries to acknowledge as windows
+/// are written, whether reading gave up, and at the end the acknowledgements flushed.
+pub(crate) struct Acks {
+    from: String,
+    consumer: String,
+    acker: Acker,
+    held: Rc<RefCell<Held>>,
+    gave_up: oneshot::Receiver<String>,
+    tally: oneshot::Receiver<Tally>,
+    idle: Option<Duration>,
+    started: Instant,
+}
+
+impl Acks {
+    pub(super) fn from(&self) -> &str {
+        &self.from
+    }
+
+    pub(super) fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
+    pub(super) fn gave_up(&mut self) -> Option<String> {
+        self.gave_up.try_recv().ok()
+    }
+
+    /// Held entries whose last window is not settled wait in open windows; a consumer that
+    /// has read nothing yet may still get entries for any window from its settled time, until
+    /// its idle timeout says it is idle.
+    pub(super) fn holding(&self, settled: u64) -> bool {
+        let held = self.held.borrow();
+        let unread = !held.read_any && self.idle.is_none_or(|idle| self.started.elapsed() < idle);
+        unread || held.holds_from(settled)
+    }
+
+    pub(super) fn release(&mut self, settled: Option<u64>) {
+        for id in self.held.borrow_mut().release(settled) {
+            self.acker.ack(id);
+        }
+    }
+
+    /// Flushes the acknowledgements: what the source counted, acknowledged and dead-lettered.
+    pub(super) async fn finish(mut self) -> Result<(Tally, u64, u64), String> {
+        self.acker
+            .flush()
+            .await
+            .map_err(|e| format!("cannot acknowledge: {e}"))?;
+        let tally = self.tally.try_recv().unwrap_or_default();
+        Ok((tally, self.acker.acked(), self.acker.dead_lettered()))
+    }
+}
+
+/// Connects the source, trying again for up to `give_up`.
+async fn connect(
+    client: &redis::Client,
+    group: StreamGroup,
+    give_up: Duration,
+) -> redis::RedisResult<(RedisSource, Acker)> {
+    let start = Instant::now();
+    let mut failed = 0;
+    loop {
+        failed += 1;
+        let wait = waits().nominal(failed);
+        match RedisSource::connect(client, group.clone()).await {
+            Ok(connected) => return Ok(connected),
+            Err(e) if start.elapsed() + wait >= give_up => return Err(e),
+            Err(e) => {
+                report!(
+                    "weir run: cannot connect: {e}; trying again in {} ms",
+                    wait.as_millis()
+                );
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Connects to the stream and starts reading it.
+pub(super) async fn open(
+    input: RedisInput,
+    rules: Rules,
+) -> Result<(Readings, Rc<RefCell<SourceNames>>, Acks), String> {
+    let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", input.from);
+    let client = redis::Client::open(input.target.server.as_str()).map_err(|e| failed(&e))?;
+    let group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer)
+        .claim_idle(Some(input.claim_idle))
+        .block(block(input.until_idle));
+    let (source, acker) = connect(&client, group, input.give_up)
+        .await
+        .map_err(|e| failed(&e))?;
+    let source = if input.until_idle {
+        source.until_idle()
+    } else {
+        source
+    };
+    let (resilient, gave_up) = Resilient::new(source, input.from.clone(), input.give_up);
+    let held = Rc::new(RefCell::new(Held::default()));
+    let names = Rc::new(RefCell::new(SourceNames::default()));
+    let (hand_back, tally) = oneshot::channel();
+    let mut admit = Admit {
+        rules,
+        size: input.size,
+        slide: input.slide,
+        stream: input.target.stream,
+        held: held.clone(),
+        names: names.clone(),
+        acker: acker.clone(),
+        tally: Tally::default(),
+        hand_back: Some(hand_back),
+    };
+    let readings = resilient.filter_map(move |entry| admit.take(entry));
+    let acks = Acks {
+        from: input.from,
+        consumer: input.consumer,
+        acker,
+        held,
+        gave_up,
+        tally,
+        idle: input.idle,
+        started: Instant::now(),
+    };
+    Ok((Box::pin(readings), names, acks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_entries_are_released_by_their_last_window() {
+        let mut held = Held::default();
+        held.hold(2_000, "10-0".to_owned());
+        held.hold(1_000, "10-1".to_owned());
+        held.hold(3_000, "11-0".to_owned());
+        held.hold(2_000, "12-0".to_owned());
+        assert!(held.contains("10-1") && !held.contains("10-2") && !held.contains("x"));
+        // Windows ending before 2 000 are settled: only `10-1` is done with.
+        assert!(held.holds_from(3_000) && !held.holds_from(3_001));
+        assert_eq!(held.release(Some(2_000)), ["10-1"]);
+        assert!(!held.contains("10-1") && held.contains("10-0"));
+        assert_eq!(held.release(Some(2_001)), ["10-0", "12-0"]);
+        assert_eq!(held.release(None), ["11-0"]);
+        assert!(held.ids.is_empty() && held.by_end.is_empty());
+    }
+}
