@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use weir::channel::Delivery;
 use weir::event::{
@@ -243,19 +244,12 @@ fn severity_line(w: &WindowedStats) -> String {
     )
 }
 
-/// Runs the demo.
-pub async fn demo(args: DemoArgs) -> ExitCode {
-    let started = Instant::now();
-    say!(
-        "weir demo: {} sensors, a log and a metrics source through {:?} channels, merged, graded, windowed, fanned out\n",
-        args.sensors,
-        args.strategy
-    );
-
-    let mut sources: Vec<Source> = (0..usize::from(args.sensors))
+/// The simulated sources: the sensors, a log source that also goes hot late in the run, and
+/// a steady metrics feed.
+fn sources(sensors: u8) -> Vec<Source> {
+    let mut sources: Vec<Source> = (0..usize::from(sensors))
         .map(|k| (format!("sensor-{k}"), SENSOR_SHAPES[k % 3]))
         .collect();
-    // A log source that also goes hot late in the run, and a steady metrics feed.
     sources.push(("app-log".to_owned(), |i, phase| {
         if phase == 2 {
             95.0
@@ -264,6 +258,108 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         }
     }));
     sources.push(("cpu-metrics".to_owned(), |i, _| 20.0 + (i % 70) as f64));
+    sources
+}
+
+/// What the storage consumer did: events written, batches, the most writes in flight.
+type Stored = (usize, u64, usize);
+
+/// The storage consumer: batches of 200 events (or what came in 100 ms), written by up to
+/// `writers` writes at once.
+fn storage(
+    events: impl Stream<Item = ProcessedEvent> + Send + 'static,
+    writers: usize,
+) -> JoinHandle<Stored> {
+    tokio::spawn(async move {
+        let mut written = 0;
+        let mut writes = pin!(
+            batch_events(events, 200, Duration::from_millis(100)).for_each_concurrent(
+                writers,
+                |batch| {
+                    written += batch.events.len();
+                    async move { write_batch_to_storage(&batch).await }
+                }
+            )
+        );
+        // The most writes seen in flight when the consumer waits.
+        let mut peak = 0;
+        std::future::poll_fn(|cx| {
+            let poll = writes.as_mut().poll(cx);
+            peak = peak.max(writes.in_flight());
+            poll
+        })
+        .await;
+        let batches = writes.started();
+        (written, batches, peak)
+    })
+}
+
+/// What the analytics consumer saw: anomaly alerts, and events per severity.
+struct Analysed {
+    alerts: usize,
+    totals: [usize; 4],
+}
+
+/// The analytics consumer: 1 s tumbling windows, and over them a moving average of the last
+/// three (a count window of 3, emitted at every window), a line per window, and an anomaly
+/// check of each window against the first full one.
+async fn analytics(
+    events: impl Stream<Item = ProcessedEvent> + Send + 'static,
+    channels: &[StatsHandle],
+    progress: &indicatif::ProgressBar,
+    started: Instant,
+) -> Analysed {
+    let windows = create_tumbling_window(events, 1_000).count_window(3, 1, Trailing);
+    let mut windows = pin!(windows);
+    let (mut baseline, mut alerts, mut totals) = (None::<WindowedStats>, 0, [0usize; 4]);
+    let mut seen_windows = 0;
+    while let Some(trailing) = windows.next().await {
+        let (Some(w), moving) = trailing.result else {
+            continue;
+        };
+        for (i, s) in Severity::ALL.into_iter().enumerate() {
+            totals[i] += w.severity_counts.get(&s).copied().unwrap_or(0);
+        }
+        progress.suspend(|| {
+            say!(
+                "{:>6.2} s  window {:>5} events  mean {:>5.1}  3 s avg {:>5.1}  max {:>5.1}  {}  dropped {:>4.1}%",
+                started.elapsed().as_secs_f64(),
+                w.event_count,
+                w.avg_value,
+                moving,
+                w.max_value,
+                severity_line(&w),
+                total(channels).drop_rate(),
+            )
+        });
+        seen_windows += 1;
+        match &baseline {
+            // Windows are aligned to wall-clock seconds: the first one is partial, so the
+            // second sets the baseline.
+            None if seen_windows == 1 => {}
+            None => baseline = Some(w),
+            Some(base) => {
+                if let Some(alert) = detect_anomalies(&w, base).await {
+                    alerts += 1;
+                    progress.suspend(|| {
+                        say!("          ALERT {:?}: {}", alert.severity, alert.message)
+                    });
+                }
+            }
+        }
+    }
+    Analysed { alerts, totals }
+}
+
+/// Runs the demo.
+pub async fn demo(args: DemoArgs) -> ExitCode {
+    let started = Instant::now();
+    say!(
+        "weir demo: {} sensors, a log and a metrics source through {:?} channels, merged, graded, windowed, fanned out\n",
+        args.sensors,
+        args.strategy
+    );
+    let sources = sources(args.sensors);
     let source_count = sources.len() as u64;
     let stop = watch_signals();
     let (sources, channel_stats) = start_sources(sources, &args, stop.clone());
@@ -288,105 +384,23 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         1024,
     );
     let alerting = subs.pop().expect("three subscribers");
-    let storage = subs.pop().expect("three subscribers");
-    let analytics = subs.pop().expect("three subscribers");
-
-    let writers = usize::try_from(args.writers).expect("at most 1000");
-    let storage = tokio::spawn(async move {
-        let mut written = 0;
-        let mut writes = pin!(
-            batch_events(storage, 200, Duration::from_millis(100)).for_each_concurrent(
-                writers,
-                |batch| {
-                    written += batch.events.len();
-                    async move { write_batch_to_storage(&batch).await }
-                }
-            )
-        );
-        // The most writes seen in flight when the consumer waits.
-        let mut peak = 0;
-        std::future::poll_fn(|cx| {
-            let poll = writes.as_mut().poll(cx);
-            peak = peak.max(writes.in_flight());
-            poll
-        })
-        .await;
-        let batches = writes.started();
-        (written, batches, peak)
-    });
+    let storage = storage(
+        subs.pop().expect("three subscribers"),
+        usize::try_from(args.writers).expect("at most 1000"),
+    );
+    let analytics_events = subs.pop().expect("three subscribers");
     let alerting = tokio::spawn(
         alerting
             .filter(|e: &ProcessedEvent| e.severity == Severity::Critical)
             .count(),
     );
-
-    // 1 s tumbling windows, and over them a moving average of the last three (a count
-    // window of 3, emitted at every window).
-    let windows = create_tumbling_window(analytics, 1_000).count_window(3, 1, Trailing);
-    let mut windows = pin!(windows);
-    let (mut baseline, mut alerts, mut totals) = (None::<WindowedStats>, 0, [0usize; 4]);
-    let mut seen_windows = 0;
-    while let Some(trailing) = windows.next().await {
-        let (Some(w), moving) = trailing.result else {
-            continue;
-        };
-        for (i, s) in Severity::ALL.into_iter().enumerate() {
-            totals[i] += w.severity_counts.get(&s).copied().unwrap_or(0);
-        }
-        progress.suspend(|| {
-            say!(
-                "{:>6.2} s  window {:>5} events  mean {:>5.1}  3 s avg {:>5.1}  max {:>5.1}  {}  dropped {:>4.1}%",
-                started.elapsed().as_secs_f64(),
-                w.event_count,
-                w.avg_value,
-                moving,
-                w.max_value,
-                severity_line(&w),
-                total(&channel_stats).drop_rate(),
-            )
-        });
-        seen_windows += 1;
-        match &baseline {
-            // Windows are aligned to wall-clock seconds: the first one is partial, so the
-            // second sets the baseline.
-            None if seen_windows == 1 => {}
-            None => baseline = Some(w),
-            Some(base) => {
-                if let Some(alert) = detect_anomalies(&w, base).await {
-                    alerts += 1;
-                    progress.suspend(|| {
-                        say!("          ALERT {:?}: {}", alert.severity, alert.message)
-                    });
-                }
-            }
-        }
-    }
+    let analysed = analytics(analytics_events, &channel_stats, &progress, started).await;
     driver.await.expect("the fan-out task panicked");
-    let (written, batches, peak_writes) = storage.await.expect("the storage consumer panicked");
+    let stored = storage.await.expect("the storage consumer panicked");
     let critical = alerting.await.expect("the alerting consumer panicked");
     progress.finish_and_clear();
-    let elapsed = started.elapsed().as_secs_f64();
     let drops = total(&channel_stats);
-
-    say!("\nreport");
-    say!(
-        "  severities   low {}  medium {}  high {}  critical {}",
-        totals[0],
-        totals[1],
-        totals[2],
-        totals[3]
-    );
-    say!("  alerts       {alerts} anomaly alerts, {critical} critical events seen by alerting");
-    say!(
-        "  storage      {written} events in {batches} batches, up to {peak_writes} of {writers} writes at once ({:.2} s of 10 ms writes one at a time)",
-        batches as f64 * 0.010
-    );
-    say!("  backpressure {drops}");
-    say!(
-        "  throughput   {} events in {elapsed:.2} s ({:.0} events/s processed)",
-        drops.received(),
-        drops.processed() as f64 / elapsed
-    );
+    report(&args, &analysed, stored, critical, &drops, started);
     let sent = u64::try_from(drops.received()).unwrap_or(u64::MAX);
     match *stop.borrow() {
         0 if sent < planned => say!(
@@ -401,6 +415,42 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The report at the end of the demo.
+fn report(
+    args: &DemoArgs,
+    analysed: &Analysed,
+    (written, batches, peak_writes): Stored,
+    critical: usize,
+    drops: &BackpressureStats,
+    started: Instant,
+) {
+    let elapsed = started.elapsed().as_secs_f64();
+    let totals = analysed.totals;
+    say!("\nreport");
+    say!(
+        "  severities   low {}  medium {}  high {}  critical {}",
+        totals[0],
+        totals[1],
+        totals[2],
+        totals[3]
+    );
+    say!(
+        "  alerts       {} anomaly alerts, {critical} critical events seen by alerting",
+        analysed.alerts
+    );
+    say!(
+        "  storage      {written} events in {batches} batches, up to {peak_writes} of {} writes at once ({:.2} s of 10 ms writes one at a time)",
+        args.writers,
+        batches as f64 * 0.010
+    );
+    say!("  backpressure {drops}");
+    say!(
+        "  throughput   {} events in {elapsed:.2} s ({:.0} events/s processed)",
+        drops.received(),
+        drops.processed() as f64 / elapsed
+    );
 }
 
 /// Listens for Ctrl-C and SIGTERM: the first stops the sources (the pipeline then drains and
