@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use pin_project_lite::pin_project;
-use rand::RngExt;
-use rand::rngs::SmallRng;
 
 use super::Event;
 use crate::StreamOps;
 use crate::adapters::RingBuffer;
-use crate::adapters::{AdaptiveRates, Bernoulli, Sample};
+use crate::adapters::{AdaptiveRates, Bernoulli, Sample, Sampler};
 use crate::{BackpressureStats, StatsHandle};
 
 /// What to do when the consumer is slower than the source.
@@ -102,10 +100,13 @@ impl<S: Stream> Stream for Protected<S> {
 }
 
 thread_local! {
-    static RNG: RefCell<SmallRng> = RefCell::new(rand::make_rng());
+    /// The thread's sampler for [`should_sample`]: the one `sample` uses, set to the rate of
+    /// each call.
+    static SAMPLER: RefCell<Bernoulli> = RefCell::new(Bernoulli::new(1.0));
 }
 
-/// `true` with probability `rate` (clamped to [0, 1]; NaN never samples).
+/// `true` with probability `rate` (clamped to [0, 1]; NaN never samples): one decision of the
+/// [`Bernoulli`] sampler behind [`StreamOps::sample`](crate::StreamOps::sample), kept per thread.
 pub fn should_sample(rate: f64) -> bool {
     if rate.is_nan() || rate <= 0.0 {
         return false;
@@ -113,7 +114,13 @@ pub fn should_sample(rate: f64) -> bool {
     if rate >= 1.0 {
         return true;
     }
-    RNG.with(|rng| rng.borrow_mut().random_bool(rate))
+    SAMPLER.with(|sampler| {
+        let mut sampler = sampler.borrow_mut();
+        if sampler.rate() != rate {
+            sampler.set_rate(rate);
+        }
+        Sampler::<()>::keep(&mut *sampler, &())
+    })
 }
 
 /// The keep-rate for a queue holding `queue_len` of `capacity`: the default thresholds of the
@@ -159,7 +166,7 @@ pub async fn monitor_backpressure(stats: StatsHandle) {
 /// Lets a seeded generator stand in for the thread's, for reproducible tests.
 #[cfg(test)]
 pub(crate) fn seed_should_sample(seed: u64) {
-    RNG.with(|rng| *rng.borrow_mut() = <SmallRng as rand::SeedableRng>::seed_from_u64(seed));
+    SAMPLER.with(|sampler| *sampler.borrow_mut() = Bernoulli::seeded(1.0, seed));
 }
 
 #[cfg(test)]
@@ -178,5 +185,18 @@ mod tests {
         seed_should_sample(7);
         let kept = (0..10_000).filter(|_| should_sample(0.5)).count();
         assert!((4_500..=5_500).contains(&kept), "{kept}");
+    }
+
+    #[test]
+    fn should_sample_decides_as_the_sample_operator_does() {
+        // Per-item draws and gap draws: the same decisions as a sampler seeded alike.
+        for rate in [0.3, 0.01] {
+            seed_should_sample(11);
+            let mut sampler = Bernoulli::seeded(rate, 11);
+            let ours: Vec<bool> = (0..2_000).map(|_| should_sample(rate)).collect();
+            let operator: Vec<bool> = (0..2_000).map(|_| sampler.keep(&())).collect();
+            assert_eq!(ours, operator, "rate {rate}");
+            assert!(ours.contains(&true) && ours.contains(&false));
+        }
     }
 }

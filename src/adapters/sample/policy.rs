@@ -70,22 +70,34 @@ impl Bernoulli {
 
     #[track_caller]
     fn with_rng(rate: f64, rng: SmallRng) -> Self {
+        let mut sampler = Bernoulli {
+            rng,
+            rate: 1.0,
+            per_item: false,
+            threshold: 0,
+            ln_miss: 0.0,
+            skip: 0,
+        };
+        sampler.set_rate(rate);
+        sampler
+    }
+
+    /// Keeps each item from now on with probability `rate`, drawing from the same generator.
+    ///
+    /// # Panics
+    ///
+    /// If `rate` is outside [0, 1] or NaN.
+    #[track_caller]
+    pub(crate) fn set_rate(&mut self, rate: f64) {
         if BernoulliDist::new(rate).is_err() {
             panic!("sample: `rate` must be within [0, 1], got {rate}");
         }
-        let mut sampler = Bernoulli {
-            rng,
-            rate,
-            per_item: (GAP_BELOW..1.0).contains(&rate),
-            // `as` saturates; unused at a rate of 1, which keeps every item without a draw.
-            threshold: (rate * TWO_TO_THE_64) as u64,
-            ln_miss: (-rate).ln_1p(),
-            skip: 0,
-        };
-        if rate < GAP_BELOW {
-            sampler.skip = sampler.gap();
-        }
-        sampler
+        self.rate = rate;
+        self.per_item = (GAP_BELOW..1.0).contains(&rate);
+        // `as` saturates; unused at a rate of 1, which keeps every item without a draw.
+        self.threshold = (rate * TWO_TO_THE_64) as u64;
+        self.ln_miss = (-rate).ln_1p();
+        self.skip = if rate < GAP_BELOW { self.gap() } else { 0 };
     }
 
     /// The number of items to drop before the next kept one (a rate below `GAP_BELOW`, or 1).

@@ -3,6 +3,7 @@
 //! admitted readings in front of the windows (`--sample`, `--buffer`), counting every drop.
 //! Both are written here once, for every source.
 
+use std::fmt;
 use std::time::Duration;
 
 use weir::StatsHandle;
@@ -22,27 +23,49 @@ pub(crate) struct Rules {
 }
 
 /// What the rules make of one event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Verdict {
     /// Admitted, at this timestamp (the event's, or the time of reading when it has none).
     Admit(u64),
     /// Outside `--min-value` / `--max-value`.
     Filtered,
-    /// Stamped too far ahead of the clock: what to report.
-    Ahead(String),
+    /// Stamped too far ahead of the clock.
+    Ahead(Ahead),
+}
+
+/// An event stamped more than `--max-future` ahead of the clock; displays as the report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Ahead {
+    timestamp: u64,
+    now: u64,
+    max_future: Duration,
+}
+
+impl fmt::Display for Ahead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "timestamp {} is more than {} ms ahead of the clock ({})",
+            self.timestamp,
+            self.max_future.as_millis(),
+            self.now
+        )
+    }
 }
 
 impl Rules {
     /// Judges an event of this timestamp (`None`: the time of reading) and value.
+    #[inline]
     pub(crate) fn judge(&self, timestamp: Option<u64>, value: f64) -> Verdict {
         let timestamp = timestamp.unwrap_or_else(weir::event::now_ms);
-        if let Some(ahead) = self.max_future {
+        if let Some(max_future) = self.max_future {
             let now = weir::event::now_ms();
-            if timestamp > now.saturating_add(millis(ahead)) {
-                return Verdict::Ahead(format!(
-                    "timestamp {timestamp} is more than {} ms ahead of the clock ({now})",
-                    ahead.as_millis()
-                ));
+            if timestamp > now.saturating_add(millis(max_future)) {
+                return Verdict::Ahead(Ahead {
+                    timestamp,
+                    now,
+                    max_future,
+                });
             }
         }
         if self.min_value.is_some_and(|m| value < m) || self.max_value.is_some_and(|m| value > m) {
@@ -106,6 +129,7 @@ mod tests {
             let Verdict::Ahead(why) = rules.judge(Some(ts), 1.5) else {
                 panic!("{ts} admitted");
             };
+            let why = why.to_string();
             assert!(why.starts_with(&format!("timestamp {ts} is more than 1000 ms ahead")));
         }
         // No timestamp: the time of reading, which is never ahead.

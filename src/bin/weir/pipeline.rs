@@ -26,7 +26,7 @@ use crate::admission::Admission;
 use crate::common::{pull, signals};
 use crate::reading::{Reading, Tally};
 use crate::sink::{Batch, Sink};
-use crate::source::{Finished, Origin, Source};
+use crate::source::{Finished, Origin, Readings, Source};
 use crate::until_signal::UntilSignal;
 use crate::windows::Windows;
 
@@ -43,7 +43,7 @@ struct Fates {
 
 /// Runs the pipeline to its end: the command's exit status.
 pub(crate) async fn run(
-    source: Source,
+    source: Source<impl Readings>,
     admission: &Admission,
     windows: Windows,
     mut sink: Sink,

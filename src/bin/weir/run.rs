@@ -13,7 +13,7 @@ use crate::admission::{Admission, Rules, Shed};
 use crate::common::{millis, parse_duration};
 use crate::pipeline;
 use crate::sink::{Lines, Sink};
-use crate::source::Source;
+use crate::source;
 use crate::windows::Windows;
 
 /// `weir run` options.
@@ -204,7 +204,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let Some(from) = &args.from else {
         // Files: each input's idleness is the merge's to handle.
-        let source = Source::files(
+        let source = source::files(
             &args.files,
             args.max_line,
             admission.rules,
@@ -242,7 +242,7 @@ mod from_redis {
     use crate::redis::Target;
     use crate::sink::partials::Partials;
     use crate::sink::{Lines, Sink};
-    use crate::source::Source;
+    use crate::source;
     use crate::source::redis::RedisInput;
     use crate::windows::Windows;
 
@@ -283,7 +283,7 @@ mod from_redis {
             size: windows.size,
             slide: windows.slide,
         };
-        let source = match Source::redis(input, admission.rules).await {
+        let source = match source::redis(input, admission.rules).await {
             Ok(source) => source,
             Err(e) => return failed(e),
         };

@@ -14,46 +14,54 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::admission::Rules;
+use weir::Stream;
+
 use crate::names::SourceNames;
-use crate::reading::{Readings, Tally};
+use crate::reading::{Reading, Tally};
 
 /// A source, as the pipeline takes it.
-pub(crate) struct Source {
-    pub(crate) readings: Readings,
+pub(crate) struct Source<R> {
+    pub(crate) readings: R,
     /// The sources' names, by the numbers the readings carry.
     pub(crate) names: Rc<RefCell<SourceNames>>,
     pub(crate) control: Control,
 }
 
-impl Source {
-    /// Files (stdin when none, or `-`), lines of at most `max_line` bytes, merged by event
-    /// time; an input silent for `idle` stops holding the others back. Or which input cannot
-    /// be opened, and why.
-    pub(crate) fn files(
-        paths: &[impl AsRef<Path>],
-        max_line: usize,
-        rules: Rules,
-        idle: Option<Duration>,
-    ) -> Result<Source, String> {
-        let (readings, names, files) = files::open(paths, max_line, rules, idle)?;
-        Ok(Source {
-            readings,
-            names,
-            control: Control::Files(files),
-        })
-    }
+/// A source's readings.
+pub(crate) trait Readings: Stream<Item = Reading> + Unpin + 'static {}
 
-    /// The entries of a Redis stream, read through a consumer group; or what failed (the
-    /// server out of reach for the whole give-up time).
-    #[cfg(feature = "redis")]
-    pub(crate) async fn redis(input: redis::RedisInput, rules: Rules) -> Result<Source, String> {
-        let (readings, names, acks) = redis::open(input, rules).await?;
-        Ok(Source {
-            readings,
-            names,
-            control: Control::Redis(acks),
-        })
-    }
+impl<R: Stream<Item = Reading> + Unpin + 'static> Readings for R {}
+
+/// Files (stdin when none, or `-`), lines of at most `max_line` bytes, merged by event time;
+/// an input silent for `idle` stops holding the others back. Or which input cannot be opened,
+/// and why.
+pub(crate) fn files(
+    paths: &[impl AsRef<Path>],
+    max_line: usize,
+    rules: Rules,
+    idle: Option<Duration>,
+) -> Result<Source<impl Readings>, String> {
+    let (readings, names, files) = files::open(paths, max_line, rules, idle)?;
+    Ok(Source {
+        readings,
+        names,
+        control: Control::Files(files),
+    })
+}
+
+/// The entries of a Redis stream, read through a consumer group; or what failed (the server
+/// out of reach for the whole give-up time).
+#[cfg(feature = "redis")]
+pub(crate) async fn redis(
+    input: redis::RedisInput,
+    rules: Rules,
+) -> Result<Source<impl Readings>, String> {
+    let (readings, names, acks) = redis::open(input, rules).await?;
+    Ok(Source {
+        readings,
+        names,
+        control: Control::Redis(acks),
+    })
 }
 
 /// What the pipeline asks of a source besides its readings.

@@ -25,9 +25,10 @@ use weir::io::redis::{Acker, Entry, RedisSource, StreamGroup};
 use weir::prelude::*;
 use weir::window::windows_holding;
 
+use super::Readings;
 use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
-use crate::reading::{Reading, Readings, Tally};
+use crate::reading::{Reading, Tally};
 use crate::redis::{Resilient, Target, block, waits};
 
 /// Where and how to read: `weir run`'s Redis flags.
@@ -136,7 +137,7 @@ fn read_entry(
     let timestamp = match rules.judge(timestamp, value) {
         Verdict::Admit(timestamp) => timestamp,
         Verdict::Filtered => return Ok(None),
-        Verdict::Ahead(text) => return Err((Rejection::Ahead, text)),
+        Verdict::Ahead(ahead) => return Err((Rejection::Ahead, ahead.to_string())),
     };
     let source = if rules.by_source {
         names.index(source.into())
@@ -296,7 +297,7 @@ async fn connect(
 pub(super) async fn open(
     input: RedisInput,
     rules: Rules,
-) -> Result<(Readings, Rc<RefCell<SourceNames>>, Acks), String> {
+) -> Result<(impl Readings, Rc<RefCell<SourceNames>>, Acks), String> {
     let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", input.from);
     let client = redis::Client::open(input.target.server.as_str()).map_err(|e| failed(&e))?;
     let group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer)
@@ -336,7 +337,7 @@ pub(super) async fn open(
         idle: input.idle,
         started: Instant::now(),
     };
-    Ok((Box::pin(readings), names, acks))
+    Ok((readings, names, acks))
 }
 
 #[cfg(test)]

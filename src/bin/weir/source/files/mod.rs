@@ -31,9 +31,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, oneshot};
 
+use super::Readings;
 use crate::admission::Rules;
 use crate::names::{SourceCache, SourceNames};
-use crate::reading::{Reading, Readings, Tally};
+use crate::reading::{Reading, Tally};
 use blocks::{Blocks, Ending};
 use parse::{Parse, Parsed, parse_block};
 use read::{Block, read_blocks};
@@ -74,7 +75,7 @@ pub(super) fn open(
     max_line: usize,
     rules: Rules,
     idle: Option<Duration>,
-) -> Result<(Readings, Rc<RefCell<SourceNames>>, Files), String> {
+) -> Result<(impl Readings, Rc<RefCell<SourceNames>>, Files), String> {
     let inputs = open_inputs(files)?;
     let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
     let progress = progress(total);
@@ -104,7 +105,7 @@ pub(super) fn open(
         inputs: started,
         progress,
     };
-    Ok((Box::pin(merged), names, files))
+    Ok((merged, names, files))
 }
 
 impl Files {

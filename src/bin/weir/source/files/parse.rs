@@ -130,9 +130,9 @@ impl Parsed {
                 });
             }
             Verdict::Filtered => self.filtered += 1,
-            Verdict::Ahead(text) => self.ahead.push(Note {
+            Verdict::Ahead(ahead) => self.ahead.push(Note {
                 line: Some(self.lines),
-                text,
+                text: ahead.to_string(),
             }),
         }
     }
