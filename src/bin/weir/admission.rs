@@ -10,7 +10,7 @@ use weir::StatsHandle;
 use weir::prelude::*;
 
 use crate::common::millis;
-use crate::reading::Readings;
+use crate::reading::BoxedReadings;
 
 /// The per-event rules of admission.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +86,7 @@ pub(crate) struct Shed {
 
 impl Shed {
     /// The readings through the sampler and the buffer asked for, with what counts their drops.
-    pub(crate) fn apply(self, mut readings: Readings) -> (Readings, Vec<StatsHandle>) {
+    pub(crate) fn apply(self, mut readings: BoxedReadings) -> (BoxedReadings, Vec<StatsHandle>) {
         let mut dropped = Vec::new();
         if let Some(rate) = self.sample {
             let sampled = readings.sample(rate);

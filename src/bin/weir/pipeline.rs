@@ -24,9 +24,9 @@ use tokio::time::{Interval, MissedTickBehavior, interval};
 
 use crate::admission::Admission;
 use crate::common::{pull, signals};
-use crate::reading::{Reading, Tally};
+use crate::reading::{Reading, Readings, Tally};
 use crate::sink::{Batch, Sink};
-use crate::source::{Finished, Origin, Readings, Source};
+use crate::source::{Finished, Origin, Source};
 use crate::until_signal::UntilSignal;
 use crate::windows::Windows;
 

@@ -15,8 +15,13 @@ pub(crate) struct Reading {
     pub(crate) source: u32,
 }
 
-/// Readings, as a source hands them to the rest of the pipeline.
-pub(crate) type Readings = Pin<Box<dyn Stream<Item = Reading>>>;
+/// A source's readings, as the pipeline takes them.
+pub(crate) trait Readings: Stream<Item = Reading> + Unpin + 'static {}
+
+impl<R: Stream<Item = Reading> + Unpin + 'static> Readings for R {}
+
+/// Readings behind a box, where stages are chosen at run time (admission's shedding).
+pub(crate) type BoxedReadings = Pin<Box<dyn Stream<Item = Reading>>>;
 
 /// What a source counted of its input. Every unit read (a line of a file, an entry of a
 /// stream) is one of: a reading handed on, malformed, blank, a duplicate, filtered out or

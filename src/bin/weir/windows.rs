@@ -11,7 +11,7 @@ use weir::event::{SeverityAcc, StatsBySeverity, calculate_severity, normalize_va
 use weir::prelude::*;
 use weir::window::{Aggregate, EventTimeWindow, Window};
 
-use crate::reading::{Reading, Readings};
+use crate::reading::{BoxedReadings, Reading};
 
 /// What `weir run` computes per window: the statistics of each source's readings, by source
 /// number (everything under number 0 when the run does not group by source).
@@ -75,9 +75,9 @@ impl Windows {
     /// The windows over `readings`, handing late readings to `late` when given.
     pub(crate) fn open(
         self,
-        readings: Readings,
+        readings: BoxedReadings,
         late: Option<UnboundedSender<Reading>>,
-    ) -> EventTimeWindow<Counting<Readings>, BySource, impl FnMut(&Reading) -> u64> {
+    ) -> EventTimeWindow<Counting<BoxedReadings>, BySource, impl FnMut(&Reading) -> u64> {
         let counted = Counting {
             stream: readings,
             count: 0,

@@ -7,7 +7,7 @@ mod entries;
 mod resilient;
 
 pub(crate) use entries::{Marker, Partial, Report};
-pub(crate) use resilient::Resilient;
+pub(crate) use resilient::{Resilient, waits};
 
 /// A stream on a Redis server, from `redis://HOST:PORT/STREAM`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,13 +49,6 @@ impl Target {
 /// `--until-idle`, whose first read that finds nothing new ends the command.
 pub(crate) fn block(until_idle: bool) -> std::time::Duration {
     std::time::Duration::from_millis(if until_idle { 100 } else { 1_000 })
-}
-
-/// The waits between attempts after a failure: 100 ms doubling up to 2 s. Reads and
-/// connections wait `nominal(k)` before attempt `k + 1`; a sink retries with its jitter.
-pub(crate) fn waits() -> weir::concurrent::Backoff {
-    use std::time::Duration;
-    weir::concurrent::Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
 }
 
 #[cfg(test)]

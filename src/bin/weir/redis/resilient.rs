@@ -53,7 +53,7 @@ impl<St> Resilient<St> {
         let now = Instant::now();
         let (since, failed) = self.failing.get_or_insert((now, 0));
         *failed += 1;
-        let (since, wait) = (*since, super::waits().nominal(*failed));
+        let (since, wait) = (*since, waits().nominal(*failed));
         let lasted = now - since;
         if lasted >= self.give_up {
             let error = format!(
@@ -123,4 +123,11 @@ where
             }
         }
     }
+}
+
+/// The waits between attempts after a failure: 100 ms doubling up to 2 s. Reads and
+/// connections wait `nominal(k)` before attempt `k + 1`; a sink retries with its jitter.
+pub(crate) fn waits() -> weir::concurrent::Backoff {
+    use std::time::Duration;
+    weir::concurrent::Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
 }

@@ -19,7 +19,7 @@ use weir::event::SeverityAcc;
 use weir::io::redis::RedisSink;
 use weir::window::{Aggregate, windows_holding};
 
-use super::{Batch, rows};
+use super::batch::{Batch, rows};
 use crate::reading::Reading;
 use crate::redis::{Marker, Partial, Target, waits};
 use crate::windows::BySource;

@@ -14,10 +14,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::admission::Rules;
-use weir::Stream;
-
 use crate::names::SourceNames;
-use crate::reading::{Reading, Tally};
+use crate::reading::{Readings, Tally};
 
 /// A source, as the pipeline takes it.
 pub(crate) struct Source<R> {
@@ -26,11 +24,6 @@ pub(crate) struct Source<R> {
     pub(crate) names: Rc<RefCell<SourceNames>>,
     pub(crate) control: Control,
 }
-
-/// A source's readings.
-pub(crate) trait Readings: Stream<Item = Reading> + Unpin + 'static {}
-
-impl<R: Stream<Item = Reading> + Unpin + 'static> Readings for R {}
 
 /// Files (stdin when none, or `-`), lines of at most `max_line` bytes, merged by event time;
 /// an input silent for `idle` stops holding the others back. Or which input cannot be opened,

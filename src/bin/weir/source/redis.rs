@@ -25,10 +25,9 @@ use weir::io::redis::{Acker, Entry, RedisSource, StreamGroup};
 use weir::prelude::*;
 use weir::window::windows_holding;
 
-use super::Readings;
 use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
-use crate::reading::{Reading, Tally};
+use crate::reading::{Reading, Readings, Tally};
 use crate::redis::{Resilient, Target, block, waits};
 
 /// Where and how to read: `weir run`'s Redis flags.

@@ -31,10 +31,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Readings;
 use crate::admission::Rules;
 use crate::names::{SourceCache, SourceNames};
-use crate::reading::{Reading, Tally};
+use crate::reading::{Reading, Readings, Tally};
 use blocks::{Blocks, Ending};
 use parse::{Parse, Parsed, parse_block};
 use read::{Block, read_blocks};
