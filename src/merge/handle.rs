@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::tagged::{Shared, counts};
+use super::tagged::{EndedSources, Shared, counts, ended};
 use crate::sync::{Arc, Ordering};
 
 /// Adds keyed sources to a running [`MergeTagged`](super::MergeTagged) from anywhere, and reads its per-source
@@ -21,12 +21,18 @@ impl<K: Clone, St> MergeTaggedHandle<K, St> {
         self.shared.wakes.notify();
     }
 
-    /// How many items each source has yielded, in the order the sources were added. Exact for
-    /// sources that have paused or ended since their last item; the merge publishes the counts
-    /// of the sources in its round every 1 024 rounds, so an always-ready source's count may
-    /// trail by up to 1 024 items.
+    /// How many items each source that has not ended has yielded, in the order the sources
+    /// were added. Exact for sources that have paused since their last item; the merge
+    /// publishes the counts of the sources in its round every 1 024 rounds, so an always-ready
+    /// source's count may trail by up to 1 024 items. A source that ends leaves this list; its
+    /// count goes to [`ended_sources`](Self::ended_sources).
     pub fn source_counts(&self) -> Vec<(K, u64)> {
         counts(&self.shared)
+    }
+
+    /// How many sources have ended, and the items they yielded in all. Exact.
+    pub fn ended_sources(&self) -> EndedSources {
+        ended(&self.shared)
     }
 }
 
@@ -67,7 +73,8 @@ impl<K, St> fmt::Debug for MergeTaggedHandle<K, St> {
 /// handle.push(weir::iter(vec![10])); // the stream alone
 /// drop(handle);
 /// assert_eq!((&mut merged).collect::<Vec<_>>().await, [1, 10, 2]);
-/// assert_eq!(merged.source_counts(), [2, 1]);
+/// let ended = merged.ended_sources();
+/// assert_eq!((ended.sources, ended.items), (2, 3));
 /// # }
 /// ```
 pub struct MergeHandle<St> {
@@ -88,10 +95,15 @@ impl<St> MergeHandle<St> {
         self.inner.push((), stream);
     }
 
-    /// How many items each source has yielded, in the order added; see
+    /// How many items each source that has not ended has yielded, in the order added; see
     /// [`MergeTaggedHandle::source_counts`].
     pub fn source_counts(&self) -> Vec<u64> {
         untagged(self.inner.source_counts())
+    }
+
+    /// How many sources have ended, and the items they yielded in all.
+    pub fn ended_sources(&self) -> EndedSources {
+        self.inner.ended_sources()
     }
 }
 

@@ -25,7 +25,7 @@ mod two;
 pub use event_time::{EventTimeMerge, merge_event_time};
 use handle::untagged;
 pub use handle::{MergeHandle, MergeTaggedHandle};
-pub use tagged::MergeTagged;
+pub use tagged::{EndedSources, MergeTagged};
 pub use two::MergeTwo;
 
 /// Merges `streams` into one stream of their items.
@@ -76,8 +76,8 @@ where
     merge
 }
 
-/// Stream for [`merge`] and [`StreamOps::merge`](crate::StreamOps::merge): a
-/// [`MergeTagged`] without the keys.
+/// Stream for [`merge`]: a [`MergeTagged`] without the keys. (The two-way
+/// [`StreamOps::merge`](crate::StreamOps::merge) returns a [`MergeTwo`].)
 #[must_use = "streams do nothing unless polled"]
 pub struct Merge<St> {
     inner: MergeTagged<(), St>,
@@ -96,7 +96,7 @@ impl<St: Stream + Unpin> Merge<St> {
         }
     }
 
-    /// How many items each source has yielded, in the order added.
+    /// How many items each source that has not ended has yielded, in the order added.
     pub fn source_counts(&self) -> Vec<u64> {
         untagged(self.inner.source_counts())
     }
@@ -104,6 +104,11 @@ impl<St: Stream + Unpin> Merge<St> {
     /// How many sources have not ended yet.
     pub fn live_sources(&self) -> usize {
         self.inner.live_sources()
+    }
+
+    /// How many sources have ended, and the items they yielded in all.
+    pub fn ended_sources(&self) -> EndedSources {
+        self.inner.ended_sources()
     }
 }
 

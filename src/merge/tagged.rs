@@ -1,5 +1,6 @@
 //! [`MergeTagged`]: the rounds of the fair merge.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -18,8 +19,27 @@ pub(super) struct Shared<K, St> {
     pub(super) has_incoming: AtomicBool,
     /// Live [`MergeTaggedHandle`]s: while there are any, more sources may come.
     pub(super) handles: AtomicUsize,
-    /// Every source ever added, with its counter, in the order added.
-    pub(super) registry: Mutex<Vec<(K, WakeArc<Member>)>>,
+    /// The sources not ended yet, with their counters, and what the ended ones yielded.
+    pub(super) registry: Mutex<Registry<K>>,
+}
+
+/// The per-source counters a handle reads: an entry for each source that has not ended, by
+/// the order added; a source's entry is released when it ends, its count added to the totals
+/// of the ended sources. Memory follows the live sources, not every source ever added.
+pub(super) struct Registry<K> {
+    live: BTreeMap<u64, (K, WakeArc<Member>)>,
+    /// The number the next source added gets.
+    next: u64,
+    ended: EndedSources,
+}
+
+/// What the sources of a merge that have ended yielded, in all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndedSources {
+    /// Sources ended.
+    pub sources: u64,
+    /// Items they yielded.
+    pub items: u64,
 }
 
 /// A source with what the merge keeps of it. It lives in the round, in `joining`, or parked
@@ -31,6 +51,8 @@ struct Slot<K, St> {
     waker: Waker,
     /// Index of its waker state in `states` (and of its place in `parked`).
     id: usize,
+    /// Its number in the registry.
+    seq: u64,
     /// Items yielded before round `joined`.
     yielded: u64,
     /// The round this source last joined. It has yielded once in every round since: see
@@ -111,9 +133,14 @@ const PUBLISH_EVERY: u64 = 1024;
 /// let handle = merged.handle();
 /// handle.push("b", weir::iter(10..12)); // a source found at run time
 /// drop(handle);
-/// let all: Vec<_> = (&mut merged).collect().await;
-/// assert_eq!(all, [("a", 0), ("b", 10), ("a", 1), ("b", 11)]);
-/// assert_eq!(merged.source_counts(), [("a", 2), ("b", 2)]);
+/// let first: Vec<_> = (&mut merged).take(3).collect().await;
+/// assert_eq!(first, [("a", 0), ("b", 10), ("a", 1)]);
+/// // The sources not ended, with their items so far; the ended ones in all.
+/// assert_eq!(merged.source_counts(), [("a", 2), ("b", 1)]);
+/// assert_eq!(merged.next().await, Some(("b", 11)));
+/// assert_eq!(merged.next().await, None);
+/// assert_eq!(merged.source_counts(), []);
+/// assert_eq!(merged.ended_sources().items, 4);
 /// # }
 /// ```
 #[must_use = "streams do nothing unless polled"]
@@ -161,7 +188,11 @@ where
                 incoming: Mutex::new(Vec::new()),
                 has_incoming: AtomicBool::new(false),
                 handles: AtomicUsize::new(0),
-                registry: Mutex::new(Vec::new()),
+                registry: Mutex::new(Registry {
+                    live: BTreeMap::new(),
+                    next: 0,
+                    ended: EndedSources::default(),
+                }),
             }),
             done: false,
         }
@@ -177,15 +208,22 @@ where
         } else {
             self.states[id] = state.clone();
         }
+        let seq = {
+            let mut registry = self.shared.registry.lock();
+            let seq = registry.next;
+            registry.next += 1;
+            registry.live.insert(seq, (key.clone(), state.clone()));
+            seq
+        };
         self.joining.push(Slot {
             stream,
-            key: key.clone(),
-            waker: Waker::from(state.clone()),
+            key,
+            waker: Waker::from(state),
             id,
+            seq,
             yielded: 0,
             joined: 0,
         });
-        self.shared.registry.lock().push((key, state));
         self.live += 1;
         self.done = false;
     }
@@ -199,8 +237,8 @@ where
         }
     }
 
-    /// How many items each source has yielded, in the order the sources were added
-    /// (including those that have ended). Exact.
+    /// How many items each source that has not ended has yielded, in the order the sources
+    /// were added. Exact. An ended source's count goes to [`ended_sources`](Self::ended_sources).
     pub fn source_counts(&self) -> Vec<(K, u64)> {
         for (place, slot) in self.round.iter().enumerate() {
             if let Some(slot) = slot {
@@ -216,6 +254,11 @@ where
     /// How many sources have not ended yet.
     pub fn live_sources(&self) -> usize {
         self.live
+    }
+
+    /// How many sources have ended, and the items they yielded in all.
+    pub fn ended_sources(&self) -> EndedSources {
+        self.shared.registry.lock().ended
     }
 
     /// The items yielded by `slot`, which is in the round and was polled in it already if
@@ -273,6 +316,10 @@ where
             self.states[slot.id].closed.store(true, Ordering::Release);
             self.free.push(slot.id);
             self.live -= 1;
+            let mut registry = self.shared.registry.lock();
+            registry.live.remove(&slot.seq);
+            registry.ended.sources += 1;
+            registry.ended.items += slot.yielded;
         } else {
             let id = slot.id;
             self.parked[id] = Some(slot);
@@ -404,9 +451,14 @@ pub(super) fn counts<K: Clone, St>(shared: &Shared<K, St>) -> Vec<(K, u64)> {
     shared
         .registry
         .lock()
-        .iter()
+        .live
+        .values()
         .map(|(key, state)| (key.clone(), state.items.load(Ordering::Relaxed)))
         .collect()
+}
+
+pub(super) fn ended<K, St>(shared: &Shared<K, St>) -> EndedSources {
+    shared.registry.lock().ended
 }
 
 impl<K, St> Unpin for MergeTagged<K, St> {}
