@@ -46,6 +46,19 @@ pin_project! {
     }
 }
 
+impl<St: Stream + fmt::Debug> fmt::Debug for Chunks<St>
+where
+    St::Item: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chunks")
+            .field("stream", &self.stream)
+            .field("items", &self.items)
+            .field("n", &self.n)
+            .finish()
+    }
+}
+
 /// Room reserved ahead in a new batch at most: a huge `n` costs memory as items arrive, not
 /// up front.
 const RESERVE: usize = 1024;
@@ -62,6 +75,12 @@ impl<St: Stream> Chunks<St> {
     }
 
     upstream_accessors!();
+}
+
+impl<St: Stream> FusedStream for Chunks<St> {
+    fn is_terminated(&self) -> bool {
+        self.stream.is_done() && self.items.is_empty()
+    }
 }
 
 impl<St: Stream> Stream for Chunks<St> {
@@ -95,24 +114,5 @@ impl<St: Stream> Stream for Chunks<St> {
             batches(lower.saturating_add(held)),
             upper.and_then(|u| u.checked_add(held)).map(batches),
         )
-    }
-}
-
-impl<St: Stream> FusedStream for Chunks<St> {
-    fn is_terminated(&self) -> bool {
-        self.stream.is_done() && self.items.is_empty()
-    }
-}
-
-impl<St: Stream + fmt::Debug> fmt::Debug for Chunks<St>
-where
-    St::Item: fmt::Debug,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Chunks")
-            .field("stream", &self.stream)
-            .field("items", &self.items)
-            .field("n", &self.n)
-            .finish()
     }
 }

@@ -42,6 +42,15 @@ pin_project! {
     }
 }
 
+impl<St: fmt::Debug> fmt::Debug for Enumerate<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enumerate")
+            .field("stream", &self.stream)
+            .field("count", &self.count)
+            .finish()
+    }
+}
+
 impl<St> Enumerate<St> {
     pub(crate) fn new(stream: St) -> Self {
         Enumerate {
@@ -51,6 +60,12 @@ impl<St> Enumerate<St> {
     }
 
     upstream_accessors!();
+}
+
+impl<St: Stream> FusedStream for Enumerate<St> {
+    fn is_terminated(&self) -> bool {
+        self.stream.is_done()
+    }
 }
 
 impl<St: Stream> Stream for Enumerate<St> {
@@ -72,20 +87,5 @@ impl<St: Stream> Stream for Enumerate<St> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.stream.size_hint()
-    }
-}
-
-impl<St: Stream> FusedStream for Enumerate<St> {
-    fn is_terminated(&self) -> bool {
-        self.stream.is_done()
-    }
-}
-
-impl<St: fmt::Debug> fmt::Debug for Enumerate<St> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Enumerate")
-            .field("stream", &self.stream)
-            .field("count", &self.count)
-            .finish()
     }
 }

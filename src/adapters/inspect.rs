@@ -41,6 +41,14 @@ pin_project! {
     }
 }
 
+impl<St: fmt::Debug, F> fmt::Debug for Inspect<St, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inspect")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<St, F> Inspect<St, F> {
     pub(crate) fn new(stream: St, f: F) -> Self {
         Inspect {
@@ -50,6 +58,12 @@ impl<St, F> Inspect<St, F> {
     }
 
     upstream_accessors!();
+}
+
+impl<St: Stream, F: FnMut(&St::Item)> FusedStream for Inspect<St, F> {
+    fn is_terminated(&self) -> bool {
+        self.stream.is_done()
+    }
 }
 
 impl<St: Stream, F: FnMut(&St::Item)> Stream for Inspect<St, F> {
@@ -67,19 +81,5 @@ impl<St: Stream, F: FnMut(&St::Item)> Stream for Inspect<St, F> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.stream.size_hint()
-    }
-}
-
-impl<St: Stream, F: FnMut(&St::Item)> FusedStream for Inspect<St, F> {
-    fn is_terminated(&self) -> bool {
-        self.stream.is_done()
-    }
-}
-
-impl<St: fmt::Debug, F> fmt::Debug for Inspect<St, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Inspect")
-            .field("stream", &self.stream)
-            .finish_non_exhaustive()
     }
 }

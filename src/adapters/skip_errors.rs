@@ -53,6 +53,15 @@ pin_project! {
     }
 }
 
+impl<St: fmt::Debug> fmt::Debug for SkipErrors<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SkipErrors")
+            .field("stream", &self.stream)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
 impl<St> SkipErrors<St> {
     pub(crate) fn new(stream: St, stats: Arc<ErrorStats>) -> Self {
         SkipErrors {
@@ -67,6 +76,15 @@ impl<St> SkipErrors<St> {
     }
 
     upstream_accessors!();
+}
+
+impl<St, T, E> FusedStream for SkipErrors<St>
+where
+    St: Stream<Item = Result<T, E>>,
+{
+    fn is_terminated(&self) -> bool {
+        self.stream.is_done()
+    }
 }
 
 impl<St, T, E> Stream for SkipErrors<St>
@@ -88,23 +106,5 @@ where
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (0, self.stream.size_hint().1)
-    }
-}
-
-impl<St, T, E> FusedStream for SkipErrors<St>
-where
-    St: Stream<Item = Result<T, E>>,
-{
-    fn is_terminated(&self) -> bool {
-        self.stream.is_done()
-    }
-}
-
-impl<St: fmt::Debug> fmt::Debug for SkipErrors<St> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SkipErrors")
-            .field("stream", &self.stream)
-            .field("stats", &self.stats)
-            .finish()
     }
 }

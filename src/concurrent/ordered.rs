@@ -145,6 +145,15 @@ pin_project! {
     }
 }
 
+impl<St: fmt::Debug, Fut: Future, F> fmt::Debug for MapConcurrent<St, Fut, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapConcurrent")
+            .field("stage", self.inner.stage())
+            .field("held", &self.inner.held())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<St, Fut: Future, F> MapConcurrent<St, Fut, F> {
     pub(crate) fn new(stream: St, n: usize, f: F) -> Self {
         MapConcurrent {
@@ -166,6 +175,17 @@ impl<St, Fut: Future, F> MapConcurrent<St, Fut, F> {
     upstream_accessors!(inner);
 }
 
+impl<St, Fut, F> FusedStream for MapConcurrent<St, Fut, F>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    fn is_terminated(&self) -> bool {
+        self.inner.stage().is_done() && self.inner.held() == 0
+    }
+}
+
 impl<St, Fut, F> Stream for MapConcurrent<St, Fut, F>
 where
     St: Stream,
@@ -181,25 +201,5 @@ where
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.stage().size_hint(self.inner.held())
-    }
-}
-
-impl<St, Fut, F> FusedStream for MapConcurrent<St, Fut, F>
-where
-    St: Stream,
-    F: FnMut(St::Item) -> Fut,
-    Fut: Future,
-{
-    fn is_terminated(&self) -> bool {
-        self.inner.stage().is_done() && self.inner.held() == 0
-    }
-}
-
-impl<St: fmt::Debug, Fut: Future, F> fmt::Debug for MapConcurrent<St, Fut, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MapConcurrent")
-            .field("stage", self.inner.stage())
-            .field("held", &self.inner.held())
-            .finish_non_exhaustive()
     }
 }

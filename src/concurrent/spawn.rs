@@ -83,6 +83,15 @@ pin_project! {
     }
 }
 
+impl<St: fmt::Debug, F, T> fmt::Debug for SpawnConcurrent<St, F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpawnConcurrent")
+            .field("stage", self.inner.stage())
+            .field("held", &self.inner.held())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<St, F, T> SpawnConcurrent<St, F, T> {
     pub(crate) fn new(stream: St, n: usize, f: F) -> Self {
         SpawnConcurrent {
@@ -97,6 +106,18 @@ impl<St, F, T> SpawnConcurrent<St, F, T> {
     }
 
     upstream_accessors!(inner);
+}
+
+impl<St, F, Fut, T> FusedStream for SpawnConcurrent<St, F, T>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    fn is_terminated(&self) -> bool {
+        self.inner.stage().is_done() && self.inner.held() == 0
+    }
 }
 
 impl<St, F, Fut, T> Stream for SpawnConcurrent<St, F, T>
@@ -117,26 +138,5 @@ where
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.stage().size_hint(self.inner.held())
-    }
-}
-
-impl<St, F, Fut, T> FusedStream for SpawnConcurrent<St, F, T>
-where
-    St: Stream,
-    F: FnMut(St::Item) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    fn is_terminated(&self) -> bool {
-        self.inner.stage().is_done() && self.inner.held() == 0
-    }
-}
-
-impl<St: fmt::Debug, F, T> fmt::Debug for SpawnConcurrent<St, F, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpawnConcurrent")
-            .field("stage", self.inner.stage())
-            .field("held", &self.inner.held())
-            .finish_non_exhaustive()
     }
 }

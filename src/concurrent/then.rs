@@ -58,6 +58,15 @@ pin_project! {
     }
 }
 
+impl<St: fmt::Debug, Fut, F> fmt::Debug for Then<St, Fut, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Then")
+            .field("stream", &self.stream)
+            .field("running", &self.future.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<St, Fut, F> Then<St, Fut, F> {
     pub(crate) fn new(stream: St, f: F) -> Self {
         Then {
@@ -68,6 +77,17 @@ impl<St, Fut, F> Then<St, Fut, F> {
     }
 
     upstream_accessors!();
+}
+
+impl<St, Fut, F> FusedStream for Then<St, Fut, F>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    fn is_terminated(&self) -> bool {
+        self.stream.is_done() && self.future.is_none()
+    }
 }
 
 impl<St, Fut, F> Stream for Then<St, Fut, F>
@@ -101,25 +121,5 @@ where
             lower.saturating_add(running),
             upper.and_then(|u| u.checked_add(running)),
         )
-    }
-}
-
-impl<St, Fut, F> FusedStream for Then<St, Fut, F>
-where
-    St: Stream,
-    F: FnMut(St::Item) -> Fut,
-    Fut: Future,
-{
-    fn is_terminated(&self) -> bool {
-        self.stream.is_done() && self.future.is_none()
-    }
-}
-
-impl<St: fmt::Debug, Fut, F> fmt::Debug for Then<St, Fut, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Then")
-            .field("stream", &self.stream)
-            .field("running", &self.future.is_some())
-            .finish_non_exhaustive()
     }
 }

@@ -60,6 +60,14 @@ pin_project! {
     }
 }
 
+impl<St: fmt::Debug, Fut, F> fmt::Debug for MapConcurrentUnordered<St, Fut, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapConcurrentUnordered")
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<St, Fut, F> MapConcurrentUnordered<St, Fut, F> {
     pub(crate) fn new(stream: St, n: usize, f: F) -> Self {
         MapConcurrentUnordered {
@@ -74,6 +82,17 @@ impl<St, Fut, F> MapConcurrentUnordered<St, Fut, F> {
     }
 
     upstream_accessors!(stage);
+}
+
+impl<St, Fut, F> FusedStream for MapConcurrentUnordered<St, Fut, F>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    fn is_terminated(&self) -> bool {
+        self.stage.is_done()
+    }
 }
 
 impl<St, Fut, F> Stream for MapConcurrentUnordered<St, Fut, F>
@@ -96,24 +115,5 @@ where
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.stage.size_hint(0)
-    }
-}
-
-impl<St, Fut, F> FusedStream for MapConcurrentUnordered<St, Fut, F>
-where
-    St: Stream,
-    F: FnMut(St::Item) -> Fut,
-    Fut: Future,
-{
-    fn is_terminated(&self) -> bool {
-        self.stage.is_done()
-    }
-}
-
-impl<St: fmt::Debug, Fut, F> fmt::Debug for MapConcurrentUnordered<St, Fut, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MapConcurrentUnordered")
-            .field("stage", &self.stage)
-            .finish_non_exhaustive()
     }
 }

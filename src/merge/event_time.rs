@@ -165,6 +165,21 @@ pub struct EventTimeMerge<St: Stream, Ts> {
     timer: Option<Pin<Box<Sleep>>>,
 }
 
+impl<St: Stream, Ts> fmt::Debug for EventTimeMerge<St, Ts> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sources: Vec<_> = self
+            .sources
+            .iter()
+            .zip(&self.keys)
+            .map(|(s, &ts)| (s.head.is_some().then_some(ts), s.max, s.idle))
+            .collect();
+        f.debug_struct("EventTimeMerge")
+            .field("sources (head, event time, idle)", &sources)
+            .field("idle_timeout", &self.idle)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<St, Ts> EventTimeMerge<St, Ts>
 where
     St: Stream + Unpin,
@@ -373,6 +388,16 @@ where
 // closure are moved freely.
 impl<St: Stream, Ts> Unpin for EventTimeMerge<St, Ts> {}
 
+impl<St, Ts> FusedStream for EventTimeMerge<St, Ts>
+where
+    St: Stream + Unpin,
+    Ts: FnMut(&St::Item) -> u64,
+{
+    fn is_terminated(&self) -> bool {
+        self.sources.is_empty()
+    }
+}
+
 impl<St, Ts> Stream for EventTimeMerge<St, Ts>
 where
     St: Stream + Unpin,
@@ -431,30 +456,5 @@ where
                     .and_then(|(a, b)| a.checked_add(b)?.checked_add(heads)),
             )
         })
-    }
-}
-
-impl<St, Ts> FusedStream for EventTimeMerge<St, Ts>
-where
-    St: Stream + Unpin,
-    Ts: FnMut(&St::Item) -> u64,
-{
-    fn is_terminated(&self) -> bool {
-        self.sources.is_empty()
-    }
-}
-
-impl<St: Stream, Ts> fmt::Debug for EventTimeMerge<St, Ts> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sources: Vec<_> = self
-            .sources
-            .iter()
-            .zip(&self.keys)
-            .map(|(s, &ts)| (s.head.is_some().then_some(ts), s.max, s.idle))
-            .collect();
-        f.debug_struct("EventTimeMerge")
-            .field("sources (head, event time, idle)", &sources)
-            .field("idle_timeout", &self.idle)
-            .finish_non_exhaustive()
     }
 }

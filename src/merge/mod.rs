@@ -83,6 +83,15 @@ pub struct Merge<St> {
     inner: MergeTagged<(), St>,
 }
 
+impl<St> fmt::Debug for Merge<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Merge")
+            .field("live", &self.inner.live)
+            .field("done", &self.inner.done)
+            .finish()
+    }
+}
+
 impl<St: Stream + Unpin> Merge<St> {
     /// Adds a source.
     pub fn push(&mut self, stream: St) {
@@ -112,6 +121,12 @@ impl<St: Stream + Unpin> Merge<St> {
     }
 }
 
+impl<St: Stream + Unpin> FusedStream for Merge<St> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
 impl<St: Stream + Unpin> Stream for Merge<St> {
     type Item = St::Item;
 
@@ -124,20 +139,5 @@ impl<St: Stream + Unpin> Stream for Merge<St> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.size_hint()
-    }
-}
-
-impl<St: Stream + Unpin> FusedStream for Merge<St> {
-    fn is_terminated(&self) -> bool {
-        self.inner.is_terminated()
-    }
-}
-
-impl<St> fmt::Debug for Merge<St> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Merge")
-            .field("live", &self.inner.live)
-            .field("done", &self.inner.done)
-            .finish()
     }
 }

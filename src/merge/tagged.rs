@@ -166,6 +166,17 @@ pub struct MergeTagged<K, St> {
     pub(super) done: bool,
 }
 
+impl<K: fmt::Debug + Clone, St: Stream + Unpin> fmt::Debug for MergeTagged<K, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&K> = self.slots().map(|s| &s.key).collect();
+        f.debug_struct("MergeTagged")
+            .field("live", &keys)
+            .field("round", &self.rounds)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
 impl<K, St> MergeTagged<K, St>
 where
     K: Clone,
@@ -463,6 +474,12 @@ pub(super) fn ended<K, St>(shared: &Shared<K, St>) -> EndedSources {
 
 impl<K, St> Unpin for MergeTagged<K, St> {}
 
+impl<K: Clone, St: Stream + Unpin> FusedStream for MergeTagged<K, St> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
 impl<K, St> Stream for MergeTagged<K, St>
 where
     K: Clone,
@@ -496,22 +513,5 @@ where
             upper = upper.zip(hi).and_then(|(a, b)| a.checked_add(b));
         }
         (lower, upper)
-    }
-}
-
-impl<K: Clone, St: Stream + Unpin> FusedStream for MergeTagged<K, St> {
-    fn is_terminated(&self) -> bool {
-        self.done
-    }
-}
-
-impl<K: fmt::Debug + Clone, St: Stream + Unpin> fmt::Debug for MergeTagged<K, St> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keys: Vec<&K> = self.slots().map(|s| &s.key).collect();
-        f.debug_struct("MergeTagged")
-            .field("live", &keys)
-            .field("round", &self.rounds)
-            .field("done", &self.done)
-            .finish()
     }
 }

@@ -97,6 +97,16 @@ where
     }
 }
 
+impl<A, B> FusedStream for MergeTwo<A, B>
+where
+    A: Stream,
+    B: Stream<Item = A::Item>,
+{
+    fn is_terminated(&self) -> bool {
+        self.a.is_terminated() && self.b.is_terminated()
+    }
+}
+
 impl<A, B> Stream for MergeTwo<A, B>
 where
     A: Stream,
@@ -124,15 +134,5 @@ where
             _ => None,
         };
         (a_low.saturating_add(b_low), high)
-    }
-}
-
-impl<A, B> FusedStream for MergeTwo<A, B>
-where
-    A: Stream,
-    B: Stream<Item = A::Item>,
-{
-    fn is_terminated(&self) -> bool {
-        self.a.is_terminated() && self.b.is_terminated()
     }
 }

@@ -32,6 +32,12 @@ pub fn iter<I: IntoIterator>(iter: I) -> Iter<I::IntoIter> {
 
 impl<I> Unpin for Iter<I> {}
 
+impl<I: Iterator> FusedStream for Iter<I> {
+    fn is_terminated(&self) -> bool {
+        self.iter.is_none()
+    }
+}
+
 impl<I: Iterator> Stream for Iter<I> {
     type Item = I::Item;
 
@@ -49,11 +55,5 @@ impl<I: Iterator> Stream for Iter<I> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.iter.as_ref().map_or((0, Some(0)), Iterator::size_hint)
-    }
-}
-
-impl<I: Iterator> FusedStream for Iter<I> {
-    fn is_terminated(&self) -> bool {
-        self.iter.is_none()
     }
 }

@@ -65,6 +65,12 @@ impl<T> Recv<T> {
     }
 }
 
+impl<T> FusedStream for Recv<T> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
 impl<T> Stream for Recv<T> {
     type Item = T;
 
@@ -87,11 +93,5 @@ impl<T> Stream for Recv<T> {
             // closed, so only the lower bound is known.
             (self.rx.len(), None)
         }
-    }
-}
-
-impl<T> FusedStream for Recv<T> {
-    fn is_terminated(&self) -> bool {
-        self.done
     }
 }

@@ -64,6 +64,12 @@ impl<St> UntilSignal<St> {
     }
 }
 
+impl<St: Stream + Unpin> FusedStream for UntilSignal<St> {
+    fn is_terminated(&self) -> bool {
+        self.signals.is_none()
+    }
+}
+
 impl<St: Stream + Unpin> Stream for UntilSignal<St> {
     type Item = St::Item;
 
@@ -92,12 +98,6 @@ impl<St: Stream + Unpin> Stream for UntilSignal<St> {
             Some(_) => (0, self.stream.size_hint().1),
             None => (0, Some(0)),
         }
-    }
-}
-
-impl<St: Stream + Unpin> FusedStream for UntilSignal<St> {
-    fn is_terminated(&self) -> bool {
-        self.signals.is_none()
     }
 }
 

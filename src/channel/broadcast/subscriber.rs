@@ -28,6 +28,17 @@ pub struct Subscriber<T> {
     done: bool,
 }
 
+impl<T> fmt::Debug for Subscriber<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("delivery", &self.delivery)
+            .field("received", &self.received)
+            .field("lagged", &self.lagged)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T: Clone> Subscriber<T> {
     pub(super) fn join(shared: &Arc<Shared<T>>, delivery: Delivery) -> Self {
         let mut state = shared.state.lock();
@@ -200,6 +211,14 @@ pub struct WithLag<T> {
     subscriber: Subscriber<T>,
 }
 
+impl<T> fmt::Debug for WithLag<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithLag")
+            .field("subscriber", &self.subscriber)
+            .finish()
+    }
+}
+
 impl<T> WithLag<T> {
     /// The subscriber.
     pub fn get_ref(&self) -> &Subscriber<T> {
@@ -212,6 +231,12 @@ impl<T> WithLag<T> {
     }
 }
 
+impl<T: Clone> FusedStream for WithLag<T> {
+    fn is_terminated(&self) -> bool {
+        self.subscriber.is_terminated()
+    }
+}
+
 impl<T: Clone> Stream for WithLag<T> {
     type Item = Result<T, Lagged>;
 
@@ -220,22 +245,14 @@ impl<T: Clone> Stream for WithLag<T> {
     }
 }
 
-impl<T: Clone> FusedStream for WithLag<T> {
-    fn is_terminated(&self) -> bool {
-        self.subscriber.is_terminated()
-    }
-}
-
-impl<T> fmt::Debug for WithLag<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WithLag")
-            .field("subscriber", &self.subscriber)
-            .finish()
-    }
-}
-
 // Nothing in a subscriber is pinned: items are moved in and out of its buffer freely.
 impl<T> Unpin for Subscriber<T> {}
+
+impl<T: Clone> FusedStream for Subscriber<T> {
+    fn is_terminated(&self) -> bool {
+        self.done && self.buffer.is_empty()
+    }
+}
 
 impl<T: Clone> Stream for Subscriber<T> {
     type Item = T;
@@ -258,12 +275,6 @@ impl<T: Clone> Stream for Subscriber<T> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         let buffered = self.buffer.len();
         (buffered, self.done.then_some(buffered))
-    }
-}
-
-impl<T: Clone> FusedStream for Subscriber<T> {
-    fn is_terminated(&self) -> bool {
-        self.done && self.buffer.is_empty()
     }
 }
 
@@ -294,16 +305,5 @@ impl<T> Drop for Subscriber<T> {
         for waker in [publisher, unsubscribed].into_iter().flatten() {
             waker.wake();
         }
-    }
-}
-
-impl<T> fmt::Debug for Subscriber<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Subscriber")
-            .field("delivery", &self.delivery)
-            .field("received", &self.received)
-            .field("lagged", &self.lagged)
-            .field("done", &self.done)
-            .finish_non_exhaustive()
     }
 }

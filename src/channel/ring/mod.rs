@@ -61,7 +61,7 @@ pub use sender::{RingSender, SendFuture};
 /// slots and the counts of live senders. Every operation takes the lock once, changes the
 /// state, takes the waker to wake out of the state, releases the lock and only then wakes: no
 /// waker runs under the lock, and a waiter registers its waker under the same lock that the
-/// other side checks, so no wake-up can be lost (the loom models in this file check that).
+/// other side checks, so no wake-up can be lost (the loom models in `loom.rs` check that).
 /// Items dropped with the receiver are dropped after the lock is released. The counters are
 /// added to with a plain load and store, not a read-modify-write: `received` and `dropped`
 /// only under the lock (every writer of them holds it), `processed` only by the receiver.

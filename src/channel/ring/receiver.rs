@@ -20,6 +20,16 @@ pub struct RingReceiver<T> {
     pub(super) done: bool,
 }
 
+impl<T> fmt::Debug for RingReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingReceiver")
+            .field("capacity", &self.shared.capacity)
+            .field("overflow", &self.shared.overflow)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T> RingReceiver<T> {
     /// Takes the oldest buffered item without waiting.
     ///
@@ -199,6 +209,12 @@ fn wait<T>(mut state: MutexGuard<'_, State<T>>, done: &mut bool, cx: &Context<'_
     true
 }
 
+impl<T> FusedStream for RingReceiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
 impl<T> Stream for RingReceiver<T> {
     type Item = T;
 
@@ -257,12 +273,6 @@ impl<T> fmt::Debug for RecvMany<'_, T> {
     }
 }
 
-impl<T> FusedStream for RingReceiver<T> {
-    fn is_terminated(&self) -> bool {
-        self.done
-    }
-}
-
 impl<T> Drop for RingReceiver<T> {
     fn drop(&mut self) {
         let (held, blocked) = {
@@ -278,15 +288,5 @@ impl<T> Drop for RingReceiver<T> {
         for (_, waker) in blocked {
             waker.wake();
         }
-    }
-}
-
-impl<T> fmt::Debug for RingReceiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RingReceiver")
-            .field("capacity", &self.shared.capacity)
-            .field("overflow", &self.shared.overflow)
-            .field("done", &self.done)
-            .finish_non_exhaustive()
     }
 }

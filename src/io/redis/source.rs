@@ -185,6 +185,17 @@ pub struct RedisSource {
     read: u64,
 }
 
+impl fmt::Debug for RedisSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSource")
+            .field("group", &self.group)
+            .field("phase", &self.phase)
+            .field("buffered", &self.buffer.len())
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RedisSource {
     /// Connects twice (one connection for the blocking reads, one for the acknowledgements),
     /// creates the group if it is missing (reading the stream from its start, `MKSTREAM`),
@@ -418,16 +429,5 @@ impl Stream for RedisSource {
     fn size_hint(&self) -> (usize, Option<usize>) {
         let buffered = self.buffer.len();
         (buffered, self.done.then_some(buffered))
-    }
-}
-
-impl fmt::Debug for RedisSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSource")
-            .field("group", &self.group)
-            .field("phase", &self.phase)
-            .field("buffered", &self.buffer.len())
-            .field("read", &self.read)
-            .finish_non_exhaustive()
     }
 }
