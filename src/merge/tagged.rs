@@ -515,3 +515,33 @@ where
         (lower, upper)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::unit;
+
+    /// The waker states are std's `Arc`s even in the loom build (a `Waker` is made from one),
+    /// so their reference counts are checked here: once every source has ended, only the
+    /// merge's own table holds each state; the sources' wakers and the registry let go.
+    #[test]
+    fn ended_sources_leave_one_reference_to_their_waker_state() {
+        unit(|| {
+            let mut merged = super::super::merge_tagged((0..3).map(|k| (k, crate::iter(0..k))));
+            let handle = merged.handle();
+            handle.push(9, crate::iter(0..2));
+            drop(handle);
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut items = 0;
+            while let Poll::Ready(Some(_)) = Pin::new(&mut merged).poll_next(&mut cx) {
+                items += 1;
+            }
+            assert_eq!(items, 5);
+            assert!(merged.done && merged.live == 0);
+            assert!(merged.shared.registry.lock().live.is_empty());
+            for state in &merged.states {
+                assert_eq!(WakeArc::strong_count(state), 1);
+            }
+        });
+    }
+}

@@ -287,12 +287,17 @@ impl fmt::Debug for Counters {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::unit;
 
     #[test]
     fn report_format_and_rounding() {
+        unit(report_format_and_rounding_body);
+    }
+
+    fn report_format_and_rounding_body() {
         let stats = BackpressureStats::new();
         assert_eq!(
             stats.to_string(),
@@ -310,6 +315,10 @@ mod tests {
 
     #[test]
     fn counters_add_up_the_polls_and_every_handle_reads_them() {
+        unit(counters_add_up_body);
+    }
+
+    fn counters_add_up_body() {
         let counters = Counters::new();
         let early = counters.handle();
         counters.add(Tally {

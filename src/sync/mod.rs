@@ -40,6 +40,8 @@ mod imp {
 
 #[cfg(all(test, feature = "loom"))]
 mod imp {
+    #[allow(unused_imports)]
+    pub(crate) use loom::future::block_on;
     pub(crate) use loom::sync::Mutex as RawMutex;
     pub(crate) use loom::sync::MutexGuard;
     #[allow(unused_imports)]
@@ -47,22 +49,53 @@ mod imp {
         Arc,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     };
-    #[allow(unused_imports)]
     pub(crate) use loom::thread;
-    pub(crate) use loom::{future::block_on, model};
 }
 
-/// Loom's model checker and its executor, for the loom models next to the code they check.
+/// Loom's executor, for the loom models next to the code they check.
 #[cfg(all(test, feature = "loom"))]
-pub(crate) use imp::{block_on, model};
+pub(crate) use imp::block_on;
+
+/// Checks `f` under every interleaving loom explores: loom's model checker, with at most two
+/// preemptions per interleaving unless `LOOM_MAX_PREEMPTIONS` says otherwise. Without a
+/// bound the models take hours in a debug build (`cargo test --all-features`); with two
+/// they take minutes there and seconds with `--release`, and every model still fails on the
+/// mutants of `scripts/loom-mutants.sh`, which are run with the same bound.
+#[cfg(all(test, feature = "loom"))]
+pub(crate) fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = ::loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+/// Runs the body of an ordinary unit test that uses this module's types: as it is, or, in the
+/// loom build (where they are loom's, which work only inside a model), once inside a model,
+/// so that `cargo test --features loom` (and `--all-features`) runs these tests too.
+#[cfg(test)]
+pub(crate) fn unit<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    #[cfg(feature = "loom")]
+    model(f);
+    #[cfg(not(feature = "loom"))]
+    f();
+}
 
 #[allow(unused_imports)]
 pub(crate) use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, MutexGuard, Ordering, thread};
 
 /// The `Arc` a [`Waker`] is built from: always std's, even under loom, because
-/// [`Waker::from`] takes a `std::sync::Arc`. Only the reference count lives outside loom's
-/// view; everything a waker reads or writes inside it uses this module's types, so loom still
-/// sees every access that matters.
+/// [`Waker::from`] takes a `std::sync::Arc` (a waker from loom's `Arc` would need a
+/// hand-written `RawWaker` vtable, which is `unsafe`). Only the reference count lives outside
+/// loom's view; everything a waker reads or writes inside it uses this module's types, so loom
+/// still sees every access that matters, and ordinary tests check the counts
+/// (`docs/LOOM.md`).
 pub(crate) type WakeArc<T> = std::sync::Arc<T>;
 
 /// A mutual-exclusion lock that never poisons.
@@ -152,7 +185,7 @@ impl fmt::Debug for WakerCell {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::task::Wake;
@@ -166,6 +199,10 @@ mod tests {
 
     #[test]
     fn wake_reaches_the_registered_waker_once() {
+        unit(wake_reaches_the_registered_waker_once_body);
+    }
+
+    fn wake_reaches_the_registered_waker_once_body() {
         let counter = std::sync::Arc::new(Counter(std::sync::atomic::AtomicUsize::new(0)));
         let waker = Waker::from(counter.clone());
         let cell = WakerCell::new();
@@ -178,6 +215,8 @@ mod tests {
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
     }
 
+    /// Not in the loom build: a thread that panics inside a loom model ends the model.
+    #[cfg(not(feature = "loom"))]
     #[test]
     fn mutex_survives_a_panic_while_locked() {
         let m = std::sync::Arc::new(Mutex::new(1));

@@ -340,7 +340,7 @@ impl<T, G: FnMut() -> f64> Sampler<T> for Adaptive<G> {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
