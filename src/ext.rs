@@ -269,7 +269,8 @@ pub trait StreamOps: Stream {
     }
 
     /// Like [`broadcast`](Self::broadcast), with `n` lagging subscribers that all see every
-    /// item the stream yields (unless they lag).
+    /// item the stream yields (unless they lag). For a fixed number of subscribers to name
+    /// one by one, see [`fan_out_to`](Self::fan_out_to).
     ///
     /// # Panics
     ///
@@ -281,6 +282,47 @@ pub trait StreamOps: Stream {
         Self::Item: Clone + Send + 'static,
     {
         self.fan_out_with(std::iter::repeat_n(Delivery::Lagging, n), capacity)
+    }
+
+    /// Like [`fan_out_with`](Self::fan_out_with), with the deliveries in an array: the
+    /// subscribers come back in an array of the same size, in the same order, so that they can
+    /// be named where they are made.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use weir::prelude::*;
+    /// use weir::channel::Delivery::{Critical, Lagging};
+    ///
+    /// let (task, [storage, alerts, dashboard]) =
+    ///     weir::iter(0..100).fan_out_to([Critical, Critical, Lagging], 16);
+    /// let storage = tokio::spawn(storage.count());
+    /// let alerts = tokio::spawn(alerts.filter(|x| x % 10 == 0).count());
+    /// let dashboard = tokio::spawn(dashboard.count());
+    /// task.await.unwrap();
+    /// assert_eq!(storage.await.unwrap(), 100);
+    /// assert_eq!(alerts.await.unwrap(), 10);
+    /// assert!(dashboard.await.unwrap() <= 100); // lagging: what it kept up with
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0, or when called outside a tokio runtime.
+    #[track_caller]
+    fn fan_out_to<const N: usize>(
+        self,
+        deliveries: [Delivery; N],
+        capacity: usize,
+    ) -> (JoinHandle<()>, [Subscriber<Self::Item>; N])
+    where
+        Self: Sized + Send + 'static,
+        Self::Item: Clone + Send + 'static,
+    {
+        let (task, subscribers) = self.fan_out_with(deliveries, capacity);
+        let subscribers = subscribers
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one subscriber per delivery"));
+        (task, subscribers)
     }
 
     /// Like [`fan_out`](Self::fan_out), with one subscriber per [`Delivery`]: critical subscribers

@@ -39,6 +39,83 @@
 //! # }
 //! ```
 //!
+//! ## A whole pipeline
+//!
+//! The course project's production architecture (sources merged, processed, broadcast to
+//! several consumers) in weir: two sources of different types merged by event time, a
+//! drop-oldest buffer that counts what it drops, 1 s windows with their mean, and a
+//! broadcast to three consumers, one of them a writer with at most four writes in flight.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use std::time::Duration;
+//! use weir::channel::Delivery::{Critical, Lagging};
+//! use weir::prelude::*;
+//!
+//! #[derive(Debug, Clone, Copy)]
+//! struct Reading {
+//!     ts: u64, // event time, ms
+//!     value: f64,
+//! }
+//!
+//! // Two sources: a live channel and a replayed log. `boxed` makes them one type.
+//! let (tx, rx) = tokio::sync::mpsc::channel(64);
+//! tokio::spawn(async move {
+//!     for i in 0..20u64 {
+//!         tx.send(Reading { ts: i * 100, value: i as f64 }).await.unwrap();
+//!     }
+//! });
+//! let replay = weir::iter((0..20u64).map(|i| Reading { ts: i * 100 + 50, value: 1.0 }));
+//! let sources = [weir::from_receiver(rx).boxed(), replay.boxed()];
+//!
+//! // Merged by event time, so that neither source makes the other's readings late.
+//! let merged = weir::merge::merge_event_time(sources, |r: &Reading| r.ts);
+//! // A drop-oldest buffer of 1 024 readings: a slow consumer loses the oldest, counted.
+//! let buffered = merged.drop_oldest(1024);
+//! let drops = buffered.stats();
+//! // 1 s tumbling windows: count, mean, min, max of each.
+//! let windows = buffered.tumbling_window(1_000, |r: &Reading| r.ts, Summarize(|r: &Reading| r.value));
+//!
+//! // Three consumers: storage and alerts hold the stream back, the dashboard skips ahead.
+//! let (task, [storage, alerts, dashboard]) = windows.fan_out_to([Critical, Critical, Lagging], 16);
+//! let writer = tokio::spawn(
+//!     storage
+//!         .map_concurrent(4, |w| async move {
+//!             tokio::time::sleep(Duration::from_millis(10)).await; // the write
+//!             w.count
+//!         })
+//!         .fold(0, |written, n| written + n),
+//! );
+//! let alerts = tokio::spawn(alerts.filter(|w| w.max() > Some(15.0)).count());
+//! let dashboard = tokio::spawn(dashboard.map(|w| (w.start, w.mean())).collect::<Vec<_>>());
+//!
+//! task.await.unwrap();
+//! assert_eq!(writer.await.unwrap(), 40); // every reading, in windows, written
+//! assert_eq!(alerts.await.unwrap(), 1); // the second second reaches 19
+//! let seen = dashboard.await.unwrap();
+//! assert!(seen.len() <= 2);
+//! assert_eq!(seen.first(), Some(&(0, Some(2.75)))); // (0 + ... + 9 + 10 x 1.0) / 20
+//! assert_eq!(drops.dropped(), 0);
+//! # }
+//! ```
+//!
+//! The examples need tokio with its `rt` and `macros` features (`#[tokio::main]`), `time`
+//! for timers and `sync` for channels: `tokio = { version = "1", features = ["rt", "macros",
+//! "time", "sync"] }`, and `rt-multi-thread` for `#[tokio::main]` without a `flavor`.
+//!
+//! ## Which statistics type
+//!
+//! - Counts of what an operator received, emitted and dropped: [`BackpressureStats`], read
+//!   through a [`StatsHandle`] from `.stats()` on a buffer, a sampler or a ring channel;
+//!   [`ErrorStats`] for [`skip_errors`](TryStreamOps::skip_errors).
+//! - Statistics of values in a window: the aggregates in [`window`] ([`Summarize`](window::Summarize)
+//!   for count, sum, mean, min and max in one; [`Mean`](window::Mean), [`Max`](window::Max)...
+//!   alone), read as `w.mean()`, `w.max()`... on the [`Window`](window::Window).
+//! - [`event::WindowedStats`], [`event::StatsBySeverity`] and [`event::StatsBySource`]: the
+//!   course project's names, for its [`Event`](event::Event)s (severity counts, per-source
+//!   windows). Use them with the course's event types; for your own items, the aggregates in
+//!   [`window`].
+//!
 //! ## Where things are
 //!
 //! - [`StreamOps`]: the extension trait with every operator and consumer; `use

@@ -16,7 +16,9 @@ use tokio::time::{Instant, Sleep, sleep_until};
 /// [`sliding_window`](crate::StreamOps::sliding_window)) so that one fast source cannot make
 /// another source's on-time items late. See [`EventTimeMerge`].
 ///
-/// Sources must be `Unpin`: pin one that is not with `Box::pin`.
+/// The sources are one type, held in one `Vec`, and `Unpin`. Sources of different types (a
+/// channel and an iterator, two `map`s with different closures, an `async` stream) become one
+/// with [`boxed`](crate::StreamOps::boxed), which also pins them: see the second example.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -33,6 +35,27 @@ use tokio::time::{Instant, Sleep, sleep_until};
 ///     .await;
 /// // Nothing is late: b's 200 and 1 000 come before a's 1 500.
 /// assert_eq!(counts, [(0, 2, 0), (1_000, 2, 0), (2_000, 2, 0)]);
+/// # }
+/// ```
+///
+/// Two sources of different types, boxed into one:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use weir::prelude::*;
+///
+/// let (tx, rx) = tokio::sync::mpsc::channel(8);
+/// tokio::spawn(async move {
+///     for ts in [100u64, 1_200] {
+///         tx.send(ts).await.unwrap();
+///     }
+/// });
+/// let live = weir::from_receiver(rx).boxed(); // a channel...
+/// let replay = weir::iter([50u64, 900]).map(|ts| ts + 10).boxed(); // ...and a mapped iterator
+/// let merged: Vec<u64> = weir::merge::merge_event_time([live, replay], |ts: &u64| *ts)
+///     .collect()
+///     .await;
+/// assert_eq!(merged, [60, 100, 910, 1_200]);
 /// # }
 /// ```
 pub fn merge_event_time<I, Ts>(sources: I, timestamp: Ts) -> EventTimeMerge<I::Item, Ts>

@@ -95,3 +95,57 @@ pub struct Window<O> {
     /// Late items dropped since the previous window was emitted (event-time windows).
     pub late: u64,
 }
+
+impl<V> Window<Measured<V>> {
+    /// The result of a numeric built-in ([`Sum`], [`Mean`], [`Min`], [`Max`], [`Summarize`]),
+    /// without the NaN values it skipped: `w.value()` for `w.result.value`.
+    pub fn value(&self) -> &V {
+        &self.result.value
+    }
+}
+
+/// The common reads of a [`Summarize`] window, one hop each: `w.mean()` for
+/// `w.result.value.mean`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use weir::prelude::*;
+///
+/// // (timestamp ms, value)
+/// let readings = weir::iter([(0u64, 1.0), (400, 3.0), (1_100, -2.0)]);
+/// let windows: Vec<_> = readings
+///     .tumbling_window(1_000, |r: &(u64, f64)| r.0, Summarize(|r: &(u64, f64)| r.1))
+///     .collect()
+///     .await;
+/// let w = &windows[0];
+/// assert_eq!((w.start, w.end, w.count), (0, 1_000, 2));
+/// assert_eq!((w.mean(), w.min(), w.max(), w.sum()), (Some(2.0), Some(1.0), Some(3.0), 4.0));
+/// assert_eq!(w.skipped(), 0); // NaN values left out
+/// # }
+/// ```
+impl Window<Measured<Summary>> {
+    /// The mean of the values, `None` when every value was NaN.
+    pub fn mean(&self) -> Option<f64> {
+        self.result.value.mean
+    }
+
+    /// The smallest value, `None` when every value was NaN.
+    pub fn min(&self) -> Option<f64> {
+        self.result.value.min
+    }
+
+    /// The largest value, `None` when every value was NaN.
+    pub fn max(&self) -> Option<f64> {
+        self.result.value.max
+    }
+
+    /// The sum of the values (0.0 when every value was NaN).
+    pub fn sum(&self) -> f64 {
+        self.result.value.sum
+    }
+
+    /// NaN values left out of the statistics ([`count`](Self::count) includes them).
+    pub fn skipped(&self) -> u64 {
+        self.result.skipped
+    }
+}

@@ -119,7 +119,8 @@ pin_project! {
     ///     .tumbling_window(1_000, |r: &(u64, f64)| r.0, Summarize(|r: &(u64, f64)| r.1))
     ///     .collect()
     ///     .await;
-    /// let means: Vec<_> = windows.iter().map(|w| (w.start, w.end, w.result.value.mean)).collect();
+    /// // `w.mean()` reads `w.result.value.mean`; `min()`, `max()`, `sum()` alike.
+    /// let means: Vec<_> = windows.iter().map(|w| (w.start, w.end, w.mean())).collect();
     /// assert_eq!(
     ///     means,
     ///     [(0, 1_000, Some(2.0)), (1_000, 2_000, Some(-2.0)), (2_000, 3_000, Some(8.0))]

@@ -128,16 +128,12 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         }
         e
     });
-    let (driver, mut subs) = events.fan_out_with(
+    let (driver, [analytics_events, storage_events, alerting]) = events.fan_out_to(
         [Delivery::Critical, Delivery::Critical, Delivery::Lagging],
         1024,
     );
-    let alerting = subs.pop().expect("three subscribers");
-    let storage = storage(
-        subs.pop().expect("three subscribers"),
-        usize::try_from(args.writers).expect("at most 1000"),
-    );
-    let analytics_events = subs.pop().expect("three subscribers");
+    let writers = usize::try_from(args.writers).expect("at most 1000");
+    let storage = storage(storage_events, writers);
     let alerting = tokio::spawn(
         alerting
             .filter(|e: &ProcessedEvent| e.severity == Severity::Critical)
