@@ -4,8 +4,9 @@
 # model fails (an assertion, a deadlock loom reports, or a panic). Exit status 1 if any mutant
 # got past every model, or if one no longer applies to the code (its text was not found once).
 #
-#   scripts/loom-mutants.sh            # every mutant
-#   scripts/loom-mutants.sh merge-     # the mutants whose name contains "merge-"
+#   scripts/loom-mutants.sh                  # every mutant
+#   scripts/loom-mutants.sh merge-           # the mutants whose name contains "merge-"
+#   scripts/loom-mutants.sh 'merge-|ring-'   # ... "merge-" or "ring-"
 #
 # The mutants are applied to a copy of the working tree; the tree itself is never touched.
 # Builds go to target/loom-mutants, so only the first build is a full one.
@@ -92,6 +93,9 @@ mutant "waker-cell-drops-the-wake" src/sync/mod.rs \
 mutant "counters-overwritten-not-added" src/stats/mod.rs \
     'counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);' \
     'counter.store(n, Ordering::Relaxed);'
+mutant "counters-record-is-a-load-and-a-store" src/stats/mod.rs \
+    'self.dropped.fetch_add(n, Ordering::Relaxed);' \
+    'self.dropped.store(self.dropped.load(Ordering::Relaxed) + n, Ordering::Relaxed);'
 
 # ---- ring channel ----
 mutant "ring-send-does-not-wake-receiver" src/channel/ring/sender.rs \
@@ -137,6 +141,23 @@ mutant "ring-close-does-not-release-senders" src/channel/ring/receiver.rs \
         wake_all(wakers);' 'wakers
         };
         drop(wakers);'
+mutant "ring-try-recv-does-not-free-a-waiting-sender" src/channel/ring/receiver.rs \
+    '(item, over, state.grant_if_waiting(self.shared.capacity))' \
+    '(item, over, Option::<Wakers>::None)'
+mutant "ring-freed-slot-goes-to-the-newest-sender" src/channel/ring/mod.rs \
+    'self.blocked.pop_front().expect("not empty");' 'self.blocked.pop_back().expect("not empty");'
+mutant "ring-promised-slot-not-consumed" src/channel/ring/sender.rs \
+    'if let Some(at) = promised {
+            state.promised.swap_remove(at);' 'if let Some(at) = promised {
+            let _ = at;'
+mutant "ring-waiting-send-keeps-first-waker" src/channel/ring/sender.rs \
+    'if !held.will_wake(cx.waker()) {
+                            *held = cx.waker().clone();
+                        }' 'let _ = held;'
+mutant "ring-closed-receiver-waits-for-live-senders" src/channel/ring/receiver.rs \
+    'cx: &Context<'"'"'_>) -> bool {
+    if state.senders == 0 || !state.receiver_alive {' 'cx: &Context<'"'"'_>) -> bool {
+    if state.senders == 0 {'
 
 # ---- broadcast ----
 mutant "broadcast-blocked-feed-does-not-wake-subscribers" src/channel/broadcast/publisher.rs \
@@ -167,14 +188,18 @@ mutant "wake-queue-queued-mark-never-cleared" src/wake_queue.rs \
 mutant "wake-queue-wake-does-not-flag-the-queue" src/wake_queue.rs \
     'self.any.store(true, Ordering::Release);' ''
 mutant "wake-queue-flag-cleared-after-taking-the-queue" src/wake_queue.rs \
-    'self.any.store(false, Ordering::Relaxed);
-            true' 'true' \
+    'let _queue = self.woken.lock();
+        self.any.store(false, Ordering::Relaxed);
+        true' 'true' \
     'let woken = std::mem::take(&mut *self.woken.lock());' \
     'let woken = std::mem::take(&mut *self.woken.lock());
         self.any.store(false, Ordering::Relaxed);'
+mutant "wake-queue-flag-cleared-outside-the-lock" src/wake_queue.rs \
+    'let _queue = self.woken.lock();
+        self.any.store(false, Ordering::Relaxed);' 'self.any.store(false, Ordering::Relaxed);'
 mutant "wake-queue-wake-does-not-wake-the-owner" src/wake_queue.rs \
-    'self.any.store(true, Ordering::Release);
-        self.parent.wake();' 'self.any.store(true, Ordering::Release);'
+    'drop(queue);
+        self.parent.wake();' 'drop(queue);'
 
 # ---- merge ----
 mutant "merge-pending-without-a-last-look" src/merge/tagged.rs \
@@ -189,8 +214,14 @@ mutant "merge-budget-without-self-wake" src/merge/tagged.rs \
 mutant "merge-reused-id-keeps-old-waker-state" src/merge/tagged.rs \
     'self.states[id] = state.clone();' 'let _ = &state;'
 mutant "merge-handle-push-does-not-notify" src/merge/handle.rs \
-    'self.shared.has_incoming.store(true, Ordering::Release);
-        self.shared.wakes.notify();' 'self.shared.has_incoming.store(true, Ordering::Release);'
+    '}
+        self.shared.wakes.notify();' '}'
+mutant "merge-incoming-flag-cleared-after-taking-the-sources" src/merge/tagged.rs \
+    'self.shared.has_incoming.store(false, Ordering::Relaxed);
+            std::mem::take(&mut *incoming)
+        };' 'std::mem::take(&mut *incoming)
+        };
+        self.shared.has_incoming.store(false, Ordering::Relaxed);'
 mutant "merge-last-handle-does-not-wake" src/merge/handle.rs \
     '// The merge may be waiting only for handles to go: let it look again.
             self.shared.wakes.parent.wake();' ''
@@ -219,7 +250,13 @@ fi
 caught=0 missed=0 broken=0
 for i in "${!names[@]}"; do
     name="${names[$i]}"
-    case "$name" in *"$filter"*) ;; *) continue ;; esac
+    wanted=0
+    IFS='|' read -ra alternatives <<<"$filter"
+    [ "${#alternatives[@]}" -eq 0 ] && alternatives=("")
+    for alternative in "${alternatives[@]}"; do
+        case "$name" in *"$alternative"*) wanted=1 ;; esac
+    done
+    [ "$wanted" -eq 1 ] || continue
     file="$work/${files[$i]}"
     cp "$file" "$file.orig"
     if ! apply "$file" "${edits[$i]}"; then

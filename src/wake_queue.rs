@@ -8,14 +8,14 @@
 
 use std::task::Wake;
 
-use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering, WakeArc, WakerCell};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering, WakeArc, WakerCell};
 
 /// Ids of woken members, and the owner task's waker.
 pub(crate) struct WakeQueue {
     pub(crate) woken: Mutex<Vec<usize>>,
     /// Set after an id is pushed to `woken` (and, for a merge, after a handle pushed a
     /// source): lets the owner skip the lock when nothing was woken, which is every time for
-    /// members that are always ready.
+    /// members that are always ready. Written only under `woken`'s lock.
     pub(crate) any: AtomicBool,
     pub(crate) parent: WakerCell,
 }
@@ -33,20 +33,33 @@ impl WakeQueue {
     /// Flags the queue and wakes the owner's task: something (a woken member, a pushed
     /// source) waits for it.
     pub(crate) fn notify(&self) {
+        self.raise(self.woken.lock());
+    }
+
+    /// Raises the flag while `queue`, the lock on the woken ids, is held, releases it, and
+    /// wakes the owner's task.
+    fn raise(&self, queue: MutexGuard<'_, Vec<usize>>) {
         self.any.store(true, Ordering::Release);
+        drop(queue);
         self.parent.wake();
     }
 
     /// Whether anything was woken (or pushed) since the flag was last taken, clearing it. The
     /// owner takes the flag before the woken ids: a wake that lands after the flag was taken
     /// sets it again, so its id is never left in the queue unflagged.
+    ///
+    /// The flag is raised and cleared only under the queue's lock, so a clearing can never
+    /// overwrite a raising it did not see: the lock orders the two. (Cleared with a load and
+    /// then a store outside the lock, the store may land after a `notify` that came between
+    /// them, and that wake is lost; `docs/LOOM.md` says why the lock and not a `swap`.) The
+    /// plain load in front keeps the common case, nothing woken, free of the lock.
     pub(crate) fn take_flag(&self) -> bool {
-        if self.any.load(Ordering::Acquire) {
-            self.any.store(false, Ordering::Relaxed);
-            true
-        } else {
-            false
+        if !self.any.load(Ordering::Acquire) {
+            return false;
         }
+        let _queue = self.woken.lock();
+        self.any.store(false, Ordering::Relaxed);
+        true
     }
 
     /// The ids woken since the last call, in the order woken, each once; `members` are the
@@ -96,7 +109,8 @@ impl Wake for Member {
         if self.closed.load(Ordering::Acquire) || self.queued.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.wakes.woken.lock().push(self.id);
-        self.wakes.notify();
+        let mut queue = self.wakes.woken.lock();
+        queue.push(self.id);
+        self.wakes.raise(queue);
     }
 }

@@ -16,8 +16,11 @@ impl<K: Clone, St> MergeTaggedHandle<K, St> {
     /// Adds a source; the merge admits it when its current round ends (this wakes the merge's
     /// task).
     pub fn push(&self, key: K, stream: St) {
-        self.shared.incoming.lock().push((key, stream));
-        self.shared.has_incoming.store(true, Ordering::Release);
+        {
+            let mut incoming = self.shared.incoming.lock();
+            incoming.push((key, stream));
+            self.shared.has_incoming.store(true, Ordering::Release);
+        }
         self.shared.wakes.notify();
     }
 

@@ -46,6 +46,29 @@ fn a_source_pushed_from_another_thread_is_admitted() {
     });
 }
 
+/// Invariant: no lost push. A handle on another thread pushes two sources, one after the
+/// other, while the merge is being polled: each push raises the incoming flag and the wake
+/// queue's flag, and the merge clears each flag while it takes what they announce. Whatever
+/// the order, a push that lands between the merge's look at a flag and its clearing of it is
+/// not lost: the merge admits both sources, yields their items, and ends once the handle is
+/// gone. Clearing either flag with a load and a separate store (rather than one swap), or
+/// after taking the pushed sources, loses the second push here.
+#[test]
+fn two_sources_pushed_from_another_thread_are_both_admitted() {
+    model(|| {
+        let mut merged = merge(Vec::<crate::sources::Iter<std::vec::IntoIter<u8>>>::new());
+        let handle = merged.handle();
+        let pusher = thread::spawn(move || {
+            handle.push(crate::sources::iter(vec![1]));
+            handle.push(crate::sources::iter(vec![2]));
+        });
+        let mut got = drain(&mut merged);
+        pusher.join().unwrap();
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
 /// Invariant: a burst of wakes queues a source once. Two threads wake the same source
 /// concurrently; the wake queue then holds its index exactly once, so the merge polls it
 /// once for that readiness, not twice.

@@ -16,6 +16,7 @@ pub(super) struct Shared<K, St> {
     pub(super) wakes: Arc<WakeQueue>,
     /// Sources pushed through a [`MergeTaggedHandle`], admitted when the current round ends.
     pub(super) incoming: Mutex<Vec<(K, St)>>,
+    /// Whether `incoming` holds sources; written only under its lock.
     pub(super) has_incoming: AtomicBool,
     /// Live [`MergeTaggedHandle`]s: while there are any, more sources may come.
     pub(super) handles: AtomicUsize,
@@ -390,12 +391,18 @@ where
     }
 
     fn admit_incoming(&mut self) {
-        let incoming = &self.shared.has_incoming;
-        if incoming.load(Ordering::Relaxed) && incoming.swap(false, Ordering::AcqRel) {
-            let incoming = std::mem::take(&mut *self.shared.incoming.lock());
-            for (key, stream) in incoming {
-                self.push(key, stream);
-            }
+        if !self.shared.has_incoming.load(Ordering::Acquire) {
+            return;
+        }
+        // The flag is raised and cleared under the list's lock: a push either lands before
+        // this takes the list (and is taken with it) or after (and raises the flag again).
+        let incoming = {
+            let mut incoming = self.shared.incoming.lock();
+            self.shared.has_incoming.store(false, Ordering::Relaxed);
+            std::mem::take(&mut *incoming)
+        };
+        for (key, stream) in incoming {
+            self.push(key, stream);
         }
     }
 

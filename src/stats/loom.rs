@@ -38,3 +38,27 @@ fn a_reader_on_another_thread_sees_the_counters_only_grow() {
         );
     });
 }
+
+/// Invariant: no count is lost. Two threads record on one `BackpressureStats` at once (the
+/// counters a user shares between tasks): every addition is in the totals.
+#[test]
+fn counts_recorded_from_two_threads_all_count() {
+    model(|| {
+        let stats = crate::sync::Arc::new(crate::BackpressureStats::new());
+        let other = {
+            let stats = stats.clone();
+            thread::spawn(move || {
+                stats.record_received(2);
+                stats.record_dropped(1);
+            })
+        };
+        stats.record_received(1);
+        stats.record_dropped(3);
+        stats.record_processed(1);
+        other.join().unwrap();
+        assert_eq!(
+            (stats.received(), stats.dropped(), stats.processed()),
+            (3, 4, 1)
+        );
+    });
+}

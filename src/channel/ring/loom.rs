@@ -222,3 +222,145 @@ fn close_releases_a_waiting_sender() {
         assert_eq!(next(&mut rx), None);
     });
 }
+
+/// Invariant: no lost wake-up for a waiting sender, through `try_recv`. Capacity 1, `Block`:
+/// a sender on another thread sends two items, so its second send waits for a slot. The
+/// receiver only ever calls `try_recv` (yielding while the channel is empty): each item it
+/// takes frees a slot that must go to the waiting sender and wake it, so that both items
+/// arrive, in order, and the channel then reports the sender gone.
+#[test]
+fn try_recv_passes_the_freed_slot_to_a_waiting_sender() {
+    use crate::channel::error::TryRecvError;
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        let sender = thread::spawn(move || {
+            block_on(async {
+                tx.send(1).await.unwrap();
+                tx.send(2).await.unwrap();
+            })
+        });
+        let mut got = Vec::new();
+        loop {
+            match rx.try_recv() {
+                Ok(item) => got.push(item),
+                Err(TryRecvError::Empty) => thread::yield_now(),
+                Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        sender.join().unwrap();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+/// Polls `fut` once with a waker that does nothing (the model looks at the outcome itself).
+fn poll_once<F: Future>(fut: Pin<&mut F>) -> std::task::Poll<F::Output> {
+    let waker = futures::task::noop_waker();
+    fut.poll(&mut Context::from_waker(&waker))
+}
+
+/// Invariant: first come, first served. Capacity 1, full: sender A's send waits, then
+/// sender B's. The slot a receive on another thread frees goes to A, the sender that waited
+/// longest: B still waits, A's send completes, and the items arrive in that order.
+#[test]
+fn a_freed_slot_goes_to_the_sender_that_waited_longest() {
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        assert!(matches!(tx.try_send(0), Ok(None)));
+        let (a, b) = (tx.clone(), tx.clone());
+        drop(tx);
+        let mut send_a = Box::pin(a.send(1));
+        let mut send_b = Box::pin(b.send(2));
+        assert!(poll_once(send_a.as_mut()).is_pending());
+        assert!(poll_once(send_b.as_mut()).is_pending());
+        let receiver = thread::spawn(move || {
+            let first = rx.try_recv().ok();
+            (first, rx)
+        });
+        let (first, mut rx) = receiver.join().unwrap();
+        assert_eq!(first, Some(0));
+        assert!(
+            poll_once(send_b.as_mut()).is_pending(),
+            "the freed slot went to the sender that came later"
+        );
+        assert!(poll_once(send_a.as_mut()).is_ready());
+        assert_eq!(rx.try_recv().ok(), Some(1));
+        assert!(poll_once(send_b.as_mut()).is_ready());
+        assert_eq!(rx.try_recv().ok(), Some(2));
+    });
+}
+
+/// Invariant: a promised slot is used once. Capacity 1: one sender waits twice in a row.
+/// Each receive (on another thread) promises the freed slot to it; its send takes the slot
+/// and the promise with it, so the channel is full again: a new `try_send` is refused, its
+/// next send waits, and the items arrive in order.
+#[test]
+fn a_sender_that_waits_twice_uses_each_promised_slot_once() {
+    use crate::channel::error::TrySendError;
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        assert!(matches!(tx.try_send(0), Ok(None)));
+        for item in [1, 2] {
+            let mut send = Box::pin(tx.send(item));
+            assert!(poll_once(send.as_mut()).is_pending());
+            let receiver = thread::spawn(move || {
+                let taken = rx.try_recv().ok();
+                (taken, rx)
+            });
+            let (taken, back) = receiver.join().unwrap();
+            rx = back;
+            assert_eq!(taken, Some(item - 1));
+            assert!(poll_once(send.as_mut()).is_ready());
+            assert!(
+                matches!(tx.try_send(9), Err(TrySendError::Full(9))),
+                "the channel took more than its capacity"
+            );
+        }
+        assert_eq!(rx.try_recv().ok(), Some(2));
+    });
+}
+
+/// Invariant: a closed receiver ends. The receiver closes the channel while a sender on
+/// another thread is alive and may still try to send: the receiver gets what was sent before
+/// the close and then the end, without waiting for the sender to go (it outlives the drain).
+#[test]
+fn a_closed_receiver_ends_while_a_sender_lives() {
+    model(|| {
+        let (tx, mut rx) = ring_channel(2, Overflow::Block);
+        assert!(matches!(tx.try_send(1), Ok(None)));
+        let sender = thread::spawn(move || {
+            let sent = tx.try_send(2).is_ok();
+            (sent, tx)
+        });
+        rx.close();
+        let mut got = Vec::new();
+        while let Some(item) = next(&mut rx) {
+            got.push(item);
+        }
+        let (sent, tx) = sender.join().unwrap();
+        let expected: &[u8] = if sent { &[1, 2] } else { &[1] };
+        assert_eq!(got, expected);
+        drop(tx);
+    });
+}
+
+/// Invariant: no lost wake-up for a waiting send that moved to another task. Capacity 1,
+/// full: a send is polled once from a task that then goes away (it waits in line with that
+/// task's waker), then awaited by another task. The receive that frees a slot must wake the
+/// task that awaits it now: the send completes and both items arrive.
+#[test]
+fn a_waiting_send_moved_to_another_task_is_woken() {
+    model(|| {
+        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        assert!(matches!(tx.try_send(0), Ok(None)));
+        let sender = thread::spawn(move || {
+            let mut send = Box::pin(tx.send(1));
+            // Pending unless the receiver already made room.
+            if poll_once(send.as_mut()).is_pending() {
+                assert!(matches!(block_on(send), Ok(None)));
+            }
+        });
+        assert_eq!(next(&mut rx), Some(0));
+        assert_eq!(next(&mut rx), Some(1));
+        sender.join().unwrap();
+    });
+}
