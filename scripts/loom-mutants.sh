@@ -188,15 +188,11 @@ mutant "wake-queue-queued-mark-never-cleared" src/wake_queue.rs \
 mutant "wake-queue-wake-does-not-flag-the-queue" src/wake_queue.rs \
     'self.any.store(true, Ordering::Release);' ''
 mutant "wake-queue-flag-cleared-after-taking-the-queue" src/wake_queue.rs \
-    'let _queue = self.woken.lock();
-        self.any.store(false, Ordering::Relaxed);
-        true' 'true' \
-    'let woken = std::mem::take(&mut *self.woken.lock());' \
-    'let woken = std::mem::take(&mut *self.woken.lock());
+    'self.any.store(false, Ordering::Relaxed);
+            std::mem::take(&mut *queue)
+        };' 'std::mem::take(&mut *queue)
+        };
         self.any.store(false, Ordering::Relaxed);'
-mutant "wake-queue-flag-cleared-outside-the-lock" src/wake_queue.rs \
-    'let _queue = self.woken.lock();
-        self.any.store(false, Ordering::Relaxed);' 'self.any.store(false, Ordering::Relaxed);'
 mutant "wake-queue-wake-does-not-wake-the-owner" src/wake_queue.rs \
     'drop(queue);
         self.parent.wake();' 'drop(queue);'

@@ -44,33 +44,29 @@ impl WakeQueue {
         self.parent.wake();
     }
 
-    /// Whether anything was woken (or pushed) since the flag was last taken, clearing it. The
-    /// owner takes the flag before the woken ids: a wake that lands after the flag was taken
-    /// sets it again, so its id is never left in the queue unflagged.
+    /// The ids woken since the last call, in the order woken, each once, when the flag says
+    /// something was woken (or, for a merge, pushed); `None` otherwise, without taking the
+    /// lock, which is every time for members that are always ready. `members` are the states
+    /// by id, whose `queued` marks are cleared so that their next wake queues them again.
     ///
-    /// The flag is raised and cleared only under the queue's lock, so a clearing can never
-    /// overwrite a raising it did not see: the lock orders the two. (Cleared with a load and
-    /// then a store outside the lock, the store may land after a `notify` that came between
-    /// them, and that wake is lost; `docs/LOOM.md` says why the lock and not a `swap`.) The
-    /// plain load in front keeps the common case, nothing woken, free of the lock.
-    pub(crate) fn take_flag(&self) -> bool {
+    /// The flag is raised and cleared only under the queue's lock, with the ids: a wake either
+    /// lands before the ids are taken (and is taken with them) or after (and raises the flag
+    /// again). Cleared with a load and then a store outside the lock, the store may land after
+    /// a `notify` that came between them, and that wake is lost (`docs/LOOM.md` says why the
+    /// lock and not a `swap`).
+    pub(crate) fn take_woken(&self, members: &[WakeArc<Member>]) -> Option<Vec<usize>> {
         if !self.any.load(Ordering::Acquire) {
-            return false;
+            return None;
         }
-        let _queue = self.woken.lock();
-        self.any.store(false, Ordering::Relaxed);
-        true
-    }
-
-    /// The ids woken since the last call, in the order woken, each once; `members` are the
-    /// states by id, whose `queued` marks are cleared so that their next wake queues them
-    /// again. Call it after [`take_flag`](Self::take_flag) returned `true`.
-    pub(crate) fn take_woken(&self, members: &[WakeArc<Member>]) -> Vec<usize> {
-        let woken = std::mem::take(&mut *self.woken.lock());
+        let woken = {
+            let mut queue = self.woken.lock();
+            self.any.store(false, Ordering::Relaxed);
+            std::mem::take(&mut *queue)
+        };
         for &id in &woken {
             members[id].queued.store(false, Ordering::Release);
         }
-        woken
+        Some(woken)
     }
 }
 

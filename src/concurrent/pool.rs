@@ -147,8 +147,8 @@ impl<Fut: Future> Pool<Fut> {
         if let Some(id) = self.ready.pop_front() {
             return Some(id);
         }
-        if self.wakes.take_flag() {
-            self.ready.extend(self.wakes.take_woken(&self.members));
+        if let Some(woken) = self.wakes.take_woken(&self.members) {
+            self.ready.extend(woken);
         }
         self.ready.pop_front()
     }

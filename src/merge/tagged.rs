@@ -376,8 +376,8 @@ where
         self.rounds += 1;
         self.cursor = 0;
         // The flag covers both the wake queue and sources pushed through a handle.
-        let any = self.shared.wakes.take_flag();
-        if any {
+        let woken = self.shared.wakes.take_woken(&self.states);
+        if woken.is_some() {
             self.admit_incoming();
         }
         let rounds = self.rounds;
@@ -385,8 +385,8 @@ where
             slot.joined = rounds;
             Some(slot)
         }));
-        if any {
-            self.schedule_woken();
+        if let Some(woken) = woken {
+            self.schedule_woken(woken);
         }
     }
 
@@ -407,8 +407,8 @@ where
     }
 
     /// Appends the woken parked sources to the round.
-    fn schedule_woken(&mut self) {
-        for id in self.shared.wakes.take_woken(&self.states) {
+    fn schedule_woken(&mut self, woken: Vec<usize>) {
+        for id in woken {
             if let Some(mut slot) = self.parked[id].take() {
                 slot.joined = self.rounds;
                 self.round.push(Some(slot));
