@@ -175,6 +175,8 @@ mutant "broadcast-publisher-drop-does-not-wake" src/channel/broadcast/publisher.
             Vec::<(u64, Waker)>::new()'
 mutant "broadcast-last-subscriber-does-not-wake-driver" src/channel/broadcast/subscriber.rs \
     'state.unsubscribed.take()' 'state.unsubscribed.take().filter(|_| false)'
+mutant "broadcast-driver-checks-the-count-instead-of-registering" src/channel/broadcast/drive.rs \
+    'if publisher.poll_unsubscribed(cx).is_ready() {' 'if publisher.subscriber_count() == 0 {'
 mutant "broadcast-read-does-not-release-the-item" src/channel/broadcast/mod.rs \
     'self.readers = self.readers.saturating_sub(1);' ''
 mutant "broadcast-subscriber-keeps-first-waker" src/channel/broadcast/subscriber.rs \

@@ -229,3 +229,28 @@ fn a_subscriber_moved_to_another_task_is_woken() {
         drop(sender.join().unwrap());
     });
 }
+
+/// Invariant: the fan-out driver ends when its last subscriber leaves, even while its
+/// upstream is quiet. The driver (what `fan_out` spawns) runs on this thread over a channel
+/// that nobody sends on (its sender lives to the end); the only subscriber is dropped on
+/// another thread. The driver must register to be woken by that drop, not only look at the
+/// subscriber count: it returns, and the upstream is dropped with it.
+#[test]
+fn the_driver_ends_when_the_last_subscriber_leaves_a_quiet_upstream() {
+    use crate::channel::{drive, ring_channel};
+    use crate::overflow::Overflow;
+    model(|| {
+        let (tx, rx) = ring_channel::<u8>(1, Overflow::Block);
+        let (publisher, subscriber) = broadcast::<u8>(2);
+        let leaver = thread::spawn(move || drop(subscriber));
+        block_on(drive(rx, publisher));
+        leaver.join().unwrap();
+        assert!(
+            matches!(
+                tx.try_send(1),
+                Err(crate::channel::error::TrySendError::Closed(1))
+            ),
+            "the driver's upstream outlived it"
+        );
+    });
+}
