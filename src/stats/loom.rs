@@ -44,7 +44,7 @@ fn a_reader_on_another_thread_sees_the_counters_only_grow() {
 #[test]
 fn counts_recorded_from_two_threads_all_count() {
     model(|| {
-        let stats = crate::sync::Arc::new(crate::BackpressureStats::new());
+        let stats = crate::sync::Arc::new(super::BackpressureStats::new());
         let other = {
             let stats = stats.clone();
             thread::spawn(move || {

@@ -70,6 +70,21 @@ pub(crate) fn usage(command: &str, message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Reports what failed (`weir COMMAND: WHAT`) and returns exit status 1.
+pub(crate) fn failure(command: &str, what: impl std::fmt::Display) -> ExitCode {
+    report!("weir {command}: {what}");
+    ExitCode::from(1)
+}
+
+/// A write of the output failed: a closed pipe (`weir ... | head`) ends the command quietly
+/// with status 0, like any filter; anything else is reported, status 1.
+pub(crate) fn write_failure(command: &str, e: &std::io::Error) -> ExitCode {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    failure(command, format_args!("cannot write the output: {e}"))
+}
+
 /// Reports that this build has no Redis support.
 #[cfg(not(feature = "redis"))]
 pub(crate) fn unsupported(command: &str) -> ExitCode {

@@ -16,14 +16,13 @@
 //! summary line is built here, once.
 
 use std::future::poll_fn;
-use std::io;
 use std::process::ExitCode;
 
 use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior, interval};
 
 use crate::admission::Admission;
-use crate::common::{pull, signals};
+use crate::common::{failure, pull, signals, write_failure};
 use crate::reading::{Reading, Readings, Tally};
 use crate::sink::{Batch, Sink};
 use crate::source::{Finished, Origin, Source};
@@ -55,7 +54,7 @@ pub(crate) async fn run(
     } = source;
     let signals = match signals() {
         Ok(signals) => signals,
-        Err(e) => return failed(format_args!("cannot listen for signals: {e}")),
+        Err(e) => return failure("run", format_args!("cannot listen for signals: {e}")),
     };
     let (readings, caught) = UntilSignal::new(readings, signals);
     let (readings, dropped) = admission.shed.apply(Box::pin(readings));
@@ -74,8 +73,7 @@ pub(crate) async fn run(
             () = tick(&mut heartbeat) => false,
         };
         if let Some(e) = control.gave_up() {
-            report!("weir run: {e}");
-            return ExitCode::from(1);
+            return failure("run", e);
         }
         while let Ok(r) = late_rx.try_recv() {
             late.push(r);
@@ -93,11 +91,8 @@ pub(crate) async fn run(
             holding: !ended && control.holding(settled),
             ended,
         });
-        match written.await {
-            Ok(()) => {}
-            // The reader went away (`weir run ... | head`): stop quietly, like any filter.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
-            Err(e) => return failed(format_args!("cannot write the output: {e}")),
+        if let Err(e) = written.await {
+            return write_failure("run", &e);
         }
         batch.clear();
         late.clear();
@@ -116,17 +111,11 @@ pub(crate) async fn run(
     drop(windows);
     let finished = match control.finish().await {
         Ok(finished) => finished,
-        Err(e) => return failed(e),
+        Err(e) => return failure("run", e),
     };
     report!("{}", summary(&finished, &fates, sink.written()));
     let mut caught = caught;
     caught.try_recv().map_or(ExitCode::SUCCESS, ExitCode::from)
-}
-
-/// Reports what failed: status 1.
-fn failed(what: impl std::fmt::Display) -> ExitCode {
-    report!("weir run: {what}");
-    ExitCode::from(1)
 }
 
 /// The next tick of the sink's heartbeat; never, for a sink without one.

@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
+use crate::common::write_failure;
+
 /// `weir produce` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProduceArgs {
@@ -90,24 +92,15 @@ pub async fn produce(args: ProduceArgs) -> ExitCode {
                 e.timestamp, e.source, e.value
             );
             if let Err(e) = line {
-                return write_failed(&e);
+                return write_failure("produce", &e);
             }
         }
         return match out.flush() {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => write_failed(&e),
+            Err(e) => write_failure("produce", &e),
         };
     }
     to_redis(&args).await
-}
-
-/// A write to stdout failed: a closed pipe ends quietly, anything else is an error.
-fn write_failed(e: &io::Error) -> ExitCode {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        return ExitCode::SUCCESS;
-    }
-    let _ = writeln!(io::stderr(), "weir produce: cannot write the output: {e}");
-    ExitCode::from(1)
 }
 
 /// `weir produce --to redis://...`: the simulated events as stream entries, written in
@@ -130,8 +123,7 @@ async fn to_redis(args: &ProduceArgs) -> ExitCode {
         Err(e) => return crate::common::usage("produce", &format!("--to: {e}")),
     };
     let failed = |e: &dyn std::fmt::Display| {
-        let _ = writeln!(std::io::stderr(), "weir produce: {}: {e}", args.to);
-        ExitCode::from(1)
+        crate::common::failure("produce", format_args!("{}: {e}", args.to))
     };
     let client = match redis::Client::open(target.server.as_str()) {
         Ok(client) => client,

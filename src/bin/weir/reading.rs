@@ -1,9 +1,10 @@
 //! What flows through `weir run`: [`Reading`]s, and the [`Tally`] a source hands back of
 //! the input that did not become readings.
 
-use std::ops::AddAssign;
+use std::ops::{AddAssign, Deref, DerefMut};
 use std::pin::Pin;
 
+use tokio::sync::oneshot;
 use weir::Stream;
 
 /// One event as the run needs it: its time, its value and its source (the run's number for
@@ -45,6 +46,50 @@ impl Tally {
     /// the duplicates.
     pub(crate) fn events(&self) -> u64 {
         self.read - self.malformed - self.blank - self.duplicates
+    }
+}
+
+/// A value a stage keeps (what it counted) and hands back when it is dropped, on the
+/// one-shot channel whose receiver [`new`](Self::new) returns: counts are returned to the
+/// run, not written into its cells.
+pub(crate) struct HandBack<T: Copy> {
+    value: T,
+    to: Option<oneshot::Sender<T>>,
+}
+
+impl<T: Copy> HandBack<T> {
+    /// Starts at `value`; the receiver gets the value the stage holds when it is dropped.
+    pub(crate) fn new(value: T) -> (Self, oneshot::Receiver<T>) {
+        let (to, back) = oneshot::channel();
+        (
+            HandBack {
+                value,
+                to: Some(to),
+            },
+            back,
+        )
+    }
+}
+
+impl<T: Copy> Deref for HandBack<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: Copy> DerefMut for HandBack<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T: Copy> Drop for HandBack<T> {
+    fn drop(&mut self) {
+        if let Some(to) = self.to.take() {
+            let _ = to.send(self.value);
+        }
     }
 }
 

@@ -237,7 +237,7 @@ mod from_redis {
 
     use super::RunArgs;
     use crate::admission::Admission;
-    use crate::common::usage;
+    use crate::common::{failure, usage};
     use crate::pipeline;
     use crate::redis::Target;
     use crate::sink::partials::Partials;
@@ -267,10 +267,6 @@ mod from_redis {
             Ok(to) => to,
             Err(e) => return usage("run", &format!("--to: {e}")),
         };
-        let failed = |e: String| {
-            report!("weir run: {e}");
-            ExitCode::from(1)
-        };
         let input = RedisInput {
             from: from.to_owned(),
             target,
@@ -285,7 +281,7 @@ mod from_redis {
         };
         let source = match source::redis(input, admission.rules).await {
             Ok(source) => source,
-            Err(e) => return failed(e),
+            Err(e) => return failure("run", e),
         };
         let by = args.by.is_some();
         let sink = match &to {
@@ -300,7 +296,7 @@ mod from_redis {
                     Partials::connect(target, text, &consumer, args.give_up_after, geometry, by);
                 match partials.await {
                     Ok(partials) => Sink::Partials(partials),
-                    Err(e) => return failed(e),
+                    Err(e) => return failure("run", e),
                 }
             }
         };

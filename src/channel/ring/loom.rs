@@ -252,6 +252,15 @@ fn try_recv_passes_the_freed_slot_to_a_waiting_sender() {
     });
 }
 
+/// Takes one item with `try_recv` on another thread, and hands the receiver back.
+fn try_recv_on_another_thread<T: Send + 'static>(
+    mut rx: crate::channel::RingReceiver<T>,
+) -> (Option<T>, crate::channel::RingReceiver<T>) {
+    thread::spawn(move || (rx.try_recv().ok(), rx))
+        .join()
+        .unwrap()
+}
+
 /// Polls `fut` once with a waker that does nothing (the model looks at the outcome itself).
 fn poll_once<F: Future>(fut: Pin<&mut F>) -> std::task::Poll<F::Output> {
     let waker = futures::task::noop_waker();
@@ -264,7 +273,7 @@ fn poll_once<F: Future>(fut: Pin<&mut F>) -> std::task::Poll<F::Output> {
 #[test]
 fn a_freed_slot_goes_to_the_sender_that_waited_longest() {
     model(|| {
-        let (tx, mut rx) = ring_channel(1, Overflow::Block);
+        let (tx, rx) = ring_channel(1, Overflow::Block);
         assert!(matches!(tx.try_send(0), Ok(None)));
         let (a, b) = (tx.clone(), tx.clone());
         drop(tx);
@@ -272,11 +281,7 @@ fn a_freed_slot_goes_to_the_sender_that_waited_longest() {
         let mut send_b = Box::pin(b.send(2));
         assert!(poll_once(send_a.as_mut()).is_pending());
         assert!(poll_once(send_b.as_mut()).is_pending());
-        let receiver = thread::spawn(move || {
-            let first = rx.try_recv().ok();
-            (first, rx)
-        });
-        let (first, mut rx) = receiver.join().unwrap();
+        let (first, mut rx) = try_recv_on_another_thread(rx);
         assert_eq!(first, Some(0));
         assert!(
             poll_once(send_b.as_mut()).is_pending(),
@@ -302,11 +307,7 @@ fn a_sender_that_waits_twice_uses_each_promised_slot_once() {
         for item in [1, 2] {
             let mut send = Box::pin(tx.send(item));
             assert!(poll_once(send.as_mut()).is_pending());
-            let receiver = thread::spawn(move || {
-                let taken = rx.try_recv().ok();
-                (taken, rx)
-            });
-            let (taken, back) = receiver.join().unwrap();
+            let (taken, back) = try_recv_on_another_thread(rx);
             rx = back;
             assert_eq!(taken, Some(item - 1));
             assert!(poll_once(send.as_mut()).is_ready());

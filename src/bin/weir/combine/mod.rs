@@ -73,7 +73,6 @@ pub use imp::combine;
 #[cfg(feature = "redis")]
 mod imp {
     use std::future::poll_fn;
-    use std::io;
     use std::pin::pin;
 
     use tokio::sync::oneshot;
@@ -82,14 +81,13 @@ mod imp {
 
     use super::combiner::{Combiner, lines};
     use super::*;
-    use crate::common::{millis, pull, signals, usage};
+    use crate::common::{failure, millis, pull, signals, usage, write_failure};
     use crate::redis::{Report, Resilient, Target, block};
     use crate::sink::Lines;
 
     /// Reports what failed: status 1.
     fn failed(what: &str, e: &dyn std::fmt::Display) -> ExitCode {
-        report!("weir combine: {what}: {e}");
-        ExitCode::from(1)
+        failure("combine", format_args!("{what}: {e}"))
     }
 
     /// The partials to read, and where the final windows go.
@@ -185,8 +183,7 @@ mod imp {
                 _ = tick.tick() => false,
             };
             if let Ok(e) = gave_up.try_recv() {
-                report!("weir combine: {e}");
-                return ExitCode::from(1);
+                return failure("combine", e);
             }
             take(&mut combiner, batch.drain(..), &acker, &mut counts, &stream);
             let frontier = if ended { u64::MAX } else { combiner.frontier() };
@@ -195,8 +192,7 @@ mod imp {
                 let lines: Vec<String> = closed.iter().flat_map(lines).collect();
                 match out.write(&lines).await {
                     Ok(()) => counts.written += lines.len() as u64,
-                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
-                    Err(e) => return failed("cannot write the output", &e),
+                    Err(e) => return write_failure("combine", &e),
                 }
                 for id in closed.into_iter().flat_map(|(_, open)| open.ids) {
                     acker.ack(id);

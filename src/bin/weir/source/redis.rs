@@ -27,7 +27,7 @@ use weir::window::windows_holding;
 
 use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
-use crate::reading::{Reading, Readings, Tally};
+use crate::reading::{HandBack, Reading, Readings, Tally};
 use crate::redis::{Resilient, Target, block, waits};
 
 /// Where and how to read: `weir run`'s Redis flags.
@@ -161,8 +161,7 @@ struct Admit {
     held: Rc<RefCell<Held>>,
     names: Rc<RefCell<SourceNames>>,
     acker: Acker,
-    tally: Tally,
-    hand_back: Option<oneshot::Sender<Tally>>,
+    tally: HandBack<Tally>,
 }
 
 impl Admit {
@@ -203,14 +202,6 @@ impl Admit {
                 self.acker.dead_letter(entry, &text);
                 None
             }
-        }
-    }
-}
-
-impl Drop for Admit {
-    fn drop(&mut self) {
-        if let Some(hand_back) = self.hand_back.take() {
-            let _ = hand_back.send(self.tally);
         }
     }
 }
@@ -313,7 +304,7 @@ pub(super) async fn open(
     let (resilient, gave_up) = Resilient::new(source, input.from.clone(), input.give_up);
     let held = Rc::new(RefCell::new(Held::default()));
     let names = Rc::new(RefCell::new(SourceNames::default()));
-    let (hand_back, tally) = oneshot::channel();
+    let (counted, tally) = HandBack::new(Tally::default());
     let mut admit = Admit {
         rules,
         size: input.size,
@@ -322,8 +313,7 @@ pub(super) async fn open(
         held: held.clone(),
         names: names.clone(),
         acker: acker.clone(),
-        tally: Tally::default(),
-        hand_back: Some(hand_back),
+        tally: counted,
     };
     let readings = resilient.filter_map(move |entry| admit.take(entry));
     let acks = Acks {

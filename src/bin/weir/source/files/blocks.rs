@@ -12,11 +12,15 @@ use weir::Stream;
 
 use super::parse::Parsed;
 use crate::names::SourceNames;
-use crate::reading::{Reading, Tally};
+use crate::reading::{HandBack, Reading, Tally};
 
 /// What an input hands back when its stream is dropped: what it counted, and whether it was
 /// read to its end.
-pub(super) type Ending = (Tally, bool);
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Ending {
+    pub(super) tally: Tally,
+    pub(super) ended: bool,
+}
 
 /// The readings of one input, from the parsed blocks of its parsers, taken in turn. Lines
 /// that are not readings are counted as each block is taken (the malformed and rejected ones
@@ -38,9 +42,7 @@ pub(super) struct Blocks {
     readings: std::vec::IntoIter<Reading>,
     names: Rc<RefCell<SourceNames>>,
     progress: Option<ProgressBar>,
-    tally: Tally,
-    ended: bool,
-    hand_back: Option<oneshot::Sender<Ending>>,
+    ending: HandBack<Ending>,
 }
 
 impl Blocks {
@@ -52,7 +54,7 @@ impl Blocks {
         names: Rc<RefCell<SourceNames>>,
         progress: Option<ProgressBar>,
     ) -> (Self, oneshot::Receiver<Ending>) {
-        let (hand_back, ending) = oneshot::channel();
+        let (ending, back) = HandBack::new(Ending::default());
         let blocks = Blocks {
             name,
             to_run: vec![Vec::new(); receivers.len()],
@@ -62,11 +64,9 @@ impl Blocks {
             readings: Vec::new().into_iter(),
             names,
             progress,
-            tally: Tally::default(),
-            ended: false,
-            hand_back: Some(hand_back),
+            ending,
         };
-        (blocks, ending)
+        (blocks, back)
     }
 
     /// The next parsed block, its lines other than readings counted and the malformed and
@@ -93,7 +93,7 @@ impl Blocks {
             Poll::Ready(None) => {
                 // The parser whose turn it is has ended: the input has no more blocks.
                 self.receivers.clear();
-                self.ended = true;
+                self.ending.ended = true;
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -104,7 +104,7 @@ impl Blocks {
     /// rejected ones.
     fn account(&mut self, parsed: &Parsed) {
         let (malformed, ahead) = (parsed.malformed.len() as u64, parsed.ahead.len() as u64);
-        let t = &mut self.tally;
+        let t = &mut self.ending.tally;
         t.read += parsed.blank + parsed.filtered + malformed + ahead;
         t.blank += parsed.blank;
         t.filtered += parsed.filtered;
@@ -140,7 +140,7 @@ impl Stream for Blocks {
         let this = &mut *self;
         loop {
             if let Some(reading) = this.readings.next() {
-                this.tally.read += 1;
+                this.ending.tally.read += 1;
                 return Poll::Ready(Some(reading));
             }
             match this.poll_block(cx) {
@@ -148,14 +148,6 @@ impl Stream for Blocks {
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             }
-        }
-    }
-}
-
-impl Drop for Blocks {
-    fn drop(&mut self) {
-        if let Some(hand_back) = self.hand_back.take() {
-            let _ = hand_back.send((self.tally, self.ended));
         }
     }
 }

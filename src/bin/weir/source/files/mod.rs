@@ -118,9 +118,9 @@ impl Files {
         }
         let mut tally = Tally::default();
         for mut input in self.inputs {
-            let (counted, ended) = input.ending.try_recv().unwrap_or_default();
-            tally += counted;
-            if ended || !input.may_block {
+            let ending = input.ending.try_recv().unwrap_or_default();
+            tally += ending.tally;
+            if ending.ended || !input.may_block {
                 for thread in input.threads {
                     let _ = thread.join();
                 }
