@@ -1,13 +1,13 @@
 //! [`EventTimeWindow`]: tumbling and sliding windows over the items' own timestamps, closed by a
 //! watermark.
 
+mod clock;
 mod geometry;
 mod panes;
 mod state;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep, sleep_until};
+use tokio::time::Sleep;
 
 use super::Window;
 use super::aggregate::Aggregate;
 use crate::adapters::Fuse;
 use crate::poll::{POLL_BUDGET, wake_self};
+pub(crate) use clock::Clock;
 pub(crate) use geometry::Geometry;
 pub use geometry::{MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
 use panes::Panes;
@@ -150,9 +151,9 @@ where
             .field("stream", &self.stream)
             .field("size", &geometry.size)
             .field("slide", &geometry.slide)
-            .field("bound", &self.core.bound)
+            .field("bound", &self.core.clock.bound)
             .field("open_panes", &self.core.panes.open_panes())
-            .field("late", &self.core.late)
+            .field("late", &self.core.clock.late)
             .finish_non_exhaustive()
     }
 }
@@ -171,18 +172,8 @@ where
             agg,
             timestamp,
             on_late: None,
-            bound: 0,
+            clock: Clock::new(),
             panes: Panes::new(geometry, identity),
-            idle: None,
-            idle_base: None,
-            max_ts: None,
-            watermark: 0,
-            // 0: the first item computes the watermark.
-            watermark_next_ts: 0,
-            late_before: 0,
-            late: 0,
-            late_marks: VecDeque::new(),
-            unassigned: 0,
         };
         EventTimeWindow {
             stream: Fuse::new(stream),
@@ -195,7 +186,7 @@ where
     /// timestamp seen by that much (default 0: windows close as soon as a later item arrives).
     /// Any value is accepted; `u64::MAX` keeps every window open until the upstream ends.
     pub fn out_of_orderness(mut self, bound_ms: u64) -> Self {
-        self.core.bound = bound_ms;
+        self.core.clock.bound = bound_ms;
         self
     }
 
@@ -236,13 +227,13 @@ where
             !timeout.is_zero(),
             "idle_timeout: `timeout` must be longer than zero"
         );
-        self.core.idle = Some(timeout);
+        self.core.clock.idle = Some(timeout);
         self
     }
 
     /// Late items so far.
     pub fn late(&self) -> u64 {
-        self.core.late
+        self.core.clock.late
     }
 
     /// Every window that ends before this time (ms) is settled: emitted already, or left
@@ -259,15 +250,14 @@ where
 
     /// Items that fell in no window (the gaps of windows whose slide exceeds their size).
     pub fn unassigned(&self) -> u64 {
-        self.core.unassigned
+        self.core.clock.unassigned
     }
 
     upstream_accessors!();
 }
 
-/// With an idle timeout and items waiting for their windows: polls the idle timer
-/// (registering the task's waker). When a quiet period has passed, advances event time,
-/// re-arms the timer for the next period and returns `true`.
+/// With an idle timeout and items waiting: [`Clock::watch_idle`], then the panes the
+/// watermark passed are closed.
 fn watch_idle<St, A, Ts>(
     this: &mut EventTimeWindowProj<'_, St, A, Ts>,
     cx: &mut Context<'_>,
@@ -277,31 +267,16 @@ where
     A: Aggregate<St::Item>,
     Ts: FnMut(&St::Item) -> u64,
 {
-    let (Some(idle), Some((since, _))) = (this.core.idle, this.core.idle_base) else {
-        return false;
-    };
-    if !this.core.panes.holds_items() {
-        return false;
-    }
-    // A timeout too long for the clock never fires.
-    let Some(deadline) = since.checked_add(idle) else {
-        return false;
-    };
-    let timer = this
-        .idle_timer
-        .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
-    if timer.deadline() < deadline {
-        timer.as_mut().reset(deadline);
-    }
-    if timer.as_mut().poll(cx).is_pending() {
+    let core = &mut *this.core;
+    let (geometry, closed) = (*core.panes.geometry(), core.panes.closed());
+    let holds = core.panes.holds_items();
+    if !core
+        .clock
+        .watch_idle(this.idle_timer, holds, &geometry, closed, cx)
+    {
         return false;
     }
-    let now = Instant::now();
-    this.core.advance_idle(now);
-    // The next quiet period is measured from now: event time has caught up to here.
-    if let Some(next) = now.checked_add(idle) {
-        timer.as_mut().reset(next);
-    }
+    core.close(false);
     true
 }
 
@@ -363,9 +338,8 @@ where
                 }
                 (taken, RunEnd::Pending) => {
                     upstream_pending = true;
-                    if taken > 0 && this.core.idle.is_some() {
-                        let max = this.core.max_ts.unwrap_or(0);
-                        this.core.idle_base = Some((Instant::now(), max));
+                    if taken > 0 {
+                        this.core.clock.mark_quiet_from_now();
                     }
                     this.core.close(false);
                 }

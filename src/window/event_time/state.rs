@@ -1,15 +1,13 @@
 //! [`Core`]: an event-time window's state apart from its upstream and its idle timer: the
 //! watermark, lateness and the panes.
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures_core::Stream;
-use tokio::time::Instant;
 
 use super::Window;
+use super::clock::Clock;
 use super::panes::Panes;
 use crate::window::Aggregate;
 
@@ -24,30 +22,14 @@ pub(super) enum RunEnd {
     Ended,
 }
 
-/// Everything but the upstream and the idle timer: the watermark, lateness and the panes.
+/// Everything but the upstream and the idle timer: the clock (watermark, lateness, idleness)
+/// and the panes.
 pub(super) struct Core<T, A: Aggregate<T>, Ts> {
     pub(super) agg: A,
     pub(super) timestamp: Ts,
     pub(super) on_late: Option<Box<dyn FnMut(T) + Send>>,
-    pub(super) bound: u64,
+    pub(super) clock: Clock,
     pub(super) panes: Panes<A::Acc>,
-    /// With [`EventTimeWindow::idle_timeout`]: the quiet time after which event time is taken
-    /// to advance with the clock, and the instant and largest timestamp of the last item.
-    pub(super) idle: Option<Duration>,
-    pub(super) idle_base: Option<(Instant, u64)>,
-    pub(super) max_ts: Option<u64>,
-    /// The pane the watermark is in, and the smallest timestamp that moves it on: the
-    /// watermark is recomputed only when an item reaches that.
-    pub(super) watermark: u128,
-    pub(super) watermark_next_ts: u64,
-    /// Items with a timestamp below this are late: the first millisecond of the first pane
-    /// that is not complete.
-    pub(super) late_before: u64,
-    pub(super) late: u64,
-    /// Late items by the watermark (in panes) when they came: a late item is reported by the
-    /// first window emitted that ends after that watermark, whatever the batching.
-    pub(super) late_marks: VecDeque<(u128, u64)>,
-    pub(super) unassigned: u64,
 }
 
 impl<T, A, Ts> Core<T, A, Ts>
@@ -94,14 +76,14 @@ where
             };
             // The timestamps that go straight into the hot pane: in the pane, not late, and
             // below the next watermark step, `from..from + span` in one comparison.
-            let from = hot.first_ms.max(self.late_before);
+            let from = hot.first_ms.max(self.clock.late_before);
             let end = (u128::from(hot.first_ms) + u128::from(hot.len_ms))
-                .min(u128::from(self.watermark_next_ts));
+                .min(u128::from(self.clock.watermark_next_ts));
             // At most `u64::MAX`: `end` is at most `watermark_next_ts`.
             let span = end.saturating_sub(u128::from(from)) as u64;
             let mut acc = hot.acc;
             let count_before = acc.1;
-            let mut max_ts = self.max_ts.unwrap_or(0);
+            let mut max_ts = self.clock.max_ts.unwrap_or(0);
             let mut left = budget - taken;
             let (end, other) = loop {
                 if left == 0 {
@@ -128,7 +110,7 @@ where
             hot.acc = acc;
             self.panes.put_hot(hot);
             if seen {
-                self.max_ts = Some(max_ts);
+                self.clock.max_ts = Some(max_ts);
             }
             if let Some((item, ts)) = other {
                 self.take_at(item, ts);
@@ -144,59 +126,22 @@ where
     fn take_at(&mut self, item: T, ts: u64) {
         // Late against the watermark as of this item, not against the panes closed so far:
         // those are closed in batches, and lateness must not depend on how items are batched.
-        if ts < self.late_before {
+        if ts < self.clock.late_before {
             self.take_late(item);
             return;
         }
         if !self.panes.add(&self.agg, ts, &item) {
-            self.unassigned += 1;
+            self.clock.unassigned += 1;
         }
-        if self.max_ts.is_none_or(|max| ts > max) {
-            self.max_ts = Some(ts);
-            if ts >= self.watermark_next_ts {
-                self.move_watermark(ts);
-            }
-        }
+        self.clock
+            .see(ts, self.panes.geometry(), self.panes.closed());
     }
 
     #[cold]
     pub(super) fn take_late(&mut self, item: T) {
-        self.late += 1;
-        let watermark = self.watermark;
-        match self.late_marks.back_mut() {
-            Some((mark, n)) if *mark == watermark => *n += 1,
-            _ => self.late_marks.push_back((watermark, 1)),
-        }
+        self.clock.count_late();
         if let Some(on_late) = self.on_late.as_mut() {
             on_late(item);
-        }
-    }
-
-    /// Recomputes the watermark from `max_ts`, the largest timestamp seen.
-    #[inline(never)]
-    pub(super) fn move_watermark(&mut self, max_ts: u64) {
-        let geometry = *self.panes.geometry();
-        self.watermark = geometry.watermark_pane(max_ts, self.bound);
-        self.watermark_next_ts = geometry.next_watermark_ts(self.watermark, self.bound);
-        self.update_late_before();
-    }
-
-    pub(super) fn update_late_before(&mut self) {
-        let frontier = self.panes.closed().max(self.watermark);
-        self.late_before = self.panes.geometry().pane_start_ms(frontier);
-    }
-
-    /// The source was quiet since `base`: advance event time by the time elapsed.
-    pub(super) fn advance_idle(&mut self, now: Instant) {
-        if let Some((since, max)) = self.idle_base {
-            let quiet = now.saturating_duration_since(since).as_millis();
-            let quiet = u64::try_from(quiet).unwrap_or(u64::MAX);
-            let ts = max.saturating_add(quiet);
-            if self.max_ts.is_none_or(|m| ts > m) {
-                self.max_ts = Some(ts);
-                self.move_watermark(ts);
-            }
-            self.close(false);
         }
     }
 
@@ -205,10 +150,11 @@ where
         let until = if everything {
             u128::MAX
         } else {
-            self.watermark
+            self.clock.watermark
         };
         self.panes.close(until);
-        self.update_late_before();
+        self.clock
+            .update_late_before(self.panes.geometry(), self.panes.closed());
     }
 
     /// The next complete window, in at most `*budget` steps.
@@ -216,14 +162,7 @@ where
         let (k, (acc, count)) = self.panes.next_window::<T, A>(&self.agg, budget)?;
         let (start, end) = self.panes.geometry().window_ms(k);
         let (_, end_pane) = self.panes.geometry().window_panes(k);
-        let mut late = 0;
-        while let Some(&(mark, n)) = self.late_marks.front() {
-            if mark >= end_pane {
-                break;
-            }
-            late += n;
-            self.late_marks.pop_front();
-        }
+        let late = self.clock.late_before_pane(end_pane);
         Some(Window {
             start,
             end,

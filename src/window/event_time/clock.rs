@@ -1,0 +1,156 @@
+//! [`Clock`]: an event-time window's view of time, apart from what its panes hold: the
+//! watermark, which items are late, the late counts waiting for a window to report them, and
+//! idleness. Shared by [`EventTimeWindow`](super::EventTimeWindow) and
+//! [`KeyedWindow`](crate::window::KeyedWindow).
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::Context;
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep, sleep_until};
+
+use super::geometry::Geometry;
+
+/// The watermark and lateness of an event-time window.
+pub(crate) struct Clock {
+    /// Allowed out-of-orderness, in ms.
+    pub(crate) bound: u64,
+    /// With an idle timeout: the quiet time after which event time is taken to advance with
+    /// the clock, and the instant and largest timestamp of the last run of items.
+    pub(crate) idle: Option<Duration>,
+    pub(crate) idle_base: Option<(Instant, u64)>,
+    pub(crate) max_ts: Option<u64>,
+    /// The pane the watermark is in, and the smallest timestamp that moves it on: the
+    /// watermark is recomputed only when an item reaches that.
+    pub(crate) watermark: u128,
+    pub(crate) watermark_next_ts: u64,
+    /// Items with a timestamp below this are late: the first millisecond of the first pane
+    /// that is not complete.
+    pub(crate) late_before: u64,
+    pub(crate) late: u64,
+    /// Late items by the watermark (in panes) when they came: a late item is reported by the
+    /// first window emitted that ends after that watermark, whatever the batching.
+    late_marks: VecDeque<(u128, u64)>,
+    /// Items that fell in no window.
+    pub(crate) unassigned: u64,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        Clock {
+            bound: 0,
+            idle: None,
+            idle_base: None,
+            max_ts: None,
+            watermark: 0,
+            // 0: the first item computes the watermark.
+            watermark_next_ts: 0,
+            late_before: 0,
+            late: 0,
+            late_marks: VecDeque::new(),
+            unassigned: 0,
+        }
+    }
+
+    /// Takes `ts` as seen (the item is not late): moves the watermark when it is a new
+    /// largest timestamp far enough ahead. `closed` is the first pane not complete yet.
+    #[inline]
+    pub(crate) fn see(&mut self, ts: u64, geometry: &Geometry, closed: u128) {
+        if self.max_ts.is_none_or(|max| ts > max) {
+            self.max_ts = Some(ts);
+            if ts >= self.watermark_next_ts {
+                self.move_watermark(ts, geometry, closed);
+            }
+        }
+    }
+
+    /// Recomputes the watermark from `max_ts`, the largest timestamp seen.
+    #[inline(never)]
+    pub(crate) fn move_watermark(&mut self, max_ts: u64, geometry: &Geometry, closed: u128) {
+        self.watermark = geometry.watermark_pane(max_ts, self.bound);
+        self.watermark_next_ts = geometry.next_watermark_ts(self.watermark, self.bound);
+        self.update_late_before(geometry, closed);
+    }
+
+    /// After the panes below `closed` were marked complete, or the watermark moved.
+    pub(crate) fn update_late_before(&mut self, geometry: &Geometry, closed: u128) {
+        self.late_before = geometry.pane_start_ms(closed.max(self.watermark));
+    }
+
+    /// Counts one late item.
+    #[cold]
+    pub(crate) fn count_late(&mut self) {
+        self.late += 1;
+        let watermark = self.watermark;
+        match self.late_marks.back_mut() {
+            Some((mark, n)) if *mark == watermark => *n += 1,
+            _ => self.late_marks.push_back((watermark, 1)),
+        }
+    }
+
+    /// The late items a window ending at pane `end_pane` reports: those that came while the
+    /// watermark was before its end and were not reported yet.
+    pub(crate) fn late_before_pane(&mut self, end_pane: u128) -> u64 {
+        let mut late = 0;
+        while let Some(&(mark, n)) = self.late_marks.front() {
+            if mark >= end_pane {
+                break;
+            }
+            late += n;
+            self.late_marks.pop_front();
+        }
+        late
+    }
+
+    /// A run of items ended with the upstream `Pending`: with an idle timeout, quiet time
+    /// counts from now.
+    pub(crate) fn mark_quiet_from_now(&mut self) {
+        if self.idle.is_some() {
+            self.idle_base = Some((Instant::now(), self.max_ts.unwrap_or(0)));
+        }
+    }
+
+    /// With an idle timeout and items waiting for their windows (`holds_items`): polls the
+    /// idle timer (registering the task's waker). When a quiet period has passed, advances
+    /// event time by the time elapsed, re-arms the timer for the next period and returns
+    /// `true`; the caller then closes the panes the watermark passed.
+    pub(crate) fn watch_idle(
+        &mut self,
+        timer: &mut Option<Pin<Box<Sleep>>>,
+        holds_items: bool,
+        geometry: &Geometry,
+        closed: u128,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        let (Some(idle), Some((since, max))) = (self.idle, self.idle_base) else {
+            return false;
+        };
+        if !holds_items {
+            return false;
+        }
+        // A timeout too long for the clock never fires.
+        let Some(deadline) = since.checked_add(idle) else {
+            return false;
+        };
+        let timer = timer.get_or_insert_with(|| Box::pin(sleep_until(deadline)));
+        if timer.deadline() < deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        let now = Instant::now();
+        let quiet = now.saturating_duration_since(since).as_millis();
+        let ts = max.saturating_add(u64::try_from(quiet).unwrap_or(u64::MAX));
+        if self.max_ts.is_none_or(|m| ts > m) {
+            self.max_ts = Some(ts);
+            self.move_watermark(ts, geometry, closed);
+        }
+        // The next quiet period is measured from now: event time has caught up to here.
+        if let Some(next) = now.checked_add(idle) {
+            timer.as_mut().reset(next);
+        }
+        true
+    }
+}
