@@ -21,7 +21,7 @@ use crate::concurrent::{
 use crate::consume::{CollectFuture, CountFuture, FoldFuture, ForEachFuture, NextFuture};
 use crate::merge::MergeTwo;
 use crate::overflow::Overflow;
-use crate::window::{Aggregate, CountWindow, EventTimeWindow, ProcessingTimeWindow};
+use crate::window::{Aggregate, CountWindow, EventTimeWindow, KeyBy, ProcessingTimeWindow};
 
 /// Operators and consumers for every [`Stream`].
 ///
@@ -415,6 +415,17 @@ pub trait StreamOps: Stream {
         Self: Sized,
     {
         EventTimeWindow::new(self, size_ms, slide_ms, timestamp, agg)
+    }
+
+    /// Groups items by `key` for windows per key: `.key_by(f).tumbling_window(..)` or
+    /// `.sliding_window(..)` yield `(key, window)` for each window and each key that had
+    /// items in it. See [`KeyedWindow`](crate::window::KeyedWindow).
+    fn key_by<K, Kf>(self, key: Kf) -> KeyBy<Self, Kf>
+    where
+        Kf: FnMut(&Self::Item) -> K,
+        Self: Sized,
+    {
+        KeyBy::new(self, key)
     }
 
     /// Tumbling processing-time windows of `size` on the tokio clock: one window every

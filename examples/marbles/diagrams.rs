@@ -310,6 +310,62 @@ fn event_time(
     diagram(name, &call, &note, done.max(end) + 20, lanes)
 }
 
+/// Tumbling windows per key over items labelled `key:timestamp`, arriving at the script's
+/// times: one output per key with items in a window, labelled `key:count`.
+fn keyed_window() -> Diagram {
+    let script: Vec<(u64, (char, u64))> = vec![
+        (10, ('a', 5)),
+        (40, ('b', 20)),
+        (70, ('a', 35)),
+        (100, ('b', 55)),
+        (130, ('a', 85)),
+        (160, ('a', 30)),
+        (190, ('b', 120)),
+    ];
+    let end = 220;
+    let late = Arc::new(Mutex::new(Vec::new()));
+    let seen = late.clone();
+    let (out, done) = run(async {
+        let start = Instant::now();
+        let items = scripted(start, script.clone(), end);
+        let windows = items
+            .key_by(|i: &(char, u64)| i.0)
+            .tumbling_window(50, |i: &(char, u64)| i.1, Count)
+            .out_of_orderness(10)
+            .on_late(move |i| seen.lock().unwrap().push(i));
+        record(start, Box::pin(windows), NOW).await
+    });
+    let late = late.lock().unwrap().clone();
+    let mut input = Lane::new("input (key:time)");
+    for (t, item) in &script {
+        let (key, ts) = item;
+        let style = if late.contains(item) {
+            Style::Late
+        } else {
+            Style::Plain
+        };
+        input.item(*t, format!("{key}:{ts}"), style);
+    }
+    input.end = Some(end);
+    let mut output = Lane::new("windows");
+    let mut spans = Vec::new();
+    for (t, (key, w)) in &out {
+        output.item(*t, format!("{key}:{}", w.count), Style::Plain);
+        if !spans.contains(&w.start) {
+            spans.push(w.start);
+            output.span(w.start, w.end, format!("[{},{})", w.start, w.end));
+        }
+    }
+    output.end = Some(done);
+    diagram(
+        "keyed_window",
+        ".key_by(|e| e.key).tumbling_window(50, |e| e.ts, Count).out_of_orderness(10)",
+        "one window per key with items; the watermark (largest timestamp - 10) is shared by all keys; red: late",
+        done.max(end) + 20,
+        vec![input, output],
+    )
+}
+
 fn processing_window() -> Diagram {
     let script = letters(&[10, 30, 40, 120, 130, 260]);
     let (out, done) = run(async {
@@ -644,6 +700,7 @@ pub fn all() -> Vec<Diagram> {
             ],
             190,
         ),
+        keyed_window(),
         processing_window(),
         count_window(),
         merge_three(),

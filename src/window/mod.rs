@@ -7,6 +7,7 @@
 //! | tumbling, event time | [`StreamOps::tumbling_window`](crate::StreamOps::tumbling_window) | when the watermark passes its end |
 //! | sliding (hopping), event time | [`StreamOps::sliding_window`](crate::StreamOps::sliding_window) | same |
 //! | tumbling, processing time | [`StreamOps::processing_window`](crate::StreamOps::processing_window) | every `size` on the tokio clock, empty or not |
+//! | tumbling or sliding per key, event time | [`StreamOps::key_by`](crate::StreamOps::key_by) then [`KeyBy`] | one `(key, window)` per key with items, as the watermark passes the window's end |
 //! | last `n` items, every `k` | [`StreamOps::count_window`](crate::StreamOps::count_window) | after every `k`-th item |
 //!
 //! The timelines of which item lands in which window are in each operator's docs and in
@@ -15,6 +16,7 @@
 pub mod aggregate;
 mod count;
 mod event_time;
+mod keyed;
 mod processing_time;
 mod two_stacks;
 
@@ -23,6 +25,7 @@ pub use aggregate::{
 };
 pub use count::CountWindow;
 pub use event_time::{EventTimeWindow, MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
+pub use keyed::{KeyBy, KeyedWindow};
 pub use processing_time::ProcessingTimeWindow;
 
 /// How windows of `size_ms` starting every `slide_ms` are cut into panes: the pane length,

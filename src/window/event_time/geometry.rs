@@ -158,6 +158,11 @@ impl Geometry {
         self.per_slide <= self.per_window || pane % self.per_slide < self.per_window
     }
 
+    /// How many panes one window spans.
+    pub(crate) fn panes_per_window(&self) -> u128 {
+        self.per_window
+    }
+
     /// The panes of window `k`: `[first, end)`.
     pub(crate) fn window_panes(&self, k: u128) -> (u128, u128) {
         let first = mul(k, self.per_slide);
