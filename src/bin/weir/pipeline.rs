@@ -102,9 +102,9 @@ pub(crate) async fn run(
         }
     }
     let fates = Fates {
-        windowed: windows.get_ref().count(),
+        windowed: windows.windowed(),
         late: windows.late(),
-        outside: windows.unassigned(),
+        outside: windows.outside(),
         dropped: dropped.iter().map(|s| s.dropped()).sum::<usize>() as u64,
     };
     // The readings dropped: the source's stages hand back what they counted.

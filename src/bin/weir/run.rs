@@ -201,6 +201,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         slide,
         lateness: millis(args.lateness),
         idle: None,
+        by_source: args.by.is_some(),
     };
     let Some(from) = &args.from else {
         // Files: each input's idleness is the merge's to handle.
@@ -214,10 +215,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             Ok(source) => source,
             Err(e) => return crate::common::usage("run", &e),
         };
-        let sink = Sink::Lines {
-            out: Lines::Stdout,
-            by: args.by.is_some(),
-        };
+        let sink = Sink::lines(Lines::Stdout, args.by.is_some());
         return pipeline::run(source, &admission, windows, sink).await;
     };
     windows.idle = args.idle_timeout;
@@ -285,10 +283,7 @@ mod from_redis {
         };
         let by = args.by.is_some();
         let sink = match &to {
-            None => Sink::Lines {
-                out: Lines::Stdout,
-                by,
-            },
+            None => Sink::lines(Lines::Stdout, by),
             Some(target) => {
                 let text = args.to.as_deref().unwrap_or_default();
                 let geometry = (windows.size, windows.slide);

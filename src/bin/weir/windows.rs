@@ -1,61 +1,70 @@
 //! The windows of `weir run`: the library's event-time windows over the admitted readings,
-//! computing per window the statistics of each source's readings ([`BySource`]), and a
-//! [`Counting`] stage in front of them that hands back how many readings reached them.
+//! the statistics of a whole window ([`Severities`]) or, with `--by source`, of each source
+//! in it (the library's keyed windows); and a [`Counting`] stage in front of them that hands
+//! back how many readings reached them.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use foldhash::fast::RandomState;
 use tokio::sync::mpsc::UnboundedSender;
 use weir::event::{SeverityAcc, StatsBySeverity, calculate_severity, normalize_value};
 use weir::prelude::*;
-use weir::window::{Aggregate, EventTimeWindow, Window};
+use weir::window::{Aggregate, EventTimeWindow, KeyedWindow, Window};
 
 use crate::reading::{BoxedReadings, Reading};
 
-/// What `weir run` computes per window: the statistics of each source's readings, by source
-/// number (everything under number 0 when the run does not group by source).
+/// What `weir run` computes per window (and source): value moments and counts by severity.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct BySource;
-
-/// A closed window of [`BySource`].
-pub(crate) type Closed = Window<Vec<SeverityAcc>>;
+pub(crate) struct Severities;
 
 /// The severity of a reading, as `weir::event::process_event` grades an event.
 fn severity(value: f64) -> usize {
     calculate_severity(normalize_value(value, 0.0, 100.0)) as usize
 }
 
-impl Aggregate<Reading> for BySource {
-    type Acc = Vec<SeverityAcc>;
-    type Output = Vec<SeverityAcc>;
+impl Aggregate<Reading> for Severities {
+    type Acc = SeverityAcc;
+    type Output = SeverityAcc;
 
     fn init(&self) -> Self::Acc {
-        Vec::new()
+        StatsBySeverity.init()
     }
 
     #[inline]
-    fn add(&self, acc: &mut Self::Acc, r: &Reading) {
-        let i = r.source as usize;
-        if i >= acc.len() {
-            acc.resize(i + 1, StatsBySeverity.init());
-        }
-        let (moments, by) = &mut acc[i];
+    fn add(&self, (moments, by): &mut Self::Acc, r: &Reading) {
         moments.add(r.value);
         by[severity(r.value)] += 1;
     }
 
     fn combine(&self, a: &Self::Acc, b: &Self::Acc) -> Self::Acc {
-        let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-        let mut sum = long.clone();
-        for (s, t) in sum.iter_mut().zip(short) {
-            *s = StatsBySeverity.combine(s, t);
-        }
-        sum
+        StatsBySeverity.combine(a, b)
     }
 
     fn result(&self, acc: &Self::Acc) -> Self::Output {
-        acc.clone()
+        *acc
+    }
+}
+
+/// A closed window's statistics, of one source with `--by source`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Closed {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    /// The source's number, with `--by source`.
+    pub(crate) source: Option<u32>,
+    pub(crate) acc: SeverityAcc,
+}
+
+impl Closed {
+    fn new(source: Option<u32>, w: Window<SeverityAcc>) -> Self {
+        Closed {
+            start: w.start,
+            end: w.end,
+            source,
+            acc: w.result,
+        }
     }
 }
 
@@ -69,6 +78,27 @@ pub(crate) struct Windows {
     /// Event time advances with the clock after this long without a reading (for a source
     /// that does not handle idleness itself).
     pub(crate) idle: Option<Duration>,
+    /// One row per source in each window.
+    pub(crate) by_source: bool,
+}
+
+type Timestamp = fn(&Reading) -> u64;
+type Source = fn(&Reading) -> u32;
+
+/// The open windows of a run: of all readings, or by source.
+pub(crate) enum Open {
+    Whole(EventTimeWindow<Counting<BoxedReadings>, Severities, Timestamp>),
+    BySource(KeyedWindow<Counting<BoxedReadings>, u32, Source, Severities, Timestamp, RandomState>),
+}
+
+/// Applies the same settings to either kind of window.
+macro_rules! both {
+    ($open:expr, |$w:ident| $body:expr) => {
+        match $open {
+            Open::Whole($w) => $body,
+            Open::BySource($w) => $body,
+        }
+    };
 }
 
 impl Windows {
@@ -77,23 +107,84 @@ impl Windows {
         self,
         readings: BoxedReadings,
         late: Option<UnboundedSender<Reading>>,
-    ) -> EventTimeWindow<Counting<BoxedReadings>, BySource, impl FnMut(&Reading) -> u64> {
+    ) -> Open {
         let counted = Counting {
             stream: readings,
             count: 0,
         };
-        let mut windows = counted
-            .sliding_window(self.size, self.slide, |r: &Reading| r.timestamp, BySource)
-            .out_of_orderness(self.lateness);
-        if let Some(idle) = self.idle {
-            windows = windows.idle_timeout(idle);
+        let timestamp: Timestamp = |r| r.timestamp;
+        let open = if self.by_source {
+            let source: Source = |r| r.source;
+            let keyed = counted.key_by(source).with_hasher(RandomState::default());
+            Open::BySource(keyed.sliding_window(self.size, self.slide, timestamp, Severities))
+        } else {
+            Open::Whole(counted.sliding_window(self.size, self.slide, timestamp, Severities))
+        };
+        both!(open, |w| {
+            let mut w = w.out_of_orderness(self.lateness);
+            if let Some(idle) = self.idle {
+                w = w.idle_timeout(idle);
+            }
+            if let Some(late) = late {
+                w = w.on_late(move |r| {
+                    let _ = late.send(r);
+                });
+            }
+            w.into()
+        })
+    }
+}
+
+impl From<EventTimeWindow<Counting<BoxedReadings>, Severities, Timestamp>> for Open {
+    fn from(w: EventTimeWindow<Counting<BoxedReadings>, Severities, Timestamp>) -> Self {
+        Open::Whole(w)
+    }
+}
+
+impl From<KeyedWindow<Counting<BoxedReadings>, u32, Source, Severities, Timestamp, RandomState>>
+    for Open
+{
+    fn from(
+        w: KeyedWindow<Counting<BoxedReadings>, u32, Source, Severities, Timestamp, RandomState>,
+    ) -> Self {
+        Open::BySource(w)
+    }
+}
+
+impl Open {
+    /// Every window ending before this (ms) is settled; see the library's `settled_before`.
+    pub(crate) fn settled_before(&self) -> u64 {
+        both!(self, |w| w.settled_before())
+    }
+
+    pub(crate) fn late(&self) -> u64 {
+        both!(self, |w| w.late())
+    }
+
+    /// Readings in no window (the gaps of sampling windows).
+    pub(crate) fn outside(&self) -> u64 {
+        both!(self, |w| w.unassigned())
+    }
+
+    /// Readings that reached the windows.
+    pub(crate) fn windowed(&self) -> u64 {
+        both!(self, |w| w.get_ref().count())
+    }
+}
+
+impl Stream for Open {
+    type Item = Closed;
+
+    #[inline]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Closed>> {
+        match self.get_mut() {
+            Open::Whole(w) => Pin::new(w)
+                .poll_next(cx)
+                .map(|w| w.map(|w| Closed::new(None, w))),
+            Open::BySource(w) => Pin::new(w)
+                .poll_next(cx)
+                .map(|kw| kw.map(|(source, w)| Closed::new(Some(source), w))),
         }
-        if let Some(late) = late {
-            windows = windows.on_late(move |r| {
-                let _ = late.send(r);
-            });
-        }
-        windows
     }
 }
 

@@ -3,7 +3,6 @@
 use std::cell::RefCell;
 
 use weir::event::{SeverityAcc, StatsBySeverity};
-use weir::window::Aggregate;
 
 use crate::names::SourceNames;
 use crate::reading::Reading;
@@ -13,7 +12,8 @@ use crate::windows::Closed;
 /// partials sink reads the progress (late readings, settled, holding, ended).
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) struct Batch<'a> {
-    /// Closed windows, in order.
+    /// Closed windows (one row per source with `--by source`), in window order; the last
+    /// window's rows may go on in the next batch, unless it ends before `settled`.
     pub(crate) windows: &'a [Closed],
     /// Readings that came after their windows closed (only for a sink that
     /// [takes them](super::Sink::takes_late)).
@@ -29,35 +29,18 @@ pub(crate) struct Batch<'a> {
     pub(crate) ended: bool,
 }
 
-/// The rows of a window's statistics by source number: with `names`, one per source that
-/// had readings, by name in order; without, one for the whole window, when it had readings.
-pub(crate) fn rows<'a>(
-    accs: &[SeverityAcc],
-    names: Option<&'a [Box<str>]>,
-) -> Vec<(Option<&'a str>, SeverityAcc)> {
-    let seen = |acc: &SeverityAcc| acc.1.iter().any(|&n| n > 0);
-    match names {
-        Some(names) => {
-            let mut keyed: Vec<(Option<&str>, SeverityAcc)> = accs
-                .iter()
-                .enumerate()
-                .filter(|(_, acc)| seen(acc))
-                .map(|(i, acc)| (Some(&*names[i]), *acc))
-                .collect();
-            keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            keyed
-        }
-        None => {
-            let all = accs.iter().fold(StatsBySeverity.init(), |a, b| {
-                StatsBySeverity.combine(&a, b)
-            });
-            if seen(&all) {
-                vec![(None, all)]
-            } else {
-                Vec::new()
-            }
+/// The JSON lines of `rows`, complete windows in window order: within each window, with
+/// `names`, by source name.
+pub(crate) fn lines(rows: &mut [Closed], names: Option<&[Box<str>]>) -> Vec<String> {
+    let name = |c: &Closed| names.zip(c.source).map(|(names, i)| &*names[i as usize]);
+    if names.is_some() {
+        for window in rows.chunk_by_mut(|a, b| (a.start, a.end) == (b.start, b.end)) {
+            window.sort_unstable_by(|a, b| name(a).cmp(&name(b)));
         }
     }
+    rows.iter()
+        .map(|c| window_json(c.start, c.end, name(c), &c.acc))
+        .collect()
 }
 
 /// The JSON line of the statistics of window `[start, end)` (of one key, when given).

@@ -7,7 +7,9 @@ mod batch;
 #[cfg(feature = "redis")]
 pub(crate) mod partials;
 
-pub(crate) use batch::{Batch, rows, window_json};
+pub(crate) use batch::Batch;
+#[cfg(feature = "redis")]
+pub(crate) use batch::window_json;
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -48,14 +50,28 @@ impl Lines {
 
 /// Where `weir run` writes its windows.
 pub(crate) enum Sink {
-    /// Complete windows as JSON lines; with `by`, one line per source in each window.
-    Lines { out: Lines, by: bool },
+    /// Complete windows as JSON lines; with `by`, one line per source in each window, by
+    /// source name. The rows of a window not complete yet are `held` for the next batch.
+    Lines {
+        out: Lines,
+        by: bool,
+        held: Vec<Closed>,
+    },
     /// Partial windows and progress markers for `weir combine`.
     #[cfg(feature = "redis")]
     Partials(partials::Partials),
 }
 
 impl Sink {
+    /// Complete windows as JSON lines to `out`, by source with `by`.
+    pub(crate) fn lines(out: Lines, by: bool) -> Sink {
+        Sink::Lines {
+            out,
+            by,
+            held: Vec::new(),
+        }
+    }
+
     /// How often the sink wants a batch even when no window closed.
     pub(crate) fn heartbeat(&self) -> Option<Duration> {
         match self {
@@ -77,18 +93,18 @@ impl Sink {
     /// Writes a batch, through.
     pub(crate) async fn write(&mut self, batch: Batch<'_>) -> io::Result<()> {
         match self {
-            Sink::Lines { out, by } => {
-                let lines: Vec<String> = {
-                    let names = batch.names.borrow();
-                    let names = by.then_some(names.all());
-                    let line = |w: &Closed| {
-                        rows(&w.result, names)
-                            .into_iter()
-                            .map(|(key, acc)| window_json(w.start, w.end, key, &acc))
-                            .collect::<Vec<_>>()
-                    };
-                    batch.windows.iter().flat_map(line).collect()
+            Sink::Lines { out, by, held } => {
+                held.extend_from_slice(batch.windows);
+                let complete = if batch.ended {
+                    held.len()
+                } else {
+                    held.partition_point(|c| c.end < batch.settled)
                 };
+                let lines = {
+                    let names = batch.names.borrow();
+                    batch::lines(&mut held[..complete], by.then_some(names.all()))
+                };
+                held.drain(..complete);
                 out.write(&lines).await
             }
             #[cfg(feature = "redis")]

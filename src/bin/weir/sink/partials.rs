@@ -19,10 +19,10 @@ use weir::event::SeverityAcc;
 use weir::io::redis::RedisSink;
 use weir::window::{Aggregate, windows_holding};
 
-use super::batch::{Batch, rows};
+use super::batch::Batch;
 use crate::reading::Reading;
 use crate::redis::{Marker, Partial, Target, waits};
-use crate::windows::BySource;
+use crate::windows::Severities;
 
 /// How often a consumer writing partials says how far it has settled, windows or not.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -76,18 +76,17 @@ impl Partials {
         let consumer = &self.consumer;
         {
             let names = batch.names.borrow();
-            let names = self.by.then_some(names.all());
-            let mut push = |start: u64, end: u64, accs: &[SeverityAcc]| {
-                for (key, acc) in rows(accs, names) {
-                    let key = key.map(str::to_owned);
-                    entries.push(Partial::new(start, end, key, &acc).fields(consumer));
-                }
+            let names = names.all();
+            let mut push = |start: u64, end: u64, source: Option<u32>, acc: &SeverityAcc| {
+                let key = source.map(|i| names[i as usize].to_string());
+                entries.push(Partial::new(start, end, key, acc).fields(consumer));
             };
-            for w in batch.windows {
-                push(w.start, w.end, &w.result);
+            for c in batch.windows {
+                push(c.start, c.end, c.source, &c.acc);
             }
-            for ((end, start), accs) in late_windows(batch.late, self.size, self.slide) {
-                push(start, end, &accs);
+            let late = late_windows(batch.late, self.size, self.slide, self.by);
+            for ((end, start, source), acc) in late {
+                push(start, end, source, &acc);
             }
         }
         let settled = Marker::Settled {
@@ -113,12 +112,24 @@ impl Partials {
     }
 }
 
-/// The statistics of late readings by the windows they belong to, by `(end, start)`.
-fn late_windows(late: &[Reading], size: u64, slide: u64) -> BTreeMap<(u64, u64), Vec<SeverityAcc>> {
-    let mut by_window: BTreeMap<(u64, u64), Vec<SeverityAcc>> = BTreeMap::new();
+/// A late window's place: `(end, start, source)`, the source with `--by source`.
+type LateWindow = (u64, u64, Option<u32>);
+
+/// The statistics of late readings by the windows they belong to (and their sources, `by`).
+fn late_windows(
+    late: &[Reading],
+    size: u64,
+    slide: u64,
+    by: bool,
+) -> BTreeMap<LateWindow, SeverityAcc> {
+    let mut by_window = BTreeMap::new();
     for r in late {
+        let source = by.then_some(r.source);
         for (start, end) in windows_holding(r.timestamp, size, slide) {
-            BySource.add(by_window.entry((end, start)).or_default(), r);
+            let acc = by_window
+                .entry((end, start, source))
+                .or_insert_with(|| Severities.init());
+            Severities.add(acc, r);
         }
     }
     by_window
