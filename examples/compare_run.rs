@@ -3,15 +3,17 @@
 //! ```sh
 //! cargo run --release --example compare_run                  # 10 M events, every mode
 //! cargo run --release --example compare_run -- --events 2000000 --runs 3 --mode sliding
+//! cargo run --release --example compare_run -- --events 2000000 --keys 100000   # by source
 //! ```
 //!
 //! Modes: `tumbling` (1 s windows), `sliding` (1 s windows every 250 ms: `--slide 250ms`),
-//! `by-source` (1 s windows, one row per source: `--by source`), or `all` (the default).
+//! `by-source` (1 s windows, one row per source: `--by source`), or `all` (the default; with
+//! `--keys`, `by-source`).
 //!
 //! 1. Generates (once, seeded) a file of JSON lines like
-//!    `{"timestamp":1700000000000,"source":"sensor-3","value":45.06}`: 8 sources, one event per
-//!    100 µs of event time on average, 2% of the events stamped up to 500 ms early (out of
-//!    order). It goes to `target/compare_run/`.
+//!    `{"timestamp":1700000000000,"source":"sensor-3","value":45.06}`: 8 sources (`--keys N`:
+//!    N), taking turns, one event per 100 µs of event time on average, 2% of the events
+//!    stamped up to 500 ms early (out of order). It goes to `target/compare_run/`.
 //! 2. Times, one after the other, each best of `--runs`:
 //!    - `weir run --window 1s --lateness 1s` (the release binary, built first; with
 //!      `--slide 250ms` or `--by source` in those modes), whose lateness covers the
@@ -21,8 +23,9 @@
 //!    - DuckDB with 2 threads (`read_json`, `GROUP BY timestamp // 1000`, each event joined
 //!      with its 4 window starts when sliding, and the source when by source), through Python
 //!      (`pip install duckdb` is tried when it is missing; skipped with a note otherwise).
-//! 3. Checks that every implementation found the same windows (start, count, mean, max) and
-//!    prints the times, the throughputs, weir's peak memory and weir's ratio to each.
+//! 3. Checks that every implementation found the same windows (start, key, count, mean, max)
+//!    and prints the times, the throughputs, the peak memory of weir and of DuckDB's process
+//!    (Python included), and weir's ratio to each.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -34,6 +37,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
+/// Sources unless `--keys` says otherwise.
 const SOURCES: u64 = 8;
 const START_MS: u64 = 1_700_000_000_000;
 
@@ -82,7 +86,8 @@ impl Mode {
 fn main() {
     let mut events: u64 = 10_000_000;
     let mut runs = 1;
-    let mut modes = vec![Mode::Tumbling, Mode::Sliding, Mode::BySource];
+    let mut keys = SOURCES;
+    let mut modes = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> u64 {
@@ -93,43 +98,65 @@ fn main() {
         match arg.as_str() {
             "--events" => events = value("--events"),
             "--runs" => runs = value("--runs").max(1),
+            "--keys" => keys = value("--keys").max(1),
             "--mode" => {
-                modes = match args.next().as_deref() {
+                modes = Some(match args.next().as_deref() {
                     Some("tumbling") => vec![Mode::Tumbling],
                     Some("sliding") => vec![Mode::Sliding],
                     Some("by-source") => vec![Mode::BySource],
-                    Some("all") => modes,
+                    Some("all") => vec![Mode::Tumbling, Mode::Sliding, Mode::BySource],
                     other => {
                         panic!("--mode takes tumbling, sliding, by-source or all, not {other:?}")
                     }
-                }
+                })
             }
-            other => panic!("unknown argument {other:?} (try --events N, --runs N, --mode M)"),
+            other => {
+                panic!("unknown argument {other:?} (try --events N, --runs N, --mode M, --keys N)")
+            }
         }
     }
+    let modes = modes.unwrap_or_else(|| {
+        if keys == SOURCES {
+            vec![Mode::Tumbling, Mode::Sliding, Mode::BySource]
+        } else {
+            vec![Mode::BySource]
+        }
+    });
     let dir = PathBuf::from("target/compare_run");
     std::fs::create_dir_all(&dir).expect("creating target/compare_run");
-    let data = dir.join(format!("events-{events}.jsonl"));
+    let data = if keys == SOURCES {
+        dir.join(format!("events-{events}.jsonl"))
+    } else {
+        dir.join(format!("events-{events}-{keys}-keys.jsonl"))
+    };
     if !data.exists() {
         let started = Instant::now();
-        generate(&data, events);
+        generate(&data, events, keys);
         eprintln!("generated {} in {:.1?}", data.display(), started.elapsed());
     }
     let bytes = std::fs::metadata(&data).expect("the data file").len();
     let weir = build_weir();
     let duckdb = duckdb_available();
     for mode in modes {
-        compare(mode, &weir, &data, events, bytes, runs, duckdb);
+        compare(mode, &weir, &data, (events, keys, bytes), runs, duckdb);
     }
     if !duckdb {
         println!("\nDuckDB: not measured (python3 -c 'import duckdb' failed, pip too)");
     }
 }
 
-/// Times and checks every implementation on one mode, and prints the table.
-fn compare(mode: Mode, weir: &Path, data: &Path, events: u64, bytes: u64, runs: u64, duckdb: bool) {
+/// Times and checks every implementation on one mode, and prints the table. The data holds
+/// `events` events of `keys` sources in `bytes`.
+fn compare(
+    mode: Mode,
+    weir: &Path,
+    data: &Path,
+    (events, keys, bytes): (u64, u64, u64),
+    runs: u64,
+    duckdb: bool,
+) {
     println!(
-        "\n{events} events, {:.0} MB, {}, best of {runs}\n",
+        "\n{events} events of {keys} sources, {:.0} MB, {}, best of {runs}\n",
         bytes as f64 / 1e6,
         mode.name()
     );
@@ -158,33 +185,34 @@ fn compare(mode: Mode, weir: &Path, data: &Path, events: u64, bytes: u64, runs: 
     );
 
     let rate = |t: Duration| events as f64 / t.as_secs_f64() / 1e6;
-    println!("| implementation | time | events/s | weir / it |");
-    println!("|---|---|---|---|");
-    let rss = weir_rss.map_or(String::new(), |kib| {
-        format!(", peak RSS {:.1} MiB", kib as f64 / 1024.0)
-    });
+    let mib =
+        |kib: Option<u64>| kib.map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0));
+    println!("| implementation | time | events/s | peak RSS, MiB | weir / it |");
+    println!("|---|---|---|---|---|");
     println!(
-        "| weir run{rss} | {:.2} s | {:.2} M | |",
+        "| weir run | {:.2} s | {:.2} M | {} | |",
         weir_time.as_secs_f64(),
-        rate(weir_time)
+        rate(weir_time),
+        mib(weir_rss)
     );
-    let row = |name: &str, t: Duration| {
+    let row = |name: &str, t: Duration, rss: Option<u64>| {
         println!(
-            "| {name} | {:.2} s | {:.2} M | {:.2}x |",
+            "| {name} | {:.2} s | {:.2} M | {} | {:.2}x |",
             t.as_secs_f64(),
             rate(t),
+            mib(rss),
             t.as_secs_f64() / weir_time.as_secs_f64()
         );
     };
-    row("hand-written loop, 1 thread", loop_time);
-    if let Some((t, _, _)) = duckdb {
-        row("DuckDB, 2 threads", t);
+    row("hand-written loop, 1 thread", loop_time, None);
+    if let Some((t, _, rss)) = duckdb {
+        row("DuckDB, 2 threads (RSS: its Python process)", t, rss);
     }
 }
 
-/// Writes `n` events: sources take turns, event time advances 100 µs per event on average
-/// (12.5 ms per source), 2% are stamped up to 500 ms early. Seeded: the same file every time.
-fn generate(path: &Path, n: u64) {
+/// Writes `n` events of `keys` sources: sources take turns, event time advances 100 µs per
+/// event on average, 2% are stamped up to 500 ms early. Seeded: the same file every time.
+fn generate(path: &Path, n: u64, keys: u64) {
     let mut rng = SmallRng::seed_from_u64(0x5EED);
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path).expect("creating data"));
     let mut now_us = START_MS * 1000;
@@ -194,7 +222,7 @@ fn generate(path: &Path, n: u64) {
         if rng.random_range(0..100) < 2 {
             ts = ts.saturating_sub(rng.random_range(1..=500));
         }
-        let source = i % SOURCES;
+        let source = i % keys;
         let value = f64::from(rng.random_range(0..10_000u32)) / 100.0;
         writeln!(
             out,
@@ -362,6 +390,7 @@ fn run_duckdb(data: &Path, mode: Mode) -> (Duration, Vec<Row>, Option<u64>) {
 import duckdb, time
 con = duckdb.connect()
 con.execute("SET threads = 2")
+con.execute("SET enable_progress_bar = false")
 t = time.perf_counter()
 rows = con.execute("""{query}""").fetchall()
 elapsed = time.perf_counter() - t
@@ -370,10 +399,15 @@ for r in rows:
     print(f"{{r[0]}},{{r[1] or ''}},{{r[2]}},{{r[3]!r}},{{r[4]!r}}")
 "#
     );
-    let output = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("running python3");
+    let timed = Path::new("/usr/bin/time").exists();
+    let output = if timed {
+        Command::new("/usr/bin/time")
+            .args(["-f", "%M", "python3", "-c", &script])
+            .output()
+    } else {
+        Command::new("python3").args(["-c", &script]).output()
+    };
+    let output = output.expect("running python3");
     assert!(
         output.status.success(),
         "DuckDB failed: {}",
@@ -394,7 +428,13 @@ for r in rows:
             }
         })
         .collect();
-    (Duration::from_secs_f64(secs), rows, None)
+    let rss = timed
+        .then(|| {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            stderr.lines().last().and_then(|l| l.trim().parse().ok())
+        })
+        .flatten();
+    (Duration::from_secs_f64(secs), rows, rss)
 }
 
 /// Panics, naming `who` and the first difference, unless `rows` are `weir`'s windows (means

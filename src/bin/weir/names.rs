@@ -9,7 +9,7 @@ use std::collections::HashMap;
 #[derive(Debug, Default)]
 pub(crate) struct SourceNames {
     by_index: Vec<Box<str>>,
-    by_name: HashMap<Box<str>, u32>,
+    by_name: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
 }
 
 impl SourceNames {
@@ -38,31 +38,57 @@ impl SourceNames {
     }
 }
 
-/// A parser's own numbering of the sources it meets: a scan that compares a tag of each name
-/// (its length and last 8 bytes, which tell `sensor-3` from `sensor-4` in one comparison)
-/// before the name itself.
+/// A parser's own numbering of the sources it meets. Up to [`SCANNED`] names are found by a
+/// scan that compares a tag of each name (its length and last 8 bytes, which tell `sensor-3`
+/// from `sensor-4` in one comparison) before the name itself: faster than hashing for a
+/// handful of sources. Past that, every name is found in a hash map, so a name costs the same
+/// whatever the number of sources.
 #[derive(Debug, Default)]
 pub(crate) struct SourceCache {
     seen: Vec<(u64, usize, Box<[u8]>)>,
+    /// Every name, by number, once there are more than [`SCANNED`] (then `seen` is empty).
+    more: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
     /// Names met since [`take_new`](Self::take_new) was last called.
     new: Vec<Box<str>>,
 }
 
+/// How many names [`SourceCache`] scans before it hashes.
+const SCANNED: usize = 16;
+
 impl SourceCache {
     /// The parser's number for `name`, which is valid UTF-8.
     pub(crate) fn index(&mut self, name: &[u8]) -> u32 {
-        let tag = tail(name);
-        let found = self
-            .seen
-            .iter()
-            .position(|(t, len, n)| *t == tag && *len == name.len() && **n == *name);
-        let i = found.unwrap_or_else(|| {
-            let text = std::str::from_utf8(name).expect("checked by the parser");
-            self.new.push(text.into());
-            self.seen.push((tag, name.len(), name.into()));
-            self.seen.len() - 1
-        });
-        u32::try_from(i).expect("fewer than 2^32 sources")
+        if self.more.is_empty() {
+            let tag = tail(name);
+            let found = self
+                .seen
+                .iter()
+                .position(|(t, len, n)| *t == tag && *len == name.len() && **n == *name);
+            if let Some(i) = found {
+                return i as u32;
+            }
+            if self.seen.len() < SCANNED {
+                self.seen.push((tag, name.len(), name.into()));
+                self.learned(name);
+                return (self.seen.len() - 1) as u32;
+            }
+            // From now on every name is looked up in the map.
+            for (i, (_, _, seen)) in self.seen.drain(..).enumerate() {
+                self.more.insert(seen, i as u32);
+            }
+        } else if let Some(&i) = self.more.get(name) {
+            return i;
+        }
+        let i = u32::try_from(self.more.len()).expect("fewer than 2^32 sources");
+        self.more.insert(name.into(), i);
+        self.learned(name);
+        i
+    }
+
+    /// Notes `name` as new.
+    fn learned(&mut self, name: &[u8]) {
+        let text = std::str::from_utf8(name).expect("checked by the parser");
+        self.new.push(text.into());
     }
 
     /// The names met for the first time since the last call, in the order of their numbers.
@@ -118,5 +144,22 @@ mod tests {
         for (name, i) in inputs.iter().rev().zip(&b_local) {
             assert_eq!(&*names[b_to_run[*i as usize] as usize], *name);
         }
+    }
+
+    #[test]
+    fn past_the_scanned_names_the_numbers_go_on() {
+        let names: Vec<String> = (0..100).map(|i| format!("sensor-{i}")).collect();
+        let mut cache = SourceCache::default();
+        let first: Vec<u32> = names.iter().map(|n| cache.index(n.as_bytes())).collect();
+        assert_eq!(first, (0..100).collect::<Vec<u32>>());
+        let again: Vec<u32> = names
+            .iter()
+            .rev()
+            .map(|n| cache.index(n.as_bytes()))
+            .collect();
+        assert_eq!(again, (0..100).rev().collect::<Vec<u32>>());
+        let new = cache.take_new();
+        assert_eq!(new.len(), 100);
+        assert!(new.iter().zip(&names).all(|(a, b)| **a == **b));
     }
 }

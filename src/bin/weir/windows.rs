@@ -86,6 +86,8 @@ type Timestamp = fn(&Reading) -> u64;
 type Source = fn(&Reading) -> u32;
 
 /// The open windows of a run: of all readings, or by source.
+// One per run, pinned once: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Open {
     Whole(EventTimeWindow<Counting<BoxedReadings>, Severities, Timestamp>),
     BySource(KeyedWindow<Counting<BoxedReadings>, u32, Source, Severities, Timestamp, RandomState>),

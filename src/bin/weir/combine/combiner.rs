@@ -8,7 +8,7 @@ use weir::event::{SeverityAcc, StatsBySeverity};
 use weir::window::Aggregate;
 
 use crate::redis::{Marker, Report};
-use crate::sink::window_json;
+use crate::sink::window_line;
 
 /// What the combiner knows of one consumer.
 struct Consumer {
@@ -151,12 +151,17 @@ impl Combiner {
     }
 }
 
-/// One JSON line per key of a final window, as `weir run` writes them.
-pub(super) fn lines(((end, start), open): &((u64, u64), Open)) -> Vec<String> {
-    open.by_key
-        .iter()
-        .map(|(key, acc)| window_json(*start, *end, key.as_deref(), acc))
-        .collect()
+/// Appends the JSON lines of final windows to `text`, as `weir run` writes them, each ending
+/// in a newline; returns how many.
+pub(super) fn write_lines(text: &mut Vec<u8>, windows: &[((u64, u64), Open)]) -> u64 {
+    let mut n = 0;
+    for ((end, start), open) in windows {
+        for (key, acc) in &open.by_key {
+            window_line(text, *start, *end, key.as_deref(), acc);
+            n += 1;
+        }
+    }
+    n
 }
 
 #[cfg(test)]
@@ -194,7 +199,10 @@ mod tests {
         let closed = c.close(15);
         assert_eq!(closed.len(), 1);
         assert_eq!(closed[0].1.ids, ["1", "4"]);
-        let line: serde_json::Value = serde_json::from_str(&lines(&closed[0])[0]).unwrap();
+        let mut text = Vec::new();
+        write_lines(&mut text, &closed[..1]);
+        let first = std::str::from_utf8(&text).unwrap().lines().next().unwrap();
+        let line: serde_json::Value = serde_json::from_str(first).unwrap();
         assert_eq!(line["event_count"], 2);
         assert_eq!(line["avg_value"], 2.0);
         // A partial for a window already written is late.

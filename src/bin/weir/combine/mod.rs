@@ -79,7 +79,7 @@ mod imp {
     use tokio::time::{MissedTickBehavior, interval};
     use weir::io::redis::{Acker, Entry, RedisSink, RedisSource, StreamGroup};
 
-    use super::combiner::{Combiner, lines};
+    use super::combiner::{Combiner, write_lines};
     use super::*;
     use crate::common::{failure, millis, pull, signals, usage, write_failure};
     use crate::redis::{Report, Resilient, Target, block};
@@ -189,9 +189,10 @@ mod imp {
             let frontier = if ended { u64::MAX } else { combiner.frontier() };
             let closed = combiner.close(frontier);
             if !closed.is_empty() {
-                let lines: Vec<String> = closed.iter().flat_map(lines).collect();
-                match out.write(&lines).await {
-                    Ok(()) => counts.written += lines.len() as u64,
+                let mut text = Vec::new();
+                let n = write_lines(&mut text, &closed);
+                match out.write(&text).await {
+                    Ok(()) => counts.written += n,
                     Err(e) => return write_failure("combine", &e),
                 }
                 for id in closed.into_iter().flat_map(|(_, open)| open.ids) {

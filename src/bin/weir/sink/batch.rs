@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use weir::event::{SeverityAcc, StatsBySeverity};
+use weir::event::SeverityAcc;
 
 use crate::names::SourceNames;
 use crate::reading::Reading;
@@ -29,26 +29,125 @@ pub(crate) struct Batch<'a> {
     pub(crate) ended: bool,
 }
 
-/// The JSON lines of `rows`, complete windows in window order: within each window, with
-/// `names`, by source name.
-pub(crate) fn lines(rows: &mut [Closed], names: Option<&[Box<str>]>) -> Vec<String> {
+/// Appends the JSON lines of `rows` to `text`, each ending in a newline: complete windows in
+/// window order; within each window, with `names`, by source name.
+pub(crate) fn lines(text: &mut Vec<u8>, rows: &mut [Closed], names: Option<&[Box<str>]>) {
     let name = |c: &Closed| names.zip(c.source).map(|(names, i)| &*names[i as usize]);
     if names.is_some() {
         for window in rows.chunk_by_mut(|a, b| (a.start, a.end) == (b.start, b.end)) {
             window.sort_unstable_by(|a, b| name(a).cmp(&name(b)));
         }
     }
-    rows.iter()
-        .map(|c| window_json(c.start, c.end, name(c), &c.acc))
-        .collect()
+    for c in rows.iter() {
+        window_line(text, c.start, c.end, name(c), &c.acc);
+    }
 }
 
-/// The JSON line of the statistics of window `[start, end)` (of one key, when given).
-pub(crate) fn window_json(start: u64, end: u64, key: Option<&str>, acc: &SeverityAcc) -> String {
-    let stats = StatsBySeverity.stats(acc, start, end);
-    let mut json = serde_json::to_value(&stats).expect("stats serialize");
-    if let Some(key) = key {
-        json["key"] = serde_json::Value::String(key.to_owned());
+/// Appends the JSON line of the statistics of window `[start, end)` (of one key, when given),
+/// and a newline, to `out`: the fields of [`WindowedStats`](weir::event::WindowedStats) and
+/// `key`, in alphabetical order, numbers and strings as serde_json writes them, severities
+/// with no event left out.
+pub(crate) fn window_line(
+    out: &mut Vec<u8>,
+    start: u64,
+    end: u64,
+    key: Option<&str>,
+    acc: &SeverityAcc,
+) {
+    /// The severities by name, alphabetically, with their index in the counts.
+    const SEVERITIES: [(&[u8], usize); 4] = [
+        (b"\"Critical\":", 3),
+        (b"\"High\":", 2),
+        (b"\"Low\":", 0),
+        (b"\"Medium\":", 1),
+    ];
+    // Writes to a `Vec` cannot fail.
+    fn json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+        serde_json::to_writer(out, value).expect("a number or a string serializes");
     }
-    json.to_string()
+    let (moments, by) = acc;
+    out.extend_from_slice(b"{\"avg_value\":");
+    json(out, &moments.mean().unwrap_or(0.0));
+    out.extend_from_slice(b",\"event_count\":");
+    decimal(out, by.iter().sum::<usize>() as u64);
+    if let Some(key) = key {
+        out.extend_from_slice(b",\"key\":");
+        json(out, key);
+    }
+    out.extend_from_slice(b",\"max_value\":");
+    json(out, &moments.max().unwrap_or(0.0));
+    out.extend_from_slice(b",\"severity_counts\":{");
+    let mut first = true;
+    for (name, i) in SEVERITIES {
+        if by[i] > 0 {
+            if !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(name);
+            decimal(out, by[i] as u64);
+            first = false;
+        }
+    }
+    out.extend_from_slice(b"},\"window_end\":");
+    decimal(out, end);
+    out.extend_from_slice(b",\"window_start\":");
+    decimal(out, start);
+    out.extend_from_slice(b"}\n");
+}
+
+/// Appends `n` in decimal.
+fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use weir::event::StatsBySeverity;
+    use weir::window::{Aggregate, Moments};
+
+    use super::*;
+
+    /// The line is what serializing the library's `WindowedStats` through a JSON value (keys
+    /// in order) gives, with the key added.
+    #[test]
+    fn a_window_line_is_the_stats_as_serde_json_writes_them() {
+        let mut acc = StatsBySeverity.init();
+        for (v, severity) in [
+            (1.5, 0),
+            (99.0, 3),
+            (55.25, 1),
+            (f64::NAN, 0),
+            (1e17, 3),
+            (0.0, 2),
+        ] {
+            acc.0.add(v);
+            acc.1[severity] += 1;
+        }
+        let cases = [
+            (acc, Some("sensor \"7\"\n")),
+            (acc, None),
+            ((Moments::EMPTY, [0; 4]), Some("é")),
+            ((Moments::EMPTY, [10_000_000_000, 0, 0, 7]), Some("")),
+        ];
+        for (acc, key) in cases {
+            let stats = StatsBySeverity.stats(&acc, 1_000, u64::MAX);
+            let mut want = serde_json::to_value(&stats).unwrap();
+            if let Some(key) = key {
+                want["key"] = serde_json::Value::String(key.to_owned());
+            }
+            let mut line = Vec::new();
+            window_line(&mut line, 1_000, u64::MAX, key, &acc);
+            assert_eq!(String::from_utf8(line).unwrap(), want.to_string() + "\n");
+        }
+    }
 }

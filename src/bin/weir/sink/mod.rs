@@ -1,7 +1,7 @@
 //! Where `weir run`'s windows go: JSON lines of complete windows on stdout ([`Lines`]), or
 //! partial windows to a Redis stream for `weir combine` (`partials.rs`). `batch.rs` holds
-//! what every sink is handed and [`window_json`], the one format of a window that weir
-//! writes, here and in `weir combine`.
+//! what every sink is handed and [`window_line`](batch::window_line), the one format of a
+//! window that weir writes, here and in `weir combine`.
 
 mod batch;
 #[cfg(feature = "redis")]
@@ -9,7 +9,7 @@ pub(crate) mod partials;
 
 pub(crate) use batch::Batch;
 #[cfg(feature = "redis")]
-pub(crate) use batch::window_json;
+pub(crate) use batch::window_line;
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -25,20 +25,21 @@ pub(crate) enum Lines {
 }
 
 impl Lines {
-    pub(crate) async fn write(&mut self, lines: &[String]) -> io::Result<()> {
+    /// Writes `text`, JSON lines each ending in a newline.
+    pub(crate) async fn write(&mut self, text: &[u8]) -> io::Result<()> {
         match self {
             Lines::Stdout => {
-                let stdout = io::stdout();
-                let mut out = stdout.lock();
-                for line in lines {
-                    writeln!(out, "{line}")?;
-                }
+                // One write for the batch (stdout is line-buffered: a write per line would be
+                // a system call per line).
+                let mut out = io::stdout().lock();
+                out.write_all(text)?;
                 out.flush()
             }
             #[cfg(feature = "redis")]
             Lines::Stream(sink) => {
+                let text = std::str::from_utf8(text).map_err(io::Error::other)?;
                 let fields: Vec<Vec<(&str, &str)>> =
-                    lines.iter().map(|l| vec![("window", l.as_str())]).collect();
+                    text.lines().map(|l| vec![("window", l)]).collect();
                 sink.send(&fields)
                     .await
                     .map(|_| ())
@@ -100,12 +101,13 @@ impl Sink {
                 } else {
                     held.partition_point(|c| c.end < batch.settled)
                 };
-                let lines = {
+                let mut text = Vec::new();
+                {
                     let names = batch.names.borrow();
-                    batch::lines(&mut held[..complete], by.then_some(names.all()))
-                };
+                    batch::lines(&mut text, &mut held[..complete], by.then_some(names.all()));
+                }
                 held.drain(..complete);
-                out.write(&lines).await
+                out.write(&text).await
             }
             #[cfg(feature = "redis")]
             Sink::Partials(partials) => partials.write(batch).await,
