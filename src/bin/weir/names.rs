@@ -3,30 +3,29 @@
 //! keeps the one numbering of the output in [`SourceNames`] and maps each parser's numbers
 //! onto it as it takes the blocks, in the order the parser made them.
 
-use std::collections::HashMap;
+use foldhash::fast::RandomState;
+use indexmap::IndexSet;
+
+/// The sources' names, by number.
+pub(crate) type Names = indexmap::set::Slice<Box<str>>;
 
 /// The run's numbering of the sources, by order of first sight: on the run's thread only.
+/// Each name is held once, numbered by its place in the set.
 #[derive(Debug, Default)]
 pub(crate) struct SourceNames {
-    by_index: Vec<Box<str>>,
-    by_name: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    names: IndexSet<Box<str>, RandomState>,
 }
 
 impl SourceNames {
     /// The index of `name`, registering it if it is new.
     pub(crate) fn index(&mut self, name: Box<str>) -> u32 {
-        if let Some(&i) = self.by_name.get(&name) {
-            return i;
-        }
-        let i = u32::try_from(self.by_index.len()).expect("fewer than 2^32 sources");
-        self.by_index.push(name.clone());
-        self.by_name.insert(name, i);
-        i
+        let (i, _) = self.names.insert_full(name);
+        u32::try_from(i).expect("fewer than 2^32 sources")
     }
 
     /// Every name, by index.
-    pub(crate) fn all(&self) -> &[Box<str>] {
-        &self.by_index
+    pub(crate) fn all(&self) -> &Names {
+        self.names.as_slice()
     }
 
     /// Takes the names a parser met for the first time in a block (`new`, in the order of
@@ -46,8 +45,9 @@ impl SourceNames {
 #[derive(Debug, Default)]
 pub(crate) struct SourceCache {
     seen: Vec<(u64, usize, Box<[u8]>)>,
-    /// Every name, by number, once there are more than [`SCANNED`] (then `seen` is empty).
-    more: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
+    /// Every name, numbered by its place, once there are more than [`SCANNED`] (then `seen`
+    /// is empty).
+    more: IndexSet<Box<[u8]>, RandomState>,
     /// Names met since [`take_new`](Self::take_new) was last called.
     new: Vec<Box<str>>,
 }
@@ -72,17 +72,15 @@ impl SourceCache {
                 self.learned(name);
                 return (self.seen.len() - 1) as u32;
             }
-            // From now on every name is looked up in the map.
-            for (i, (_, _, seen)) in self.seen.drain(..).enumerate() {
-                self.more.insert(seen, i as u32);
-            }
-        } else if let Some(&i) = self.more.get(name) {
-            return i;
+            // From now on every name is looked up in the set.
+            self.more
+                .extend(self.seen.drain(..).map(|(_, _, seen)| seen));
+        } else if let Some(i) = self.more.get_index_of(name) {
+            return i as u32;
         }
-        let i = u32::try_from(self.more.len()).expect("fewer than 2^32 sources");
-        self.more.insert(name.into(), i);
+        let (i, _) = self.more.insert_full(name.into());
         self.learned(name);
-        i
+        u32::try_from(i).expect("fewer than 2^32 sources")
     }
 
     /// Notes `name` as new.

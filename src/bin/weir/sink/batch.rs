@@ -4,7 +4,7 @@ use std::cell::RefCell;
 
 use weir::event::SeverityAcc;
 
-use crate::names::SourceNames;
+use crate::names::{Names, SourceNames};
 use crate::reading::Reading;
 use crate::windows::Closed;
 
@@ -31,7 +31,7 @@ pub(crate) struct Batch<'a> {
 
 /// Appends the JSON lines of `rows` to `text`, each ending in a newline: complete windows in
 /// window order; within each window, with `names`, by source name.
-pub(crate) fn lines(text: &mut Vec<u8>, rows: &mut [Closed], names: Option<&[Box<str>]>) {
+pub(crate) fn lines(text: &mut Vec<u8>, rows: &mut [Closed], names: Option<&Names>) {
     let name = |c: &Closed| names.zip(c.source).map(|(names, i)| &*names[i as usize]);
     if names.is_some() {
         for window in rows.chunk_by_mut(|a, b| (a.start, a.end) == (b.start, b.end)) {
