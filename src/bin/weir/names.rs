@@ -3,6 +3,8 @@
 //! keeps the one numbering of the output in [`SourceNames`] and maps each parser's numbers
 //! onto it as it takes the blocks, in the order the parser made them.
 
+use std::collections::HashMap;
+
 use foldhash::fast::RandomState;
 use indexmap::IndexSet;
 
@@ -45,9 +47,9 @@ impl SourceNames {
 #[derive(Debug, Default)]
 pub(crate) struct SourceCache {
     seen: Vec<(u64, usize, Box<[u8]>)>,
-    /// Every name, numbered by its place, once there are more than [`SCANNED`] (then `seen`
-    /// is empty).
-    more: IndexSet<Box<[u8]>, RandomState>,
+    /// Every name and its number, once there are more than [`SCANNED`] (then `seen` is
+    /// empty).
+    more: HashMap<Name, u32, RandomState>,
     /// Names met since [`take_new`](Self::take_new) was last called.
     new: Vec<Box<str>>,
 }
@@ -72,15 +74,16 @@ impl SourceCache {
                 self.learned(name);
                 return (self.seen.len() - 1) as u32;
             }
-            // From now on every name is looked up in the set.
-            self.more
-                .extend(self.seen.drain(..).map(|(_, _, seen)| seen));
-        } else if let Some(i) = self.more.get_index_of(name) {
-            return i as u32;
+            // From now on every name is looked up in the map.
+            let seen = self.seen.drain(..).map(|(_, _, seen)| Name::new(&seen));
+            self.more.extend(seen.zip(0..));
+        } else if let Some(&i) = self.more.get(name) {
+            return i;
         }
-        let (i, _) = self.more.insert_full(name.into());
+        let i = u32::try_from(self.more.len()).expect("fewer than 2^32 sources");
+        self.more.insert(Name::new(name), i);
         self.learned(name);
-        u32::try_from(i).expect("fewer than 2^32 sources")
+        i
     }
 
     /// Notes `name` as new.
@@ -92,6 +95,55 @@ impl SourceCache {
     /// The names met for the first time since the last call, in the order of their numbers.
     pub(crate) fn take_new(&mut self) -> Vec<Box<str>> {
         std::mem::take(&mut self.new)
+    }
+}
+
+/// A source's name as a parser keeps it: a name of up to 23 bytes (most are) inside the hash
+/// map's slot, so that finding it costs no reach into another allocation.
+#[derive(Debug, Clone)]
+enum Name {
+    Short { len: u8, bytes: [u8; 23] },
+    Long(Box<[u8]>),
+}
+
+impl Name {
+    fn new(name: &[u8]) -> Self {
+        match u8::try_from(name.len()) {
+            Ok(len) if name.len() <= 23 => {
+                let mut bytes = [0; 23];
+                bytes[..name.len()].copy_from_slice(name);
+                Name::Short { len, bytes }
+            }
+            _ => Name::Long(name.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Name::Short { len, bytes } => &bytes[..usize::from(*len)],
+            Name::Long(bytes) => bytes,
+        }
+    }
+}
+
+// Hashed and compared as the bytes they hold, so that the map is searched with a `&[u8]`.
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Name {}
+
+impl std::borrow::Borrow<[u8]> for Name {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 
@@ -146,7 +198,10 @@ mod tests {
 
     #[test]
     fn past_the_scanned_names_the_numbers_go_on() {
-        let names: Vec<String> = (0..100).map(|i| format!("sensor-{i}")).collect();
+        // Short names, and names too long to be held in the map's slot.
+        let names: Vec<String> = (0..100)
+            .map(|i| format!("sensor-{i}{}", "-long".repeat(i % 7)))
+            .collect();
         let mut cache = SourceCache::default();
         let first: Vec<u32> = names.iter().map(|n| cache.index(n.as_bytes())).collect();
         assert_eq!(first, (0..100).collect::<Vec<u32>>());
