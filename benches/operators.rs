@@ -2,7 +2,11 @@
 //!
 //! - `map_filter`: map(x*3) + filter(x%7 != 0) + sum over an always-ready source, against
 //!   tokio-stream (synchronous predicate, the same semantics), futures-util (async predicate)
-//!   and a plain `Iterator` (the ceiling).
+//!   and a plain `Iterator` (the ceiling). The sum is a `fold`; `map_filter_next`,
+//!   `map_filter_for_each` and `map_filter_collect` consume the same chain the other ways a
+//!   user does (`while let Some(x) = s.next().await`, `for_each`, `collect` into a `Vec`),
+//!   each library's chain with that library's consumer (tokio-stream has no `for_each`: its
+//!   chain goes to futures-util's), on a tokio current-thread runtime.
 //! - `chunks_timeout/ready` and `chunks_timeout/pending_every_1000`: batches of 100 with a 1 s
 //!   timeout, against tokio-stream's `chunks_timeout`, and (for the pausing source) against
 //!   draining the source with no batching at all (the limit).
@@ -61,6 +65,122 @@ fn map_filter(c: &mut Criterion) {
                 .map(|x| x.wrapping_mul(3))
                 .filter(|x| x % 7 != 0)
                 .fold(0u64, |acc, x| acc.wrapping_add(x))
+        })
+    });
+    group.finish();
+}
+
+/// The chain every `map_filter_*` group consumes, from one library's extension trait.
+macro_rules! chain {
+    ($ext:path) => {{
+        use $ext;
+        futures::stream::iter(0..black_box(N))
+            .map(|x: u64| x.wrapping_mul(3))
+            .filter(|x| x % 7 != 0)
+    }};
+}
+
+/// One group per way of consuming `map + filter`: weir's chain and consumer against
+/// tokio-stream's.
+fn map_filter_consumers(c: &mut Criterion) {
+    let rt = common::runtime();
+    let mut group = c.benchmark_group("map_filter_next");
+    group.throughput(Throughput::Elements(N));
+    group.bench_function("weir", |b| {
+        b.iter(|| {
+            use weir::StreamOps;
+            let mut s = chain!(weir::StreamOps);
+            rt.block_on(async {
+                let mut sum = 0u64;
+                while let Some(x) = s.next().await {
+                    sum = sum.wrapping_add(x);
+                }
+                sum
+            })
+        })
+    });
+    group.bench_function("tokio_stream", |b| {
+        b.iter(|| {
+            use tokio_stream::StreamExt;
+            let mut s = chain!(tokio_stream::StreamExt);
+            rt.block_on(async {
+                let mut sum = 0u64;
+                while let Some(x) = s.next().await {
+                    sum = sum.wrapping_add(x);
+                }
+                sum
+            })
+        })
+    });
+    group.bench_function("weir_futures_executor", |b| {
+        b.iter(|| {
+            use weir::StreamOps;
+            let mut s = chain!(weir::StreamOps);
+            block_on(async {
+                let mut sum = 0u64;
+                while let Some(x) = s.next().await {
+                    sum = sum.wrapping_add(x);
+                }
+                sum
+            })
+        })
+    });
+    group.bench_function("tokio_stream_futures_executor", |b| {
+        b.iter(|| {
+            use tokio_stream::StreamExt;
+            let mut s = chain!(tokio_stream::StreamExt);
+            block_on(async {
+                let mut sum = 0u64;
+                while let Some(x) = s.next().await {
+                    sum = sum.wrapping_add(x);
+                }
+                sum
+            })
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("map_filter_for_each");
+    group.throughput(Throughput::Elements(N));
+    group.bench_function("weir", |b| {
+        b.iter(|| {
+            use weir::StreamOps;
+            let mut sum = 0u64;
+            rt.block_on(chain!(weir::StreamOps).for_each(|x| sum = sum.wrapping_add(x)));
+            sum
+        })
+    });
+    group.bench_function("tokio_stream", |b| {
+        // tokio-stream has no `for_each`: its chain, consumed by futures-util's.
+        b.iter(|| {
+            let mut sum = 0u64;
+            let each = |x: u64| {
+                sum = sum.wrapping_add(x);
+                futures::future::ready(())
+            };
+            rt.block_on(futures::StreamExt::for_each(
+                chain!(tokio_stream::StreamExt),
+                each,
+            ));
+            sum
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("map_filter_collect");
+    group.throughput(Throughput::Elements(N));
+    group.bench_function("weir", |b| {
+        b.iter(|| {
+            use weir::StreamOps;
+            let v: Vec<u64> = rt.block_on(chain!(weir::StreamOps).collect());
+            v
+        })
+    });
+    group.bench_function("tokio_stream", |b| {
+        b.iter(|| {
+            use tokio_stream::StreamExt;
+            let v: Vec<u64> = rt.block_on(chain!(tokio_stream::StreamExt).collect());
+            v
         })
     });
     group.finish();
@@ -164,6 +284,6 @@ fn small_adapters(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = map_filter, chunks_timeout, small_adapters
+    targets = map_filter, map_filter_consumers, chunks_timeout, small_adapters
 }
 criterion_main!(benches);

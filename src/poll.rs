@@ -136,3 +136,30 @@ where
 pub(crate) fn wake_self(cx: &Context<'_>) {
     cx.waker().wake_by_ref();
 }
+
+/// Whether a consumer (a future draining a stream: `fold`, `for_each`, `collect`...) that has
+/// taken `*runs` runs of [`POLL_BUDGET`] items in this poll may take another; `false` once a
+/// wake-up is registered, and the consumer returns `Pending`.
+///
+/// Outside a tokio runtime, never: the consumer wakes its task and yields after each run, as
+/// an operator does. Inside one, it spends the task's cooperative budget, one unit per run, as
+/// tokio's own resources spend it per operation, and yields when tokio says the task's budget
+/// is used up (tokio registers the wake-up). Each yield to tokio's scheduler costs a pass
+/// through its driver, which a run of cheap items does not pay for; and tokio's budget is the
+/// measure of fairness its other tasks expect. In both cases at most [`POLL_BUDGET`] runs
+/// are taken in one poll (`tokio::task::unconstrained` lifts tokio's budget, not this one).
+#[inline(never)]
+pub(crate) fn another_run(cx: &mut Context<'_>, runs: &mut usize) -> bool {
+    *runs += 1;
+    if *runs >= POLL_BUDGET || tokio::runtime::Handle::try_current().is_err() {
+        wake_self(cx);
+        return false;
+    }
+    match tokio::task::coop::poll_proceed(cx) {
+        Poll::Ready(restore) => {
+            restore.made_progress();
+            true
+        }
+        Poll::Pending => false,
+    }
+}

@@ -125,6 +125,49 @@ fn consumers_drain_under_the_budget() {
     assert_eq!(self_wakes, 5);
 }
 
+/// Inside a tokio runtime a consumer spends the task's cooperative budget, one unit per run of
+/// `POLL_BUDGET` items, and yields when it is used up: the other tasks run while an endless
+/// ready stream is drained, and the consumer is polled about once per `POLL_BUDGET`²
+/// items, not once per `POLL_BUDGET`.
+#[tokio::test(flavor = "current_thread")]
+async fn inside_tokio_consumers_yield_on_the_tasks_budget() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let n = 1_000_000u64;
+    let ticks = Arc::new(AtomicU64::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                ticks.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let mut ticks_seen = 0;
+    let mut drained = weir::iter(0..n).fold(0u64, |count, _| {
+        ticks_seen = ticks.load(Ordering::Relaxed);
+        count + 1
+    });
+    let mut polls = 0u64;
+    let count = std::future::poll_fn(|cx| {
+        polls += 1;
+        std::pin::Pin::new(&mut drained).poll(cx)
+    })
+    .await;
+    assert_eq!(count, n);
+    let run = POLL_BUDGET as u64;
+    assert!(
+        polls >= n / (run * run) && polls <= n / run / 4,
+        "{polls} polls for {n} items"
+    );
+    assert!(
+        ticks_seen > 0,
+        "the other task ran while the stream was drained"
+    );
+    ticker.abort();
+}
+
 #[tokio::test]
 async fn consumers_give_exact_results() {
     assert_eq!(weir::iter(0..1000).count().await, 1000);

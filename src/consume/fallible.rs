@@ -3,7 +3,7 @@
 //!
 //! Each resolves to `Err` with the first error it meets (an `Err` item, or an error its
 //! function returned) and then polls the stream no more; the items after it are left in the
-//! stream. Like the other consumers, each takes at most [`POLL_BUDGET`] items per poll.
+//! stream. Like the other consumers, each takes its items in runs of [`POLL_BUDGET`].
 
 use core::fmt;
 use core::future::Future;
@@ -14,7 +14,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use crate::adapters::Fuse;
-use crate::poll::{POLL_BUDGET, wake_self};
+use crate::poll::{POLL_BUDGET, another_run};
 
 /// Feeds the `Ok` items `stream` has ready to `sink`, up to the budget: `Ready(Ok)` once the
 /// stream has ended, `Ready(Err)` at the first error (of the stream or of `sink`), `Pending`
@@ -31,22 +31,26 @@ where
     if *done {
         return Poll::Ready(Ok(()));
     }
-    for _ in 0..POLL_BUDGET {
-        match upstream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(item)) => {
-                if let Err(error) = item.and_then(&mut sink) {
-                    return Poll::Ready(Err(error));
+    let mut runs = 0;
+    loop {
+        for _ in 0..POLL_BUDGET {
+            match upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    if let Err(error) = item.and_then(&mut sink) {
+                        return Poll::Ready(Err(error));
+                    }
                 }
+                Poll::Ready(None) => {
+                    *done = true;
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Pending => return Poll::Pending,
             }
-            Poll::Ready(None) => {
-                *done = true;
-                return Poll::Ready(Ok(()));
-            }
-            Poll::Pending => return Poll::Pending,
+        }
+        if !another_run(cx, &mut runs) {
+            return Poll::Pending;
         }
     }
-    wake_self(cx);
-    Poll::Pending
 }
 
 pin_project! {

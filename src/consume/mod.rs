@@ -4,9 +4,11 @@
 //! [`TryForEachFuture`]. The consumer that runs futures,
 //! [`ForEachConcurrent`](crate::concurrent::ForEachConcurrent), is with the other async stages.
 //!
-//! The ones that drain a whole stream take at most [`POLL_BUDGET`] items per poll, then wake
-//! their task and return `Pending`, like the operators do: a future draining an endless ready
-//! stream still lets its executor run other tasks. Each holds its stream in a
+//! The ones that drain a whole stream take items in runs of [`POLL_BUDGET`]. After a run, they
+//! wake their task and return `Pending`, like the operators do, so that a future draining an
+//! endless ready stream still lets its executor run other tasks; inside a tokio runtime they
+//! go on while the task's cooperative budget lasts (one unit per run), and yield when tokio
+//! says so. Each holds its stream in a
 //! [`Fuse`], so polling it again after it completed never polls the stream after its `None`.
 
 use core::fmt;
@@ -18,7 +20,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use crate::adapters::Fuse;
-use crate::poll::{POLL_BUDGET, wake_self};
+use crate::poll::{POLL_BUDGET, another_run};
 
 mod fallible;
 
@@ -36,18 +38,22 @@ fn drain<St: Stream>(
     if *done {
         return Poll::Ready(());
     }
-    for _ in 0..POLL_BUDGET {
-        match upstream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(item)) => sink(item),
-            Poll::Ready(None) => {
-                *done = true;
-                return Poll::Ready(());
+    let mut runs = 0;
+    loop {
+        for _ in 0..POLL_BUDGET {
+            match upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => sink(item),
+                Poll::Ready(None) => {
+                    *done = true;
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
             }
-            Poll::Pending => return Poll::Pending,
+        }
+        if !another_run(cx, &mut runs) {
+            return Poll::Pending;
         }
     }
-    wake_self(cx);
-    Poll::Pending
 }
 
 /// Future for [`StreamOps::next`](crate::StreamOps::next): the next item, or `None` at the end.
@@ -106,9 +112,40 @@ impl<St: Stream, C: Default + Extend<St::Item>> Future for CollectFuture<St, C> 
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C> {
         let this = self.project();
-        let collection = this.collection;
-        let poll = drain(this.stream, cx, |item| collection.extend(Some(item)));
-        poll.map(|()| core::mem::take(collection))
+        let (mut upstream, done) = this.stream.split();
+        if *done {
+            return Poll::Ready(core::mem::take(this.collection));
+        }
+        // One `extend` per run, from an iterator over the items ready: the collection's own
+        // loop (a `Vec` pushes in place), not one `extend` call per item.
+        let mut runs = 0;
+        loop {
+            let mut left = POLL_BUDGET;
+            let mut pending = false;
+            this.collection.extend(core::iter::from_fn(|| {
+                if left == 0 || *done || pending {
+                    return None;
+                }
+                left -= 1;
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => Some(item),
+                    Poll::Ready(None) => {
+                        *done = true;
+                        None
+                    }
+                    Poll::Pending => {
+                        pending = true;
+                        None
+                    }
+                }
+            }));
+            if *done {
+                return Poll::Ready(core::mem::take(this.collection));
+            }
+            if pending || !another_run(cx, &mut runs) {
+                return Poll::Pending;
+            }
+        }
     }
 }
 
@@ -158,22 +195,26 @@ where
         let this = self.project();
         let mut acc = this.acc.take().expect("FoldFuture polled after completion");
         let (mut upstream, done) = this.stream.split();
-        for _ in 0..POLL_BUDGET {
-            match upstream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => acc = (this.f)(acc, item),
-                Poll::Ready(None) => {
-                    *done = true;
-                    return Poll::Ready(acc);
-                }
-                Poll::Pending => {
-                    *this.acc = Some(acc);
-                    return Poll::Pending;
+        let mut runs = 0;
+        loop {
+            for _ in 0..POLL_BUDGET {
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => acc = (this.f)(acc, item),
+                    Poll::Ready(None) => {
+                        *done = true;
+                        return Poll::Ready(acc);
+                    }
+                    Poll::Pending => {
+                        *this.acc = Some(acc);
+                        return Poll::Pending;
+                    }
                 }
             }
+            if !another_run(cx, &mut runs) {
+                *this.acc = Some(acc);
+                return Poll::Pending;
+            }
         }
-        *this.acc = Some(acc);
-        wake_self(cx);
-        Poll::Pending
     }
 }
 
