@@ -112,40 +112,9 @@ impl<St: Stream, C: Default + Extend<St::Item>> Future for CollectFuture<St, C> 
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C> {
         let this = self.project();
-        let (mut upstream, done) = this.stream.split();
-        if *done {
-            return Poll::Ready(core::mem::take(this.collection));
-        }
-        // One `extend` per run, from an iterator over the items ready: the collection's own
-        // loop (a `Vec` pushes in place), not one `extend` call per item.
-        let mut runs = 0;
-        loop {
-            let mut left = POLL_BUDGET;
-            let mut pending = false;
-            this.collection.extend(core::iter::from_fn(|| {
-                if left == 0 || *done || pending {
-                    return None;
-                }
-                left -= 1;
-                match upstream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(item)) => Some(item),
-                    Poll::Ready(None) => {
-                        *done = true;
-                        None
-                    }
-                    Poll::Pending => {
-                        pending = true;
-                        None
-                    }
-                }
-            }));
-            if *done {
-                return Poll::Ready(core::mem::take(this.collection));
-            }
-            if pending || !another_run(cx, &mut runs) {
-                return Poll::Pending;
-            }
-        }
+        let collection = this.collection;
+        let poll = drain(this.stream, cx, |item| collection.extend(Some(item)));
+        poll.map(|()| core::mem::take(collection))
     }
 }
 
