@@ -17,17 +17,19 @@ macro_rules! report {
     }};
 }
 
-/// Parses `250ms`, `1s`, `2m`, `1h` or a bare number of milliseconds. A duration of more than
-/// `u64::MAX` milliseconds is an error, never a wrapped value.
+/// Parses `250ms`, `1.5s`, `2m`, `1h` or a bare number of milliseconds; a fraction must come
+/// to a whole number of milliseconds. A duration of more than `u64::MAX` milliseconds is an
+/// error, never a wrapped value.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
-        .find(|c: char| !c.is_ascii_digit())
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    if number.is_empty() {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if number.is_empty() || number == "." || fraction.contains('.') {
         return Err(format!(
-            "`{text}` is not a duration such as 250ms, 1s or 2m"
+            "`{text}` is not a duration such as 250ms, 1.5s or 2m (a bare number is ms)"
         ));
     }
     let per_unit: u64 = match unit {
@@ -42,8 +44,28 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         }
     };
     let too_long = || format!("`{text}` is too long: at most {} ms", u64::MAX);
-    let n: u64 = number.parse().map_err(|_| too_long())?;
-    let ms = n.checked_mul(per_unit).ok_or_else(too_long)?;
+    // In ms: the whole part times the unit, plus the fraction of the unit, which must come
+    // to a whole number of ms.
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| too_long())?
+    };
+    let mut ms = u128::from(whole) * u128::from(per_unit);
+    let (mut numerator, mut denominator) = (0u128, 1u128);
+    for digit in fraction.bytes().take(30) {
+        numerator = numerator * 10 + u128::from(digit - b'0');
+        denominator *= 10;
+    }
+    if fraction.bytes().skip(30).any(|d| d != b'0') {
+        return Err(format!("`{text}` is finer than a millisecond"));
+    }
+    let part = numerator * u128::from(per_unit);
+    if part % denominator != 0 {
+        return Err(format!("`{text}` is finer than a millisecond"));
+    }
+    ms += part / denominator;
+    let ms = u64::try_from(ms).map_err(|_| too_long())?;
     Ok(Duration::from_millis(ms))
 }
 
@@ -83,6 +105,27 @@ pub(crate) fn write_failure(command: &str, e: &std::io::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     failure(command, format_args!("cannot write the output: {e}"))
+}
+
+/// Whether the standard output was open when weir started. A closed one (`weir run >&-`)
+/// is reopened on `/dev/null` by Rust's start-up, read-write, where a shell's `>/dev/null`
+/// opens it write-only: that is how it is told apart (on Linux, from `/proc`), so that the
+/// output is not lost without a word.
+pub(crate) fn stdout_open() -> std::io::Result<()> {
+    let target = std::fs::read_link("/proc/self/fd/1");
+    if !target.is_ok_and(|t| t == std::path::Path::new("/dev/null")) {
+        return Ok(());
+    }
+    let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
+    let flags = info
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+    // O_RDWR: the access mode Rust's start-up opens /dev/null with.
+    if flags.is_some_and(|f| f & 0o3 == 0o2) {
+        return Err(std::io::Error::other("the standard output is closed"));
+    }
+    Ok(())
 }
 
 /// Reports that this build has no Redis support.
@@ -131,7 +174,17 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
         assert_eq!(parse_duration("40"), Ok(Duration::from_millis(40)));
-        assert!(parse_duration("1.5s").is_err());
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1_500)));
+        assert_eq!(parse_duration("0.25m"), Ok(Duration::from_millis(15_000)));
+        assert_eq!(parse_duration(".5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2.000ms"), Ok(Duration::from_millis(2)));
+        assert!(parse_duration("1.5ms").is_err());
+        assert!(parse_duration("1.0001s").is_err());
+        assert!(parse_duration("1.2.3s").is_err());
+        assert!(parse_duration(".").is_err());
+        assert!(parse_duration("18446744073709551616").is_err());
+        assert!(parse_duration("18446744073709551.615s").is_ok());
+        assert!(parse_duration("18446744073709551.616s").is_err());
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("ms").is_err());
         assert_eq!(

@@ -114,8 +114,25 @@ pub(crate) async fn run(
         Err(e) => return failure("run", e),
     };
     report!("{}", summary(&finished, &fates, sink.written()));
+    if !finished.read {
+        return ExitCode::FAILURE;
+    }
     let mut caught = caught;
-    caught.try_recv().map_or(ExitCode::SUCCESS, ExitCode::from)
+    if let Ok(status) = caught.try_recv() {
+        return ExitCode::from(status);
+    }
+    let t = &finished.tally;
+    if t.events() == 0 && t.malformed > 0 {
+        // Not one event: most likely not the input meant, or not in the format weir reads.
+        return failure(
+            "run",
+            format_args!(
+                "no line of the input was an event ({} malformed)",
+                t.malformed
+            ),
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// The next tick of the sink's heartbeat; never, for a sink without one.

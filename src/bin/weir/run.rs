@@ -10,7 +10,7 @@ use clap::error::ErrorKind;
 use weir::window::{MAX_PANES_PER_WINDOW, window_panes};
 
 use crate::admission::{Admission, Rules, Shed};
-use crate::common::{millis, parse_duration};
+use crate::common::{millis, parse_duration, stdout_open, write_failure};
 use crate::pipeline;
 use crate::sink::{Lines, Sink};
 use crate::source;
@@ -22,7 +22,8 @@ use crate::windows::Windows;
 pub struct RunArgs {
     /// Files of JSON-lines events, each one source (stdin when none, or `-`).
     pub files: Vec<PathBuf>,
-    /// Window size (at least 1ms).
+    /// Window size (at least 1ms). Durations are written 250ms, 1.5s, 2m or 1h; a bare number
+    /// is milliseconds.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub window: Duration,
     /// Slide, for sliding windows (default: tumbling windows). Larger than --window gives
@@ -45,11 +46,11 @@ pub struct RunArgs {
     /// clock, whose one far-future event would make every later event late).
     #[arg(long, value_parser = parse_duration)]
     pub max_future: Option<Duration>,
-    /// Keep only events whose value is at least this.
-    #[arg(long)]
+    /// Keep only events whose value is at least this (negative numbers too: --min-value -5).
+    #[arg(long, allow_negative_numbers = true)]
     pub min_value: Option<f64>,
     /// Keep only events whose value is at most this.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_value: Option<f64>,
     /// Keep each event with this probability (Bernoulli sampling), in [0, 1].
     #[arg(long)]
@@ -57,6 +58,10 @@ pub struct RunArgs {
     /// Put a drop-oldest buffer of this many events (at least 1) in front of the windows.
     #[arg(long)]
     pub buffer: Option<usize>,
+    /// Report no malformed or rejected line (by default the first 10 of each kind per input
+    /// are shown, then how many more); the summary counts them all.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Longest accepted line, in bytes (at least 1); longer lines are reported and skipped
     /// unread.
     #[arg(long, default_value_t = 1 << 20)]
@@ -68,43 +73,43 @@ pub struct RunArgs {
     pub from: Option<String>,
     /// The consumer group to read in (created if missing, reading the stream from its
     /// start).
-    #[arg(
-        long,
-        default_value = "weir",
-        requires = "from",
-        help_heading = "Redis"
-    )]
-    pub group: String,
+    /// (default: weir)
+    #[arg(long, help_heading = "Redis")]
+    pub group: Option<String>,
     /// This consumer's name in the group (required with --from): keep it across restarts, a
     /// restarted consumer first reads again what it had not acknowledged.
-    #[arg(long, requires = "from", help_heading = "Redis")]
+    #[arg(long, help_heading = "Redis")]
     pub consumer: Option<String>,
     /// Write partial windows to this Redis stream, `redis://HOST:PORT/STREAM`, for `weir
     /// combine` to merge with other consumers' (default: complete windows on stdout).
-    #[arg(long, requires = "from", help_heading = "Redis")]
+    #[arg(long, help_heading = "Redis")]
     pub to: Option<String>,
     /// Claim the entries another consumer has left unacknowledged this long (a consumer that
     /// died). Make it longer than a window, the lateness and the idle timeout together: a
-    /// live consumer holds each entry until its windows are written.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, requires = "from", help_heading = "Redis")]
-    pub claim_idle: Duration,
+    /// live consumer holds each entry until its windows are written. (default: 30s)
+    #[arg(long, value_parser = parse_duration, help_heading = "Redis")]
+    pub claim_idle: Option<Duration>,
     /// Stop at the first read that finds no new entry for 100 ms and nothing to claim,
     /// writing every open window (for draining a stream) instead of waiting for more.
-    #[arg(long, requires = "from", help_heading = "Redis")]
+    #[arg(long, help_heading = "Redis")]
     pub until_idle: bool,
     /// Exit with status 1 once reading, writing or acknowledging has failed this long
-    /// without a success (the server gone); until then, try again with backoff.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "from", help_heading = "Redis")]
-    pub give_up_after: Duration,
+    /// without a success (the server gone); until then, try again with backoff. (default:
+    /// 60s)
+    #[arg(long, value_parser = parse_duration, help_heading = "Redis")]
+    pub give_up_after: Option<Duration>,
 }
 
 /// The end of `weir run --help`: exit statuses and the summary's counts.
 const SUMMARY_HELP: &str = "\
-Exit status: 0 when the inputs were read to their end (malformed lines do not change it), 1 when
-the output could not be written (a closed pipe is not an error: weir stops quietly with 0), 2
-for a flag that makes no sense or an input that cannot be opened, 130 after Ctrl-C (SIGINT) and
-143 after SIGTERM; on either signal weir stops reading, emits every window still open and
-prints the summary.
+Exit status: 0 when the inputs were read to their end (malformed lines do not change it, unless
+not one line was an event); 1 when the output could not be written (a closed standard output
+included; a pipe closed by its reader is not an error: weir stops quietly with 0), when an
+input could not be read to its end, or when every line that was not blank was malformed; 2 for
+a flag that makes no sense or an input that cannot be opened; 130 after Ctrl-C (SIGINT) and 143
+after SIGTERM: on either signal weir stops reading, emits every window still open and prints
+the summary. Malformed and rejected lines: the first 10 of each kind per input are reported on
+stderr, then how many more (--quiet: none); the summary counts them all.
 
 The summary on stderr counts every line and every event:
   lines read = events + malformed + blank
@@ -128,8 +133,34 @@ pub enum Key {
     Source,
 }
 
+/// The consumer group of `--from` unless `--group` names another.
+#[cfg(feature = "redis")]
+const DEFAULT_GROUP: &str = "weir";
+/// `--claim-idle` unless given.
+#[cfg(feature = "redis")]
+const DEFAULT_CLAIM_IDLE: Duration = Duration::from_secs(30);
+/// `--give-up-after` unless given.
+#[cfg(feature = "redis")]
+const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+
 /// The window geometry the flags ask for, in ms, or what is wrong with them.
 fn check(args: &RunArgs) -> Result<(u64, u64), String> {
+    if args.from.is_none() {
+        let redis_only = [
+            ("--group", args.group.is_some()),
+            ("--consumer", args.consumer.is_some()),
+            ("--to", args.to.is_some()),
+            ("--claim-idle", args.claim_idle.is_some()),
+            ("--until-idle", args.until_idle),
+            ("--give-up-after", args.give_up_after.is_some()),
+        ];
+        if let Some((flag, _)) = redis_only.iter().find(|(_, given)| *given) {
+            return Err(format!(
+                "{flag} is for reading a Redis stream (--from redis://...); it means nothing \
+                 with files or stdin"
+            ));
+        }
+    }
     let size = millis(args.window);
     if size == 0 {
         return Err("--window must be at least 1ms".to_owned());
@@ -210,11 +241,15 @@ pub async fn run(args: RunArgs) -> ExitCode {
             args.max_line,
             admission.rules,
             args.idle_timeout,
+            args.quiet,
         );
         let source = match source {
             Ok(source) => source,
             Err(e) => return crate::common::usage("run", &e),
         };
+        if let Err(e) = stdout_open() {
+            return write_failure("run", &e);
+        }
         let sink = Sink::lines(Lines::Stdout, args.by.is_some());
         return pipeline::run(source, &admission, windows, sink).await;
     };
@@ -235,7 +270,7 @@ mod from_redis {
 
     use super::RunArgs;
     use crate::admission::Admission;
-    use crate::common::{failure, usage};
+    use crate::common::{failure, stdout_open, usage, write_failure};
     use crate::pipeline;
     use crate::redis::Target;
     use crate::sink::partials::Partials;
@@ -243,6 +278,8 @@ mod from_redis {
     use crate::source;
     use crate::source::redis::RedisInput;
     use crate::windows::Windows;
+
+    use super::{DEFAULT_CLAIM_IDLE, DEFAULT_GIVE_UP_AFTER, DEFAULT_GROUP};
 
     pub(super) async fn run(
         args: &RunArgs,
@@ -265,14 +302,18 @@ mod from_redis {
             Ok(to) => to,
             Err(e) => return usage("run", &format!("--to: {e}")),
         };
+        let give_up = args.give_up_after.unwrap_or(DEFAULT_GIVE_UP_AFTER);
         let input = RedisInput {
             from: from.to_owned(),
             target,
-            group: args.group.clone(),
+            group: args
+                .group
+                .clone()
+                .unwrap_or_else(|| DEFAULT_GROUP.to_owned()),
             consumer: consumer.clone(),
-            claim_idle: args.claim_idle,
+            claim_idle: args.claim_idle.unwrap_or(DEFAULT_CLAIM_IDLE),
             until_idle: args.until_idle,
-            give_up: args.give_up_after,
+            give_up,
             idle: args.idle_timeout,
             size: windows.size,
             slide: windows.slide,
@@ -283,12 +324,14 @@ mod from_redis {
         };
         let by = args.by.is_some();
         let sink = match &to {
-            None => Sink::lines(Lines::Stdout, by),
+            None => match stdout_open() {
+                Ok(()) => Sink::lines(Lines::Stdout, by),
+                Err(e) => return write_failure("run", &e),
+            },
             Some(target) => {
                 let text = args.to.as_deref().unwrap_or_default();
                 let geometry = (windows.size, windows.slide);
-                let partials =
-                    Partials::connect(target, text, &consumer, args.give_up_after, geometry, by);
+                let partials = Partials::connect(target, text, &consumer, give_up, geometry, by);
                 match partials.await {
                     Ok(partials) => Sink::Partials(partials),
                     Err(e) => return failure("run", e),

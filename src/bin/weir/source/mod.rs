@@ -33,8 +33,9 @@ pub(crate) fn files(
     max_line: usize,
     rules: Rules,
     idle: Option<Duration>,
+    quiet: bool,
 ) -> Result<Source<impl Readings>, String> {
-    let (readings, names, files) = files::open(paths, max_line, rules, idle)?;
+    let (readings, names, files) = files::open(paths, max_line, rules, idle, quiet)?;
     Ok(Source {
         readings,
         names,
@@ -68,6 +69,8 @@ pub(crate) enum Control {
 pub(crate) struct Finished {
     pub(crate) tally: Tally,
     pub(crate) origin: Origin,
+    /// Every input could be read to where the run stopped (what failed was reported).
+    pub(crate) read: bool,
 }
 
 /// What the source read from, for the summary.
@@ -124,10 +127,14 @@ impl Control {
     /// (acknowledgements that did not reach the server).
     pub(crate) async fn finish(self) -> Result<Finished, String> {
         match self {
-            Control::Files(files) => Ok(Finished {
-                tally: files.finish(),
-                origin: Origin::Lines,
-            }),
+            Control::Files(files) => {
+                let (tally, read) = files.finish();
+                Ok(Finished {
+                    tally,
+                    origin: Origin::Lines,
+                    read,
+                })
+            }
             #[cfg(feature = "redis")]
             Control::Redis(acks) => {
                 let (from, consumer) = (acks.from().to_owned(), acks.consumer().to_owned());
@@ -140,6 +147,7 @@ impl Control {
                         acknowledged,
                         dead_lettered,
                     },
+                    read: true,
                 })
             }
         }

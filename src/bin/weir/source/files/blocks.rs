@@ -20,6 +20,8 @@ use crate::reading::{HandBack, Reading, Tally};
 pub(super) struct Ending {
     pub(super) tally: Tally,
     pub(super) ended: bool,
+    /// A read error ended the input early (it was reported).
+    pub(super) failed: bool,
 }
 
 /// The readings of one input, from the parsed blocks of its parsers, taken in turn. Lines
@@ -42,8 +44,26 @@ pub(super) struct Blocks {
     readings: std::vec::IntoIter<Reading>,
     names: Rc<RefCell<SourceNames>>,
     progress: Option<ProgressBar>,
+    /// Malformed and rejected lines reported, and those counted but not shown.
+    notes: Notes,
     ending: HandBack<Ending>,
 }
+
+/// How many lines of each kind (malformed, rejected) an input reports before it only counts
+/// them.
+const SHOWN: u64 = 10;
+
+/// The reports of one input's lines that are not readings: the first [`SHOWN`] of each kind
+/// (none with `quiet`), then a count of the others, given when the input is dropped.
+#[derive(Debug, Default)]
+pub(super) struct Notes {
+    pub(super) quiet: bool,
+    shown: [u64; 2],
+    hidden: [u64; 2],
+}
+
+/// The kinds of lines reported, in the order of [`Notes`]' counts.
+const KINDS: [&str; 2] = ["malformed", "rejected"];
 
 impl Blocks {
     /// The stream of `receivers`' blocks, the parsers' in the order the reader hands blocks to
@@ -53,6 +73,7 @@ impl Blocks {
         receivers: Vec<mpsc::Receiver<Parsed>>,
         names: Rc<RefCell<SourceNames>>,
         progress: Option<ProgressBar>,
+        quiet: bool,
     ) -> (Self, oneshot::Receiver<Ending>) {
         let (ending, back) = HandBack::new(Ending::default());
         let blocks = Blocks {
@@ -64,6 +85,10 @@ impl Blocks {
             readings: Vec::new().into_iter(),
             names,
             progress,
+            notes: Notes {
+                quiet,
+                ..Notes::default()
+            },
             ending,
         };
         (blocks, back)
@@ -110,11 +135,15 @@ impl Blocks {
         t.filtered += parsed.filtered;
         t.malformed += malformed;
         t.ahead += ahead;
-        for (what, notes) in [
-            ("malformed", &parsed.malformed),
-            ("rejected", &parsed.ahead),
-        ] {
+        for (kind, notes) in [&parsed.malformed, &parsed.ahead].into_iter().enumerate() {
+            let what = KINDS[kind];
             for note in notes {
+                let shown = &mut self.notes.shown[kind];
+                if self.notes.quiet || *shown == SHOWN {
+                    self.notes.hidden[kind] += 1;
+                    continue;
+                }
+                *shown += 1;
                 match note.line {
                     Some(i) => report!(
                         "{what}: {}:{}: {}",
@@ -126,9 +155,31 @@ impl Blocks {
                 }
             }
         }
+        if let Some(error) = &parsed.error {
+            report!("weir run: {}: {error}", self.name);
+            self.ending.failed = true;
+        }
         self.next_line += parsed.lines;
         if let Some(bar) = &self.progress {
             bar.inc(parsed.bytes);
+        }
+    }
+}
+
+impl Drop for Blocks {
+    fn drop(&mut self) {
+        if self.notes.quiet {
+            return;
+        }
+        for (kind, hidden) in self.notes.hidden.iter().enumerate() {
+            if *hidden > 0 {
+                let what = KINDS[kind];
+                report!(
+                    "{what}: {}: {hidden} more {what} lines not shown (the summary counts them \
+                     all)",
+                    self.name
+                );
+            }
         }
     }
 }

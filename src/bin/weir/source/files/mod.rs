@@ -53,6 +53,8 @@ struct Input {
 
 /// The threads of one input and what its stream hands back.
 struct Started {
+    /// The input's name, for reports.
+    name: String,
     ending: oneshot::Receiver<Ending>,
     threads: Vec<JoinHandle<()>>,
     /// Not a regular file (stdin, a pipe, a device): a read may wait for ever.
@@ -74,6 +76,7 @@ pub(super) fn open(
     max_line: usize,
     rules: Rules,
     idle: Option<Duration>,
+    quiet: bool,
 ) -> Result<(impl Readings, Rc<RefCell<SourceNames>>, Files), String> {
     let inputs = open_inputs(files)?;
     let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
@@ -88,9 +91,17 @@ pub(super) fn open(
     for input in inputs {
         let may_block = input.size.is_none();
         let (receivers, threads) = start_input(input.reader, how, parsers);
-        let (blocks, ending) = Blocks::new(input.name, receivers, names.clone(), progress.clone());
+        let name = input.name.clone();
+        let (blocks, ending) = Blocks::new(
+            input.name,
+            receivers,
+            names.clone(),
+            progress.clone(),
+            quiet,
+        );
         streams.push(blocks);
         started.push(Started {
+            name,
             ending,
             threads,
             may_block,
@@ -108,26 +119,45 @@ pub(super) fn open(
 }
 
 impl Files {
-    /// Once the stream of readings is dropped: what the inputs counted. The inputs' threads
-    /// are joined, but those of an input that is not a regular file and was not read to its
-    /// end (a thread blocked reading a terminal or a pipe cannot be told to stop; the process
-    /// ends it).
-    pub(super) fn finish(self) -> Tally {
+    /// Once the stream of readings is dropped: what the inputs counted, and whether they all
+    /// could be read (a read error, or a reader or parser thread that panicked, is reported
+    /// and makes this `false`). The inputs' threads are joined, but those of an input that is
+    /// not a regular file and was not read to its end (a thread blocked reading a terminal or
+    /// a pipe cannot be told to stop; the process ends it).
+    pub(super) fn finish(self) -> (Tally, bool) {
         if let Some(bar) = &self.progress {
             bar.finish_and_clear();
         }
         let mut tally = Tally::default();
+        let mut read = true;
         for mut input in self.inputs {
             let ending = input.ending.try_recv().unwrap_or_default();
             tally += ending.tally;
+            read &= !ending.failed;
             if ending.ended || !input.may_block {
-                for thread in input.threads {
-                    let _ = thread.join();
-                }
+                read &= join(&input.name, input.threads);
             }
         }
-        tally
+        (tally, read)
     }
+}
+
+/// Joins an input's threads: `false`, reported, if one of them panicked (its input may have
+/// ended early).
+fn join(name: &str, threads: Vec<JoinHandle<()>>) -> bool {
+    let mut all = true;
+    for thread in threads {
+        if let Err(panic) = thread.join() {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            report!("weir run: {name}: a thread reading or parsing it panicked: {why}");
+            all = false;
+        }
+    }
+    all
 }
 
 /// Starts the reader and `parsers` parser threads of one input: the parsers' receivers, in
@@ -230,4 +260,18 @@ fn open_inputs(files: &[impl AsRef<Path>]) -> Result<Vec<Input>, String> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_that_panicked_fails_the_input() {
+        let fine = std::thread::spawn(|| ());
+        assert!(join("input", vec![fine]));
+        let panicked = std::thread::spawn(|| panic!("a parser's bug"));
+        let fine = std::thread::spawn(|| ());
+        assert!(!join("input", vec![fine, panicked]));
+    }
 }

@@ -48,6 +48,8 @@ pub(super) struct Parsed {
     pub(super) ahead: Vec<Note>,
     /// Bytes of input the block covers.
     pub(super) bytes: u64,
+    /// The error that ended the input, after this block's lines.
+    pub(super) error: Option<String>,
     /// Sources the parser met for the first time in this block, in the order of its numbers.
     pub(super) new_sources: Vec<Box<str>>,
 }
@@ -67,6 +69,7 @@ pub(super) fn parse_block(block: Block, how: Parse, sources: &mut SourceCache) -
         blank: 0,
         filtered: 0,
         malformed: Vec::new(),
+        error: None,
         ahead: Vec::new(),
         bytes: (block.text.len() + block.skipped.map_or(0, |n| n + 1)) as u64,
         new_sources: Vec::new(),
@@ -97,9 +100,7 @@ pub(super) fn parse_block(block: Block, how: Parse, sources: &mut SourceCache) -
         parsed.note_malformed(text);
         parsed.lines += 1;
     }
-    if let Some(text) = block.error {
-        parsed.malformed.push(Note { line: None, text });
-    }
+    parsed.error = block.error;
     parsed.new_sources = sources.take_new();
     parsed
 }
