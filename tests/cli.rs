@@ -723,6 +723,39 @@ fn a_signal_flushes_the_open_windows_and_the_summary() {
     }
 }
 
+/// A signal while the event-time merge holds a file's events back for a silent stdin: the
+/// events are handed on and windowed, not lost, and the summary counts them.
+#[test]
+fn a_signal_flushes_what_the_merge_holds() {
+    let file = fixture(
+        "held.jsonl",
+        "{\"timestamp\": 1000, \"source\": \"a\", \"value\": 1}\n\
+         {\"timestamp\": 1500, \"source\": \"a\", \"value\": 2}\n\
+         {\"timestamp\": 2500, \"source\": \"a\", \"value\": 3}\n\
+         oops\n",
+    );
+    let mut child = spawn(["run", "-", file.to_str().unwrap()]);
+    // stdin stays open and silent: its watermark holds the file's events in the merge.
+    let stdin = child.stdin.take().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.contains("held.jsonl:4"), "{line}");
+    kill(&child, "-TERM");
+    let status = wait_at_most(&mut child, std::time::Duration::from_secs(30));
+    assert_eq!(status.code(), Some(143));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(
+        rest.contains("summary: 4 lines read (3 events, 1 malformed, 0 blank); 3 processed"),
+        "{rest}"
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert_eq!(spans(&out), [(1000, 2000, 2), (2000, 3000, 1)], "{out}");
+    drop(stdin);
+}
+
 /// Ctrl-C on the demo: the sources stop, the pipeline drains and the report comes.
 #[test]
 fn ctrl_c_on_the_demo_prints_the_report() {

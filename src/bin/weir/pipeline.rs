@@ -1,8 +1,9 @@
 //! `weir run` as one pipeline: **source** -> **admission** -> **windows** -> **sink**.
 //!
 //! ```text
-//!   Source (files/ or redis.rs)      readings, judged by admission's Rules where parsed
-//!     -> UntilSignal                 ends them on SIGINT / SIGTERM
+//!   Source (files/ or redis.rs)      readings, judged by admission's Rules where parsed; each
+//!                                    input ends on SIGINT / SIGTERM (UntilSignal), so that
+//!                                    what the event-time merge holds is flushed, not lost
 //!     -> Shed (admission.rs)         --sample, --buffer
 //!     -> Counting -> windows         the library's event-time windows (windows.rs)
 //!     -> Sink (sink/)                JSON lines, or partials for `weir combine`
@@ -22,11 +23,11 @@ use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior, interval};
 
 use crate::admission::Admission;
-use crate::common::{failure, pull, signals, write_failure};
+use crate::common::{failure, pull, write_failure};
 use crate::reading::{Reading, Readings, Tally};
 use crate::sink::{Batch, Sink};
 use crate::source::{Finished, Origin, Source};
-use crate::until_signal::UntilSignal;
+use crate::until_signal::Stop;
 use crate::windows::Windows;
 
 /// Where each reading that reached the windows ended up.
@@ -46,17 +47,13 @@ pub(crate) async fn run(
     admission: &Admission,
     windows: Windows,
     mut sink: Sink,
+    stop: Stop,
 ) -> ExitCode {
     let Source {
         readings,
         names,
         mut control,
     } = source;
-    let signals = match signals() {
-        Ok(signals) => signals,
-        Err(e) => return failure("run", format_args!("cannot listen for signals: {e}")),
-    };
-    let (readings, caught) = UntilSignal::new(readings, signals);
     let (readings, dropped) = admission.shed.apply(Box::pin(readings));
     let (late_tx, mut late_rx) = mpsc::unbounded_channel::<Reading>();
     let mut windows = Box::pin(windows.open(readings, sink.takes_late().then_some(late_tx)));
@@ -117,8 +114,8 @@ pub(crate) async fn run(
     if !finished.read {
         return ExitCode::FAILURE;
     }
-    let mut caught = caught;
-    if let Ok(status) = caught.try_recv() {
+    let status = *stop.borrow();
+    if status != 0 {
         return ExitCode::from(status);
     }
     let t = &finished.tally;

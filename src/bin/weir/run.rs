@@ -14,6 +14,7 @@ use crate::common::{millis, parse_duration, stdout_open, write_failure};
 use crate::pipeline;
 use crate::sink::{Lines, Sink};
 use crate::source;
+use crate::until_signal::watch_signals;
 use crate::windows::Windows;
 
 /// `weir run` options.
@@ -236,12 +237,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let Some(from) = &args.from else {
         // Files: each input's idleness is the merge's to handle.
+        let stop = watch_signals();
         let source = source::files(
             &args.files,
             args.max_line,
             admission.rules,
             args.idle_timeout,
             args.quiet,
+            &stop,
         );
         let source = match source {
             Ok(source) => source,
@@ -251,7 +254,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return write_failure("run", &e);
         }
         let sink = Sink::lines(Lines::Stdout, args.by.is_some());
-        return pipeline::run(source, &admission, windows, sink).await;
+        return pipeline::run(source, &admission, windows, sink, stop).await;
     };
     windows.idle = args.idle_timeout;
     #[cfg(feature = "redis")]
@@ -280,6 +283,7 @@ mod from_redis {
     use crate::windows::Windows;
 
     use super::{DEFAULT_CLAIM_IDLE, DEFAULT_GIVE_UP_AFTER, DEFAULT_GROUP};
+    use crate::until_signal::watch_signals;
 
     pub(super) async fn run(
         args: &RunArgs,
@@ -318,7 +322,8 @@ mod from_redis {
             size: windows.size,
             slide: windows.slide,
         };
-        let source = match source::redis(input, admission.rules).await {
+        let stop = watch_signals();
+        let source = match source::redis(input, admission.rules, &stop).await {
             Ok(source) => source,
             Err(e) => return failure("run", e),
         };
@@ -338,6 +343,6 @@ mod from_redis {
                 }
             }
         };
-        pipeline::run(source, admission, windows, sink).await
+        pipeline::run(source, admission, windows, sink, stop).await
     }
 }

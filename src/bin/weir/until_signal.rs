@@ -1,72 +1,89 @@
-//! [`UntilSignal`]: ends a stream on SIGINT or SIGTERM, so that the windows downstream are
-//! flushed before `weir run` exits.
+//! [`Stop`]: SIGINT or SIGTERM, caught once for the whole command and seen by every stage
+//! that must end on it; and [`UntilSignal`], which ends a stream on it, so that the windows
+//! downstream are flushed before the command exits.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use weir::{FusedStream, Stream};
 
-use crate::common::Signals;
+/// The exit status standing for the signal caught (130 for SIGINT, 143 for SIGTERM), 0 while
+/// none has come.
+pub(crate) type Stop = watch::Receiver<u8>;
 
-/// While the stream has items ready, the signals are looked at once every this many items:
-/// a signal is noticed within microseconds, and the items in between cost no poll of them.
+/// Listens for SIGINT and SIGTERM (on a task of the runtime): the first one sets the
+/// [`Stop`]'s status. Without signals to listen to (an error, reported), no stop ever comes.
+pub(crate) fn watch_signals() -> Stop {
+    let (caught, stop) = watch::channel(0);
+    match crate::common::signals() {
+        Ok((mut interrupt, mut terminate)) => {
+            tokio::spawn(async move {
+                let status = tokio::select! {
+                    _ = interrupt.recv() => 130,
+                    _ = terminate.recv() => 143,
+                };
+                let _ = caught.send(status);
+            });
+        }
+        Err(e) => {
+            report!("weir: cannot listen for signals ({e}): Ctrl-C will not flush the windows");
+            // Kept alive, so that the stop stays open and never fires.
+            std::mem::forget(caught);
+        }
+    }
+    stop
+}
+
+/// While the stream has items ready, the stop is looked at once every this many items: a
+/// signal is noticed within microseconds, and the items in between cost no poll of it.
 const CHECK_EVERY: u32 = 1024;
 
-/// Ends the stream it wraps when SIGINT or SIGTERM arrives, and hands back the exit status
-/// that stands for the signal (130 or 143) on the receiver [`new`](Self::new) returns, so
-/// that the windows downstream are flushed and the command exits with it.
+/// Ends the stream it wraps when the [`Stop`] fires.
 ///
-/// The signals are polled whenever the stream returns `Pending` (so their wake-ups are
-/// registered whenever the task may sleep) and once every [`CHECK_EVERY`] items in between.
-/// Once it has ended, on a signal or with its stream, it returns `None` without polling
-/// either again.
+/// The stop is polled whenever the stream returns `Pending` (so its wake-up is registered
+/// whenever the task may sleep) and once every [`CHECK_EVERY`] items in between. Once it
+/// has ended, on the stop or with its stream, it returns `None` without polling either again.
 pub(crate) struct UntilSignal<St> {
     stream: St,
-    /// `None` once the stream is over.
-    signals: Option<Signals>,
-    caught: Option<oneshot::Sender<u8>>,
+    /// Resolves when the stop fires; `None` once the stream is over.
+    stopped: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     until_check: u32,
 }
 
 impl<St> UntilSignal<St> {
-    /// Wraps `stream`; the receiver gets the exit status of the signal that ended it, if one
-    /// did.
-    pub(crate) fn new(stream: St, signals: Signals) -> (Self, oneshot::Receiver<u8>) {
-        let (caught, status) = oneshot::channel();
-        let until = UntilSignal {
-            stream,
-            signals: Some(signals),
-            caught: Some(caught),
-            until_check: 0,
+    pub(crate) fn new(stream: St, mut stop: Stop) -> Self {
+        let stopped = async move {
+            // A closed stop (its sender gone) never fires.
+            if stop.wait_for(|status| *status != 0).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         };
-        (until, status)
+        UntilSignal {
+            stream,
+            stopped: Some(Box::pin(stopped)),
+            until_check: 0,
+        }
     }
 
-    /// Whether a signal has come (then the stream is over).
-    fn signalled(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some((interrupt, terminate)) = &mut self.signals else {
+    /// Whether the stop has fired (then the stream is over).
+    fn stopped(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(stopped) = &mut self.stopped else {
             return true;
         };
-        let code = if interrupt.poll_recv(cx).is_ready() {
-            130
-        } else if terminate.poll_recv(cx).is_ready() {
-            143
-        } else {
+        if stopped.as_mut().poll(cx).is_pending() {
             self.until_check = CHECK_EVERY;
             return false;
-        };
-        if let Some(caught) = self.caught.take() {
-            let _ = caught.send(code);
         }
-        self.signals = None;
+        self.stopped = None;
         true
     }
 }
 
 impl<St: Stream + Unpin> FusedStream for UntilSignal<St> {
     fn is_terminated(&self) -> bool {
-        self.signals.is_none()
+        self.stopped.is_none()
     }
 }
 
@@ -75,7 +92,7 @@ impl<St: Stream + Unpin> Stream for UntilSignal<St> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<St::Item>> {
         let this = &mut *self;
-        if this.signals.is_none() || (this.until_check == 0 && this.signalled(cx)) {
+        if this.stopped.is_none() || (this.until_check == 0 && this.stopped(cx)) {
             return Poll::Ready(None);
         }
         match Pin::new(&mut this.stream).poll_next(cx) {
@@ -84,16 +101,16 @@ impl<St: Stream + Unpin> Stream for UntilSignal<St> {
                 Poll::Ready(Some(item))
             }
             Poll::Ready(None) => {
-                this.signals = None;
+                this.stopped = None;
                 Poll::Ready(None)
             }
-            Poll::Pending if this.signalled(cx) => Poll::Ready(None),
+            Poll::Pending if this.stopped(cx) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match self.signals {
+        match self.stopped {
             // A signal may end it at any item.
             Some(_) => (0, self.stream.size_hint().1),
             None => (0, Some(0)),
@@ -129,33 +146,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_signal_ends_the_stream_for_good_and_hands_back_its_status() {
-        let signals = crate::common::signals().expect("listening for signals");
-        let (mut until, mut status) = UntilSignal::new(Polled(0), signals);
-        // The first poll looks at the signals, polls the stream: Pending.
+    async fn a_signal_ends_every_stream_for_good_and_sets_its_status() {
+        let stop = watch_signals();
+        let mut until = UntilSignal::new(Polled(0), stop.clone());
+        let mut other = UntilSignal::new(Polled(0), stop.clone());
+        // The first poll looks at the stop, polls the stream: Pending.
         assert!(next(&mut until).await.is_pending());
         assert_eq!(next(&mut until).await, Poll::Ready(Some(2)));
-        // SIGTERM to this process: tokio's handler, installed by `signals()`, takes it.
+        // SIGTERM to this process: tokio's handler, installed by `watch_signals`, takes it.
         let pid = std::process::id().to_string();
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill runs");
         assert!(killed.success());
-        // The signal is delivered to the listener's driver; the stream notices it at the
-        // next poll that looks at the signals: the next Pending of the stream, or within
+        // The signal reaches the listening task, which sets the stop; each stream notices it
+        // at its next poll that looks at the stop: the next Pending of the stream, or within
         // CHECK_EVERY items.
-        let mut polls = 0;
-        let ended = loop {
-            tokio::task::yield_now().await;
-            match next(&mut until).await {
-                Poll::Ready(None) => break true,
-                _ if polls > 10 * CHECK_EVERY => break false,
-                _ => polls += 1,
-            }
-        };
-        assert!(ended, "the signal was not noticed");
-        assert_eq!(status.try_recv(), Ok(143));
+        for until in [&mut until, &mut other] {
+            let mut polls = 0;
+            let ended = loop {
+                tokio::task::yield_now().await;
+                match next(until).await {
+                    Poll::Ready(None) => break true,
+                    _ if polls > 10 * CHECK_EVERY => break false,
+                    _ => polls += 1,
+                }
+            };
+            assert!(ended, "the signal was not noticed");
+        }
+        assert_eq!(*stop.borrow(), 143);
         // Over: the stream is not polled again, whatever the countdown says.
         let polled = until.stream.0;
         for _ in 0..3 {

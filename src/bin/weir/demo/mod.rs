@@ -28,14 +28,15 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
 use weir::BackpressureStats;
 use weir::channel::Delivery;
 use weir::event::{ProcessedEvent, Severity, merge_and_process};
 use weir::prelude::*;
 
 use consumers::{Analysed, Stored, analytics, storage};
-use sources::{Plan, Stop, planned_events, sources, start_sources, total};
+use sources::{Plan, planned_events, sources, start_sources, total};
+
+use crate::until_signal::watch_signals;
 
 /// `weir demo` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -196,21 +197,4 @@ fn report(
         drops.received(),
         drops.processed() as f64 / elapsed
     );
-}
-
-/// Listens for Ctrl-C and SIGTERM: the first stops the sources (the pipeline then drains and
-/// the report follows) and records the exit status that stands for it (130 or 143).
-fn watch_signals() -> Stop {
-    let (caught, stop) = watch::channel(0);
-    let Ok((mut interrupt, mut terminate)) = crate::common::signals() else {
-        return stop;
-    };
-    tokio::spawn(async move {
-        let status = tokio::select! {
-            _ = interrupt.recv() => 130,
-            _ = terminate.recv() => 143,
-        };
-        let _ = caught.send(status);
-    });
-    stop
 }

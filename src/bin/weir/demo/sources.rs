@@ -1,11 +1,11 @@
 //! The demo's simulated sources, sending on a thread of their own.
 
+use crate::until_signal::Stop;
 use std::time::Duration;
 
 use weir::event::{Event, EventStream, EventType};
 use weir::prelude::*;
 
-use tokio::sync::watch;
 use weir::{BackpressureStats, StatsHandle};
 
 /// A simulated source: its name and its value for the `i`-th event in the given third of the
@@ -19,10 +19,6 @@ const SENSOR_SHAPES: [fn(usize, usize) -> f64; 3] = [
     |i, _| 40.0 + (i as f64 * 0.37).sin() * 30.0,
     |i, phase| if phase == 2 { 99.0 } else { (i % 60) as f64 },
 ];
-
-/// The exit status a signal stands for (130 or 143) once one has come, 0 before: the sources
-/// stop when it changes.
-pub(super) type Stop = watch::Receiver<u8>;
 
 /// What the sources send: `rate` events per second each for `duration`, into channels of
 /// `capacity` that drop by `overflow` when full.

@@ -16,6 +16,9 @@ use std::time::Duration;
 use crate::admission::Rules;
 use crate::names::SourceNames;
 use crate::reading::{Readings, Tally};
+use crate::until_signal::Stop;
+#[cfg(feature = "redis")]
+use crate::until_signal::UntilSignal;
 
 /// A source, as the pipeline takes it.
 pub(crate) struct Source<R> {
@@ -34,8 +37,9 @@ pub(crate) fn files(
     rules: Rules,
     idle: Option<Duration>,
     quiet: bool,
+    stop: &Stop,
 ) -> Result<Source<impl Readings>, String> {
-    let (readings, names, files) = files::open(paths, max_line, rules, idle, quiet)?;
+    let (readings, names, files) = files::open(paths, max_line, rules, idle, quiet, stop)?;
     Ok(Source {
         readings,
         names,
@@ -49,10 +53,11 @@ pub(crate) fn files(
 pub(crate) async fn redis(
     input: redis::RedisInput,
     rules: Rules,
+    stop: &Stop,
 ) -> Result<Source<impl Readings>, String> {
     let (readings, names, acks) = redis::open(input, rules).await?;
     Ok(Source {
-        readings,
+        readings: UntilSignal::new(readings, stop.clone()),
         names,
         control: Control::Redis(acks),
     })

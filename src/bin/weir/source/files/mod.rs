@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::admission::Rules;
 use crate::names::{SourceCache, SourceNames};
 use crate::reading::{Reading, Readings, Tally};
+use crate::until_signal::{Stop, UntilSignal};
 use blocks::{Blocks, Ending};
 use parse::{Parse, Parsed, parse_block};
 use read::{Block, read_blocks};
@@ -77,6 +78,7 @@ pub(super) fn open(
     rules: Rules,
     idle: Option<Duration>,
     quiet: bool,
+    stop: &Stop,
 ) -> Result<(impl Readings, Rc<RefCell<SourceNames>>, Files), String> {
     let inputs = open_inputs(files)?;
     let total = inputs.iter().map(|i| i.size).sum::<Option<u64>>();
@@ -99,7 +101,8 @@ pub(super) fn open(
             progress.clone(),
             quiet,
         );
-        streams.push(blocks);
+        // Each input ends on a signal: the merge then hands on what it holds of the others.
+        streams.push(UntilSignal::new(blocks, stop.clone()));
         started.push(Started {
             name,
             ending,
