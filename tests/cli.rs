@@ -269,6 +269,66 @@ fn a_closed_standard_output_is_an_error() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// The count of `what` in a summary line.
+fn summary_count(stderr: &str, what: &str) -> u64 {
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .expect("a summary");
+    let at = summary
+        .find(what)
+        .unwrap_or_else(|| panic!("{what} in {summary}"));
+    let number = summary[..at].trim_end().rsplit([' ', '(']).next().unwrap();
+    number.parse().unwrap()
+}
+
+/// `--buffer` sheds only when the output cannot keep up: a file whose windows go to a reader
+/// that takes them at once loses nothing; a reader that waits makes the buffer drop its
+/// oldest events, all counted.
+#[test]
+fn a_buffer_drops_only_when_the_output_falls_behind() {
+    let lines: String = (0..200_000u64)
+        .map(|i| {
+            format!(
+                r#"{{"timestamp":{i},"source":"s{}","value":{}}}"#,
+                i % 7,
+                i % 100
+            ) + "\n"
+        })
+        .collect();
+    let file = fixture("buffered.jsonl", &lines);
+    let path = file.to_str().unwrap();
+    let plain = weir(&["run", path]);
+    for _ in 0..3 {
+        let out = weir(&["run", "--buffer", "10000", path]);
+        assert!(out.status.success());
+        let stderr = text(&out.stderr);
+        assert_eq!(summary_count(&stderr, "dropped"), 0, "{stderr}");
+        assert_eq!(out.stdout, plain.stdout);
+    }
+    // One window per event, and a reader that waits a second before it reads: the pipe
+    // fills, the writes wait, the input goes on into the buffer of 100, which sheds.
+    let mut child = spawn(["run", "--buffer", "100", "--window", "1ms", path]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let status = wait_at_most(&mut child, std::time::Duration::from_secs(60));
+    assert!(status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let (processed, dropped) = (
+        summary_count(&stderr, "processed"),
+        summary_count(&stderr, "dropped"),
+    );
+    assert!(dropped > 0, "{stderr}");
+    assert_eq!(processed + dropped, 200_000, "{stderr}");
+    assert_eq!(
+        out.lines().count() as u64,
+        processed,
+        "one window per event processed"
+    );
+}
+
 #[test]
 fn an_input_that_cannot_be_opened_fails() {
     let out = weir(&["run", "/nonexistent/weir/input.jsonl"]);

@@ -3,14 +3,20 @@
 //! admitted readings in front of the windows (`--sample`, `--buffer`), counting every drop.
 //! Both are written here once, for every source.
 
+use std::cell::Cell;
 use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
-use weir::StatsHandle;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use weir::channel::{RingSender, ring_channel};
 use weir::prelude::*;
+use weir::{Overflow, POLL_BUDGET, StatsHandle};
 
 use crate::common::millis;
-use crate::reading::BoxedReadings;
+use crate::reading::{BoxedReadings, Reading};
 
 /// The per-event rules of admission.
 #[derive(Debug, Clone, Copy)]
@@ -80,12 +86,13 @@ impl Rules {
 pub(crate) struct Shed {
     /// Keep each reading with this probability.
     pub(crate) sample: Option<f64>,
-    /// A drop-oldest buffer of this many readings.
+    /// A drop-oldest buffer of this many readings between the input and the windows.
     pub(crate) buffer: Option<usize>,
 }
 
 impl Shed {
-    /// The readings through the sampler and the buffer asked for, with what counts their drops.
+    /// The readings through the sampler asked for, with what counts its drops. The buffer is
+    /// the pipeline's: it sits between two halves that run concurrently ([`Buffer`]).
     pub(crate) fn apply(self, mut readings: BoxedReadings) -> (BoxedReadings, Vec<StatsHandle>) {
         let mut dropped = Vec::new();
         if let Some(rate) = self.sample {
@@ -93,12 +100,97 @@ impl Shed {
             dropped.push(sampled.stats());
             readings = Box::pin(sampled);
         }
-        if let Some(capacity) = self.buffer {
-            let buffered = readings.drop_oldest(capacity);
-            dropped.push(buffered.stats());
-            readings = Box::pin(buffered);
-        }
         (readings, dropped)
+    }
+}
+
+/// `--buffer N`: the readings go through a drop-oldest ring channel of `N`, filled by
+/// [`pump`](Self::pump) as fast as the input delivers and emptied by the windows as fast as
+/// they and the output go. The output is written aside (tokio's blocking pool): while a write
+/// is under way the input waits for it, but [`PATIENCE`] at most, then reads on into the
+/// ring. So the ring fills, and drops its oldest readings (counted in its stats), only when
+/// the output is slow (a slow reader of the output, say), not because a quick write left the
+/// input alone with the task for a moment.
+pub(crate) struct Buffer {
+    tx: RingSender<Reading>,
+    readings: BoxedReadings,
+    writing: Rc<Writing>,
+}
+
+/// How long the input waits for a write of the output under way before it reads on into the
+/// buffer.
+pub(crate) const PATIENCE: Duration = Duration::from_millis(20);
+
+/// Whether the output is being written, and since when: set by the pipeline around each
+/// write, read by the [`Buffer`]'s pump.
+#[derive(Debug, Default)]
+pub(crate) struct Writing {
+    since: Cell<Option<Instant>>,
+    done: Notify,
+}
+
+impl Writing {
+    /// A write starts.
+    pub(crate) fn start(&self) {
+        self.since.set(Some(Instant::now()));
+    }
+
+    /// The write is over.
+    pub(crate) fn end(&self) {
+        self.since.set(None);
+        self.done.notify_waiters();
+    }
+
+    /// Waits for the write under way, if any, [`PATIENCE`] at most from its start.
+    async fn wait(&self) {
+        let done = self.done.notified();
+        let mut done = std::pin::pin!(done);
+        done.as_mut().enable();
+        if let Some(since) = self.since.get() {
+            let _ = tokio::time::timeout_at(since + PATIENCE, done).await;
+        }
+    }
+}
+
+impl Buffer {
+    /// The buffer in front of `readings`: the stream the windows take, what counts its drops,
+    /// and what the pipeline tells it of the writes.
+    pub(crate) fn new(
+        readings: BoxedReadings,
+        capacity: usize,
+    ) -> (Self, BoxedReadings, StatsHandle, Rc<Writing>) {
+        let (tx, rx) = ring_channel(capacity, Overflow::DropOldest);
+        let stats = rx.stats();
+        let writing = Rc::new(Writing::default());
+        let buffer = Buffer {
+            tx,
+            readings,
+            writing: writing.clone(),
+        };
+        (buffer, Box::pin(rx), stats, writing)
+    }
+
+    /// Moves the readings into the ring until the input ends (then the ring's stream ends
+    /// once drained), in runs of [`POLL_BUDGET`], yielding after each so that the windows,
+    /// polled by the same task, take their turn, and waiting for a write under way first.
+    pub(crate) async fn pump(self) {
+        let Buffer {
+            tx,
+            mut readings,
+            writing,
+        } = self;
+        loop {
+            writing.wait().await;
+            for _ in 0..POLL_BUDGET {
+                let Some(reading) = readings.next().await else {
+                    return;
+                };
+                // A full ring hands back its oldest reading, counted as dropped; a closed
+                // one (the windows gone) the reading itself, which the run no longer needs.
+                let _ = tx.try_send(reading);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 }
 

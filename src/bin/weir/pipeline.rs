@@ -17,12 +17,13 @@
 //! summary line is built here, once.
 
 use std::future::poll_fn;
+use std::pin::pin;
 use std::process::ExitCode;
 
 use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior, interval};
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Buffer};
 use crate::common::{failure, pull, write_failure};
 use crate::reading::{Reading, Readings, Tally};
 use crate::sink::{Batch, Sink};
@@ -54,7 +55,17 @@ pub(crate) async fn run(
         names,
         mut control,
     } = source;
-    let (readings, dropped) = admission.shed.apply(Box::pin(readings));
+    let (readings, mut dropped) = admission.shed.apply(Box::pin(readings));
+    // With --buffer, the input goes into a ring that the windows empty, each half at its own
+    // pace (`pump` runs alongside the loop below, in the same task).
+    let (readings, pump, writing) = match admission.shed.buffer {
+        Some(capacity) => {
+            let (buffer, readings, stats, writing) = Buffer::new(readings, capacity);
+            dropped.push(stats);
+            (readings, Some(buffer.pump()), Some(writing))
+        }
+        None => (readings, None, None),
+    };
     let (late_tx, mut late_rx) = mpsc::unbounded_channel::<Reading>();
     let mut windows = Box::pin(windows.open(readings, sink.takes_late().then_some(late_tx)));
     let mut heartbeat = sink.heartbeat().map(|every| {
@@ -63,40 +74,63 @@ pub(crate) async fn run(
         tick
     });
     let (mut batch, mut late) = (Vec::new(), Vec::new());
-    loop {
-        let ended = tokio::select! {
-            biased;
-            ended = poll_fn(|cx| pull(windows.as_mut(), &mut batch, cx)) => ended,
-            () = tick(&mut heartbeat) => false,
-        };
-        if let Some(e) = control.gave_up() {
-            return failure("run", e);
+    let windowing = async {
+        loop {
+            let ended = tokio::select! {
+                biased;
+                ended = poll_fn(|cx| pull(windows.as_mut(), &mut batch, cx)) => ended,
+                () = tick(&mut heartbeat) => false,
+            };
+            if let Some(e) = control.gave_up() {
+                return Err(failure("run", e));
+            }
+            while let Ok(r) = late_rx.try_recv() {
+                late.push(r);
+            }
+            let settled = if ended {
+                u64::MAX
+            } else {
+                windows.settled_before()
+            };
+            let written = sink.write(Batch {
+                windows: &batch,
+                late: &late,
+                names: &names,
+                settled,
+                holding: !ended && control.holding(settled),
+                ended,
+            });
+            if let Some(writing) = &writing {
+                writing.start();
+            }
+            let written = written.await;
+            if let Some(writing) = &writing {
+                writing.end();
+            }
+            if let Err(e) = written {
+                return Err(write_failure("run", &e));
+            }
+            batch.clear();
+            late.clear();
+            control.release((!ended).then(|| windows.settled_before()));
+            if ended {
+                break;
+            }
         }
-        while let Ok(r) = late_rx.try_recv() {
-            late.push(r);
+        Ok(())
+    };
+    let outcome = match pump {
+        None => windowing.await,
+        Some(pump) => {
+            let mut windowing = pin!(windowing);
+            tokio::select! {
+                outcome = &mut windowing => outcome,
+                () = pump => windowing.await,
+            }
         }
-        let settled = if ended {
-            u64::MAX
-        } else {
-            windows.settled_before()
-        };
-        let written = sink.write(Batch {
-            windows: &batch,
-            late: &late,
-            names: &names,
-            settled,
-            holding: !ended && control.holding(settled),
-            ended,
-        });
-        if let Err(e) = written.await {
-            return write_failure("run", &e);
-        }
-        batch.clear();
-        late.clear();
-        control.release((!ended).then(|| windows.settled_before()));
-        if ended {
-            break;
-        }
+    };
+    if let Err(status) = outcome {
+        return status;
     }
     let fates = Fates {
         windowed: windows.windowed(),

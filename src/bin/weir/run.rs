@@ -56,7 +56,11 @@ pub struct RunArgs {
     /// Keep each event with this probability (Bernoulli sampling), in [0, 1].
     #[arg(long)]
     pub sample: Option<f64>,
-    /// Put a drop-oldest buffer of this many events (at least 1) in front of the windows.
+    /// Put a drop-oldest buffer of this many events (at least 1) between the input and the
+    /// windows: the input is read on while the output is slow to take the windows, and the
+    /// oldest events are dropped (and counted) once the buffer is full. With a fast output
+    /// nothing is dropped if the buffer holds what arrives during one write (100000 is
+    /// plenty).
     #[arg(long)]
     pub buffer: Option<usize>,
     /// Report no malformed or rejected line (by default the first 10 of each kind per input
@@ -132,6 +136,16 @@ consumer.";
 pub enum Key {
     /// The event's `source`.
     Source,
+}
+
+/// Stdout for the windows: written aside (from tokio's blocking pool) with --buffer, so that
+/// the input goes on into the buffer while a write waits for a slow reader.
+fn stdout(args: &RunArgs) -> Lines {
+    if args.buffer.is_some() {
+        Lines::StdoutAside(tokio::io::stdout())
+    } else {
+        Lines::Stdout
+    }
 }
 
 /// The consumer group of `--from` unless `--group` names another.
@@ -253,7 +267,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         if let Err(e) = stdout_open() {
             return write_failure("run", &e);
         }
-        let sink = Sink::lines(Lines::Stdout, args.by.is_some());
+        let sink = Sink::lines(stdout(&args), args.by.is_some());
         return pipeline::run(source, &admission, windows, sink, stop).await;
     };
     windows.idle = args.idle_timeout;
@@ -276,8 +290,8 @@ mod from_redis {
     use crate::common::{failure, stdout_open, usage, write_failure};
     use crate::pipeline;
     use crate::redis::Target;
+    use crate::sink::Sink;
     use crate::sink::partials::Partials;
-    use crate::sink::{Lines, Sink};
     use crate::source;
     use crate::source::redis::RedisInput;
     use crate::windows::Windows;
@@ -330,7 +344,7 @@ mod from_redis {
         let by = args.by.is_some();
         let sink = match &to {
             None => match stdout_open() {
-                Ok(()) => Sink::lines(Lines::Stdout, by),
+                Ok(()) => Sink::lines(super::stdout(args), by),
                 Err(e) => return write_failure("run", &e),
             },
             Some(target) => {

@@ -20,6 +20,9 @@ use crate::windows::Closed;
 /// `window`). Written means written through: flushed, or confirmed by the server.
 pub(crate) enum Lines {
     Stdout,
+    /// Stdout written from tokio's blocking pool: while a write waits for a slow reader, the
+    /// task goes on with other work (the input, into `--buffer`).
+    StdoutAside(tokio::io::Stdout),
     #[cfg(feature = "redis")]
     Stream(weir::io::redis::RedisSink),
 }
@@ -34,6 +37,11 @@ impl Lines {
                 let mut out = io::stdout().lock();
                 out.write_all(text)?;
                 out.flush()
+            }
+            Lines::StdoutAside(out) => {
+                use tokio::io::AsyncWriteExt;
+                out.write_all(text).await?;
+                out.flush().await
             }
             #[cfg(feature = "redis")]
             Lines::Stream(sink) => {
