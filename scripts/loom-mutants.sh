@@ -183,6 +183,14 @@ mutant "broadcast-subscriber-keeps-first-waker" src/channel/broadcast/subscriber
     'Some((_, held)) => *held = cx.waker().clone(),' 'Some(_) => {}'
 mutant "broadcast-subscriber-registers-nothing" src/channel/broadcast/subscriber.rs \
     'None => state.waiting.push((self.id, cx.waker().clone())),' 'None => {}'
+mutant "broadcast-joining-subscriber-counts-itself-before-the-lock" src/channel/broadcast/subscriber.rs \
+    'let mut state = shared.state.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        shared.subscribers.fetch_add(1, Ordering::AcqRel);' 'shared.subscribers.fetch_add(1, Ordering::AcqRel);
+        let mut state = shared.state.lock();
+        let id = state.next_id;
+        state.next_id += 1;'
 
 # ---- the wake queue (merge, concurrent stages) ----
 mutant "wake-queue-queued-mark-never-cleared" src/wake_queue.rs \

@@ -312,3 +312,25 @@ async fn small_rings_wake_lagging_subscribers_before_they_are_lapped() {
         assert_eq!(reader.await.unwrap(), (10_000, 0));
     }
 }
+
+/// A lagging subscriber that is dropped releases only the items it could still have read:
+/// the slots it lagged behind now hold newer items, which the other subscribers still need.
+#[tokio::test]
+async fn a_lagged_subscriber_leaving_releases_only_what_it_could_read() {
+    use std::sync::Arc;
+    let (mut publisher, mut a) = broadcast::<Arc<u32>>(2);
+    let b = publisher.subscribe();
+    let items: Vec<Arc<u32>> = (0..4).map(Arc::new).collect();
+    for item in &items {
+        publisher.try_send(item.clone()).unwrap();
+    }
+    // Capacity 2: items 0 and 1 were overwritten; both subscribers lag by 2.
+    drop(b);
+    assert_eq!(a.next().await.as_deref(), Some(&2));
+    assert_eq!(a.next().await.as_deref(), Some(&3));
+    assert_eq!(a.lagged(), 2);
+    // Nothing is held twice or lost: every item's count is back to one.
+    assert!(items.iter().all(|i| Arc::strong_count(i) == 1));
+    drop(publisher);
+    assert_eq!(a.next().await, None);
+}

@@ -464,3 +464,96 @@ proptest! {
         prop_assert_eq!(unordered, sorted);
     }
 }
+
+/// A future under the test's control: pending, its waker kept, until the test opens it; or,
+/// `lingering`, ready at once but keeping its waker, which the test fires after the future
+/// completed (a late wake, which futures allow).
+#[derive(Clone, Default)]
+struct Gate(Arc<std::sync::Mutex<(bool, Option<std::task::Waker>)>>);
+
+impl Gate {
+    fn open_and_wake(&self) {
+        let waker = {
+            let mut gate = self.0.lock().unwrap();
+            gate.0 = true;
+            gate.1.take()
+        };
+        waker.expect("the future was polled").wake();
+    }
+
+    /// Fires the waker the future kept (after it completed).
+    fn wake_late(&self) {
+        self.0
+            .lock()
+            .unwrap()
+            .1
+            .take()
+            .expect("a kept waker")
+            .wake();
+    }
+
+    fn future(&self, value: u32, lingering: bool) -> impl Future<Output = u32> + use<> {
+        let gate = self.0.clone();
+        std::future::poll_fn(move |cx| {
+            let mut gate = gate.lock().unwrap();
+            gate.1 = Some(cx.waker().clone());
+            if gate.0 || lingering {
+                Poll::Ready(value)
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// Two completed futures' late wakes queued ahead of a live future's wake: the empty places
+/// are skipped and the live future is polled in the same pass, not left queued behind them
+/// with its wake-up spent.
+#[test]
+fn late_wakes_of_empty_places_do_not_hide_a_live_future() {
+    let gates: Vec<Gate> = (0..3).map(|_| Gate::default()).collect();
+    let futures = gates.clone();
+    let mut stage = weir::iter(0..3u32)
+        .map_concurrent_unordered(3, move |i| futures[i as usize].future(i, i < 2))
+        .boxed();
+    let mut next = || poll_once(&mut stage.next()).0;
+    assert_eq!(next(), Poll::Ready(Some(0)));
+    assert_eq!(next(), Poll::Ready(Some(1)));
+    assert_eq!(next(), Poll::Pending);
+    // Late wakes of 0 and 1 (their places are empty now), then 2 opens.
+    gates[0].wake_late();
+    gates[1].wake_late();
+    gates[2].open_and_wake();
+    assert_eq!(next(), Poll::Ready(Some(2)));
+    assert_eq!(next(), Poll::Ready(None));
+}
+
+/// One place, reused by each future in turn: the waker of the place must work for every
+/// future it holds, not only the first.
+#[test]
+fn a_reused_place_wakes_the_stage_for_its_next_future() {
+    for ordered in [false, true] {
+        let gates: Vec<Gate> = (0..3).map(|_| Gate::default()).collect();
+        let futures = gates.clone();
+        let source = weir::iter(0..3u32);
+        let make = move |i: u32| futures[i as usize].future(i, false);
+        let mut stage = if ordered {
+            source.map_concurrent(1, make).boxed()
+        } else {
+            source.map_concurrent_unordered(1, make).boxed()
+        };
+        for i in 0..3u32 {
+            let counter = Arc::new(WakeCounter::default());
+            let waker = std::task::Waker::from(counter.clone());
+            let mut cx = Context::from_waker(&waker);
+            assert!(stage.as_mut().poll_next(&mut cx).is_pending());
+            gates[i as usize].open_and_wake();
+            assert!(
+                counter.count() > 0,
+                "future {i} woke the stage (ordered: {ordered})"
+            );
+            assert_eq!(stage.as_mut().poll_next(&mut cx), Poll::Ready(Some(i)));
+        }
+        assert_eq!(poll_once(&mut stage.next()).0, Poll::Ready(None));
+    }
+}

@@ -254,3 +254,27 @@ fn the_driver_ends_when_the_last_subscriber_leaves_a_quiet_upstream() {
         );
     });
 }
+
+/// Invariant: no item is held for a subscriber that will never read it. A subscriber joins
+/// (from a `Subscriptions` handle) while an item is sent, and leaves: it either counted as a
+/// reader of the item (and released it when it left) or started after it. Once the other
+/// subscriber has read the item, the ring holds no copy of it, though the broadcast lives on.
+#[test]
+fn a_subscriber_joining_during_a_send_reads_the_item_or_starts_after_it() {
+    model(|| {
+        let item = Arc::new(7u8);
+        let (mut publisher, mut a) = broadcast::<Arc<u8>>(2);
+        let subscriptions = publisher.subscriptions();
+        let sent = item.clone();
+        let sender = thread::spawn(move || {
+            publisher.try_send(sent).unwrap();
+            publisher
+        });
+        let joiner = thread::spawn(move || drop(subscriptions.subscribe()));
+        let publisher = sender.join().unwrap();
+        joiner.join().unwrap();
+        assert_eq!(next(&mut a).as_deref(), Some(&7));
+        assert_eq!(Arc::strong_count(&item), 1, "the ring still holds the item");
+        drop(publisher);
+    });
+}
