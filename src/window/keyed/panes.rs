@@ -353,7 +353,29 @@ where
     A: Aggregate<T>,
     S: BuildHasher,
 {
-    let (acc, n) = table.entry(key).or_insert_with(|| (agg.init(), 0));
+    // A lookup first: a key already in the pane (the common case) needs no entry, whose
+    // construction indexmap keeps out of line.
+    let (acc, n) = match table.get_mut(&key) {
+        Some(pane) => pane,
+        None => add_key(table, agg, key),
+    };
     agg.add(acc, item);
     *n += 1;
+}
+
+/// A key's first item in a pane: its accumulator, new.
+#[cold]
+#[inline(never)]
+fn add_key<'a, K, T, A, S>(
+    table: &'a mut Table<K, A::Acc, S>,
+    agg: &A,
+    key: K,
+) -> &'a mut Pane<A::Acc>
+where
+    K: Hash + Eq,
+    A: Aggregate<T>,
+    S: BuildHasher,
+{
+    let (i, _) = table.insert_full(key, (agg.init(), 0));
+    &mut table[i]
 }
