@@ -283,8 +283,8 @@ fn summary_count(stderr: &str, what: &str) -> u64 {
 }
 
 /// `--buffer` sheds only when the output cannot keep up: a file whose windows go to a reader
-/// that takes them at once loses nothing; a reader that waits makes the buffer drop its
-/// oldest events, all counted.
+/// that takes them at once loses nothing, run after run; a reader that waits makes the buffer
+/// drop its oldest events, all counted.
 #[test]
 fn a_buffer_drops_only_when_the_output_falls_behind() {
     let lines: String = (0..200_000u64)
@@ -300,7 +300,7 @@ fn a_buffer_drops_only_when_the_output_falls_behind() {
     let path = file.to_str().unwrap();
     let plain = weir(&["run", path]);
     for _ in 0..3 {
-        let out = weir(&["run", "--buffer", "10000", path]);
+        let out = weir(&["run", "--buffer", "100000", path]);
         assert!(out.status.success());
         let stderr = text(&out.stderr);
         assert_eq!(summary_count(&stderr, "dropped"), 0, "{stderr}");
