@@ -247,26 +247,16 @@ fn a_read_error_names_the_input_and_fails() {
 
 #[test]
 fn a_closed_standard_output_is_an_error() {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{} run examples/data/events.jsonl >&-",
-            env!("CARGO_BIN_EXE_weir")
-        ))
-        .output()
-        .unwrap();
+    let run_with = |redirect: &str| {
+        let weir = env!("CARGO_BIN_EXE_weir");
+        let line = format!("{weir} run examples/data/events.jsonl {redirect}");
+        Command::new("sh").arg("-c").arg(line).output().unwrap()
+    };
+    let out = run_with(">&-");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("the standard output is closed"));
     // Sent to /dev/null on purpose, it is not.
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{} run examples/data/events.jsonl >/dev/null",
-            env!("CARGO_BIN_EXE_weir")
-        ))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(run_with(">/dev/null").status.code(), Some(0));
 }
 
 /// The count of `what` in a summary line.
@@ -735,6 +725,22 @@ fn kill(child: &std::process::Child, signal: &str) {
     assert!(ok, "kill {signal}");
 }
 
+/// Sends `signal` to `child`, waits for it to exit with `code`, and returns what is left to
+/// read on `rest` (its stderr or stdout).
+fn stop_with(
+    child: &mut std::process::Child,
+    signal: &str,
+    code: i32,
+    rest: &mut impl std::io::Read,
+) -> String {
+    kill(child, signal);
+    let status = wait_at_most(child, std::time::Duration::from_secs(30));
+    assert_eq!(status.code(), Some(code));
+    let mut text = String::new();
+    rest.read_to_string(&mut text).unwrap();
+    text
+}
+
 /// SIGINT and SIGTERM on `weir run`: reading stops, every open window is emitted, the summary
 /// printed, and the status says which signal.
 #[test]
@@ -757,11 +763,7 @@ fn a_signal_flushes_the_open_windows_and_the_summary() {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
         assert!(line.contains("stdin:4"), "{line}");
-        kill(&child, signal);
-        let status = wait_at_most(&mut child, std::time::Duration::from_secs(30));
-        assert_eq!(status.code(), Some(code));
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let rest = stop_with(&mut child, signal, code, &mut stderr);
         assert!(
             rest.contains("summary: 4 lines read (3 events, 1 malformed, 0 blank); 3 processed"),
             "{rest}"
@@ -801,11 +803,7 @@ fn a_signal_flushes_what_the_merge_holds() {
     let mut line = String::new();
     std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
     assert!(line.contains("held.jsonl:4"), "{line}");
-    kill(&child, "-TERM");
-    let status = wait_at_most(&mut child, std::time::Duration::from_secs(30));
-    assert_eq!(status.code(), Some(143));
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let rest = stop_with(&mut child, "-TERM", 143, &mut stderr);
     assert!(
         rest.contains("summary: 4 lines read (3 events, 1 malformed, 0 blank); 3 processed"),
         "{rest}"
@@ -828,11 +826,7 @@ fn ctrl_c_on_the_demo_prints_the_report() {
         std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     }
     assert!(line.contains("window"), "{line}");
-    kill(&child, "-INT");
-    let status = wait_at_most(&mut child, std::time::Duration::from_secs(30));
-    assert_eq!(status.code(), Some(130));
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let rest = stop_with(&mut child, "-INT", 130, &mut stdout);
     assert!(
         rest.contains("report") && rest.contains("stopped      by a signal"),
         "{rest}"

@@ -143,11 +143,10 @@ impl Writing {
 
     /// Waits for the write under way, if any, [`PATIENCE`] at most from its start.
     async fn wait(&self) {
-        let done = self.done.notified();
-        let mut done = std::pin::pin!(done);
-        done.as_mut().enable();
+        // Start and end are set by the same task as this runs in: a write under way cannot
+        // end between this look and the wait below.
         if let Some(since) = self.since.get() {
-            let _ = tokio::time::timeout_at(since + PATIENCE, done).await;
+            let _ = tokio::time::timeout_at(since + PATIENCE, self.done.notified()).await;
         }
     }
 }

@@ -93,7 +93,7 @@ pub(crate) enum Open {
     BySource(KeyedWindow<Counting<BoxedReadings>, u32, Source, Severities, Timestamp, RandomState>),
 }
 
-/// Applies the same settings to either kind of window.
+/// The same read of either kind of window.
 macro_rules! both {
     ($open:expr, |$w:ident| $body:expr) => {
         match $open {
@@ -115,41 +115,32 @@ impl Windows {
             count: 0,
         };
         let timestamp: Timestamp = |r| r.timestamp;
-        let open = if self.by_source {
+        // The event-time settings, the same for either kind of window.
+        macro_rules! configured {
+            ($windows:expr) => {{
+                let mut w = $windows.out_of_orderness(self.lateness);
+                if let Some(idle) = self.idle {
+                    w = w.idle_timeout(idle);
+                }
+                if let Some(late) = late {
+                    w = w.on_late(move |r| {
+                        let _ = late.send(r);
+                    });
+                }
+                w
+            }};
+        }
+        if self.by_source {
             let source: Source = |r| r.source;
             let keyed = counted.key_by(source).with_hasher(RandomState::default());
-            Open::BySource(keyed.sliding_window(self.size, self.slide, timestamp, Severities))
+            Open::BySource(configured!(
+                keyed.sliding_window(self.size, self.slide, timestamp, Severities)
+            ))
         } else {
-            Open::Whole(counted.sliding_window(self.size, self.slide, timestamp, Severities))
-        };
-        both!(open, |w| {
-            let mut w = w.out_of_orderness(self.lateness);
-            if let Some(idle) = self.idle {
-                w = w.idle_timeout(idle);
-            }
-            if let Some(late) = late {
-                w = w.on_late(move |r| {
-                    let _ = late.send(r);
-                });
-            }
-            w.into()
-        })
-    }
-}
-
-impl From<EventTimeWindow<Counting<BoxedReadings>, Severities, Timestamp>> for Open {
-    fn from(w: EventTimeWindow<Counting<BoxedReadings>, Severities, Timestamp>) -> Self {
-        Open::Whole(w)
-    }
-}
-
-impl From<KeyedWindow<Counting<BoxedReadings>, u32, Source, Severities, Timestamp, RandomState>>
-    for Open
-{
-    fn from(
-        w: KeyedWindow<Counting<BoxedReadings>, u32, Source, Severities, Timestamp, RandomState>,
-    ) -> Self {
-        Open::BySource(w)
+            Open::Whole(configured!(
+                counted.sliding_window(self.size, self.slide, timestamp, Severities)
+            ))
+        }
     }
 }
 

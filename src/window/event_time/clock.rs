@@ -53,6 +53,20 @@ impl Clock {
         }
     }
 
+    /// Sets the idle timeout of [`EventTimeWindow::idle_timeout`](super::EventTimeWindow::idle_timeout).
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    #[track_caller]
+    pub(crate) fn set_idle(&mut self, timeout: Duration) {
+        assert!(
+            !timeout.is_zero(),
+            "idle_timeout: `timeout` must be longer than zero"
+        );
+        self.idle = Some(timeout);
+    }
+
     /// Takes `ts` as seen (the item is not late): moves the watermark when it is a new
     /// largest timestamp far enough ahead. `closed` is the first pane not complete yet.
     #[inline]

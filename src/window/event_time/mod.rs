@@ -223,11 +223,7 @@ where
     /// If `timeout` is zero.
     #[track_caller]
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        assert!(
-            !timeout.is_zero(),
-            "idle_timeout: `timeout` must be longer than zero"
-        );
-        self.core.clock.idle = Some(timeout);
+        self.core.clock.set_idle(timeout);
         self
     }
 
@@ -268,11 +264,11 @@ where
     Ts: FnMut(&St::Item) -> u64,
 {
     let core = &mut *this.core;
-    let (geometry, closed) = (*core.panes.geometry(), core.panes.closed());
-    let holds = core.panes.holds_items();
+    let panes = &core.panes;
+    let (geometry, closed, holds) = (panes.geometry(), panes.closed(), panes.holds_items());
     if !core
         .clock
-        .watch_idle(this.idle_timer, holds, &geometry, closed, cx)
+        .watch_idle(this.idle_timer, holds, geometry, closed, cx)
     {
         return false;
     }

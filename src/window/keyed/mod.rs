@@ -280,11 +280,7 @@ where
     /// If `timeout` is zero.
     #[track_caller]
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        assert!(
-            !timeout.is_zero(),
-            "idle_timeout: `timeout` must be longer than zero"
-        );
-        self.core.clock.idle = Some(timeout);
+        self.core.clock.set_idle(timeout);
         self
     }
 
@@ -337,8 +333,8 @@ where
         if !self.panes.add(&self.agg, ts, key, &item) {
             self.clock.unassigned += 1;
         }
-        let (geometry, closed) = (*self.panes.geometry(), self.panes.closed());
-        self.clock.see(ts, &geometry, closed);
+        self.clock
+            .see(ts, self.panes.geometry(), self.panes.closed());
     }
 
     /// Marks complete the panes the watermark has passed (all of them at the end).
@@ -349,8 +345,8 @@ where
             self.clock.watermark
         };
         self.panes.close(until);
-        let (geometry, closed) = (*self.panes.geometry(), self.panes.closed());
-        self.clock.update_late_before(&geometry, closed);
+        self.clock
+            .update_late_before(self.panes.geometry(), self.panes.closed());
     }
 }
 
@@ -413,12 +409,13 @@ where
                     wake_self(cx);
                     return Poll::Pending;
                 }
-                let (geometry, closed) = (*this.core.panes.geometry(), this.core.panes.closed());
-                let holds = this.core.panes.holds_items();
-                if this
-                    .core
+                let core = &mut *this.core;
+                let panes = &core.panes;
+                let (geometry, closed, holds) =
+                    (panes.geometry(), panes.closed(), panes.holds_items());
+                if core
                     .clock
-                    .watch_idle(this.idle_timer, holds, &geometry, closed, cx)
+                    .watch_idle(this.idle_timer, holds, geometry, closed, cx)
                 {
                     this.core.close(false);
                     continue;
