@@ -91,13 +91,16 @@ pub(crate) struct Shed {
 }
 
 impl Shed {
-    /// The readings through the sampler asked for, with what counts its drops. The buffer is
+    /// The readings through the sampler asked for, with what counts its drops (by policy). The buffer is
     /// the pipeline's: it sits between two halves that run concurrently ([`Buffer`]).
-    pub(crate) fn apply(self, mut readings: BoxedReadings) -> (BoxedReadings, Vec<StatsHandle>) {
+    pub(crate) fn apply(
+        self,
+        mut readings: BoxedReadings,
+    ) -> (BoxedReadings, Vec<(&'static str, StatsHandle)>) {
         let mut dropped = Vec::new();
         if let Some(rate) = self.sample {
             let sampled = readings.sample(rate);
-            dropped.push(sampled.stats());
+            dropped.push(("sample", sampled.stats()));
             readings = Box::pin(sampled);
         }
         (readings, dropped)

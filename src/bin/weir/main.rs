@@ -16,6 +16,7 @@ mod admission;
 mod combine;
 mod demo;
 mod names;
+mod observe;
 mod pipeline;
 mod produce;
 mod reading;
@@ -43,7 +44,7 @@ enum Command {
     /// Run the demo pipeline over simulated sources (the default).
     Demo(demo::DemoArgs),
     /// Window JSON-lines events from files or stdin, or a Redis stream.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Write simulated sensor events as JSON lines, or to a Redis stream.
     Produce(produce::ProduceArgs),
     /// Merge the partial windows that several `weir run --to redis://...` consumers wrote.
@@ -56,7 +57,7 @@ async fn main() -> ExitCode {
     match cli.command {
         None => demo::demo(demo::DemoArgs::default()).await,
         Some(Command::Demo(args)) => demo::demo(args).await,
-        Some(Command::Run(args)) => run::run(args).await,
+        Some(Command::Run(args)) => run::run(*args).await,
         Some(Command::Produce(args)) => produce::produce(args).await,
         Some(Command::Combine(args)) => combine::combine(args).await,
     }

@@ -19,27 +19,106 @@
 use std::future::poll_fn;
 use std::pin::pin;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior, interval};
+use weir::StatsHandle;
 
 use crate::admission::{Admission, Buffer};
 use crate::common::{failure, pull, write_failure};
+use crate::observe::{self, InputTime, Point, RedisCounts, Snapshot, Watching};
 use crate::reading::{Reading, Readings, Tally};
 use crate::sink::{Batch, Sink};
-use crate::source::{Finished, Origin, Source};
+use crate::source::{Origin, Source};
 use crate::until_signal::Stop;
-use crate::windows::Windows;
+use crate::windows::{Closed, Windows};
 
-/// Where each reading that reached the windows ended up.
-struct Fates {
-    /// Readings that reached the windows.
+/// Every count of a run, each read from the stage that keeps it: what the summary prints
+/// and the metrics show.
+struct Counts {
+    /// The source's: every unit read.
+    tally: Tally,
+    /// The windows': readings that reached them, late, and in no window (the gaps of
+    /// sampling windows).
     windowed: u64,
     late: u64,
-    /// In no window (the gaps of sampling windows).
     outside: u64,
-    /// Dropped by the sampler and the buffer.
-    dropped: u64,
+    /// The shedding stages': dropped, by policy.
+    dropped_by: Vec<(&'static str, u64)>,
+    /// The pipeline's: windows handed to the sink.
+    emitted: u64,
+    redis: Option<RedisCounts>,
+}
+
+impl Counts {
+    fn dropped(&self) -> u64 {
+        self.dropped_by.iter().map(|(_, n)| n).sum()
+    }
+
+    fn processed(&self) -> u64 {
+        self.windowed - self.late - self.outside
+    }
+
+    /// The counts as the metrics show them; each input's watermark is its latest event time
+    /// less `lateness`.
+    fn snapshot(
+        &self,
+        origin: &Origin,
+        inputs: Vec<(String, Option<u64>)>,
+        lateness: u64,
+    ) -> Snapshot {
+        let t = &self.tally;
+        let lines = matches!(origin, Origin::Lines);
+        let not_events = if lines {
+            vec![("blank", t.blank)]
+        } else {
+            vec![("duplicate", t.duplicates)]
+        };
+        Snapshot {
+            command: "run",
+            unit: if lines { "lines" } else { "entries" },
+            read: t.read,
+            outcomes: vec![
+                ("processed", self.processed()),
+                ("late", self.late),
+                ("dropped", self.dropped()),
+                ("filtered", t.filtered),
+                ("too_far_ahead", t.ahead),
+                ("outside_windows", self.outside),
+                ("malformed", t.malformed),
+            ],
+            not_events,
+            dropped_by: self.dropped_by.clone(),
+            windows: self.emitted,
+            inputs: inputs
+                .into_iter()
+                .map(|(name, latest)| InputTime {
+                    name,
+                    watermark: latest.map(|l| l.saturating_sub(lateness)),
+                })
+                .collect(),
+            redis: self.redis,
+            ..Snapshot::default()
+        }
+    }
+}
+
+/// What the shedding stages dropped, by policy.
+fn dropped_by(handles: &[(&'static str, StatsHandle)]) -> Vec<(&'static str, u64)> {
+    handles
+        .iter()
+        .map(|(policy, h)| (*policy, h.dropped() as u64))
+        .collect()
+}
+
+/// The windows of `rows` as the page draws them.
+fn points(rows: &[Closed]) -> impl Iterator<Item = Point> + '_ {
+    rows.iter().map(|c| Point {
+        end: c.end,
+        count: c.acc.1.iter().sum::<usize>() as u64,
+        mean: c.acc.0.mean(),
+    })
 }
 
 /// Runs the pipeline to its end: the command's exit status.
@@ -49,37 +128,43 @@ pub(crate) async fn run(
     windows: Windows,
     mut sink: Sink,
     stop: Stop,
+    mut watching: Option<Watching>,
 ) -> ExitCode {
     let Source {
         readings,
         names,
         mut control,
     } = source;
+    let lateness = windows.lateness;
     let (readings, mut dropped) = admission.shed.apply(Box::pin(readings));
     // With --buffer, the input goes into a ring that the windows empty, each half at its own
     // pace (`pump` runs alongside the loop below, in the same task).
-    let (readings, pump, writing) = match admission.shed.buffer {
+    let (readings, pump, writing, buffered) = match admission.shed.buffer {
         Some(capacity) => {
             let (buffer, readings, stats, writing) = Buffer::new(readings, capacity);
-            dropped.push(stats);
-            (readings, Some(buffer.pump()), Some(writing))
+            dropped.push(("drop_oldest", stats.clone()));
+            (
+                readings,
+                Some(buffer.pump()),
+                Some(writing),
+                Some((stats, capacity)),
+            )
         }
-        None => (readings, None, None),
+        None => (readings, None, None, None),
     };
     let (late_tx, mut late_rx) = mpsc::unbounded_channel::<Reading>();
     let mut windows = Box::pin(windows.open(readings, sink.takes_late().then_some(late_tx)));
-    let mut heartbeat = sink.heartbeat().map(|every| {
-        let mut tick = interval(every);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        tick
-    });
+    let mut heartbeat = every(sink.heartbeat());
+    let mut publishing = every(watching.as_ref().map(|_| observe::PUBLISH_EVERY));
     let (mut batch, mut late) = (Vec::new(), Vec::new());
+    let mut emitted = 0u64;
     let windowing = async {
         loop {
             let ended = tokio::select! {
                 biased;
                 ended = poll_fn(|cx| pull(windows.as_mut(), &mut batch, cx)) => ended,
                 () = tick(&mut heartbeat) => false,
+                () = tick(&mut publishing) => false,
             };
             if let Some(e) = control.gave_up() {
                 return Err(failure("run", e));
@@ -103,12 +188,38 @@ pub(crate) async fn run(
             if let Some(writing) = &writing {
                 writing.start();
             }
+            let started = Instant::now();
             let written = written.await;
             if let Some(writing) = &writing {
                 writing.end();
             }
             if let Err(e) = written {
                 return Err(write_failure("run", &e));
+            }
+            emitted += batch.len() as u64;
+            if let Some(w) = &mut watching {
+                if !batch.is_empty() {
+                    w.observer.writes.observe(started.elapsed().as_secs_f64());
+                    w.observer.closed(points(&batch));
+                }
+                if w.observer.due() {
+                    let progress = control.progress();
+                    let counts = Counts {
+                        tally: progress.tally,
+                        windowed: windows.windowed(),
+                        late: windows.late(),
+                        outside: windows.outside(),
+                        dropped_by: dropped_by(&dropped),
+                        emitted,
+                        redis: progress.redis,
+                    };
+                    let mut snapshot = counts.snapshot(&progress.origin, progress.inputs, lateness);
+                    snapshot.buffer = buffered.as_ref().map(|(stats, capacity)| {
+                        let held = stats.received() - stats.processed() - stats.dropped();
+                        (held as u64, *capacity as u64)
+                    });
+                    w.observer.publish(snapshot);
+                }
             }
             batch.clear();
             late.clear();
@@ -132,19 +243,28 @@ pub(crate) async fn run(
     if let Err(status) = outcome {
         return status;
     }
-    let fates = Fates {
-        windowed: windows.windowed(),
-        late: windows.late(),
-        outside: windows.outside(),
-        dropped: dropped.iter().map(|s| s.dropped()).sum::<usize>() as u64,
-    };
-    // The readings dropped: the source's stages hand back what they counted.
+    let (windowed, late, outside) = (windows.windowed(), windows.late(), windows.outside());
+    // The readings dropped: the source's stages hold their final counts.
     drop(windows);
+    let inputs = control.progress().inputs;
     let finished = match control.finish().await {
         Ok(finished) => finished,
         Err(e) => return failure("run", e),
     };
-    report!("{}", summary(&finished, &fates, sink.written()));
+    let counts = Counts {
+        tally: finished.tally,
+        windowed,
+        late,
+        outside,
+        dropped_by: dropped_by(&dropped),
+        emitted,
+        redis: finished.redis,
+    };
+    report!("{}", summary(&counts, &finished.origin, sink.written()));
+    if let Some(w) = watching {
+        let snapshot = counts.snapshot(&finished.origin, inputs, lateness);
+        w.observer.finish(snapshot, w.server, w.linger).await;
+    }
     if !finished.read {
         return ExitCode::FAILURE;
     }
@@ -166,6 +286,15 @@ pub(crate) async fn run(
     ExitCode::SUCCESS
 }
 
+/// A ticker every `period`, if any.
+fn every(period: Option<Duration>) -> Option<Interval> {
+    period.map(|every| {
+        let mut tick = interval(every);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        tick
+    })
+}
+
 /// The next tick of the sink's heartbeat; never, for a sink without one.
 async fn tick(heartbeat: &mut Option<Interval>) {
     match heartbeat {
@@ -177,42 +306,36 @@ async fn tick(heartbeat: &mut Option<Interval>) {
 }
 
 /// The summary line: every unit read, and what became of each event.
-fn summary(finished: &Finished, fates: &Fates, written: Option<(u64, &str)>) -> String {
-    let t: &Tally = &finished.tally;
+fn summary(counts: &Counts, origin: &Origin, written: Option<(u64, &str)>) -> String {
+    let t: &Tally = &counts.tally;
     let events = t.events();
-    let head = match &finished.origin {
+    let head = match origin {
         Origin::Lines => format!(
             "{} lines read ({events} events, {} malformed, {} blank)",
             t.read, t.malformed, t.blank
         ),
         #[cfg(feature = "redis")]
-        Origin::Entries { from, consumer, .. } => format!(
+        Origin::Entries { from, consumer } => format!(
             "{} entries read from {from} as {consumer} ({events} events, {} malformed, {} \
              duplicates skipped)",
             t.read, t.malformed, t.duplicates
         ),
     };
-    let Fates {
-        windowed,
-        late,
-        outside,
-        dropped,
-    } = fates;
     let mut line = format!(
-        "summary: {head}; {} processed, {late} late, {dropped} dropped, {} filtered, {} too far \
-         ahead, {outside} outside every window",
-        windowed - late - outside,
+        "summary: {head}; {} processed, {} late, {} dropped, {} filtered, {} too far ahead, {} \
+         outside every window",
+        counts.processed(),
+        counts.late,
+        counts.dropped(),
         t.filtered,
         t.ahead,
+        counts.outside,
     );
-    #[cfg(feature = "redis")]
-    if let Origin::Entries {
-        acknowledged,
-        dead_lettered,
-        ..
-    } = &finished.origin
-    {
-        line += &format!("; {acknowledged} acknowledged, {dead_lettered} dead-lettered");
+    if let Some(r) = &counts.redis {
+        line += &format!(
+            "; {} acknowledged, {} dead-lettered",
+            r.acknowledged, r.dead_lettered
+        );
     }
     if let Some((n, to)) = written {
         line += &format!("; {n} entries written to {to}");

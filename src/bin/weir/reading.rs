@@ -1,10 +1,11 @@
-//! What flows through `weir run`: [`Reading`]s, and the [`Tally`] a source hands back of
-//! the input that did not become readings.
+//! What flows through `weir run`: [`Reading`]s, and the [`Tally`] a source keeps of its
+//! input ([`Counted`]).
 
-use std::ops::{AddAssign, Deref, DerefMut};
+use std::cell::Cell;
+use std::ops::AddAssign;
 use std::pin::Pin;
+use std::rc::Rc;
 
-use tokio::sync::oneshot;
 use weir::Stream;
 
 /// One event as the run needs it: its time, its value and its source (the run's number for
@@ -41,6 +42,23 @@ pub(crate) struct Tally {
     pub(crate) ahead: u64,
 }
 
+/// What a source counted of its input, and the largest event time it handed on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Progress {
+    pub(crate) tally: Tally,
+    /// `None` until a reading was handed on.
+    pub(crate) latest: Option<u64>,
+}
+
+impl Progress {
+    /// A reading at `timestamp` is handed on.
+    #[inline]
+    pub(crate) fn hand_on(&mut self, timestamp: u64) {
+        self.tally.read += 1;
+        self.latest = self.latest.max(Some(timestamp));
+    }
+}
+
 impl Tally {
     /// Lines or entries that were events: everything read but the malformed, the blank and
     /// the duplicates.
@@ -49,47 +67,34 @@ impl Tally {
     }
 }
 
-/// A value a stage keeps (what it counted) and hands back when it is dropped, on the
-/// one-shot channel whose receiver [`new`](Self::new) returns: counts are returned to the
-/// run, not written into its cells.
-pub(crate) struct HandBack<T: Copy> {
-    value: T,
-    to: Option<oneshot::Sender<T>>,
-}
+/// What a stage counts, kept by the stage in a cell that the run reads through a [`Reader`]:
+/// while the stage works (the metrics) and once it is dropped (the summary). One count, read
+/// twice; only the stage writes it.
+pub(crate) struct Counted<T: Copy>(Rc<Cell<T>>);
 
-impl<T: Copy> HandBack<T> {
-    /// Starts at `value`; the receiver gets the value the stage holds when it is dropped.
-    pub(crate) fn new(value: T) -> (Self, oneshot::Receiver<T>) {
-        let (to, back) = oneshot::channel();
-        (
-            HandBack {
-                value,
-                to: Some(to),
-            },
-            back,
-        )
+/// The run's view of a [`Counted`] value.
+pub(crate) struct Reader<T: Copy>(Rc<Cell<T>>);
+
+impl<T: Copy> Counted<T> {
+    /// Starts at `value`; the reader sees every update.
+    pub(crate) fn new(value: T) -> (Self, Reader<T>) {
+        let cell = Rc::new(Cell::new(value));
+        (Counted(cell.clone()), Reader(cell))
+    }
+
+    /// Changes the value.
+    #[inline]
+    pub(crate) fn update(&self, change: impl FnOnce(&mut T)) {
+        let mut value = self.0.get();
+        change(&mut value);
+        self.0.set(value);
     }
 }
 
-impl<T: Copy> Deref for HandBack<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T: Copy> DerefMut for HandBack<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.value
-    }
-}
-
-impl<T: Copy> Drop for HandBack<T> {
-    fn drop(&mut self) {
-        if let Some(to) = self.to.take() {
-            let _ = to.send(self.value);
-        }
+impl<T: Copy> Reader<T> {
+    /// The value as the stage left it last.
+    pub(crate) fn get(&self) -> T {
+        self.0.get()
     }
 }
 

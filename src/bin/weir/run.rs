@@ -11,6 +11,7 @@ use weir::window::{MAX_PANES_PER_WINDOW, window_panes};
 
 use crate::admission::{Admission, Rules, Shed};
 use crate::common::{millis, parse_duration, stdout_open, write_failure};
+use crate::observe::MetricsArgs;
 use crate::pipeline;
 use crate::sink::{Lines, Sink};
 use crate::source;
@@ -103,6 +104,8 @@ pub struct RunArgs {
     /// 60s)
     #[arg(long, value_parser = parse_duration, help_heading = "Redis")]
     pub give_up_after: Option<Duration>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// The end of `weir run --help`: exit statuses and the summary's counts.
@@ -268,7 +271,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return write_failure("run", &e);
         }
         let sink = Sink::lines(stdout(&args), args.by.is_some());
-        return pipeline::run(source, &admission, windows, sink, stop).await;
+        let watching = match args.metrics.start("run") {
+            Ok(watching) => watching,
+            Err(e) => return crate::common::usage("run", &e),
+        };
+        return pipeline::run(source, &admission, windows, sink, stop, watching).await;
     };
     windows.idle = args.idle_timeout;
     #[cfg(feature = "redis")]
@@ -357,6 +364,10 @@ mod from_redis {
                 }
             }
         };
-        pipeline::run(source, admission, windows, sink, stop).await
+        let watching = match args.metrics.start("run") {
+            Ok(watching) => watching,
+            Err(e) => return usage("run", &e),
+        };
+        pipeline::run(source, admission, windows, sink, stop, watching).await
     }
 }

@@ -14,6 +14,7 @@ use weir::prelude::*;
 use weir::window::Aggregate;
 
 use super::sources::total;
+use crate::observe::{Observer, PUBLISH_EVERY, Point, Snapshot};
 
 /// Over a run of windows: the latest one, and the mean value over all their events.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +97,8 @@ pub(super) fn storage(
 /// What the analytics consumer saw: anomaly alerts, and events per severity.
 pub(super) struct Analysed {
     pub(super) alerts: usize,
+    /// Windows closed.
+    pub(super) windows: u64,
     pub(super) totals: [usize; 4],
 }
 
@@ -107,15 +110,36 @@ pub(super) async fn analytics(
     channels: &[StatsHandle],
     progress: &indicatif::ProgressBar,
     started: Instant,
+    mut observer: Option<(&mut Observer, &dyn Fn(u64) -> Snapshot)>,
 ) -> Analysed {
     let windows = create_tumbling_window(events, 1_000).count_window(3, 1, Trailing);
     let mut windows = pin!(windows);
     let (mut baseline, mut alerts, mut totals) = (None::<WindowedStats>, 0, [0usize; 4]);
     let mut seen_windows = 0;
-    while let Some(trailing) = windows.next().await {
+    let mut publishing = tokio::time::interval(PUBLISH_EVERY);
+    loop {
+        let next = tokio::select! {
+            next = windows.next() => next,
+            _ = publishing.tick(), if observer.is_some() => {
+                if let Some((observer, counts)) = &mut observer {
+                    observer.publish(counts(seen_windows));
+                }
+                continue;
+            }
+        };
+        let Some(trailing) = next else {
+            break;
+        };
         let (Some(w), moving) = trailing.result else {
             continue;
         };
+        if let Some((observer, _)) = &mut observer {
+            observer.closed([Point {
+                end: w.window_end,
+                count: w.event_count as u64,
+                mean: (w.event_count > 0).then_some(w.avg_value),
+            }]);
+        }
         for (i, s) in Severity::ALL.into_iter().enumerate() {
             totals[i] += w.severity_counts.get(&s).copied().unwrap_or(0);
         }
@@ -147,5 +171,9 @@ pub(super) async fn analytics(
             }
         }
     }
-    Analysed { alerts, totals }
+    Analysed {
+        alerts,
+        windows: seen_windows,
+        totals,
+    }
 }

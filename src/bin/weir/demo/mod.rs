@@ -28,14 +28,15 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use weir::BackpressureStats;
 use weir::channel::Delivery;
 use weir::event::{ProcessedEvent, Severity, merge_and_process};
 use weir::prelude::*;
+use weir::{BackpressureStats, StatsHandle};
 
 use consumers::{Analysed, Stored, analytics, storage};
 use sources::{Plan, planned_events, sources, start_sources, total};
 
+use crate::observe::{MetricsArgs, Snapshot};
 use crate::until_signal::watch_signals;
 
 /// `weir demo` options.
@@ -62,6 +63,8 @@ pub struct DemoArgs {
     /// other).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub writers: u64,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 impl Default for DemoArgs {
@@ -73,6 +76,10 @@ impl Default for DemoArgs {
             strategy: Overflow::DropOldest,
             buffer: 256,
             writers: 8,
+            metrics: MetricsArgs {
+                metrics: None,
+                metrics_linger: Duration::ZERO,
+            },
         }
     }
 }
@@ -104,6 +111,11 @@ fn parse_strategy() -> impl clap::builder::TypedValueParser<Value = Overflow> {
 /// Runs the demo.
 pub async fn demo(args: DemoArgs) -> ExitCode {
     let started = Instant::now();
+    let watching = match args.metrics.start("demo") {
+        Ok(watching) => watching,
+        Err(e) => return crate::common::usage("demo", &e),
+    };
+    let mut watching = watching;
     say!(
         "weir demo: {} sensors, a log and a metrics source through {:?} channels, merged, graded, windowed, fanned out\n",
         args.sensors,
@@ -140,13 +152,28 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
             .filter(|e: &ProcessedEvent| e.severity == Severity::Critical)
             .count(),
     );
-    let analysed = analytics(analytics_events, &channel_stats, &progress, started).await;
+    let counts = |windows| snapshot(&args, &channel_stats, windows);
+    let observer = watching
+        .as_mut()
+        .map(|w| (&mut w.observer, &counts as &dyn Fn(u64) -> Snapshot));
+    let analysed = analytics(
+        analytics_events,
+        &channel_stats,
+        &progress,
+        started,
+        observer,
+    )
+    .await;
     driver.await.expect("the fan-out task panicked");
     let stored = storage.await.expect("the storage consumer panicked");
     let critical = alerting.await.expect("the alerting consumer panicked");
     progress.finish_and_clear();
     let drops = total(&channel_stats);
     report(&args, &analysed, stored, critical, &drops, started);
+    if let Some(w) = watching {
+        let last = snapshot(&args, &channel_stats, analysed.windows);
+        w.observer.finish(last, w.server, w.linger).await;
+    }
     let sent = u64::try_from(drops.received()).unwrap_or(u64::MAX);
     match *stop.borrow() {
         0 if sent < planned => say!(
@@ -161,6 +188,31 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The demo's counts as the metrics show them: what the sources' channels received, passed
+/// on and dropped (under `--strategy`), and `windows` closed by analytics.
+fn snapshot(args: &DemoArgs, channels: &[StatsHandle], windows: u64) -> Snapshot {
+    let held: usize = channels
+        .iter()
+        .map(|c| c.received() - c.processed() - c.dropped())
+        .sum();
+    let all = total(channels);
+    let policy = match args.strategy {
+        Overflow::DropNewest => "drop_newest",
+        _ => "drop_oldest",
+    };
+    let dropped = all.dropped() as u64;
+    Snapshot {
+        command: "demo",
+        unit: "events",
+        read: all.received() as u64,
+        outcomes: vec![("processed", all.processed() as u64), ("dropped", dropped)],
+        dropped_by: vec![(policy, dropped)],
+        windows,
+        buffer: Some((held as u64, args.buffer * channels.len() as u64)),
+        ..Snapshot::default()
+    }
 }
 
 /// The report at the end of the demo.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::admission::Rules;
 use crate::names::SourceNames;
+use crate::observe::RedisCounts;
 use crate::reading::{Readings, Tally};
 use crate::until_signal::Stop;
 #[cfg(feature = "redis")]
@@ -74,6 +75,8 @@ pub(crate) enum Control {
 pub(crate) struct Finished {
     pub(crate) tally: Tally,
     pub(crate) origin: Origin,
+    /// A Redis consumer's entries acknowledged and dead-lettered.
+    pub(crate) redis: Option<RedisCounts>,
     /// Every input could be read to where the run stopped (what failed was reported).
     pub(crate) read: bool,
 }
@@ -82,18 +85,57 @@ pub(crate) struct Finished {
 pub(crate) enum Origin {
     /// Lines of files or stdin.
     Lines,
-    /// Entries of a Redis stream, read as `consumer`, with how many were acknowledged and
-    /// dead-lettered.
+    /// Entries of a Redis stream, read as `consumer`.
     #[cfg(feature = "redis")]
-    Entries {
-        from: String,
-        consumer: String,
-        acknowledged: u64,
-        dead_lettered: u64,
-    },
+    Entries { from: String, consumer: String },
+}
+
+/// What a source has counted so far, read from its stages as it runs.
+pub(crate) struct Progress {
+    pub(crate) tally: Tally,
+    pub(crate) origin: Origin,
+    /// Each input's name, and the latest event time it handed on.
+    pub(crate) inputs: Vec<(String, Option<u64>)>,
+    /// A Redis consumer's entries acknowledged, dead-lettered and held.
+    pub(crate) redis: Option<RedisCounts>,
 }
 
 impl Control {
+    /// What the source has counted so far.
+    pub(crate) fn progress(&self) -> Progress {
+        match self {
+            Control::Files(files) => {
+                let (tally, inputs) = files.progress();
+                Progress {
+                    tally,
+                    origin: Origin::Lines,
+                    inputs: inputs
+                        .into_iter()
+                        .map(|(name, latest)| (name.to_owned(), latest))
+                        .collect(),
+                    redis: None,
+                }
+            }
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => {
+                let (progress, acknowledged, dead_lettered, pending) = acks.progress();
+                Progress {
+                    tally: progress.tally,
+                    origin: Origin::Entries {
+                        from: acks.from().to_owned(),
+                        consumer: acks.consumer().to_owned(),
+                    },
+                    inputs: vec![(acks.from().to_owned(), progress.latest)],
+                    redis: Some(RedisCounts {
+                        acknowledged,
+                        dead_lettered,
+                        pending,
+                    }),
+                }
+            }
+        }
+    }
+
     /// The error the source gave up on (the server out of reach too long), once it has.
     pub(crate) fn gave_up(&mut self) -> Option<String> {
         match self {
@@ -137,6 +179,7 @@ impl Control {
                 Ok(Finished {
                     tally,
                     origin: Origin::Lines,
+                    redis: None,
                     read,
                 })
             }
@@ -146,12 +189,12 @@ impl Control {
                 let (tally, acknowledged, dead_lettered) = acks.finish().await?;
                 Ok(Finished {
                     tally,
-                    origin: Origin::Entries {
-                        from,
-                        consumer,
+                    origin: Origin::Entries { from, consumer },
+                    redis: Some(RedisCounts {
                         acknowledged,
                         dead_lettered,
-                    },
+                        pending: 0,
+                    }),
                     read: true,
                 })
             }

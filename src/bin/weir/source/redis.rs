@@ -27,7 +27,7 @@ use weir::window::windows_holding;
 
 use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
-use crate::reading::{HandBack, Reading, Readings, Tally};
+use crate::reading::{Counted, Progress, Reader, Reading, Readings, Tally};
 use crate::redis::{Resilient, Target, block, waits};
 
 /// Where and how to read: `weir run`'s Redis flags.
@@ -152,7 +152,7 @@ fn read_entry(
 
 /// Takes each entry in: a reading held until its windows are written, or acknowledged at
 /// once (filtered out), or dead-lettered (malformed or rejected), or skipped (delivered again
-/// while held). Hands its [`Tally`] back when dropped.
+/// while held). Keeps its [`Progress`], read by the run as it goes.
 struct Admit {
     rules: Rules,
     size: u64,
@@ -161,17 +161,17 @@ struct Admit {
     held: Rc<RefCell<Held>>,
     names: Rc<RefCell<SourceNames>>,
     acker: Acker,
-    tally: HandBack<Tally>,
+    progress: Counted<Progress>,
 }
 
 impl Admit {
     fn take(&mut self, entry: Entry) -> Option<Reading> {
-        self.tally.read += 1;
+        self.progress.update(|p| p.tally.read += 1);
         let mut held = self.held.borrow_mut();
         held.read_any = true;
         // Only an entry delivered before can be one this consumer holds.
         if entry.redelivered && held.contains(&entry.id) {
-            self.tally.duplicates += 1;
+            self.progress.update(|p| p.tally.duplicates += 1);
             return None;
         }
         match read_entry(&entry, &self.rules, &mut self.names.borrow_mut()) {
@@ -180,21 +180,23 @@ impl Admit {
                     .next()
                     .map_or(0, |(_, end)| end);
                 held.hold(last_end, entry.id);
+                let ts = reading.timestamp;
+                self.progress.update(|p| p.latest = p.latest.max(Some(ts)));
                 Some(reading)
             }
             Ok(None) => {
-                self.tally.filtered += 1;
+                self.progress.update(|p| p.tally.filtered += 1);
                 self.acker.ack(entry.id);
                 None
             }
             Err((why, text)) => {
                 let what = match why {
                     Rejection::Malformed => {
-                        self.tally.malformed += 1;
+                        self.progress.update(|p| p.tally.malformed += 1);
                         "malformed"
                     }
                     Rejection::Ahead => {
-                        self.tally.ahead += 1;
+                        self.progress.update(|p| p.tally.ahead += 1);
                         "rejected"
                     }
                 };
@@ -214,7 +216,7 @@ pub(crate) struct Acks {
     acker: Acker,
     held: Rc<RefCell<Held>>,
     gave_up: oneshot::Receiver<String>,
-    tally: oneshot::Receiver<Tally>,
+    progress: Reader<Progress>,
     idle: Option<Duration>,
     started: Instant,
 }
@@ -226,6 +228,18 @@ impl Acks {
 
     pub(super) fn consumer(&self) -> &str {
         &self.consumer
+    }
+
+    /// What the source counted so far, its latest event time, and the entries acknowledged,
+    /// dead-lettered and held (read, not acknowledged yet).
+    pub(super) fn progress(&self) -> (Progress, u64, u64, u64) {
+        let held = self.held.borrow().ids.len() as u64;
+        (
+            self.progress.get(),
+            self.acker.acked(),
+            self.acker.dead_lettered(),
+            held,
+        )
     }
 
     pub(super) fn gave_up(&mut self) -> Option<String> {
@@ -248,12 +262,12 @@ impl Acks {
     }
 
     /// Flushes the acknowledgements: what the source counted, acknowledged and dead-lettered.
-    pub(super) async fn finish(mut self) -> Result<(Tally, u64, u64), String> {
+    pub(super) async fn finish(self) -> Result<(Tally, u64, u64), String> {
         self.acker
             .flush()
             .await
             .map_err(|e| format!("cannot acknowledge: {e}"))?;
-        let tally = self.tally.try_recv().unwrap_or_default();
+        let tally = self.progress.get().tally;
         Ok((tally, self.acker.acked(), self.acker.dead_lettered()))
     }
 }
@@ -304,7 +318,7 @@ pub(super) async fn open(
     let (resilient, gave_up) = Resilient::new(source, input.from.clone(), input.give_up);
     let held = Rc::new(RefCell::new(Held::default()));
     let names = Rc::new(RefCell::new(SourceNames::default()));
-    let (counted, tally) = HandBack::new(Tally::default());
+    let (counted, progress) = Counted::new(Progress::default());
     let mut admit = Admit {
         rules,
         size: input.size,
@@ -313,7 +327,7 @@ pub(super) async fn open(
         held: held.clone(),
         names: names.clone(),
         acker: acker.clone(),
-        tally: counted,
+        progress: counted,
     };
     let readings = resilient.filter_map(move |entry| admit.take(entry));
     let acks = Acks {
@@ -322,7 +336,7 @@ pub(super) async fn open(
         acker,
         held,
         gave_up,
-        tally,
+        progress,
         idle: input.idle,
         started: Instant::now(),
     };

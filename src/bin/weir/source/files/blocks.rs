@@ -7,18 +7,18 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use indicatif::ProgressBar;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use weir::Stream;
 
 use super::parse::Parsed;
 use crate::names::SourceNames;
-use crate::reading::{HandBack, Reading, Tally};
+use crate::reading::{Counted, Progress, Reader, Reading};
 
-/// What an input hands back when its stream is dropped: what it counted, and whether it was
-/// read to its end.
+/// What an input counted, how far it got, and (once its stream is dropped) whether it was read
+/// to its end.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Ending {
-    pub(super) tally: Tally,
+pub(crate) struct Ending {
+    pub(crate) progress: Progress,
     pub(super) ended: bool,
     /// A read error ended the input early (it was reported).
     pub(super) failed: bool,
@@ -27,8 +27,8 @@ pub(super) struct Ending {
 /// The readings of one input, from the parsed blocks of its parsers, taken in turn. Lines
 /// that are not readings are counted as each block is taken (the malformed and rejected ones
 /// reported, with the input's name and their line number); a reading is counted as it is
-/// handed on, so that a run stopped part-way counts only the lines it took in. Its
-/// [`Tally`] is handed back when it is dropped.
+/// handed on, so that a run stopped part-way counts only the lines it took in. What it
+/// counted ([`Ending`]) is read by the run as it goes.
 ///
 /// `Pending` comes from the parser whose turn it is (which registered the waker).
 pub(super) struct Blocks {
@@ -46,7 +46,7 @@ pub(super) struct Blocks {
     progress: Option<ProgressBar>,
     /// Malformed and rejected lines reported, and those counted but not shown.
     notes: Notes,
-    ending: HandBack<Ending>,
+    ending: Counted<Ending>,
 }
 
 /// How many lines of each kind (malformed, rejected) an input reports before it only counts
@@ -67,15 +67,15 @@ const KINDS: [&str; 2] = ["malformed", "rejected"];
 
 impl Blocks {
     /// The stream of `receivers`' blocks, the parsers' in the order the reader hands blocks to
-    /// them, and the receiver its [`Ending`] goes to.
+    /// them, and the reader of its [`Ending`].
     pub(super) fn new(
         name: String,
         receivers: Vec<mpsc::Receiver<Parsed>>,
         names: Rc<RefCell<SourceNames>>,
         progress: Option<ProgressBar>,
         quiet: bool,
-    ) -> (Self, oneshot::Receiver<Ending>) {
-        let (ending, back) = HandBack::new(Ending::default());
+    ) -> (Self, Reader<Ending>) {
+        let (ending, back) = Counted::new(Ending::default());
         let blocks = Blocks {
             name,
             to_run: vec![Vec::new(); receivers.len()],
@@ -118,7 +118,7 @@ impl Blocks {
             Poll::Ready(None) => {
                 // The parser whose turn it is has ended: the input has no more blocks.
                 self.receivers.clear();
-                self.ending.ended = true;
+                self.ending.update(|e| e.ended = true);
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -129,12 +129,15 @@ impl Blocks {
     /// rejected ones.
     fn account(&mut self, parsed: &Parsed) {
         let (malformed, ahead) = (parsed.malformed.len() as u64, parsed.ahead.len() as u64);
-        let t = &mut self.ending.tally;
-        t.read += parsed.blank + parsed.filtered + malformed + ahead;
-        t.blank += parsed.blank;
-        t.filtered += parsed.filtered;
-        t.malformed += malformed;
-        t.ahead += ahead;
+        self.ending.update(|e| {
+            let t = &mut e.progress.tally;
+            t.read += parsed.blank + parsed.filtered + malformed + ahead;
+            t.blank += parsed.blank;
+            t.filtered += parsed.filtered;
+            t.malformed += malformed;
+            t.ahead += ahead;
+            e.failed |= parsed.error.is_some();
+        });
         for (kind, notes) in [&parsed.malformed, &parsed.ahead].into_iter().enumerate() {
             let what = KINDS[kind];
             for note in notes {
@@ -157,7 +160,6 @@ impl Blocks {
         }
         if let Some(error) = &parsed.error {
             report!("weir run: {}: {error}", self.name);
-            self.ending.failed = true;
         }
         self.next_line += parsed.lines;
         if let Some(bar) = &self.progress {
@@ -191,7 +193,8 @@ impl Stream for Blocks {
         let this = &mut *self;
         loop {
             if let Some(reading) = this.readings.next() {
-                this.ending.tally.read += 1;
+                this.ending
+                    .update(|e| e.progress.hand_on(reading.timestamp));
                 return Poll::Ready(Some(reading));
             }
             match this.poll_block(cx) {

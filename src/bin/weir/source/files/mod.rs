@@ -29,11 +29,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::admission::Rules;
 use crate::names::{SourceCache, SourceNames};
-use crate::reading::{Reading, Readings, Tally};
+use crate::reading::{Reader, Reading, Readings, Tally};
 use crate::until_signal::{Stop, UntilSignal};
 use blocks::{Blocks, Ending};
 use parse::{Parse, Parsed, parse_block};
@@ -56,7 +56,7 @@ struct Input {
 struct Started {
     /// The input's name, for reports.
     name: String,
-    ending: oneshot::Receiver<Ending>,
+    ending: Reader<Ending>,
     threads: Vec<JoinHandle<()>>,
     /// Not a regular file (stdin, a pipe, a device): a read may wait for ever.
     may_block: bool,
@@ -122,6 +122,18 @@ pub(super) fn open(
 }
 
 impl Files {
+    /// What the inputs counted so far, and each one's name and latest event time.
+    pub(super) fn progress(&self) -> (Tally, Vec<(&str, Option<u64>)>) {
+        let mut tally = Tally::default();
+        let mut inputs = Vec::with_capacity(self.inputs.len());
+        for input in &self.inputs {
+            let ending = input.ending.get();
+            tally += ending.progress.tally;
+            inputs.push((input.name.as_str(), ending.progress.latest));
+        }
+        (tally, inputs)
+    }
+
     /// Once the stream of readings is dropped: what the inputs counted, and whether they all
     /// could be read (a read error, or a reader or parser thread that panicked, is reported
     /// and makes this `false`). The inputs' threads are joined, but those of an input that is
@@ -133,9 +145,9 @@ impl Files {
         }
         let mut tally = Tally::default();
         let mut read = true;
-        for mut input in self.inputs {
-            let ending = input.ending.try_recv().unwrap_or_default();
-            tally += ending.tally;
+        for input in self.inputs {
+            let ending = input.ending.get();
+            tally += ending.progress.tally;
             read &= !ending.failed;
             if ending.ended || !input.may_block {
                 read &= join(&input.name, input.threads);
