@@ -225,3 +225,4 @@ impl<T: Unpin> Stream for Gappy<T> {
         }
     }
 }
+pub mod watched;

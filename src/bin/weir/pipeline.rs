@@ -48,6 +48,8 @@ struct Counts {
     dropped_by: Vec<(&'static str, u64)>,
     /// The pipeline's: windows handed to the sink.
     emitted: u64,
+    /// The buffer's: events held, and its capacity.
+    buffer: Option<(u64, u64)>,
     redis: Option<RedisCounts>,
 }
 
@@ -99,6 +101,7 @@ impl Counts {
                 })
                 .collect(),
             redis: self.redis,
+            buffer: self.buffer,
             ..Snapshot::default()
         }
     }
@@ -110,6 +113,14 @@ fn dropped_by(handles: &[(&'static str, StatsHandle)]) -> Vec<(&'static str, u64
         .iter()
         .map(|(policy, h)| (*policy, h.dropped() as u64))
         .collect()
+}
+
+/// The events held in the buffer, and its capacity.
+fn fill(buffer: Option<&(StatsHandle, usize)>) -> Option<(u64, u64)> {
+    buffer.map(|(stats, capacity)| {
+        let held = stats.received() - stats.processed() - stats.dropped();
+        (held as u64, *capacity as u64)
+    })
 }
 
 /// The windows of `rows` as the page draws them.
@@ -211,13 +222,10 @@ pub(crate) async fn run(
                         outside: windows.outside(),
                         dropped_by: dropped_by(&dropped),
                         emitted,
+                        buffer: fill(buffered.as_ref()),
                         redis: progress.redis,
                     };
-                    let mut snapshot = counts.snapshot(&progress.origin, progress.inputs, lateness);
-                    snapshot.buffer = buffered.as_ref().map(|(stats, capacity)| {
-                        let held = stats.received() - stats.processed() - stats.dropped();
-                        (held as u64, *capacity as u64)
-                    });
+                    let snapshot = counts.snapshot(&progress.origin, progress.inputs, lateness);
                     w.observer.publish(snapshot);
                 }
             }
@@ -258,6 +266,7 @@ pub(crate) async fn run(
         outside,
         dropped_by: dropped_by(&dropped),
         emitted,
+        buffer: fill(buffered.as_ref()),
         redis: finished.redis,
     };
     report!("{}", summary(&counts, &finished.origin, sink.written()));

@@ -180,11 +180,11 @@ pub(crate) struct Watching {
 
 impl MetricsArgs {
     /// Starts the server asked for, reporting its address, if any; or why it cannot listen.
-    pub(crate) fn start(&self, command: &str) -> Result<Option<Watching>, String> {
+    pub(crate) fn start(&self, command: &'static str) -> Result<Option<Watching>, String> {
         let Some(addr) = self.metrics else {
             return Ok(None);
         };
-        let (server, observer) = serve(addr)?;
+        let (server, observer) = serve(addr, command)?;
         report!(
             "weir {command}: metrics at http://{0}/metrics, live page at http://{0}/",
             server.addr()
@@ -197,10 +197,13 @@ impl MetricsArgs {
     }
 }
 
-/// Starts serving on `addr`: the server, and the observer that feeds it. Or why the address
+/// Starts serving on `addr` for `command`: the server, and the observer that feeds it. Or why the address
 /// cannot be listened on.
-pub(crate) fn serve(addr: SocketAddr) -> Result<(Server, Observer), String> {
-    let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
+pub(crate) fn serve(addr: SocketAddr, command: &'static str) -> Result<(Server, Observer), String> {
+    let (tx, rx) = watch::channel(Arc::new(Snapshot {
+        command,
+        ..Snapshot::default()
+    }));
     let writes = Histogram::new(exponential_buckets());
     let server = Server::start(addr, rx, writes.clone())?;
     let observer = Observer {
@@ -223,7 +226,7 @@ mod tests {
 
     #[test]
     fn windows_with_the_same_end_make_one_point() {
-        let (_server, mut observer) = serve("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (_server, mut observer) = serve("127.0.0.1:0".parse().unwrap(), "run").unwrap();
         let p = |end, count, mean| Point { end, count, mean };
         observer.closed([p(1_000, 1, Some(2.0)), p(1_000, 3, Some(6.0))]);
         observer.closed([p(1_000, 0, None), p(2_000, 2, None), p(2_000, 2, Some(1.0))]);

@@ -46,6 +46,9 @@ pub(crate) const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections served at once.
 pub(crate) const MAX_CONNECTIONS: usize = 64;
 
+/// How long the final scrape's reply is given to go out (it is marked read as it is made).
+const REPLY_GRACE: Duration = Duration::from_millis(100);
+
 /// The page, as served.
 const PAGE: &str = include_str!("page.html");
 
@@ -98,9 +101,13 @@ impl Server {
         self.addr
     }
 
-    /// Waits until a scrape of `/metrics` has read the final counts, `linger` at most.
+    /// Waits until a scrape of `/metrics` has read the final counts, `linger` at most; then
+    /// [`REPLY_GRACE`] more, for the reply to go out before the process ends.
     pub(super) async fn scraped_within(mut self, linger: Duration) {
-        let _ = tokio::time::timeout(linger, self.final_scraped.wait_for(|&done| done)).await;
+        let scraped = self.final_scraped.wait_for(|&done| done);
+        if let Ok(Ok(_)) = tokio::time::timeout(linger, scraped).await {
+            tokio::time::sleep(REPLY_GRACE).await;
+        }
     }
 }
 
