@@ -119,10 +119,13 @@ fn the_page_and_its_events_are_served_from_weir_alone() {
     let weir = Watched::start(&["demo", "--duration", "30s", "--rate", "200"]);
     let page = weir.get("/");
     assert!(page.contains("<svg") && page.contains("new EventSource(\"/events\")"));
-    // Offline: nothing is fetched from elsewhere (the one URL is the SVG namespace).
+    // Offline: nothing is fetched from elsewhere. The icon is inline; the one URL is the SVG
+    // namespace.
     for line in page.lines() {
-        assert!(!line.contains("src=") && !line.contains("href="), "{line}");
-        if line.contains("http") {
+        assert!(!line.contains("src="), "{line}");
+        if line.contains("href=") {
+            assert!(line.contains("<link rel=\"icon\" href=\"data:"), "{line}");
+        } else if line.contains("http") {
             assert!(line.contains("\"http://www.w3.org/2000/svg\""), "{line}");
         }
     }

@@ -28,11 +28,16 @@ pub struct Ended {
 }
 
 impl Watched {
-    /// Starts `weir ARGS --metrics 127.0.0.1:0 EXTRA...` and waits for the address it serves.
+    /// Starts `weir ARGS --metrics 127.0.0.1:0` and waits for the address it serves.
     pub fn start(args: &[&str]) -> Watched {
+        Watched::start_at(args, "127.0.0.1:0")
+    }
+
+    /// Starts `weir ARGS --metrics ADDR` and waits for the address it serves.
+    pub fn start_at(args: &[&str], addr: &str) -> Watched {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
             .args(args)
-            .args(["--metrics", "127.0.0.1:0"])
+            .args(["--metrics", addr])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -111,6 +116,12 @@ impl Drop for Watched {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A loopback port free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 /// The body of `GET url` (a status other than 200 fails).
