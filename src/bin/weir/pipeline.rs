@@ -11,10 +11,12 @@
 //!
 //! [`run`] drives it: it takes the windows ready in batches, hands each batch to the sink,
 //! then tells the source which windows are written (so that it can acknowledge what they
-//! held). Counts are handed back, not shared: the source's [`Tally`] when its readings are
-//! dropped, the drops by the handles of the shedding stages, the readings that reached the
-//! windows by [`Counting`](crate::windows::Counting), late and outside by the windows. The
-//! summary line is built here, once.
+//! held). Each stage keeps its own counts and the run only reads them: the source's
+//! [`Tally`] (through [`Control::progress`](crate::source::Control::progress)), the drops by
+//! the handles of the shedding stages, the readings that reached the windows by
+//! [`Counting`](crate::windows::Counting), late and outside by the windows. They are read
+//! into one [`Counts`]: a few times a second for `--metrics`, once at the end for the summary
+//! line and the final metrics.
 
 use std::future::poll_fn;
 use std::pin::pin;

@@ -2,7 +2,8 @@
 //! through a consumer group (`redis.rs`). A [`Source`] is its readings, admitted by the
 //! rules of admission where they are parsed, the names of their sources, and a [`Control`]:
 //! what the pipeline asks of the source as windows are written (which entries to
-//! acknowledge), and what the source hands back at the end ([`Finished`]).
+//! acknowledge), what it has counted so far ([`Progress`]), and what it hands back at the end
+//! ([`Finished`]).
 
 pub(crate) mod files;
 #[cfg(feature = "redis")]
