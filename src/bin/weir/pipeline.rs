@@ -201,7 +201,7 @@ pub(crate) async fn run(
             if let Some(writing) = &writing {
                 writing.start();
             }
-            let started = Instant::now();
+            let started = watching.is_some().then(Instant::now);
             let written = written.await;
             if let Some(writing) = &writing {
                 writing.end();
@@ -211,7 +211,7 @@ pub(crate) async fn run(
             }
             emitted += batch.len() as u64;
             if let Some(w) = &mut watching {
-                if !batch.is_empty() {
+                if let (Some(started), false) = (started, batch.is_empty()) {
                     w.observer.writes.observe(started.elapsed().as_secs_f64());
                     w.observer.closed(points(&batch));
                 }

@@ -42,21 +42,12 @@ pub(crate) struct Tally {
     pub(crate) ahead: u64,
 }
 
-/// What a source counted of its input, and the largest event time it handed on.
+/// What a source counted of its input, and the largest event time it read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Progress {
     pub(crate) tally: Tally,
-    /// `None` until a reading was handed on.
+    /// The largest event time read (`None` before the first reading).
     pub(crate) latest: Option<u64>,
-}
-
-impl Progress {
-    /// A reading at `timestamp` is handed on.
-    #[inline]
-    pub(crate) fn hand_on(&mut self, timestamp: u64) {
-        self.tally.read += 1;
-        self.latest = self.latest.max(Some(timestamp));
-    }
 }
 
 impl Tally {

@@ -24,11 +24,12 @@ pub(crate) struct Ending {
     pub(super) failed: bool,
 }
 
-/// The readings of one input, from the parsed blocks of its parsers, taken in turn. Lines
-/// that are not readings are counted as each block is taken (the malformed and rejected ones
-/// reported, with the input's name and their line number); a reading is counted as it is
-/// handed on, so that a run stopped part-way counts only the lines it took in. What it
-/// counted ([`Ending`]) is read by the run as it goes.
+/// The readings of one input, from the parsed blocks of its parsers, taken in turn. Every
+/// line of a block is counted as the block is taken (the malformed and rejected ones
+/// reported, with the input's name and their line number), and the readings not handed on
+/// are taken off again when the stream is dropped, so that a run stopped part-way counts
+/// only the lines it took in. What it counted ([`Ending`]) is read by the run as it goes:
+/// ahead, by the block being handed on, of the readings the windows have had.
 ///
 /// `Pending` comes from the parser whose turn it is (which registered the waker).
 pub(super) struct Blocks {
@@ -129,9 +130,12 @@ impl Blocks {
     /// rejected ones.
     fn account(&mut self, parsed: &Parsed) {
         let (malformed, ahead) = (parsed.malformed.len() as u64, parsed.ahead.len() as u64);
+        let readings = parsed.readings.len() as u64;
+        let latest = parsed.readings.iter().map(|r| r.timestamp).max();
         self.ending.update(|e| {
+            e.progress.latest = e.progress.latest.max(latest);
             let t = &mut e.progress.tally;
-            t.read += parsed.blank + parsed.filtered + malformed + ahead;
+            t.read += readings + parsed.blank + parsed.filtered + malformed + ahead;
             t.blank += parsed.blank;
             t.filtered += parsed.filtered;
             t.malformed += malformed;
@@ -170,6 +174,8 @@ impl Blocks {
 
 impl Drop for Blocks {
     fn drop(&mut self) {
+        let unread = self.readings.len() as u64;
+        self.ending.update(|e| e.progress.tally.read -= unread);
         if self.notes.quiet {
             return;
         }
@@ -193,8 +199,6 @@ impl Stream for Blocks {
         let this = &mut *self;
         loop {
             if let Some(reading) = this.readings.next() {
-                this.ending
-                    .update(|e| e.progress.hand_on(reading.timestamp));
                 return Poll::Ready(Some(reading));
             }
             match this.poll_block(cx) {
