@@ -9,20 +9,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::watched::{Metrics, Watched, summary_count};
-
-/// Waits until the metrics say the command ended; the last exposition read.
-fn final_metrics(weir: &Watched) -> Metrics {
-    let start = Instant::now();
-    loop {
-        let metrics = weir.metrics();
-        if metrics.get("weir_ended") == 1.0 {
-            return metrics;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "no end");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::watched::{Watched, summary_count};
 
 #[test]
 fn the_final_metrics_are_the_summary_s_counts() {
@@ -32,7 +19,7 @@ fn the_final_metrics_are_the_summary_s_counts() {
         "--metrics-linger",
         "60s",
     ]);
-    let m = final_metrics(&weir);
+    let m = weir.final_metrics();
     let ended = weir.wait(Duration::from_secs(30));
     assert!(ended.status.success(), "{}", ended.stderr);
     // The shipped example, exactly: 8 lines, 1 malformed, 6 processed, 1 late, 3 windows.
@@ -94,7 +81,7 @@ fn every_drop_is_counted_by_its_policy() {
         "--metrics-linger",
         "60s",
     ]);
-    let m = final_metrics(&weir);
+    let m = weir.final_metrics();
     let ended = weir.wait(Duration::from_secs(30));
     assert!(ended.status.success(), "{}", ended.stderr);
     let sampled = m.get("weir_dropped_total{policy=\"sample\"}") as u64;

@@ -14,6 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::redis_server::Server;
+use common::watched::{Watched, summary_count};
 
 const WEIR: &str = env!("CARGO_BIN_EXE_weir");
 const EVENTS: u64 = 100_000;
@@ -474,4 +475,76 @@ fn live_consumers_and_combiner_emit_promptly_and_stop_on_a_signal() {
     // Nothing more came, and nothing is left unacknowledged.
     assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
     assert_eq!(pending(&server, "g", None, 0), 0);
+}
+
+#[test]
+fn a_consumer_s_and_the_combiner_s_metrics_are_their_summaries() {
+    let server = Server::start();
+    produce(&server);
+    let (from, to) = (
+        format!("{}/events", url(&server)),
+        format!("{}/partials", url(&server)),
+    );
+    let mut args = consumer_args(&from, &to, "a");
+    args.extend(["--metrics-linger", "60s"]);
+    let consumer = Watched::start(&args);
+    let m = consumer.final_metrics();
+    let ended = consumer.wait(Duration::from_secs(60));
+    assert!(ended.status.success(), "{}", ended.stderr);
+    assert_eq!(m.get("weir_entries_read_total") as u64, EVENTS);
+    assert_eq!(entries_read(&ended.stderr), EVENTS);
+    for outcome in ["processed", "late", "dropped", "filtered", "malformed"] {
+        assert_eq!(
+            m.outcome(outcome),
+            summary_count(&ended.stderr, outcome),
+            "{outcome}"
+        );
+    }
+    assert_eq!(
+        m.get("weir_redis_acknowledged_total") as u64,
+        summary_count(&ended.stderr, "acknowledged")
+    );
+    assert_eq!(m.get("weir_redis_acknowledged_total") as u64, EVENTS);
+    assert_eq!(m.get("weir_redis_pending_entries"), 0.0);
+    // The input's label carries no password (none here), only the stream's URL.
+    assert!(m.0.keys().any(|k| k.contains(&format!("input=\"{from}\""))));
+
+    let combiner = Watched::start(&[
+        "combine",
+        "--from",
+        &to,
+        "--until-idle",
+        "--metrics-linger",
+        "60s",
+    ]);
+    let m = combiner.final_metrics();
+    let ended = combiner.wait(Duration::from_secs(60));
+    assert!(ended.status.success(), "{}", ended.stderr);
+    let read = m.get("weir_entries_read_total") as u64;
+    assert_eq!(read, written(&server));
+    assert_eq!(
+        m.outcome("merged")
+            + m.outcome("late")
+            + m.outcome("malformed")
+            + m.get("weir_not_events_total{kind=\"marker\"}") as u64,
+        read
+    );
+    assert_eq!(
+        m.outcome("merged") + m.outcome("late"),
+        summary_count(&ended.stderr, "partials")
+    );
+    assert_eq!(
+        m.outcome("late"),
+        summary_count(&ended.stderr, "late partials")
+    );
+    assert_eq!(
+        m.get("weir_windows_emitted_total") as u64,
+        ended.stdout.lines().count() as u64
+    );
+    assert_eq!(
+        m.get("weir_windows_emitted_total") as u64,
+        summary_count(&ended.stderr, "window results written")
+    );
+    assert_eq!(m.get("weir_redis_pending_entries"), 0.0);
+    assert_eq!(m.get("weir_redis_acknowledged_total") as u64, read);
 }

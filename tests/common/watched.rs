@@ -90,6 +90,20 @@ impl Watched {
         Metrics::parse(&self.get("/metrics"))
     }
 
+    /// Waits until the metrics say the command ended (it needs `--metrics-linger`): the last
+    /// exposition.
+    pub fn final_metrics(&self) -> Metrics {
+        let start = Instant::now();
+        loop {
+            let metrics = self.metrics();
+            if metrics.get("weir_ended") == 1.0 {
+                return metrics;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "no end");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits for the command to end (`limit` at most, then kills it and fails).
     pub fn wait(mut self, limit: Duration) -> Ended {
         let start = Instant::now();

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use weir::event::{SeverityAcc, StatsBySeverity};
 use weir::window::Aggregate;
 
+use crate::observe::Point;
 use crate::redis::{Marker, Report};
 use crate::sink::window_line;
 
@@ -153,6 +154,30 @@ impl Combiner {
 
 /// Appends the JSON lines of final windows to `text`, as `weir run` writes them, each ending
 /// in a newline; returns how many.
+/// Closed windows as the live page draws them: one point per window, its keys together.
+pub(super) fn points(windows: &[((u64, u64), Open)]) -> impl Iterator<Item = Point> + '_ {
+    windows.iter().map(|((end, _), open)| {
+        let (moments, by) = open
+            .by_key
+            .values()
+            .fold(StatsBySeverity.init(), |all, acc| {
+                StatsBySeverity.combine(&all, acc)
+            });
+        Point {
+            end: *end,
+            count: by.iter().sum::<usize>() as u64,
+            mean: moments.mean(),
+        }
+    })
+}
+
+impl Combiner {
+    /// Entries held in open windows (acknowledged once their windows are written).
+    pub(super) fn holding(&self) -> u64 {
+        self.open.values().map(|o| o.ids.len() as u64).sum()
+    }
+}
+
 pub(super) fn write_lines(text: &mut Vec<u8>, windows: &[((u64, u64), Open)]) -> u64 {
     let mut n = 0;
     for ((end, start), open) in windows {

@@ -22,6 +22,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::common::parse_duration;
+use crate::observe::MetricsArgs;
 
 #[cfg(feature = "redis")]
 mod combiner;
@@ -59,6 +60,8 @@ pub struct CombineArgs {
     /// Exit with status 1 once reading or writing has failed this long without a success.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub give_up_after: Duration,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// Runs `weir combine`.
@@ -79,9 +82,10 @@ mod imp {
     use tokio::time::{MissedTickBehavior, interval};
     use weir::io::redis::{Acker, Entry, RedisSink, RedisSource, StreamGroup};
 
-    use super::combiner::{Combiner, write_lines};
+    use super::combiner::{Combiner, points, write_lines};
     use super::*;
     use crate::common::{failure, millis, pull, signals, usage, write_failure};
+    use crate::observe::{PUBLISH_EVERY, RedisCounts, Snapshot};
     use crate::redis::{Report, Resilient, Target, block};
     use crate::sink::Lines;
 
@@ -162,6 +166,11 @@ mod imp {
             Ok(ends) => ends,
             Err(status) => return status,
         };
+        let mut watching = match args.metrics.start("combine") {
+            Ok(watching) => watching,
+            Err(e) => return usage("combine", &e),
+        };
+        let mut publishing = interval(PUBLISH_EVERY);
         let mut entries = pin!(entries);
         let mut combiner = Combiner::new(args.consumer_timeout, args.lateness.map(millis));
         // On a signal the combiner stops without writing the windows still open: their
@@ -181,6 +190,7 @@ mod imp {
                 _ = terminate.recv() => { caught = Some(143); break; }
                 ended = poll_fn(|cx| pull(entries.as_mut(), &mut batch, cx)) => ended,
                 _ = tick.tick() => false,
+                _ = publishing.tick(), if watching.is_some() => false,
             };
             if let Ok(e) = gave_up.try_recv() {
                 return failure("combine", e);
@@ -195,9 +205,15 @@ mod imp {
                     Ok(()) => counts.written += n,
                     Err(e) => return write_failure("combine", &e),
                 }
+                if let Some(w) = &mut watching {
+                    w.observer.closed(points(&closed));
+                }
                 for id in closed.into_iter().flat_map(|(_, open)| open.ids) {
                     acker.ack(id);
                 }
+            }
+            if let Some(w) = watching.as_mut().filter(|w| w.observer.due()) {
+                w.observer.publish(snapshot(&counts, &combiner, &acker));
             }
             if ended {
                 break;
@@ -207,6 +223,10 @@ mod imp {
             return failed("cannot acknowledge", &e);
         }
         report!("{}", summary(&args.from, &counts, &combiner, &acker));
+        if let Some(w) = watching {
+            let last = snapshot(&counts, &combiner, &acker);
+            w.observer.finish(last, w.server, w.linger).await;
+        }
         caught.map_or(ExitCode::SUCCESS, ExitCode::from)
     }
 
@@ -233,6 +253,31 @@ mod imp {
                     acker.dead_letter(entry, &why);
                 }
             }
+        }
+    }
+
+    /// The combiner's counts as the metrics show them: entries read, by what became of them
+    /// (partials merged into open windows, late partials, malformed entries; markers apart),
+    /// window results written, and the entries acknowledged, dead-lettered and held in open
+    /// windows.
+    fn snapshot(counts: &Counts, combiner: &Combiner, acker: &Acker) -> Snapshot {
+        Snapshot {
+            command: "combine",
+            unit: "entries",
+            read: counts.read,
+            outcomes: vec![
+                ("merged", combiner.partials - combiner.late),
+                ("late", combiner.late),
+                ("malformed", counts.malformed),
+            ],
+            not_events: vec![("marker", combiner.markers)],
+            windows: counts.written,
+            redis: Some(RedisCounts {
+                acknowledged: acker.acked(),
+                dead_lettered: acker.dead_lettered(),
+                pending: combiner.holding(),
+            }),
+            ..Snapshot::default()
         }
     }
 
