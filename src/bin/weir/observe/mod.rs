@@ -80,8 +80,10 @@ pub(crate) struct Snapshot {
     pub(crate) redis: Option<RedisCounts>,
     /// The most recent windows, oldest first.
     pub(crate) points: Vec<Point>,
-    /// Wall-clock time of the snapshot, ms since the Unix epoch.
+    /// Wall-clock time of the snapshot, and when the command started, ms since the Unix
+    /// epoch.
     pub(crate) at: u64,
+    pub(crate) started: u64,
     /// The command has ended: these are its final counts.
     pub(crate) ended: bool,
 }
@@ -92,6 +94,8 @@ pub(crate) struct Observer {
     tx: watch::Sender<Arc<Snapshot>>,
     points: VecDeque<Point>,
     last: Option<Instant>,
+    /// When the command started, ms since the Unix epoch.
+    started: u64,
     /// Seconds per write of the output.
     pub(crate) writes: Histogram,
 }
@@ -130,6 +134,7 @@ impl Observer {
     pub(crate) fn publish(&mut self, mut snapshot: Snapshot) {
         snapshot.points = self.points.iter().copied().collect();
         snapshot.at = weir::event::now_ms();
+        snapshot.started = self.started;
         self.tx.send_replace(Arc::new(snapshot));
         self.last = Some(Instant::now());
     }
@@ -210,6 +215,7 @@ pub(crate) fn serve(addr: SocketAddr, command: &'static str) -> Result<(Server, 
         tx,
         points: VecDeque::with_capacity(POINTS),
         last: None,
+        started: weir::event::now_ms(),
         writes,
     };
     Ok((server, observer))
