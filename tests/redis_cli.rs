@@ -401,18 +401,33 @@ fn consumers_ride_out_a_server_restart() {
     let file = produce(&server);
     let from = format!("{}/events", url(&server));
     let to = format!("{}/partials", url(&server));
-    let args = |name| consumer_args(&from, &to, name);
-    let (a, b) = (spawn(&args("a")), spawn(&args("b")));
+    let args = |name| {
+        let mut args = consumer_args(&from, &to, name);
+        args.extend(["--metrics-linger", "60s"]);
+        Watched::start(&args)
+    };
+    let (a, b) = (args("a"), args("b"));
     // Restart the server (SIGKILL; the append-only file keeps the streams and the group)
     // once windows have been written.
     wait_until("windows written", || written(&server) >= 40);
     server.restart();
-    let (a, b) = (wait_ok(a), wait_ok(b));
+    let (metrics_a, metrics_b) = (a.final_metrics(), b.final_metrics());
+    let (a, b) = (a.wait(Duration::from_secs(60)), b.wait(Duration::from_secs(60)));
+    assert!(a.status.success() && b.status.success(), "{}\n{}", a.stderr, b.stderr);
+    let (a, b) = (a.stderr, b.stderr);
     // At least one of them lost a read to the restart and read again.
     assert!(
         a.contains("reading again after") || b.contains("reading again after"),
         "{a}\n{b}"
     );
+    // Each read tried again is reported on stderr and counted in the metrics.
+    for (stderr, metrics) in [(&a, &metrics_a), (&b, &metrics_b)] {
+        assert_eq!(
+            metrics.get("weir_redis_retries_total{op=\"read\"}") as usize,
+            stderr.matches("; reading again in ").count(),
+            "{stderr}"
+        );
+    }
     assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
     combined_at_least_once(&to, &file);
     let _ = std::fs::remove_dir_all(&dir);

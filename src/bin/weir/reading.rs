@@ -73,6 +73,11 @@ impl<T: Copy> Counted<T> {
         (Counted(cell.clone()), Reader(cell))
     }
 
+    /// Another reader of the value.
+    pub(crate) fn reader(&self) -> Reader<T> {
+        Reader(self.0.clone())
+    }
+
     /// Changes the value.
     #[inline]
     pub(crate) fn update(&self, change: impl FnOnce(&mut T)) {

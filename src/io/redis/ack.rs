@@ -37,6 +37,7 @@ pub struct Acker {
     requests: mpsc::UnboundedSender<Request>,
     acked: Arc<AtomicU64>,
     dead: Arc<AtomicU64>,
+    retried: Arc<AtomicU64>,
 }
 
 impl Acker {
@@ -44,7 +45,14 @@ impl Acker {
         let (requests, mut rx) = mpsc::unbounded_channel::<Request>();
         let acked = Arc::new(AtomicU64::new(0));
         let dead = Arc::new(AtomicU64::new(0));
-        let (counter, dead_counter) = (acked.clone(), dead.clone());
+        let retried = Arc::new(AtomicU64::new(0));
+        let (counter, dead_counter, retries) = (acked.clone(), dead.clone(), retried.clone());
+        // Every attempt after the first of a command counts as a retry.
+        let attempt = move |first: &mut bool| {
+            if !std::mem::take(first) {
+                retries.fetch_add(1, Ordering::Relaxed);
+            }
+        };
         let (stream, group) = (stream.to_owned(), group.to_owned());
         let dead_stream = format!("{stream}:dead");
         let backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5);
@@ -78,7 +86,9 @@ impl Acker {
                 // The letters are written before their entries are acknowledged: a failure
                 // between the two leaves the entry pending (delivered again), never lost.
                 if !dead_ids.is_empty() {
+                    let mut first = true;
                     let written: RedisResult<()> = retry(backoff.clone(), || {
+                        attempt(&mut first);
                         let (pipe, mut conn) = (letters.clone(), conn.clone());
                         async move { pipe.query_async(&mut conn).await }
                     })
@@ -94,7 +104,9 @@ impl Acker {
                 if !ids.is_empty() {
                     let mut xack = redis::cmd("XACK");
                     xack.arg(&stream).arg(&group).arg(&ids);
+                    let mut first = true;
                     let result: RedisResult<u64> = retry(backoff.clone(), || {
+                        attempt(&mut first);
                         let (xack, mut conn) = (xack.clone(), conn.clone());
                         async move { xack.query_async(&mut conn).await }
                     })
@@ -119,6 +131,7 @@ impl Acker {
             requests,
             acked,
             dead,
+            retried,
         }
     }
 
@@ -151,6 +164,11 @@ impl Acker {
         let (tx, rx) = oneshot::channel();
         let _ = self.requests.send(Request::Flush(tx));
         rx.await.unwrap_or(Ok(()))
+    }
+
+    /// Commands sent again after a failure so far (`XACK`s and dead-letter writes).
+    pub fn retried(&self) -> u64 {
+        self.retried.load(Ordering::Relaxed)
     }
 
     /// Entries acknowledged so far (as the server counted them: an id acknowledged twice

@@ -86,6 +86,7 @@ mod imp {
     use super::*;
     use crate::common::{failure, millis, pull, signals, usage, write_failure};
     use crate::observe::{PUBLISH_EVERY, RedisCounts, Snapshot};
+    use crate::reading::Reader;
     use crate::redis::{Report, Resilient, Target, block};
     use crate::sink::Lines;
 
@@ -102,6 +103,8 @@ mod imp {
         gave_up: oneshot::Receiver<String>,
         acker: Acker,
         out: Lines,
+        /// Failed reads tried again.
+        read_retries: Reader<u64>,
     }
 
     /// Connects to the partials' stream and the final windows' one.
@@ -137,7 +140,9 @@ mod imp {
             }
         };
         let (entries, gave_up) = Resilient::new(source, args.from.clone(), args.give_up_after);
+        let read_retries = entries.retries();
         Ok(Ends {
+            read_retries,
             stream: from.stream,
             entries,
             gave_up,
@@ -162,6 +167,7 @@ mod imp {
             mut gave_up,
             acker,
             mut out,
+            read_retries,
         } = match connect(&args).await {
             Ok(ends) => ends,
             Err(status) => return status,
@@ -213,7 +219,8 @@ mod imp {
                 }
             }
             if let Some(w) = watching.as_mut().filter(|w| w.observer.due()) {
-                w.observer.publish(snapshot(&counts, &combiner, &acker));
+                w.observer
+                    .publish(snapshot(&counts, &combiner, &acker, &read_retries));
             }
             if ended {
                 break;
@@ -224,7 +231,7 @@ mod imp {
         }
         report!("{}", summary(&args.from, &counts, &combiner, &acker));
         if let Some(w) = watching {
-            let last = snapshot(&counts, &combiner, &acker);
+            let last = snapshot(&counts, &combiner, &acker, &read_retries);
             w.observer.finish(last, w.server, w.linger).await;
         }
         caught.map_or(ExitCode::SUCCESS, ExitCode::from)
@@ -260,7 +267,12 @@ mod imp {
     /// (partials merged into open windows, late partials, malformed entries; markers apart),
     /// window results written, and the entries acknowledged, dead-lettered and held in open
     /// windows.
-    fn snapshot(counts: &Counts, combiner: &Combiner, acker: &Acker) -> Snapshot {
+    fn snapshot(
+        counts: &Counts,
+        combiner: &Combiner,
+        acker: &Acker,
+        read_retries: &Reader<u64>,
+    ) -> Snapshot {
         Snapshot {
             command: "combine",
             unit: "entries",
@@ -276,6 +288,8 @@ mod imp {
                 acknowledged: acker.acked(),
                 dead_lettered: acker.dead_lettered(),
                 pending: combiner.holding(),
+                read_retries: read_retries.get(),
+                ack_retries: acker.retried(),
             }),
             ..Snapshot::default()
         }

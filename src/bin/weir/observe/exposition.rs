@@ -173,6 +173,16 @@ impl Collector for Counts {
                 "Entries acknowledged",
                 r.acknowledged,
             )?;
+            counter(
+                e,
+                "weir_redis_retries",
+                "Redis commands sent again after a failure: reads, and acknowledgements with \
+                 their dead-letter writes",
+                &[(
+                    "op",
+                    &[("read", r.read_retries), ("acknowledge", r.ack_retries)],
+                )],
+            )?;
             total(
                 e,
                 "weir_redis_dead_lettered",

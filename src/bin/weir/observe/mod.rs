@@ -50,12 +50,15 @@ pub(crate) struct InputTime {
 }
 
 /// A Redis consumer's entries: acknowledged, dead-lettered, and pending (read and held
-/// until their windows are written).
+/// until their windows are written); and the commands it sent again after a failure.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub(crate) struct RedisCounts {
     pub(crate) acknowledged: u64,
     pub(crate) dead_lettered: u64,
     pub(crate) pending: u64,
+    /// Reads, and acknowledgements (with dead-letter writes), tried again after a failure.
+    pub(crate) read_retries: u64,
+    pub(crate) ack_retries: u64,
 }
 
 /// What a command has done so far: what the metrics and the page show.

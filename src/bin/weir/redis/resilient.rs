@@ -10,6 +10,8 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep, sleep};
 use weir::Stream;
 
+use crate::reading::{Counted, Reader};
+
 /// Yields the entries of a source of `RedisResult`s. A failed read is reported on stderr
 /// (the first of a run of failures, then one line per failure with the time it has lasted)
 /// and read again after a wait that doubles from 100 ms to 2 s; once reads have failed for
@@ -27,6 +29,8 @@ pub(crate) struct Resilient<St> {
     wait: Option<Pin<Box<Sleep>>>,
     /// Where the error it gave up on goes; `None` once it has (then the stream is over).
     gave_up: Option<oneshot::Sender<String>>,
+    /// Reads that failed and were tried again, in all.
+    retried: Counted<u64>,
 }
 
 impl<St> Resilient<St> {
@@ -45,6 +49,7 @@ impl<St> Resilient<St> {
             failing: None,
             wait: None,
             gave_up: Some(gave_up),
+            retried: Counted::new(0).0,
         };
         (resilient, error)
     }
@@ -75,7 +80,13 @@ impl<St> Resilient<St> {
             self.give_up.as_millis()
         );
         self.wait = Some(Box::pin(sleep(wait)));
+        self.retried.update(|n| *n += 1);
         true
+    }
+
+    /// Reads that failed and were tried again so far.
+    pub(crate) fn retries(&self) -> Reader<u64> {
+        self.retried.reader()
     }
 }
 

@@ -119,7 +119,7 @@ impl Control {
             }
             #[cfg(feature = "redis")]
             Control::Redis(acks) => {
-                let (progress, acknowledged, dead_lettered, pending) = acks.progress();
+                let (progress, counts) = acks.progress();
                 Progress {
                     tally: progress.tally,
                     origin: Origin::Entries {
@@ -127,11 +127,7 @@ impl Control {
                         consumer: acks.consumer().to_owned(),
                     },
                     inputs: vec![(without_credentials(acks.from()), progress.latest)],
-                    redis: Some(RedisCounts {
-                        acknowledged,
-                        dead_lettered,
-                        pending,
-                    }),
+                    redis: Some(counts),
                 }
             }
         }
@@ -187,15 +183,11 @@ impl Control {
             #[cfg(feature = "redis")]
             Control::Redis(acks) => {
                 let (from, consumer) = (acks.from().to_owned(), acks.consumer().to_owned());
-                let (tally, acknowledged, dead_lettered) = acks.finish().await?;
+                let (tally, counts) = acks.finish().await?;
                 Ok(Finished {
                     tally,
                     origin: Origin::Entries { from, consumer },
-                    redis: Some(RedisCounts {
-                        acknowledged,
-                        dead_lettered,
-                        pending: 0,
-                    }),
+                    redis: Some(counts),
                     read: true,
                 })
             }

@@ -27,6 +27,7 @@ use weir::window::windows_holding;
 
 use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
+use crate::observe::RedisCounts;
 use crate::reading::{Counted, Progress, Reader, Reading, Readings, Tally};
 use crate::redis::{Resilient, Target, block, waits};
 
@@ -217,6 +218,7 @@ pub(crate) struct Acks {
     held: Rc<RefCell<Held>>,
     gave_up: oneshot::Receiver<String>,
     progress: Reader<Progress>,
+    read_retries: Reader<u64>,
     idle: Option<Duration>,
     started: Instant,
 }
@@ -230,16 +232,21 @@ impl Acks {
         &self.consumer
     }
 
-    /// What the source counted so far, its latest event time, and the entries acknowledged,
-    /// dead-lettered and held (read, not acknowledged yet).
-    pub(super) fn progress(&self) -> (Progress, u64, u64, u64) {
-        let held = self.held.borrow().ids.len() as u64;
-        (
-            self.progress.get(),
-            self.acker.acked(),
-            self.acker.dead_lettered(),
-            held,
-        )
+    /// What the source counted so far, its latest event time, and its entries and retries.
+    pub(super) fn progress(&self) -> (Progress, RedisCounts) {
+        let pending = self.held.borrow().ids.len() as u64;
+        (self.progress.get(), self.counts(pending))
+    }
+
+    /// The entries acknowledged and dead-lettered, `pending`, and the retries.
+    fn counts(&self, pending: u64) -> RedisCounts {
+        RedisCounts {
+            acknowledged: self.acker.acked(),
+            dead_lettered: self.acker.dead_lettered(),
+            pending,
+            read_retries: self.read_retries.get(),
+            ack_retries: self.acker.retried(),
+        }
     }
 
     pub(super) fn gave_up(&mut self) -> Option<String> {
@@ -261,14 +268,15 @@ impl Acks {
         }
     }
 
-    /// Flushes the acknowledgements: what the source counted, acknowledged and dead-lettered.
-    pub(super) async fn finish(self) -> Result<(Tally, u64, u64), String> {
+    /// Flushes the acknowledgements: what the source counted, and its entries (none pending)
+    /// and retries.
+    pub(super) async fn finish(self) -> Result<(Tally, RedisCounts), String> {
         self.acker
             .flush()
             .await
             .map_err(|e| format!("cannot acknowledge: {e}"))?;
         let tally = self.progress.get().tally;
-        Ok((tally, self.acker.acked(), self.acker.dead_lettered()))
+        Ok((tally, self.counts(0)))
     }
 }
 
@@ -316,6 +324,7 @@ pub(super) async fn open(
         source
     };
     let (resilient, gave_up) = Resilient::new(source, input.from.clone(), input.give_up);
+    let read_retries = resilient.retries();
     let held = Rc::new(RefCell::new(Held::default()));
     let names = Rc::new(RefCell::new(SourceNames::default()));
     let (counted, progress) = Counted::new(Progress::default());
@@ -337,6 +346,7 @@ pub(super) async fn open(
         held,
         gave_up,
         progress,
+        read_retries,
         idle: input.idle,
         started: Instant::now(),
     };
