@@ -372,6 +372,30 @@ async fn arithmetic_at_the_end_of_time() {
         ]
     );
     assert_eq!(windows.late(), 0);
+    // The whole range of disorder allowed: the watermark never rose above 0.
+    assert_eq!(windows.watermark(), Some(0));
+}
+
+#[tokio::test]
+async fn the_watermark_is_the_largest_timestamp_less_the_disorder_allowed() {
+    let max = u64::MAX;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let windows = weir::from_receiver(rx)
+        .key_by(key)
+        .tumbling_window(10, ts, Count)
+        .out_of_orderness(5);
+    let mut windows = std::pin::pin!(windows);
+    assert_eq!(windows.watermark(), None);
+    for (item, watermark) in [
+        ((1, 3, 1), 0),
+        ((2, 20, 1), 15),
+        ((1, 12, 1), 15),
+        ((2, max, 1), max - 5),
+    ] {
+        tx.try_send(item).unwrap();
+        let _ = futures::poll!(windows.next());
+        assert_eq!(windows.watermark(), Some(watermark), "{item:?}");
+    }
 }
 
 #[test]

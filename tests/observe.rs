@@ -53,6 +53,8 @@ fn the_final_metrics_are_the_summary_s_counts() {
         m.get("weir_input_watermark_seconds{input=\"examples/data/events.jsonl\"}"),
         3.2
     );
+    // The windows' too: the library's `watermark()`, the same here with one input.
+    assert_eq!(m.get("weir_windows_watermark_seconds"), 3.2);
 }
 
 #[test]

@@ -412,8 +412,16 @@ fn consumers_ride_out_a_server_restart() {
     wait_until("windows written", || written(&server) >= 40);
     server.restart();
     let (metrics_a, metrics_b) = (a.final_metrics(), b.final_metrics());
-    let (a, b) = (a.wait(Duration::from_secs(60)), b.wait(Duration::from_secs(60)));
-    assert!(a.status.success() && b.status.success(), "{}\n{}", a.stderr, b.stderr);
+    let (a, b) = (
+        a.wait(Duration::from_secs(60)),
+        b.wait(Duration::from_secs(60)),
+    );
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n{}",
+        a.stderr,
+        b.stderr
+    );
     let (a, b) = (a.stderr, b.stderr);
     // At least one of them lost a read to the restart and read again.
     assert!(

@@ -621,16 +621,20 @@ fn settled_before_moves_with_the_windows_emitted() {
         .sliding_window(10, 5, |t: &u64| *t, Count)
         .out_of_orderness(2);
     let mut windows = std::pin::pin!(windows);
-    // Nothing seen: the first window, [0, 5) (reaching back before 0), is not settled.
+    // Nothing seen: no watermark, and the first window, [0, 5) (reaching back before 0), is
+    // not settled.
+    assert_eq!(windows.watermark(), None);
     assert_eq!(windows.settled_before(), 5);
     tx.try_send(3).unwrap();
     tx.try_send(6).unwrap();
     assert_eq!(ready_windows(&mut windows), []);
     // Watermark 4: no pane complete, and [0, 5) holds an item.
+    assert_eq!(windows.watermark(), Some(4));
     assert_eq!(windows.settled_before(), 5);
     tx.try_send(12).unwrap();
     // Watermark 10: panes before 10 complete; [0,5) and [0,10) emitted, [5,15) holds items.
     assert_eq!(ready_windows(&mut windows), [(0, 5, 1), (0, 10, 2)]);
+    assert_eq!(windows.watermark(), Some(10));
     assert_eq!(windows.settled_before(), 15);
     // A jump: windows up to the one holding 40 are complete or empty, but [5,15) and
     // [10,20) hold items and come first.
@@ -644,6 +648,7 @@ fn settled_before_moves_with_the_windows_emitted() {
     assert_eq!(ready_windows(&mut windows), []);
     assert_eq!(windows.settled_before(), 40);
     assert_eq!(windows.late(), 1);
+    assert_eq!(windows.watermark(), Some(38));
     drop(tx);
     assert_eq!(ready_windows(&mut windows), [(35, 45, 1), (40, 50, 1)]);
     assert_eq!(windows.settled_before(), u64::MAX);

@@ -46,6 +46,7 @@ struct Counts {
     windowed: u64,
     late: u64,
     outside: u64,
+    watermark: Option<u64>,
     /// The shedding stages': dropped, by policy.
     dropped_by: Vec<(&'static str, u64)>,
     /// The pipeline's: windows handed to the sink.
@@ -104,6 +105,7 @@ impl Counts {
                 .collect(),
             redis: self.redis,
             buffer: self.buffer,
+            watermark: self.watermark,
             ..Snapshot::default()
         }
     }
@@ -222,6 +224,7 @@ pub(crate) async fn run(
                         windowed: windows.windowed(),
                         late: windows.late(),
                         outside: windows.outside(),
+                        watermark: windows.watermark(),
                         dropped_by: dropped_by(&dropped),
                         emitted,
                         buffer: fill(buffered.as_ref()),
@@ -254,6 +257,7 @@ pub(crate) async fn run(
         return status;
     }
     let (windowed, late, outside) = (windows.windowed(), windows.late(), windows.outside());
+    let watermark = windows.watermark();
     // The readings dropped: the source's stages hold their final counts.
     drop(windows);
     let inputs = control.progress().inputs;
@@ -266,6 +270,7 @@ pub(crate) async fn run(
         windowed,
         late,
         outside,
+        watermark,
         dropped_by: dropped_by(&dropped),
         emitted,
         buffer: fill(buffered.as_ref()),

@@ -154,6 +154,11 @@ impl Open {
         both!(self, |w| w.late())
     }
 
+    /// The windows' watermark (ms); see the library's `watermark`.
+    pub(crate) fn watermark(&self) -> Option<u64> {
+        both!(self, |w| w.watermark())
+    }
+
     /// Readings in no window (the gaps of sampling windows).
     pub(crate) fn outside(&self) -> u64 {
         both!(self, |w| w.unassigned())

@@ -67,6 +67,12 @@ impl Clock {
         self.idle = Some(timeout);
     }
 
+    /// The watermark in ms: the largest timestamp seen, or reached by event time advancing
+    /// while the input was idle, less the allowed out-of-orderness (0 when that is larger).
+    pub(crate) fn watermark_ms(&self) -> Option<u64> {
+        self.max_ts.map(|max| max.saturating_sub(self.bound))
+    }
+
     /// Takes `ts` as seen (the item is not late): moves the watermark when it is a new
     /// largest timestamp far enough ahead. `closed` is the first pane not complete yet.
     #[inline]

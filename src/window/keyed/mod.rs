@@ -284,6 +284,15 @@ where
         self
     }
 
+    /// The watermark (ms): the largest timestamp seen less the allowed out-of-orderness
+    /// (Flink's bounded-out-of-orderness watermark; 0 while that is larger), or, with an idle
+    /// timeout, where event time got to while the input was quiet. `None` before the first
+    /// item. Windows that end at or before the watermark are emitted; see
+    /// [`settled_before`](Self::settled_before) for which windows are done with.
+    pub fn watermark(&self) -> Option<u64> {
+        self.core.clock.watermark_ms()
+    }
+
     /// Late items so far.
     pub fn late(&self) -> u64 {
         self.core.clock.late

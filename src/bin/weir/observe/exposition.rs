@@ -143,6 +143,23 @@ impl Collector for Counts {
                 }
             }
         }
+        if let Some(w) = s.watermark {
+            let w = w as f64 / 1_000.0;
+            gauge(
+                e,
+                "weir_windows_watermark",
+                "The windows' watermark: event time up to which windows are emitted",
+                Some(&Unit::Seconds),
+                w,
+            )?;
+            gauge(
+                e,
+                "weir_windows_lag",
+                "How far the windows' watermark is behind the wall clock",
+                Some(&Unit::Seconds),
+                s.at as f64 / 1_000.0 - w,
+            )?;
+        }
         if let Some((held, capacity)) = s.buffer {
             gauge(
                 e,

@@ -78,6 +78,8 @@ pub(crate) struct Snapshot {
     /// Windows emitted (one per window, and per source with `--by source`).
     pub(crate) windows: u64,
     pub(crate) inputs: Vec<InputTime>,
+    /// The windows' watermark (ms): at most the smallest of the inputs'.
+    pub(crate) watermark: Option<u64>,
     /// Events held in the buffer, and its capacity (`--buffer`, the demo's channels).
     pub(crate) buffer: Option<(u64, u64)>,
     pub(crate) redis: Option<RedisCounts>,
