@@ -221,6 +221,22 @@ async fn a_sink_whose_server_is_gone_reports_the_error_after_its_retries() {
     let result = sink.send(&[vec![("n", 1)]]).await;
     assert!(result.is_err(), "{result:?}");
     assert_eq!(sink.written(), 0);
+    // The first try and its two retries failed.
+    assert_eq!(sink.retried(), 2);
+}
+
+#[tokio::test]
+async fn an_acker_whose_server_is_gone_counts_its_retries_and_reports_the_error() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 1).await;
+    let group = StreamGroup::new("events", "weir", "a");
+    let (_source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    drop(server);
+    acker.ack("1-0");
+    // The XACK and its five retries (50 ms doubling) fail, then the flush says so.
+    assert!(acker.flush().await.is_err());
+    assert_eq!((acker.acked(), acker.retried()), (0, 5));
 }
 
 /// The server is killed and restarted (from its append-only file) between two reads of a

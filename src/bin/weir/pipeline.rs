@@ -119,6 +119,14 @@ fn dropped_by(handles: &[(&'static str, StatsHandle)]) -> Vec<(&'static str, u64
         .collect()
 }
 
+/// A Redis source's counts, with the sink's write retries.
+fn with_writes(counts: RedisCounts, sink: &Sink) -> RedisCounts {
+    RedisCounts {
+        write_retries: sink.retried(),
+        ..counts
+    }
+}
+
 /// The events held in the buffer, and its capacity.
 fn fill(buffer: Option<&(StatsHandle, usize)>) -> Option<(u64, u64)> {
     buffer.map(|(stats, capacity)| {
@@ -228,7 +236,7 @@ pub(crate) async fn run(
                         dropped_by: dropped_by(&dropped),
                         emitted,
                         buffer: fill(buffered.as_ref()),
-                        redis: progress.redis,
+                        redis: progress.redis.map(|r| with_writes(r, &sink)),
                     };
                     let snapshot = counts.snapshot(&progress.origin, progress.inputs, lateness);
                     w.observer.publish(snapshot);
@@ -274,7 +282,7 @@ pub(crate) async fn run(
         dropped_by: dropped_by(&dropped),
         emitted,
         buffer: fill(buffered.as_ref()),
-        redis: finished.redis,
+        redis: finished.redis.map(|r| with_writes(r, &sink)),
     };
     report!("{}", summary(&counts, &finished.origin, sink.written()));
     if let Some(w) = watching {

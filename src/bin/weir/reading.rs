@@ -74,6 +74,7 @@ impl<T: Copy> Counted<T> {
     }
 
     /// Another reader of the value.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn reader(&self) -> Reader<T> {
         Reader(self.0.clone())
     }

@@ -25,6 +25,7 @@ pub struct RedisSink {
     max_len: Option<usize>,
     backoff: Backoff,
     written: u64,
+    retried: u64,
 }
 
 impl RedisSink {
@@ -40,6 +41,7 @@ impl RedisSink {
             max_len: None,
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5),
             written: 0,
+            retried: 0,
         })
     }
 
@@ -58,6 +60,11 @@ impl RedisSink {
     /// Entries written so far.
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Batches sent again after a failure so far.
+    pub fn retried(&self) -> u64 {
+        self.retried
     }
 
     /// Writes `batch` (each entry its fields, in order), in one round trip; the ids the
@@ -86,11 +93,15 @@ impl RedisSink {
             }
         }
         let conn = self.conn.clone();
-        let ids: Vec<String> = retry(self.backoff.clone(), || {
+        let mut attempts = 0;
+        let ids: RedisResult<Vec<String>> = retry(self.backoff.clone(), || {
+            attempts += 1;
             let (pipe, mut conn) = (pipe.clone(), conn.clone());
             async move { pipe.query_async(&mut conn).await }
         })
-        .await?;
+        .await;
+        self.retried += attempts - 1;
+        let ids = ids?;
         self.written += ids.len() as u64;
         Ok(ids)
     }
@@ -102,6 +113,7 @@ impl fmt::Debug for RedisSink {
             .field("stream", &self.stream)
             .field("max_len", &self.max_len)
             .field("written", &self.written)
+            .field("retried", &self.retried)
             .finish_non_exhaustive()
     }
 }

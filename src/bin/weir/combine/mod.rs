@@ -220,7 +220,7 @@ mod imp {
             }
             if let Some(w) = watching.as_mut().filter(|w| w.observer.due()) {
                 w.observer
-                    .publish(snapshot(&counts, &combiner, &acker, &read_retries));
+                    .publish(snapshot(&counts, &combiner, &acker, &read_retries, &out));
             }
             if ended {
                 break;
@@ -231,7 +231,7 @@ mod imp {
         }
         report!("{}", summary(&args.from, &counts, &combiner, &acker));
         if let Some(w) = watching {
-            let last = snapshot(&counts, &combiner, &acker, &read_retries);
+            let last = snapshot(&counts, &combiner, &acker, &read_retries, &out);
             w.observer.finish(last, w.server, w.linger).await;
         }
         caught.map_or(ExitCode::SUCCESS, ExitCode::from)
@@ -272,6 +272,7 @@ mod imp {
         combiner: &Combiner,
         acker: &Acker,
         read_retries: &Reader<u64>,
+        out: &Lines,
     ) -> Snapshot {
         Snapshot {
             command: "combine",
@@ -290,6 +291,7 @@ mod imp {
                 pending: combiner.holding(),
                 read_retries: read_retries.get(),
                 ack_retries: acker.retried(),
+                write_retries: out.retried(),
             }),
             ..Snapshot::default()
         }

@@ -193,11 +193,15 @@ impl Collector for Counts {
             counter(
                 e,
                 "weir_redis_retries",
-                "Redis commands sent again after a failure: reads, and acknowledgements with \
-                 their dead-letter writes",
+                "Redis commands sent again after a failure: reads, acknowledgements with their \
+                 dead-letter writes, and writes of windows to a stream",
                 &[(
                     "op",
-                    &[("read", r.read_retries), ("acknowledge", r.ack_retries)],
+                    &[
+                        ("read", r.read_retries),
+                        ("acknowledge", r.ack_retries),
+                        ("write", r.write_retries),
+                    ],
                 )],
             )?;
             total(

@@ -56,9 +56,11 @@ pub(crate) struct RedisCounts {
     pub(crate) acknowledged: u64,
     pub(crate) dead_lettered: u64,
     pub(crate) pending: u64,
-    /// Reads, and acknowledgements (with dead-letter writes), tried again after a failure.
+    /// Reads, acknowledgements (with dead-letter writes) and writes to a stream, tried again
+    /// after a failure.
     pub(crate) read_retries: u64,
     pub(crate) ack_retries: u64,
+    pub(crate) write_retries: u64,
 }
 
 /// What a command has done so far: what the metrics and the page show.

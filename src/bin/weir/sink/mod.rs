@@ -57,6 +57,17 @@ impl Lines {
     }
 }
 
+impl Lines {
+    /// Writes sent again after a failure so far (only a stream's are).
+    pub(crate) fn retried(&self) -> u64 {
+        match self {
+            Lines::Stdout | Lines::StdoutAside(_) => 0,
+            #[cfg(feature = "redis")]
+            Lines::Stream(sink) => sink.retried(),
+        }
+    }
+}
+
 /// Where `weir run` writes its windows.
 pub(crate) enum Sink {
     /// Complete windows as JSON lines; with `by`, one line per source in each window, by
@@ -119,6 +130,15 @@ impl Sink {
             }
             #[cfg(feature = "redis")]
             Sink::Partials(partials) => partials.write(batch).await,
+        }
+    }
+
+    /// Writes sent again after a failure so far.
+    pub(crate) fn retried(&self) -> u64 {
+        match self {
+            Sink::Lines { out, .. } => out.retried(),
+            #[cfg(feature = "redis")]
+            Sink::Partials(partials) => partials.retried(),
         }
     }
 

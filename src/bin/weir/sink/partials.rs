@@ -110,6 +110,11 @@ impl Partials {
     pub(super) fn written(&self) -> (u64, &str) {
         (self.written, &self.to)
     }
+
+    /// Writes sent again after a failure so far.
+    pub(super) fn retried(&self) -> u64 {
+        self.sink.retried()
+    }
 }
 
 /// A late window's place: `(end, start, source)`, the source with `--by source`.

@@ -246,6 +246,7 @@ impl Acks {
             pending,
             read_retries: self.read_retries.get(),
             ack_retries: self.acker.retried(),
+            write_retries: 0,
         }
     }
 
