@@ -571,3 +571,97 @@ fn a_consumer_s_and_the_combiner_s_metrics_are_their_summaries() {
     assert_eq!(m.get("weir_redis_pending_entries"), 0.0);
     assert_eq!(m.get("weir_redis_acknowledged_total") as u64, read);
 }
+
+/// Runs `weir ARGS`, which must fail with status 1 within `limit`: its stderr.
+fn fails_within(args: &[&str], limit: Duration) -> String {
+    let start = Instant::now();
+    let out = weir(args).output().expect("running weir");
+    let took = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(took < limit, "took {took:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn a_key_of_another_type_fails_at_once() {
+    let server = Server::start();
+    let _: () = query(&server, redis::cmd("SET").arg("events").arg("not a stream"));
+    let from = format!("{}/events", url(&server));
+    let stderr = fails_within(
+        &["run", "--from", &from, "--consumer", "a", "--until-idle"],
+        Duration::from_secs(10),
+    );
+    assert!(stderr.contains("WRONGTYPE"), "{stderr}");
+}
+
+#[test]
+fn a_password_is_asked_for_at_once_and_never_shown() {
+    let server = Server::start();
+    produce(&server);
+    let secret = "s3cret-pw";
+    let _: () = query(
+        &server,
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("requirepass")
+            .arg(secret),
+    );
+    let port = server.port();
+    let without = format!("redis://127.0.0.1:{port}/events");
+    let wrong = format!("redis://:wrong-{secret}@127.0.0.1:{port}/events");
+    let right = format!("redis://:{secret}@127.0.0.1:{port}/events");
+    for from in [&without, &wrong] {
+        let stderr = fails_within(
+            &["run", "--from", from, "--consumer", "a", "--until-idle"],
+            Duration::from_secs(10),
+        );
+        let refused = ["NOAUTH", "WRONGPASS", "Password authentication failed"];
+        assert!(refused.iter().any(|r| stderr.contains(r)), "{stderr}");
+        assert!(!stderr.contains(secret), "{stderr}");
+    }
+    let out = run_ok(&["run", "--from", &right, "--consumer", "a", "--until-idle"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(entries_read(&stderr), EVENTS);
+    assert!(!stderr.contains(secret), "{stderr}");
+    assert!(stderr.contains(&format!("from {without} as a")), "{stderr}");
+}
+
+#[test]
+fn a_frozen_server_is_given_up_on() {
+    let server = Server::start();
+    produce(&server);
+    let from = format!("{}/events", url(&server));
+    let consumer = weir(&[
+        "run",
+        "--from",
+        &from,
+        "--consumer",
+        "a",
+        "--give-up-after",
+        "2s",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Once it has read everything (nothing left undelivered), the server stops answering.
+    wait_until("the entries read", || {
+        let info: redis::streams::StreamInfoGroupsReply =
+            query(&server, redis::cmd("XINFO").arg("GROUPS").arg("events"));
+        info.groups
+            .first()
+            .is_some_and(|g| g.entries_read == Some(EVENTS as usize))
+    });
+    server.signal("STOP");
+    let start = Instant::now();
+    let out = consumer.wait_with_output().unwrap();
+    let took = start.elapsed();
+    server.signal("CONT");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // Each read waits 1 s on the server, and 2 s more for a reply: the second read that
+    // times out is past the give-up time.
+    assert!(took < Duration::from_secs(12), "took {took:?}: {stderr}");
+    assert!(stderr.contains("gave up after"), "{stderr}");
+}

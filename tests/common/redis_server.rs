@@ -87,6 +87,16 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Sends the server `signal` (`STOP` freezes it, `CONT` lets it go on).
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -329,7 +329,7 @@ mod from_redis {
         };
         let give_up = args.give_up_after.unwrap_or(DEFAULT_GIVE_UP_AFTER);
         let input = RedisInput {
-            from: from.to_owned(),
+            from: target.shown.clone(),
             target,
             group: args
                 .group
@@ -355,7 +355,7 @@ mod from_redis {
                 Err(e) => return write_failure("run", &e),
             },
             Some(target) => {
-                let text = args.to.as_deref().unwrap_or_default();
+                let text = &target.shown;
                 let geometry = (windows.size, windows.slide);
                 let partials = Partials::connect(target, text, &consumer, give_up, geometry, by);
                 match partials.await {

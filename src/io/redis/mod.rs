@@ -38,19 +38,46 @@ mod ack;
 mod sink;
 mod source;
 
+use std::time::Duration;
+
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, RedisError};
+
+/// How long a command may take beyond what it asks the server to wait (a blocking read's
+/// `BLOCK`) before it fails with a timeout: a frozen server is an error to retry or give up
+/// on, never a silent hang.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A connection that reconnects by itself: a command sent while the server is unreachable
 /// fails, and the connection is re-established in the background (two attempts, 100 ms
 /// apart, each given 1 s to connect), so that a later command finds it back; the readers
-/// and writers retry on their own schedule. Each has its own connection.
-async fn connect(client: &redis::Client) -> redis::RedisResult<ConnectionManager> {
+/// and writers retry on their own schedule. Each has its own connection. A command fails
+/// when no reply came within `waits` (what it asks the server to wait) and
+/// [`RESPONSE_TIMEOUT`].
+async fn connect(client: &redis::Client, waits: Duration) -> redis::RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
         .set_factor(100)
         .set_max_delay(1_000)
         .set_number_of_retries(2)
-        .set_connection_timeout(std::time::Duration::from_secs(1));
+        .set_connection_timeout(Duration::from_secs(1))
+        .set_response_timeout(waits.saturating_add(RESPONSE_TIMEOUT));
     client.get_connection_manager_with_config(config).await
+}
+
+/// Whether waiting and trying again may cure `e`. A lost or refused connection, a timeout, a
+/// server loading its data or busy may pass; a refused password (`NOAUTH`, `WRONGPASS`), a
+/// command the user may not run (`NOPERM`), a key of another type (`WRONGTYPE`) or a
+/// configuration the client cannot use do not: retrying those only delays the error.
+pub fn is_transient(e: &RedisError) -> bool {
+    let lasting_kind = matches!(
+        e.kind(),
+        ErrorKind::AuthenticationFailed | ErrorKind::InvalidClientConfig
+    );
+    let lasting_code = matches!(
+        e.code(),
+        Some("NOAUTH" | "WRONGPASS" | "NOPERM" | "WRONGTYPE")
+    );
+    !(lasting_kind || lasting_code)
 }
 
 pub use ack::Acker;

@@ -36,7 +36,7 @@ impl RedisSink {
     /// Connecting.
     pub async fn connect(client: &redis::Client, stream: &str) -> RedisResult<RedisSink> {
         Ok(RedisSink {
-            conn: connect(client).await?,
+            conn: connect(client, Duration::ZERO).await?,
             stream: stream.to_owned(),
             max_len: None,
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5),

@@ -208,7 +208,7 @@ impl RedisSource {
         client: &redis::Client,
         group: StreamGroup,
     ) -> RedisResult<(RedisSource, Acker)> {
-        let mut conn = connect(client).await?;
+        let mut conn = connect(client, group.block).await?;
         let created: RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(&group.stream)
@@ -221,7 +221,7 @@ impl RedisSource {
             Err(e) if e.code() == Some("BUSYGROUP") => {}
             other => other?,
         }
-        let acks = connect(client).await?;
+        let acks = connect(client, Duration::ZERO).await?;
         let acker = Acker::new(acks, &group.stream, &group.group);
         let source = RedisSource {
             conn,

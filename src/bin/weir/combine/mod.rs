@@ -105,6 +105,8 @@ mod imp {
         out: Lines,
         /// Failed reads tried again.
         read_retries: Reader<u64>,
+        /// The partials' stream as reports show it (no password).
+        shown: String,
     }
 
     /// Connects to the partials' stream and the final windows' one.
@@ -122,7 +124,7 @@ mod imp {
                 .block(block(args.until_idle));
             RedisSource::connect(&client, group).await
         };
-        let (source, acker) = connected.await.map_err(|e| failed(&args.from, &e))?;
+        let (source, acker) = connected.await.map_err(|e| failed(&from.shown, &e))?;
         let source = if args.until_idle {
             source.until_idle()
         } else {
@@ -135,14 +137,14 @@ mod imp {
                     let client = redis::Client::open(target.server.as_str())?;
                     RedisSink::connect(&client, &target.stream).await
                 };
-                let to = args.to.as_deref().unwrap_or_default();
-                Lines::Stream(sink.await.map_err(|e| failed(to, &e))?)
+                Lines::Stream(sink.await.map_err(|e| failed(&target.shown, &e))?)
             }
         };
-        let (entries, gave_up) = Resilient::new(source, args.from.clone(), args.give_up_after);
+        let (entries, gave_up) = Resilient::new(source, from.shown.clone(), args.give_up_after);
         let read_retries = entries.retries();
         Ok(Ends {
             read_retries,
+            shown: from.shown,
             stream: from.stream,
             entries,
             gave_up,
@@ -168,6 +170,7 @@ mod imp {
             acker,
             mut out,
             read_retries,
+            shown,
         } = match connect(&args).await {
             Ok(ends) => ends,
             Err(status) => return status,
@@ -229,7 +232,7 @@ mod imp {
         if let Err(e) = acker.flush().await {
             return failed("cannot acknowledge", &e);
         }
-        report!("{}", summary(&args.from, &counts, &combiner, &acker));
+        report!("{}", summary(&shown, &counts, &combiner, &acker));
         if let Some(w) = watching {
             let last = snapshot(&counts, &combiner, &acker, &read_retries, &out);
             w.observer.finish(last, w.server, w.linger).await;

@@ -9,22 +9,31 @@ mod resilient;
 pub(crate) use entries::{Marker, Partial, Report};
 pub(crate) use resilient::{Resilient, waits};
 
-/// A stream on a Redis server, from `redis://HOST:PORT/STREAM`.
+/// A stream on a Redis server, from `redis://[USER:PASSWORD@]HOST:PORT/STREAM`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
-    /// The server, as the client takes it: `redis://HOST:PORT/`.
+    /// The server, as the client takes it: `redis://[USER:PASSWORD@]HOST:PORT/`.
     pub(crate) server: String,
     pub(crate) stream: String,
+    /// The address as reports and metrics show it: `redis://HOST:PORT/STREAM`, without the
+    /// user name and password.
+    pub(crate) shown: String,
 }
 
 impl Target {
-    /// Parses `redis://HOST[:PORT]/STREAM` (port 6379 by default).
+    /// Parses `redis://[USER:PASSWORD@]HOST[:PORT]/STREAM` (port 6379 by default). What is
+    /// wrong is said without the password.
     pub(crate) fn parse(text: &str) -> Result<Target, String> {
-        let bad = |why: &str| format!("`{text}` {why}: expected redis://HOST:PORT/STREAM");
+        let shown_text = without_credentials(text);
+        let bad = |why: &str| format!("`{shown_text}` {why}: expected redis://HOST:PORT/STREAM");
         let rest = text
             .strip_prefix("redis://")
             .ok_or_else(|| bad("is not a Redis address"))?;
-        let (host, stream) = rest.split_once('/').ok_or_else(|| bad("names no stream"))?;
+        let (address, stream) = rest.split_once('/').ok_or_else(|| bad("names no stream"))?;
+        let (credentials, host) = match address.rsplit_once('@') {
+            Some((credentials, host)) => (Some(credentials), host),
+            None => (None, address),
+        };
         if host.is_empty() {
             return Err(bad("names no host"));
         }
@@ -38,10 +47,25 @@ impl Target {
             Some(_) => host.to_owned(),
             None => format!("{host}:6379"),
         };
+        let credentials = credentials.map_or(String::new(), |c| format!("{c}@"));
         Ok(Target {
-            server: format!("redis://{host}/"),
+            server: format!("redis://{credentials}{host}/"),
             stream: stream.to_owned(),
+            shown: format!("redis://{host}/{stream}"),
         })
+    }
+}
+
+/// `text` without the user name and password an address may carry (`redis://:secret@host/s`
+/// -> `redis://host/s`).
+fn without_credentials(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let address = rest.split('/').next().unwrap_or_default();
+    match address.rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => text.to_owned(),
     }
 }
 
@@ -61,9 +85,22 @@ mod tests {
             Target::parse("redis://127.0.0.1:7000/events"),
             Ok(Target {
                 server: "redis://127.0.0.1:7000/".to_owned(),
-                stream: "events".to_owned()
+                stream: "events".to_owned(),
+                shown: "redis://127.0.0.1:7000/events".to_owned(),
             })
         );
+        // A password is handed to the client, and shown nowhere.
+        assert_eq!(
+            Target::parse("redis://:p@ss:w@rd@cache/events"),
+            Ok(Target {
+                server: "redis://:p@ss:w@rd@cache:6379/".to_owned(),
+                stream: "events".to_owned(),
+                shown: "redis://cache:6379/events".to_owned(),
+            })
+        );
+        let refused = Target::parse("redis://user:secret@host:port/events").unwrap_err();
+        assert!(!refused.contains("secret"), "{refused}");
+        assert_eq!(without_credentials("redis://host/a@b"), "redis://host/a@b");
         assert_eq!(
             Target::parse("redis://cache/events").map(|t| t.server),
             Ok("redis://cache:6379/".to_owned())

@@ -9,14 +9,15 @@ use redis::RedisError;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep, sleep};
 use weir::Stream;
+use weir::io::redis::is_transient;
 
 use crate::reading::{Counted, Reader};
 
 /// Yields the entries of a source of `RedisResult`s. A failed read is reported on stderr
 /// (the first of a run of failures, then one line per failure with the time it has lasted)
 /// and read again after a wait that doubles from 100 ms to 2 s; once reads have failed for
-/// `give_up` with no entry read in between, the stream ends and hands the last error back on
-/// the receiver [`new`](Self::new) returns.
+/// `give_up` with no entry read in between (at once, for an error that waiting cannot cure),
+/// the stream ends and hands the last error back on the receiver [`new`](Self::new) returns.
 ///
 /// `Pending` comes from the source (which registered the waker) or from the wait's timer.
 pub(crate) struct Resilient<St> {
@@ -54,18 +55,25 @@ impl<St> Resilient<St> {
         (resilient, error)
     }
 
+    /// A read failed: reports it and returns `true` to read again after a wait, or hands the
+    /// error back and returns `false` when reads have failed for the give-up time, or at once
+    /// for an error that waiting cannot cure (a refused password, a key of another type).
     fn failed(&mut self, e: &RedisError) -> bool {
         let now = Instant::now();
         let (since, failed) = self.failing.get_or_insert((now, 0));
         *failed += 1;
         let (since, wait) = (*since, waits().nominal(*failed));
         let lasted = now - since;
-        if lasted >= self.give_up {
-            let error = format!(
-                "{}: gave up after {} ms of failed reads: {e}",
-                self.name,
-                lasted.as_millis()
-            );
+        if !is_transient(e) || lasted >= self.give_up {
+            let error = if is_transient(e) {
+                format!(
+                    "{}: gave up after {} ms of failed reads: {e}",
+                    self.name,
+                    lasted.as_millis()
+                )
+            } else {
+                format!("{}: {e}", self.name)
+            };
             if let Some(gave_up) = self.gave_up.take() {
                 let _ = gave_up.send(error);
             }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use weir::io::redis::{Acker, Entry, RedisSource, StreamGroup};
+use weir::io::redis::{Acker, Entry, RedisSource, StreamGroup, is_transient};
 use weir::prelude::*;
 use weir::window::windows_holding;
 
@@ -294,6 +294,8 @@ async fn connect(
         let wait = waits().nominal(failed);
         match RedisSource::connect(client, group.clone()).await {
             Ok(connected) => return Ok(connected),
+            // A refused password or a key of another type: waiting cures nothing.
+            Err(e) if !is_transient(&e) => return Err(e),
             Err(e) if start.elapsed() + wait >= give_up => return Err(e),
             Err(e) => {
                 report!(
