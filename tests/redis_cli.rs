@@ -665,3 +665,46 @@ fn a_frozen_server_is_given_up_on() {
     assert!(took < Duration::from_secs(12), "took {took:?}: {stderr}");
     assert!(stderr.contains("gave up after"), "{stderr}");
 }
+
+#[test]
+fn acknowledgements_wait_for_a_server_loading_its_data() {
+    let dir = std::env::temp_dir().join(format!("weir-redis-loading-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = Server::start_persistent(&dir);
+    produce(&server);
+    // Three million keys besides: a restart answers LOADING for a few seconds.
+    let _: () = query(&server, redis::cmd("DEBUG").arg("POPULATE").arg(3_000_000));
+    let _: String = query(&server, &mut redis::cmd("BGREWRITEAOF"));
+    wait_until("the append-only file rewritten", || {
+        let info: String = query(&server, redis::cmd("INFO").arg("persistence"));
+        info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0")
+    });
+    let from = format!("{}/events", url(&server));
+    let consumer = spawn(&[
+        "run",
+        "--from",
+        &from,
+        "--consumer",
+        "a",
+        "--give-up-after",
+        "30s",
+    ]);
+    wait_until("every entry read", || {
+        let info: redis::streams::StreamInfoGroupsReply =
+            query(&server, redis::cmd("XINFO").arg("GROUPS").arg("events"));
+        info.groups
+            .first()
+            .is_some_and(|g| g.entries_read == Some(EVENTS as usize))
+    });
+    // The consumer stops while the server loads: the entries of its open windows are
+    // acknowledged as the server answers LOADING, for seconds.
+    server.restart_loading();
+    interrupt(&consumer);
+    let out = consumer.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    server.wait_loaded();
+    assert_eq!(pending(&server, "weir", None, 0), 0, "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -45,6 +45,8 @@ impl Server {
                 "127.0.0.1",
                 "--save",
                 "",
+                "--enable-debug-command",
+                "local",
             ])
             .stdout(Stdio::null());
         match dir {
@@ -79,6 +81,27 @@ impl Server {
         let _ = self.child.wait();
         self.child = Server::child(self.port, self.dir.as_deref());
         self.wait_ready();
+    }
+
+    /// Kills the server (SIGKILL) and starts it again, without waiting: it may be loading its
+    /// append-only file for a while, answering `LOADING` meanwhile.
+    pub fn restart_loading(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Server::child(self.port, self.dir.as_deref());
+    }
+
+    /// Waits until the server answers `PING` (after [`restart_loading`](Self::restart_loading)).
+    pub fn wait_loaded(&self) {
+        for _ in 0..100 {
+            if let Ok(mut conn) = self.client().get_connection() {
+                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("redis-server on port {} did not load", self.port);
     }
 
     /// Kills the server (SIGKILL).

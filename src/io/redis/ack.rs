@@ -28,8 +28,9 @@ enum Request {
 /// acknowledged on the server. Clones share the task; it ends when the last clone is dropped,
 /// after acknowledging what was queued.
 ///
-/// A failed `XACK` is sent again after a backoff (50 ms doubling up to 2 s, 5 retries: a
-/// server restart is ridden out). One that still fails leaves its entries pending: they are
+/// A failed `XACK` is sent again after a backoff (by default 50 ms doubling up to 2 s, 5
+/// retries: a server restart is ridden out; [`StreamGroup::ack_backoff`](super::StreamGroup::ack_backoff)
+/// sets another). One that still fails leaves its entries pending: they are
 /// delivered again (after a restart, or claimed by another consumer), never lost, and the
 /// next `flush` reports the error.
 #[derive(Clone)]
@@ -41,7 +42,17 @@ pub struct Acker {
 }
 
 impl Acker {
-    pub(super) fn new(conn: ConnectionManager, stream: &str, group: &str) -> Self {
+    /// The backoff of acknowledgements unless the group sets another.
+    pub(super) fn default_backoff() -> Backoff {
+        Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5)
+    }
+
+    pub(super) fn new(
+        conn: ConnectionManager,
+        stream: &str,
+        group: &str,
+        backoff: Backoff,
+    ) -> Self {
         let (requests, mut rx) = mpsc::unbounded_channel::<Request>();
         let acked = Arc::new(AtomicU64::new(0));
         let dead = Arc::new(AtomicU64::new(0));
@@ -55,7 +66,6 @@ impl Acker {
         };
         let (stream, group) = (stream.to_owned(), group.to_owned());
         let dead_stream = format!("{stream}:dead");
-        let backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(1000);
             let mut failed: Option<redis::RedisError> = None;

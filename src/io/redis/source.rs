@@ -13,6 +13,7 @@ use redis::streams::{StreamClaimReply, StreamId, StreamReadReply};
 use redis::{RedisResult, Value};
 
 use super::{Acker, connect};
+use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
 
 /// The stream, the consumer group and this consumer's name, and how it reads.
@@ -24,6 +25,7 @@ pub struct StreamGroup {
     count: usize,
     block: Duration,
     claim_idle: Option<Duration>,
+    ack_backoff: Backoff,
 }
 
 impl StreamGroup {
@@ -37,6 +39,7 @@ impl StreamGroup {
             count: 1000,
             block: Duration::from_secs(1),
             claim_idle: Some(Duration::from_secs(30)),
+            ack_backoff: Acker::default_backoff(),
         }
     }
 
@@ -67,6 +70,14 @@ impl StreamGroup {
             "StreamGroup::block: `block` must be at least 1 ms, got {block:?}"
         );
         self.block = block;
+        self
+    }
+
+    /// How the [`Acker`] retries a failed acknowledgement (by default 50 ms doubling up to
+    /// 2 s, 5 retries: about 1.5 s in all). Give it more retries to ride out a longer outage,
+    /// such as a server loading a large append-only file after a restart.
+    pub fn ack_backoff(mut self, backoff: Backoff) -> Self {
+        self.ack_backoff = backoff;
         self
     }
 
@@ -222,7 +233,7 @@ impl RedisSource {
             other => other?,
         }
         let acks = connect(client, Duration::ZERO).await?;
-        let acker = Acker::new(acks, &group.stream, &group.group);
+        let acker = Acker::new(acks, &group.stream, &group.group, group.ack_backoff.clone());
         let source = RedisSource {
             conn,
             group,

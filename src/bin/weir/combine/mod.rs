@@ -87,7 +87,7 @@ mod imp {
     use crate::common::{failure, millis, pull, signals, usage, write_failure};
     use crate::observe::{PUBLISH_EVERY, RedisCounts, Snapshot};
     use crate::reading::Reader;
-    use crate::redis::{Report, Resilient, Target, block};
+    use crate::redis::{Report, Resilient, Target, block, retries_over};
     use crate::sink::Lines;
 
     /// Reports what failed: status 1.
@@ -121,7 +121,8 @@ mod imp {
         let connected = async {
             let client = redis::Client::open(from.server.as_str())?;
             let group = StreamGroup::new(&from.stream, &args.group, &args.consumer)
-                .block(block(args.until_idle));
+                .block(block(args.until_idle))
+                .ack_backoff(retries_over(args.give_up_after));
             RedisSource::connect(&client, group).await
         };
         let (source, acker) = connected.await.map_err(|e| failed(&from.shown, &e))?;

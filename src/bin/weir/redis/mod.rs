@@ -7,7 +7,7 @@ mod entries;
 mod resilient;
 
 pub(crate) use entries::{Marker, Partial, Report};
-pub(crate) use resilient::{Resilient, waits};
+pub(crate) use resilient::{Resilient, retries_over, waits};
 
 /// A stream on a Redis server, from `redis://[USER:PASSWORD@]HOST:PORT/STREAM`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -150,3 +150,10 @@ pub(crate) fn waits() -> weir::concurrent::Backoff {
     use std::time::Duration;
     weir::concurrent::Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
 }
+
+/// Retries of a write or an acknowledgement spread over about `give_up`: the waits of
+/// [`waits`], as many as fit.
+pub(crate) fn retries_over(give_up: Duration) -> weir::concurrent::Backoff {
+    let retries = u32::try_from(give_up.as_secs() / 2).unwrap_or(u32::MAX);
+    waits().retries(retries.saturating_add(3))
+}

@@ -21,7 +21,7 @@ use weir::window::{Aggregate, windows_holding};
 
 use super::batch::Batch;
 use crate::reading::Reading;
-use crate::redis::{Marker, Partial, Target, waits};
+use crate::redis::{Marker, Partial, Target, retries_over};
 use crate::windows::Severities;
 
 /// How often a consumer writing partials says how far it has settled, windows or not.
@@ -56,11 +56,8 @@ impl Partials {
             RedisSink::connect(&client, &target.stream).await
         };
         let sink = sink.await.map_err(|e| format!("{to}: {e}"))?;
-        // Retries spread over about the give-up time.
-        let retries = u32::try_from(give_up.as_secs() / 2).unwrap_or(u32::MAX);
-        let backoff = waits().retries(retries.saturating_add(3));
         Ok(Partials {
-            sink: sink.backoff(backoff),
+            sink: sink.backoff(retries_over(give_up)),
             to: to.to_owned(),
             consumer: consumer.to_owned(),
             size,

@@ -29,7 +29,7 @@ use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
 use crate::observe::RedisCounts;
 use crate::reading::{Counted, Progress, Reader, Reading, Readings, Tally};
-use crate::redis::{Resilient, Target, block, waits};
+use crate::redis::{Resilient, Target, block, retries_over, waits};
 
 /// Where and how to read: `weir run`'s Redis flags.
 pub(crate) struct RedisInput {
@@ -317,7 +317,8 @@ pub(super) async fn open(
     let client = redis::Client::open(input.target.server.as_str()).map_err(|e| failed(&e))?;
     let group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer)
         .claim_idle(Some(input.claim_idle))
-        .block(block(input.until_idle));
+        .block(block(input.until_idle))
+        .ack_backoff(retries_over(input.give_up));
     let (source, acker) = connect(&client, group, input.give_up)
         .await
         .map_err(|e| failed(&e))?;
