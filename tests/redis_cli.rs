@@ -708,3 +708,73 @@ fn acknowledgements_wait_for_a_server_loading_its_data() {
     assert_eq!(pending(&server, "weir", None, 0), 0, "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn entries_that_are_not_utf8_are_dead_lettered_and_block_nothing() {
+    let server = Server::start();
+    let add = |fields: &[(&[u8], &[u8])]| {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg("events").arg("*");
+        for (name, value) in fields {
+            cmd.arg(*name).arg(*value);
+        }
+        let _: String = query(&server, &mut cmd);
+    };
+    add(&[
+        (b"timestamp", b"1000"),
+        (b"source", b"s"),
+        (b"value", b"1.5"),
+    ]);
+    // A field name, then a value, that are not UTF-8: once, every read of the group failed.
+    add(&[
+        (b"timestamp", b"1100"),
+        (b"source", b"s"),
+        (b"val\xffue", b"2"),
+    ]);
+    add(&[
+        (b"timestamp", b"1200"),
+        (b"source", b"s\xfe"),
+        (b"value", b"2"),
+    ]);
+    add(&[
+        (b"timestamp", b"1400"),
+        (b"source", b"s"),
+        (b"value", b"2.5"),
+    ]);
+    let from = format!("{}/events", url(&server));
+    let out = run_ok(&["run", "--from", &from, "--consumer", "c", "--until-idle"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("4 entries read"), "{stderr}");
+    assert!(stderr.contains("(2 events, 2 malformed"), "{stderr}");
+    assert!(
+        stderr.contains("4 acknowledged, 2 dead-lettered"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("is not UTF-8").count(), 2, "{stderr}");
+    assert_eq!(pending(&server, "weir", None, 0), 0);
+    let dead: redis::streams::StreamRangeReply = query(
+        &server,
+        redis::cmd("XRANGE").arg("events:dead").arg("-").arg("+"),
+    );
+    assert_eq!(dead.ids.len(), 2);
+    // The combiner dead-letters such an entry of the partials' stream too.
+    let _: String = query(
+        &server,
+        redis::cmd("XADD")
+            .arg("partials")
+            .arg("*")
+            .arg(&b"consumer\xff"[..])
+            .arg("a"),
+    );
+    let out = run_ok(&[
+        "combine",
+        "--from",
+        &format!("{}/partials", url(&server)),
+        "--until-idle",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 malformed") && stderr.contains("1 dead-lettered"),
+        "{stderr}"
+    );
+}

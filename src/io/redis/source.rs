@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamClaimReply, StreamId, StreamReadReply};
 use redis::{RedisResult, Value};
 
 use super::{Acker, connect};
@@ -104,7 +103,9 @@ impl StreamGroup {
     }
 }
 
-/// One stream entry: its id and its fields (values read as UTF-8, invalid bytes replaced).
+/// One stream entry: its id and its fields. Names and values are read as bytes and taken
+/// as UTF-8; bytes that are not are replaced (U+FFFD) and the entry says so
+/// ([`replaced`](Self::replaced)), so that one such entry never stops a read of the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The entry's id (`1700000000000-0`), what [`Acker::ack`] takes.
@@ -114,6 +115,9 @@ pub struct Entry {
     /// Whether it was delivered before: re-read from this consumer's pending entries after
     /// a restart, or claimed from a consumer that stopped.
     pub redelivered: bool,
+    /// Whether a field's name or value held bytes that are not UTF-8 (replaced in
+    /// `fields`): such an entry cannot be read as it was written; dead-letter it.
+    pub replaced: bool,
 }
 
 impl Entry {
@@ -122,27 +126,42 @@ impl Entry {
         self.fields.get(name).map(String::as_str)
     }
 
-    fn from_redis(entry: StreamId, redelivered: bool) -> Self {
-        let fields = entry
-            .map
-            .into_iter()
-            .map(|(k, v)| {
-                let text = match v {
-                    // Valid UTF-8 (the usual case) is moved, not copied.
-                    Value::BulkString(bytes) => String::from_utf8(bytes)
-                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                    Value::SimpleString(s) => s,
-                    Value::Int(n) => n.to_string(),
-                    other => format!("{other:?}"),
-                };
-                (k, text)
-            })
-            .collect();
-        Entry {
-            id: entry.id,
+    /// The entry of `[id, [name, value, ...]]`; `None` for anything else (an entry deleted
+    /// while pending comes as `[id, nil]`: nothing to read).
+    fn from_value(value: Value, redelivered: bool) -> Option<Self> {
+        let Value::Array(mut parts) = value else {
+            return None;
+        };
+        if parts.len() != 2 {
+            return None;
+        }
+        let (Value::Array(pairs), id) = (parts.pop()?, parts.pop()?) else {
+            return None;
+        };
+        let mut replaced = false;
+        let mut text = |v: Value| match v {
+            // Valid UTF-8 (the usual case) is moved, not copied.
+            Value::BulkString(bytes) => String::from_utf8(bytes).unwrap_or_else(|e| {
+                replaced = true;
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
+            }),
+            Value::SimpleString(s) => s,
+            Value::Int(n) => n.to_string(),
+            other => format!("{other:?}"),
+        };
+        let id = text(id);
+        let mut fields = HashMap::with_capacity(pairs.len() / 2);
+        let mut pairs = pairs.into_iter();
+        while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
+            let name = text(name);
+            fields.insert(name, text(value));
+        }
+        Some(Entry {
+            id,
             fields,
             redelivered,
-        }
+            replaced,
+        })
     }
 }
 
@@ -298,7 +317,7 @@ impl RedisSource {
         Box::pin(async move {
             match phase {
                 Phase::Pending(after) => {
-                    let reply: StreamReadReply = redis::cmd("XREADGROUP")
+                    let reply: Value = redis::cmd("XREADGROUP")
                         .arg("GROUP")
                         .arg(&g.group)
                         .arg(&g.consumer)
@@ -309,12 +328,7 @@ impl RedisSource {
                         .arg(&after)
                         .query_async(&mut conn)
                         .await?;
-                    let entries: Vec<Entry> = reply
-                        .keys
-                        .into_iter()
-                        .flat_map(|k| k.ids)
-                        .map(|e| Entry::from_redis(e, true))
-                        .collect();
+                    let entries = read_reply(reply, true);
                     let next = match entries.last() {
                         Some(last) => Phase::Pending(last.id.clone()),
                         None => Phase::New,
@@ -350,7 +364,7 @@ impl RedisSource {
                     if ids.is_empty() {
                         return Ok((Vec::new(), next));
                     }
-                    let reply: StreamClaimReply = redis::cmd("XCLAIM")
+                    let reply: Value = redis::cmd("XCLAIM")
                         .arg(&g.stream)
                         .arg(&g.group)
                         .arg(&g.consumer)
@@ -358,15 +372,10 @@ impl RedisSource {
                         .arg(&ids)
                         .query_async(&mut conn)
                         .await?;
-                    let entries = reply
-                        .ids
-                        .into_iter()
-                        .map(|e| Entry::from_redis(e, true))
-                        .collect();
-                    Ok((entries, next))
+                    Ok((claim_reply(reply), next))
                 }
                 Phase::New => {
-                    let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+                    let reply: Value = redis::cmd("XREADGROUP")
                         .arg("GROUP")
                         .arg(&g.group)
                         .arg(&g.consumer)
@@ -379,12 +388,7 @@ impl RedisSource {
                         .arg(">")
                         .query_async(&mut conn)
                         .await?;
-                    let entries: Vec<Entry> = reply
-                        .into_iter()
-                        .flat_map(|r| r.keys)
-                        .flat_map(|k| k.ids)
-                        .map(|e| Entry::from_redis(e, false))
-                        .collect();
+                    let entries = read_reply(reply, false);
                     // Nothing new: look for entries other consumers left behind.
                     let next = match (&entries[..], g.claim_idle) {
                         ([], Some(_)) => Phase::Claim("-".to_owned()),
@@ -394,6 +398,37 @@ impl RedisSource {
                 }
             }
         })
+    }
+}
+
+/// The entries of an `XREADGROUP` reply (`nil` when a blocking read found nothing), read as
+/// bytes: `[[stream, [entry, ...]], ...]`.
+fn read_reply(reply: Value, redelivered: bool) -> Vec<Entry> {
+    let Value::Array(streams) = reply else {
+        return Vec::new();
+    };
+    streams
+        .into_iter()
+        .filter_map(|stream| match stream {
+            Value::Array(mut parts) if parts.len() == 2 => parts.pop(),
+            _ => None,
+        })
+        .flat_map(|entries| match entries {
+            Value::Array(entries) => entries,
+            _ => Vec::new(),
+        })
+        .filter_map(|entry| Entry::from_value(entry, redelivered))
+        .collect()
+}
+
+/// The entries of an `XCLAIM` reply: `[entry, ...]`.
+fn claim_reply(reply: Value) -> Vec<Entry> {
+    match reply {
+        Value::Array(entries) => entries
+            .into_iter()
+            .filter_map(|entry| Entry::from_value(entry, true))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

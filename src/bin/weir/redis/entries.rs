@@ -90,6 +90,9 @@ pub(crate) enum Report {
 impl Report {
     /// The consumer that wrote `entry` and what it says, or why it is not a weir entry.
     pub(crate) fn parse(entry: &Entry) -> Result<(&str, Report), String> {
+        if entry.replaced {
+            return Err(NOT_UTF8.to_owned());
+        }
         let consumer = entry.field("consumer").ok_or("no `consumer` field")?;
         let report = match entry.field("kind") {
             Some("partial") => {
@@ -123,6 +126,10 @@ impl Report {
     }
 }
 
+/// Why an entry whose field names or values are not all UTF-8 is dead-lettered.
+pub(crate) const NOT_UTF8: &str = "a field's name or value is not UTF-8 (replaced by U+FFFD \
+                                   in the dead letter)";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +143,7 @@ mod tests {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect::<HashMap<_, _>>(),
             redelivered: false,
+            replaced: false,
         }
     }
 

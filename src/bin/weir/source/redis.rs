@@ -29,7 +29,7 @@ use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
 use crate::observe::RedisCounts;
 use crate::reading::{Counted, Progress, Reader, Reading, Readings, Tally};
-use crate::redis::{Resilient, Target, block, retries_over, waits};
+use crate::redis::{NOT_UTF8, Resilient, Target, block, retries_over, waits};
 
 /// Where and how to read: `weir run`'s Redis flags.
 pub(crate) struct RedisInput {
@@ -114,6 +114,9 @@ fn read_entry(
     names: &mut SourceNames,
 ) -> Result<Option<Reading>, (Rejection, String)> {
     let malformed = |text: String| (Rejection::Malformed, text);
+    if entry.replaced {
+        return Err(malformed(NOT_UTF8.to_owned()));
+    }
     let value = entry
         .field("value")
         .ok_or_else(|| malformed("no `value` field".to_owned()))?;
