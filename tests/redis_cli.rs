@@ -778,3 +778,63 @@ fn entries_that_are_not_utf8_are_dead_lettered_and_block_nothing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_event_at_the_end_of_time_is_combined_like_a_single_run_windows_it() {
+    let server = Server::start();
+    // In time order: what a single run finds late, consumers and the combiner do not judge
+    // alike yet.
+    let events = [
+        ("1000", "a", "1.5"),
+        ("1200", "a", "3"),
+        ("18446744073709551615", "b", "2"),
+    ];
+    let dir = std::env::temp_dir().join(format!("weir-redis-end-{}", server.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("events.jsonl");
+    let lines: String = events
+        .iter()
+        .map(|(ts, source, value)| {
+            format!("{{\"timestamp\": {ts}, \"source\": \"{source}\", \"value\": {value}}}\n")
+        })
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    for (ts, source, value) in events {
+        let _: String = query(
+            &server,
+            redis::cmd("XADD").arg("events").arg("*").arg(&[
+                ("timestamp", ts),
+                ("source", source),
+                ("value", value),
+            ]),
+        );
+    }
+    let single = run_ok(&[
+        "run",
+        file.to_str().unwrap(),
+        "--by",
+        "source",
+        "--lateness",
+        "1s",
+    ]);
+    let single = windows(&single.stdout);
+    assert_eq!(single.len(), 2);
+    let (from, to) = (
+        format!("{}/events", url(&server)),
+        format!("{}/partials", url(&server)),
+    );
+    run_ok(&consumer_args(&from, &to, "a"));
+    let combined = run_ok(&["combine", "--from", &to, "--until-idle"]);
+    assert_eq!(windows(&combined.stdout), single);
+    // Every partial and marker acknowledged.
+    let pending: Vec<redis::Value> = query(
+        &server,
+        redis::cmd("XPENDING")
+            .arg("partials")
+            .arg("weir-combine")
+            .arg("-")
+            .arg("+")
+            .arg(100),
+    );
+    assert!(pending.is_empty(), "{pending:?}");
+}

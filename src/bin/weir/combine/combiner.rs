@@ -33,8 +33,9 @@ pub(super) struct Combiner {
     consumers: HashMap<String, Consumer>,
     /// By `(end, start)`.
     open: BTreeMap<(u64, u64), Open>,
-    /// Windows ending before this have been written.
-    closed_before: u64,
+    /// Windows ending before this have been written (wider than a time: a window that ends
+    /// at `u64::MAX` can be).
+    closed_before: u128,
     timeout: std::time::Duration,
     lateness: Option<u64>,
     pub(super) partials: u64,
@@ -93,7 +94,7 @@ impl Combiner {
             }
             Report::Partial(p) => {
                 self.partials += 1;
-                if p.window_end < self.closed_before {
+                if u128::from(p.window_end) < self.closed_before {
                     self.late += 1;
                     report!(
                         "late: a partial of {consumer} for the window [{}, {}) after it \
@@ -140,20 +141,23 @@ impl Combiner {
     /// ending before the frontier is late from now on (with `u64::MAX`, before the end
     /// of the last window taken out).
     pub(super) fn close(&mut self, frontier: u64) -> Vec<((u64, u64), Open)> {
-        let kept = self.open.split_off(&(frontier, 0));
+        // `u64::MAX` takes every window, those that end at `u64::MAX` too.
+        let kept = if frontier == u64::MAX {
+            BTreeMap::new()
+        } else {
+            self.open.split_off(&(frontier, 0))
+        };
         let closed = std::mem::replace(&mut self.open, kept);
         let bound = match closed.last_key_value() {
-            Some(((end, _), _)) if frontier == u64::MAX => end.saturating_add(1),
+            Some(((end, _), _)) if frontier == u64::MAX => u128::from(*end) + 1,
             _ if frontier == u64::MAX => self.closed_before,
-            _ => frontier,
+            _ => u128::from(frontier),
         };
         self.closed_before = self.closed_before.max(bound);
         closed.into_iter().collect()
     }
 }
 
-/// Appends the JSON lines of final windows to `text`, as `weir run` writes them, each ending
-/// in a newline; returns how many.
 /// Closed windows as the live page draws them: one point per window, its keys together.
 pub(super) fn points(windows: &[((u64, u64), Open)]) -> impl Iterator<Item = Point> + '_ {
     windows.iter().map(|((end, _), open)| {
@@ -178,6 +182,8 @@ impl Combiner {
     }
 }
 
+/// Appends the JSON lines of final windows to `text`, as `weir run` writes them, each ending
+/// in a newline; returns how many.
 pub(super) fn write_lines(text: &mut Vec<u8>, windows: &[((u64, u64), Open)]) -> u64 {
     let mut n = 0;
     for ((end, start), open) in windows {
@@ -208,6 +214,22 @@ mod tests {
 
     fn settled(before: u64, holding: bool) -> Report {
         Report::Marker(Marker::Settled { before, holding })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_end_closes_windows_that_end_at_the_end_of_time() {
+        let mut c = combiner(5_000);
+        let last = u64::MAX - u64::MAX % 10;
+        assert!(!c.take("a", partial(last, u64::MAX, 1.0), "1"));
+        assert!(!c.take("a", partial(10, 20, 2.0), "2"));
+        assert!(c.take("a", Report::Marker(Marker::End), "3"));
+        assert_eq!(c.frontier(), u64::MAX);
+        let closed: Vec<_> = c.close(u64::MAX).into_iter().map(|(at, _)| at).collect();
+        assert_eq!(closed, [(20, 10), (u64::MAX, last)]);
+        assert_eq!(c.holding(), 0);
+        // A partial for it now is late.
+        assert!(c.take("a", partial(last, u64::MAX, 1.0), "4"));
+        assert_eq!(c.late, 1);
     }
 
     #[tokio::test(start_paused = true)]
