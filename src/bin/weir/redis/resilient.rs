@@ -62,8 +62,12 @@ impl<St> Resilient<St> {
         let now = Instant::now();
         let (since, failed) = self.failing.get_or_insert((now, 0));
         *failed += 1;
-        let (since, wait) = (*since, waits().nominal(*failed));
+        let since = *since;
         let lasted = now - since;
+        // The last wait ends at the give-up time, so that giving up comes on time.
+        let wait = waits()
+            .nominal(*failed)
+            .min(self.give_up.saturating_sub(lasted));
         if !is_transient(e) || lasted >= self.give_up {
             let error = if is_transient(e) {
                 format!(
