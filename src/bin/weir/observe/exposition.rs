@@ -2,8 +2,6 @@
 //! prometheus-client. Every name starts with `weir_`; counters end in `_total`, durations and
 //! times are in seconds, as Prometheus' naming rules ask. docs/OBSERVABILITY.md lists them.
 
-use std::sync::Arc;
-
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -17,7 +15,7 @@ use super::Snapshot;
 
 /// The registry of a command's metrics: the snapshot's counts, and the histogram of the
 /// sink's write times.
-pub(super) fn registry(snapshots: watch::Receiver<Arc<Snapshot>>, writes: Histogram) -> Registry {
+pub(super) fn registry(snapshots: watch::Receiver<Snapshot>, writes: Histogram) -> Registry {
     let mut registry = Registry::default();
     registry.register_with_unit(
         "weir_sink_write",
@@ -32,7 +30,7 @@ pub(super) fn registry(snapshots: watch::Receiver<Arc<Snapshot>>, writes: Histog
 /// Encodes the latest snapshot at each scrape.
 #[derive(Debug)]
 struct Counts {
-    snapshots: watch::Receiver<Arc<Snapshot>>,
+    snapshots: watch::Receiver<Snapshot>,
 }
 
 /// A counter of `value`, labelled.

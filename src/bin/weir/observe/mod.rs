@@ -16,7 +16,6 @@ mod server;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::histogram::Histogram;
@@ -98,7 +97,7 @@ pub(crate) struct Snapshot {
 /// The pipeline's side: publishes snapshots, keeps the recent windows, and times the sink's
 /// writes.
 pub(crate) struct Observer {
-    tx: watch::Sender<Arc<Snapshot>>,
+    tx: watch::Sender<Snapshot>,
     points: VecDeque<Point>,
     last: Option<Instant>,
     /// When the command started, ms since the Unix epoch.
@@ -142,7 +141,7 @@ impl Observer {
         snapshot.points = self.points.iter().copied().collect();
         snapshot.at = weir::event::now_ms();
         snapshot.started = self.started;
-        self.tx.send_replace(Arc::new(snapshot));
+        self.tx.send_replace(snapshot);
         self.last = Some(Instant::now());
     }
 
@@ -212,10 +211,10 @@ impl MetricsArgs {
 /// Starts serving on `addr` for `command`: the server, and the observer that feeds it. Or why the address
 /// cannot be listened on.
 pub(crate) fn serve(addr: SocketAddr, command: &'static str) -> Result<(Server, Observer), String> {
-    let (tx, rx) = watch::channel(Arc::new(Snapshot {
+    let (tx, rx) = watch::channel(Snapshot {
         command,
         ..Snapshot::default()
-    }));
+    });
     let writes = Histogram::new(exponential_buckets());
     let server = Server::start(addr, rx, writes.clone())?;
     let observer = Observer {

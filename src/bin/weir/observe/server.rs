@@ -15,7 +15,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -58,18 +57,21 @@ pub(crate) struct Server {
     final_scraped: watch::Receiver<bool>,
 }
 
-/// What every connection shares.
+/// What every connection shares, for as long as the process lives (it is leaked once, so
+/// that each connection's task can borrow it).
 struct Shared {
-    snapshots: watch::Receiver<Arc<Snapshot>>,
+    snapshots: watch::Receiver<Snapshot>,
     registry: Registry,
     final_scraped: watch::Sender<bool>,
+    /// Connections served at once.
+    slots: Semaphore,
 }
 
 impl Server {
     /// Listens on `addr` and serves on a thread of its own; or why it cannot listen.
     pub(super) fn start(
         addr: SocketAddr,
-        snapshots: watch::Receiver<Arc<Snapshot>>,
+        snapshots: watch::Receiver<Snapshot>,
         writes: Histogram,
     ) -> Result<Server, String> {
         let listener = std::net::TcpListener::bind(addr)
@@ -77,11 +79,12 @@ impl Server {
             .map_err(|e| format!("--metrics {addr}: cannot listen: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (final_tx, final_scraped) = watch::channel(false);
-        let shared = Arc::new(Shared {
+        let shared: &'static Shared = Box::leak(Box::new(Shared {
             registry: registry(snapshots.clone(), writes),
             snapshots,
             final_scraped: final_tx,
-        });
+            slots: Semaphore::new(MAX_CONNECTIONS),
+        }));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -112,7 +115,7 @@ impl Server {
 }
 
 /// Accepts connections for ever (the process ends the thread).
-async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>) {
+async fn accept(listener: std::net::TcpListener, shared: &'static Shared) {
     let listener = match TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(e) => {
@@ -120,7 +123,6 @@ async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>) {
             return;
         }
     };
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // Out of file descriptors, say: try again shortly rather than spin.
@@ -128,15 +130,12 @@ async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>) {
             continue;
         };
         // Over the limit: the connection is closed as it comes.
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        let Ok(slot) = shared.slots.try_acquire() else {
             continue;
         };
-        let shared = shared.clone();
         tokio::spawn(async move {
-            let service = service_fn(|request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(respond(&shared, &request)) }
-            });
+            let service =
+                service_fn(|request| async move { Ok::<_, Infallible>(respond(shared, &request)) });
             let _ = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEAD_TIMEOUT)
@@ -216,7 +215,7 @@ fn plain(status: StatusCode, text: &'static str) -> Reply {
 /// polled only as the client takes what was sent, so a client that does not read holds
 /// nothing but the latest snapshot.
 struct Updates {
-    snapshots: watch::Receiver<Arc<Snapshot>>,
+    snapshots: watch::Receiver<Snapshot>,
     tick: Interval,
 }
 
@@ -229,8 +228,8 @@ impl Body for Updates {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         ready!(self.tick.poll_tick(cx));
-        let snapshot = self.snapshots.borrow_and_update().clone();
-        let json = serde_json::to_string(&*snapshot).unwrap_or_else(|_| "{}".to_owned());
+        let json = serde_json::to_string(&*self.snapshots.borrow_and_update())
+            .unwrap_or_else(|_| "{}".to_owned());
         Poll::Ready(Some(Ok(Frame::data(Bytes::from(format!(
             "data: {json}\n\n"
         ))))))
