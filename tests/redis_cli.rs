@@ -235,7 +235,9 @@ fn a_consumer_killed_mid_run_loses_nothing() {
     let file = produce(&server);
     let from = format!("{}/events", url(&server));
     let to = format!("{}/partials", url(&server));
-    let claim = ["--claim-idle", "1s"];
+    // Longer than a window and the lateness together (1 s + 1 s), as the docs ask: a live
+    // consumer's entries are never idle that long.
+    let claim = ["--claim-idle", "3s"];
     let args = |name| [&consumer_args(&from, &to, name)[..], &claim[..]].concat();
     let mut a = spawn(&args("a"));
     let b = spawn(&args("b"));
@@ -253,7 +255,7 @@ fn a_consumer_killed_mid_run_loses_nothing() {
     // those it found idle before it ran out of entries, and the rest when started again.
     while pending(&server, "g", Some("a"), 0) > 0 {
         wait_until("a's entries idle", || {
-            pending(&server, "g", Some("a"), 1_000) == pending(&server, "g", Some("a"), 0)
+            pending(&server, "g", Some("a"), 3_000) == pending(&server, "g", Some("a"), 0)
         });
         wait_ok(spawn(&args("b")));
     }
@@ -842,4 +844,42 @@ fn an_event_at_the_end_of_time_is_combined_like_a_single_run_windows_it() {
             .arg(100),
     );
     assert!(pending.is_empty(), "{pending:?}");
+}
+
+#[test]
+fn a_consumer_name_in_use_is_refused_unless_forced() {
+    let server = Server::start();
+    produce(&server);
+    let from = format!("{}/events", url(&server));
+    let args = ["run", "--from", &from, "--consumer", "a"];
+    let mut first = weir(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("a reading", || {
+        let clients: String = query(&server, redis::cmd("CLIENT").arg("LIST"));
+        clients.contains("name=weir:events:weir:a ")
+    });
+    // Two processes of one name: refused, before anything is read.
+    let out = weir(&[&args[..], &["--until-idle"]].concat())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("another weir process") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    // Forced: it reads.
+    let forced = run_ok(&[&args[..], &["--until-idle", "--force"]].concat());
+    assert!(String::from_utf8_lossy(&forced.stderr).contains("summary:"));
+    // Once the first is gone (SIGKILL: the server sees its connection close), the name is free.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    wait_until("a gone", || {
+        let clients: String = query(&server, redis::cmd("CLIENT").arg("LIST"));
+        !clients.contains("name=weir:events:weir:a ")
+    });
+    run_ok(&[&args[..], &["--until-idle"]].concat());
 }

@@ -99,6 +99,11 @@ pub struct RunArgs {
     /// writing every open window (for draining a stream) instead of waiting for more.
     #[arg(long, help_heading = "Redis")]
     pub until_idle: bool,
+    /// Read as --consumer even though the server lists a connection reading under that name
+    /// (by default refused with status 2: two processes of one name would both count the
+    /// entries redelivered to it). For a process that is stopped and will not read again.
+    #[arg(long, help_heading = "Redis")]
+    pub force: bool,
     /// Exit with status 1 once reading, writing or acknowledging has failed this long
     /// without a success (the server gone); until then, try again with backoff. (default:
     /// 60s)
@@ -170,6 +175,7 @@ fn check(args: &RunArgs) -> Result<(u64, u64), String> {
             ("--to", args.to.is_some()),
             ("--claim-idle", args.claim_idle.is_some()),
             ("--until-idle", args.until_idle),
+            ("--force", args.force),
             ("--give-up-after", args.give_up_after.is_some()),
         ];
         if let Some((flag, _)) = redis_only.iter().find(|(_, given)| *given) {
@@ -343,6 +349,23 @@ mod from_redis {
             size: windows.size,
             slide: windows.slide,
         };
+        if !args.force {
+            match source::redis::connected(&input).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    return usage(
+                        "run",
+                        &format!(
+                            "consumer {consumer} of group {} on {}: the server lists a \
+                             connection reading as it (another weir process); give another \
+                             --consumer, or --force if that process will not read again",
+                            input.group, input.from
+                        ),
+                    );
+                }
+                Err(e) => report!("weir run: cannot tell whether {consumer} is in use: {e}"),
+            }
+        }
         let stop = watch_signals();
         let source = match source::redis(input, admission.rules, &stop).await {
             Ok(source) => source,

@@ -83,4 +83,4 @@ pub fn is_transient(e: &RedisError) -> bool {
 
 pub use ack::Acker;
 pub use sink::RedisSink;
-pub use source::{Entry, RedisSource, StreamGroup};
+pub use source::{Entry, RedisSource, StreamGroup, consumer_connected};

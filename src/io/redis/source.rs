@@ -12,7 +12,7 @@ use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
 use tokio::time::Instant;
 
-use super::{Acker, connect};
+use super::{Acker, RESPONSE_TIMEOUT, connect};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
 
@@ -103,6 +103,49 @@ impl StreamGroup {
     pub fn consumer(&self) -> &str {
         &self.consumer
     }
+
+    /// The name a source gives its reading connection (`CLIENT SETNAME`):
+    /// `weir:STREAM:GROUP:CONSUMER`, spaces and control characters made `_`. While a process
+    /// reads as this consumer, the server lists a connection of that name
+    /// ([`consumer_connected`]).
+    pub fn client_name(&self) -> String {
+        format!("weir:{}:{}:{}", self.stream, self.group, self.consumer)
+            .chars()
+            .map(|c| {
+                if c.is_whitespace() || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+}
+
+/// Whether a connection reads as `group`'s consumer now (a [`RedisSource`] of another
+/// process, alive or stopped): a fact the server holds (`CLIENT LIST`), not a guess from how
+/// long the consumer has been quiet.
+///
+/// # Errors
+///
+/// Connecting, or `CLIENT LIST` (refused to a user without the right: `NOPERM`).
+pub async fn consumer_connected(client: &redis::Client, group: &StreamGroup) -> RedisResult<bool> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Duration::from_secs(1))
+        .set_response_timeout(RESPONSE_TIMEOUT);
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("normal")
+        .query_async(&mut conn)
+        .await?;
+    let name = format!("name={}", group.client_name());
+    Ok(clients
+        .lines()
+        .any(|line| line.split(' ').any(|field| field == name)))
 }
 
 /// One stream entry: its id and its fields. Names and values are read as bytes and taken
@@ -333,7 +376,14 @@ impl RedisSource {
         Box::pin(async move {
             match phase {
                 Phase::Pending(after) => {
-                    let reply: Value = redis::cmd("XREADGROUP")
+                    // The first read on a connection, and on the one a failure may have
+                    // replaced: the connection is named for this consumer first.
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("CLIENT")
+                        .arg("SETNAME")
+                        .arg(g.client_name())
+                        .ignore();
+                    pipe.cmd("XREADGROUP")
                         .arg("GROUP")
                         .arg(&g.group)
                         .arg(&g.consumer)
@@ -341,9 +391,8 @@ impl RedisSource {
                         .arg(g.count)
                         .arg("STREAMS")
                         .arg(&g.stream)
-                        .arg(&after)
-                        .query_async(&mut conn)
-                        .await?;
+                        .arg(&after);
+                    let (reply,): (Value,) = pipe.query_async(&mut conn).await?;
                     let entries = read_reply(reply, true);
                     let next = match entries.last() {
                         Some(last) => Phase::Pending(last.id.clone()),

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use weir::io::redis::{Acker, Entry, RedisSource, StreamGroup, is_transient};
+use weir::io::redis::{Acker, Entry, RedisSource, StreamGroup, consumer_connected, is_transient};
 use weir::prelude::*;
 use weir::window::windows_holding;
 
@@ -309,6 +309,15 @@ async fn connect(
             }
         }
     }
+}
+
+/// Whether the server lists a connection reading as this consumer (another process).
+pub(crate) async fn connected(input: &RedisInput) -> Result<bool, String> {
+    let client = redis::Client::open(input.target.server.as_str()).map_err(|e| e.to_string())?;
+    let group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer);
+    consumer_connected(&client, &group)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Connects to the stream and starts reading it.
