@@ -4,8 +4,7 @@
 //!   ms`, batched), creating the group if missing; after a restart it first re-reads the
 //!   entries it was given and never acknowledged; it claims the entries a dead consumer left
 //!   pending longer than an idle time (`XPENDING ... IDLE`, then `XCLAIM`; never its own,
-//!   which it still holds), when it finds nothing new and every half idle time under a steady
-//!   feed.
+//!   which it still holds).
 //! - [`Acker`]: acknowledges handled entries in batches (`XACK` with many ids), on a
 //!   connection of its own. Acknowledge an entry once everything derived from it has been
 //!   emitted: a crash before that re-delivers it (at least once), never loses it.

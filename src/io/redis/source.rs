@@ -10,7 +10,6 @@ use std::time::Duration;
 use futures_core::Stream;
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
-use tokio::time::Instant;
 
 use super::{Acker, RESPONSE_TIMEOUT, connect};
 use crate::concurrent::Backoff;
@@ -82,8 +81,7 @@ impl StreamGroup {
     }
 
     /// Claims the entries other consumers have left pending at least `idle` (a consumer
-    /// that died), whenever a read finds nothing new and at least every `idle / 2` while
-    /// reads find new entries; `None` never claims.
+    /// that died), whenever a read finds nothing new; `None` never claims.
     pub fn claim_idle(mut self, idle: Option<Duration>) -> Self {
         self.claim_idle = idle;
         self
@@ -230,11 +228,10 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<(Vec<Entry>, Phase)>> + Sen
 /// Three phases. First it re-reads its own pending entries (`XREADGROUP ... STREAMS s 0`,
 /// paged): the entries delivered to this consumer name before a restart and never
 /// acknowledged. Then it reads new entries (`>`), `count` at a time, each read blocking up to
-/// `block` on the server. Whenever a read comes back empty and `claim_idle` is set, and at
-/// least every half `claim_idle` while reads keep finding new entries, it claims the entries
-/// other consumers left pending at least that long (`XPENDING ... IDLE`, paged, then `XCLAIM`
-/// of those not its own: its own it still holds) and yields them before reading new ones
-/// again. One read is in flight at a time, started as
+/// `block` on the server. Whenever a read comes back empty and `claim_idle` is set, it claims
+/// the entries other consumers left pending at least that long (`XPENDING ... IDLE`, paged,
+/// then `XCLAIM` of those not its own: its own it still holds) and
+/// yields them before reading new ones again. One read is in flight at a time, started as
 /// soon as the buffer is half empty, so that the next batch travels while this one is
 /// handled; the entries are yielded one per poll.
 ///
@@ -259,8 +256,6 @@ pub struct RedisSource {
     until_idle: bool,
     done: bool,
     read: u64,
-    /// When the last claim pass started (or the source did).
-    claimed_at: Instant,
 }
 
 impl fmt::Debug for RedisSource {
@@ -310,7 +305,6 @@ impl RedisSource {
             until_idle: false,
             done: false,
             read: 0,
-            claimed_at: Instant::now(),
         };
         Ok((source, acker))
     }
@@ -350,16 +344,6 @@ impl RedisSource {
                 (&self.phase, &next),
                 (Phase::New | Phase::Claim(_), Phase::New)
             );
-        // A steady feed never finds nothing new: claims also run every half claim time.
-        let next = match (next, self.group.claim_idle) {
-            (Phase::New, Some(claim)) if self.claimed_at.elapsed() >= claim / 2 => {
-                Phase::Claim("-".to_owned())
-            }
-            (next, _) => next,
-        };
-        if matches!(&next, Phase::Claim(from) if from == "-") {
-            self.claimed_at = Instant::now();
-        }
         self.phase = next;
         if idle && self.until_idle {
             self.done = true;
