@@ -883,3 +883,55 @@ fn a_consumer_name_in_use_is_refused_unless_forced() {
     });
     run_ok(&[&args[..], &["--until-idle"]].concat());
 }
+
+#[test]
+fn late_readings_go_out_in_batches_not_all_at_the_end() {
+    let server = Server::start();
+    let mut conn = server.client().get_connection().unwrap();
+    // One event far ahead, then 30 000 behind it: late, every one, and no window closes
+    // while they are read.
+    let mut pipe = redis::pipe();
+    pipe.cmd("XADD")
+        .arg("events")
+        .arg("*")
+        .arg(&[("timestamp", "10000000"), ("source", "s"), ("value", "1")])
+        .ignore();
+    for _ in 0..30_000 {
+        pipe.cmd("XADD")
+            .arg("events")
+            .arg("*")
+            .arg(&[("timestamp", "1000"), ("source", "s"), ("value", "2")])
+            .ignore();
+    }
+    let () = pipe.query(&mut conn).unwrap();
+    let from = format!("{}/events", url(&server));
+    let to = format!("{}/partials", url(&server));
+    let out = run_ok(&[
+        "run",
+        "--from",
+        &from,
+        "--consumer",
+        "a",
+        "--to",
+        &to,
+        "--until-idle",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 processed, 30000 late"), "{stderr}");
+    // The late readings are written as partials of their window a batch (1 024) at a time,
+    // so that the consumer never holds more: 30 of them at least.
+    let reply: redis::streams::StreamRangeReply = query(
+        &server,
+        redis::cmd("XRANGE").arg("partials").arg("-").arg("+"),
+    );
+    let late_partials = reply
+        .ids
+        .iter()
+        .filter(|e| e.get::<String>("kind").as_deref() == Some("partial"))
+        .filter(|e| {
+            e.get::<String>("data")
+                .is_some_and(|d| d.contains("\"window_start\":1000,"))
+        })
+        .count();
+    assert!(late_partials >= 29, "{late_partials} late partials");
+}

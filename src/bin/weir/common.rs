@@ -139,7 +139,7 @@ pub(crate) fn unsupported(command: &str) -> ExitCode {
 }
 
 /// Items taken per batch at most.
-const MAX_BATCH: usize = 1_024;
+pub(crate) const MAX_BATCH: usize = 1_024;
 
 /// Takes the items of `stream` that are ready into `batch`: `Ready(true)` when the stream
 /// ended, `Ready(false)` with items (at most [`MAX_BATCH`]), `Pending` (the waker registered)

@@ -21,6 +21,7 @@
 use std::future::poll_fn;
 use std::pin::pin;
 use std::process::ExitCode;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -28,7 +29,7 @@ use tokio::time::{Interval, MissedTickBehavior, interval};
 use weir::StatsHandle;
 
 use crate::admission::{Admission, Buffer};
-use crate::common::{failure, pull, write_failure};
+use crate::common::{MAX_BATCH, failure, pull, write_failure};
 use crate::observe::{self, InputTime, Point, RedisCounts, Snapshot, Watching};
 use crate::reading::{Reading, Readings, Tally};
 use crate::sink::{Batch, Sink};
@@ -185,7 +186,12 @@ pub(crate) async fn run(
         loop {
             let ended = tokio::select! {
                 biased;
-                ended = poll_fn(|cx| pull(windows.as_mut(), &mut batch, cx)) => ended,
+                ended = poll_fn(|cx| match pull(windows.as_mut(), &mut batch, cx) {
+                    // Late readings for the sink: handed on in batches too, not left to
+                    // pile up while no window closes.
+                    Poll::Pending if late_rx.len() >= MAX_BATCH => Poll::Ready(false),
+                    poll => poll,
+                }) => ended,
                 () = tick(&mut heartbeat) => false,
                 () = tick(&mut publishing) => false,
             };
