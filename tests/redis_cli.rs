@@ -242,10 +242,17 @@ fn a_consumer_killed_mid_run_loses_nothing() {
     let mut a = spawn(&args("a"));
     let b = spawn(&args("b"));
     // Kill a once windows have been written (about two of the ten each), with entries in
-    // hand.
-    wait_until("windows written", || {
-        written(&server) >= 40 && pending(&server, "g", Some("a"), 0) > 0
-    });
+    // hand: frozen first, so that what it holds cannot change between the look and the kill.
+    loop {
+        wait_until("windows written", || {
+            written(&server) >= 40 && pending(&server, "g", Some("a"), 0) > 0
+        });
+        signal(&a, "STOP");
+        if pending(&server, "g", Some("a"), 0) > 0 {
+            break;
+        }
+        signal(&a, "CONT");
+    }
     a.kill().unwrap();
     a.wait().unwrap();
     let unacked_at_kill = pending(&server, "g", Some("a"), 0);
@@ -449,8 +456,14 @@ fn consumers_ride_out_a_server_restart() {
 }
 
 fn interrupt(child: &Child) {
+    signal(child, "INT");
+}
+
+/// Sends `child` the signal `name` (`INT`, `STOP`, `CONT`...).
+fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
         .status()
         .unwrap();
     assert!(status.success());
