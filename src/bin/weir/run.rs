@@ -73,8 +73,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1 << 20)]
     pub max_line: usize,
     /// Read the events from a Redis stream instead of files, through a consumer group
-    /// (needs weir built with `--features redis`): `redis://HOST:PORT/STREAM`, entries with
-    /// the fields `value`, `source` and `timestamp` (ms; optional: the time of reading).
+    /// (needs weir built with `--features redis`): `redis://[USER:PASSWORD@]HOST:PORT/STREAM`
+    /// (the password is shown nowhere), entries with the fields `value`, `source` and
+    /// `timestamp` (ms; optional: the time of reading).
     #[arg(long, conflicts_with = "files", help_heading = "Redis")]
     pub from: Option<String>,
     /// The consumer group to read in (created if missing, reading the stream from its
@@ -135,9 +136,11 @@ larger than --window).
 With --from redis://..., the summary counts entries:
   entries read = events + malformed + duplicates skipped
 and says how many were acknowledged and dead-lettered (malformed and rejected entries go to
-STREAM:dead with the reason). Exit status 1 also when the server stayed out of reach for
---give-up-after; entries not yet acknowledged then stay pending for a restart or another
-consumer.";
+STREAM:dead with the reason). Exit status 1 also when the server stayed out of reach (or
+stopped answering) for --give-up-after, or at once when it refused the password or the
+stream's key is of another type; entries not yet acknowledged then stay pending for a
+restart or another consumer. Exit status 2 when the server lists a connection reading as
+--consumer already (another weir process; --force reads anyway).";
 
 /// What `--by` groups on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
