@@ -61,13 +61,17 @@ impl Combiner {
     /// done with (to acknowledge now) rather than held in an open window.
     pub(super) fn take(&mut self, consumer: &str, report: Report, id: &str) -> bool {
         let now = Instant::now();
+        // A consumer first heard from through a partial holds windows back from the start
+        // until a marker says how far it got: a combiner started again re-reads the partials
+        // it had not written yet, but not the markers, which it acknowledged at once.
+        let first_partial = matches!(report, Report::Partial(_));
         let state = self
             .consumers
             .entry(consumer.to_owned())
             .or_insert(Consumer {
                 before: 0,
                 seen: now,
-                holding: false,
+                holding: first_partial,
                 ended: false,
             });
         state.seen = now;
@@ -282,6 +286,26 @@ mod tests {
         assert!(!c.take("a", partial(10, 20, 1.0), "4"));
         assert!(c.take("b", partial(0, 10, 1.0), "5"));
         assert_eq!(c.late, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restarted_combiner_waits_for_consumers_it_knows_only_from_partials() {
+        // Started again: it re-reads a's and b's partials of windows it had not written, but
+        // none of their markers.
+        let mut c = combiner(5_000);
+        assert!(!c.take("a", partial(0, 10, 1.0), "1"));
+        assert!(!c.take("b", partial(10, 20, 1.0), "2"));
+        // Their progress is unknown: nothing is final.
+        assert_eq!(c.frontier(), 0);
+        assert!(c.close(c.frontier()).is_empty());
+        // a says it is past both windows and holds nothing; b, that it holds events from 15.
+        c.take("a", settled(30, false), "3");
+        c.take("b", settled(15, true), "4");
+        assert_eq!(c.frontier(), 15);
+        assert_eq!(c.close(15).len(), 1);
+        // b never says more (it died): after the timeout, it no longer holds windows back.
+        tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
+        assert_eq!(c.frontier(), u64::MAX);
     }
 
     #[tokio::test(start_paused = true)]

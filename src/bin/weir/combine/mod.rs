@@ -11,7 +11,9 @@
 //! claims its entries writes their partials). A window is final once it ends before the
 //! least settled time of the consumers that count (with `--lateness`, also once it ends that
 //! long before the most settled one); when no consumer counts, every window is: each
-//! consumer has written all it read. A consumer that writes again after its end marker was
+//! consumer has written all it read. A consumer first heard from through a partial (as a
+//! combiner started again hears of every consumer whose partials it had not written: it
+//! acknowledged their markers) counts from the start until a marker of its says otherwise. A consumer that writes again after its end marker was
 //! started again. Final windows are written in order of their end, then their key, and the
 //! partials they merged are acknowledged after the write; a partial that comes for a window
 //! already written is late: counted, reported, acknowledged. On SIGINT or SIGTERM it stops
