@@ -11,7 +11,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use tokio::sync::watch;
 
-use super::Snapshot;
+use super::{InputTime, Snapshot};
 
 /// The registry of a command's metrics: the snapshot's counts, and the histogram of the
 /// sink's write times.
@@ -33,18 +33,35 @@ struct Counts {
     snapshots: watch::Receiver<Snapshot>,
 }
 
-/// A counter of `value`, labelled.
+/// A counter with one label: a sample per `(label value, count)`.
 fn counter(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    family: &[(&str, &[(&'static str, u64)])],
+    (label, values): (&str, &[(&str, u64)]),
 ) -> Result<(), std::fmt::Error> {
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (label, values) in family {
-        for (value, n) in values.iter() {
-            let labels = [(*label, *value)];
-            ConstCounter::new(*n).encode(metric.encode_family(&labels)?)?;
+    for &(value, n) in values {
+        ConstCounter::new(n).encode(metric.encode_family(&[(label, value)])?)?;
+    }
+    Ok(())
+}
+
+/// A gauge in seconds with an `input` label: `seconds(watermark)` for each input that has a
+/// watermark.
+fn per_input(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    inputs: &[InputTime],
+    seconds: impl Fn(f64) -> f64,
+) -> Result<(), std::fmt::Error> {
+    let mut metric =
+        encoder.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Gauge)?;
+    for input in inputs {
+        if let Some(w) = input.watermark {
+            let labels = [("input", input.name.as_str())];
+            ConstGauge::new(seconds(w as f64 / 1_000.0)).encode(metric.encode_family(&labels)?)?;
         }
     }
     Ok(())
@@ -95,51 +112,39 @@ impl Collector for Counts {
             e,
             "weir_events",
             "Events by what became of them; malformed counts the units that were not events",
-            &[("outcome", &s.outcomes)],
+            ("outcome", &s.outcomes),
         )?;
         if !s.not_events.is_empty() {
             counter(
                 e,
                 "weir_not_events",
                 "Units read that were not events, by kind",
-                &[("kind", &s.not_events)],
+                ("kind", &s.not_events),
             )?;
         }
         counter(
             e,
             "weir_dropped",
             "Events dropped, by the policy that dropped them",
-            &[("policy", &s.dropped_by)],
+            ("policy", &s.dropped_by),
         )?;
         total(e, "weir_windows_emitted", "Windows emitted", s.windows)?;
+        let now = s.at as f64 / 1_000.0;
         if !s.inputs.is_empty() {
-            let now = s.at as f64 / 1_000.0;
-            let mut watermark = e.encode_descriptor(
+            per_input(
+                e,
                 "weir_input_watermark",
                 "Each input's watermark: its latest event time less the allowed lateness",
-                Some(&Unit::Seconds),
-                MetricType::Gauge,
+                &s.inputs,
+                |w| w,
             )?;
-            for input in &s.inputs {
-                if let Some(w) = input.watermark {
-                    let labels = [("input", input.name.as_str())];
-                    ConstGauge::new(w as f64 / 1_000.0)
-                        .encode(watermark.encode_family(&labels)?)?;
-                }
-            }
-            let mut lag = e.encode_descriptor(
+            per_input(
+                e,
                 "weir_input_lag",
                 "How far each input's watermark is behind the wall clock",
-                Some(&Unit::Seconds),
-                MetricType::Gauge,
+                &s.inputs,
+                |w| now - w,
             )?;
-            for input in &s.inputs {
-                if let Some(w) = input.watermark {
-                    let labels = [("input", input.name.as_str())];
-                    let behind = now - w as f64 / 1_000.0;
-                    ConstGauge::new(behind).encode(lag.encode_family(&labels)?)?;
-                }
-            }
         }
         if let Some(w) = s.watermark {
             let w = w as f64 / 1_000.0;
@@ -155,7 +160,7 @@ impl Collector for Counts {
                 "weir_windows_lag",
                 "How far the windows' watermark is behind the wall clock",
                 Some(&Unit::Seconds),
-                s.at as f64 / 1_000.0 - w,
+                now - w,
             )?;
         }
         if let Some((held, capacity)) = s.buffer {
@@ -193,14 +198,14 @@ impl Collector for Counts {
                 "weir_redis_retries",
                 "Redis commands sent again after a failure: reads, acknowledgements with their \
                  dead-letter writes, and writes of windows to a stream",
-                &[(
+                (
                     "op",
                     &[
                         ("read", r.read_retries),
                         ("acknowledge", r.ack_retries),
                         ("write", r.write_retries),
                     ],
-                )],
+                ),
             )?;
             total(
                 e,
