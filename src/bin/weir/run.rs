@@ -338,7 +338,6 @@ mod from_redis {
         };
         let give_up = args.give_up_after.unwrap_or(DEFAULT_GIVE_UP_AFTER);
         let input = RedisInput {
-            from: target.shown.clone(),
             target,
             group: args
                 .group
@@ -362,7 +361,7 @@ mod from_redis {
                             "consumer {consumer} of group {} on {}: the server lists a \
                              connection reading as it (another weir process); give another \
                              --consumer, or --force if that process will not read again",
-                            input.group, input.from
+                            input.group, input.target.shown
                         ),
                     );
                 }
@@ -381,9 +380,8 @@ mod from_redis {
                 Err(e) => return write_failure("run", &e),
             },
             Some(target) => {
-                let text = &target.shown;
                 let geometry = (windows.size, windows.slide);
-                let partials = Partials::connect(target, text, &consumer, give_up, geometry, by);
+                let partials = Partials::connect(target, &consumer, give_up, geometry, by);
                 match partials.await {
                     Ok(partials) => Sink::Partials(partials),
                     Err(e) => return failure("run", e),

@@ -41,11 +41,9 @@ pub(crate) struct Partials {
 }
 
 impl Partials {
-    /// Connects to `target` (given as `to`); a failed write is tried again for about
-    /// `give_up`.
+    /// Connects to `target`; a failed write is tried again for about `give_up`.
     pub(crate) async fn connect(
         target: &Target,
-        to: &str,
         consumer: &str,
         give_up: Duration,
         (size, slide): (u64, u64),
@@ -55,6 +53,7 @@ impl Partials {
             let client = redis::Client::open(target.server.as_str())?;
             RedisSink::connect(&client, &target.stream).await
         };
+        let to = &target.shown;
         let sink = sink.await.map_err(|e| format!("{to}: {e}"))?;
         Ok(Partials {
             sink: sink.backoff(retries_over(give_up)),

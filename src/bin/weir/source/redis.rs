@@ -33,8 +33,7 @@ use crate::redis::{NOT_UTF8, Resilient, Target, block, retries_over, waits};
 
 /// Where and how to read: `weir run`'s Redis flags.
 pub(crate) struct RedisInput {
-    /// The address as given, for reports.
-    pub(crate) from: String,
+    /// The stream; reports name it by `target.shown`.
     pub(crate) target: Target,
     pub(crate) group: String,
     pub(crate) consumer: String,
@@ -169,13 +168,20 @@ struct Admit {
 }
 
 impl Admit {
+    /// Counts an entry read, and what became of it: one update of the progress per entry.
+    fn count(&self, outcome: impl FnOnce(&mut Progress)) {
+        self.progress.update(|p| {
+            p.tally.read += 1;
+            outcome(p);
+        });
+    }
+
     fn take(&mut self, entry: Entry) -> Option<Reading> {
-        self.progress.update(|p| p.tally.read += 1);
         let mut held = self.held.borrow_mut();
         held.read_any = true;
         // Only an entry delivered before can be one this consumer holds.
         if entry.redelivered && held.contains(&entry.id) {
-            self.progress.update(|p| p.tally.duplicates += 1);
+            self.count(|p| p.tally.duplicates += 1);
             return None;
         }
         match read_entry(&entry, &self.rules, &mut self.names.borrow_mut()) {
@@ -185,22 +191,22 @@ impl Admit {
                     .map_or(0, |(_, end)| end);
                 held.hold(last_end, entry.id);
                 let ts = reading.timestamp;
-                self.progress.update(|p| p.latest = p.latest.max(Some(ts)));
+                self.count(|p| p.latest = p.latest.max(Some(ts)));
                 Some(reading)
             }
             Ok(None) => {
-                self.progress.update(|p| p.tally.filtered += 1);
+                self.count(|p| p.tally.filtered += 1);
                 self.acker.ack(entry.id);
                 None
             }
             Err((why, text)) => {
                 let what = match why {
                     Rejection::Malformed => {
-                        self.progress.update(|p| p.tally.malformed += 1);
+                        self.count(|p| p.tally.malformed += 1);
                         "malformed"
                     }
                     Rejection::Ahead => {
-                        self.progress.update(|p| p.tally.ahead += 1);
+                        self.count(|p| p.tally.ahead += 1);
                         "rejected"
                     }
                 };
@@ -325,7 +331,7 @@ pub(super) async fn open(
     input: RedisInput,
     rules: Rules,
 ) -> Result<(impl Readings, Rc<RefCell<SourceNames>>, Acks), String> {
-    let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", input.from);
+    let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", input.target.shown);
     let client = redis::Client::open(input.target.server.as_str()).map_err(|e| failed(&e))?;
     let group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer)
         .claim_idle(Some(input.claim_idle))
@@ -339,7 +345,7 @@ pub(super) async fn open(
     } else {
         source
     };
-    let (resilient, gave_up) = Resilient::new(source, input.from.clone(), input.give_up);
+    let (resilient, gave_up) = Resilient::new(source, input.target.shown.clone(), input.give_up);
     let read_retries = resilient.retries();
     let held = Rc::new(RefCell::new(Held::default()));
     let names = Rc::new(RefCell::new(SourceNames::default()));
@@ -356,7 +362,7 @@ pub(super) async fn open(
     };
     let readings = resilient.filter_map(move |entry| admit.take(entry));
     let acks = Acks {
-        from: input.from,
+        from: input.target.shown,
         consumer: input.consumer,
         acker,
         held,
