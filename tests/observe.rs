@@ -9,19 +9,11 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::watched::{Watched, summary_count};
+use common::watched::{Watched, assert_outcomes_are_the_summary, run_watched, summary_count};
 
 #[test]
 fn the_final_metrics_are_the_summary_s_counts() {
-    let weir = Watched::start(&[
-        "run",
-        "examples/data/events.jsonl",
-        "--metrics-linger",
-        "60s",
-    ]);
-    let m = weir.final_metrics();
-    let ended = weir.wait(Duration::from_secs(30));
-    assert!(ended.status.success(), "{}", ended.stderr);
+    let (m, ended) = run_watched(&["run", "examples/data/events.jsonl"]);
     // The shipped example, exactly: 8 lines, 1 malformed, 6 processed, 1 late, 3 windows.
     assert_eq!(m.get("weir_lines_read_total"), 8.0);
     assert_eq!(m.outcome("processed"), 6);
@@ -29,21 +21,19 @@ fn the_final_metrics_are_the_summary_s_counts() {
     assert_eq!(m.outcome("malformed"), 1);
     assert_eq!(m.get("weir_windows_emitted_total"), 3.0);
     assert_eq!(ended.stdout.lines().count(), 3);
-    for (outcome, summary) in [
-        ("processed", "processed"),
-        ("late", "late"),
-        ("dropped", "dropped"),
-        ("filtered", "filtered"),
-        ("too_far_ahead", "too far ahead"),
-        ("outside_windows", "outside every window"),
-        ("malformed", "malformed"),
-    ] {
-        assert_eq!(
-            m.outcome(outcome),
-            summary_count(&ended.stderr, summary),
-            "{outcome}"
-        );
-    }
+    assert_outcomes_are_the_summary(
+        &m,
+        &ended.stderr,
+        &[
+            ("processed", "processed"),
+            ("late", "late"),
+            ("dropped", "dropped"),
+            ("filtered", "filtered"),
+            ("too_far_ahead", "too far ahead"),
+            ("outside_windows", "outside every window"),
+            ("malformed", "malformed"),
+        ],
+    );
     assert_eq!(
         m.get("weir_lines_read_total") as u64,
         summary_count(&ended.stderr, "lines read")
@@ -71,7 +61,7 @@ fn every_drop_is_counted_by_its_policy() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("drops.jsonl");
     std::fs::write(&path, events).unwrap();
-    let weir = Watched::start(&[
+    let (m, ended) = run_watched(&[
         "run",
         path.to_str().unwrap(),
         "--sample",
@@ -80,12 +70,7 @@ fn every_drop_is_counted_by_its_policy() {
         "10",
         "--buffer",
         "100000",
-        "--metrics-linger",
-        "60s",
     ]);
-    let m = weir.final_metrics();
-    let ended = weir.wait(Duration::from_secs(30));
-    assert!(ended.status.success(), "{}", ended.stderr);
     let sampled = m.get("weir_dropped_total{policy=\"sample\"}") as u64;
     let buffer = m.get("weir_dropped_total{policy=\"drop_oldest\"}") as u64;
     // Values 0..9 of each hundred are filtered; about half the rest are sampled out.

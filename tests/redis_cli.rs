@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::redis_server::Server;
-use common::watched::{Watched, summary_count};
+use common::watched::{Watched, assert_outcomes_are_the_summary, run_watched, summary_count};
 
 const WEIR: &str = env!("CARGO_BIN_EXE_weir");
 const EVENTS: u64 = 100_000;
@@ -118,6 +118,15 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "waited 60 s for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether the group of `events` (the only one) has been delivered all `EVENTS` entries.
+fn every_entry_read(server: &Server) -> bool {
+    let info: redis::streams::StreamInfoGroupsReply =
+        query(server, redis::cmd("XINFO").arg("GROUPS").arg("events"));
+    info.groups
+        .first()
+        .is_some_and(|g| g.entries_read == Some(EVENTS as usize))
 }
 
 /// Entries in the stream `partials`.
@@ -345,7 +354,7 @@ fn malformed_entries_are_dead_lettered_counted_and_acknowledged() {
 fn a_consumer_gives_up_with_status_1_when_the_server_stays_away() {
     let mut server = Server::start();
     let from = format!("{}/events", url(&server));
-    let child = weir(&[
+    let child = spawn(&[
         "run",
         "--from",
         &from,
@@ -353,11 +362,7 @@ fn a_consumer_gives_up_with_status_1_when_the_server_stays_away() {
         "c",
         "--give-up-after",
         "3s",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    ]);
     // Once its group (and with it the stream) exists, it is reading.
     wait_until("the stream created", || {
         query::<u64>(&server, redis::cmd("EXISTS").arg("events")) == 1
@@ -528,21 +533,11 @@ fn a_consumer_s_and_the_combiner_s_metrics_are_their_summaries() {
         format!("{}/events", url(&server)),
         format!("{}/partials", url(&server)),
     );
-    let mut args = consumer_args(&from, &to, "a");
-    args.extend(["--metrics-linger", "60s"]);
-    let consumer = Watched::start(&args);
-    let m = consumer.final_metrics();
-    let ended = consumer.wait(Duration::from_secs(60));
-    assert!(ended.status.success(), "{}", ended.stderr);
+    let (m, ended) = run_watched(&consumer_args(&from, &to, "a"));
     assert_eq!(m.get("weir_entries_read_total") as u64, EVENTS);
     assert_eq!(entries_read(&ended.stderr), EVENTS);
-    for outcome in ["processed", "late", "dropped", "filtered", "malformed"] {
-        assert_eq!(
-            m.outcome(outcome),
-            summary_count(&ended.stderr, outcome),
-            "{outcome}"
-        );
-    }
+    let same = ["processed", "late", "dropped", "filtered", "malformed"].map(|o| (o, o));
+    assert_outcomes_are_the_summary(&m, &ended.stderr, &same);
     assert_eq!(
         m.get("weir_redis_acknowledged_total") as u64,
         summary_count(&ended.stderr, "acknowledged")
@@ -552,17 +547,7 @@ fn a_consumer_s_and_the_combiner_s_metrics_are_their_summaries() {
     // The input's label carries no password (none here), only the stream's URL.
     assert!(m.0.keys().any(|k| k.contains(&format!("input=\"{from}\""))));
 
-    let combiner = Watched::start(&[
-        "combine",
-        "--from",
-        &to,
-        "--until-idle",
-        "--metrics-linger",
-        "60s",
-    ]);
-    let m = combiner.final_metrics();
-    let ended = combiner.wait(Duration::from_secs(60));
-    assert!(ended.status.success(), "{}", ended.stderr);
+    let (m, ended) = run_watched(&["combine", "--from", &to, "--until-idle"]);
     let read = m.get("weir_entries_read_total") as u64;
     assert_eq!(read, written(&server));
     assert_eq!(
@@ -652,7 +637,7 @@ fn a_frozen_server_is_given_up_on() {
     let server = Server::start();
     produce(&server);
     let from = format!("{}/events", url(&server));
-    let consumer = weir(&[
+    let consumer = spawn(&[
         "run",
         "--from",
         &from,
@@ -660,19 +645,9 @@ fn a_frozen_server_is_given_up_on() {
         "a",
         "--give-up-after",
         "2s",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    ]);
     // Once it has read everything (nothing left undelivered), the server stops answering.
-    wait_until("the entries read", || {
-        let info: redis::streams::StreamInfoGroupsReply =
-            query(&server, redis::cmd("XINFO").arg("GROUPS").arg("events"));
-        info.groups
-            .first()
-            .is_some_and(|g| g.entries_read == Some(EVENTS as usize))
-    });
+    wait_until("every entry read", || every_entry_read(&server));
     server.signal("STOP");
     let start = Instant::now();
     let out = consumer.wait_with_output().unwrap();
@@ -710,13 +685,7 @@ fn acknowledgements_wait_for_a_server_loading_its_data() {
         "--give-up-after",
         "30s",
     ]);
-    wait_until("every entry read", || {
-        let info: redis::streams::StreamInfoGroupsReply =
-            query(&server, redis::cmd("XINFO").arg("GROUPS").arg("events"));
-        info.groups
-            .first()
-            .is_some_and(|g| g.entries_read == Some(EVENTS as usize))
-    });
+    wait_until("every entry read", || every_entry_read(&server));
     // The consumer stops while the server loads: the entries of its open windows are
     // acknowledged as the server answers LOADING, for seconds.
     server.restart_loading();
@@ -865,11 +834,7 @@ fn a_consumer_name_in_use_is_refused_unless_forced() {
     produce(&server);
     let from = format!("{}/events", url(&server));
     let args = ["run", "--from", &from, "--consumer", "a"];
-    let mut first = weir(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut first = spawn(&args);
     wait_until("a reading", || {
         let clients: String = query(&server, redis::cmd("CLIENT").arg("LIST"));
         clients.contains("name=weir:events:weir:a ")

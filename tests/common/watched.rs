@@ -132,6 +132,24 @@ impl Drop for Watched {
     }
 }
 
+/// Runs `weir ARGS --metrics 127.0.0.1:0 --metrics-linger 60s` to its end, which must be a
+/// success: its last exposition (read once it ended), and what it wrote.
+pub fn run_watched(args: &[&str]) -> (Metrics, Ended) {
+    let weir = Watched::start(&[args, &["--metrics-linger", "60s"]].concat());
+    let metrics = weir.final_metrics();
+    let ended = weir.wait(Duration::from_secs(60));
+    assert!(ended.status.success(), "{}", ended.stderr);
+    (metrics, ended)
+}
+
+/// Checks each `weir_events_total{outcome="OUTCOME"}` against the summary's `N WORDS`.
+pub fn assert_outcomes_are_the_summary(metrics: &Metrics, stderr: &str, pairs: &[(&str, &str)]) {
+    for &(outcome, words) in pairs {
+        let summary = summary_count(stderr, words);
+        assert_eq!(metrics.outcome(outcome), summary, "{outcome}: {stderr}");
+    }
+}
+
 /// A loopback port free a moment ago.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
