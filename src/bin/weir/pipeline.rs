@@ -35,7 +35,7 @@ use crate::reading::{Reading, Readings, Tally};
 use crate::sink::{Batch, Sink};
 use crate::source::{Origin, Source};
 use crate::until_signal::Stop;
-use crate::windows::{Closed, Windows};
+use crate::windows::{Closed, Open, Windows};
 
 /// Every count of a run, each read from the stage that keeps it: what the summary prints
 /// and the metrics show.
@@ -58,6 +58,34 @@ struct Counts {
 }
 
 impl Counts {
+    /// The counts the windows, the shedding stages, the buffer and the pipeline keep, with
+    /// the source's `tally` and `redis` counts.
+    fn read(
+        windows: &Open,
+        dropped: &[(&'static str, StatsHandle)],
+        buffered: Option<&(StatsHandle, usize)>,
+        emitted: u64,
+        (tally, redis): (Tally, Option<RedisCounts>),
+    ) -> Counts {
+        Counts {
+            tally,
+            windowed: windows.windowed(),
+            late: windows.late(),
+            outside: windows.outside(),
+            watermark: windows.watermark(),
+            dropped_by: dropped
+                .iter()
+                .map(|(policy, h)| (*policy, h.dropped() as u64))
+                .collect(),
+            emitted,
+            buffer: buffered.map(|(stats, capacity)| {
+                let held = stats.received() - stats.processed() - stats.dropped();
+                (held as u64, *capacity as u64)
+            }),
+            redis,
+        }
+    }
+
     fn dropped(&self) -> u64 {
         self.dropped_by.iter().map(|(_, n)| n).sum()
     }
@@ -112,28 +140,12 @@ impl Counts {
     }
 }
 
-/// What the shedding stages dropped, by policy.
-fn dropped_by(handles: &[(&'static str, StatsHandle)]) -> Vec<(&'static str, u64)> {
-    handles
-        .iter()
-        .map(|(policy, h)| (*policy, h.dropped() as u64))
-        .collect()
-}
-
 /// A Redis source's counts, with the sink's write retries.
 fn with_writes(counts: RedisCounts, sink: &Sink) -> RedisCounts {
     RedisCounts {
         write_retries: sink.retried(),
         ..counts
     }
-}
-
-/// The events held in the buffer, and its capacity.
-fn fill(buffer: Option<&(StatsHandle, usize)>) -> Option<(u64, u64)> {
-    buffer.map(|(stats, capacity)| {
-        let held = stats.received() - stats.processed() - stats.dropped();
-        (held as u64, *capacity as u64)
-    })
 }
 
 /// The windows of `rows` as the page draws them.
@@ -233,17 +245,10 @@ pub(crate) async fn run(
                 }
                 if w.observer.due() {
                     let progress = control.progress();
-                    let counts = Counts {
-                        tally: progress.tally,
-                        windowed: windows.windowed(),
-                        late: windows.late(),
-                        outside: windows.outside(),
-                        watermark: windows.watermark(),
-                        dropped_by: dropped_by(&dropped),
-                        emitted,
-                        buffer: fill(buffered.as_ref()),
-                        redis: progress.redis.map(|r| with_writes(r, &sink)),
-                    };
+                    let redis = progress.redis.map(|r| with_writes(r, &sink));
+                    let source = (progress.tally, redis);
+                    let counts =
+                        Counts::read(&windows, &dropped, buffered.as_ref(), emitted, source);
                     let snapshot = counts.snapshot(&progress.origin, progress.inputs, lateness);
                     w.observer.publish(snapshot);
                 }
@@ -270,26 +275,22 @@ pub(crate) async fn run(
     if let Err(status) = outcome {
         return status;
     }
-    let (windowed, late, outside) = (windows.windowed(), windows.late(), windows.outside());
-    let watermark = windows.watermark();
-    // The readings dropped: the source's stages hold their final counts.
+    // The source's part comes once its readings are dropped, with the windows.
+    let mut counts = Counts::read(
+        &windows,
+        &dropped,
+        buffered.as_ref(),
+        emitted,
+        (Tally::default(), None),
+    );
     drop(windows);
     let inputs = control.progress().inputs;
     let finished = match control.finish().await {
         Ok(finished) => finished,
         Err(e) => return failure("run", e),
     };
-    let counts = Counts {
-        tally: finished.tally,
-        windowed,
-        late,
-        outside,
-        watermark,
-        dropped_by: dropped_by(&dropped),
-        emitted,
-        buffer: fill(buffered.as_ref()),
-        redis: finished.redis.map(|r| with_writes(r, &sink)),
-    };
+    counts.tally = finished.tally;
+    counts.redis = finished.redis.map(|r| with_writes(r, &sink));
     report!("{}", summary(&counts, &finished.origin, sink.written()));
     if let Some(w) = watching {
         let snapshot = counts.snapshot(&finished.origin, inputs, lateness);
