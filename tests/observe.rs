@@ -153,14 +153,16 @@ fn bad_requests_get_errors_and_hold_nothing_up() {
     );
     assert_eq!(status(&post), "HTTP/1.1 405 Method Not Allowed");
     assert!(post.contains("allow: GET"), "{post}");
+    // A head over the 16 KiB accepted (small enough that the whole request is sent before
+    // the answer, which a larger one could overtake and reset).
     let huge = format!(
         "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
-        "a".repeat(1 << 20)
+        "a".repeat(20 << 10)
     );
     let huge = exchange(&addr, huge.as_bytes());
-    assert!(
-        huge.is_empty() || status(&huge) == "HTTP/1.1 431 Request Header Fields Too Large",
-        "{huge}"
+    assert_eq!(
+        status(&huge),
+        "HTTP/1.1 431 Request Header Fields Too Large"
     );
     // Clients that send half a request, or open the events and never read them, hold only
     // their own connections: the metrics are served at once meanwhile.
