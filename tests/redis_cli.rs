@@ -694,6 +694,20 @@ fn acknowledgements_wait_for_a_server_loading_its_data() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     server.wait_loaded();
+    // Every entry it received is acknowledged. A read the server answered just before it was
+    // killed may have lost its reply: those entries stay pending for this consumer.
+    let read = entries_read(&stderr);
+    assert_eq!(summary_count(&stderr, "acknowledged"), read, "{stderr}");
+    let in_flight = EVENTS - read;
+    assert_eq!(
+        pending(&server, "weir", None, 0) as u64,
+        in_flight,
+        "{stderr}"
+    );
+    // Started again, the consumer re-reads them first.
+    let again = run_ok(&["run", "--from", &from, "--consumer", "a", "--until-idle"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(entries_read(&stderr), in_flight, "{stderr}");
     assert_eq!(pending(&server, "weir", None, 0), 0, "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
