@@ -9,9 +9,10 @@
 //!     -> Sink (sink/)                JSON lines, or partials for `weir combine`
 //! ```
 //!
-//! [`run`] drives it: it takes the windows ready in batches, hands each batch to the sink,
-//! then tells the source which windows are written (so that it can acknowledge what they
-//! held). Each stage keeps its own counts and the run only reads them: the source's
+//! [`run`] drives it: it takes the windows ready in batches and hands each batch to the sink
+//! with the source's entries it is the last word on ([`Control::done`](crate::source::Control::done)):
+//! a sink that commits them acknowledges them in the same transaction as the batch (partials),
+//! otherwise they are acknowledged once the batch is written. Each stage keeps its own counts and the run only reads them: the source's
 //! [`Tally`] (through [`Control::progress`](crate::source::Control::progress)), the drops by
 //! the handles of the shedding stages, the readings that reached the windows by
 //! [`Counting`](crate::windows::Counting), late and outside by the windows. They are read
@@ -140,9 +141,11 @@ impl Counts {
     }
 }
 
-/// A Redis source's counts, with the sink's write retries.
+/// A Redis source's counts, with the sink's write retries and the entries its commits
+/// acknowledged.
 fn with_writes(counts: RedisCounts, sink: &Sink) -> RedisCounts {
     RedisCounts {
+        acknowledged: counts.acknowledged + sink.acknowledged(),
         write_retries: sink.retried(),
         ..counts
     }
@@ -218,6 +221,8 @@ pub(crate) async fn run(
             } else {
                 windows.settled_before()
             };
+            // The entries this batch is the last word on: acknowledged with it or after it.
+            let done = control.done((!ended).then_some(settled));
             let written = sink.write(Batch {
                 windows: &batch,
                 late: &late,
@@ -225,6 +230,7 @@ pub(crate) async fn run(
                 settled,
                 holding: !ended && control.holding(settled),
                 ended,
+                done: &done,
             });
             if let Some(writing) = &writing {
                 writing.start();
@@ -236,6 +242,9 @@ pub(crate) async fn run(
             }
             if let Err(e) = written {
                 return Err(write_failure("run", &e));
+            }
+            if !sink.commits() {
+                control.acknowledge(done);
             }
             emitted += batch.len() as u64;
             if let Some(w) = &mut watching {
@@ -255,7 +264,6 @@ pub(crate) async fn run(
             }
             batch.clear();
             late.clear();
-            control.release((!ended).then(|| windows.settled_before()));
             if ended {
                 break;
             }

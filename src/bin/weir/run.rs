@@ -311,6 +311,7 @@ mod from_redis {
     use crate::source;
     use crate::source::redis::RedisInput;
     use crate::windows::Windows;
+    use weir::io::redis::StreamGroup;
 
     use super::{DEFAULT_CLAIM_IDLE, DEFAULT_GIVE_UP_AFTER, DEFAULT_GROUP};
     use crate::until_signal::watch_signals;
@@ -336,6 +337,17 @@ mod from_redis {
             Ok(to) => to,
             Err(e) => return usage("run", &format!("--to: {e}")),
         };
+        if let Some(to) = to.as_ref().filter(|to| to.server != target.server) {
+            return usage(
+                "run",
+                &format!(
+                    "--to {} is not on the server of --from {}: the partials and the \
+                     acknowledgements of the entries they count are committed together, on \
+                     one server",
+                    to.shown, target.shown
+                ),
+            );
+        }
         let give_up = args.give_up_after.unwrap_or(DEFAULT_GIVE_UP_AFTER);
         let input = RedisInput {
             target,
@@ -368,6 +380,7 @@ mod from_redis {
                 Err(e) => report!("weir run: cannot tell whether {consumer} is in use: {e}"),
             }
         }
+        let group = StreamGroup::new(&input.target.stream, &input.group, &consumer);
         let stop = watch_signals();
         let source = match source::redis(input, admission.rules, &stop).await {
             Ok(source) => source,
@@ -381,7 +394,7 @@ mod from_redis {
             },
             Some(target) => {
                 let geometry = (windows.size, windows.slide);
-                let partials = Partials::connect(target, &consumer, give_up, geometry, by);
+                let partials = Partials::connect(target, &group, give_up, geometry, by);
                 match partials.await {
                     Ok(partials) => Sink::Partials(partials),
                     Err(e) => return failure("run", e),

@@ -8,6 +8,10 @@
 //! - [`Acker`]: acknowledges handled entries in batches (`XACK` with many ids), on a
 //!   connection of its own. Acknowledge an entry once everything derived from it has been
 //!   emitted: a crash before that re-delivers it (at least once), never loses it.
+//! - [`Committer`]: writes output entries and acknowledges the input entries they came from
+//!   in one transaction (a Lua script), refused when an entry was claimed by another
+//!   consumer meanwhile, numbered so that a commit retried after a lost reply is applied
+//!   once: exactly-once effects.
 //! - [`RedisSink`]: writes batches of entries with pipelined `XADD`s (one round trip per
 //!   batch), optionally trimming with `MAXLEN ~`, retrying a failed batch with backoff.
 //!
@@ -35,6 +39,7 @@
 //! ```
 
 mod ack;
+mod commit;
 mod sink;
 mod source;
 
@@ -81,5 +86,6 @@ pub fn is_transient(e: &RedisError) -> bool {
 }
 
 pub use ack::Acker;
+pub use commit::{Commit, Committer};
 pub use sink::RedisSink;
 pub use source::{Entry, RedisSource, StreamGroup, consumer_connected};

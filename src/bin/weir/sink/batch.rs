@@ -27,6 +27,9 @@ pub(crate) struct Batch<'a> {
     pub(crate) holding: bool,
     /// This is the last batch.
     pub(crate) ended: bool,
+    /// The input entries that are done with once this batch is written (only a sink that
+    /// [commits](super::Sink::commits) them reads them).
+    pub(crate) done: &'a [String],
 }
 
 /// Appends the JSON lines of `rows` to `text`, each ending in a newline: complete windows in

@@ -110,6 +110,25 @@ impl Sink {
         }
     }
 
+    /// Whether the sink acknowledges the batch's [`done`](Batch::done) entries itself, in
+    /// the transaction that writes the batch (else the pipeline acknowledges them after).
+    pub(crate) fn commits(&self) -> bool {
+        match self {
+            Sink::Lines { .. } => false,
+            #[cfg(feature = "redis")]
+            Sink::Partials(_) => true,
+        }
+    }
+
+    /// Entries the sink acknowledged in its commits so far.
+    pub(crate) fn acknowledged(&self) -> u64 {
+        match self {
+            Sink::Lines { .. } => 0,
+            #[cfg(feature = "redis")]
+            Sink::Partials(partials) => partials.acknowledged(),
+        }
+    }
+
     /// Writes a batch, through.
     pub(crate) async fn write(&mut self, batch: Batch<'_>) -> io::Result<()> {
         match self {

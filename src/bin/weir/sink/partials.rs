@@ -10,13 +10,20 @@
 //! from a consumer that died) are written as partials of their windows too: the combiner
 //! still counts them if it has not closed those windows. The last batch ends with an end
 //! marker.
+//!
+//! A batch is one commit ([`Committer`]): its partials and marker are written, and the input
+//! entries it is the last word on are acknowledged, in one transaction on the server that
+//! holds both streams. A commit is refused when one of those entries is no longer this
+//! consumer's (another consumer claimed it while this one was stopped): then nothing of it
+//! is applied, and the run ends with status 1, so that the entry is counted once, by the
+//! consumer that claimed it.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::time::Duration;
 
 use weir::event::SeverityAcc;
-use weir::io::redis::RedisSink;
+use weir::io::redis::{Commit, Committer, StreamGroup};
 use weir::window::{Aggregate, windows_holding};
 
 use super::batch::Batch;
@@ -29,7 +36,7 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// A stream of partials, written as one consumer.
 pub(crate) struct Partials {
-    sink: RedisSink,
+    committer: Committer,
     /// The stream's address as given, for reports.
     to: String,
     consumer: String,
@@ -37,32 +44,31 @@ pub(crate) struct Partials {
     size: u64,
     slide: u64,
     by: bool,
-    written: u64,
 }
 
 impl Partials {
-    /// Connects to `target`; a failed write is tried again for about `give_up`.
+    /// Connects to `target`, to commit partials with the acknowledgements of `input`'s
+    /// entries; a failed commit is tried again for about `give_up`.
     pub(crate) async fn connect(
         target: &Target,
-        consumer: &str,
+        input: &StreamGroup,
         give_up: Duration,
         (size, slide): (u64, u64),
         by: bool,
     ) -> Result<Partials, String> {
-        let sink = async {
+        let committer = async {
             let client = redis::Client::open(target.server.as_str())?;
-            RedisSink::connect(&client, &target.stream).await
+            Committer::connect(&client, input, &target.stream).await
         };
         let to = &target.shown;
-        let sink = sink.await.map_err(|e| format!("{to}: {e}"))?;
+        let committer = committer.await.map_err(|e| format!("{to}: {e}"))?;
         Ok(Partials {
-            sink: sink.backoff(retries_over(give_up)),
+            committer: committer.backoff(retries_over(give_up)),
             to: to.to_owned(),
-            consumer: consumer.to_owned(),
+            consumer: input.consumer().to_owned(),
             size,
             slide,
             by,
-            written: 0,
         })
     }
 
@@ -93,23 +99,33 @@ impl Partials {
         if batch.ended {
             entries.push(Marker::End.fields(consumer));
         }
-        let ids = self
-            .sink
-            .send(&entries)
-            .await
-            .map_err(|e| io::Error::other(format!("{}: {e}", self.to)))?;
-        self.written += ids.len() as u64;
-        Ok(())
+        let committed = self.committer.commit(batch.done, &entries).await;
+        match committed.map_err(|e| io::Error::other(format!("{}: {e}", self.to)))? {
+            Commit::Applied => Ok(()),
+            Commit::Refused { not_owned } => Err(io::Error::other(format!(
+                "{}: commit refused: {not_owned} of the {} entries it acknowledges are no \
+                 longer {}'s (claimed by another consumer while this one was stopped?); \
+                 nothing of it was applied. Start it again to read what is still its own",
+                self.to,
+                batch.done.len(),
+                self.consumer,
+            ))),
+        }
+    }
+
+    /// Input entries acknowledged in the commits so far.
+    pub(super) fn acknowledged(&self) -> u64 {
+        self.committer.acknowledged()
     }
 
     /// Entries written so far, and where.
     pub(super) fn written(&self) -> (u64, &str) {
-        (self.written, &self.to)
+        (self.committer.written(), &self.to)
     }
 
     /// Writes sent again after a failure so far.
     pub(super) fn retried(&self) -> u64 {
-        self.sink.retried()
+        self.committer.retried()
     }
 }
 

@@ -155,15 +155,29 @@ impl Control {
         }
     }
 
-    /// The windows ending before `settled` (every window with `None`) are written: the
-    /// source lets go of what they held.
-    pub(crate) fn release(&mut self, settled: Option<u64>) {
+    /// The windows ending before `settled` (every window with `None`) are about to be
+    /// written: the source lets go of what they held, and names the entries to acknowledge
+    /// once they are (none for files).
+    pub(crate) fn done(&mut self, settled: Option<u64>) -> Vec<String> {
         match self {
             Control::Files(_) => {
                 let _ = settled;
+                Vec::new()
             }
             #[cfg(feature = "redis")]
-            Control::Redis(acks) => acks.release(settled),
+            Control::Redis(acks) => acks.done(settled),
+        }
+    }
+
+    /// Acknowledges the entries [`done`](Self::done) named, now that their windows are
+    /// written.
+    pub(crate) fn acknowledge(&mut self, ids: Vec<String>) {
+        match self {
+            Control::Files(_) => {
+                let _ = ids;
+            }
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => acks.acknowledge(ids),
         }
     }
 

@@ -8,8 +8,9 @@
 //! out is acknowledged at once; an event is *held* until every window that may contain it is
 //! written (to stdout and flushed, or to the output stream and confirmed by the server), which
 //! is when the last window holding its timestamp ends before the windows'
-//! [`settled_before`](weir::window::EventTimeWindow::settled_before): the pipeline then calls
-//! [`Acks::release`]. A consumer that dies leaves its held entries pending: they are delivered
+//! [`settled_before`](weir::window::EventTimeWindow::settled_before): the pipeline then takes
+//! them ([`Acks::done`]) and acknowledges them once the windows are written, or, writing
+//! partials, in the same transaction as the partials. A consumer that dies leaves its held entries pending: they are delivered
 //! again (to it after a restart, or to another consumer that claims them), never lost. An
 //! entry delivered again while this process still holds it (a read retried after an error, a
 //! claim of its own entries) is skipped and counted.
@@ -272,8 +273,15 @@ impl Acks {
         unread || held.holds_from(settled)
     }
 
-    pub(super) fn release(&mut self, settled: Option<u64>) {
-        for id in self.held.borrow_mut().release(settled) {
+    /// Lets go of the entries whose windows all end before `settled` (of every entry with
+    /// `None`): their ids, to acknowledge once those windows are written.
+    pub(super) fn done(&mut self, settled: Option<u64>) -> Vec<String> {
+        self.held.borrow_mut().release(settled)
+    }
+
+    /// Acknowledges `ids` (their windows are written).
+    pub(super) fn acknowledge(&mut self, ids: Vec<String>) {
+        for id in ids {
             self.acker.ack(id);
         }
     }

@@ -1,0 +1,262 @@
+//! [`Committer`]: output entries and the acknowledgements of the entries they came from, in
+//! one transaction.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::RedisResult;
+use redis::aio::ConnectionManager;
+
+use super::{StreamGroup, connect};
+use crate::concurrent::{Backoff, retry};
+
+/// The commit, run by the server as one script: nothing else runs between its steps, and
+/// its effects reach the append-only file and the replicas together (as `MULTI`/`EXEC`).
+///
+/// `KEYS`: the input stream, the output stream, the ledger (a hash).
+/// `ARGV`: the group, the consumer, the ledger field, the commit's number, the number of
+/// ids `n`, the `n` ids, then each output entry as its number of arguments and its field
+/// names and values.
+///
+/// Every check comes before the first write (a script's writes are not undone by a later
+/// error): an output key of another type is `WRONGTYPE`, a missing group `NOGROUP`.
+///
+/// A commit numbered at or below the one the ledger holds was applied already (a retry of a
+/// commit whose reply was lost): `{0, 0}`. An id that is not pending for the consumer (it
+/// was claimed by another, or acknowledged) refuses the whole commit, counted in the
+/// ledger's field `FIELD:refused`: `{-1, ids not owned}`. Otherwise the entries are added,
+/// the ids acknowledged and the number recorded: `{1, ids acknowledged}`.
+const SCRIPT: &str = r"
+local kind = redis.call('TYPE', KEYS[2]).ok
+if kind ~= 'stream' and kind ~= 'none' then
+  return redis.error_reply('WRONGTYPE the output key holds a ' .. kind .. ', not a stream')
+end
+local group, consumer, field = ARGV[1], ARGV[2], ARGV[3]
+local seq = tonumber(ARGV[4])
+local last = tonumber(redis.call('HGET', KEYS[3], field) or '0')
+if seq <= last then return {0, 0} end
+local n = tonumber(ARGV[5])
+local first, last_id = 6, 5 + n
+local not_owned = 0
+for i = first, last_id do
+  local p = redis.call('XPENDING', KEYS[1], group, ARGV[i], ARGV[i], 1)
+  if p[1] == nil or p[1][2] ~= consumer then not_owned = not_owned + 1 end
+end
+if not_owned > 0 then
+  redis.call('HINCRBY', KEYS[3], field .. ':refused', 1)
+  return {-1, not_owned}
+end
+local at = last_id + 1
+while at <= #ARGV do
+  local count = tonumber(ARGV[at])
+  redis.call('XADD', KEYS[2], '*', unpack(ARGV, at + 1, at + count))
+  at = at + count + 1
+end
+local acked = 0
+for i = first, last_id, 1000 do
+  acked = acked + redis.call('XACK', KEYS[1], group, unpack(ARGV, i, math.min(i + 999, last_id)))
+end
+redis.call('HSET', KEYS[3], field, seq)
+return {1, acked}
+";
+
+/// What became of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// The entries were added and the ids acknowledged, together.
+    Applied,
+    /// Nothing was applied: `not_owned` of the ids were no longer pending for this consumer
+    /// (claimed by another consumer, or acknowledged). Whatever this consumer derived from
+    /// its entries is stale: it should stop, and read again what is still its own.
+    Refused {
+        /// Ids that were not this consumer's.
+        not_owned: u64,
+    },
+}
+
+/// Writes entries to an output stream and acknowledges the input entries they came from in
+/// one transaction: a crash, a kill or a lost connection at any instant leaves either both
+/// done or neither, so that what a consumer derived from an entry is counted once.
+///
+/// Each [`commit`](Self::commit) is a Lua script the server runs whole. It first checks that
+/// every id it acknowledges is still pending for this consumer in the group (`XPENDING`):
+/// a consumer that was stopped long enough for another to claim its entries (a *zombie*)
+/// has its commit refused, never applied twice. Commits are numbered, and the server keeps
+/// each consumer's last number in a *ledger*, the hash `OUTPUT:commits` (field
+/// `STREAM:GROUP:CONSUMER`): a commit sent again after its reply was lost is recognised and
+/// not applied twice. A connected committer starts from the number the ledger holds.
+///
+/// The input and the output stream must be on the same server (in a cluster, in the same
+/// hash slot: `{tag}` both keys). A failed commit (connection lost, server loading) is sent
+/// again after a backoff (by default 50 ms doubling up to 2 s, 5 retries) and its error
+/// returned only when the retries are spent.
+pub struct Committer {
+    conn: ConnectionManager,
+    group: StreamGroup,
+    output: String,
+    ledger: String,
+    field: String,
+    /// The number of the last commit applied.
+    seq: u64,
+    backoff: Backoff,
+    retried: u64,
+    acknowledged: u64,
+    written: u64,
+    refused: u64,
+}
+
+impl Committer {
+    /// A committer acknowledging entries of `group`'s stream as its consumer, and writing to
+    /// the stream `output` of the same server; it goes on from the last commit the ledger
+    /// holds for that consumer.
+    ///
+    /// # Errors
+    ///
+    /// Connecting; the input stream has no such group on this server (create it first, as
+    /// [`RedisSource::connect`](super::RedisSource::connect) does); reading the ledger
+    /// (`WRONGTYPE` if `OUTPUT:commits` is not a hash).
+    pub async fn connect(
+        client: &redis::Client,
+        group: &StreamGroup,
+        output: &str,
+    ) -> RedisResult<Committer> {
+        let mut conn = connect(client, Duration::ZERO).await?;
+        let groups: RedisResult<redis::streams::StreamInfoGroupsReply> = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(group.stream())
+            .query_async(&mut conn)
+            .await;
+        let groups = match groups {
+            Ok(reply) => reply.groups,
+            // A stream that does not exist has no groups.
+            Err(e) if e.kind() == redis::ErrorKind::ResponseError => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let names = groups.into_iter().map(|g| g.name);
+        if !names.into_iter().any(|name| name == group.group()) {
+            let why = "the input stream has no such group on the output's server: the \
+                       input and the output are committed together, on one server";
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "NOGROUP",
+                format!("{} {}: {why}", group.stream(), group.group()),
+            )));
+        }
+        let ledger = format!("{output}:commits");
+        let field = format!("{}:{}:{}", group.stream(), group.group(), group.consumer());
+        let seq: Option<u64> = redis::cmd("HGET")
+            .arg(&ledger)
+            .arg(&field)
+            .query_async(&mut conn)
+            .await?;
+        Ok(Committer {
+            conn,
+            group: group.clone(),
+            output: output.to_owned(),
+            ledger,
+            field,
+            seq: seq.unwrap_or(0),
+            backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5),
+            retried: 0,
+            acknowledged: 0,
+            written: 0,
+            refused: 0,
+        })
+    }
+
+    /// Retries failed commits as `backoff` says.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Adds `entries` (each its fields, in order) to the output stream and acknowledges
+    /// `ids`, all or nothing; refused when an id is no longer this consumer's.
+    ///
+    /// # Errors
+    ///
+    /// The last error, once the retries are spent: then the commit may or may not have been
+    /// applied, and the next commit (numbered after it) is refused only if it was not and
+    /// its ids have been claimed since.
+    pub async fn commit<K, V>(
+        &mut self,
+        ids: &[String],
+        entries: &[Vec<(K, V)>],
+    ) -> RedisResult<Commit>
+    where
+        K: redis::ToRedisArgs,
+        V: redis::ToRedisArgs,
+    {
+        if ids.is_empty() && entries.is_empty() {
+            return Ok(Commit::Applied);
+        }
+        let seq = self.seq + 1;
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(SCRIPT).arg(3);
+        eval.arg(self.group.stream()).arg(&self.output).arg(&self.ledger);
+        eval.arg(self.group.group()).arg(self.group.consumer());
+        eval.arg(&self.field).arg(seq).arg(ids.len()).arg(ids);
+        for fields in entries {
+            eval.arg(fields.len() * 2);
+            for (k, v) in fields {
+                eval.arg(k).arg(v);
+            }
+        }
+        let conn = self.conn.clone();
+        let mut attempts = 0;
+        let reply: RedisResult<(i64, u64)> = retry(self.backoff.clone(), || {
+            attempts += 1;
+            let (eval, mut conn) = (eval.clone(), conn.clone());
+            async move { eval.query_async(&mut conn).await }
+        })
+        .await;
+        self.retried += attempts - 1;
+        match reply? {
+            (-1, not_owned) => {
+                self.refused += 1;
+                Ok(Commit::Refused { not_owned })
+            }
+            (applied, acked) => {
+                self.seq = seq;
+                // Applied by an attempt whose reply was lost: every id was this consumer's.
+                let acked = if applied == 0 { ids.len() as u64 } else { acked };
+                self.acknowledged += acked;
+                self.written += entries.len() as u64;
+                Ok(Commit::Applied)
+            }
+        }
+    }
+
+    /// Entries acknowledged by the commits applied so far.
+    pub fn acknowledged(&self) -> u64 {
+        self.acknowledged
+    }
+
+    /// Entries written by the commits applied so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Commits refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Commits sent again after a failure so far.
+    pub fn retried(&self) -> u64 {
+        self.retried
+    }
+}
+
+impl fmt::Debug for Committer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Committer")
+            .field("group", &self.group)
+            .field("output", &self.output)
+            .field("seq", &self.seq)
+            .field("acknowledged", &self.acknowledged)
+            .field("written", &self.written)
+            .field("refused", &self.refused)
+            .finish_non_exhaustive()
+    }
+}
