@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::redis_server::Server;
 
-use weir::io::redis::{RedisSink, RedisSource, StreamGroup};
+use weir::io::redis::{Commit, Committer, RedisSink, RedisSource, StreamGroup};
 use weir::prelude::*;
 
 /// Writes `n` entries `{i, value}` in batches of 1 000.
@@ -343,4 +343,122 @@ async fn malformed_entries_go_to_the_dead_letter_stream() {
     // Read again from the start by a new consumer of the same group: nothing comes back.
     let (source, _) = RedisSource::connect(&client, group).await.unwrap();
     assert_eq!(source.until_idle().count().await, 0);
+}
+
+/// Reads up to `n` entries as `group`'s consumer (they are then pending for it): their ids.
+async fn take(client: &redis::Client, group: StreamGroup, n: usize) -> Vec<String> {
+    let (source, _acker) = RedisSource::connect(client, group.claim_idle(None))
+        .await
+        .unwrap();
+    let source = source.until_idle();
+    let entries: Vec<_> = source.take(n).collect().await;
+    entries.into_iter().map(|e| e.unwrap().id).collect()
+}
+
+/// A query's reply, on a connection of its own.
+async fn ask<T: redis::FromRedisValue>(client: &redis::Client, cmd: &redis::Cmd) -> T {
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    cmd.query_async(&mut conn).await.unwrap()
+}
+
+fn xlen(stream: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("XLEN");
+    cmd.arg(stream);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_writes_and_acknowledges_together_and_only_once() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 10).await;
+    let group = StreamGroup::new("events", "g", "a");
+    let ids = take(&client, group.clone(), 10).await;
+    let mut committer = Committer::connect(&client, &group, "out").await.unwrap();
+    // The same consumer, connected before the commit: its first commit has the same number,
+    // as a commit sent again after its reply was lost.
+    let mut again = Committer::connect(&client, &group, "out").await.unwrap();
+    let entries = vec![vec![("window", "1")], vec![("window", "2")]];
+    let first = committer.commit(&ids[..6], &entries).await.unwrap();
+    assert_eq!(first, Commit::Applied);
+    assert_eq!((committer.acknowledged(), committer.written()), (6, 2));
+    assert_eq!(pending(&client, "events", "g").await, 4);
+    assert_eq!(ask::<u64>(&client, &xlen("out")).await, 2);
+    // Applied already: not again.
+    assert_eq!(
+        again.commit(&ids[..6], &entries).await.unwrap(),
+        Commit::Applied
+    );
+    assert_eq!(ask::<u64>(&client, &xlen("out")).await, 2);
+    // The ledger holds the last number, for a committer connected later.
+    let mut ledger = redis::cmd("HGET");
+    ledger.arg("out:commits").arg("events:g:a");
+    assert_eq!(ask::<u64>(&client, &ledger).await, 1);
+    let mut later = Committer::connect(&client, &group, "out").await.unwrap();
+    let rest = later.commit(&ids[6..], &entries[..1]).await.unwrap();
+    assert_eq!(rest, Commit::Applied);
+    assert_eq!(pending(&client, "events", "g").await, 0);
+    assert_eq!(ask::<u64>(&client, &xlen("out")).await, 3);
+    assert_eq!(ask::<u64>(&client, &ledger).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_of_entries_claimed_by_another_consumer_is_refused_whole() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 10).await;
+    let a = StreamGroup::new("events", "g", "a");
+    let ids = take(&client, a.clone(), 10).await;
+    let mut zombie = Committer::connect(&client, &a, "out").await.unwrap();
+    // b claims three of a's entries, as it would once a had been stopped for long enough.
+    let mut claim = redis::cmd("XCLAIM");
+    claim.arg("events").arg("g").arg("b").arg(0).arg(&ids[7..]);
+    let claimed: redis::Value = ask(&client, &claim).await;
+    assert!(matches!(claimed, redis::Value::Array(ref c) if c.len() == 3));
+    let entries = vec![vec![("window", "1")]];
+    let refused = zombie.commit(&ids, &entries).await.unwrap();
+    assert_eq!(refused, Commit::Refused { not_owned: 3 });
+    assert_eq!((zombie.refused(), zombie.acknowledged()), (1, 0));
+    // Nothing of it was applied.
+    assert_eq!(ask::<u64>(&client, &xlen("out")).await, 0);
+    assert_eq!(pending(&client, "events", "g").await, 10);
+    let mut count = redis::cmd("HGET");
+    count.arg("out:commits").arg("events:g:a:refused");
+    assert_eq!(ask::<u64>(&client, &count).await, 1);
+    // An entry acknowledged already is not a's either.
+    let mut xack = redis::cmd("XACK");
+    xack.arg("events").arg("g").arg(&ids[0]);
+    let _: u64 = ask(&client, &xack).await;
+    let refused = zombie.commit(&ids[..7], &entries).await.unwrap();
+    assert_eq!(refused, Commit::Refused { not_owned: 1 });
+    // Its own entries alone commit.
+    let applied = zombie.commit(&ids[1..7], &entries).await.unwrap();
+    assert_eq!(applied, Commit::Applied);
+    assert_eq!(pending(&client, "events", "g").await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_checks_everything_before_it_writes() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 10).await;
+    let group = StreamGroup::new("events", "g", "a");
+    // The input's group must be on the output's server.
+    let other = StreamGroup::new("events", "h", "a");
+    let missing = Committer::connect(&client, &other, "out")
+        .await
+        .unwrap_err();
+    assert!(missing.to_string().contains("no such group"), "{missing}");
+    let ids = take(&client, group.clone(), 10).await;
+    let mut committer = Committer::connect(&client, &group, "out")
+        .await
+        .unwrap()
+        .backoff(weir::concurrent::Backoff::new(Duration::ZERO, Duration::ZERO).retries(0));
+    // An output key of another type: an error, and not one id acknowledged.
+    let mut set = redis::cmd("SET");
+    set.arg("out").arg("x");
+    let _: () = ask(&client, &set).await;
+    let wrong = committer.commit(&ids, &[vec![("window", "1")]]).await;
+    assert_eq!(wrong.unwrap_err().code(), Some("WRONGTYPE"));
+    assert_eq!(pending(&client, "events", "g").await, 10);
 }

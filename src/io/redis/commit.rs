@@ -14,9 +14,10 @@ use crate::concurrent::{Backoff, retry};
 /// its effects reach the append-only file and the replicas together (as `MULTI`/`EXEC`).
 ///
 /// `KEYS`: the input stream, the output stream, the ledger (a hash).
-/// `ARGV`: the group, the consumer, the ledger field, the commit's number, the number of
-/// ids `n`, the `n` ids, then each output entry as its number of arguments and its field
-/// names and values.
+/// `ARGV`: the group, the consumer, the ledger field, the commit's number, the least and
+/// the greatest id, the number of ids `n`, the `n` ids, then each output entry as its
+/// number of arguments and its field names and values. The ids' owner is checked with one
+/// `XPENDING` over the consumer's own pending entries between the least and the greatest.
 ///
 /// Every check comes before the first write (a script's writes are not undone by a later
 /// error): an output key of another type is `WRONGTYPE`, a missing group `NOGROUP`.
@@ -35,12 +36,16 @@ local group, consumer, field = ARGV[1], ARGV[2], ARGV[3]
 local seq = tonumber(ARGV[4])
 local last = tonumber(redis.call('HGET', KEYS[3], field) or '0')
 if seq <= last then return {0, 0} end
-local n = tonumber(ARGV[5])
-local first, last_id = 6, 5 + n
+local n = tonumber(ARGV[7])
+local first, last_id = 8, 7 + n
 local not_owned = 0
-for i = first, last_id do
-  local p = redis.call('XPENDING', KEYS[1], group, ARGV[i], ARGV[i], 1)
-  if p[1] == nil or p[1][2] ~= consumer then not_owned = not_owned + 1 end
+if n > 0 then
+  local owned = {}
+  local mine = redis.call('XPENDING', KEYS[1], group, ARGV[5], ARGV[6], 4294967295, consumer)
+  for _, e in ipairs(mine) do owned[e[1]] = true end
+  for i = first, last_id do
+    if not owned[ARGV[i]] then not_owned = not_owned + 1 end
+  end
 end
 if not_owned > 0 then
   redis.call('HINCRBY', KEYS[3], field .. ':refused', 1)
@@ -193,9 +198,13 @@ impl Committer {
         let seq = self.seq + 1;
         let mut eval = redis::cmd("EVAL");
         eval.arg(SCRIPT).arg(3);
-        eval.arg(self.group.stream()).arg(&self.output).arg(&self.ledger);
+        eval.arg(self.group.stream())
+            .arg(&self.output)
+            .arg(&self.ledger);
         eval.arg(self.group.group()).arg(self.group.consumer());
-        eval.arg(&self.field).arg(seq).arg(ids.len()).arg(ids);
+        let (least, greatest) = bounds(ids);
+        eval.arg(&self.field).arg(seq).arg(least).arg(greatest);
+        eval.arg(ids.len()).arg(ids);
         for fields in entries {
             eval.arg(fields.len() * 2);
             for (k, v) in fields {
@@ -219,7 +228,11 @@ impl Committer {
             (applied, acked) => {
                 self.seq = seq;
                 // Applied by an attempt whose reply was lost: every id was this consumer's.
-                let acked = if applied == 0 { ids.len() as u64 } else { acked };
+                let acked = if applied == 0 {
+                    ids.len() as u64
+                } else {
+                    acked
+                };
                 self.acknowledged += acked;
                 self.written += entries.len() as u64;
                 Ok(Commit::Applied)
@@ -245,6 +258,52 @@ impl Committer {
     /// Commits sent again after a failure so far.
     pub fn retried(&self) -> u64 {
         self.retried
+    }
+}
+
+/// The least and the greatest of stream ids (`-` and `+`, every id, when one is not of the
+/// form `MS-SEQ`).
+fn bounds(ids: &[String]) -> (String, String) {
+    let parsed: Option<Vec<(u64, u64)>> = ids
+        .iter()
+        .map(|id| {
+            let (ms, seq) = id.split_once('-')?;
+            Some((ms.parse().ok()?, seq.parse().ok()?))
+        })
+        .collect();
+    let shown = |(ms, seq): (u64, u64)| format!("{ms}-{seq}");
+    match parsed.as_deref() {
+        Some([first, rest @ ..]) => {
+            let (least, greatest) = rest
+                .iter()
+                .fold((*first, *first), |(lo, hi), &id| (lo.min(id), hi.max(id)));
+            (shown(least), shown(greatest))
+        }
+        _ => ("-".to_owned(), "+".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounds;
+
+    #[test]
+    fn ids_are_bounded_as_numbers() {
+        let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            (bounds(&ids(&["10-2", "9-7", "10-10", "100-0"]))),
+            ("9-7".to_owned(), "100-0".to_owned())
+        );
+        assert_eq!(
+            bounds(&ids(&["18446744073709551615-18446744073709551615"])),
+            (
+                "18446744073709551615-18446744073709551615".to_owned(),
+                "18446744073709551615-18446744073709551615".to_owned()
+            )
+        );
+        for odd in [&["1-0", "x"][..], &[]] {
+            assert_eq!(bounds(&ids(odd)), ("-".to_owned(), "+".to_owned()));
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
 use weir::event::SeverityAcc;
 use weir::io::redis::{Commit, Committer, StreamGroup};
 use weir::window::{Aggregate, windows_holding};
@@ -36,7 +37,11 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// A stream of partials, written as one consumer.
 pub(crate) struct Partials {
-    committer: Committer,
+    /// `None` while a commit is in flight, on a task of its own.
+    committer: Option<Committer>,
+    in_flight: Option<JoinHandle<InFlight>>,
+    /// The committer's counts when it last came back: acknowledged, written, retried.
+    counts: (u64, u64, u64),
     /// The stream's address as given, for reports.
     to: String,
     consumer: String,
@@ -45,6 +50,9 @@ pub(crate) struct Partials {
     slide: u64,
     by: bool,
 }
+
+/// A commit's task gives back the committer, the outcome, and how many ids it acknowledges.
+type InFlight = (Committer, redis::RedisResult<Commit>, usize);
 
 impl Partials {
     /// Connects to `target`, to commit partials with the acknowledgements of `input`'s
@@ -63,7 +71,9 @@ impl Partials {
         let to = &target.shown;
         let committer = committer.await.map_err(|e| format!("{to}: {e}"))?;
         Ok(Partials {
-            committer: committer.backoff(retries_over(give_up)),
+            committer: Some(committer.backoff(retries_over(give_up))),
+            in_flight: None,
+            counts: (0, 0, 0),
             to: to.to_owned(),
             consumer: input.consumer().to_owned(),
             size,
@@ -72,8 +82,12 @@ impl Partials {
         })
     }
 
-    /// Writes the partials of a batch and its marker, confirmed by the server.
+    /// Commits the partials of a batch, its marker and the entries it is done with. The
+    /// commit runs while the pipeline goes on to the next batch, whose write first waits for
+    /// it (one commit in flight, applied in order); the last batch's write returns once its
+    /// commit is applied.
     pub(super) async fn write(&mut self, batch: Batch<'_>) -> io::Result<()> {
+        self.settle().await?;
         let mut entries = Vec::new();
         let consumer = &self.consumer;
         {
@@ -99,33 +113,54 @@ impl Partials {
         if batch.ended {
             entries.push(Marker::End.fields(consumer));
         }
-        let committed = self.committer.commit(batch.done, &entries).await;
+        let mut committer = self.committer.take().expect("no commit in flight");
+        let ids = batch.done.to_vec();
+        self.in_flight = Some(tokio::spawn(async move {
+            let committed = committer.commit(&ids, &entries).await;
+            (committer, committed, ids.len())
+        }));
+        if batch.ended {
+            self.settle().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the commit in flight, if any: an error if it failed or was refused.
+    async fn settle(&mut self) -> io::Result<()> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let (committer, committed, ids) = in_flight.await.map_err(io::Error::other)?;
+        self.counts = (
+            committer.acknowledged(),
+            committer.written(),
+            committer.retried(),
+        );
+        self.committer = Some(committer);
         match committed.map_err(|e| io::Error::other(format!("{}: {e}", self.to)))? {
             Commit::Applied => Ok(()),
             Commit::Refused { not_owned } => Err(io::Error::other(format!(
-                "{}: commit refused: {not_owned} of the {} entries it acknowledges are no \
+                "{}: commit refused: {not_owned} of the {ids} entries it acknowledges are no \
                  longer {}'s (claimed by another consumer while this one was stopped?); \
                  nothing of it was applied. Start it again to read what is still its own",
-                self.to,
-                batch.done.len(),
-                self.consumer,
+                self.to, self.consumer,
             ))),
         }
     }
 
-    /// Input entries acknowledged in the commits so far.
+    /// Input entries acknowledged in the commits applied so far.
     pub(super) fn acknowledged(&self) -> u64 {
-        self.committer.acknowledged()
+        self.counts.0
     }
 
     /// Entries written so far, and where.
     pub(super) fn written(&self) -> (u64, &str) {
-        (self.committer.written(), &self.to)
+        (self.counts.1, &self.to)
     }
 
-    /// Writes sent again after a failure so far.
+    /// Commits sent again after a failure so far.
     pub(super) fn retried(&self) -> u64 {
-        self.committer.retried()
+        self.counts.2
     }
 }
 
