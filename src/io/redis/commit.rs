@@ -283,6 +283,19 @@ fn bounds(ids: &[String]) -> (String, String) {
     }
 }
 
+impl fmt::Debug for Committer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Committer")
+            .field("group", &self.group)
+            .field("output", &self.output)
+            .field("seq", &self.seq)
+            .field("acknowledged", &self.acknowledged)
+            .field("written", &self.written)
+            .field("refused", &self.refused)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::bounds;
@@ -304,18 +317,5 @@ mod tests {
         for odd in [&["1-0", "x"][..], &[]] {
             assert_eq!(bounds(&ids(odd)), ("-".to_owned(), "+".to_owned()));
         }
-    }
-}
-
-impl fmt::Debug for Committer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Committer")
-            .field("group", &self.group)
-            .field("output", &self.output)
-            .field("seq", &self.seq)
-            .field("acknowledged", &self.acknowledged)
-            .field("written", &self.written)
-            .field("refused", &self.refused)
-            .finish_non_exhaustive()
     }
 }
