@@ -396,7 +396,7 @@ mod from_redis {
                 let geometry = (windows.size, windows.slide);
                 let partials = Partials::connect(target, &group, give_up, geometry, by);
                 match partials.await {
-                    Ok(partials) => Sink::Partials(partials),
+                    Ok(partials) => Sink::Partials(Box::new(partials)),
                     Err(e) => return failure("run", e),
                 }
             }

@@ -79,7 +79,7 @@ pub(crate) enum Sink {
     },
     /// Partial windows and progress markers for `weir combine`.
     #[cfg(feature = "redis")]
-    Partials(partials::Partials),
+    Partials(Box<partials::Partials>),
 }
 
 impl Sink {
