@@ -217,29 +217,50 @@ fn two_consumers_combined_give_the_single_process_windows() {
     }
 }
 
-/// Combines the partials in `to` and checks them against one process's windows over
-/// `file`: every window and key there, none below its true count. The combined windows.
-fn combined_at_least_once(to: &str, file: &str) -> BTreeMap<(u64, u64, String), (u64, String)> {
+/// Combines the partials in `to` (draining them) and checks them against one process's
+/// windows over `file`: window for window, key for key, digit for digit.
+fn assert_combined_exactly(to: &str, file: &str) {
     let combined = run_ok(&["combine", "--from", to, "--until-idle"]);
     let combined = windows(&combined.stdout);
     let single = run_ok(&["run", file, "--by", "source", "--lateness", "1s"]);
     let single = windows(&single.stdout);
-    assert_eq!(
-        combined.keys().collect::<Vec<_>>(),
-        single.keys().collect::<Vec<_>>()
-    );
-    for (key, (count, _)) in &single {
-        assert!(
-            combined[key].0 >= *count,
-            "{key:?}: {} < {count}",
-            combined[key].0
-        );
+    let total: u64 = combined.values().map(|(n, _)| n).sum();
+    let truth: u64 = single.values().map(|(n, _)| n).sum();
+    assert_eq!(total, truth, "events in the combined windows");
+    assert_eq!(combined, single);
+}
+
+/// Freezes `a` (SIGSTOP) once windows have been written and it holds entries, so that what
+/// it holds cannot change between the look and what the test does next: its pending count.
+fn freeze_holding(server: &Server, a: &Child) -> usize {
+    loop {
+        wait_until("windows written", || {
+            written(server) >= 40 && pending(server, "g", Some("a"), 0) > 0
+        });
+        signal(a, "STOP");
+        let held = pending(server, "g", Some("a"), 0);
+        if held > 0 {
+            return held;
+        }
+        signal(a, "CONT");
     }
-    combined
+}
+
+/// Runs consumer `b` (`args`) until it has claimed every entry `a` left pending: they are
+/// claimable once idle for `--claim-idle` (3 s) on the server's clock, and `b` claims those
+/// it finds idle when it runs out of new entries.
+fn claim_all_of_a(server: &Server, args: &[&str]) {
+    while pending(server, "g", Some("a"), 0) > 0 {
+        wait_until("a's entries idle", || {
+            pending(server, "g", Some("a"), 3_000) == pending(server, "g", Some("a"), 0)
+        });
+        wait_ok(spawn(args));
+    }
+    assert_eq!(pending(server, "g", None, 0), 0, "entries left pending");
 }
 
 #[test]
-fn a_consumer_killed_mid_run_loses_nothing() {
+fn a_consumer_killed_mid_run_is_counted_exactly_once() {
     let server = Server::start();
     let file = produce(&server);
     let from = format!("{}/events", url(&server));
@@ -250,45 +271,43 @@ fn a_consumer_killed_mid_run_loses_nothing() {
     let args = |name| [&consumer_args(&from, &to, name)[..], &claim[..]].concat();
     let mut a = spawn(&args("a"));
     let b = spawn(&args("b"));
-    // Kill a once windows have been written (about two of the ten each), with entries in
-    // hand: frozen first, so that what it holds cannot change between the look and the kill.
-    loop {
-        wait_until("windows written", || {
-            written(&server) >= 40 && pending(&server, "g", Some("a"), 0) > 0
-        });
-        signal(&a, "STOP");
-        if pending(&server, "g", Some("a"), 0) > 0 {
-            break;
-        }
-        signal(&a, "CONT");
-    }
+    assert!(freeze_holding(&server, &a) > 0);
     a.kill().unwrap();
     a.wait().unwrap();
-    let unacked_at_kill = pending(&server, "g", Some("a"), 0);
-    assert!(unacked_at_kill > 0);
     wait_ok(b);
-    // a's entries are claimable once idle for --claim-idle on the server's clock: b claims
-    // those it found idle before it ran out of entries, and the rest when started again.
-    while pending(&server, "g", Some("a"), 0) > 0 {
-        wait_until("a's entries idle", || {
-            pending(&server, "g", Some("a"), 3_000) == pending(&server, "g", Some("a"), 0)
-        });
-        wait_ok(spawn(&args("b")));
-    }
-    assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
-    // The extra events are duplicates of entries a had written into windows but not
-    // acknowledged when killed: at most what it had not acknowledged.
-    let combined = combined_at_least_once(&to, &file);
-    let total: u64 = combined.values().map(|(n, _)| n).sum();
-    eprintln!(
-        "{} duplicates, {unacked_at_kill} unacknowledged at the kill",
-        total - EVENTS
+    claim_all_of_a(&server, &args("b"));
+    // What a committed, it acknowledged in the same transaction; what it had not, b counts.
+    assert_combined_exactly(&to, &file);
+}
+
+#[test]
+fn a_stopped_consumer_s_commit_is_refused_once_its_entries_are_claimed() {
+    let server = Server::start();
+    let file = produce(&server);
+    let from = format!("{}/events", url(&server));
+    let to = format!("{}/partials", url(&server));
+    let claim = ["--claim-idle", "3s"];
+    let args = |name| [&consumer_args(&from, &to, name)[..], &claim[..]].concat();
+    let a = spawn(&args("a"));
+    let b = spawn(&args("b"));
+    freeze_holding(&server, &a);
+    wait_ok(b);
+    claim_all_of_a(&server, &args("b"));
+    // a wakes up holding windows of entries that are b's now: its commit is refused whole.
+    signal(&a, "CONT");
+    let out = a.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Nothing a counted after it was frozen reached the partials: b counted it.
+    assert_combined_exactly(&to, &file);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("commit refused"), "{stderr}");
+    let refused: u64 = query(
+        &server,
+        redis::cmd("HGET")
+            .arg("partials:commits")
+            .arg("events:g:a:refused"),
     );
-    assert!(
-        total - EVENTS <= unacked_at_kill as u64,
-        "{} duplicates, {unacked_at_kill} unacknowledged at the kill",
-        total - EVENTS
-    );
+    assert_eq!(refused, 1);
 }
 
 #[test]
@@ -456,7 +475,7 @@ fn consumers_ride_out_a_server_restart() {
         );
     }
     assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
-    combined_at_least_once(&to, &file);
+    assert_combined_exactly(&to, &file);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
