@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use common::redis_server::Server;
 
-use weir::io::redis::{Commit, Committer, RedisSink, RedisSource, StreamGroup};
+use weir::io::redis::{Commit, Committer, Ledger, RedisSink, RedisSource, StreamGroup};
 use weir::prelude::*;
 
 /// Writes `n` entries `{i, value}` in batches of 1 000.
@@ -395,11 +395,40 @@ async fn a_commit_writes_and_acknowledges_together_and_only_once() {
     ledger.arg("out:commits").arg("events:g:a");
     assert_eq!(ask::<u64>(&client, &ledger).await, 1);
     let mut later = Committer::connect(&client, &group, "out").await.unwrap();
-    let rest = later.commit(&ids[6..], &entries[..1]).await.unwrap();
-    assert_eq!(rest, Commit::Applied);
+    assert_eq!(later.progress(), None);
+    let rest = later.commit_through(&ids[6..], &entries[..1], "through 7");
+    assert_eq!(rest.await.unwrap(), Commit::Applied);
     assert_eq!(pending(&client, "events", "g").await, 0);
     assert_eq!(ask::<u64>(&client, &xlen("out")).await, 3);
     assert_eq!(ask::<u64>(&client, &ledger).await, 2);
+    // The progress is recorded with the commit; a reader of the ledger sees it with the
+    // output's last id, and a committer connected later goes on from it.
+    let last: Vec<(String, HashMap<String, String>)> = ask(
+        &client,
+        redis::cmd("XREVRANGE")
+            .arg("out")
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1),
+    )
+    .await;
+    let mut reader = Ledger::connect(&client, "out").await.unwrap();
+    let snapshot = reader.snapshot().await.unwrap();
+    assert_eq!(snapshot.through.as_deref(), Some(&*last[0].0));
+    let progress: Vec<_> = snapshot.progress.into_iter().collect();
+    assert_eq!(
+        progress,
+        [("events:g:a".to_owned(), Some("through 7".to_owned()))]
+    );
+    let again = Committer::connect(&client, &group, "out").await.unwrap();
+    assert_eq!(again.progress(), Some("through 7"));
+    // Another consumer is listed as soon as it connects, with nothing recorded.
+    let b = StreamGroup::new("events", "g", "b");
+    let connected = Committer::connect(&client, &b, "out").await.unwrap();
+    assert_eq!(connected.name(), "events:g:b");
+    let snapshot = reader.snapshot().await.unwrap();
+    assert_eq!(snapshot.progress.get("events:g:b"), Some(&None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -422,9 +451,8 @@ async fn a_commit_of_entries_claimed_by_another_consumer_is_refused_whole() {
     // Nothing of it was applied.
     assert_eq!(ask::<u64>(&client, &xlen("out")).await, 0);
     assert_eq!(pending(&client, "events", "g").await, 10);
-    let mut count = redis::cmd("HGET");
-    count.arg("out:commits").arg("events:g:a:refused");
-    assert_eq!(ask::<u64>(&client, &count).await, 1);
+    let mut ledger = Ledger::connect(&client, "out").await.unwrap();
+    assert_eq!(ledger.refused("events:g:a").await.unwrap(), 1);
     // An entry acknowledged already is not a's either.
     let mut xack = redis::cmd("XACK");
     xack.arg("events").arg("g").arg(&ids[0]);

@@ -78,7 +78,7 @@ fn url(server: &Server) -> String {
 }
 
 /// Window results by `(start, end, key)`: the event count and the whole line.
-fn windows(stdout: &[u8]) -> BTreeMap<(u64, u64, String), (u64, String)> {
+fn windows(stdout: &[u8]) -> Windows {
     String::from_utf8_lossy(stdout)
         .lines()
         .map(|line| {
@@ -91,6 +91,31 @@ fn windows(stdout: &[u8]) -> BTreeMap<(u64, u64, String), (u64, String)> {
             (key, (v["event_count"].as_u64().unwrap(), line.to_owned()))
         })
         .collect()
+}
+
+type Windows = BTreeMap<(u64, u64, String), (u64, String)>;
+
+/// Panics unless `got` equals `want`, naming the first windows that differ (not every
+/// window of both).
+fn assert_same_windows(got: &Windows, want: &Windows, what: &str) {
+    let differ: Vec<_> = want
+        .keys()
+        .chain(got.keys())
+        .filter(|k| got.get(*k) != want.get(*k))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{what}: {} of {} windows differ ({} events against {}); the first: {:#?}",
+        differ.len(),
+        want.len(),
+        got.values().map(|(n, _)| n).sum::<u64>(),
+        want.values().map(|(n, _)| n).sum::<u64>(),
+        differ
+            .iter()
+            .take(3)
+            .map(|k| (k, got.get(*k).map(|w| w.0), want.get(*k).map(|w| w.0)))
+            .collect::<Vec<_>>()
+    );
 }
 
 fn query<T: redis::FromRedisValue>(server: &Server, cmd: &mut redis::Cmd) -> T {
@@ -224,10 +249,7 @@ fn assert_combined_exactly(to: &str, file: &str) {
     let combined = windows(&combined.stdout);
     let single = run_ok(&["run", file, "--by", "source", "--lateness", "1s"]);
     let single = windows(&single.stdout);
-    let total: u64 = combined.values().map(|(n, _)| n).sum();
-    let truth: u64 = single.values().map(|(n, _)| n).sum();
-    assert_eq!(total, truth, "events in the combined windows");
-    assert_eq!(combined, single);
+    assert_same_windows(&combined, &single, "combined");
 }
 
 /// Freezes `a` (SIGSTOP) once windows have been written and it holds entries, so that what
@@ -303,11 +325,82 @@ fn a_stopped_consumer_s_commit_is_refused_once_its_entries_are_claimed() {
     assert!(stderr.contains("commit refused"), "{stderr}");
     let refused: u64 = query(
         &server,
-        redis::cmd("HGET")
-            .arg("partials:commits")
-            .arg("events:g:a:refused"),
+        redis::cmd("HGET").arg("partials:refused").arg("events:g:a"),
     );
     assert_eq!(refused, 1);
+}
+
+/// The lines of the windows in the stream `stream`, in order.
+fn window_lines(server: &Server, stream: &str) -> Vec<String> {
+    let reply: redis::streams::StreamRangeReply =
+        query(server, redis::cmd("XRANGE").arg(stream).arg("-").arg("+"));
+    reply
+        .ids
+        .iter()
+        .map(|e| e.get::<String>("window").unwrap())
+        .collect()
+}
+
+#[test]
+fn a_combiner_killed_and_started_again_writes_every_window_once() {
+    let server = Server::start();
+    let file = produce(&server);
+    let from = format!("{}/events", url(&server));
+    let to = format!("{}/partials", url(&server));
+    let out = format!("{}/final", url(&server));
+    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
+    let single = windows(&single.stdout);
+    let combine = ["combine", "--from", &to, "--to", &out];
+    let (a, b) = (
+        spawn(&consumer_args(&from, &to, "a")),
+        spawn(&consumer_args(&from, &to, "b")),
+    );
+    // Killed twice at whatever it is doing, once windows are written.
+    let mut written = 0;
+    for _ in 0..2 {
+        let mut combiner = spawn(&combine);
+        wait_until("windows written", || {
+            query::<u64>(&server, redis::cmd("XLEN").arg("final")) > written
+        });
+        combiner.kill().unwrap();
+        combiner.wait().unwrap();
+        written = query(&server, redis::cmd("XLEN").arg("final"));
+    }
+    wait_ok(a);
+    wait_ok(b);
+    run_ok(&[&combine[..], &["--until-idle"]].concat());
+    let lines = window_lines(&server, "final");
+    let combined = windows(lines.join("\n").as_bytes());
+    // Each window and key once, as one process computes it.
+    assert_eq!(lines.len(), combined.len(), "a window written twice");
+    assert_same_windows(&combined, &single, "combined");
+    // Every partial acknowledged, by a commit or as late.
+    let partials_pending: Vec<redis::Value> = query(
+        &server,
+        redis::cmd("XPENDING")
+            .arg("partials")
+            .arg("weir-combine")
+            .arg("-")
+            .arg("+")
+            .arg(10),
+    );
+    assert!(partials_pending.is_empty());
+}
+
+#[test]
+fn combine_refuses_an_output_on_another_server() {
+    let (server, other) = (Server::start(), Server::start());
+    let from = format!("{}/partials", url(&server));
+    let to = format!("{}/final", url(&other));
+    let out = weir(&["combine", "--from", &from, "--to", &to, "--until-idle"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is not on the server of --from"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! [`Committer`]: output entries and the acknowledgements of the entries they came from, in
 //! one transaction.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -13,9 +14,10 @@ use crate::concurrent::{Backoff, retry};
 /// The commit, run by the server as one script: nothing else runs between its steps, and
 /// its effects reach the append-only file and the replicas together (as `MULTI`/`EXEC`).
 ///
-/// `KEYS`: the input stream, the output stream, the ledger (a hash).
-/// `ARGV`: the group, the consumer, the ledger field, the commit's number, the least and
-/// the greatest id, the number of ids `n`, the `n` ids, then each output entry as its
+/// `KEYS`: the input stream, the output stream, and the ledger's three hashes: commit
+/// numbers, progress, refusals.
+/// `ARGV`: the group, the consumer, the committer's name in the ledger, the commit's number, the progress to
+/// record (or an empty string), the least and the greatest id, the number of ids `n`, the `n` ids, then each output entry as its
 /// number of arguments and its field names and values. The ids' owner is checked with one
 /// `XPENDING` over the consumer's own pending entries between the least and the greatest.
 ///
@@ -25,8 +27,8 @@ use crate::concurrent::{Backoff, retry};
 /// A commit numbered at or below the one the ledger holds was applied already (a retry of a
 /// commit whose reply was lost): `{0, 0}`. An id that is not pending for the consumer (it
 /// was claimed by another, or acknowledged) refuses the whole commit, counted in the
-/// ledger's field `FIELD:refused`: `{-1, ids not owned}`. Otherwise the entries are added,
-/// the ids acknowledged and the number recorded: `{1, ids acknowledged}`.
+/// ledger's refusals: `{-1, ids not owned}`. Otherwise the entries are added, the ids
+/// acknowledged and the number recorded (and the progress, if given): `{1, ids acknowledged}`.
 const SCRIPT: &str = r"
 local kind = redis.call('TYPE', KEYS[2]).ok
 if kind ~= 'stream' and kind ~= 'none' then
@@ -36,19 +38,19 @@ local group, consumer, field = ARGV[1], ARGV[2], ARGV[3]
 local seq = tonumber(ARGV[4])
 local last = tonumber(redis.call('HGET', KEYS[3], field) or '0')
 if seq <= last then return {0, 0} end
-local n = tonumber(ARGV[7])
-local first, last_id = 8, 7 + n
+local n = tonumber(ARGV[8])
+local first, last_id = 9, 8 + n
 local not_owned = 0
 if n > 0 then
   local owned = {}
-  local mine = redis.call('XPENDING', KEYS[1], group, ARGV[5], ARGV[6], 4294967295, consumer)
+  local mine = redis.call('XPENDING', KEYS[1], group, ARGV[6], ARGV[7], 4294967295, consumer)
   for _, e in ipairs(mine) do owned[e[1]] = true end
   for i = first, last_id do
     if not owned[ARGV[i]] then not_owned = not_owned + 1 end
   end
 end
 if not_owned > 0 then
-  redis.call('HINCRBY', KEYS[3], field .. ':refused', 1)
+  redis.call('HINCRBY', KEYS[5], field, 1)
   return {-1, not_owned}
 end
 local at = last_id + 1
@@ -62,6 +64,7 @@ for i = first, last_id, 1000 do
   acked = acked + redis.call('XACK', KEYS[1], group, unpack(ARGV, i, math.min(i + 999, last_id)))
 end
 redis.call('HSET', KEYS[3], field, seq)
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], field, ARGV[5]) end
 return {1, acked}
 ";
 
@@ -87,9 +90,10 @@ pub enum Commit {
 /// every id it acknowledges is still pending for this consumer in the group (`XPENDING`):
 /// a consumer that was stopped long enough for another to claim its entries (a *zombie*)
 /// has its commit refused, never applied twice. Commits are numbered, and the server keeps
-/// each consumer's last number in a *ledger*, the hash `OUTPUT:commits` (field
-/// `STREAM:GROUP:CONSUMER`): a commit sent again after its reply was lost is recognised and
-/// not applied twice. A connected committer starts from the number the ledger holds.
+/// each committer's last number in a [`Ledger`] of the output stream (under the
+/// committer's [`name`](Self::name), `STREAM:GROUP:CONSUMER`): a commit sent again after its
+/// reply was lost is recognised and not applied twice. A connected committer starts from the
+/// number the ledger holds, and is listed in it from then on.
 ///
 /// The input and the output stream must be on the same server (in a cluster, in the same
 /// hash slot: `{tag}` both keys). A failed commit (connection lost, server loading) is sent
@@ -99,10 +103,13 @@ pub struct Committer {
     conn: ConnectionManager,
     group: StreamGroup,
     output: String,
-    ledger: String,
-    field: String,
+    ledger: LedgerKeys,
+    /// Its name in the ledger.
+    name: String,
     /// The number of the last commit applied.
     seq: u64,
+    /// The progress the last commit that gave one recorded.
+    progress: Option<String>,
     backoff: Backoff,
     retried: u64,
     acknowledged: u64,
@@ -147,11 +154,22 @@ impl Committer {
                 format!("{} {}: {why}", group.stream(), group.group()),
             )));
         }
-        let ledger = format!("{output}:commits");
-        let field = format!("{}:{}:{}", group.stream(), group.group(), group.consumer());
-        let seq: Option<u64> = redis::cmd("HGET")
-            .arg(&ledger)
-            .arg(&field)
+        let ledger = LedgerKeys::of(output);
+        let name = format!("{}:{}:{}", group.stream(), group.group(), group.consumer());
+        // Listed from now on (number 0 until a first commit), and what it recorded last.
+        let (seq, progress): (u64, Option<String>) = redis::pipe()
+            .atomic()
+            .cmd("HSETNX")
+            .arg(&ledger.commits)
+            .arg(&name)
+            .arg(0)
+            .ignore()
+            .cmd("HGET")
+            .arg(&ledger.commits)
+            .arg(&name)
+            .cmd("HGET")
+            .arg(&ledger.progress)
+            .arg(&name)
             .query_async(&mut conn)
             .await?;
         Ok(Committer {
@@ -159,8 +177,9 @@ impl Committer {
             group: group.clone(),
             output: output.to_owned(),
             ledger,
-            field,
-            seq: seq.unwrap_or(0),
+            name,
+            seq,
+            progress,
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)).retries(5),
             retried: 0,
             acknowledged: 0,
@@ -192,18 +211,60 @@ impl Committer {
         K: redis::ToRedisArgs,
         V: redis::ToRedisArgs,
     {
-        if ids.is_empty() && entries.is_empty() {
+        self.apply(ids, entries, None).await
+    }
+
+    /// As [`commit`](Self::commit), and records `progress` in the ledger in the same
+    /// transaction (how far the consumer's output goes, as it writes it): a committer
+    /// connected later reads it back with [`progress`](Self::progress).
+    ///
+    /// # Errors
+    ///
+    /// As [`commit`](Self::commit).
+    pub async fn commit_through<K, V>(
+        &mut self,
+        ids: &[String],
+        entries: &[Vec<(K, V)>],
+        progress: &str,
+    ) -> RedisResult<Commit>
+    where
+        K: redis::ToRedisArgs,
+        V: redis::ToRedisArgs,
+    {
+        self.apply(ids, entries, Some(progress)).await
+    }
+
+    /// The progress the last applied commit recorded ([`commit_through`](Self::commit_through)),
+    /// or that the ledger held when this committer connected.
+    pub fn progress(&self) -> Option<&str> {
+        self.progress.as_deref()
+    }
+
+    async fn apply<K, V>(
+        &mut self,
+        ids: &[String],
+        entries: &[Vec<(K, V)>],
+        progress: Option<&str>,
+    ) -> RedisResult<Commit>
+    where
+        K: redis::ToRedisArgs,
+        V: redis::ToRedisArgs,
+    {
+        if ids.is_empty() && entries.is_empty() && progress.is_none() {
             return Ok(Commit::Applied);
         }
         let seq = self.seq + 1;
         let mut eval = redis::cmd("EVAL");
-        eval.arg(SCRIPT).arg(3);
-        eval.arg(self.group.stream())
-            .arg(&self.output)
-            .arg(&self.ledger);
+        eval.arg(SCRIPT).arg(5);
+        eval.arg(self.group.stream()).arg(&self.output);
+        let ledger = &self.ledger;
+        eval.arg(&ledger.commits)
+            .arg(&ledger.progress)
+            .arg(&ledger.refused);
         eval.arg(self.group.group()).arg(self.group.consumer());
         let (least, greatest) = bounds(ids);
-        eval.arg(&self.field).arg(seq).arg(least).arg(greatest);
+        eval.arg(&self.name).arg(seq).arg(progress.unwrap_or(""));
+        eval.arg(least).arg(greatest);
         eval.arg(ids.len()).arg(ids);
         for fields in entries {
             eval.arg(fields.len() * 2);
@@ -227,6 +288,9 @@ impl Committer {
             }
             (applied, acked) => {
                 self.seq = seq;
+                if let Some(progress) = progress {
+                    self.progress = Some(progress.to_owned());
+                }
                 // Applied by an attempt whose reply was lost: every id was this consumer's.
                 let acked = if applied == 0 {
                     ids.len() as u64
@@ -238,6 +302,11 @@ impl Committer {
                 Ok(Commit::Applied)
             }
         }
+    }
+
+    /// Its name in the ledger: `STREAM:GROUP:CONSUMER`.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Entries acknowledged by the commits applied so far.
@@ -258,6 +327,120 @@ impl Committer {
     /// Commits sent again after a failure so far.
     pub fn retried(&self) -> u64 {
         self.retried
+    }
+}
+
+/// The ledger of the committers that write to one output stream: three hashes, each keyed
+/// by committer name (`STREAM:GROUP:CONSUMER`): `OUTPUT:commits` (the number of its last
+/// commit), `OUTPUT:progress` (what its last commit recorded as its progress, if any) and
+/// `OUTPUT:refused` (its commits refused). Every change to it comes with the output entries
+/// of the same commit, in one transaction. A reader of the output stream reads the ledger
+/// with [`Ledger::snapshot`].
+pub struct Ledger {
+    conn: ConnectionManager,
+    keys: LedgerKeys,
+}
+
+/// The keys of the ledger of `output`.
+#[derive(Debug, Clone)]
+struct LedgerKeys {
+    output: String,
+    commits: String,
+    progress: String,
+    refused: String,
+}
+
+impl LedgerKeys {
+    fn of(output: &str) -> LedgerKeys {
+        LedgerKeys {
+            output: output.to_owned(),
+            commits: format!("{output}:commits"),
+            progress: format!("{output}:progress"),
+            refused: format!("{output}:refused"),
+        }
+    }
+}
+
+/// What a [`Ledger`] held at one instant, and how far the output stream went then.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerSnapshot {
+    /// Every committer listed, with the progress its last commit recorded (`None`: none yet).
+    pub progress: HashMap<String, Option<String>>,
+    /// The id of the output stream's last entry then (`None`: no entry). Everything the
+    /// listed committers had committed is at or before it.
+    pub through: Option<String>,
+}
+
+impl Ledger {
+    /// The ledger of the stream `output`, on a connection of its own.
+    ///
+    /// # Errors
+    ///
+    /// Connecting.
+    pub async fn connect(client: &redis::Client, output: &str) -> RedisResult<Ledger> {
+        Ok(Ledger {
+            conn: connect(client, Duration::ZERO).await?,
+            keys: LedgerKeys::of(output),
+        })
+    }
+
+    /// The ledger and the output stream's last id, read in one transaction: a reader of the
+    /// output that has read through [`through`](LedgerSnapshot::through) has read every
+    /// entry committed with the progress the snapshot shows.
+    ///
+    /// # Errors
+    ///
+    /// The query's (`WRONGTYPE` when a key is not a hash, or the output not a stream).
+    pub async fn snapshot(&mut self) -> RedisResult<LedgerSnapshot> {
+        type Last = Vec<(String, HashMap<String, redis::Value>)>;
+        let keys = &self.keys;
+        let (names, mut progress, last): (Vec<String>, HashMap<String, String>, Last) =
+            redis::pipe()
+                .atomic()
+                .cmd("HKEYS")
+                .arg(&keys.commits)
+                .cmd("HGETALL")
+                .arg(&keys.progress)
+                .cmd("XREVRANGE")
+                .arg(&keys.output)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut self.conn)
+                .await?;
+        Ok(LedgerSnapshot {
+            progress: names
+                .into_iter()
+                .map(|name| {
+                    let recorded = progress.remove(&name);
+                    (name, recorded)
+                })
+                .collect(),
+            through: last.into_iter().next().map(|(id, _)| id),
+        })
+    }
+
+    /// Commits refused to the committer `name` so far.
+    ///
+    /// # Errors
+    ///
+    /// The query's.
+    pub async fn refused(&mut self, name: &str) -> RedisResult<u64> {
+        let refused: Option<u64> = redis::cmd("HGET")
+            .arg(&self.keys.refused)
+            .arg(name)
+            .query_async(&mut self.conn)
+            .await?;
+        Ok(refused.unwrap_or(0))
+    }
+}
+
+impl fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ledger")
+            .field("output", &self.keys.output)
+            .finish_non_exhaustive()
     }
 }
 

@@ -19,6 +19,9 @@ struct Consumer {
     /// Whether it holds events in open windows: only then does it hold windows back.
     holding: bool,
     ended: bool,
+    /// A marker of its has been read since this combiner started: its state is the
+    /// markers', newer than any the ledger showed.
+    heard: bool,
 }
 
 /// A window not written yet: the merged partials by key, and the entries they came in.
@@ -57,6 +60,50 @@ impl Combiner {
         }
     }
 
+    /// Goes on from a combiner before this one, which wrote every window ending before
+    /// `closed_before`: a partial for such a window is late.
+    pub(super) fn resume(&mut self, closed_before: u128) {
+        self.closed_before = self.closed_before.max(closed_before);
+    }
+
+    /// Every window ending before this has been written.
+    pub(super) fn closed_before(&self) -> u128 {
+        self.closed_before
+    }
+
+    /// Takes what the consumers' ledger held once every partial committed before it has
+    /// been read: the last marker each consumer committed (`None`: it has connected and
+    /// committed none). A consumer this combiner has heard no marker from since it started
+    /// (it acknowledged them before a restart, or the consumer has just connected) takes
+    /// the ledger's state: one that has committed none holds windows back from the start
+    /// until it writes a marker or for `--consumer-timeout`.
+    pub(super) fn ledger(&mut self, recorded: impl IntoIterator<Item = (String, Option<Marker>)>) {
+        let now = Instant::now();
+        for (name, marker) in recorded {
+            let state = self.consumers.entry(name).or_insert(Consumer {
+                before: 0,
+                seen: now,
+                holding: true,
+                ended: false,
+                heard: false,
+            });
+            if state.heard {
+                continue;
+            }
+            match marker {
+                Some(Marker::Settled { before, holding }) => {
+                    state.before = state.before.max(before);
+                    state.holding = holding;
+                }
+                Some(Marker::End) => {
+                    state.ended = true;
+                    state.holding = false;
+                }
+                None => {}
+            }
+        }
+    }
+
     /// Takes one report of `consumer`'s, in entry `id`; returns whether the entry is
     /// done with (to acknowledge now) rather than held in an open window.
     pub(super) fn take(&mut self, consumer: &str, report: Report, id: &str) -> bool {
@@ -73,11 +120,13 @@ impl Combiner {
                 seen: now,
                 holding: first_partial,
                 ended: false,
+                heard: false,
             });
         state.seen = now;
         match report {
             Report::Marker(marker) => {
                 self.markers += 1;
+                state.heard = true;
                 match marker {
                     Marker::Settled { before, holding } => {
                         // After an end, a consumer of that name started again.
@@ -216,8 +265,12 @@ mod tests {
         Combiner::new(std::time::Duration::from_millis(timeout), None)
     }
 
+    fn settled_marker(before: u64, holding: bool) -> Marker {
+        Marker::Settled { before, holding }
+    }
+
     fn settled(before: u64, holding: bool) -> Report {
-        Report::Marker(Marker::Settled { before, holding })
+        Report::Marker(settled_marker(before, holding))
     }
 
     #[tokio::test(start_paused = true)]
@@ -306,6 +359,40 @@ mod tests {
         // b never says more (it died): after the timeout, it no longer holds windows back.
         tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
         assert_eq!(c.frontier(), u64::MAX);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_combiner_started_again_goes_on_from_what_the_ledger_holds() {
+        let mut c = combiner(5_000);
+        // The one before wrote every window ending before 20.
+        c.resume(20);
+        assert!(c.take("a", partial(0, 10, 1.0), "1"), "late");
+        assert!(!c.take("a", partial(10, 20, 1.0), "2"));
+        assert_eq!((c.late, c.closed_before()), (1, 20));
+        // The ledger lists a (its markers read before the restart), b (ended) and c (just
+        // connected): a and c hold windows back, b does not.
+        let ledger = [
+            ("a", Some(settled_marker(40, true))),
+            ("b", Some(Marker::End)),
+            ("c", None),
+        ];
+        c.ledger(ledger.map(|(name, m)| (name.to_owned(), m)));
+        assert_eq!(c.frontier(), 0);
+        // c writes its first marker; a's state from the ledger holds until a says more.
+        c.take("c", settled(50, true), "3");
+        assert_eq!(c.frontier(), 40);
+        c.take("a", settled(60, false), "4");
+        assert_eq!(c.frontier(), 50);
+        // A later reading does not undo what the markers said.
+        let ledger = [("a", Some(settled_marker(45, true))), ("c", None)];
+        c.ledger(ledger.map(|(name, m)| (name.to_owned(), m)));
+        assert_eq!(c.frontier(), 50);
+        // A consumer listed but never heard from no longer holds after the timeout.
+        c.ledger([("d".to_owned(), None)]);
+        assert_eq!(c.frontier(), 0);
+        tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
+        c.take("c", settled(50, true), "5");
+        assert_eq!(c.frontier(), 50);
     }
 
     #[tokio::test(start_paused = true)]

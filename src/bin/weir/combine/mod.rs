@@ -41,8 +41,11 @@ pub struct CombineArgs {
     /// This combiner's name in that group.
     #[arg(long, default_value = "combiner")]
     pub consumer: String,
-    /// Write the final windows to this stream, `redis://HOST:PORT/STREAM`, one entry per
-    /// window and key with the field `window` (its JSON line), instead of to stdout.
+    /// Write the final windows to this stream, `redis://HOST:PORT/STREAM` on the server of
+    /// --from, one entry per window and key with the field `window` (its JSON line), instead
+    /// of to stdout: each batch of windows is committed with the acknowledgements of the
+    /// partials it merged, so that a combiner killed and started again writes every window
+    /// once.
     #[arg(long)]
     pub to: Option<String>,
     /// A consumer that has written nothing for this long no longer holds windows back.
@@ -82,14 +85,16 @@ mod imp {
 
     use tokio::sync::oneshot;
     use tokio::time::{MissedTickBehavior, interval};
-    use weir::io::redis::{Acker, Entry, RedisSink, RedisSource, StreamGroup};
+    use weir::io::redis::{
+        Acker, Commit, Committer, Entry, Ledger, LedgerSnapshot, RedisSource, StreamGroup,
+    };
 
     use super::combiner::{Combiner, points, write_lines};
     use super::*;
     use crate::common::{failure, millis, pull, signals, usage, write_failure};
     use crate::observe::{PUBLISH_EVERY, RedisCounts, Snapshot};
     use crate::reading::Reader;
-    use crate::redis::{Report, Resilient, Target, block, retries_over};
+    use crate::redis::{Marker, Report, Resilient, Target, block, id_key, retries_over};
     use crate::sink::Lines;
 
     /// Reports what failed: status 1.
@@ -104,7 +109,8 @@ mod imp {
         entries: Resilient<RedisSource>,
         gave_up: oneshot::Receiver<String>,
         acker: Acker,
-        out: Lines,
+        out: Out,
+        ledger: Ledger,
         /// Failed reads tried again.
         read_retries: Reader<u64>,
         /// The partials' stream as reports show it (no password).
@@ -120,27 +126,43 @@ mod imp {
         if args.consumer_timeout.is_zero() {
             return Err(usage("combine", "--consumer-timeout must be at least 1ms"));
         }
+        let group = StreamGroup::new(&from.stream, &args.group, &args.consumer)
+            .block(block(args.until_idle))
+            .ack_backoff(retries_over(args.give_up_after));
         let connected = async {
             let client = redis::Client::open(from.server.as_str())?;
-            let group = StreamGroup::new(&from.stream, &args.group, &args.consumer)
-                .block(block(args.until_idle))
-                .ack_backoff(retries_over(args.give_up_after));
-            RedisSource::connect(&client, group).await
+            let ledger = Ledger::connect(&client, &from.stream).await?;
+            let (source, acker) = RedisSource::connect(&client, group.clone()).await?;
+            Ok::<_, redis::RedisError>((source, acker, ledger))
         };
-        let (source, acker) = connected.await.map_err(|e| failed(&from.shown, &e))?;
+        let (source, acker, ledger) = connected.await.map_err(|e| failed(&from.shown, &e))?;
         let source = if args.until_idle {
             source.until_idle()
         } else {
             source
         };
         let out = match &to {
-            None => Lines::Stdout,
+            None => Out::Lines(Lines::Stdout),
+            Some(target) if target.server != from.server => {
+                let why = format!(
+                    "--to {} is not on the server of --from {}: the windows and the \
+                     acknowledgements of the partials they merge are committed together, on \
+                     one server",
+                    target.shown, from.shown
+                );
+                return Err(usage("combine", &why));
+            }
             Some(target) => {
-                let sink = async {
+                let committer = async {
                     let client = redis::Client::open(target.server.as_str())?;
-                    RedisSink::connect(&client, &target.stream).await
+                    Committer::connect(&client, &group, &target.stream).await
                 };
-                Lines::Stream(sink.await.map_err(|e| failed(&target.shown, &e))?)
+                let committer = committer.await.map_err(|e| failed(&target.shown, &e))?;
+                let committer = committer.backoff(retries_over(args.give_up_after));
+                Out::Committed {
+                    committer: Box::new(committer),
+                    shown: target.shown.clone(),
+                }
             }
         };
         let (entries, gave_up) = Resilient::new(source, from.shown.clone(), args.give_up_after);
@@ -153,7 +175,127 @@ mod imp {
             gave_up,
             acker,
             out,
+            ledger,
         })
+    }
+
+    /// The consumers' ledger, read once a second. A reading is taken into the combiner once
+    /// every partial committed before it has been read, so that it never says more than the
+    /// partials read.
+    struct Reading {
+        ledger: Ledger,
+        waiting: Option<LedgerSnapshot>,
+        /// The greatest id read from the partials' stream.
+        read_through: Option<(u64, u64)>,
+    }
+
+    impl Reading {
+        /// Reads the ledger again, unless a reading waits for its partials.
+        async fn refresh(&mut self, shown: &str) {
+            if self.waiting.is_some() {
+                return;
+            }
+            match self.ledger.snapshot().await {
+                Ok(snapshot) => self.waiting = Some(snapshot),
+                Err(e) => report!("weir combine: cannot read the ledger of {shown}: {e}"),
+            }
+        }
+
+        /// An entry of the partials' stream was read.
+        fn read(&mut self, id: &str) {
+            self.read_through = self.read_through.max(id_key(id));
+        }
+
+        /// The reading, once every partial committed before it has been read: each
+        /// consumer's last committed marker.
+        fn visible(&mut self) -> Option<Vec<(String, Option<Marker>)>> {
+            let through = self.waiting.as_ref()?.through.as_deref();
+            if through.is_some_and(|t| id_key(t) > self.read_through) {
+                return None;
+            }
+            let snapshot = self.waiting.take()?;
+            Some(
+                snapshot
+                    .progress
+                    .into_iter()
+                    .map(|(name, p)| (name, p.as_deref().and_then(Marker::from_progress)))
+                    .collect(),
+            )
+        }
+    }
+
+    /// Where the final windows go: JSON lines on stdout, their partials acknowledged after
+    /// the write (a combiner killed between the two prints those windows again when started
+    /// again), or a stream on the partials' server, committed with the acknowledgements and
+    /// the combiner's progress (how far its windows are written) in one transaction.
+    enum Out {
+        Lines(Lines),
+        Committed {
+            committer: Box<Committer>,
+            /// The stream as reports show it.
+            shown: String,
+        },
+    }
+
+    impl Out {
+        /// Writes the lines of final windows (`text`) and acknowledges the partials they
+        /// merged (`ids`); every window ending before `closed_before` is written.
+        async fn write(
+            &mut self,
+            text: &[u8],
+            ids: Vec<String>,
+            closed_before: u128,
+            acker: &Acker,
+        ) -> std::io::Result<()> {
+            match self {
+                Out::Lines(lines) => {
+                    lines.write(text).await?;
+                    for id in ids {
+                        acker.ack(id);
+                    }
+                    Ok(())
+                }
+                Out::Committed { committer, shown } => {
+                    let text = std::str::from_utf8(text).map_err(std::io::Error::other)?;
+                    let entries: Vec<_> = text.lines().map(|l| vec![("window", l)]).collect();
+                    let progress = closed_before.to_string();
+                    let committed = committer.commit_through(&ids, &entries, &progress).await;
+                    match committed.map_err(|e| std::io::Error::other(format!("{shown}: {e}")))? {
+                        Commit::Applied => Ok(()),
+                        Commit::Refused { not_owned } => Err(std::io::Error::other(format!(
+                            "{shown}: commit refused: {not_owned} of the partials it \
+                             acknowledges are no longer this combiner's (another process \
+                             reads as it?); nothing of it was applied"
+                        ))),
+                    }
+                }
+            }
+        }
+
+        /// Where a combiner started again goes on from: every window ending before it was
+        /// written by the one before (only a committed stream records it).
+        fn written_before(&self) -> Option<u128> {
+            match self {
+                Out::Lines(_) => None,
+                Out::Committed { committer, .. } => committer.progress()?.parse().ok(),
+            }
+        }
+
+        /// Partials acknowledged in commits.
+        fn acknowledged(&self) -> u64 {
+            match self {
+                Out::Lines(_) => 0,
+                Out::Committed { committer, .. } => committer.acknowledged(),
+            }
+        }
+
+        /// Writes sent again after a failure.
+        fn retried(&self) -> u64 {
+            match self {
+                Out::Lines(_) => 0,
+                Out::Committed { committer, .. } => committer.retried(),
+            }
+        }
     }
 
     /// What the combiner counted besides what [`Combiner`] did.
@@ -172,6 +314,7 @@ mod imp {
             mut gave_up,
             acker,
             mut out,
+            ledger,
             read_retries,
             shown,
         } = match connect(&args).await {
@@ -185,6 +328,9 @@ mod imp {
         let mut publishing = interval(PUBLISH_EVERY);
         let mut entries = pin!(entries);
         let mut combiner = Combiner::new(args.consumer_timeout, args.lateness.map(millis));
+        if let Some(before) = out.written_before() {
+            combiner.resume(before);
+        }
         // On a signal the combiner stops without writing the windows still open: their
         // partials stay unacknowledged, for the combiner started again to read first.
         let (mut interrupt, mut terminate) = match signals() {
@@ -195,33 +341,46 @@ mod imp {
         let mut tick = interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut batch, mut counts) = (Vec::new(), Counts::default());
+        let mut reading = Reading {
+            ledger,
+            waiting: None,
+            read_through: None,
+        };
         loop {
             let ended = tokio::select! {
                 biased;
                 _ = interrupt.recv() => { caught = Some(130); break; }
                 _ = terminate.recv() => { caught = Some(143); break; }
                 ended = poll_fn(|cx| pull(entries.as_mut(), &mut batch, cx)) => ended,
-                _ = tick.tick() => false,
+                _ = tick.tick() => {
+                    reading.refresh(&shown).await;
+                    false
+                }
                 _ = publishing.tick(), if watching.is_some() => false,
             };
             if let Ok(e) = gave_up.try_recv() {
                 return failure("combine", e);
             }
+            for entry in &batch {
+                reading.read(&entry.id);
+            }
             take(&mut combiner, batch.drain(..), &acker, &mut counts, &stream);
+            if let Some(recorded) = reading.visible() {
+                combiner.ledger(recorded);
+            }
             let frontier = if ended { u64::MAX } else { combiner.frontier() };
             let closed = combiner.close(frontier);
             if !closed.is_empty() {
                 let mut text = Vec::new();
                 let n = write_lines(&mut text, &closed);
-                match out.write(&text).await {
-                    Ok(()) => counts.written += n,
-                    Err(e) => return write_failure("combine", &e),
-                }
                 if let Some(w) = &mut watching {
                     w.observer.closed(points(&closed));
                 }
-                for id in closed.into_iter().flat_map(|(_, open)| open.ids) {
-                    acker.ack(id);
+                let ids = closed.into_iter().flat_map(|(_, open)| open.ids).collect();
+                let written = out.write(&text, ids, combiner.closed_before(), &acker);
+                match written.await {
+                    Ok(()) => counts.written += n,
+                    Err(e) => return write_failure("combine", &e),
                 }
             }
             if let Some(w) = watching.as_mut().filter(|w| w.observer.due()) {
@@ -235,7 +394,7 @@ mod imp {
         if let Err(e) = acker.flush().await {
             return failed("cannot acknowledge", &e);
         }
-        report!("{}", summary(&shown, &counts, &combiner, &acker));
+        report!("{}", summary(&shown, &counts, &combiner, (&acker, &out)));
         if let Some(w) = watching {
             let last = snapshot(&counts, &combiner, &acker, &read_retries, &out);
             w.observer.finish(last, w.server, w.linger).await;
@@ -278,7 +437,7 @@ mod imp {
         combiner: &Combiner,
         acker: &Acker,
         read_retries: &Reader<u64>,
-        out: &Lines,
+        out: &Out,
     ) -> Snapshot {
         Snapshot {
             command: "combine",
@@ -292,7 +451,7 @@ mod imp {
             not_events: vec![("marker", combiner.markers)],
             windows: counts.written,
             redis: Some(RedisCounts {
-                acknowledged: acker.acked(),
+                acknowledged: acker.acked() + out.acknowledged(),
                 dead_lettered: acker.dead_lettered(),
                 pending: combiner.holding(),
                 read_retries: read_retries.get(),
@@ -304,7 +463,12 @@ mod imp {
     }
 
     /// The summary line.
-    fn summary(from: &str, counts: &Counts, combiner: &Combiner, acker: &Acker) -> String {
+    fn summary(
+        from: &str,
+        counts: &Counts,
+        combiner: &Combiner,
+        (acker, out): (&Acker, &Out),
+    ) -> String {
         format!(
             "summary: {} entries read from {from} ({} partials, {} markers, {} malformed) from \
              {} consumers; {} window results written, {} late partials; {} acknowledged, {} \
@@ -316,7 +480,7 @@ mod imp {
             combiner.consumers(),
             counts.written,
             combiner.late,
-            acker.acked(),
+            acker.acked() + out.acknowledged(),
             acker.dead_lettered(),
         )
     }

@@ -80,6 +80,34 @@ impl Marker {
     }
 }
 
+impl Marker {
+    /// The marker as a consumer records it in the ledger with the commit that writes it:
+    /// `BEFORE HOLDING` (`HOLDING` 1 or 0), or `end`.
+    pub(crate) fn progress(self) -> String {
+        match self {
+            Marker::Settled { before, holding } => format!("{before} {}", u8::from(holding)),
+            Marker::End => "end".to_owned(),
+        }
+    }
+
+    /// A marker as [`progress`](Self::progress) records it.
+    pub(crate) fn from_progress(text: &str) -> Option<Marker> {
+        if text == "end" {
+            return Some(Marker::End);
+        }
+        let (before, holding) = text.split_once(' ')?;
+        let holding = match holding {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        Some(Marker::Settled {
+            before: before.parse().ok()?,
+            holding,
+        })
+    }
+}
+
 /// An entry of a partials stream, read back.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Report {
@@ -164,6 +192,12 @@ mod tests {
             let written = entry(marker.fields("b"));
             let read = Report::parse(&written).unwrap();
             assert_eq!(read, ("b", Report::Marker(marker)));
+        }
+        for marker in [settled(u64::MAX, true), settled(0, false), Marker::End] {
+            assert_eq!(Marker::from_progress(&marker.progress()), Some(marker));
+        }
+        for bad in ["", "1", "1 2", "x 1", "1 1 1", "END"] {
+            assert_eq!(Marker::from_progress(bad), None, "{bad}");
         }
         let bad = entry(vec![
             ("kind", "settled".to_owned()),

@@ -69,6 +69,12 @@ fn without_credentials(text: &str) -> String {
     }
 }
 
+/// A stream entry id, `1700000000000-3`, as its two numbers (`None` for anything else).
+pub(crate) fn id_key(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
 /// How long a read waits on the server for new entries: 1 s, or 100 ms with
 /// `--until-idle`, whose first read that finds nothing new ends the command.
 pub(crate) fn block(until_idle: bool) -> std::time::Duration {

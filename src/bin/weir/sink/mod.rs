@@ -16,15 +16,12 @@ use std::time::Duration;
 
 use crate::windows::Closed;
 
-/// Where JSON lines of windows go: stdout, or a Redis stream (an entry per line, in the field
-/// `window`). Written means written through: flushed, or confirmed by the server.
+/// Where JSON lines of windows go: stdout. Written means written through: flushed.
 pub(crate) enum Lines {
     Stdout,
     /// Stdout written from tokio's blocking pool: while a write waits for a slow reader, the
     /// task goes on with other work (the input, into `--buffer`).
     StdoutAside(tokio::io::Stdout),
-    #[cfg(feature = "redis")]
-    Stream(weir::io::redis::RedisSink),
 }
 
 impl Lines {
@@ -43,27 +40,6 @@ impl Lines {
                 out.write_all(text).await?;
                 out.flush().await
             }
-            #[cfg(feature = "redis")]
-            Lines::Stream(sink) => {
-                let text = std::str::from_utf8(text).map_err(io::Error::other)?;
-                let fields: Vec<Vec<(&str, &str)>> =
-                    text.lines().map(|l| vec![("window", l)]).collect();
-                sink.send(&fields)
-                    .await
-                    .map(|_| ())
-                    .map_err(io::Error::other)
-            }
-        }
-    }
-}
-
-impl Lines {
-    /// Writes sent again after a failure so far (only a stream's are).
-    pub(crate) fn retried(&self) -> u64 {
-        match self {
-            Lines::Stdout | Lines::StdoutAside(_) => 0,
-            #[cfg(feature = "redis")]
-            Lines::Stream(sink) => sink.retried(),
         }
     }
 }
@@ -155,7 +131,7 @@ impl Sink {
     /// Writes sent again after a failure so far.
     pub(crate) fn retried(&self) -> u64 {
         match self {
-            Sink::Lines { out, .. } => out.retried(),
+            Sink::Lines { .. } => 0,
             #[cfg(feature = "redis")]
             Sink::Partials(partials) => partials.retried(),
         }

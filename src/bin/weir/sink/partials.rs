@@ -70,12 +70,14 @@ impl Partials {
         };
         let to = &target.shown;
         let committer = committer.await.map_err(|e| format!("{to}: {e}"))?;
+        // The combiner knows a consumer by its name in the ledger, which the partials carry.
+        let consumer = committer.name().to_owned();
         Ok(Partials {
             committer: Some(committer.backoff(retries_over(give_up))),
             in_flight: None,
             counts: (0, 0, 0),
             to: to.to_owned(),
-            consumer: input.consumer().to_owned(),
+            consumer,
             size,
             slide,
             by,
@@ -110,13 +112,17 @@ impl Partials {
             holding: batch.holding,
         };
         entries.push(settled.fields(consumer));
-        if batch.ended {
+        let last = if batch.ended {
             entries.push(Marker::End.fields(consumer));
-        }
+            Marker::End
+        } else {
+            settled
+        };
         let mut committer = self.committer.take().expect("no commit in flight");
         let ids = batch.done.to_vec();
         self.in_flight = Some(tokio::spawn(async move {
-            let committed = committer.commit(&ids, &entries).await;
+            let progress = last.progress();
+            let committed = committer.commit_through(&ids, &entries, &progress).await;
             (committer, committed, ids.len())
         }));
         if batch.ended {

@@ -30,7 +30,7 @@ use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
 use crate::observe::RedisCounts;
 use crate::reading::{Counted, Progress, Reader, Reading, Readings, Tally};
-use crate::redis::{NOT_UTF8, Resilient, Target, block, retries_over, waits};
+use crate::redis::{NOT_UTF8, Resilient, Target, block, id_key, retries_over, waits};
 
 /// Where and how to read: `weir run`'s Redis flags.
 pub(crate) struct RedisInput {
@@ -56,12 +56,6 @@ struct Held {
     ids: HashSet<(u64, u64)>,
     /// Whether any entry has been read.
     read_any: bool,
-}
-
-/// A stream entry id, `1700000000000-3`, as its two numbers (`None` for anything else).
-fn id_key(id: &str) -> Option<(u64, u64)> {
-    let (ms, seq) = id.split_once('-')?;
-    Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
 impl Held {
