@@ -388,19 +388,22 @@ fn a_combiner_killed_and_started_again_writes_every_window_once() {
 }
 
 #[test]
-fn combine_refuses_an_output_on_another_server() {
+fn an_output_on_another_server_is_refused() {
     let (server, other) = (Server::start(), Server::start());
     let from = format!("{}/partials", url(&server));
     let to = format!("{}/final", url(&other));
-    let out = weir(&["combine", "--from", &from, "--to", &to, "--until-idle"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("is not on the server of --from"),
-        "{stderr}"
-    );
+    for command in [
+        &["combine", "--from", &from, "--to", &to, "--until-idle"][..],
+        &["run", "--from", &from, "--consumer", "a", "--to", &to],
+    ] {
+        let out = weir(command).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("is not on the server of --from"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
