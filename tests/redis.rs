@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::redis_server::Server;
 
-use weir::io::redis::{Commit, Committer, Ledger, RedisSink, RedisSource, StreamGroup};
+use weir::io::redis::{Commit, Committer, Ledger, Recorded, RedisSink, RedisSource, StreamGroup};
 use weir::prelude::*;
 
 /// Writes `n` entries `{i, value}` in batches of 1 000.
@@ -416,11 +416,13 @@ async fn a_commit_writes_and_acknowledges_together_and_only_once() {
     let mut reader = Ledger::connect(&client, "out").await.unwrap();
     let snapshot = reader.snapshot().await.unwrap();
     assert_eq!(snapshot.through.as_deref(), Some(&*last[0].0));
-    let progress: Vec<_> = snapshot.progress.into_iter().collect();
-    assert_eq!(
-        progress,
-        [("events:g:a".to_owned(), Some("through 7".to_owned()))]
-    );
+    let committers: Vec<_> = snapshot.committers.into_iter().collect();
+    let recorded = Recorded {
+        progress: Some("through 7".to_owned()),
+        pending: 0,
+        claims: 0,
+    };
+    assert_eq!(committers, [("events:g:a".to_owned(), recorded)]);
     let again = Committer::connect(&client, &group, "out").await.unwrap();
     assert_eq!(again.progress(), Some("through 7"));
     // Another consumer is listed as soon as it connects, with nothing recorded.
@@ -428,7 +430,70 @@ async fn a_commit_writes_and_acknowledges_together_and_only_once() {
     let connected = Committer::connect(&client, &b, "out").await.unwrap();
     assert_eq!(connected.name(), "events:g:b");
     let snapshot = reader.snapshot().await.unwrap();
-    assert_eq!(snapshot.progress.get("events:g:b"), Some(&None));
+    assert_eq!(
+        snapshot.committers.get("events:g:b"),
+        Some(&Recorded::default())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_shows_entries_pending_and_claims_a_commit_has_not_covered() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 10).await;
+    let group = |name: &str| {
+        StreamGroup::new("events", "g", name)
+            .ledger("out")
+            .claim_idle(Some(Duration::from_millis(1)))
+            .block(Duration::from_millis(10))
+    };
+    // a takes every entry and stops; b connects and claims them.
+    let a = take(&client, group("a"), 10).await;
+    assert_eq!(a.len(), 10);
+    let _a = Committer::connect(&client, &group("a"), "out")
+        .await
+        .unwrap();
+    let mut b_committer = Committer::connect(&client, &group("b"), "out")
+        .await
+        .unwrap();
+    let mut reader = Ledger::connect(&client, "out").await.unwrap();
+    let snapshot = reader.snapshot().await.unwrap();
+    assert_eq!(snapshot.committers["events:g:a"].pending, 10);
+    // Idle past `claim_idle` on the server's clock.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (b, _acker) = RedisSource::connect(&client, group("b")).await.unwrap();
+    let claims = b.claims();
+    let mut b = b.until_idle();
+    let mut claimed = Vec::new();
+    while let Some(entry) = b.next().await {
+        claimed.push(entry.unwrap().id);
+    }
+    assert_eq!(claimed, a);
+    // Counted in the same script as the claim; handed out whole by b.
+    let snapshot = reader.snapshot().await.unwrap();
+    let (ra, rb) = (
+        &snapshot.committers["events:g:a"],
+        &snapshot.committers["events:g:b"],
+    );
+    assert_eq!((ra.pending, rb.pending, rb.claims), (0, 10, 1));
+    assert_eq!(claims.handed_out(), 1);
+    // b commits them, saying it had handed out that claim.
+    let window = [vec![("w", "1")]];
+    let applied = b_committer.commit_through(&claimed, &window, "1").await;
+    assert_eq!(applied.unwrap(), Commit::Applied);
+    let snapshot = reader.snapshot().await.unwrap();
+    let rb = &snapshot.committers["events:g:b"];
+    assert_eq!(
+        (rb.pending, rb.claims, rb.progress.as_deref()),
+        (0, 1, Some("1"))
+    );
+    // A source started again under b's name knows the claims from the ledger once it has
+    // re-read its pending entries (none now).
+    let (again, _acker) = RedisSource::connect(&client, group("b")).await.unwrap();
+    let claims = again.claims();
+    let read: Vec<_> = again.until_idle().collect().await;
+    assert!(read.is_empty());
+    assert_eq!(claims.handed_out(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,4 +554,35 @@ async fn a_commit_checks_everything_before_it_writes() {
     let wrong = committer.commit(&ids, &[vec![("window", "1")]]).await;
     assert_eq!(wrong.unwrap_err().code(), Some("WRONGTYPE"));
     assert_eq!(pending(&client, "events", "g").await, 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_run_on_a_timer_while_reads_find_entries() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 100).await;
+    let group = |name: &str| StreamGroup::new("events", "g", name).count(100);
+    let a = take(&client, group("a").claim_idle(None), 10).await;
+    produce(&client, "events", 20_000).await;
+    // Idle past `claim_idle` on the server's clock.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let b = group("b").claim_idle(Some(Duration::from_millis(10)));
+    let (b, acker) = RedisSource::connect(&client, b).await.unwrap();
+    // Acknowledged as read, as a consumer does: a claim pass pages through what is pending.
+    let ids: Vec<String> = b
+        .until_idle()
+        .map(|e| {
+            let id = e.unwrap().id;
+            acker.ack(&id);
+            id
+        })
+        .collect::<Vec<_>>()
+        .await;
+    assert_eq!(ids.len(), 20_100);
+    // a's entries came while new ones were still being read, not after the last of them.
+    let last_claimed = ids.iter().rposition(|id| a.contains(id)).unwrap();
+    assert!(
+        last_claimed < ids.len() - 1_000,
+        "claimed at {last_claimed}"
+    );
 }

@@ -223,6 +223,7 @@ pub(crate) async fn run(
             };
             // The entries this batch is the last word on: acknowledged with it or after it.
             let done = control.done((!ended).then_some(settled));
+            let claims = control.claims();
             let written = sink.write(Batch {
                 windows: &batch,
                 late: &late,
@@ -231,6 +232,7 @@ pub(crate) async fn run(
                 holding: !ended && control.holding(settled),
                 ended,
                 done: &done,
+                claims,
             });
             if let Some(writing) = &writing {
                 writing.start();

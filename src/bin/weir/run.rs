@@ -362,6 +362,7 @@ mod from_redis {
             idle: args.idle_timeout,
             size: windows.size,
             slide: windows.slide,
+            ledger: to.as_ref().map(|to| to.stream.clone()),
         };
         if !args.force {
             match source::redis::connected(&input).await {

@@ -155,14 +155,30 @@ impl Committer {
             )));
         }
         let ledger = LedgerKeys::of(output);
-        let name = format!("{}:{}:{}", group.stream(), group.group(), group.consumer());
-        // Listed from now on (number 0 until a first commit), and what it recorded last.
+        let name = group.ledger_name();
+        // Listed from now on (number 0 until a first commit), with its input, and what it
+        // recorded last.
         let (seq, progress): (u64, Option<String>) = redis::pipe()
             .atomic()
             .cmd("HSETNX")
             .arg(&ledger.commits)
             .arg(&name)
             .arg(0)
+            .ignore()
+            .cmd("HSET")
+            .arg(&ledger.streams)
+            .arg(&name)
+            .arg(group.stream())
+            .ignore()
+            .cmd("HSET")
+            .arg(&ledger.groups)
+            .arg(&name)
+            .arg(group.group())
+            .ignore()
+            .cmd("HSET")
+            .arg(&ledger.consumers)
+            .arg(&name)
+            .arg(group.consumer())
             .ignore()
             .cmd("HGET")
             .arg(&ledger.commits)
@@ -330,10 +346,12 @@ impl Committer {
     }
 }
 
-/// The ledger of the committers that write to one output stream: three hashes, each keyed
-/// by committer name (`STREAM:GROUP:CONSUMER`): `OUTPUT:commits` (the number of its last
-/// commit), `OUTPUT:progress` (what its last commit recorded as its progress, if any) and
-/// `OUTPUT:refused` (its commits refused). Every change to it comes with the output entries
+/// The ledger of the committers that write to one output stream: hashes keyed by committer
+/// name (`STREAM:GROUP:CONSUMER`): `OUTPUT:commits` (the number of its last commit),
+/// `OUTPUT:progress` (what its last commit recorded as its progress, if any),
+/// `OUTPUT:refused` (its commits refused), `OUTPUT:claims` (its claims that took entries,
+/// with a [ledger](StreamGroup::ledger)), and its input (`OUTPUT:streams`, `OUTPUT:groups`,
+/// `OUTPUT:consumers`). Every change to it comes with the output entries
 /// of the same commit, in one transaction. A reader of the output stream reads the ledger
 /// with [`Ledger::snapshot`].
 pub struct Ledger {
@@ -348,6 +366,11 @@ struct LedgerKeys {
     commits: String,
     progress: String,
     refused: String,
+    claims: String,
+    /// Each committer's input: its stream, group and consumer.
+    streams: String,
+    groups: String,
+    consumers: String,
 }
 
 impl LedgerKeys {
@@ -357,15 +380,61 @@ impl LedgerKeys {
             commits: format!("{output}:commits"),
             progress: format!("{output}:progress"),
             refused: format!("{output}:refused"),
+            claims: format!("{output}:claims"),
+            streams: format!("{output}:streams"),
+            groups: format!("{output}:groups"),
+            consumers: format!("{output}:consumers"),
         }
     }
+}
+
+/// Reads a ledger whole. `KEYS`: the commit numbers, the progress, the claims, the inputs'
+/// streams, groups and consumers, the output stream. For each committer listed: its name, its
+/// progress (or nil), its entries pending in its input group (`XPENDING`'s summary, once
+/// per group), its claims counted; then the output's last id (or nil).
+const SNAPSHOT: &str = r"
+local rows, counts = {}, {}
+for _, name in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local stream = redis.call('HGET', KEYS[4], name)
+  local group = redis.call('HGET', KEYS[5], name)
+  local consumer = redis.call('HGET', KEYS[6], name)
+  local pending = 0
+  if stream and group and consumer then
+    local at = stream .. '\0' .. group
+    if counts[at] == nil then
+      counts[at] = {}
+      local summary = redis.pcall('XPENDING', stream, group)
+      if type(summary) == 'table' and summary.err == nil and summary[4] then
+        for _, c in ipairs(summary[4]) do counts[at][c[1]] = tonumber(c[2]) end
+      end
+    end
+    pending = counts[at][consumer] or 0
+  end
+  local claims = tonumber(redis.call('HGET', KEYS[3], name) or '0')
+  rows[#rows + 1] = {name, redis.call('HGET', KEYS[2], name), pending, claims}
+end
+local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)
+local through = false
+if last[1] then through = last[1][1] end
+return {rows, through}
+";
+
+/// What a [`Ledger`] lists of one committer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// The progress its last commit recorded (`None`: none yet).
+    pub progress: Option<String>,
+    /// Its entries pending in its input group (delivered to it and not acknowledged).
+    pub pending: u64,
+    /// Its claims that took entries, counted with each ([`StreamGroup::ledger`]).
+    pub claims: u64,
 }
 
 /// What a [`Ledger`] held at one instant, and how far the output stream went then.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerSnapshot {
-    /// Every committer listed, with the progress its last commit recorded (`None`: none yet).
-    pub progress: HashMap<String, Option<String>>,
+    /// Every committer listed, by name.
+    pub committers: HashMap<String, Recorded>,
     /// The id of the output stream's last entry then (`None`: no entry). Everything the
     /// listed committers had committed is at or before it.
     pub through: Option<String>,
@@ -384,40 +453,37 @@ impl Ledger {
         })
     }
 
-    /// The ledger and the output stream's last id, read in one transaction: a reader of the
-    /// output that has read through [`through`](LedgerSnapshot::through) has read every
-    /// entry committed with the progress the snapshot shows.
+    /// The ledger, each committer's entries pending in its input group, and the output
+    /// stream's last id, read in one script: a reader of the output that has read through
+    /// [`through`](LedgerSnapshot::through) has read every entry committed with the progress
+    /// the snapshot shows.
     ///
     /// # Errors
     ///
     /// The query's (`WRONGTYPE` when a key is not a hash, or the output not a stream).
     pub async fn snapshot(&mut self) -> RedisResult<LedgerSnapshot> {
-        type Last = Vec<(String, HashMap<String, redis::Value>)>;
-        let keys = &self.keys;
-        let (names, mut progress, last): (Vec<String>, HashMap<String, String>, Last) =
-            redis::pipe()
-                .atomic()
-                .cmd("HKEYS")
-                .arg(&keys.commits)
-                .cmd("HGETALL")
-                .arg(&keys.progress)
-                .cmd("XREVRANGE")
-                .arg(&keys.output)
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(&mut self.conn)
-                .await?;
+        type Row = (String, Option<String>, u64, u64);
+        let k = &self.keys;
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(SNAPSHOT).arg(7);
+        eval.arg(&k.commits).arg(&k.progress).arg(&k.claims);
+        eval.arg(&k.streams).arg(&k.groups).arg(&k.consumers);
+        eval.arg(&k.output);
+        let (rows, through): (Vec<Row>, Option<String>) = eval.query_async(&mut self.conn).await?;
+        let committers = rows
+            .into_iter()
+            .map(|(name, progress, pending, claims)| {
+                let recorded = Recorded {
+                    progress,
+                    pending,
+                    claims,
+                };
+                (name, recorded)
+            })
+            .collect();
         Ok(LedgerSnapshot {
-            progress: names
-                .into_iter()
-                .map(|name| {
-                    let recorded = progress.remove(&name);
-                    (name, recorded)
-                })
-                .collect(),
-            through: last.into_iter().next().map(|(id, _)| id),
+            committers,
+            through,
         })
     }
 

@@ -86,6 +86,6 @@ pub fn is_transient(e: &RedisError) -> bool {
 }
 
 pub use ack::Acker;
-pub use commit::{Commit, Committer, Ledger, LedgerSnapshot};
+pub use commit::{Commit, Committer, Ledger, LedgerSnapshot, Recorded};
 pub use sink::RedisSink;
-pub use source::{Entry, RedisSource, StreamGroup, consumer_connected};
+pub use source::{Claims, Entry, RedisSource, StreamGroup, consumer_connected};

@@ -11,9 +11,12 @@ use futures_core::Stream;
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
 
+use tokio::time::Instant;
+
 use super::{Acker, RESPONSE_TIMEOUT, connect};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
+use crate::sync::{Arc, AtomicU64, Ordering};
 
 /// The stream, the consumer group and this consumer's name, and how it reads.
 #[derive(Debug, Clone)]
@@ -25,6 +28,8 @@ pub struct StreamGroup {
     block: Duration,
     claim_idle: Option<Duration>,
     ack_backoff: Backoff,
+    /// The output stream whose ledger counts this consumer's claims.
+    ledger: Option<String>,
 }
 
 impl StreamGroup {
@@ -39,6 +44,7 @@ impl StreamGroup {
             block: Duration::from_secs(1),
             claim_idle: Some(Duration::from_secs(30)),
             ack_backoff: Acker::default_backoff(),
+            ledger: None,
         }
     }
 
@@ -81,10 +87,26 @@ impl StreamGroup {
     }
 
     /// Claims the entries other consumers have left pending at least `idle` (a consumer
-    /// that died), whenever a read finds nothing new; `None` never claims.
+    /// that died), whenever a read finds nothing new and at least once every `idle` while
+    /// reads find entries; `None` never claims.
     pub fn claim_idle(mut self, idle: Option<Duration>) -> Self {
         self.claim_idle = idle;
         self
+    }
+
+    /// Counts each claim that takes entries in the [`Ledger`](super::Ledger) of the stream
+    /// `output`, in the same script as the claim, under [`ledger_name`](Self::ledger_name):
+    /// with the [`Committer`](super::Committer) that writes there, a reader of the ledger can
+    /// tell a consumer that holds claimed entries it has not committed yet
+    /// ([`RedisSource::claims`]).
+    pub fn ledger(mut self, output: &str) -> Self {
+        self.ledger = Some(output.to_owned());
+        self
+    }
+
+    /// This consumer's name in a ledger: `STREAM:GROUP:CONSUMER`.
+    pub fn ledger_name(&self) -> String {
+        format!("{}:{}:{}", self.stream, self.group, self.consumer)
     }
 
     /// The stream's key.
@@ -219,7 +241,36 @@ enum Phase {
     New,
 }
 
-type Fetch = Pin<Box<dyn Future<Output = RedisResult<(Vec<Entry>, Phase)>> + Send>>;
+/// A read's result: its entries, the phase after it, and, for the first page of this
+/// consumer's pending entries, the claims the ledger had counted for it just before.
+struct Read {
+    entries: Vec<Entry>,
+    next: Phase,
+    claims: Option<u64>,
+}
+
+type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
+
+/// Claims an `XCLAIM` would, and counts the claim in the ledger if it took any entry.
+/// `KEYS`: the stream, the ledger's claims hash; `ARGV`: the group, the consumer, the least
+/// idle time, the name in the ledger, then the ids.
+const CLAIM: &str = r"
+local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ARGV, 5))
+if #claimed > 0 then redis.call('HINCRBY', KEYS[2], ARGV[4], 1) end
+return claimed
+";
+
+/// How many of a source's claims (those counted in the ledger) it has handed out whole: a
+/// handle that another task reads ([`RedisSource::claims`]).
+#[derive(Debug, Clone, Default)]
+pub struct Claims(Arc<AtomicU64>);
+
+impl Claims {
+    /// Claims whose every entry the source has yielded.
+    pub fn handed_out(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// A stream of the entries of one Redis stream, read through a consumer group.
 ///
@@ -228,10 +279,13 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<(Vec<Entry>, Phase)>> + Sen
 /// Three phases. First it re-reads its own pending entries (`XREADGROUP ... STREAMS s 0`,
 /// paged): the entries delivered to this consumer name before a restart and never
 /// acknowledged. Then it reads new entries (`>`), `count` at a time, each read blocking up to
-/// `block` on the server. Whenever a read comes back empty and `claim_idle` is set, it claims
-/// the entries other consumers left pending at least that long (`XPENDING ... IDLE`, paged,
-/// then `XCLAIM` of those not its own: its own it still holds) and
-/// yields them before reading new ones again. One read is in flight at a time, started as
+/// `block` on the server. Whenever a read comes back empty, and at least once every
+/// `claim_idle` while reads find entries, if `claim_idle` is set, it claims the entries
+/// other consumers left pending at least that long (`XPENDING ... IDLE`, paged, then
+/// `XCLAIM` of those not its own: its own it still holds) and yields them before reading new
+/// ones again. With a [ledger](StreamGroup::ledger), a claim that takes entries is counted
+/// there in the same script, and [`claims`](Self::claims) says how many the source has
+/// handed out whole (re-reading its pending entries hands out every claim counted before). One read is in flight at a time, started as
 /// soon as the buffer is half empty, so that the next batch travels while this one is
 /// handled; the entries are yielded one per poll.
 ///
@@ -256,6 +310,18 @@ pub struct RedisSource {
     until_idle: bool,
     done: bool,
     read: u64,
+    /// When the last claim pass started.
+    last_claim: Instant,
+    /// The last read of new entries found none.
+    found_nothing: bool,
+    /// Claims counted in the ledger that this source knows of.
+    claimed: u64,
+    /// When each claim is handed out whole: `(entries yielded, claims)`.
+    marks: VecDeque<(u64, u64)>,
+    handed_out: Claims,
+    /// The claims the ledger counted before this consumer's pending entries were last
+    /// re-read from the start.
+    resync: Option<u64>,
 }
 
 impl fmt::Debug for RedisSource {
@@ -305,6 +371,12 @@ impl RedisSource {
             until_idle: false,
             done: false,
             read: 0,
+            last_claim: Instant::now(),
+            found_nothing: false,
+            claimed: 0,
+            marks: VecDeque::new(),
+            handed_out: Claims::default(),
+            resync: None,
         };
         Ok((source, acker))
     }
@@ -326,11 +398,21 @@ impl RedisSource {
         &self.group
     }
 
+    /// A handle on how many of its claims counted in the ledger this source has handed out
+    /// whole (0 without a [ledger](StreamGroup::ledger)).
+    pub fn claims(&self) -> Claims {
+        self.handed_out.clone()
+    }
+
     /// Takes a read's result: its entries into the buffer and its phase on, or, for an
     /// error, the phase back to this consumer's pending entries (a read whose reply was lost
     /// may have delivered some) and the error to yield.
-    fn take(&mut self, result: RedisResult<(Vec<Entry>, Phase)>) -> RedisResult<()> {
-        let (entries, next) = match result {
+    fn take(&mut self, result: RedisResult<Read>) -> RedisResult<()> {
+        let Read {
+            entries,
+            mut next,
+            claims,
+        } = match result {
             Ok(read) => read,
             Err(e) => {
                 self.phase = Phase::Pending("0".to_owned());
@@ -340,16 +422,64 @@ impl RedisSource {
         // Idle: a read of new entries that found none, and a claim pass (if any) that found
         // none either.
         let idle = entries.is_empty()
-            && matches!(
-                (&self.phase, &next),
-                (Phase::New | Phase::Claim(_), Phase::New)
-            );
+            && next == Phase::New
+            && match self.phase {
+                Phase::New => true,
+                Phase::Claim(_) => self.found_nothing,
+                Phase::Pending(_) => false,
+            };
+        // The reads after which this read's entries are all handed out.
+        let out_after = self.read + (self.buffer.len() + entries.len()) as u64;
+        match &self.phase {
+            Phase::New => {
+                self.found_nothing = entries.is_empty();
+                // Claims on a timer too, however busy the stream.
+                let due = self
+                    .group
+                    .claim_idle
+                    .is_some_and(|idle| self.last_claim.elapsed() >= idle);
+                if next == Phase::New && due {
+                    next = Phase::Claim("-".to_owned());
+                }
+            }
+            Phase::Claim(_) if !entries.is_empty() && self.group.ledger.is_some() => {
+                self.claimed += 1;
+                self.marks.push_back((out_after, self.claimed));
+            }
+            Phase::Claim(_) => {}
+            Phase::Pending(_) => {
+                if claims.is_some() {
+                    self.resync = claims;
+                }
+                if let (Phase::New, Some(counted)) = (&next, self.resync) {
+                    // Every claim counted before the re-read is among the entries re-read.
+                    self.resync = None;
+                    self.claimed = self.claimed.max(counted);
+                    self.marks.push_back((out_after, counted));
+                }
+            }
+        }
+        if matches!(next, Phase::Claim(_)) && !matches!(self.phase, Phase::Claim(_)) {
+            self.last_claim = Instant::now();
+        }
         self.phase = next;
         if idle && self.until_idle {
             self.done = true;
         }
         self.buffer.extend(entries);
+        self.hand_out();
         Ok(())
+    }
+
+    /// Counts the claims whose entries are all yielded.
+    fn hand_out(&mut self) {
+        while let Some(&(after, claims)) = self.marks.front() {
+            if after > self.read {
+                break;
+            }
+            self.marks.pop_front();
+            self.handed_out.0.fetch_max(claims, Ordering::Relaxed);
+        }
     }
 
     /// The read for the current phase, as a future that owns what it needs.
@@ -367,6 +497,13 @@ impl RedisSource {
                         .arg("SETNAME")
                         .arg(g.client_name())
                         .ignore();
+                    // The claims counted before the re-read starts: all among its entries.
+                    let count_claims = after == "0" && g.ledger.is_some();
+                    if let (true, Some(output)) = (count_claims, &g.ledger) {
+                        pipe.cmd("HGET")
+                            .arg(format!("{output}:claims"))
+                            .arg(g.ledger_name());
+                    }
                     pipe.cmd("XREADGROUP")
                         .arg("GROUP")
                         .arg(&g.group)
@@ -376,13 +513,24 @@ impl RedisSource {
                         .arg("STREAMS")
                         .arg(&g.stream)
                         .arg(&after);
-                    let (reply,): (Value,) = pipe.query_async(&mut conn).await?;
+                    let (claims, reply) = if count_claims {
+                        let (claims, reply): (Option<u64>, Value) =
+                            pipe.query_async(&mut conn).await?;
+                        (Some(claims.unwrap_or(0)), reply)
+                    } else {
+                        let (reply,): (Value,) = pipe.query_async(&mut conn).await?;
+                        (None, reply)
+                    };
                     let entries = read_reply(reply, true);
                     let next = match entries.last() {
                         Some(last) => Phase::Pending(last.id.clone()),
                         None => Phase::New,
                     };
-                    Ok((entries, next))
+                    Ok(Read {
+                        entries,
+                        next,
+                        claims,
+                    })
                 }
                 Phase::Claim(start) => {
                     let idle = g.claim_idle.unwrap_or_default();
@@ -411,17 +559,36 @@ impl RedisSource {
                         .map(|(id, ..)| id)
                         .collect();
                     if ids.is_empty() {
-                        return Ok((Vec::new(), next));
+                        return Ok(Read {
+                            entries: Vec::new(),
+                            next,
+                            claims: None,
+                        });
                     }
-                    let reply: Value = redis::cmd("XCLAIM")
-                        .arg(&g.stream)
-                        .arg(&g.group)
-                        .arg(&g.consumer)
-                        .arg(idle)
-                        .arg(&ids)
-                        .query_async(&mut conn)
-                        .await?;
-                    Ok((claim_reply(reply), next))
+                    let claim = match &g.ledger {
+                        None => {
+                            let mut xclaim = redis::cmd("XCLAIM");
+                            xclaim.arg(&g.stream);
+                            xclaim
+                        }
+                        Some(output) => {
+                            let mut eval = redis::cmd("EVAL");
+                            eval.arg(CLAIM).arg(2).arg(&g.stream);
+                            eval.arg(format!("{output}:claims"));
+                            eval
+                        }
+                    };
+                    let mut claim = claim;
+                    claim.arg(&g.group).arg(&g.consumer).arg(idle);
+                    if g.ledger.is_some() {
+                        claim.arg(g.ledger_name());
+                    }
+                    let reply: Value = claim.arg(&ids).query_async(&mut conn).await?;
+                    Ok(Read {
+                        entries: claim_reply(reply),
+                        next,
+                        claims: None,
+                    })
                 }
                 Phase::New => {
                     let reply: Value = redis::cmd("XREADGROUP")
@@ -443,7 +610,11 @@ impl RedisSource {
                         ([], Some(_)) => Phase::Claim("-".to_owned()),
                         _ => Phase::New,
                     };
-                    Ok((entries, next))
+                    Ok(Read {
+                        entries,
+                        next,
+                        claims: None,
+                    })
                 }
             }
         })
@@ -510,6 +681,7 @@ impl Stream for RedisSource {
             }
             if let Some(entry) = this.buffer.pop_front() {
                 this.read += 1;
+                this.hand_out();
                 return Poll::Ready(Some(Ok(entry)));
             }
             if this.done {

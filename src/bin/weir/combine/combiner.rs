@@ -8,7 +8,7 @@ use weir::event::{SeverityAcc, StatsBySeverity};
 use weir::window::Aggregate;
 
 use crate::observe::Point;
-use crate::redis::{Marker, Report};
+use crate::redis::{Marker, Progress, Report};
 use crate::sink::window_line;
 
 /// What the combiner knows of one consumer.
@@ -22,6 +22,19 @@ struct Consumer {
     /// A marker of its has been read since this combiner started: its state is the
     /// markers', newer than any the ledger showed.
     heard: bool,
+    /// Entries pending for it in its input group, as the last ledger reading found.
+    pending: u64,
+    /// The server counts claims of its that its last commit did not cover: it may hold
+    /// entries of any window.
+    catching_up: bool,
+}
+
+/// What a ledger reading says of one consumer: its last committed progress, its entries
+/// pending in its input group, and its claims counted.
+pub(super) struct Listed {
+    pub(super) progress: Option<Progress>,
+    pub(super) pending: u64,
+    pub(super) claims: u64,
 }
 
 /// A window not written yet: the merged partials by key, and the entries they came in.
@@ -71,26 +84,41 @@ impl Combiner {
         self.closed_before
     }
 
-    /// Takes what the consumers' ledger held once every partial committed before it has
-    /// been read: the last marker each consumer committed (`None`: it has connected and
-    /// committed none). A consumer this combiner has heard no marker from since it started
-    /// (it acknowledged them before a restart, or the consumer has just connected) takes
-    /// the ledger's state: one that has committed none holds windows back from the start
-    /// until it writes a marker or for `--consumer-timeout`.
-    pub(super) fn ledger(&mut self, recorded: impl IntoIterator<Item = (String, Option<Marker>)>) {
+    /// Takes what the consumers' ledger held, once every partial committed before it has
+    /// been read. What the server holds is taken for every consumer: its entries pending in
+    /// its input group (while there are any, it holds windows back from its settled time,
+    /// however long it has been silent: a dead consumer's entries hold their windows until
+    /// another claims and commits them), and whether it has claimed entries its last commit
+    /// did not cover (then it holds every window back until it commits again). A consumer
+    /// this combiner has heard no marker from since it started (it acknowledged them before
+    /// a restart, or the consumer has just connected) also takes the last marker committed;
+    /// one that has committed none holds windows back from the start until it writes a marker
+    /// or for `--consumer-timeout`.
+    pub(super) fn ledger(&mut self, listed: impl IntoIterator<Item = (String, Listed)>) {
         let now = Instant::now();
-        for (name, marker) in recorded {
+        for (name, listed) in listed {
             let state = self.consumers.entry(name).or_insert(Consumer {
                 before: 0,
                 seen: now,
                 holding: true,
                 ended: false,
                 heard: false,
+                pending: 0,
+                catching_up: false,
             });
+            state.pending = listed.pending;
+            state.catching_up = match listed.progress {
+                Some(Progress {
+                    marker: Marker::End,
+                    ..
+                }) => false,
+                Some(progress) => listed.claims > progress.claims,
+                None => listed.claims > 0,
+            };
             if state.heard {
                 continue;
             }
-            match marker {
+            match listed.progress.map(|p| p.marker) {
                 Some(Marker::Settled { before, holding }) => {
                     state.before = state.before.max(before);
                     state.holding = holding;
@@ -121,6 +149,8 @@ impl Combiner {
                 holding: first_partial,
                 ended: false,
                 heard: false,
+                pending: 0,
+                catching_up: false,
             });
         state.seen = now;
         match report {
@@ -177,12 +207,13 @@ impl Combiner {
     /// Windows ending before this are final (`u64::MAX`: all of them).
     pub(super) fn frontier(&self) -> u64 {
         let now = Instant::now();
-        let counting = self
-            .consumers
-            .values()
-            .filter(|c| c.holding && !c.ended && now.duration_since(c.seen) < self.timeout);
-        let least = counting.clone().map(|c| c.before).min();
-        let most = counting.map(|c| c.before).max();
+        let counting = self.consumers.values().filter(|c| {
+            let live = c.holding && !c.ended && now.duration_since(c.seen) < self.timeout;
+            live || c.pending > 0 || c.catching_up
+        });
+        let hold = |c: &Consumer| if c.catching_up { 0 } else { c.before };
+        let least = counting.clone().map(hold).min();
+        let most = counting.map(hold).max();
         match (least, most, self.lateness) {
             (None, ..) => u64::MAX,
             (Some(least), Some(most), Some(lateness)) => least.max(most.saturating_sub(lateness)),
@@ -371,12 +402,19 @@ mod tests {
         assert_eq!((c.late, c.closed_before()), (1, 20));
         // The ledger lists a (its markers read before the restart), b (ended) and c (just
         // connected): a and c hold windows back, b does not.
-        let ledger = [
-            ("a", Some(settled_marker(40, true))),
-            ("b", Some(Marker::End)),
-            ("c", None),
-        ];
-        c.ledger(ledger.map(|(name, m)| (name.to_owned(), m)));
+        let listed = |marker: Option<Marker>, pending, claims| Listed {
+            progress: marker.map(|marker| Progress { marker, claims: 0 }),
+            pending,
+            claims,
+        };
+        fn reading(rows: Vec<(&str, Listed)>) -> Vec<(String, Listed)> {
+            rows.into_iter().map(|(n, l)| (n.to_owned(), l)).collect()
+        }
+        c.ledger(reading(vec![
+            ("a", listed(Some(settled_marker(40, true)), 0, 0)),
+            ("b", listed(Some(Marker::End), 0, 0)),
+            ("c", listed(None, 0, 0)),
+        ]));
         assert_eq!(c.frontier(), 0);
         // c writes its first marker; a's state from the ledger holds until a says more.
         c.take("c", settled(50, true), "3");
@@ -384,15 +422,44 @@ mod tests {
         c.take("a", settled(60, false), "4");
         assert_eq!(c.frontier(), 50);
         // A later reading does not undo what the markers said.
-        let ledger = [("a", Some(settled_marker(45, true))), ("c", None)];
-        c.ledger(ledger.map(|(name, m)| (name.to_owned(), m)));
+        c.ledger(reading(vec![
+            ("a", listed(Some(settled_marker(45, true)), 0, 0)),
+            ("c", listed(None, 0, 0)),
+        ]));
         assert_eq!(c.frontier(), 50);
-        // A consumer listed but never heard from no longer holds after the timeout.
-        c.ledger([("d".to_owned(), None)]);
+        // A consumer listed but never heard from no longer holds after the timeout...
+        c.ledger(reading(vec![("d", listed(None, 0, 0))]));
         assert_eq!(c.frontier(), 0);
         tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
         c.take("c", settled(50, true), "5");
         assert_eq!(c.frontier(), 50);
+        // ...but one with entries pending holds from its settled time as long as they are.
+        c.ledger(reading(vec![("d", listed(None, 3, 0))]));
+        assert_eq!(c.frontier(), 0);
+        c.ledger(reading(vec![(
+            "d",
+            listed(Some(settled_marker(45, true)), 3, 0),
+        )]));
+        tokio::time::advance(std::time::Duration::from_millis(60_000)).await;
+        c.take("c", settled(70, true), "6");
+        assert_eq!(c.frontier(), 45);
+        // c claims d's entries: d has none pending, but c has claimed more than its last
+        // commit covers, and holds every window back until it commits again.
+        c.ledger(reading(vec![
+            ("d", listed(Some(settled_marker(45, true)), 0, 0)),
+            ("c", listed(Some(settled_marker(70, true)), 5, 1)),
+        ]));
+        assert_eq!(c.frontier(), 0);
+        let covered = Listed {
+            progress: Some(Progress {
+                marker: settled_marker(70, true),
+                claims: 1,
+            }),
+            pending: 2,
+            claims: 1,
+        };
+        c.ledger(reading(vec![("c", covered)]));
+        assert_eq!(c.frontier(), 70);
     }
 
     #[tokio::test(start_paused = true)]

@@ -89,12 +89,12 @@ mod imp {
         Acker, Commit, Committer, Entry, Ledger, LedgerSnapshot, RedisSource, StreamGroup,
     };
 
-    use super::combiner::{Combiner, points, write_lines};
+    use super::combiner::{Combiner, Listed, points, write_lines};
     use super::*;
     use crate::common::{failure, millis, pull, signals, usage, write_failure};
     use crate::observe::{PUBLISH_EVERY, RedisCounts, Snapshot};
     use crate::reading::Reader;
-    use crate::redis::{Marker, Report, Resilient, Target, block, id_key, retries_over};
+    use crate::redis::{Progress, Report, Resilient, Target, block, id_key, retries_over};
     use crate::sink::Lines;
 
     /// Reports what failed: status 1.
@@ -206,21 +206,23 @@ mod imp {
             self.read_through = self.read_through.max(id_key(id));
         }
 
-        /// The reading, once every partial committed before it has been read: each
-        /// consumer's last committed marker.
-        fn visible(&mut self) -> Option<Vec<(String, Option<Marker>)>> {
+        /// The reading, once every partial committed before it has been read.
+        fn visible(&mut self) -> Option<Vec<(String, Listed)>> {
             let through = self.waiting.as_ref()?.through.as_deref();
             if through.is_some_and(|t| id_key(t) > self.read_through) {
                 return None;
             }
             let snapshot = self.waiting.take()?;
-            Some(
-                snapshot
-                    .progress
-                    .into_iter()
-                    .map(|(name, p)| (name, p.as_deref().and_then(Marker::from_progress)))
-                    .collect(),
-            )
+            let listed = snapshot.committers.into_iter().map(|(name, r)| {
+                let progress = r.progress.as_deref().and_then(Progress::parse);
+                let listed = Listed {
+                    progress,
+                    pending: r.pending,
+                    claims: r.claims,
+                };
+                (name, listed)
+            });
+            Some(listed.collect())
         }
     }
 

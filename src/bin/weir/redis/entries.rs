@@ -80,30 +80,46 @@ impl Marker {
     }
 }
 
-impl Marker {
-    /// The marker as a consumer records it in the ledger with the commit that writes it:
-    /// `BEFORE HOLDING` (`HOLDING` 1 or 0), or `end`.
-    pub(crate) fn progress(self) -> String {
-        match self {
-            Marker::Settled { before, holding } => format!("{before} {}", u8::from(holding)),
-            Marker::End => "end".to_owned(),
+/// What a consumer records in the ledger with each commit: its last marker, and how many of
+/// its claims counted in the ledger it had handed out whole when the batch was made (their
+/// entries are in this commit's partials or held in its open windows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Progress {
+    pub(crate) marker: Marker,
+    pub(crate) claims: u64,
+}
+
+impl Progress {
+    /// As recorded: `BEFORE HOLDING CLAIMS` (`HOLDING` 1 or 0), or `end CLAIMS`.
+    pub(crate) fn text(self) -> String {
+        match self.marker {
+            Marker::Settled { before, holding } => {
+                format!("{before} {} {}", u8::from(holding), self.claims)
+            }
+            Marker::End => format!("end {}", self.claims),
         }
     }
 
-    /// A marker as [`progress`](Self::progress) records it.
-    pub(crate) fn from_progress(text: &str) -> Option<Marker> {
-        if text == "end" {
-            return Some(Marker::End);
-        }
-        let (before, holding) = text.split_once(' ')?;
-        let holding = match holding {
-            "1" => true,
-            "0" => false,
-            _ => return None,
+    /// A progress as [`text`](Self::text) records it.
+    pub(crate) fn parse(text: &str) -> Option<Progress> {
+        let mut words = text.split(' ');
+        let marker = match (words.next()?, words.next()?) {
+            ("end", claims) => (Marker::End, claims),
+            (before, holding) => {
+                let holding = match holding {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                };
+                let before = before.parse().ok()?;
+                let claims = words.next()?;
+                (Marker::Settled { before, holding }, claims)
+            }
         };
-        Some(Marker::Settled {
-            before: before.parse().ok()?,
-            holding,
+        let claims = marker.1.parse().ok()?;
+        words.next().is_none().then_some(Progress {
+            marker: marker.0,
+            claims,
         })
     }
 }
@@ -194,10 +210,16 @@ mod tests {
             assert_eq!(read, ("b", Report::Marker(marker)));
         }
         for marker in [settled(u64::MAX, true), settled(0, false), Marker::End] {
-            assert_eq!(Marker::from_progress(&marker.progress()), Some(marker));
+            for claims in [0, u64::MAX] {
+                let progress = Progress { marker, claims };
+                assert_eq!(Progress::parse(&progress.text()), Some(progress));
+            }
         }
-        for bad in ["", "1", "1 2", "x 1", "1 1 1", "END"] {
-            assert_eq!(Marker::from_progress(bad), None, "{bad}");
+        let bad = [
+            "", "1", "1 1", "1 2 0", "x 1 0", "1 1 1 1", "END 1", "end", "end x",
+        ];
+        for bad in bad {
+            assert_eq!(Progress::parse(bad), None, "{bad}");
         }
         let bad = entry(vec![
             ("kind", "settled".to_owned()),

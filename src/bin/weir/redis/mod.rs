@@ -6,7 +6,7 @@
 mod entries;
 mod resilient;
 
-pub(crate) use entries::{Marker, NOT_UTF8, Partial, Report};
+pub(crate) use entries::{Marker, NOT_UTF8, Partial, Progress, Report};
 pub(crate) use resilient::{Resilient, retries_over, waits};
 
 /// A stream on a Redis server, from `redis://[USER:PASSWORD@]HOST:PORT/STREAM`.

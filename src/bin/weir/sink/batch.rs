@@ -30,6 +30,9 @@ pub(crate) struct Batch<'a> {
     /// The input entries that are done with once this batch is written (only a sink that
     /// [commits](super::Sink::commits) them reads them).
     pub(crate) done: &'a [String],
+    /// The source's claims (counted in the ledger) whose entries are all in this batch or
+    /// in open windows.
+    pub(crate) claims: u64,
 }
 
 /// Appends the JSON lines of `rows` to `text`, each ending in a newline: complete windows in

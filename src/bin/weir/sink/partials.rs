@@ -29,7 +29,7 @@ use weir::window::{Aggregate, windows_holding};
 
 use super::batch::Batch;
 use crate::reading::Reading;
-use crate::redis::{Marker, Partial, Target, retries_over};
+use crate::redis::{Marker, Partial, Progress, Target, retries_over};
 use crate::windows::Severities;
 
 /// How often a consumer writing partials says how far it has settled, windows or not.
@@ -119,9 +119,13 @@ impl Partials {
             settled
         };
         let mut committer = self.committer.take().expect("no commit in flight");
-        let ids = batch.done.to_vec();
+        let (ids, claims) = (batch.done.to_vec(), batch.claims);
         self.in_flight = Some(tokio::spawn(async move {
-            let progress = last.progress();
+            let progress = Progress {
+                marker: last,
+                claims,
+            }
+            .text();
             let committed = committer.commit_through(&ids, &entries, &progress).await;
             (committer, committed, ids.len())
         }));

@@ -169,6 +169,16 @@ impl Control {
         }
     }
 
+    /// How many of its claims counted in the ledger the source has handed out whole (none
+    /// for files): their entries are in the windows, or late and handed on.
+    pub(crate) fn claims(&self) -> u64 {
+        match self {
+            Control::Files(_) => 0,
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => acks.claims(),
+        }
+    }
+
     /// Acknowledges the entries [`done`](Self::done) named, now that their windows are
     /// written.
     pub(crate) fn acknowledge(&mut self, ids: Vec<String>) {

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use weir::io::redis::{Acker, Entry, RedisSource, StreamGroup, consumer_connected, is_transient};
+use weir::io::redis::{
+    Acker, Claims, Entry, RedisSource, StreamGroup, consumer_connected, is_transient,
+};
 use weir::prelude::*;
 use weir::window::windows_holding;
 
@@ -46,6 +48,8 @@ pub(crate) struct RedisInput {
     /// The windows' size and slide, in ms: an entry is held until its last window is written.
     pub(crate) size: u64,
     pub(crate) slide: u64,
+    /// The stream partials are committed to: claims are counted in its ledger.
+    pub(crate) ledger: Option<String>,
 }
 
 /// The entries held until their windows are written, by the end of the last window that may
@@ -225,6 +229,7 @@ pub(crate) struct Acks {
     read_retries: Reader<u64>,
     idle: Option<Duration>,
     started: Instant,
+    claims: Claims,
 }
 
 impl Acks {
@@ -252,6 +257,10 @@ impl Acks {
             ack_retries: self.acker.retried(),
             write_retries: 0,
         }
+    }
+
+    pub(super) fn claims(&self) -> u64 {
+        self.claims.handed_out()
     }
 
     pub(super) fn gave_up(&mut self) -> Option<String> {
@@ -335,10 +344,13 @@ pub(super) async fn open(
 ) -> Result<(impl Readings, Rc<RefCell<SourceNames>>, Acks), String> {
     let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", input.target.shown);
     let client = redis::Client::open(input.target.server.as_str()).map_err(|e| failed(&e))?;
-    let group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer)
+    let mut group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer)
         .claim_idle(Some(input.claim_idle))
         .block(block(input.until_idle))
         .ack_backoff(retries_over(input.give_up));
+    if let Some(output) = &input.ledger {
+        group = group.ledger(output);
+    }
     let (source, acker) = connect(&client, group, input.give_up)
         .await
         .map_err(|e| failed(&e))?;
@@ -347,6 +359,7 @@ pub(super) async fn open(
     } else {
         source
     };
+    let claims = source.claims();
     let (resilient, gave_up) = Resilient::new(source, input.target.shown.clone(), input.give_up);
     let read_retries = resilient.retries();
     let held = Rc::new(RefCell::new(Held::default()));
@@ -373,6 +386,7 @@ pub(super) async fn open(
         read_retries,
         idle: input.idle,
         started: Instant::now(),
+        claims,
     };
     Ok((readings, names, acks))
 }
