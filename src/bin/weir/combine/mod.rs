@@ -4,21 +4,32 @@
 //!
 //! # When a window is final
 //!
-//! Each consumer writes, after its partials, how far it has settled (it will write no more
+//! Each consumer commits, with its partials, how far it has settled (it will write no more
 //! partials for the windows that end before that time, except for late events) and whether
-//! it holds events in windows still open. A consumer counts while it holds events, until it
-//! writes its end marker or has written nothing for `--consumer-timeout` (it died: whoever
-//! claims its entries writes their partials). A window is final once it ends before the
-//! least settled time of the consumers that count (with `--lateness`, also once it ends that
-//! long before the most settled one); when no consumer counts, every window is: each
-//! consumer has written all it read. A consumer first heard from through a partial (as a
-//! combiner started again hears of every consumer whose partials it had not written: it
-//! acknowledged their markers) counts from the start until a marker of its says otherwise. A consumer that writes again after its end marker was
-//! started again. Final windows are written in order of their end, then their key, and the
-//! partials they merged are acknowledged after the write; a partial that comes for a window
-//! already written is late: counted, reported, acknowledged. On SIGINT or SIGTERM it stops
-//! (status 130 or 143) without writing the windows still open: their partials stay
-//! unacknowledged, and a combiner started again under the same name reads them first.
+//! it holds events in windows still open: a marker in the stream, and its progress in the
+//! ledger. A window is final once it ends before the least settled time of the consumers
+//! that count (with `--lateness`, also once it ends that long before the most settled one);
+//! when no consumer counts, every window is: each consumer has written all it read.
+//!
+//! A consumer counts while the server lists entries pending for it in its input group
+//! (however long it has been silent: a dead consumer's entries hold their windows until
+//! another consumer claims and commits them), while it has claimed entries its last commit
+//! did not cover (then it holds every window back), and while it says it holds events, until
+//! it writes its end marker or has written nothing for `--consumer-timeout`. What the server
+//! holds comes from a ledger snapshot taken once a second and used once every partial
+//! committed before it has been read (`Ledger::snapshot`); a consumer this combiner has
+//! heard no marker from since it started (it acknowledged them before a restart, or the
+//! consumer has just connected) takes its last committed marker from there too. A consumer
+//! first heard from through a partial counts from the start until a marker or the ledger
+//! says otherwise. A consumer that writes again after its end marker was started again.
+//!
+//! Final windows are written in order of their end, then their key. To a stream, each batch
+//! is one commit with the acknowledgements of the partials it merged and the combiner's
+//! progress, which a combiner started again goes on from; to stdout, the partials are
+//! acknowledged after the write. A partial that comes for a window already written is late:
+//! counted, reported, acknowledged. On SIGINT or SIGTERM it stops (status 130 or 143)
+//! without writing the windows still open: their partials stay unacknowledged, and a
+//! combiner started again under the same name reads them first.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -48,10 +59,11 @@ pub struct CombineArgs {
     /// once.
     #[arg(long)]
     pub to: Option<String>,
-    /// A consumer that has written nothing for this long no longer holds windows back.
-    /// Make it longer than the consumers' --claim-idle, so that the partials of the entries
-    /// claimed from a dead consumer come before its windows are closed.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// A consumer with no entries pending in its input group (the server says) that has
+    /// written nothing for this long no longer holds windows back. One with entries pending
+    /// holds them back until they are committed, by it or by the consumer that claims them,
+    /// however long that takes.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub consumer_timeout: Duration,
     /// Also close a window once some consumer has settled this long past its end: how long
     /// a consumer that is behind may hold the others' results back (default: as long as it
