@@ -92,8 +92,10 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Redis")]
     pub to: Option<String>,
     /// Claim the entries another consumer has left unacknowledged this long (a consumer that
-    /// died). Make it longer than a window, the lateness and the idle timeout together: a
-    /// live consumer holds each entry until its windows are written. (default: 30s)
+    /// died), looking for them this often and whenever a read finds nothing new. Make it
+    /// longer than a window, the lateness and the idle timeout together: a live consumer
+    /// holds each entry until its windows are written, and one whose entries are claimed
+    /// meanwhile has its next commit refused. (default: 30s)
     #[arg(long, value_parser = parse_duration, help_heading = "Redis")]
     pub claim_idle: Option<Duration>,
     /// Stop at the first read that finds no new entry for 100 ms and nothing to claim,
