@@ -140,7 +140,7 @@ type Windows = BTreeMap<(u64, u64, String), (u64, String)>;
 /// Panics unless `got` equals `want`, naming the first windows that differ (not every
 /// window of both).
 fn assert_same_windows(got: &Windows, want: &Windows, what: &str) {
-    let differ: Vec<_> = want
+    let differ: std::collections::BTreeSet<_> = want
         .keys()
         .chain(got.keys())
         .filter(|k| got.get(*k) != want.get(*k))
@@ -154,7 +154,7 @@ fn assert_same_windows(got: &Windows, want: &Windows, what: &str) {
         want.values().map(|(n, _)| n).sum::<u64>(),
         differ
             .iter()
-            .take(3)
+            .take(8)
             .map(|k| (k, got.get(*k).map(|w| w.0), want.get(*k).map(|w| w.0)))
             .collect::<Vec<_>>()
     );
@@ -297,16 +297,21 @@ fn assert_combined_exactly(to: &str, file: &str) {
 /// Freezes `a` (SIGSTOP) once windows have been written and it holds entries, so that what
 /// it holds cannot change between the look and what the test does next: its pending count.
 fn freeze_holding(server: &Server, a: &Child) -> usize {
+    freeze_holding_as(server, a, "a")
+}
+
+/// [`freeze_holding`] for the consumer `name`.
+fn freeze_holding_as(server: &Server, child: &Child, name: &str) -> usize {
     loop {
         wait_until("windows written", || {
-            written(server) >= 40 && pending(server, "g", Some("a"), 0) > 0
+            written(server) >= 40 && pending(server, "g", Some(name), 0) > 0
         });
-        signal(a, "STOP");
-        let held = pending(server, "g", Some("a"), 0);
+        signal(child, "STOP");
+        let held = pending(server, "g", Some(name), 0);
         if held > 0 {
             return held;
         }
-        signal(a, "CONT");
+        signal(child, "CONT");
     }
 }
 
@@ -393,11 +398,12 @@ fn a_consumer_killed_under_a_live_feed_holds_its_windows_until_they_are_claimed(
     assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
 }
 
-/// Waits for a process told to stop (SIGINT): status 130.
-fn wait_ok_or_interrupted(child: Child) {
+/// Waits for a process told to stop (SIGINT): status 130. Its stderr.
+fn wait_ok_or_interrupted(child: Child) -> String {
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(130), "{stderr}");
+    stderr
 }
 
 #[test]
@@ -483,6 +489,76 @@ fn a_combiner_killed_and_started_again_writes_every_window_once() {
             .arg(10),
     );
     assert!(partials_pending.is_empty());
+}
+
+#[test]
+fn a_combiner_started_again_while_a_consumer_lags_waits_for_it() {
+    let server = Server::start();
+    let file = produce_file(&server);
+    let from = format!("{}/events", url(&server));
+    let to = format!("{}/partials", url(&server));
+    let out = format!("{}/final", url(&server));
+    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
+    let single = windows(&single.stdout);
+    // Live consumers, without an idle timeout (b, frozen, would find its input quiet for 5 s
+    // when let go): they write their last windows when told to stop.
+    let args = |name| {
+        let mut args = consumer_args(&from, &to, name);
+        args.pop();
+        args
+    };
+    let (a, b) = (spawn(&args("a")), spawn(&args("b")));
+    // A combiner that gives up on a silent consumer after 1 s, unless the server lists
+    // entries pending for it.
+    let combine = [
+        "combine",
+        "--from",
+        &to,
+        "--to",
+        &out,
+        "--consumer-timeout",
+        "1s",
+    ];
+    let mut combiner = spawn(&combine);
+    let feeding = feed(&server, &file);
+    wait_until("windows written", || {
+        query::<u64>(&server, redis::cmd("XLEN").arg("final")) > 0
+    });
+    // b lags (frozen, holding entries) while the combiner is killed and started again: the
+    // new one re-reads no marker of b's, and must not close b's windows.
+    freeze_holding_as(&server, &b, "b");
+    combiner.kill().unwrap();
+    combiner.wait().unwrap();
+    let combiner = spawn(&combine);
+    std::thread::sleep(Duration::from_secs(5));
+    signal(&b, "CONT");
+    feeding.join().unwrap();
+    wait_until("every entry read", || every_entry_read(&server));
+    for child in [&a, &b] {
+        interrupt(child);
+    }
+    for child in [a, b] {
+        eprintln!("{}", wait_ok_or_interrupted(child));
+    }
+    // What a consumer had read but not handed on when stopped is still pending for it: the
+    // consumers started again read it first.
+    for name in ["a", "b"] {
+        let out = run_ok(&[&args(name)[..], &["--until-idle"]].concat());
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while query::<usize>(&server, redis::cmd("XLEN").arg("final")) < single.len()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interrupt(&combiner);
+    eprintln!("{}", wait_ok_or_interrupted(combiner));
+    let lines = window_lines(&server, "final");
+    let combined = windows(lines.join("\n").as_bytes());
+    assert_eq!(lines.len(), combined.len(), "a window written twice");
+    assert_same_windows(&combined, &single, "combined");
 }
 
 #[test]

@@ -211,7 +211,10 @@ impl Combiner {
             let live = c.holding && !c.ended && now.duration_since(c.seen) < self.timeout;
             live || c.pending > 0 || c.catching_up
         });
-        let hold = |c: &Consumer| if c.catching_up { 0 } else { c.before };
+        // A consumer that ended with entries still pending for it stopped before handing
+        // them on (read, not yet taken in): they may fall in any window.
+        let unknown = |c: &Consumer| c.catching_up || (c.ended && c.pending > 0);
+        let hold = |c: &Consumer| if unknown(c) { 0 } else { c.before };
         let least = counting.clone().map(hold).min();
         let most = counting.map(hold).max();
         match (least, most, self.lateness) {
@@ -460,6 +463,23 @@ mod tests {
         };
         c.ledger(reading(vec![("c", covered)]));
         assert_eq!(c.frontier(), 70);
+        // c stops, with entries it read but never took in still pending for it (the
+        // reading says 2): they hold every window back until someone commits them.
+        c.take("c", settled(u64::MAX, false), "7");
+        c.take("c", Report::Marker(Marker::End), "8");
+        assert_eq!(c.frontier(), 0);
+        let stopped = |pending| Listed {
+            progress: Some(Progress {
+                marker: Marker::End,
+                claims: 1,
+            }),
+            pending,
+            claims: 1,
+        };
+        c.ledger(reading(vec![("c", stopped(2))]));
+        assert_eq!(c.frontier(), 0);
+        c.ledger(reading(vec![("c", stopped(0))]));
+        assert_eq!(c.frontier(), u64::MAX);
     }
 
     #[tokio::test(start_paused = true)]
