@@ -287,9 +287,14 @@ fn two_consumers_combined_give_the_single_process_windows() {
 /// Combines the partials in `to` (draining them) and checks them against one process's
 /// windows over `file`: window for window, key for key, digit for digit.
 fn assert_combined_exactly(to: &str, file: &str) {
+    assert_combined_exactly_as(to, file, &[]);
+}
+
+/// [`assert_combined_exactly`] for windows of the `shape` (`--slide ...`).
+fn assert_combined_exactly_as(to: &str, file: &str, shape: &[&str]) {
     let combined = run_ok(&["combine", "--from", to, "--until-idle"]);
     let combined = windows(&combined.stdout);
-    let single = run_ok(&["run", file, "--by", "source", "--lateness", "1s"]);
+    let single = run_ok(&[&["run", file, "--by", "source", "--lateness", "1s"], shape].concat());
     let single = windows(&single.stdout);
     assert_same_windows(&combined, &single, "combined");
 }
@@ -330,6 +335,19 @@ fn claim_all_of_a(server: &Server, args: &[&str]) {
 
 #[test]
 fn a_consumer_killed_mid_run_is_counted_exactly_once() {
+    killed_mid_run(&[]);
+}
+
+#[test]
+fn a_consumer_killed_mid_run_is_counted_exactly_once_in_sliding_windows() {
+    // Each entry counts in four windows, committed one after the other: those committed
+    // before the kill are not counted again when the entry is claimed.
+    killed_mid_run(&["--slide", "250ms"]);
+}
+
+/// Kills consumer `a` mid-run (frozen first, holding entries), lets `b` claim what it left,
+/// and checks the combined windows of the `shape` against one process's.
+fn killed_mid_run(shape: &[&str]) {
     let server = Server::start();
     let file = produce(&server);
     let from = format!("{}/events", url(&server));
@@ -337,7 +355,7 @@ fn a_consumer_killed_mid_run_is_counted_exactly_once() {
     // Longer than a window and the lateness together (1 s + 1 s), as the docs ask: a live
     // consumer's entries are never idle that long.
     let claim = ["--claim-idle", "3s"];
-    let args = |name| [&consumer_args(&from, &to, name)[..], &claim[..]].concat();
+    let args = |name| [&consumer_args(&from, &to, name)[..], &claim[..], shape].concat();
     let mut a = spawn(&args("a"));
     let b = spawn(&args("b"));
     assert!(freeze_holding(&server, &a) > 0);
@@ -345,8 +363,9 @@ fn a_consumer_killed_mid_run_is_counted_exactly_once() {
     a.wait().unwrap();
     wait_ok(b);
     claim_all_of_a(&server, &args("b"));
-    // What a committed, it acknowledged in the same transaction; what it had not, b counts.
-    assert_combined_exactly(&to, &file);
+    // What a committed, it acknowledged in the same transaction; what it had not, b counts
+    // in the windows a had not committed.
+    assert_combined_exactly_as(&to, &file, shape);
 }
 
 #[test]

@@ -91,8 +91,10 @@ impl Counts {
         self.dropped_by.iter().map(|(_, n)| n).sum()
     }
 
+    /// Events counted in windows: those that reached this process's windows in time, and
+    /// those replayed into the windows another process had not committed.
     fn processed(&self) -> u64 {
-        self.windowed - self.late - self.outside
+        self.windowed - self.late - self.outside + self.tally.replayed
     }
 
     /// The counts as the metrics show them; each input's watermark is its latest event time
@@ -222,11 +224,13 @@ pub(crate) async fn run(
                 windows.settled_before()
             };
             // The entries this batch is the last word on: acknowledged with it or after it.
+            let replayed = control.replayed();
             let done = control.done((!ended).then_some(settled));
             let claims = control.claims();
             let written = sink.write(Batch {
                 windows: &batch,
                 late: &late,
+                replayed: &replayed,
                 names: &names,
                 settled,
                 holding: !ended && control.holding(settled),
@@ -358,8 +362,8 @@ fn summary(counts: &Counts, origin: &Origin, written: Option<(u64, &str)>) -> St
         #[cfg(feature = "redis")]
         Origin::Entries { from, consumer } => format!(
             "{} entries read from {from} as {consumer} ({events} events, {} malformed, {} \
-             duplicates skipped)",
-            t.read, t.malformed, t.duplicates
+             duplicates skipped, {} replayed)",
+            t.read, t.malformed, t.duplicates, t.replayed
         ),
     };
     let mut line = format!(

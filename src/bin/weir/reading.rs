@@ -40,6 +40,9 @@ pub(crate) struct Tally {
     pub(crate) filtered: u64,
     /// Rejected by `--max-future`.
     pub(crate) ahead: u64,
+    /// Entries another consumer (or this one before a restart) held, written into the
+    /// windows its commits had not covered yet, outside this consumer's windows.
+    pub(crate) replayed: u64,
 }
 
 /// What a source counted of its input, and the largest event time it read.

@@ -88,4 +88,4 @@ pub fn is_transient(e: &RedisError) -> bool {
 pub use ack::Acker;
 pub use commit::{Commit, Committer, Ledger, LedgerSnapshot, Recorded};
 pub use sink::RedisSink;
-pub use source::{Claims, Entry, RedisSource, StreamGroup, consumer_connected};
+pub use source::{Claims, Entry, Previous, RedisSource, StreamGroup, consumer_connected};

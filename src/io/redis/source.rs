@@ -183,6 +183,22 @@ pub struct Entry {
     /// Whether a field's name or value held bytes that are not UTF-8 (replaced in
     /// `fields`): such an entry cannot be read as it was written; dead-letter it.
     pub replaced: bool,
+    /// For an entry that another consumer held before (claimed from it), or that this
+    /// consumer's name held before this source started: who, and what its last commit had
+    /// recorded by then. `None` for a new entry, and for one read again after a failed read.
+    pub previous: Option<Arc<Previous>>,
+}
+
+/// The consumer that held an entry before, and the progress its last commit recorded in the
+/// [ledger](StreamGroup::ledger) (read in the same script as the claim, or before the
+/// re-read of a restarted consumer's entries; `None` without a ledger or a commit). What it
+/// derived from the entry up to that progress was committed already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Previous {
+    /// Its consumer name.
+    pub consumer: String,
+    /// Its last recorded progress.
+    pub progress: Option<String>,
 }
 
 impl Entry {
@@ -226,6 +242,7 @@ impl Entry {
             fields,
             redelivered,
             replaced,
+            previous: None,
         })
     }
 }
@@ -247,17 +264,25 @@ struct Read {
     entries: Vec<Entry>,
     next: Phase,
     claims: Option<u64>,
+    /// For the first page of this consumer's pending entries, with a ledger: the progress
+    /// its last commit recorded.
+    own_progress: Option<Option<String>>,
 }
 
 type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
 
-/// Claims an `XCLAIM` would, and counts the claim in the ledger if it took any entry.
-/// `KEYS`: the stream, the ledger's claims hash; `ARGV`: the group, the consumer, the least
-/// idle time, the name in the ledger, then the ids.
+/// Claims what an `XCLAIM` would, counts the claim in the ledger if it took any entry, and
+/// reads the progress the owners' last commits recorded. `KEYS`: the stream, the ledger's
+/// claims and progress hashes; `ARGV`: the group, the consumer, the least idle time, its
+/// name in the ledger, the number of owners `k`, the owners' names in the ledger, then the
+/// ids. The claimed entries, and each owner's progress (or nil).
 const CLAIM: &str = r"
-local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ARGV, 5))
+local k = tonumber(ARGV[5])
+local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ARGV, 6 + k))
 if #claimed > 0 then redis.call('HINCRBY', KEYS[2], ARGV[4], 1) end
-return claimed
+local progress = {}
+for i = 1, k do progress[i] = redis.call('HGET', KEYS[3], ARGV[5 + i]) end
+return {claimed, progress}
 ";
 
 /// How many of a source's claims (those counted in the ledger) it has handed out whole: a
@@ -322,6 +347,10 @@ pub struct RedisSource {
     /// The claims the ledger counted before this consumer's pending entries were last
     /// re-read from the start.
     resync: Option<u64>,
+    /// Re-reading the pending entries this consumer's name held before this source started
+    /// (the first pass, not one after a failed read), and who held them.
+    starting: bool,
+    previous: Option<Arc<Previous>>,
 }
 
 impl fmt::Debug for RedisSource {
@@ -377,6 +406,8 @@ impl RedisSource {
             marks: VecDeque::new(),
             handed_out: Claims::default(),
             resync: None,
+            starting: true,
+            previous: None,
         };
         Ok((source, acker))
     }
@@ -409,13 +440,16 @@ impl RedisSource {
     /// may have delivered some) and the error to yield.
     fn take(&mut self, result: RedisResult<Read>) -> RedisResult<()> {
         let Read {
-            entries,
+            mut entries,
             mut next,
             claims,
+            own_progress,
         } = match result {
             Ok(read) => read,
             Err(e) => {
                 self.phase = Phase::Pending("0".to_owned());
+                self.starting = false;
+                self.previous = None;
                 return Err(e);
             }
         };
@@ -447,9 +481,24 @@ impl RedisSource {
                 self.marks.push_back((out_after, self.claimed));
             }
             Phase::Claim(_) => {}
-            Phase::Pending(_) => {
+            Phase::Pending(after) => {
                 if claims.is_some() {
                     self.resync = claims;
+                }
+                if self.starting {
+                    if after == "0" {
+                        self.previous = Some(Arc::new(Previous {
+                            consumer: self.group.consumer.clone(),
+                            progress: own_progress.flatten(),
+                        }));
+                    }
+                    for entry in &mut entries {
+                        entry.previous.clone_from(&self.previous);
+                    }
+                    if next == Phase::New {
+                        self.starting = false;
+                        self.previous = None;
+                    }
                 }
                 if let (Phase::New, Some(counted)) = (&next, self.resync) {
                     // Every claim counted before the re-read is among the entries re-read.
@@ -497,11 +546,15 @@ impl RedisSource {
                         .arg("SETNAME")
                         .arg(g.client_name())
                         .ignore();
-                    // The claims counted before the re-read starts: all among its entries.
+                    // The claims counted before the re-read starts (all among its entries),
+                    // and the progress the last commit recorded.
                     let count_claims = after == "0" && g.ledger.is_some();
                     if let (true, Some(output)) = (count_claims, &g.ledger) {
                         pipe.cmd("HGET")
                             .arg(format!("{output}:claims"))
+                            .arg(g.ledger_name());
+                        pipe.cmd("HGET")
+                            .arg(format!("{output}:progress"))
                             .arg(g.ledger_name());
                     }
                     pipe.cmd("XREADGROUP")
@@ -513,13 +566,13 @@ impl RedisSource {
                         .arg("STREAMS")
                         .arg(&g.stream)
                         .arg(&after);
-                    let (claims, reply) = if count_claims {
-                        let (claims, reply): (Option<u64>, Value) =
+                    let (claims, own_progress, reply) = if count_claims {
+                        let (claims, progress, reply): (Option<u64>, Option<String>, Value) =
                             pipe.query_async(&mut conn).await?;
-                        (Some(claims.unwrap_or(0)), reply)
+                        (Some(claims.unwrap_or(0)), Some(progress), reply)
                     } else {
                         let (reply,): (Value,) = pipe.query_async(&mut conn).await?;
-                        (None, reply)
+                        (None, None, reply)
                     };
                     let entries = read_reply(reply, true);
                     let next = match entries.last() {
@@ -530,6 +583,7 @@ impl RedisSource {
                         entries,
                         next,
                         claims,
+                        own_progress,
                     })
                 }
                 Phase::Claim(start) => {
@@ -553,41 +607,73 @@ impl RedisSource {
                         _ => Phase::New,
                     };
                     // Never this consumer's own: it still holds them.
-                    let ids: Vec<&String> = page
+                    let page: Vec<&(String, String, u64, u64)> = page
                         .iter()
                         .filter(|(_, owner, ..)| *owner != g.consumer)
-                        .map(|(id, ..)| id)
                         .collect();
-                    if ids.is_empty() {
+                    if page.is_empty() {
                         return Ok(Read {
                             entries: Vec::new(),
                             next,
                             claims: None,
+                            own_progress: None,
                         });
                     }
-                    let claim = match &g.ledger {
+                    let ids: Vec<&String> = page.iter().map(|(id, ..)| id).collect();
+                    let mut owners: Vec<&String> =
+                        page.iter().map(|(_, owner, ..)| owner).collect();
+                    owners.sort_unstable();
+                    owners.dedup();
+                    let (entries, progress) = match &g.ledger {
                         None => {
-                            let mut xclaim = redis::cmd("XCLAIM");
-                            xclaim.arg(&g.stream);
-                            xclaim
+                            let reply: Value = redis::cmd("XCLAIM")
+                                .arg(&g.stream)
+                                .arg(&g.group)
+                                .arg(&g.consumer)
+                                .arg(idle)
+                                .arg(&ids)
+                                .query_async(&mut conn)
+                                .await?;
+                            (reply, vec![None; owners.len()])
                         }
                         Some(output) => {
                             let mut eval = redis::cmd("EVAL");
-                            eval.arg(CLAIM).arg(2).arg(&g.stream);
+                            eval.arg(CLAIM).arg(3).arg(&g.stream);
                             eval.arg(format!("{output}:claims"));
-                            eval
+                            eval.arg(format!("{output}:progress"));
+                            eval.arg(&g.group).arg(&g.consumer).arg(idle);
+                            eval.arg(g.ledger_name()).arg(owners.len());
+                            for owner in &owners {
+                                eval.arg(format!("{}:{}:{owner}", g.stream, g.group));
+                            }
+                            let (reply, progress): (Value, Vec<Option<String>>) =
+                                eval.arg(&ids).query_async(&mut conn).await?;
+                            (reply, progress)
                         }
                     };
-                    let mut claim = claim;
-                    claim.arg(&g.group).arg(&g.consumer).arg(idle);
-                    if g.ledger.is_some() {
-                        claim.arg(g.ledger_name());
+                    // Each entry with the consumer it was claimed from.
+                    let previous: HashMap<&str, Arc<Previous>> = owners
+                        .iter()
+                        .zip(progress)
+                        .map(|(owner, progress)| {
+                            let consumer = owner.to_string();
+                            (owner.as_str(), Arc::new(Previous { consumer, progress }))
+                        })
+                        .collect();
+                    let from: HashMap<&str, &str> = page
+                        .iter()
+                        .map(|(id, owner, ..)| (id.as_str(), owner.as_str()))
+                        .collect();
+                    let mut entries = claim_reply(entries);
+                    for entry in &mut entries {
+                        let owner = from.get(entry.id.as_str());
+                        entry.previous = owner.and_then(|o| previous.get(o)).cloned();
                     }
-                    let reply: Value = claim.arg(&ids).query_async(&mut conn).await?;
                     Ok(Read {
-                        entries: claim_reply(reply),
+                        entries,
                         next,
                         claims: None,
+                        own_progress: None,
                     })
                 }
                 Phase::New => {
@@ -614,6 +700,7 @@ impl RedisSource {
                         entries,
                         next,
                         claims: None,
+                        own_progress: None,
                     })
                 }
             }

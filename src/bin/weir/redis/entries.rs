@@ -188,6 +188,7 @@ mod tests {
                 .collect::<HashMap<_, _>>(),
             redelivered: false,
             replaced: false,
+            previous: None,
         }
     }
 

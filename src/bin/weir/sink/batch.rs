@@ -18,6 +18,10 @@ pub(crate) struct Batch<'a> {
     /// Readings that came after their windows closed (only for a sink that
     /// [takes them](super::Sink::takes_late)).
     pub(crate) late: &'a [Reading],
+    /// Readings of entries another consumer (or this one before a restart) held, kept out
+    /// of the windows, each with the end before which their windows were committed already:
+    /// written as partials of their other windows (only by the partials sink).
+    pub(crate) replayed: &'a [(Reading, u64)],
     /// The sources' names, by number (borrowed only while a batch is being made, never
     /// across a write).
     pub(crate) names: &'a RefCell<SourceNames>,

@@ -102,7 +102,10 @@ impl Partials {
             for c in batch.windows {
                 push(c.start, c.end, c.source, &c.acc);
             }
-            let late = late_windows(batch.late, self.size, self.slide, self.by);
+            // Late readings in all their windows; replayed ones in those not committed yet.
+            let late = batch.late.iter().map(|r| (r, 0));
+            let replayed = batch.replayed.iter().map(|(r, after)| (r, *after));
+            let late = late_windows(late.chain(replayed), self.size, self.slide, self.by);
             for ((end, start, source), acc) in late {
                 push(start, end, source, &acc);
             }
@@ -177,17 +180,21 @@ impl Partials {
 /// A late window's place: `(end, start, source)`, the source with `--by source`.
 type LateWindow = (u64, u64, Option<u32>);
 
-/// The statistics of late readings by the windows they belong to (and their sources, `by`).
-fn late_windows(
-    late: &[Reading],
+/// The statistics of readings by the windows they belong to (and their sources, `by`), each
+/// reading in its windows ending at or after its `after`.
+fn late_windows<'a>(
+    late: impl Iterator<Item = (&'a Reading, u64)>,
     size: u64,
     slide: u64,
     by: bool,
 ) -> BTreeMap<LateWindow, SeverityAcc> {
     let mut by_window = BTreeMap::new();
-    for r in late {
+    for (r, after) in late {
         let source = by.then_some(r.source);
         for (start, end) in windows_holding(r.timestamp, size, slide) {
+            if end < after {
+                continue;
+            }
             let acc = by_window
                 .entry((end, start, source))
                 .or_insert_with(|| Severities.init());

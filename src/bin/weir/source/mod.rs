@@ -179,6 +179,17 @@ impl Control {
         }
     }
 
+    /// Readings replayed outside the windows since the last call (entries another consumer,
+    /// or this one before a restart, held), each with the end before which their windows
+    /// were committed already; none for files.
+    pub(crate) fn replayed(&self) -> Vec<(crate::reading::Reading, u64)> {
+        match self {
+            Control::Files(_) => Vec::new(),
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => acks.replayed(),
+        }
+    }
+
     /// Acknowledges the entries [`done`](Self::done) named, now that their windows are
     /// written.
     pub(crate) fn acknowledge(&mut self, ids: Vec<String>) {

@@ -32,7 +32,9 @@ use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
 use crate::observe::RedisCounts;
 use crate::reading::{Counted, Progress, Reader, Reading, Readings, Tally};
-use crate::redis::{NOT_UTF8, Resilient, Target, block, id_key, retries_over, waits};
+use crate::redis::{
+    Marker, NOT_UTF8, Progress as Recorded, Resilient, Target, block, id_key, retries_over, waits,
+};
 
 /// Where and how to read: `weir run`'s Redis flags.
 pub(crate) struct RedisInput {
@@ -96,6 +98,10 @@ impl Held {
         released
     }
 }
+
+/// Readings kept out of the windows to be replayed into those not committed yet, each with
+/// the end before which its windows were committed already (writing partials only).
+type Replay = Rc<RefCell<Vec<(Reading, u64)>>>;
 
 /// Why an entry was copied to the dead-letter stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +167,10 @@ struct Admit {
     slide: u64,
     stream: String,
     held: Rc<RefCell<Held>>,
+    /// Writing partials: readings of entries another consumer (or this one before a
+    /// restart) held, kept out of the windows, each with the end before which its windows
+    /// were committed already.
+    replay: Option<Replay>,
     names: Rc<RefCell<SourceNames>>,
     acker: Acker,
     progress: Counted<Progress>,
@@ -185,11 +195,25 @@ impl Admit {
         }
         match read_entry(&entry, &self.rules, &mut self.names.borrow_mut()) {
             Ok(Some(reading)) => {
-                let last_end = windows_holding(reading.timestamp, self.size, self.slide)
+                let ts = reading.timestamp;
+                if let (Some(replay), Some(previous)) = (&self.replay, &entry.previous) {
+                    // Its windows ending before what the one that held it had settled were
+                    // committed with it; the others go out with the next batch, and the
+                    // entry is acknowledged in that commit.
+                    let committed = previous.progress.as_deref().and_then(Recorded::parse);
+                    let after = match committed.map(|p| p.marker) {
+                        Some(Marker::Settled { before, .. }) => before,
+                        _ => 0,
+                    };
+                    replay.borrow_mut().push((reading, after));
+                    held.hold(0, entry.id);
+                    self.count(|p| p.tally.replayed += 1);
+                    return None;
+                }
+                let last_end = windows_holding(ts, self.size, self.slide)
                     .next()
                     .map_or(0, |(_, end)| end);
                 held.hold(last_end, entry.id);
-                let ts = reading.timestamp;
                 self.count(|p| p.latest = p.latest.max(Some(ts)));
                 Some(reading)
             }
@@ -230,6 +254,7 @@ pub(crate) struct Acks {
     idle: Option<Duration>,
     started: Instant,
     claims: Claims,
+    replay: Option<Replay>,
 }
 
 impl Acks {
@@ -261,6 +286,15 @@ impl Acks {
 
     pub(super) fn claims(&self) -> u64 {
         self.claims.handed_out()
+    }
+
+    /// The readings taken out of the windows to be replayed since the last call, each with
+    /// the end before which its windows were committed already.
+    pub(super) fn replayed(&self) -> Vec<(Reading, u64)> {
+        self.replay
+            .as_ref()
+            .map(|r| std::mem::take(&mut *r.borrow_mut()))
+            .unwrap_or_default()
     }
 
     pub(super) fn gave_up(&mut self) -> Option<String> {
@@ -364,6 +398,7 @@ pub(super) async fn open(
     let read_retries = resilient.retries();
     let held = Rc::new(RefCell::new(Held::default()));
     let names = Rc::new(RefCell::new(SourceNames::default()));
+    let replay = input.ledger.is_some().then(Rc::default);
     let (counted, progress) = Counted::new(Progress::default());
     let mut admit = Admit {
         rules,
@@ -371,6 +406,7 @@ pub(super) async fn open(
         slide: input.slide,
         stream: input.target.stream,
         held: held.clone(),
+        replay: replay.clone(),
         names: names.clone(),
         acker: acker.clone(),
         progress: counted,
@@ -387,6 +423,7 @@ pub(super) async fn open(
         idle: input.idle,
         started: Instant::now(),
         claims,
+        replay,
     };
     Ok((readings, names, acks))
 }
