@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use common::redis_server::Server;
 
-use weir::io::redis::{Commit, Committer, Ledger, Recorded, RedisSink, RedisSource, StreamGroup};
+use weir::io::redis::{
+    Commit, Committer, Ledger, Previous, Recorded, RedisSink, RedisSource, StreamGroup,
+};
 use weir::prelude::*;
 
 /// Writes `n` entries `{i, value}` in batches of 1 000.
@@ -464,12 +466,19 @@ async fn the_ledger_shows_entries_pending_and_claims_a_commit_has_not_covered() 
     let (b, _acker) = RedisSource::connect(&client, group("b")).await.unwrap();
     let claims = b.claims();
     let mut b = b.until_idle();
-    let mut claimed = Vec::new();
+    let (mut claimed, mut claimed_from) = (Vec::new(), Vec::new());
     while let Some(entry) = b.next().await {
-        claimed.push(entry.unwrap().id);
+        let entry = entry.unwrap();
+        claimed.push(entry.id);
+        claimed_from.push(entry.previous);
     }
     assert_eq!(claimed, a);
     // Counted in the same script as the claim; handed out whole by b.
+    assert!(claimed_from.iter().all(|p| p.as_deref()
+        == Some(&Previous {
+            consumer: "a".to_owned(),
+            progress: None,
+        })));
     let snapshot = reader.snapshot().await.unwrap();
     let (ra, rb) = (
         &snapshot.committers["events:g:a"],
