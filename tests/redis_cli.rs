@@ -581,6 +581,66 @@ fn a_combiner_started_again_while_a_consumer_lags_waits_for_it() {
 }
 
 #[test]
+fn a_combiner_printing_to_stdout_says_when_it_prints_windows_again() {
+    let server = Server::start();
+    let file = produce(&server);
+    let from = format!("{}/events", url(&server));
+    let to = format!("{}/partials", url(&server));
+    for name in ["a", "b"] {
+        run_ok(&consumer_args(&from, &to, name));
+    }
+    // A combiner read partials and died before writing their windows: they are pending
+    // for its name.
+    let _: () = query(
+        &server,
+        redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg("partials")
+            .arg("weir-combine")
+            .arg("0"),
+    );
+    let _: redis::Value = query(
+        &server,
+        redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("weir-combine")
+            .arg("combiner")
+            .arg("COUNT")
+            .arg(50)
+            .arg("STREAMS")
+            .arg("partials")
+            .arg(">"),
+    );
+    let again = run_ok(&["combine", "--from", &to, "--until-idle"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("any window it printed from them is printed again"),
+        "{stderr}"
+    );
+    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
+    assert_same_windows(
+        &windows(&again.stdout),
+        &windows(&single.stdout),
+        "combined",
+    );
+    // Written to a stream, the windows are committed: nothing to say.
+    let out = format!("{}/final", url(&server));
+    let args = [
+        "combine",
+        "--from",
+        &to,
+        "--group",
+        "g2",
+        "--to",
+        &out,
+        "--until-idle",
+    ];
+    let committed = run_ok(&args);
+    let stderr = String::from_utf8_lossy(&committed.stderr);
+    assert!(!stderr.contains("printed again"), "{stderr}");
+}
+
+#[test]
 fn an_output_on_another_server_is_refused() {
     let (server, other) = (Server::start(), Server::start());
     let from = format!("{}/partials", url(&server));

@@ -355,6 +355,8 @@ mod imp {
         let mut tick = interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut batch, mut counts) = (Vec::new(), Counts::default());
+        // Whether it said it prints again windows a combiner before it printed.
+        let mut said_again = false;
         let mut reading = Reading {
             ledger,
             waiting: None,
@@ -377,6 +379,13 @@ mod imp {
             }
             for entry in &batch {
                 reading.read(&entry.id);
+            }
+            if !said_again && matches!(out, Out::Lines(_)) && batch.iter().any(|e| e.redelivered) {
+                said_again = true;
+                report!(
+                    "weir combine: reading again partials the combiner before this one left \
+                     unacknowledged: any window it printed from them is printed again"
+                );
             }
             take(&mut combiner, batch.drain(..), &acker, &mut counts, &stream);
             if let Some(recorded) = reading.visible() {
