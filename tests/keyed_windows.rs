@@ -344,6 +344,34 @@ async fn an_idle_stream_does_not_freeze_its_windows() {
     assert!(windows.next().await.is_none());
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_stall_longer_than_the_idle_timeout_is_not_taken_for_quiet() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
+    let mut windows = Box::pin(
+        weir::sources::from_receiver(rx)
+            .key_by(key)
+            .tumbling_window(1_000, ts, Count)
+            .idle_timeout(Duration::from_secs(2)),
+    );
+    tx.try_send((1, 100, 0)).unwrap();
+    assert!(futures::poll!(windows.next()).is_pending());
+    // The task does not run for 5 s (a process stopped, say). The first poll after finds
+    // nothing yet (what waited is still on its way) and a timer 3 s late: that is no quiet.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(futures::poll!(windows.next()).is_pending());
+    tx.try_send((2, 900, 0)).unwrap();
+    assert!(futures::poll!(windows.next()).is_pending());
+    // Quiet counts from there: 2 s later the window closes, with both items.
+    tokio::time::advance(Duration::from_millis(1_999)).await;
+    assert!(futures::poll!(windows.next()).is_pending());
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let got: Vec<_> = [windows.next().await, windows.next().await]
+        .into_iter()
+        .map(|kw| kw.map(|(k, w)| (k, w.start, w.count)))
+        .collect();
+    assert_eq!(got, [Some((1, 0, 1)), Some((2, 0, 1))]);
+}
+
 #[tokio::test]
 async fn arithmetic_at_the_end_of_time() {
     let max = u64::MAX;

@@ -134,7 +134,8 @@ impl Clock {
     /// With an idle timeout and items waiting for their windows (`holds_items`): polls the
     /// idle timer (registering the task's waker). When a quiet period has passed, advances
     /// event time by the time elapsed, re-arms the timer for the next period and returns
-    /// `true`; the caller then closes the panes the watermark passed.
+    /// `true`; the caller then closes the panes the watermark passed. A timer that fires more
+    /// than a period late (the task was not running) starts the quiet period again instead.
     pub(crate) fn watch_idle(
         &mut self,
         timer: &mut Option<Pin<Box<Sleep>>>,
@@ -161,6 +162,19 @@ impl Clock {
             return false;
         }
         let now = Instant::now();
+        // A timer that fires more than a whole period late means this task did not run
+        // meanwhile (a stall, a process that was stopped): that the upstream has nothing now
+        // says nothing of that time, in which items may have been waiting. Quiet time counts
+        // from now.
+        if now.saturating_duration_since(deadline) > idle {
+            self.idle_base = Some((now, max));
+            if let Some(next) = now.checked_add(idle) {
+                timer.as_mut().reset(next);
+                // Registers the waker for the new deadline.
+                let _ = timer.as_mut().poll(cx);
+            }
+            return false;
+        }
         let quiet = now.saturating_duration_since(since).as_millis();
         let ts = max.saturating_add(u64::try_from(quiet).unwrap_or(u64::MAX));
         if self.max_ts.is_none_or(|m| ts > m) {
