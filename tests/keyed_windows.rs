@@ -372,6 +372,31 @@ async fn a_stall_longer_than_the_idle_timeout_is_not_taken_for_quiet() {
     assert_eq!(got, [Some((1, 0, 1)), Some((2, 0, 1))]);
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_idle_stream_goes_on_advancing_period_after_period() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
+    let mut windows = Box::pin(
+        weir::sources::from_receiver(rx)
+            .key_by(key)
+            .tumbling_window(1_000, ts, Count)
+            .out_of_orderness(5_000)
+            .idle_timeout(Duration::from_secs(2)),
+    );
+    tx.try_send((1, 100, 0)).unwrap();
+    assert!(futures::poll!(windows.next()).is_pending());
+    // Event time 100 + quiet time, less 5 000 out of order: [0, 1 000) closes once 5 900 ms
+    // of quiet have passed, at the third period (6 s), each period on time.
+    for _ in 0..2 {
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(futures::poll!(windows.next()).is_pending());
+    }
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let Poll::Ready(got) = futures::poll!(windows.next()) else {
+        panic!("[0, 1 000) not closed after 6 s of quiet");
+    };
+    assert_eq!(got.map(|(k, w)| (k, w.start, w.count)), Some((1, 0, 1)));
+}
+
 #[tokio::test]
 async fn arithmetic_at_the_end_of_time() {
     let max = u64::MAX;

@@ -641,6 +641,21 @@ fn a_combiner_printing_to_stdout_says_when_it_prints_windows_again() {
 }
 
 #[test]
+fn a_buffered_consumer_acknowledges_each_entry_once_its_reading_is_through() {
+    let server = Server::start();
+    produce(&server);
+    let from = format!("{}/events", url(&server));
+    let to = format!("{}/partials", url(&server));
+    let args = [&consumer_args(&from, &to, "a")[..], &["--buffer", "64"]].concat();
+    let out = run_ok(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Every entry read is acknowledged, by a commit, once its reading went through the
+    // buffer (into the windows, or dropped from it), and none is left pending.
+    assert_eq!(summary_count(&stderr, "acknowledged"), EVENTS, "{stderr}");
+    assert_eq!(pending(&server, "g", None, 0), 0, "{stderr}");
+}
+
+#[test]
 fn an_output_on_another_server_is_refused() {
     let (server, other) = (Server::start(), Server::start());
     let from = format!("{}/partials", url(&server));

@@ -225,7 +225,11 @@ pub(crate) async fn run(
             };
             // The entries this batch is the last word on: acknowledged with it or after it.
             let replayed = control.replayed();
-            let done = control.done((!ended).then_some(settled));
+            // Readings keep their order through the shedding stages: the first `handled`
+            // the source handed on have reached the windows or been dropped.
+            let shed: u64 = dropped.iter().map(|(_, h)| h.dropped() as u64).sum();
+            let handled = windows.windowed() + shed;
+            let done = control.done((!ended).then_some(settled), handled);
             let claims = control.claims();
             let written = sink.write(Batch {
                 windows: &batch,

@@ -161,12 +161,13 @@ impl Clock {
         if timer.as_mut().poll(cx).is_pending() {
             return false;
         }
+        let due = timer.deadline();
         let now = Instant::now();
         // A timer that fires more than a whole period late means this task did not run
         // meanwhile (a stall, a process that was stopped): that the upstream has nothing now
         // says nothing of that time, in which items may have been waiting. Quiet time counts
         // from now.
-        if now.saturating_duration_since(deadline) > idle {
+        if now.saturating_duration_since(due) > idle {
             self.idle_base = Some((now, max));
             if let Some(next) = now.checked_add(idle) {
                 timer.as_mut().reset(next);

@@ -156,16 +156,17 @@ impl Control {
     }
 
     /// The windows ending before `settled` (every window with `None`) are about to be
-    /// written: the source lets go of what they held, and names the entries to acknowledge
-    /// once they are (none for files).
-    pub(crate) fn done(&mut self, settled: Option<u64>) -> Vec<String> {
+    /// written, and the first `handled` readings the source handed on have reached the
+    /// windows or been dropped: the source lets go of what they held, and names the entries
+    /// to acknowledge once they are (none for files).
+    pub(crate) fn done(&mut self, settled: Option<u64>, handled: u64) -> Vec<String> {
         match self {
             Control::Files(_) => {
-                let _ = settled;
+                let _ = (settled, handled);
                 Vec::new()
             }
             #[cfg(feature = "redis")]
-            Control::Redis(acks) => acks.done(settled),
+            Control::Redis(acks) => acks.done(settled, handled),
         }
     }
 

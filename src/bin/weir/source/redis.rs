@@ -55,11 +55,14 @@ pub(crate) struct RedisInput {
 }
 
 /// The entries held until their windows are written, by the end of the last window that may
-/// contain them; and their ids as numbers, to tell an entry delivered again while held.
+/// contain them, each with its place in the order readings were admitted; and their ids as
+/// numbers, to tell an entry delivered again while held.
 #[derive(Default)]
 struct Held {
-    by_end: BTreeMap<u64, Vec<String>>,
+    by_end: BTreeMap<u64, Vec<(u64, String)>>,
     ids: HashSet<(u64, u64)>,
+    /// Readings admitted so far: the next one's place.
+    admitted: u64,
     /// Whether any entry has been read.
     read_any: bool,
 }
@@ -74,24 +77,46 @@ impl Held {
         self.by_end.range(settled..).next().is_some()
     }
 
+    /// Holds the entry of a reading admitted into the pipeline, next in order.
     fn hold(&mut self, last_end: u64, id: String) {
+        let place = self.admitted;
+        self.admitted += 1;
+        self.keep(last_end, place, id);
+    }
+
+    /// Holds the entry of a reading kept out of the pipeline (replayed): done with once the
+    /// next batch is written.
+    fn hold_aside(&mut self, id: String) {
+        self.keep(0, 0, id);
+    }
+
+    fn keep(&mut self, last_end: u64, place: u64, id: String) {
         if let Some(key) = id_key(&id) {
             self.ids.insert(key);
         }
-        self.by_end.entry(last_end).or_default().push(id);
+        self.by_end.entry(last_end).or_default().push((place, id));
     }
 
     /// Lets go of the entries whose last window ends before `settled` (all of them with
-    /// `None`): their ids, to acknowledge.
-    fn release(&mut self, settled: Option<u64>) -> Vec<String> {
+    /// `None`) and whose readings are among the first `handled` admitted (those the windows
+    /// took, or the shedding stages dropped: readings keep their order through them): their
+    /// ids, to acknowledge. A reading still on its way (in `--buffer`) is kept: it may yet
+    /// be written late.
+    fn release(&mut self, settled: Option<u64>, handled: u64) -> Vec<String> {
         let kept = match settled {
             Some(before) => self.by_end.split_off(&before),
             None => BTreeMap::new(),
         };
-        let released: Vec<String> = std::mem::replace(&mut self.by_end, kept)
-            .into_values()
-            .flatten()
-            .collect();
+        let mut released = Vec::new();
+        for (end, entries) in std::mem::replace(&mut self.by_end, kept) {
+            let (done, waiting): (Vec<_>, Vec<_>) = entries
+                .into_iter()
+                .partition(|(place, _)| settled.is_none() || *place < handled);
+            released.extend(done.into_iter().map(|(_, id)| id));
+            if !waiting.is_empty() {
+                self.by_end.entry(end).or_default().extend(waiting);
+            }
+        }
         for key in released.iter().filter_map(|id| id_key(id)) {
             self.ids.remove(&key);
         }
@@ -206,7 +231,7 @@ impl Admit {
                         _ => 0,
                     };
                     replay.borrow_mut().push((reading, after));
-                    held.hold(0, entry.id);
+                    held.hold_aside(entry.id);
                     self.count(|p| p.tally.replayed += 1);
                     return None;
                 }
@@ -312,8 +337,8 @@ impl Acks {
 
     /// Lets go of the entries whose windows all end before `settled` (of every entry with
     /// `None`): their ids, to acknowledge once those windows are written.
-    pub(super) fn done(&mut self, settled: Option<u64>) -> Vec<String> {
-        self.held.borrow_mut().release(settled)
+    pub(super) fn done(&mut self, settled: Option<u64>, handled: u64) -> Vec<String> {
+        self.held.borrow_mut().release(settled, handled)
     }
 
     /// Acknowledges `ids` (their windows are written).
@@ -442,10 +467,25 @@ mod tests {
         assert!(held.contains("10-1") && !held.contains("10-2") && !held.contains("x"));
         // Windows ending before 2 000 are settled: only `10-1` is done with.
         assert!(held.holds_from(3_000) && !held.holds_from(3_001));
-        assert_eq!(held.release(Some(2_000)), ["10-1"]);
+        assert_eq!(held.release(Some(2_000), 4), ["10-1"]);
         assert!(!held.contains("10-1") && held.contains("10-0"));
-        assert_eq!(held.release(Some(2_001)), ["10-0", "12-0"]);
-        assert_eq!(held.release(None), ["11-0"]);
+        assert_eq!(held.release(Some(2_001), 4), ["10-0", "12-0"]);
+        assert_eq!(held.release(None, 0), ["11-0"]);
         assert!(held.ids.is_empty() && held.by_end.is_empty());
+    }
+
+    #[test]
+    fn a_reading_still_on_its_way_keeps_its_entry() {
+        let mut held = Held::default();
+        held.hold(1_000, "1-0".to_owned());
+        held.hold(1_000, "2-0".to_owned());
+        held.hold(3_000, "3-0".to_owned());
+        held.hold_aside("4-0".to_owned());
+        // Only the first reading has reached the windows (or been dropped); the second is
+        // still in the buffer, though its window is settled.
+        assert_eq!(held.release(Some(2_000), 1), ["4-0", "1-0"]);
+        assert!(held.contains("2-0"));
+        assert_eq!(held.release(Some(2_000), 3), ["2-0"]);
+        assert_eq!(held.release(Some(4_000), 3), ["3-0"]);
     }
 }
