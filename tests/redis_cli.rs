@@ -294,9 +294,30 @@ fn assert_combined_exactly(to: &str, file: &str) {
 fn assert_combined_exactly_as(to: &str, file: &str, shape: &[&str]) {
     let combined = run_ok(&["combine", "--from", to, "--until-idle"]);
     let combined = windows(&combined.stdout);
+    assert_same_windows(&combined, &single_windows(file, shape), "combined");
+}
+
+/// One process's windows over `file`, of the `shape` (`--slide ...`), as the consumers make
+/// them (by source, 1 s of lateness).
+fn single_windows(file: &str, shape: &[&str]) -> Windows {
     let single = run_ok(&[&["run", file, "--by", "source", "--lateness", "1s"], shape].concat());
-    let single = windows(&single.stdout);
-    assert_same_windows(&combined, &single, "combined");
+    windows(&single.stdout)
+}
+
+/// Consumer `name`'s arguments without `--until-idle`: it runs until told to stop.
+fn live_args<'a>(from: &'a str, to: &'a str, name: &'a str) -> Vec<&'a str> {
+    let mut args = consumer_args(from, to, name);
+    assert_eq!(args.pop(), Some("--until-idle"));
+    args
+}
+
+/// Checks the windows in the stream `final` against `single`: each window and key written
+/// once, as one process computes it.
+fn assert_final_stream_exactly(server: &Server, single: &Windows) {
+    let lines = window_lines(server, "final");
+    let combined = windows(lines.join("\n").as_bytes());
+    assert_eq!(lines.len(), combined.len(), "a window written twice");
+    assert_same_windows(&combined, single, "combined");
 }
 
 /// Freezes `a` (SIGSTOP) once windows have been written and it holds entries, so that what
@@ -375,14 +396,12 @@ fn a_consumer_killed_under_a_live_feed_holds_its_windows_until_they_are_claimed(
     let from = format!("{}/events", url(&server));
     let to = format!("{}/partials", url(&server));
     let out = format!("{}/final", url(&server));
-    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
-    let single = windows(&single.stdout);
+    let single = single_windows(&file, &[]);
     // Live consumers (no --until-idle), claiming on a timer every 3 s; a live combiner that
     // gives up on a silent consumer after 1 s, unless the server lists entries pending for it.
     let args = |name| {
-        let mut args = consumer_args(&from, &to, name);
-        args.pop();
-        [&args[..], &["--idle-timeout", "1s", "--claim-idle", "3s"]].concat()
+        let live = live_args(&from, &to, name);
+        [&live[..], &["--idle-timeout", "1s", "--claim-idle", "3s"]].concat()
     };
     let mut a = spawn(&args("a"));
     let b = spawn(&args("b"));
@@ -410,10 +429,7 @@ fn a_consumer_killed_under_a_live_feed_holds_its_windows_until_they_are_claimed(
     }
     wait_ok_or_interrupted(b);
     wait_ok_or_interrupted(combiner);
-    let lines = window_lines(&server, "final");
-    let combined = windows(lines.join("\n").as_bytes());
-    assert_eq!(lines.len(), combined.len(), "a window written twice");
-    assert_same_windows(&combined, &single, "combined");
+    assert_final_stream_exactly(&server, &single);
     assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
 }
 
@@ -471,8 +487,7 @@ fn a_combiner_killed_and_started_again_writes_every_window_once() {
     let from = format!("{}/events", url(&server));
     let to = format!("{}/partials", url(&server));
     let out = format!("{}/final", url(&server));
-    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
-    let single = windows(&single.stdout);
+    let single = single_windows(&file, &[]);
     let combine = ["combine", "--from", &to, "--to", &out];
     let (a, b) = (
         spawn(&consumer_args(&from, &to, "a")),
@@ -492,11 +507,7 @@ fn a_combiner_killed_and_started_again_writes_every_window_once() {
     wait_ok(a);
     wait_ok(b);
     run_ok(&[&combine[..], &["--until-idle"]].concat());
-    let lines = window_lines(&server, "final");
-    let combined = windows(lines.join("\n").as_bytes());
-    // Each window and key once, as one process computes it.
-    assert_eq!(lines.len(), combined.len(), "a window written twice");
-    assert_same_windows(&combined, &single, "combined");
+    assert_final_stream_exactly(&server, &single);
     // Every partial acknowledged, by a commit or as late.
     let partials_pending: Vec<redis::Value> = query(
         &server,
@@ -517,15 +528,10 @@ fn a_combiner_started_again_while_a_consumer_lags_waits_for_it() {
     let from = format!("{}/events", url(&server));
     let to = format!("{}/partials", url(&server));
     let out = format!("{}/final", url(&server));
-    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
-    let single = windows(&single.stdout);
+    let single = single_windows(&file, &[]);
     // Live consumers, without an idle timeout (b, frozen, would find its input quiet for 5 s
     // when let go): they write their last windows when told to stop.
-    let args = |name| {
-        let mut args = consumer_args(&from, &to, name);
-        args.pop();
-        args
-    };
+    let args = |name| live_args(&from, &to, name);
     let (a, b) = (spawn(&args("a")), spawn(&args("b")));
     // A combiner that gives up on a silent consumer after 1 s, unless the server lists
     // entries pending for it.
@@ -574,10 +580,7 @@ fn a_combiner_started_again_while_a_consumer_lags_waits_for_it() {
     }
     interrupt(&combiner);
     eprintln!("{}", wait_ok_or_interrupted(combiner));
-    let lines = window_lines(&server, "final");
-    let combined = windows(lines.join("\n").as_bytes());
-    assert_eq!(lines.len(), combined.len(), "a window written twice");
-    assert_same_windows(&combined, &single, "combined");
+    assert_final_stream_exactly(&server, &single);
 }
 
 #[test]
@@ -641,7 +644,7 @@ fn a_combiner_printing_to_stdout_says_when_it_prints_windows_again() {
 }
 
 #[test]
-fn a_buffered_consumer_acknowledges_each_entry_once_its_reading_is_through() {
+fn a_buffered_consumer_acknowledges_every_entry_it_read() {
     let server = Server::start();
     produce(&server);
     let from = format!("{}/events", url(&server));
@@ -649,8 +652,9 @@ fn a_buffered_consumer_acknowledges_each_entry_once_its_reading_is_through() {
     let args = [&consumer_args(&from, &to, "a")[..], &["--buffer", "64"]].concat();
     let out = run_ok(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // Every entry read is acknowledged, by a commit, once its reading went through the
-    // buffer (into the windows, or dropped from it), and none is left pending.
+    // Every entry read is acknowledged by a commit, none left pending, though entries are
+    // held until their readings leave the buffer (that order is checked by the unit test
+    // `a_reading_still_on_its_way_keeps_its_entry`, `source/redis.rs`).
     assert_eq!(summary_count(&stderr, "acknowledged"), EVENTS, "{stderr}");
     assert_eq!(pending(&server, "g", None, 0), 0, "{stderr}");
 }
@@ -863,14 +867,15 @@ fn live_consumers_and_combiner_emit_promptly_and_stop_on_a_signal() {
     let file = produce(&server);
     let from = format!("{}/events", url(&server));
     let to = format!("{}/partials", url(&server));
-    let single = run_ok(&["run", &file, "--by", "source", "--lateness", "1s"]);
-    let single = windows(&single.stdout);
+    let single = single_windows(&file, &[]);
     // No --until-idle: they run until told to stop; windows close once the input has been
     // quiet for a second.
     let live = |name| {
-        let mut args = consumer_args(&from, &to, name);
-        args.pop();
-        [&args[..], &["--idle-timeout", "1s"][..]].concat()
+        [
+            &live_args(&from, &to, name)[..],
+            &["--idle-timeout", "1s"][..],
+        ]
+        .concat()
     };
     let consumers = [spawn(&live("a")), spawn(&live("b"))];
     let mut combiner = weir(&["combine", "--from", &to, "--consumer-timeout", "20s"])

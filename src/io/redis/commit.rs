@@ -158,28 +158,22 @@ impl Committer {
         let name = group.ledger_name();
         // Listed from now on (number 0 until a first commit), with its input, and what it
         // recorded last.
-        let (seq, progress): (u64, Option<String>) = redis::pipe()
-            .atomic()
-            .cmd("HSETNX")
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("HSETNX")
             .arg(&ledger.commits)
             .arg(&name)
             .arg(0)
-            .ignore()
-            .cmd("HSET")
-            .arg(&ledger.streams)
-            .arg(&name)
-            .arg(group.stream())
-            .ignore()
-            .cmd("HSET")
-            .arg(&ledger.groups)
-            .arg(&name)
-            .arg(group.group())
-            .ignore()
-            .cmd("HSET")
-            .arg(&ledger.consumers)
-            .arg(&name)
-            .arg(group.consumer())
-            .ignore()
+            .ignore();
+        let input = [
+            (&ledger.streams, group.stream()),
+            (&ledger.groups, group.group()),
+            (&ledger.consumers, group.consumer()),
+        ];
+        for (key, value) in input {
+            pipe.cmd("HSET").arg(key).arg(&name).arg(value).ignore();
+        }
+        let (seq, progress): (u64, Option<String>) = pipe
             .cmd("HGET")
             .arg(&ledger.commits)
             .arg(&name)
