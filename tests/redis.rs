@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::redis_server::Server;
 
 use weir::io::redis::{
-    Commit, Committer, Ledger, Previous, Recorded, RedisSink, RedisSource, StreamGroup,
+    Commit, Committer, Ledger, Previous, Recorded, RedisSink, RedisSource, StreamGroup, StreamTime,
 };
 use weir::prelude::*;
 
@@ -594,4 +594,171 @@ async fn claims_run_on_a_timer_while_reads_find_entries() {
         last_claimed < ids.len() - 1_000,
         "claimed at {last_claimed}"
     );
+}
+
+/// What a consumer reading one entry at a time learns of an entry of `fields` (the first of
+/// a new stream, followed by two at time 0): the stream time the next read reports, the entry's
+/// time if it counted toward the stream time. A stale stream time is left from a group of
+/// that name before; creating the group clears it.
+async fn stream_time_after(
+    client: &redis::Client,
+    stream: &str,
+    fields: &[(&[u8], &[u8])],
+) -> Option<u64> {
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut add = redis::cmd("XADD");
+    add.arg(stream).arg("*");
+    for (name, value) in fields {
+        add.arg(*name).arg(*value);
+    }
+    let _: String = add.query_async(&mut conn).await.unwrap();
+    let last = [("timestamp", "0"), ("value", "0"), ("source", "s")];
+    for _ in 0..2 {
+        let _: String = redis::cmd("XADD")
+            .arg(stream)
+            .arg("*")
+            .arg(&last)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let group = StreamGroup::new(stream, "g", "c")
+        .count(1)
+        .block(Duration::from_millis(1));
+    let _: () = redis::cmd("SET")
+        .arg(group.stream_time_key())
+        .arg("99999")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let time = StreamTime::new("timestamp")
+        .number("value", Some(-10.0), Some(1e300))
+        .present("source");
+    let (source, _acker) = RedisSource::connect(client, group.stream_time(time))
+        .await
+        .unwrap();
+    let entries: Vec<_> = source.until_idle().map(Result::unwrap).collect().await;
+    assert_eq!(entries.len(), 3);
+    assert_eq!(
+        entries[0].stream_time, None,
+        "a new group's stream time starts empty"
+    );
+    // Whatever the first left, the second (at 0) counts after it.
+    let after = entries[1].stream_time;
+    assert_eq!(
+        entries[2].stream_time,
+        Some(after.unwrap_or(0)),
+        "{fields:?}"
+    );
+    after
+}
+
+/// The read script counts an entry toward the stream time exactly when Rust's parsing, as
+/// `weir run` admits an event, would: `trim` then `u64` for the time, `trim` then a finite
+/// `f64` within the bounds for the value, every field UTF-8, the fields asked for present.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_time_counts_the_entries_a_reader_admits() {
+    let server = Server::start();
+    let client = server.client();
+    let values = [
+        "1",
+        " 2.5 ",
+        "+.5",
+        "5.",
+        ".",
+        "-",
+        "",
+        "1e5",
+        "1E+5",
+        "2e-3",
+        "1e",
+        "e5",
+        ".e1",
+        "0x10",
+        "inf",
+        "-infinity",
+        "NaN",
+        "1e400",
+        "1e-400",
+        "1_0",
+        "\t7\n",
+        "3 4",
+        "1.2.3",
+        "--1",
+        "+-1",
+        "-10",
+        "-10.5",
+        "1e300",
+        "1e301",
+        "\u{0661}",
+        "00012.50",
+    ];
+    for (i, value) in values.iter().enumerate() {
+        let fields: [(&[u8], &[u8]); 3] = [
+            (b"timestamp", b"1000"),
+            (b"value", value.as_bytes()),
+            (b"source", b"s"),
+        ];
+        let got = stream_time_after(&client, &format!("v{i}"), &fields).await;
+        let admitted = value
+            .trim()
+            .parse::<f64>()
+            .is_ok_and(|v| v.is_finite() && (-10.0..=1e300).contains(&v));
+        assert_eq!(got, admitted.then_some(1000), "value {value:?}");
+    }
+    let times = [
+        "0",
+        "007",
+        " 42 ",
+        "+5",
+        "-5",
+        "++5",
+        "18446744073709551615",
+        "18446744073709551616",
+        "0000000000000000000000018446744073709551615",
+        "99999999999999999999999",
+        "1.0",
+        "1e3",
+        "",
+        "0x1F",
+        "12a",
+        "\u{0661}",
+    ];
+    for (i, time) in times.iter().enumerate() {
+        let fields: [(&[u8], &[u8]); 3] = [
+            (b"timestamp", time.as_bytes()),
+            (b"value", b"1"),
+            (b"source", b"s"),
+        ];
+        let got = stream_time_after(&client, &format!("t{i}"), &fields).await;
+        assert_eq!(got, time.trim().parse::<u64>().ok(), "time {time:?}");
+    }
+    // Any field's name or value not UTF-8, or a field asked for missing: not counted.
+    let bytes: [&[u8]; 7] = [
+        b"caf\xc3\xa9",
+        b"\xf0\x9f\x98\x80",
+        b"\xff",
+        b"\xc0\xaf",
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"\xe2\x82",
+    ];
+    for (i, odd) in bytes.iter().enumerate() {
+        for (j, fields) in [
+            [
+                (b"timestamp".as_slice(), b"1000".as_slice()),
+                (b"value", b"1"),
+                (b"source", *odd),
+            ],
+            [(b"timestamp", b"1000"), (b"value", b"1"), (*odd, b"s")],
+        ]
+        .iter()
+        .enumerate()
+        {
+            let got = stream_time_after(&client, &format!("b{i}-{j}"), fields).await;
+            // The second puts the odd bytes in a name, leaving no `source` field.
+            let admitted = std::str::from_utf8(odd).is_ok() && j == 0;
+            assert_eq!(got, admitted.then_some(1000), "{odd:?} in field {j}");
+        }
+    }
 }

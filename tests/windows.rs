@@ -131,6 +131,42 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// `late_before` names the items a window drops: with items in any order, late are
+    /// exactly those stamped before `late_before` of the largest timestamp seen before them.
+    #[test]
+    fn late_before_names_exactly_the_late_items(
+        stamps in prop::collection::vec(0u64..200, 0..80),
+        size in 1u64..40,
+        slide in 1u64..40,
+        bound in 0u64..30,
+        gaps in prop::collection::vec(any::<bool>(), 0..80),
+    ) {
+        let mut script: VecDeque<Option<Reading>> = VecDeque::new();
+        let (mut latest, mut want) = (None::<u64>, Vec::new());
+        for (i, &t) in stamps.iter().enumerate() {
+            if gaps.get(i).copied().unwrap_or(false) {
+                script.push_back(None);
+            }
+            script.push_back(Some((t, i as f64)));
+            match latest {
+                Some(m) if t < weir::window::late_before(m, size, slide, bound) => want.push(i),
+                _ => latest = latest.max(Some(t)),
+            }
+        }
+        let side = Arc::new(Mutex::new(Vec::new()));
+        let seen = side.clone();
+        let windows = Gappy(script)
+            .sliding_window(size, slide, ts, Summarize(value))
+            .out_of_orderness(bound)
+            .on_late(move |r: Reading| seen.lock().unwrap().push(r.1 as usize));
+        let _: Vec<_> = futures::executor::block_on(windows.collect());
+        prop_assert_eq!(&*side.lock().unwrap(), &want);
+    }
+}
+
 #[tokio::test]
 async fn late_items_are_counted_and_handed_to_the_side_output() {
     let side = Arc::new(Mutex::new(Vec::new()));

@@ -72,6 +72,35 @@ pub fn windows_holding(ts: u64, size_ms: u64, slide_ms: u64) -> impl Iterator<It
         .map(move |k| geometry.window_ms(k))
 }
 
+/// The first timestamp that the windows of `size_ms` starting every `slide_ms` (offset 0),
+/// allowing `out_of_orderness_ms`, take as on time once the largest timestamp they have seen
+/// is `max_ts`: an item stamped before it is late, as
+/// [`sliding_window`](crate::StreamOps::sliding_window) and
+/// [`tumbling_window`](crate::StreamOps::tumbling_window) judge it (without an idle timeout,
+/// which moves event time on by itself). Items are late a pane at a time: the cut is the start
+/// of the pane of `gcd(size_ms, slide_ms)` the watermark (`max_ts` less the out-of-orderness)
+/// is in.
+///
+/// # Panics
+///
+/// As `sliding_window` does: if `size_ms` or `slide_ms` is 0, or a window would span more
+/// than [`MAX_PANES_PER_WINDOW`] panes.
+///
+/// ```
+/// use weir::window::late_before;
+/// // Tumbling windows of 1 s: once 2 500 was seen, the window [1 000, 2 000) is closed.
+/// assert_eq!(late_before(2_500, 1_000, 1_000, 0), 2_000);
+/// // Allowing 1 s out of order, it is not.
+/// assert_eq!(late_before(2_500, 1_000, 1_000, 1_000), 1_000);
+/// // Sliding by 250 ms: panes of 250 ms.
+/// assert_eq!(late_before(2_600, 1_000, 250, 0), 2_500);
+/// ```
+#[track_caller]
+pub fn late_before(max_ts: u64, size_ms: u64, slide_ms: u64, out_of_orderness_ms: u64) -> u64 {
+    let geometry = event_time::Geometry::new(size_ms, slide_ms);
+    geometry.pane_start_ms(geometry.watermark_pane(max_ts, out_of_orderness_ms))
+}
+
 /// An accumulator and the number of items in it: the unit the pane-based windows queue.
 pub(crate) type Pane<Acc> = (Acc, u64);
 

@@ -43,10 +43,10 @@ use crate::windows::{Closed, Open, Windows};
 struct Counts {
     /// The source's: every unit read.
     tally: Tally,
-    /// The windows': readings that reached them, late, and in no window (the gaps of
+    /// The windows': readings that reached them, late there, and in no window (the gaps of
     /// sampling windows).
     windowed: u64,
-    late: u64,
+    windows_late: u64,
     outside: u64,
     watermark: Option<u64>,
     /// The shedding stages': dropped, by policy.
@@ -71,7 +71,7 @@ impl Counts {
         Counts {
             tally,
             windowed: windows.windowed(),
-            late: windows.late(),
+            windows_late: windows.late(),
             outside: windows.outside(),
             watermark: windows.watermark(),
             dropped_by: dropped
@@ -94,7 +94,13 @@ impl Counts {
     /// Events counted in windows: those that reached this process's windows in time, and
     /// those replayed into the windows another process had not committed.
     fn processed(&self) -> u64 {
-        self.windowed - self.late - self.outside + self.tally.replayed
+        self.windowed - self.windows_late - self.outside + self.tally.replayed
+    }
+
+    /// Late events: those the windows found late, and those the source found late in
+    /// stream order before they reached them.
+    fn late(&self) -> u64 {
+        self.windows_late + self.tally.late
     }
 
     /// The counts as the metrics show them; each input's watermark is its latest event time
@@ -118,7 +124,7 @@ impl Counts {
             read: t.read,
             outcomes: vec![
                 ("processed", self.processed()),
-                ("late", self.late),
+                ("late", self.late()),
                 ("dropped", self.dropped()),
                 ("filtered", t.filtered),
                 ("too_far_ahead", t.ahead),
@@ -374,7 +380,7 @@ fn summary(counts: &Counts, origin: &Origin, written: Option<(u64, &str)>) -> St
         "summary: {head}; {} processed, {} late, {} dropped, {} filtered, {} too far ahead, {} \
          outside every window",
         counts.processed(),
-        counts.late,
+        counts.late(),
         counts.dropped(),
         t.filtered,
         t.ahead,

@@ -43,6 +43,8 @@ pub(crate) struct Tally {
     /// Entries another consumer (or this one before a restart) held, written into the
     /// windows its commits had not covered yet, outside this consumer's windows.
     pub(crate) replayed: u64,
+    /// Late in stream order, before the windows (a Redis stream read by several consumers).
+    pub(crate) late: u64,
 }
 
 /// What a source counted of its input, and the largest event time it read.
@@ -106,5 +108,7 @@ impl AddAssign for Tally {
         self.duplicates += other.duplicates;
         self.filtered += other.filtered;
         self.ahead += other.ahead;
+        self.replayed += other.replayed;
+        self.late += other.late;
     }
 }

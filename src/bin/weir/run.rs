@@ -364,6 +364,7 @@ mod from_redis {
             idle: args.idle_timeout,
             size: windows.size,
             slide: windows.slide,
+            lateness: windows.lateness,
             ledger: to.as_ref().map(|to| to.stream.clone()),
         };
         if !args.force {

@@ -4,7 +4,9 @@
 //!   ms`, batched), creating the group if missing; after a restart it first re-reads the
 //!   entries it was given and never acknowledged; it claims the entries a dead consumer left
 //!   pending longer than an idle time (`XPENDING ... IDLE`, then `XCLAIM`; never its own,
-//!   which it still holds).
+//!   which it still holds). With a [`StreamTime`], its reads keep the group's event time
+//!   on the server, so that each entry comes with the largest time of every entry delivered
+//!   before it, to any consumer: lateness judged in stream order, as by one reader.
 //! - [`Acker`]: acknowledges handled entries in batches (`XACK` with many ids), on a
 //!   connection of its own. Acknowledge an entry once everything derived from it has been
 //!   emitted: a crash before that re-delivers it (at least once), never loses it.
@@ -42,6 +44,7 @@ mod ack;
 mod commit;
 mod sink;
 mod source;
+mod stream_time;
 
 use std::time::Duration;
 
@@ -89,3 +92,4 @@ pub use ack::Acker;
 pub use commit::{Commit, Committer, Ledger, LedgerSnapshot, Recorded};
 pub use sink::RedisSink;
 pub use source::{Claims, Entry, Previous, RedisSource, StreamGroup, consumer_connected};
+pub use stream_time::StreamTime;

@@ -13,6 +13,7 @@ use redis::{RedisResult, Value};
 
 use tokio::time::Instant;
 
+use super::stream_time::{StreamTime, read_new};
 use super::{Acker, RESPONSE_TIMEOUT, connect};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
@@ -30,6 +31,7 @@ pub struct StreamGroup {
     ack_backoff: Backoff,
     /// The output stream whose ledger counts this consumer's claims.
     ledger: Option<String>,
+    stream_time: Option<StreamTime>,
 }
 
 impl StreamGroup {
@@ -45,6 +47,7 @@ impl StreamGroup {
             claim_idle: Some(Duration::from_secs(30)),
             ack_backoff: Acker::default_backoff(),
             ledger: None,
+            stream_time: None,
         }
     }
 
@@ -102,6 +105,22 @@ impl StreamGroup {
     pub fn ledger(mut self, output: &str) -> Self {
         self.ledger = Some(output.to_owned());
         self
+    }
+
+    /// Keeps the group's [stream time](StreamTime) on the server, under
+    /// [`stream_time_key`](Self::stream_time_key): each read of new entries updates it and
+    /// tells its entries the stream time before them ([`Entry::stream_time`]). Every consumer
+    /// of the group must be given the same `time`. The source that creates the group clears
+    /// the key; after deleting a group by hand, delete the key too.
+    pub fn stream_time(mut self, time: StreamTime) -> Self {
+        self.stream_time = Some(time);
+        self
+    }
+
+    /// The key of the group's stream time: `STREAM:GROUP:time` (a string, the largest time in
+    /// ms).
+    pub fn stream_time_key(&self) -> String {
+        format!("{}:{}:time", self.stream, self.group)
     }
 
     /// This consumer's name in a ledger: `STREAM:GROUP:CONSUMER`.
@@ -187,6 +206,11 @@ pub struct Entry {
     /// consumer's name held before this source started: who, and what its last commit had
     /// recorded by then. `None` for a new entry, and for one read again after a failed read.
     pub previous: Option<Arc<Previous>>,
+    /// With a [stream time](StreamGroup::stream_time), for an entry read new: the largest
+    /// time among the entries the group delivered (to any consumer) before this entry's read,
+    /// as [`StreamTime`] counts them. `None` when there was none, without a stream time, and
+    /// for an entry read again or claimed.
+    pub stream_time: Option<u64>,
 }
 
 /// The consumer that held an entry before, and the progress its last commit recorded in the
@@ -243,6 +267,7 @@ impl Entry {
             redelivered,
             replaced,
             previous: None,
+            stream_time: None,
         })
     }
 }
@@ -285,6 +310,17 @@ for i = 1, k do progress[i] = redis.call('HGET', KEYS[3], ARGV[5 + i]) end
 return {claimed, progress}
 ";
 
+/// Creates the group if missing, reading the stream from its start (`MKSTREAM`), and then
+/// clears its stream time. `KEYS`: the stream and its stream time's key; `ARGV`: the group.
+const CREATE: &str = r"
+local created = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+if type(created) == 'table' and created.err then
+  if string.sub(created.err, 1, 9) == 'BUSYGROUP' then return end
+  return created
+end
+redis.call('DEL', KEYS[2])
+";
+
 /// How many of a source's claims (those counted in the ledger) it has handed out whole: a
 /// handle that another task reads ([`RedisSource::claims`]).
 #[derive(Debug, Clone, Default)]
@@ -304,7 +340,9 @@ impl Claims {
 /// Three phases. First it re-reads its own pending entries (`XREADGROUP ... STREAMS s 0`,
 /// paged): the entries delivered to this consumer name before a restart and never
 /// acknowledged. Then it reads new entries (`>`), `count` at a time, each read blocking up to
-/// `block` on the server. Whenever a read comes back empty, and at least once every
+/// `block` on the server (with a [stream time](StreamGroup::stream_time), a script that
+/// cannot block reads them, and when it finds nothing the source waits up to `block` for an
+/// entry after the stream's last, then reads once more). Whenever a read comes back empty, and at least once every
 /// `claim_idle` while reads find entries, if `claim_idle` is set, it claims the entries
 /// other consumers left pending at least that long (`XPENDING ... IDLE`, paged, then
 /// `XCLAIM` of those not its own: its own it still holds) and yields them before reading new
@@ -377,18 +415,16 @@ impl RedisSource {
         group: StreamGroup,
     ) -> RedisResult<(RedisSource, Acker)> {
         let mut conn = connect(client, group.block).await?;
-        let created: RedisResult<()> = redis::cmd("XGROUP")
-            .arg("CREATE")
+        // A new group starts without a stream time: one left by a group of that name before
+        // is not its. Cleared in the script that creates the group, before any read of it.
+        let () = redis::cmd("EVAL")
+            .arg(CREATE)
+            .arg(2)
             .arg(&group.stream)
+            .arg(group.stream_time_key())
             .arg(&group.group)
-            .arg("0")
-            .arg("MKSTREAM")
             .query_async(&mut conn)
-            .await;
-        match created {
-            Err(e) if e.code() == Some("BUSYGROUP") => {}
-            other => other?,
-        }
+            .await?;
         let acks = connect(client, Duration::ZERO).await?;
         let acker = Acker::new(acks, &group.stream, &group.group, group.ack_backoff.clone());
         let source = RedisSource {
@@ -677,20 +713,52 @@ impl RedisSource {
                     })
                 }
                 Phase::New => {
-                    let reply: Value = redis::cmd("XREADGROUP")
-                        .arg("GROUP")
-                        .arg(&g.group)
-                        .arg(&g.consumer)
-                        .arg("COUNT")
-                        .arg(g.count)
-                        .arg("BLOCK")
-                        .arg(u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX))
-                        .arg("STREAMS")
-                        .arg(&g.stream)
-                        .arg(">")
-                        .query_async(&mut conn)
-                        .await?;
-                    let entries = read_reply(reply, false);
+                    let block = u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX);
+                    let (before, reply) = match &g.stream_time {
+                        None => {
+                            let reply: Value = redis::cmd("XREADGROUP")
+                                .arg("GROUP")
+                                .arg(&g.group)
+                                .arg(&g.consumer)
+                                .arg("COUNT")
+                                .arg(g.count)
+                                .arg("BLOCK")
+                                .arg(block)
+                                .arg("STREAMS")
+                                .arg(&g.stream)
+                                .arg(">")
+                                .query_async(&mut conn)
+                                .await?;
+                            (None, reply)
+                        }
+                        Some(time) => {
+                            let read = read_new(&mut conn, &g, g.count, time).await?;
+                            match read {
+                                // Nothing new (a script cannot block): wait on the server for
+                                // an entry after the last one, then read once more.
+                                (_, _, Some(last)) => {
+                                    let _: Value = redis::cmd("XREAD")
+                                        .arg("COUNT")
+                                        .arg(1)
+                                        .arg("BLOCK")
+                                        .arg(block)
+                                        .arg("STREAMS")
+                                        .arg(&g.stream)
+                                        .arg(last)
+                                        .query_async(&mut conn)
+                                        .await?;
+                                    let (before, reply, _) =
+                                        read_new(&mut conn, &g, g.count, time).await?;
+                                    (before, reply)
+                                }
+                                (before, reply, None) => (before, reply),
+                            }
+                        }
+                    };
+                    let mut entries = read_reply(reply, false);
+                    for entry in &mut entries {
+                        entry.stream_time = before;
+                    }
                     // Nothing new: look for entries other consumers left behind.
                     let next = match (&entries[..], g.claim_idle) {
                         ([], Some(_)) => Phase::Claim("-".to_owned()),

@@ -189,6 +189,7 @@ mod tests {
             redelivered: false,
             replaced: false,
             previous: None,
+            stream_time: None,
         }
     }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use weir::io::redis::{
-    Acker, Claims, Entry, RedisSource, StreamGroup, consumer_connected, is_transient,
+    Acker, Claims, Entry, RedisSource, StreamGroup, StreamTime, consumer_connected, is_transient,
 };
 use weir::prelude::*;
 use weir::window::windows_holding;
@@ -50,6 +50,8 @@ pub(crate) struct RedisInput {
     /// The windows' size and slide, in ms: an entry is held until its last window is written.
     pub(crate) size: u64,
     pub(crate) slide: u64,
+    /// The windows' allowed out-of-orderness, in ms: lateness is judged in stream order.
+    pub(crate) lateness: u64,
     /// The stream partials are committed to: claims are counted in its ledger.
     pub(crate) ledger: Option<String>,
 }
@@ -121,6 +123,50 @@ impl Held {
             self.ids.remove(&key);
         }
         released
+    }
+}
+
+/// Lateness as one reader of the whole stream judges it, whichever consumer reads an entry:
+/// against the largest event time of the readings before it in stream order. Those are the
+/// entries the group delivered before the entry's read (the stream time the read reported,
+/// [`Entry::stream_time`]) and the readings this consumer took since, in its own order.
+struct StreamOrder {
+    size: u64,
+    slide: u64,
+    lateness: u64,
+    /// The largest timestamp of this consumer's readings.
+    latest: Option<u64>,
+    /// The last cut computed: the largest timestamp before, and the first on time.
+    cut: (u64, u64),
+}
+
+impl StreamOrder {
+    fn new(size: u64, slide: u64, lateness: u64) -> Self {
+        StreamOrder {
+            size,
+            slide,
+            lateness,
+            latest: None,
+            cut: (0, 0),
+        }
+    }
+
+    /// Whether a reading at `ts`, read when the stream time was `stream_time`, is late; takes
+    /// it as seen when it is not.
+    fn late(&mut self, stream_time: Option<u64>, ts: u64) -> bool {
+        let Some(before) = stream_time.max(self.latest) else {
+            self.latest = Some(ts);
+            return false;
+        };
+        if before != self.cut.0 {
+            let cut = weir::window::late_before(before, self.size, self.slide, self.lateness);
+            self.cut = (before, cut);
+        }
+        if ts < self.cut.1 {
+            return true;
+        }
+        self.latest = self.latest.max(Some(ts));
+        false
     }
 }
 
@@ -196,6 +242,7 @@ struct Admit {
     /// restart) held, kept out of the windows, each with the end before which its windows
     /// were committed already.
     replay: Option<Replay>,
+    order: StreamOrder,
     names: Rc<RefCell<SourceNames>>,
     acker: Acker,
     progress: Counted<Progress>,
@@ -233,6 +280,12 @@ impl Admit {
                     replay.borrow_mut().push((reading, after));
                     held.hold_aside(entry.id);
                     self.count(|p| p.tally.replayed += 1);
+                    return None;
+                }
+                if self.order.late(entry.stream_time, ts) {
+                    // Late for the windows of the whole stream: nothing comes of it.
+                    self.count(|p| p.tally.late += 1);
+                    self.acker.ack(entry.id);
                     return None;
                 }
                 let last_end = windows_holding(ts, self.size, self.slide)
@@ -403,7 +456,12 @@ pub(super) async fn open(
 ) -> Result<(impl Readings, Rc<RefCell<SourceNames>>, Acks), String> {
     let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", input.target.shown);
     let client = redis::Client::open(input.target.server.as_str()).map_err(|e| failed(&e))?;
+    // The entries that count toward the stream's event time: those a consumer admits.
+    let time = StreamTime::new("timestamp")
+        .number("value", rules.min_value, rules.max_value)
+        .present("source");
     let mut group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer)
+        .stream_time(time)
         .claim_idle(Some(input.claim_idle))
         .block(block(input.until_idle))
         .ack_backoff(retries_over(input.give_up));
@@ -432,6 +490,7 @@ pub(super) async fn open(
         stream: input.target.stream,
         held: held.clone(),
         replay: replay.clone(),
+        order: StreamOrder::new(input.size, input.slide, input.lateness),
         names: names.clone(),
         acker: acker.clone(),
         progress: counted,
@@ -472,6 +531,30 @@ mod tests {
         assert_eq!(held.release(Some(2_001), 4), ["10-0", "12-0"]);
         assert_eq!(held.release(None, 0), ["11-0"]);
         assert!(held.ids.is_empty() && held.by_end.is_empty());
+    }
+
+    #[test]
+    fn lateness_is_judged_against_the_stream_before_the_read_and_the_readings_since() {
+        let mut order = StreamOrder::new(1_000, 1_000, 0);
+        // Nothing before the first reading of all.
+        assert!(!order.late(None, 5_500));
+        // Before this read the stream had reached 7 200: [5 000, 6 000) is closed.
+        assert!(order.late(Some(7_200), 5_999));
+        assert!(!order.late(Some(7_200), 7_000));
+        // This consumer's own readings move it on too.
+        assert!(!order.late(Some(7_200), 8_100));
+        assert!(order.late(Some(7_200), 7_999));
+        assert!(order.late(None, 7_999));
+        // At the end of time.
+        let last_pane = u64::MAX - u64::MAX % 1_000;
+        assert!(!order.late(Some(u64::MAX), u64::MAX));
+        assert!(!order.late(None, last_pane));
+        assert!(order.late(None, last_pane - 1));
+        // Allowed out-of-orderness, in panes of sliding windows.
+        let mut order = StreamOrder::new(1_000, 250, 300);
+        assert!(!order.late(Some(2_600), 2_250));
+        assert!(order.late(Some(2_600), 2_249));
+        assert!(!order.late(Some(u64::MAX), u64::MAX - 300));
     }
 
     #[test]
