@@ -347,6 +347,59 @@ async fn malformed_entries_go_to_the_dead_letter_stream() {
     assert_eq!(source.until_idle().count().await, 0);
 }
 
+/// A dead letter and the acknowledgement of its entry are one script, applied only while the
+/// entry is pending for the consumer: asked twice (as a script sent again after its reply was
+/// lost would be), it writes one letter; for an entry another consumer claimed meanwhile, none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_is_written_once_and_only_for_an_entry_still_held() {
+    let server = Server::start();
+    let client = server.client();
+    let mut sink = RedisSink::connect(&client, "events").await.unwrap();
+    sink.send(&[vec![("value", "oops")], vec![("value", "?")]])
+        .await
+        .unwrap();
+    let group = StreamGroup::new("events", "weir", "a")
+        .block(Duration::from_millis(50))
+        .claim_idle(None);
+    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    let entries: Vec<_> = source.until_idle().map(Result::unwrap).collect().await;
+    assert_eq!(entries.len(), 2);
+    // The second is claimed by b while a still holds it.
+    let _: redis::Value = ask(
+        &client,
+        redis::cmd("XCLAIM")
+            .arg("events")
+            .arg("weir")
+            .arg("b")
+            .arg(0)
+            .arg(&entries[1].id),
+    )
+    .await;
+    acker.dead_letter(entries[0].clone(), "twice");
+    acker.flush().await.unwrap();
+    acker.dead_letter(entries[0].clone(), "twice");
+    acker.dead_letter(entries[1].clone(), "b's now");
+    acker.flush().await.unwrap();
+    assert_eq!(ask::<u64>(&client, &xlen("events:dead")).await, 1);
+    assert_eq!((acker.dead_lettered(), acker.acked()), (1, 1));
+    // b's entry is still pending, for b.
+    let left: Vec<(String, String, u64, u64)> = ask(
+        &client,
+        redis::cmd("XPENDING")
+            .arg("events")
+            .arg("weir")
+            .arg("-")
+            .arg("+")
+            .arg(10),
+    )
+    .await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (left[0].0.as_str(), left[0].1.as_str()),
+        (entries[1].id.as_str(), "b")
+    );
+}
+
 /// Reads up to `n` entries as `group`'s consumer (they are then pending for it): their ids.
 async fn take(client: &redis::Client, group: StreamGroup, n: usize) -> Vec<String> {
     let (source, _acker) = RedisSource::connect(client, group.claim_idle(None))

@@ -11,6 +11,25 @@ use super::Entry;
 use crate::concurrent::{Backoff, retry};
 use crate::sync::{Arc, AtomicU64, Ordering};
 
+/// Copies entries to the dead-letter stream and acknowledges them, each only while it is
+/// still pending for this consumer (so never twice, and never one another consumer has
+/// claimed). `KEYS`: the stream and the dead-letter stream; `ARGV`: the group, the consumer,
+/// then for each entry its id, the number `n` of the letter's field arguments and those `n`.
+/// Returns the letters written and the entries acknowledged.
+const DEAD_LETTER: &str = r"
+local written, acked, i = 0, 0, 3
+while i <= #ARGV do
+  local id, n = ARGV[i], tonumber(ARGV[i + 1])
+  if #redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2]) == 1 then
+    redis.call('XADD', KEYS[2], '*', unpack(ARGV, i + 2, i + 1 + n))
+    acked = acked + redis.call('XACK', KEYS[1], ARGV[1], id)
+    written = written + 1
+  end
+  i = i + 2 + n
+end
+return {written, acked}
+";
+
 /// What the acknowledging task is asked.
 enum Request {
     Ack(String),
@@ -51,6 +70,7 @@ impl Acker {
         conn: ConnectionManager,
         stream: &str,
         group: &str,
+        consumer: &str,
         backoff: Backoff,
     ) -> Self {
         let (requests, mut rx) = mpsc::unbounded_channel::<Request>();
@@ -64,7 +84,7 @@ impl Acker {
                 retries.fetch_add(1, Ordering::Relaxed);
             }
         };
-        let (stream, group) = (stream.to_owned(), group.to_owned());
+        let (stream, group, consumer) = (stream.to_owned(), group.to_owned(), consumer.to_owned());
         let dead_stream = format!("{stream}:dead");
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(1000);
@@ -75,38 +95,44 @@ impl Acker {
                 }
                 let mut ids = Vec::with_capacity(batch.len());
                 let mut flushes = Vec::new();
-                let mut letters = redis::pipe();
-                let mut dead_ids = Vec::new();
+                let mut letters = redis::cmd("EVAL");
+                letters
+                    .arg(DEAD_LETTER)
+                    .arg(2)
+                    .arg(&stream)
+                    .arg(&dead_stream);
+                letters.arg(&group).arg(&consumer);
+                let mut dead = 0;
                 for request in batch.drain(..) {
                     match request {
                         Request::Ack(id) => ids.push(id),
                         Request::DeadLetter(entry, reason) => {
-                            let xadd = letters.cmd("XADD").arg(&dead_stream).arg("*");
-                            xadd.arg("id").arg(&entry.id).arg("reason").arg(&reason);
                             let mut fields: Vec<_> = entry.fields.iter().collect();
                             fields.sort_unstable();
+                            letters.arg(&entry.id).arg(4 + 2 * fields.len());
+                            letters.arg("id").arg(&entry.id).arg("reason").arg(&reason);
                             for (k, v) in fields {
-                                xadd.arg(k).arg(v);
+                                letters.arg(k).arg(v);
                             }
-                            dead_ids.push(entry.id);
+                            dead += 1;
                         }
                         Request::Flush(reply) => flushes.push(reply),
                     }
                 }
-                // The letters are written before their entries are acknowledged: a failure
-                // between the two leaves the entry pending (delivered again), never lost.
-                if !dead_ids.is_empty() {
+                // Each letter is written and its entry acknowledged in one script: a retry
+                // after a lost reply finds the entry acknowledged and writes nothing again.
+                if dead > 0 {
                     let mut first = true;
-                    let written: RedisResult<()> = retry(backoff.clone(), || {
+                    let written: RedisResult<(u64, u64)> = retry(backoff.clone(), || {
                         attempt(&mut first);
-                        let (pipe, mut conn) = (letters.clone(), conn.clone());
-                        async move { pipe.query_async(&mut conn).await }
+                        let (letters, mut conn) = (letters.clone(), conn.clone());
+                        async move { letters.query_async(&mut conn).await }
                     })
                     .await;
                     match written {
-                        Ok(()) => {
-                            dead_counter.fetch_add(dead_ids.len() as u64, Ordering::Relaxed);
-                            ids.append(&mut dead_ids);
+                        Ok((written, acked)) => {
+                            dead_counter.fetch_add(written, Ordering::Relaxed);
+                            counter.fetch_add(acked, Ordering::Relaxed);
                         }
                         Err(e) => failed = Some(e),
                     }
@@ -152,8 +178,11 @@ impl Acker {
     }
 
     /// Copies `entry` (its id, `reason`, and its fields) to the dead-letter stream
-    /// (`STREAM:dead`) and then acknowledges it: for an entry that cannot be handled
-    /// (malformed, missing a field), which would otherwise be delivered again for ever.
+    /// (`STREAM:dead`) and acknowledges it, in one script, if it is still pending for this
+    /// consumer: for an entry that cannot be handled (malformed, missing a field), which
+    /// would otherwise be delivered again for ever. A copy is never made twice, even by a
+    /// script sent again after its reply was lost, and an entry another consumer claimed
+    /// meanwhile is left to it.
     pub fn dead_letter(&self, entry: Entry, reason: &str) {
         let _ = self
             .requests

@@ -426,7 +426,13 @@ impl RedisSource {
             .query_async(&mut conn)
             .await?;
         let acks = connect(client, Duration::ZERO).await?;
-        let acker = Acker::new(acks, &group.stream, &group.group, group.ack_backoff.clone());
+        let acker = Acker::new(
+            acks,
+            &group.stream,
+            &group.group,
+            &group.consumer,
+            group.ack_backoff.clone(),
+        );
         let source = RedisSource {
             conn,
             group,
