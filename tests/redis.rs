@@ -745,7 +745,14 @@ async fn the_stream_time_counts_the_entries_a_reader_admits() {
         "1e301",
         "\u{0661}",
         "00012.50",
+        "12.",
+        "-0",
+        "7e",
+        "1.5e3",
     ];
+    // Digits enough to overflow to infinity, without an exponent.
+    let nines = "9".repeat(400);
+    let values: Vec<&str> = values.into_iter().chain([nines.as_str()]).collect();
     for (i, value) in values.iter().enumerate() {
         let fields: [(&[u8], &[u8]); 3] = [
             (b"timestamp", b"1000"),

@@ -107,6 +107,7 @@ local function valid(s)
   return true
 end
 local function millis(s)
+  if #s < 20 and s:find('^[1-9]%d*$') then return s end
   local d = s:match('^%s*%+?(%d+)%s*$')
   if not d then return nil end
   d = d:gsub('^0+', '')
@@ -119,39 +120,53 @@ local function later(a, b)
   return a > b
 end
 local function number(s)
-  local t = s:match('^%s*(.-)%s*$')
-  local body = t:match('^[+-]?(.*)$')
-  local mantissa = body:match('^(.-)[eE][+-]?%d+$') or body
-  if not (mantissa:match('^%d*%.?%d*$') and mantissa:find('%d')) then return nil end
-  local v = tonumber(t)
+  local v
+  if s:find('^%-?%d+%.?%d*$') then
+    v = tonumber(s)
+  else
+    local t = s:match('^%s*(.-)%s*$')
+    local body = t:match('^[+-]?(.*)$')
+    local mantissa = body:match('^(.-)[eE][+-]?%d+$') or body
+    if not (mantissa:match('^%d*%.?%d*$') and mantissa:find('%d')) then return nil end
+    v = tonumber(t)
+  end
   if not v or v ~= v or v == math.huge or v == -math.huge then return nil end
   return v
 end
-local field, least, greatest = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local time, field = ARGV[4], ARGV[5]
+local least, greatest = tonumber(ARGV[6]), tonumber(ARGV[7])
+local wanted, nwanted = {}, 0
+for i = 8, #ARGV do
+  if not wanted[ARGV[i]] then wanted[ARGV[i]] = 0; nwanted = nwanted + 1 end
+end
 local before = redis.call('GET', KEYS[2])
 local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
 if not read then
   local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
   return {before, false, last[1] and last[1][1] or '0-0'}
 end
-local latest = before
-for _, entry in ipairs(read[1][2]) do
-  local kv, fields, ok = entry[2], {}, true
+local latest, find = before, string.find
+for n, entry in ipairs(read[1][2]) do
+  local kv = entry[2]
+  local t, v, ok, seen = nil, nil, true, 0
   for i = 1, #kv, 2 do
-    if not (valid(kv[i]) and valid(kv[i + 1])) then ok = false break end
-    fields[kv[i]] = kv[i + 1]
-  end
-  local t = ok and fields[ARGV[4]] and millis(fields[ARGV[4]])
-  if t and field ~= '' then
-    local v = fields[field] and number(fields[field])
-    if not v or (least and v < least) or (greatest and v > greatest) then t = nil end
-  end
-  if t then
-    for i = 8, #ARGV do
-      if not fields[ARGV[i]] then t = nil break end
+    local k, x = kv[i], kv[i + 1]
+    if (find(k, '[\128-\255]') or find(x, '[\128-\255]')) and not (valid(k) and valid(x)) then
+      ok = false
+      break
     end
+    if k == time then t = x elseif k == field then v = x end
+    local w = wanted[k]
+    if w and w ~= n then wanted[k] = n; seen = seen + 1 end
   end
-  if t and (not latest or later(t, latest)) then latest = t end
+  if ok and t and seen == nwanted then
+    t = millis(t)
+    if t and field ~= '' then
+      v = v and number(v)
+      if not v or (least and v < least) or (greatest and v > greatest) then t = nil end
+    end
+    if t and (not latest or later(t, latest)) then latest = t end
+  end
 end
 if latest ~= before then redis.call('SET', KEYS[2], latest) end
 return {before, read, false}

@@ -456,17 +456,18 @@ pub(super) async fn open(
 ) -> Result<(impl Readings, Rc<RefCell<SourceNames>>, Acks), String> {
     let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", input.target.shown);
     let client = redis::Client::open(input.target.server.as_str()).map_err(|e| failed(&e))?;
-    // The entries that count toward the stream's event time: those a consumer admits.
-    let time = StreamTime::new("timestamp")
-        .number("value", rules.min_value, rules.max_value)
-        .present("source");
     let mut group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer)
-        .stream_time(time)
         .claim_idle(Some(input.claim_idle))
         .block(block(input.until_idle))
         .ack_backoff(retries_over(input.give_up));
     if let Some(output) = &input.ledger {
-        group = group.ledger(output);
+        // Writing partials for a combiner: lateness in stream order, over the entries that
+        // count toward the stream's event time (those a consumer admits). A consumer whose
+        // windows go to stdout is their only reader: its own order is what it shows.
+        let time = StreamTime::new("timestamp")
+            .number("value", rules.min_value, rules.max_value)
+            .present("source");
+        group = group.ledger(output).stream_time(time);
     }
     let (source, acker) = connect(&client, group, input.give_up)
         .await
