@@ -13,7 +13,7 @@ use redis::{RedisResult, Value};
 
 use tokio::time::Instant;
 
-use super::stream_time::{StreamTime, read_new};
+use super::stream_time::{LOST, StreamTime, read_new};
 use super::{Acker, RESPONSE_TIMEOUT, connect};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
@@ -108,17 +108,20 @@ impl StreamGroup {
     }
 
     /// Keeps the group's [stream time](StreamTime) on the server, under
-    /// [`stream_time_key`](Self::stream_time_key): each read of new entries updates it and
-    /// tells its entries the stream time before them ([`Entry::stream_time`]). Every consumer
-    /// of the group must be given the same `time`. The source that creates the group clears
-    /// the key; after deleting a group by hand, delete the key too.
+    /// [`stream_time_key`](Self::stream_time_key): each read of new entries is numbered and
+    /// posted, and its entries come with the stream time through the reads before it
+    /// ([`Entry::stream_time`]), which a read may wait for (see [`StreamTime`]). Every
+    /// consumer of the group must be a source given the same `time`: entries delivered
+    /// otherwise (`XREADGROUP ... >` by another client) are counted by no one. The source
+    /// that creates the group clears the key; after deleting a group by hand, delete the key
+    /// too.
     pub fn stream_time(mut self, time: StreamTime) -> Self {
         self.stream_time = Some(time);
         self
     }
 
-    /// The key of the group's stream time: `STREAM:GROUP:time` (a string, the largest time in
-    /// ms).
+    /// The key of the group's stream time: `STREAM:GROUP:time`, a hash (its fields are
+    /// listed in [`StreamTime`]).
     pub fn stream_time_key(&self) -> String {
         format!("{}:{}:time", self.stream, self.group)
     }
@@ -148,17 +151,30 @@ impl StreamGroup {
     /// reads as this consumer, the server lists a connection of that name
     /// ([`consumer_connected`]).
     pub fn client_name(&self) -> String {
-        format!("weir:{}:{}:{}", self.stream, self.group, self.consumer)
-            .chars()
-            .map(|c| {
-                if c.is_whitespace() || c.is_control() {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect()
+        client_name(&self.stream, &self.group, &self.consumer)
     }
+}
+
+/// The name of the reading connection of `consumer` (see [`StreamGroup::client_name`]).
+pub(super) fn client_name(stream: &str, group: &str, consumer: &str) -> String {
+    format!("weir:{stream}:{group}:{consumer}")
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Whether `clients` (a `CLIENT LIST` reply) lists a connection named `name`.
+pub(super) fn client_listed(clients: &str, name: &str) -> bool {
+    let name = format!("name={name}");
+    clients
+        .lines()
+        .any(|line| line.split(' ').any(|field| field == name))
 }
 
 /// Whether a connection reads as `group`'s consumer now (a [`RedisSource`] of another
@@ -181,10 +197,7 @@ pub async fn consumer_connected(client: &redis::Client, group: &StreamGroup) -> 
         .arg("normal")
         .query_async(&mut conn)
         .await?;
-    let name = format!("name={}", group.client_name());
-    Ok(clients
-        .lines()
-        .any(|line| line.split(' ').any(|field| field == name)))
+    Ok(client_listed(&clients, &group.client_name()))
 }
 
 /// One stream entry: its id and its fields. Names and values are read as bytes and taken
@@ -233,7 +246,7 @@ impl Entry {
 
     /// The entry of `[id, [name, value, ...]]`; `None` for anything else (an entry deleted
     /// while pending comes as `[id, nil]`: nothing to read).
-    fn from_value(value: Value, redelivered: bool) -> Option<Self> {
+    pub(super) fn from_value(value: Value, redelivered: bool) -> Option<Self> {
         let Value::Array(mut parts) = value else {
             return None;
         };
@@ -340,9 +353,10 @@ impl Claims {
 /// Three phases. First it re-reads its own pending entries (`XREADGROUP ... STREAMS s 0`,
 /// paged): the entries delivered to this consumer name before a restart and never
 /// acknowledged. Then it reads new entries (`>`), `count` at a time, each read blocking up to
-/// `block` on the server (with a [stream time](StreamGroup::stream_time), a script that
-/// cannot block reads them, and when it finds nothing the source waits up to `block` for an
-/// entry after the stream's last, then reads once more). Whenever a read comes back empty, and at least once every
+/// `block` on the server (with a [stream time](StreamGroup::stream_time), a transaction that
+/// cannot block reads them, numbered, and when it finds nothing the source waits up to
+/// `block` for an entry after the stream's last, then reads once more; at its start, a read
+/// this consumer's name made and never posted is marked lost). Whenever a read comes back empty, and at least once every
 /// `claim_idle` while reads find entries, if `claim_idle` is set, it claims the entries
 /// other consumers left pending at least that long (`XPENDING ... IDLE`, paged, then
 /// `XCLAIM` of those not its own: its own it still holds) and yields them before reading new
@@ -588,6 +602,17 @@ impl RedisSource {
                         .arg("SETNAME")
                         .arg(g.client_name())
                         .ignore();
+                    // A read of new entries this consumer made and never posted (it lost the
+                    // reply, or the process before this one died) is lost: its entries are
+                    // among those re-read.
+                    if let (true, Some(_)) = (after == "0", &g.stream_time) {
+                        pipe.cmd("EVAL")
+                            .arg(LOST)
+                            .arg(1)
+                            .arg(g.stream_time_key())
+                            .arg(&g.consumer)
+                            .ignore();
+                    }
                     // The claims counted before the re-read starts (all among its entries),
                     // and the progress the last commit recorded.
                     let count_claims = after == "0" && g.ledger.is_some();
@@ -720,7 +745,7 @@ impl RedisSource {
                 }
                 Phase::New => {
                     let block = u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX);
-                    let (before, reply) = match &g.stream_time {
+                    let (entries, reply) = match &g.stream_time {
                         None => {
                             let reply: Value = redis::cmd("XREADGROUP")
                                 .arg("GROUP")
@@ -735,36 +760,38 @@ impl RedisSource {
                                 .arg(">")
                                 .query_async(&mut conn)
                                 .await?;
-                            (None, reply)
+                            (Vec::new(), Some(reply))
                         }
                         Some(time) => {
-                            let read = read_new(&mut conn, &g, g.count, time).await?;
-                            match read {
-                                // Nothing new (a script cannot block): wait on the server for
-                                // an entry after the last one, then read once more.
-                                (_, _, Some(last)) => {
-                                    let _: Value = redis::cmd("XREAD")
-                                        .arg("COUNT")
-                                        .arg(1)
-                                        .arg("BLOCK")
-                                        .arg(block)
-                                        .arg("STREAMS")
-                                        .arg(&g.stream)
-                                        .arg(last)
-                                        .query_async(&mut conn)
-                                        .await?;
-                                    let (before, reply, _) =
-                                        read_new(&mut conn, &g, g.count, time).await?;
-                                    (before, reply)
-                                }
-                                (before, reply, None) => (before, reply),
+                            let claim_idle = g.claim_idle;
+                            let mut read =
+                                read_new(&mut conn, &g, g.count, claim_idle, time).await?;
+                            if read.entries.is_empty() {
+                                // Nothing new (a transaction cannot block): wait on the server
+                                // for an entry after the last one, then read once more.
+                                let last = read.last.as_deref().unwrap_or("0-0");
+                                let _: Value = redis::cmd("XREAD")
+                                    .arg("COUNT")
+                                    .arg(1)
+                                    .arg("BLOCK")
+                                    .arg(block)
+                                    .arg("STREAMS")
+                                    .arg(&g.stream)
+                                    .arg(last)
+                                    .query_async(&mut conn)
+                                    .await?;
+                                read = read_new(&mut conn, &g, g.count, claim_idle, time).await?;
                             }
+                            for entry in &mut read.entries {
+                                entry.stream_time = read.before;
+                            }
+                            (read.entries, None)
                         }
                     };
-                    let mut entries = read_reply(reply, false);
-                    for entry in &mut entries {
-                        entry.stream_time = before;
-                    }
+                    let entries = match reply {
+                        Some(reply) => read_reply(reply, false),
+                        None => entries,
+                    };
                     // Nothing new: look for entries other consumers left behind.
                     let next = match (&entries[..], g.claim_idle) {
                         ([], Some(_)) => Phase::Claim("-".to_owned()),
@@ -784,7 +811,7 @@ impl RedisSource {
 
 /// The entries of an `XREADGROUP` reply (`nil` when a blocking read found nothing), read as
 /// bytes: `[[stream, [entry, ...]], ...]`.
-fn read_reply(reply: Value, redelivered: bool) -> Vec<Entry> {
+pub(super) fn read_reply(reply: Value, redelivered: bool) -> Vec<Entry> {
     let Value::Array(streams) = reply else {
         return Vec::new();
     };

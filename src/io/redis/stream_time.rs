@@ -5,199 +5,422 @@
 //! One reader of a stream takes an event as late when an earlier event of the stream (in
 //! stream order) was stamped far enough ahead of it. Several consumers each see a share of
 //! the stream: the largest time a consumer has seen itself is below the stream's, so on its
-//! own it would keep events that one reader drops. The read of new entries is a script that
-//! delivers the entries (`XREADGROUP ... >`) and, in the same step, updates the largest time
-//! over every entry the group has delivered: each read learns the stream time of the whole
-//! prefix before it ([`Entry::stream_time`](super::Entry::stream_time)).
+//! own it would keep events that one reader drops. How the consumers share the stream's:
+//! see [`StreamTime`].
+
+use std::fmt;
+use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
+use tokio::time::{Instant, sleep};
 
-use super::source::StreamGroup;
+use super::source::{Entry, StreamGroup, client_listed, client_name, read_reply};
+use crate::sync::Arc;
 
-/// Which entries of a stream count toward its event time, and where their time is: the
-/// entries a reader would admit as events. An entry counts when its fields are all UTF-8,
-/// its time field holds a whole number of milliseconds (below 2^64, surrounded by white
-/// space or not, as Rust's `u64` parsing takes it after `trim`), its number field (if any)
-/// a finite number within the bounds given (as Rust's `f64` parsing takes it after `trim`),
-/// and each field named [`present`](Self::present) is there. An entry without a time field
-/// does not count (a reader stamps it with the time it reads it).
+/// The time of an entry a reader admits as an event, or `None` for one it does not.
+type TimeOf = dyn Fn(&Entry) -> Option<u64> + Send + Sync;
+
+/// Which entries of a stream count toward its event time, and their time: a function of the
+/// entry, the same for every consumer of the group (the entries a reader admits as events,
+/// at their event time; `None` for an entry it rejects or filters out).
+///
+/// # How
+///
+/// Each read of new entries takes a number in the same transaction as the `XREADGROUP`
+/// (`MULTI`): reads are numbered in the order the group delivered them. The reader then
+/// posts its read's largest time (as [`StreamTime`] judges its entries, on the client) with
+/// the read's first and last ids, and the server folds the posted reads in number order into
+/// the *stream time through* each read. A read's entries come with the stream time through the
+/// read before it ([`Entry::stream_time`]): when that read is not folded yet (its reader has
+/// not posted), the reader of this one waits for it, polling.
+///
+/// A read whose reader will never post it (its process died, or it lost the reply) would hold
+/// every later read back. Its entries lie between the last entry of the reads folded and the
+/// first entry of the next read posted with entries: a waiting reader reads them (`XRANGE`),
+/// judges them itself and posts for the missing reads, once the server says each of their
+/// readers is gone: no connection of its name (`CLIENT LIST`), or the reader marked the read
+/// as lost when it started reading again. A reader that is connected but silent (stopped) is
+/// waited for as long as the group's `claim_idle` (for ever without one), after which its
+/// entries may be claimed and its commits refused anyway.
+///
+/// All of it lives in one hash, [`StreamGroup::stream_time_key`]: `seq` (the last number
+/// given), `through` (every read up to it folded), `max` and `last` (the largest time and
+/// the last id folded), and per read not folded yet `m:N` (its largest time, empty for none),
+/// `f:N` and `l:N` (its first and last ids, empty for none), `w:N` (its reader), `gone:N`;
+/// `p:N`, the stream time through read `N`, for the reader of `N + 1` to take; `own:NAME`,
+/// the read a consumer has made and not posted.
 ///
 /// ```
 /// use weir::io::redis::{StreamGroup, StreamTime};
 ///
-/// let time = StreamTime::new("timestamp")
-///     .number("value", Some(0.0), None)
-///     .present("source");
+/// let time = StreamTime::new(|entry| entry.field("timestamp")?.trim().parse().ok());
 /// let group = StreamGroup::new("events", "weir", "worker-1").stream_time(time);
 /// # let _ = group;
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamTime {
-    time: String,
-    number: Option<(String, Option<f64>, Option<f64>)>,
-    present: Vec<String>,
-}
+#[derive(Clone)]
+pub struct StreamTime(Arc<TimeOf>);
 
 impl StreamTime {
-    /// Entries whose field `time` holds their event time, in ms.
-    pub fn new(time: &str) -> Self {
-        StreamTime {
-            time: time.to_owned(),
-            number: None,
-            present: Vec::new(),
-        }
-    }
-
-    /// Counts only entries whose field `field` is a finite number, at least `min` and at
-    /// most `max` when given.
-    ///
-    /// # Panics
-    ///
-    /// If `min` or `max` is not finite.
-    #[track_caller]
-    pub fn number(mut self, field: &str, min: Option<f64>, max: Option<f64>) -> Self {
-        for (name, bound) in [("min", min), ("max", max)] {
-            assert!(
-                bound.is_none_or(f64::is_finite),
-                "StreamTime::number: `{name}` must be finite, got {bound:?}"
-            );
-        }
-        self.number = Some((field.to_owned(), min, max));
-        self
-    }
-
-    /// Counts only entries that have a field `field`.
-    pub fn present(mut self, field: &str) -> Self {
-        self.present.push(field.to_owned());
-        self
+    /// Entries count at the time `time_of` gives them.
+    pub fn new(time_of: impl Fn(&Entry) -> Option<u64> + Send + Sync + 'static) -> Self {
+        StreamTime(Arc::new(time_of))
     }
 }
 
-/// The read of new entries. `KEYS`: the stream and the key of its stream time. `ARGV`: the
-/// group, the consumer, the count, the time field, the number field (`''` for none), its
-/// least and greatest values (`''` for none), then the fields that must be present. Returns
-/// the stream time before the entries (nil if none yet), the `XREADGROUP` reply (nil if
-/// nothing new), and, when nothing was new, the id of the stream's last entry, to wait for
-/// entries after it.
-const READ: &str = r"
-local function valid(s)
-  if not s:find('[\128-\255]') then return true end
-  local i, n = 1, #s
-  while i <= n do
-    local c = s:byte(i)
-    local more, lo, hi = 0, 0x80, 0xBF
-    if c < 0x80 then more = 0
-    elseif c >= 0xC2 and c <= 0xDF then more = 1
-    elseif c == 0xE0 then more, lo = 2, 0xA0
-    elseif c >= 0xE1 and c <= 0xEC then more = 2
-    elseif c == 0xED then more, hi = 2, 0x9F
-    elseif c >= 0xEE and c <= 0xEF then more = 2
-    elseif c == 0xF0 then more, lo = 3, 0x90
-    elseif c >= 0xF1 and c <= 0xF3 then more = 3
-    elseif c == 0xF4 then more, hi = 3, 0x8F
-    else return false end
-    for j = 1, more do
-      local d = s:byte(i + j)
-      if not d or d < lo or d > hi then return false end
-      lo, hi = 0x80, 0xBF
-    end
-    i = i + more + 1
-  end
-  return true
-end
-local function millis(s)
-  if #s < 20 and s:find('^[1-9]%d*$') then return s end
-  local d = s:match('^%s*%+?(%d+)%s*$')
-  if not d then return nil end
-  d = d:gsub('^0+', '')
-  if d == '' then d = '0' end
-  if #d > 20 or (#d == 20 and d > '18446744073709551615') then return nil end
-  return d
-end
+impl fmt::Debug for StreamTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StreamTime(..)")
+    }
+}
+
+/// How often a reader looks again for the stream time it waits for, at most.
+const POLL: Duration = Duration::from_millis(20);
+
+/// How long a reader waits without the stream time moving before it looks at the missing
+/// reads' readers.
+const STALLED: Duration = Duration::from_millis(300);
+
+/// Numbers a read. `KEYS`: the hash; `ARGV`: the consumer. Run in the `MULTI` of the read.
+const NUMBER: &str = r"
+local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSET', KEYS[1], 'w:' .. n, ARGV[1], 'own:' .. ARGV[1], n)
+return n
+";
+
+/// The functions the scripts that fold share: `later` compares two times (decimal digits
+/// without leading zeros), `fold` folds the posted reads in order and returns `through`.
+const FOLD: &str = r"
 local function later(a, b)
   if #a ~= #b then return #a > #b end
   return a > b
 end
-local function number(s)
-  local v
-  if s:find('^%-?%d+%.?%d*$') then
-    v = tonumber(s)
-  else
-    local t = s:match('^%s*(.-)%s*$')
-    local body = t:match('^[+-]?(.*)$')
-    local mantissa = body:match('^(.-)[eE][+-]?%d+$') or body
-    if not (mantissa:match('^%d*%.?%d*$') and mantissa:find('%d')) then return nil end
-    v = tonumber(t)
+local function fold(h)
+  local through = tonumber(redis.call('HGET', h, 'through') or '0')
+  local max = redis.call('HGET', h, 'max') or ''
+  local last = false
+  while true do
+    local s = through + 1
+    local m = redis.call('HGET', h, 'm:' .. s)
+    if not m then break end
+    if m ~= '' and (max == '' or later(m, max)) then max = m end
+    local l = redis.call('HGET', h, 'l:' .. s)
+    if l and l ~= '' then last = l end
+    redis.call('HDEL', h, 'm:' .. s, 'f:' .. s, 'l:' .. s, 'w:' .. s, 'gone:' .. s)
+    -- For the reader of the next read, unless that read is posted empty.
+    local after = redis.call('HGET', h, 'f:' .. (s + 1))
+    if after ~= '' then redis.call('HSET', h, 'p:' .. s, max) end
+    through = s
   end
-  if not v or v ~= v or v == math.huge or v == -math.huge then return nil end
-  return v
+  redis.call('HSET', h, 'through', through)
+  if max ~= '' then redis.call('HSET', h, 'max', max) end
+  if last then redis.call('HSET', h, 'last', last) end
+  return through
 end
-local time, field = ARGV[4], ARGV[5]
-local least, greatest = tonumber(ARGV[6]), tonumber(ARGV[7])
-local wanted, nwanted = {}, 0
-for i = 8, #ARGV do
-  if not wanted[ARGV[i]] then wanted[ARGV[i]] = 0; nwanted = nwanted + 1 end
-end
-local before = redis.call('GET', KEYS[2])
-local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
-if not read then
-  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-  return {before, false, last[1] and last[1][1] or '0-0'}
-end
-local latest, find = before, string.find
-for n, entry in ipairs(read[1][2]) do
-  local kv = entry[2]
-  local t, v, ok, seen = nil, nil, true, 0
-  for i = 1, #kv, 2 do
-    local k, x = kv[i], kv[i + 1]
-    if (find(k, '[\128-\255]') or find(x, '[\128-\255]')) and not (valid(k) and valid(x)) then
-      ok = false
-      break
-    end
-    if k == time then t = x elseif k == field then v = x end
-    local w = wanted[k]
-    if w and w ~= n then wanted[k] = n; seen = seen + 1 end
-  end
-  if ok and t and seen == nwanted then
-    t = millis(t)
-    if t and field ~= '' then
-      v = v and number(v)
-      if not v or (least and v < least) or (greatest and v > greatest) then t = nil end
-    end
-    if t and (not latest or later(t, latest)) then latest = t end
-  end
-end
-if latest ~= before then redis.call('SET', KEYS[2], latest) end
-return {before, read, false}
 ";
 
-/// A read of new entries through [`READ`]: the stream time before them, the reply, and,
-/// when nothing was new, the id of the stream's last entry.
+/// Posts a read. `KEYS`: the hash; `ARGV`: its number, its largest time (empty for none), its
+/// first and last ids (empty for an empty read), the consumer. Returns `{1, time}` with the
+/// stream time through the read before (empty for none), or `{0, ''}` while that is not
+/// known yet.
+const POST: &str = r"
+local h, n = KEYS[1], tonumber(ARGV[1])
+local through = tonumber(redis.call('HGET', h, 'through') or '0')
+if n > through and redis.call('HSETNX', h, 'm:' .. n, ARGV[2]) == 1 then
+  redis.call('HSET', h, 'f:' .. n, ARGV[3], 'l:' .. n, ARGV[4])
+end
+if redis.call('HGET', h, 'own:' .. ARGV[5]) == ARGV[1] then
+  redis.call('HDEL', h, 'own:' .. ARGV[5])
+end
+fold(h)
+local p = redis.call('HGET', h, 'p:' .. (n - 1))
+if ARGV[3] == '' then
+  redis.call('HDEL', h, 'p:' .. (n - 1))
+  return {1, ''}
+end
+if n == 1 then return {1, ''} end
+if p then
+  redis.call('HDEL', h, 'p:' .. (n - 1))
+  return {1, p}
+end
+return {0, ''}
+";
+
+/// Takes the stream time through read `ARGV[1]` if it is known. `KEYS`: the hash. Returns
+/// `{1, time}`, or `{0, through}`.
+const TAKE: &str = r"
+local p = redis.call('HGET', KEYS[1], 'p:' .. ARGV[1])
+if p then
+  redis.call('HDEL', KEYS[1], 'p:' .. ARGV[1])
+  return {1, p}
+end
+return {0, redis.call('HGET', KEYS[1], 'through') or '0'}
+";
+
+/// What is known of the reads after `through` up to `ARGV[1]`. `KEYS`: the hash. Returns
+/// `through`, `last` (empty for none), then for each read after `through`: whether it is
+/// posted (1/0), its first id, its reader, whether it is marked lost (1/0).
+const INSPECT: &str = r"
+local h = KEYS[1]
+local through = tonumber(redis.call('HGET', h, 'through') or '0')
+local out = {through, redis.call('HGET', h, 'last') or ''}
+for s = through + 1, tonumber(ARGV[1]) do
+  local posted = redis.call('HEXISTS', h, 'm:' .. s)
+  out[#out + 1] = posted
+  out[#out + 1] = redis.call('HGET', h, 'f:' .. s) or ''
+  out[#out + 1] = redis.call('HGET', h, 'w:' .. s) or ''
+  out[#out + 1] = redis.call('HEXISTS', h, 'gone:' .. s)
+end
+return out
+";
+
+/// Posts for reads whose readers are gone. `KEYS`: the hash; `ARGV`: `through` as inspected,
+/// the largest time of their entries (empty for none), the last id among them (empty for
+/// none), then their numbers. Applied only if nothing moved since the inspection: returns 1,
+/// or 0 when it did.
+const RECOVER: &str = r"
+local h = KEYS[1]
+if tonumber(redis.call('HGET', h, 'through') or '0') ~= tonumber(ARGV[1]) then return 0 end
+for i = 4, #ARGV do
+  if redis.call('HEXISTS', h, 'm:' .. ARGV[i]) == 1 then return 0 end
+end
+for i = 4, #ARGV do
+  local m, l = '', ''
+  if i == 4 then m = ARGV[2] end
+  if i == #ARGV then l = ARGV[3] end
+  redis.call('HSET', h, 'm:' .. ARGV[i], m, 'f:' .. ARGV[i], '', 'l:' .. ARGV[i], l)
+  redis.call('HDEL', h, 'p:' .. (ARGV[i] - 1))
+end
+fold(h)
+return 1
+";
+
+/// Marks the read this consumer made and did not post as lost (it lost the reply, or its
+/// process before this one died). `KEYS`: the hash; `ARGV`: the consumer.
+pub(super) const LOST: &str = r"
+local h = KEYS[1]
+local n = redis.call('HGET', h, 'own:' .. ARGV[1])
+if n then
+  redis.call('HDEL', h, 'own:' .. ARGV[1])
+  if tonumber(n) > tonumber(redis.call('HGET', h, 'through') or '0') then
+    redis.call('HSET', h, 'gone:' .. n, 1)
+  end
+end
+";
+
+/// A script that folds: [`FOLD`]'s functions, then `body`.
+fn folding(body: &str) -> String {
+    format!("{FOLD}{body}")
+}
+
+/// A read of new entries with the stream time before them: the entries, that time, and the
+/// id of the stream's last entry (to wait for entries after it when there were none).
+pub(super) struct NewRead {
+    pub(super) entries: Vec<Entry>,
+    pub(super) before: Option<u64>,
+    pub(super) last: Option<String>,
+}
+
+/// Reads up to `count` new entries as `g`'s consumer, numbered, posts the read, and waits
+/// for the stream time through the reads before it (see the module's docs).
 pub(super) async fn read_new(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
     count: usize,
+    claim_idle: Option<Duration>,
     time: &StreamTime,
-) -> RedisResult<(Option<u64>, Value, Option<String>)> {
-    let mut eval = redis::cmd("EVAL");
-    eval.arg(READ)
-        .arg(2)
+) -> RedisResult<NewRead> {
+    let key = g.stream_time_key();
+    let (n, reply, last): (u64, Value, Vec<(String, Value)>) = redis::pipe()
+        .atomic()
+        .cmd("EVAL")
+        .arg(NUMBER)
+        .arg(1)
+        .arg(&key)
+        .arg(g.consumer())
+        .cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(g.group())
+        .arg(g.consumer())
+        .arg("COUNT")
+        .arg(count)
+        .arg("STREAMS")
         .arg(g.stream())
-        .arg(g.stream_time_key());
-    eval.arg(g.group()).arg(g.consumer()).arg(count);
-    eval.arg(&time.time);
-    match &time.number {
-        Some((field, min, max)) => {
-            let bound = |b: &Option<f64>| b.map(|b| format!("{b:e}")).unwrap_or_default();
-            eval.arg(field).arg(bound(min)).arg(bound(max))
-        }
-        None => eval.arg("").arg("").arg(""),
+        .arg(">")
+        .cmd("XREVRANGE")
+        .arg(g.stream())
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(conn)
+        .await?;
+    let entries = read_reply(reply, false);
+    let largest = entries.iter().filter_map(|e| (time.0)(e)).max();
+    let (first, final_id) = match (entries.first(), entries.last()) {
+        (Some(first), Some(last)) => (first.id.as_str(), last.id.as_str()),
+        _ => ("", ""),
     };
-    eval.arg(&time.present);
-    let (before, reply, last): (Option<String>, Value, Option<String>) =
-        eval.query_async(conn).await?;
-    // The script keeps only whole numbers below 2^64.
-    let before = before.and_then(|b| b.parse().ok());
-    Ok((before, reply, last))
+    let (ready, before): (u8, String) = redis::cmd("EVAL")
+        .arg(folding(POST))
+        .arg(1)
+        .arg(&key)
+        .arg(n)
+        .arg(largest.map(|t| t.to_string()).unwrap_or_default())
+        .arg(first)
+        .arg(final_id)
+        .arg(g.consumer())
+        .query_async(conn)
+        .await?;
+    let before = if ready == 1 {
+        before
+    } else {
+        wait_for(conn, g, &key, n, claim_idle, time).await?
+    };
+    Ok(NewRead {
+        entries,
+        // Written by the server from times this module wrote: whole numbers below 2^64.
+        before: before.parse().ok(),
+        last: last.into_iter().next().map(|(id, _)| id),
+    })
+}
+
+/// Waits for the stream time through read `n - 1`, recovering the reads that hold it back
+/// once their readers are gone.
+async fn wait_for(
+    conn: &mut ConnectionManager,
+    g: &StreamGroup,
+    key: &str,
+    n: u64,
+    claim_idle: Option<Duration>,
+    time: &StreamTime,
+) -> RedisResult<String> {
+    let mut pause = Duration::from_millis(1);
+    let mut through = 0;
+    let (mut since, mut looked) = (Instant::now(), Instant::now());
+    loop {
+        let (ready, got): (u8, String) = redis::cmd("EVAL")
+            .arg(TAKE)
+            .arg(1)
+            .arg(key)
+            .arg(n - 1)
+            .query_async(conn)
+            .await?;
+        if ready == 1 {
+            return Ok(got);
+        }
+        let now: u64 = got.parse().unwrap_or(0);
+        if now != through {
+            (through, since) = (now, Instant::now());
+        } else if since.elapsed() >= STALLED && looked.elapsed() >= STALLED {
+            looked = Instant::now();
+            let patience = claim_idle.is_some_and(|idle| since.elapsed() >= idle);
+            recover(conn, g, key, n, patience, time).await?;
+        }
+        sleep(pause).await;
+        pause = (pause * 2).min(POLL);
+    }
+}
+
+/// Posts for the reads between the last folded and the next posted with entries, if every
+/// one of them not posted is lost, or its reader gone (or `patience` has run out).
+async fn recover(
+    conn: &mut ConnectionManager,
+    g: &StreamGroup,
+    key: &str,
+    n: u64,
+    patience: bool,
+    time: &StreamTime,
+) -> RedisResult<()> {
+    let reply: Vec<Value> = redis::cmd("EVAL")
+        .arg(INSPECT)
+        .arg(1)
+        .arg(key)
+        .arg(n)
+        .query_async(conn)
+        .await?;
+    let mut items = reply.into_iter();
+    let through: u64 = redis::from_redis_value(&items.next().unwrap_or(Value::Nil))?;
+    let last: String = redis::from_redis_value(&items.next().unwrap_or(Value::Nil))?;
+    let rest: Vec<Value> = items.collect();
+    let mut missing = Vec::new();
+    let mut until = None;
+    let mut clients = None;
+    for (i, read) in rest.chunks(4).enumerate() {
+        let s = through + 1 + i as u64;
+        let posted: u8 = redis::from_redis_value(&read[0])?;
+        let first: String = redis::from_redis_value(&read[1])?;
+        if posted == 1 {
+            if !first.is_empty() {
+                until = Some(first);
+                break;
+            }
+            continue;
+        }
+        let reader: String = redis::from_redis_value(&read[2])?;
+        let lost: u8 = redis::from_redis_value(&read[3])?;
+        if lost == 0 && !patience {
+            if clients.is_none() {
+                clients = Some(client_list(conn).await?);
+            }
+            let name = client_name(g.stream(), g.group(), &reader);
+            let listed = client_listed(clients.as_deref().unwrap_or(""), &name);
+            if listed {
+                return Ok(());
+            }
+        }
+        missing.push(s);
+    }
+    let Some(until) = until else { return Ok(()) };
+    if missing.is_empty() {
+        return Ok(());
+    }
+    // Their entries: after the last folded, before the first of the next read with entries.
+    let (mut largest, mut final_id) = (None::<u64>, None::<String>);
+    let mut from = if last.is_empty() {
+        "-".to_owned()
+    } else {
+        format!("({last}")
+    };
+    loop {
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(g.stream())
+            .arg(&from)
+            .arg(format!("({until}"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        let page: Vec<Entry> = match reply {
+            Value::Array(items) => items
+                .into_iter()
+                .filter_map(|e| Entry::from_value(e, true))
+                .collect(),
+            _ => Vec::new(),
+        };
+        largest = page.iter().filter_map(|e| (time.0)(e)).chain(largest).max();
+        match page.last() {
+            Some(e) => {
+                from = format!("({}", e.id);
+                final_id = Some(e.id.clone());
+            }
+            None => break,
+        }
+    }
+    let mut eval = redis::cmd("EVAL");
+    eval.arg(folding(RECOVER)).arg(1).arg(key).arg(through);
+    eval.arg(largest.map(|t| t.to_string()).unwrap_or_default());
+    eval.arg(final_id.unwrap_or_default());
+    let _: u8 = eval.arg(&missing).query_async(conn).await?;
+    Ok(())
+}
+
+/// The server's clients (`CLIENT LIST TYPE normal`).
+async fn client_list(conn: &mut ConnectionManager) -> RedisResult<String> {
+    redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("normal")
+        .query_async(conn)
+        .await
 }

@@ -188,6 +188,30 @@ fn read_entry(
     rules: &Rules,
     names: &mut SourceNames,
 ) -> Result<Option<Reading>, (Rejection, String)> {
+    let Some((timestamp, value, source)) = judge_entry(entry, rules)? else {
+        return Ok(None);
+    };
+    let source = if rules.by_source {
+        names.index(source.into())
+    } else {
+        0
+    };
+    Ok(Some(Reading {
+        timestamp,
+        value,
+        source,
+    }))
+}
+
+/// An event as an entry gives it: its timestamp, value and source name.
+type Event<'e> = (u64, f64, &'e str);
+
+/// A stream entry's event as the rules judge it (timestamped with the time of reading when it
+/// has no timestamp); `Ok(None)` when filtered out, `Err` as [`read_entry`].
+fn judge_entry<'e>(
+    entry: &'e Entry,
+    rules: &Rules,
+) -> Result<Option<Event<'e>>, (Rejection, String)> {
     let malformed = |text: String| (Rejection::Malformed, text);
     if entry.replaced {
         return Err(malformed(NOT_UTF8.to_owned()));
@@ -212,21 +236,19 @@ fn read_entry(
         })?),
         None => None,
     };
-    let timestamp = match rules.judge(timestamp, value) {
-        Verdict::Admit(timestamp) => timestamp,
-        Verdict::Filtered => return Ok(None),
-        Verdict::Ahead(ahead) => return Err((Rejection::Ahead, ahead.to_string())),
-    };
-    let source = if rules.by_source {
-        names.index(source.into())
-    } else {
-        0
-    };
-    Ok(Some(Reading {
-        timestamp,
-        value,
-        source,
-    }))
+    match rules.judge(timestamp, value) {
+        Verdict::Admit(timestamp) => Ok(Some((timestamp, value, source))),
+        Verdict::Filtered => Ok(None),
+        Verdict::Ahead(ahead) => Err((Rejection::Ahead, ahead.to_string())),
+    }
+}
+
+/// The time at which an entry counts toward the stream's event time: that of the event a
+/// consumer admits from it, if it is stamped (an entry stamped when read counts for no one
+/// else).
+fn stream_time_of(entry: &Entry, rules: &Rules) -> Option<u64> {
+    entry.field("timestamp")?;
+    judge_entry(entry, rules).ok().flatten().map(|(t, _, _)| t)
 }
 
 /// Takes each entry in: a reading held until its windows are written, or acknowledged at
@@ -464,9 +486,7 @@ pub(super) async fn open(
         // Writing partials for a combiner: lateness in stream order, over the entries that
         // count toward the stream's event time (those a consumer admits). A consumer whose
         // windows go to stdout is their only reader: its own order is what it shows.
-        let time = StreamTime::new("timestamp")
-            .number("value", rules.min_value, rules.max_value)
-            .present("source");
+        let time = StreamTime::new(move |entry| stream_time_of(entry, &rules));
         group = group.ledger(output).stream_time(time);
     }
     let (source, acker) = connect(&client, group, input.give_up)
