@@ -491,6 +491,57 @@ async fn a_commit_writes_and_acknowledges_together_and_only_once() {
     );
 }
 
+/// A consumer that stopped for good leaves the ledger and its group, but only once nothing
+/// is pending for it; leaving again (a retry) is harmless, and one of its name connecting
+/// later is listed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committer_leaves_the_ledger_and_the_group_only_with_nothing_pending() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 3).await;
+    let group = StreamGroup::new("events", "g", "a").block(Duration::from_millis(10));
+    let ids = take(&client, group.clone(), 3).await;
+    let mut committer = Committer::connect(&client, &group, "out").await.unwrap();
+    let entry = vec![vec![("n", "1")]];
+    let done = committer.commit_through(&ids[..2], &entry, "end 0").await;
+    assert_eq!(done.unwrap(), Commit::Applied);
+    let consumers = || async {
+        let reply: Vec<redis::Value> = ask(
+            &client,
+            redis::cmd("XINFO").arg("CONSUMERS").arg("events").arg("g"),
+        )
+        .await;
+        reply.len()
+    };
+    let mut reader = Ledger::connect(&client, "out").await.unwrap();
+    // One entry still pending: it stays, listed with it.
+    assert!(!committer.leave().await.unwrap());
+    let snapshot = reader.snapshot().await.unwrap();
+    assert_eq!(snapshot.committers["events:g:a"].pending, 1);
+    assert_eq!(consumers().await, 1);
+    let done = committer.commit_through(&ids[2..], &entry, "end 0").await;
+    assert_eq!(done.unwrap(), Commit::Applied);
+    assert!(committer.leave().await.unwrap());
+    assert!(committer.leave().await.unwrap(), "a retry");
+    assert!(reader.snapshot().await.unwrap().committers.is_empty());
+    assert_eq!(consumers().await, 0);
+    for hash in [
+        "commits",
+        "progress",
+        "claims",
+        "streams",
+        "groups",
+        "consumers",
+    ] {
+        let left: u64 = ask(&client, redis::cmd("HLEN").arg(format!("out:{hash}"))).await;
+        assert_eq!(left, 0, "out:{hash}");
+    }
+    assert_eq!(ask::<u64>(&client, &xlen("out")).await, 2);
+    let _again = Committer::connect(&client, &group, "out").await.unwrap();
+    let snapshot = reader.snapshot().await.unwrap();
+    assert_eq!(snapshot.committers.len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ledger_shows_entries_pending_and_claims_a_commit_has_not_covered() {
     let server = Server::start();

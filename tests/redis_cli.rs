@@ -269,6 +269,18 @@ fn two_consumers_combined_give_the_single_process_windows() {
         assert!(read_a > 0 && read_b > 0, "{read_a} and {read_b}");
         assert_eq!(read_a + read_b, EVENTS);
         assert_eq!(pending(&server, group, None, 0), 0);
+        // Stopped for good with nothing pending, both left the ledger and the group.
+        let commits = format!("partials-{group}:commits");
+        let listed: u64 = query(&server, redis::cmd("HLEN").arg(&commits));
+        assert_eq!(listed, 0, "{group}: consumers left in the ledger");
+        let members: Vec<redis::Value> = query(
+            &server,
+            redis::cmd("XINFO")
+                .arg("CONSUMERS")
+                .arg("events")
+                .arg(group),
+        );
+        assert!(members.is_empty(), "{group}: consumers left in the group");
         let combined = run_ok(&["combine", "--from", &partials, "--until-idle"]);
         let combined = windows(&combined.stdout);
         // Window for window, key for key, digit for digit.

@@ -68,6 +68,20 @@ if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], field, ARGV[5]) end
 return {1, acked}
 ";
 
+/// Takes a committer that has ended out of the ledger and out of its input group, if nothing
+/// is pending for it there and its last commit is the ledger's. `KEYS`: the input stream and
+/// the ledger's hashes, the commit numbers first (its refusals stay counted). `ARGV`: the
+/// group, the consumer, the name in the ledger, the number of its last commit. Returns 1 if
+/// it left (or had left: a retry after a lost reply), 0 if not.
+const LEAVE: &str = r"
+local last = redis.call('HGET', KEYS[2], ARGV[3])
+if last and last ~= ARGV[4] then return 0 end
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+for i = 2, #KEYS do redis.call('HDEL', KEYS[i], ARGV[3]) end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+";
+
 /// What became of a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commit {
@@ -248,6 +262,35 @@ impl Committer {
     /// or that the ledger held when this committer connected.
     pub fn progress(&self) -> Option<&str> {
         self.progress.as_deref()
+    }
+
+    /// For a consumer that has stopped for good after its last commit: takes it out of the
+    /// ledger (its refusals stay counted) and out of its input group (`XGROUP DELCONSUMER`),
+    /// so that neither grows with every consumer name that ever ran. Only if nothing is
+    /// pending for it in the group (a consumer that stopped holding entries still counts for
+    /// the windows they may fall in) and the ledger's last commit for its name is this
+    /// committer's (not another process's of the same name since). Whether it left.
+    ///
+    /// A consumer of that name started again later is listed again when it connects.
+    ///
+    /// # Errors
+    ///
+    /// The query's, once the retries are spent (sent again, it is applied once).
+    pub async fn leave(&mut self) -> RedisResult<bool> {
+        let mut eval = redis::cmd("EVAL");
+        let k = &self.ledger;
+        eval.arg(LEAVE).arg(7).arg(self.group.stream());
+        eval.arg(&k.commits).arg(&k.progress).arg(&k.claims);
+        eval.arg(&k.streams).arg(&k.groups).arg(&k.consumers);
+        eval.arg(self.group.group()).arg(self.group.consumer());
+        eval.arg(&self.name).arg(self.seq);
+        let conn = self.conn.clone();
+        let left: u8 = retry(self.backoff.clone(), || {
+            let (eval, mut conn) = (eval.clone(), conn.clone());
+            async move { eval.query_async(&mut conn).await }
+        })
+        .await?;
+        Ok(left == 1)
     }
 
     async fn apply<K, V>(

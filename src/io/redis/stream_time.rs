@@ -132,7 +132,7 @@ end
 if redis.call('HGET', h, 'own:' .. ARGV[5]) == ARGV[1] then
   redis.call('HDEL', h, 'own:' .. ARGV[5])
 end
-fold(h)
+through = fold(h)
 local p = redis.call('HGET', h, 'p:' .. (n - 1))
 if ARGV[3] == '' then
   redis.call('HDEL', h, 'p:' .. (n - 1))
@@ -143,19 +143,29 @@ if p then
   redis.call('HDEL', h, 'p:' .. (n - 1))
   return {1, p}
 end
+if n - 1 <= through then return {2, ''} end
 return {0, ''}
 ";
 
 /// Takes the stream time through read `ARGV[1]` if it is known. `KEYS`: the hash. Returns
-/// `{1, time}`, or `{0, through}`.
+/// `{1, time}`, `{2, through}` when the read after it was recovered by another reader (see
+/// [`TAKEN_OVER`]), or `{0, through}`.
 const TAKE: &str = r"
 local p = redis.call('HGET', KEYS[1], 'p:' .. ARGV[1])
 if p then
   redis.call('HDEL', KEYS[1], 'p:' .. ARGV[1])
   return {1, p}
 end
-return {0, redis.call('HGET', KEYS[1], 'through') or '0'}
+local through = redis.call('HGET', KEYS[1], 'through') or '0'
+if tonumber(ARGV[1]) <= tonumber(through) then return {2, through} end
+return {0, through}
 ";
+
+/// What a read taken over fails with: its reader was silent past `claim_idle` (or taken for
+/// gone) and another reader posted for it. The source reads again, starting with its own
+/// pending entries (those of the read among them), which come without a stream time.
+const TAKEN_OVER: &str = "a read of new entries was taken over by another consumer while \
+                          this one was silent; reading again";
 
 /// What is known of the reads after `through` up to `ARGV[1]`. `KEYS`: the hash. Returns
 /// `through`, `last` (empty for none), then for each read after `through`: whether it is
@@ -272,10 +282,10 @@ pub(super) async fn read_new(
         .arg(g.consumer())
         .query_async(conn)
         .await?;
-    let before = if ready == 1 {
-        before
-    } else {
-        wait_for(conn, g, &key, n, claim_idle, time).await?
+    let before = match ready {
+        1 => before,
+        2 => return Err(taken_over()),
+        _ => wait_for(conn, g, &key, n, claim_idle, time).await?,
     };
     Ok(NewRead {
         entries,
@@ -306,8 +316,10 @@ async fn wait_for(
             .arg(n - 1)
             .query_async(conn)
             .await?;
-        if ready == 1 {
-            return Ok(got);
+        match ready {
+            1 => return Ok(got),
+            2 => return Err(taken_over()),
+            _ => {}
         }
         let now: u64 = got.parse().unwrap_or(0);
         if now != through {
@@ -413,6 +425,15 @@ async fn recover(
     eval.arg(final_id.unwrap_or_default());
     let _: u8 = eval.arg(&missing).query_async(conn).await?;
     Ok(())
+}
+
+/// The error of a read taken over ([`TAKEN_OVER`]): worth reading again.
+fn taken_over() -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::ResponseError,
+        "TAKENOVER",
+        TAKEN_OVER.to_owned(),
+    ))
 }
 
 /// The server's clients (`CLIENT LIST TYPE normal`).

@@ -1,7 +1,7 @@
 //! The combiner's state: what it knows of each consumer, and the windows not written yet.
 //! See the module above for when a window is final.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use tokio::time::Instant;
 use weir::event::{SeverityAcc, StatsBySeverity};
@@ -93,10 +93,13 @@ impl Combiner {
     /// this combiner has heard no marker from since it started (it acknowledged them before
     /// a restart, or the consumer has just connected) also takes the last marker committed;
     /// one that has committed none holds windows back from the start until it writes a marker
-    /// or for `--consumer-timeout`.
+    /// or for `--consumer-timeout`. A consumer that has ended and is no longer listed left
+    /// the ledger with nothing pending (it stopped for good): its state is let go.
     pub(super) fn ledger(&mut self, listed: impl IntoIterator<Item = (String, Listed)>) {
         let now = Instant::now();
+        let mut names = HashSet::new();
         for (name, listed) in listed {
+            names.insert(name.clone());
             let state = self.consumers.entry(name).or_insert(Consumer {
                 before: 0,
                 seen: now,
@@ -130,6 +133,8 @@ impl Combiner {
                 None => {}
             }
         }
+        self.consumers
+            .retain(|name, state| !state.ended || names.contains(name));
     }
 
     /// Takes one report of `consumer`'s, in entry `id`; returns whether the entry is
@@ -479,6 +484,12 @@ mod tests {
         c.ledger(reading(vec![("c", stopped(2))]));
         assert_eq!(c.frontier(), 0);
         c.ledger(reading(vec![("c", stopped(0))]));
+        assert_eq!(c.frontier(), u64::MAX);
+        // b, ended, was let go once a reading no longer listed it (it left the ledger); a
+        // and d, which have not ended, stay whether listed or not. c leaves now.
+        assert_eq!(c.consumers(), 3);
+        c.ledger(reading(vec![]));
+        assert_eq!(c.consumers(), 2);
         assert_eq!(c.frontier(), u64::MAX);
     }
 

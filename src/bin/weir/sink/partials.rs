@@ -134,6 +134,12 @@ impl Partials {
         }));
         if batch.ended {
             self.settle().await?;
+            // Stopped for good with everything committed: out of the ledger and the group,
+            // unless entries are still pending for it (then it still counts).
+            let committer = self.committer.as_mut().expect("settled");
+            if let Err(e) = committer.leave().await {
+                report!("weir run: {}: could not leave the ledger: {e}", self.to);
+            }
         }
         Ok(())
     }
