@@ -269,3 +269,40 @@ fn equal_timestamps_come_in_source_order_and_size_hint_is_exact() {
     let got: Vec<char> = futures::executor::block_on(merged.map(|r| r.1).collect());
     assert_eq!(got, ['a', 'b', 'a', 'b']);
 }
+
+/// An idle timer that fires more than a whole timeout late means the merge's task did not
+/// run (a stall, a stopped process): a source's silence over that time says nothing, and its
+/// quiet time starts again from when the task runs.
+#[tokio::test(start_paused = true)]
+async fn a_stall_longer_than_the_idle_timeout_is_not_taken_for_quiet() {
+    use futures::FutureExt;
+    let (tx_a, rx_a) = tokio::sync::mpsc::channel::<u64>(16);
+    let (tx_b, rx_b) = tokio::sync::mpsc::channel::<u64>(16);
+    let sources = [weir::from_receiver(rx_a), weir::from_receiver(rx_b)];
+    let mut merged =
+        merge_event_time(sources, |t: &u64| *t).idle_timeout(Duration::from_millis(100));
+    tx_a.send(10).await.unwrap();
+    tx_b.send(5).await.unwrap();
+    assert_eq!(merged.next().now_or_never(), Some(Some(5)));
+    // b has nothing more: it holds a's 10 back, quiet from now.
+    assert_eq!(merged.next().now_or_never(), None);
+    // The task does not run for 350 ms: the timer is 250 ms late when it is polled.
+    tokio::time::advance(Duration::from_millis(350)).await;
+    assert_eq!(
+        merged.next().now_or_never(),
+        None,
+        "a stall taken for quiet"
+    );
+    assert_eq!(merged.idle_sources(), 0);
+    // Quiet for a whole timeout since the task ran again: b is idle, a's 10 goes on.
+    tokio::time::advance(Duration::from_millis(100)).await;
+    assert_eq!(merged.next().now_or_never(), Some(Some(10)));
+    assert_eq!(merged.idle_sources(), 1);
+    // A timer fired on time, just past its deadline, still makes a source idle.
+    tx_b.send(20).await.unwrap();
+    tx_a.send(30).await.unwrap();
+    assert_eq!(merged.next().now_or_never(), Some(Some(20)));
+    assert_eq!(merged.next().now_or_never(), None);
+    tokio::time::advance(Duration::from_millis(101)).await;
+    assert_eq!(merged.next().now_or_never(), Some(Some(30)));
+}

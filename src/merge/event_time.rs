@@ -146,7 +146,9 @@ impl<St: Stream> Source<St> {
 /// then come behind what was already handed on go on at once, and a window downstream counts
 /// them late if they are. Without an idle timeout a quiet source holds the merge back for as
 /// long as it is quiet: right for inputs that are read as fast as they can be (files), too
-/// strict for live sources that may fall silent.
+/// strict for live sources that may fall silent. An idle timer that fires more than a whole
+/// timeout late (the task did not run: a stall, a process that was stopped) is not taken
+/// for quiet: the quiet time of the sources counts again from then.
 ///
 /// # Cost, wake-up contract
 ///
@@ -362,6 +364,23 @@ where
             return false;
         }
         let now = Instant::now();
+        // A timer that fires more than a whole timeout late means this task did not run
+        // meanwhile (a stall, a process that was stopped): that a source has nothing now says
+        // nothing of that time, and what feeds it may have stalled too. Quiet time counts
+        // from now.
+        if now.saturating_duration_since(deadline) > idle {
+            for source in &mut self.sources {
+                if source.quiet_since.is_some() {
+                    source.quiet_since = Some(now);
+                }
+            }
+            if let Some(next) = now.checked_add(idle) {
+                timer.as_mut().reset(next);
+                // Registers the waker for the new deadline.
+                let _ = timer.as_mut().poll(cx);
+            }
+            return false;
+        }
         let mut marked = false;
         for source in &mut self.sources {
             let expired = source
