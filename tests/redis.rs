@@ -584,12 +584,18 @@ async fn the_ledger_shows_entries_pending_and_claims_a_commit_has_not_covered() 
             progress: None,
         })));
     let snapshot = reader.snapshot().await.unwrap();
-    let (ra, rb) = (
-        &snapshot.committers["events:g:a"],
-        &snapshot.committers["events:g:b"],
-    );
-    assert_eq!((ra.pending, rb.pending, rb.claims), (0, 10, 1));
+    let rb = &snapshot.committers["events:g:b"];
+    assert_eq!((rb.pending, rb.claims), (10, 1));
     assert_eq!(claims.handed_out(), 1);
+    // a, which no connection reads as any more, had nothing left pending: the claim took it
+    // out of the ledger and the group.
+    assert!(!snapshot.committers.contains_key("events:g:a"));
+    let members: Vec<redis::Value> = ask(
+        &client,
+        redis::cmd("XINFO").arg("CONSUMERS").arg("events").arg("g"),
+    )
+    .await;
+    assert_eq!(members.len(), 1, "only b is left in the group");
     // b commits them, saying it had handed out that claim.
     let window = [vec![("w", "1")]];
     let applied = b_committer.commit_through(&claimed, &window, "1").await;
@@ -607,6 +613,47 @@ async fn the_ledger_shows_entries_pending_and_claims_a_commit_has_not_covered() 
     let read: Vec<_> = again.until_idle().collect().await;
     assert!(read.is_empty());
     assert_eq!(claims.handed_out(), 1);
+}
+
+/// A consumer whose entries are all claimed while a connection still reads as it (stopped,
+/// not dead) stays in the ledger and the group: it may wake up and commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_leaves_a_consumer_that_is_still_connected_listed() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 3).await;
+    let group = |name: &str| {
+        StreamGroup::new("events", "g", name)
+            .ledger("out")
+            .claim_idle(Some(Duration::from_millis(1)))
+            .block(Duration::from_millis(10))
+    };
+    let (a, _a_acker) = RedisSource::connect(&client, group("a")).await.unwrap();
+    let mut a = a.until_idle();
+    for _ in 0..3 {
+        a.next().await.unwrap().unwrap();
+    }
+    let _a = Committer::connect(&client, &group("a"), "out")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (b, _b_acker) = RedisSource::connect(&client, group("b")).await.unwrap();
+    let claimed: Vec<_> = b.until_idle().collect().await;
+    assert_eq!(claimed.len(), 3);
+    let snapshot = Ledger::connect(&client, "out")
+        .await
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.committers["events:g:a"].pending, 0);
+    let members: Vec<redis::Value> = ask(
+        &client,
+        redis::cmd("XINFO").arg("CONSUMERS").arg("events").arg("g"),
+    )
+    .await;
+    assert_eq!(members.len(), 2);
+    drop(a);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,8 +14,9 @@ use crate::concurrent::{Backoff, retry};
 /// The commit, run by the server as one script: nothing else runs between its steps, and
 /// its effects reach the append-only file and the replicas together (as `MULTI`/`EXEC`).
 ///
-/// `KEYS`: the input stream, the output stream, and the ledger's three hashes: commit
-/// numbers, progress, refusals.
+/// `KEYS`: the input stream, the output stream, and the ledger's hashes: commit numbers,
+/// progress, refusals, and the inputs' streams, groups and consumers (set again if missing:
+/// a consumer taken out of the ledger as gone that commits after all is listed whole).
 /// `ARGV`: the group, the consumer, the committer's name in the ledger, the commit's number, the progress to
 /// record (or an empty string), the least and the greatest id, the number of ids `n`, the `n` ids, then each output entry as its
 /// number of arguments and its field names and values. The ids' owner is checked with one
@@ -65,6 +66,9 @@ for i = first, last_id, 1000 do
 end
 redis.call('HSET', KEYS[3], field, seq)
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], field, ARGV[5]) end
+redis.call('HSETNX', KEYS[6], field, KEYS[1])
+redis.call('HSETNX', KEYS[7], field, group)
+redis.call('HSETNX', KEYS[8], field, consumer)
 return {1, acked}
 ";
 
@@ -308,12 +312,15 @@ impl Committer {
         }
         let seq = self.seq + 1;
         let mut eval = redis::cmd("EVAL");
-        eval.arg(SCRIPT).arg(5);
+        eval.arg(SCRIPT).arg(8);
         eval.arg(self.group.stream()).arg(&self.output);
         let ledger = &self.ledger;
         eval.arg(&ledger.commits)
             .arg(&ledger.progress)
             .arg(&ledger.refused);
+        eval.arg(&ledger.streams)
+            .arg(&ledger.groups)
+            .arg(&ledger.consumers);
         eval.arg(self.group.group()).arg(self.group.consumer());
         let (least, greatest) = bounds(ids);
         eval.arg(&self.name).arg(seq).arg(progress.unwrap_or(""));

@@ -310,16 +310,28 @@ struct Read {
 type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
 
 /// Claims what an `XCLAIM` would, counts the claim in the ledger if it took any entry, and
-/// reads the progress the owners' last commits recorded. `KEYS`: the stream, the ledger's
-/// claims and progress hashes; `ARGV`: the group, the consumer, the least idle time, its
-/// name in the ledger, the number of owners `k`, the owners' names in the ledger, then the
-/// ids. The claimed entries, and each owner's progress (or nil).
+/// reads the progress the owners' last commits recorded; an owner that no connection reads
+/// as any more (it died) and has nothing left pending after the claim leaves the ledger and
+/// the group, as [`Committer::leave`](super::Committer::leave) would. `KEYS`: the stream,
+/// then the ledger's claims, progress, commit numbers, and inputs' streams, groups and
+/// consumers; `ARGV`: the group, the consumer, the least idle time, its name in the ledger,
+/// the number of owners `k`, for each owner its name in the ledger, its consumer name and
+/// whether it is gone (`1` or `0`), then the ids. The claimed entries, and each owner's
+/// progress (or nil).
 const CLAIM: &str = r"
 local k = tonumber(ARGV[5])
-local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ARGV, 6 + k))
+local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ARGV, 6 + 3 * k))
 if #claimed > 0 then redis.call('HINCRBY', KEYS[2], ARGV[4], 1) end
 local progress = {}
-for i = 1, k do progress[i] = redis.call('HGET', KEYS[3], ARGV[5 + i]) end
+for i = 1, k do
+  local at = 6 + 3 * (i - 1)
+  local name, owner = ARGV[at], ARGV[at + 1]
+  progress[i] = redis.call('HGET', KEYS[3], name)
+  if ARGV[at + 2] == '1' and #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, owner) == 0 then
+    for j = 2, #KEYS do redis.call('HDEL', KEYS[j], name) end
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], owner)
+  end
+end
 return {claimed, progress}
 ";
 
@@ -704,14 +716,32 @@ impl RedisSource {
                             (reply, vec![None; owners.len()])
                         }
                         Some(output) => {
+                            // Owners no connection reads as any more: they died.
+                            let clients: String = redis::cmd("CLIENT")
+                                .arg("LIST")
+                                .arg("TYPE")
+                                .arg("normal")
+                                .query_async(&mut conn)
+                                .await?;
                             let mut eval = redis::cmd("EVAL");
-                            eval.arg(CLAIM).arg(3).arg(&g.stream);
-                            eval.arg(format!("{output}:claims"));
-                            eval.arg(format!("{output}:progress"));
+                            eval.arg(CLAIM).arg(7).arg(&g.stream);
+                            for hash in [
+                                "claims",
+                                "progress",
+                                "commits",
+                                "streams",
+                                "groups",
+                                "consumers",
+                            ] {
+                                eval.arg(format!("{output}:{hash}"));
+                            }
                             eval.arg(&g.group).arg(&g.consumer).arg(idle);
                             eval.arg(g.ledger_name()).arg(owners.len());
                             for owner in &owners {
+                                let name = client_name(&g.stream, &g.group, owner);
+                                let gone = !client_listed(&clients, &name);
                                 eval.arg(format!("{}:{}:{owner}", g.stream, g.group));
+                                eval.arg(owner.as_str()).arg(u8::from(gone));
                             }
                             let (reply, progress): (Value, Vec<Option<String>>) =
                                 eval.arg(&ids).query_async(&mut conn).await?;

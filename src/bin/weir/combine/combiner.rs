@@ -93,8 +93,9 @@ impl Combiner {
     /// this combiner has heard no marker from since it started (it acknowledged them before
     /// a restart, or the consumer has just connected) also takes the last marker committed;
     /// one that has committed none holds windows back from the start until it writes a marker
-    /// or for `--consumer-timeout`. A consumer that has ended and is no longer listed left
-    /// the ledger with nothing pending (it stopped for good): its state is let go.
+    /// or for `--consumer-timeout`. A consumer no longer listed left the ledger with nothing
+    /// pending (it stopped for good, or died and had its entries claimed): its state is let
+    /// go once it has ended or been silent for `--consumer-timeout`.
     pub(super) fn ledger(&mut self, listed: impl IntoIterator<Item = (String, Listed)>) {
         let now = Instant::now();
         let mut names = HashSet::new();
@@ -133,8 +134,17 @@ impl Combiner {
                 None => {}
             }
         }
-        self.consumers
-            .retain(|name, state| !state.ended || names.contains(name));
+        // Not listed: it left the ledger (stopped for good, or died and had every entry
+        // claimed), with nothing pending. Let go once it no longer holds windows back.
+        let timeout = self.timeout;
+        self.consumers.retain(|name, state| {
+            if names.contains(name) {
+                return true;
+            }
+            state.pending = 0;
+            state.catching_up = false;
+            !state.ended && now.duration_since(state.seen) < timeout
+        });
     }
 
     /// Takes one report of `consumer`'s, in entry `id`; returns whether the entry is
@@ -485,12 +495,34 @@ mod tests {
         assert_eq!(c.frontier(), 0);
         c.ledger(reading(vec![("c", stopped(0))]));
         assert_eq!(c.frontier(), u64::MAX);
-        // b, ended, was let go once a reading no longer listed it (it left the ledger); a
-        // and d, which have not ended, stay whether listed or not. c leaves now.
-        assert_eq!(c.consumers(), 3);
-        c.ledger(reading(vec![]));
-        assert_eq!(c.consumers(), 2);
-        assert_eq!(c.frontier(), u64::MAX);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn consumers_that_left_the_ledger_are_let_go() {
+        let mut c = combiner(5_000);
+        let listed = |marker: Marker, pending| Listed {
+            progress: Some(Progress { marker, claims: 0 }),
+            pending,
+            claims: 0,
+        };
+        c.take("a", settled(10, true), "1");
+        c.take("b", settled(10, true), "2");
+        c.take("b", Report::Marker(Marker::End), "3");
+        c.take("d", settled(20, true), "4");
+        c.ledger([
+            ("a".to_owned(), listed(settled_marker(10, true), 3)),
+            ("b".to_owned(), listed(Marker::End, 0)),
+            ("d".to_owned(), listed(settled_marker(20, true), 0)),
+        ]);
+        assert_eq!((c.consumers(), c.frontier()), (3, 10));
+        // b stopped for good and a died, its entries claimed: both left the ledger. b is let
+        // go; a, silent for less than the timeout, still holds (nothing pending now).
+        c.ledger([("d".to_owned(), listed(settled_marker(20, true), 0))]);
+        assert_eq!((c.consumers(), c.frontier()), (2, 10));
+        tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
+        c.take("d", settled(30, true), "5");
+        c.ledger([("d".to_owned(), listed(settled_marker(30, true), 0))]);
+        assert_eq!((c.consumers(), c.frontier()), (1, 30));
     }
 
     #[tokio::test(start_paused = true)]
