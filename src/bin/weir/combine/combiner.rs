@@ -8,7 +8,7 @@ use weir::event::{SeverityAcc, StatsBySeverity};
 use weir::window::Aggregate;
 
 use crate::observe::Point;
-use crate::redis::{Marker, Progress, Report};
+use crate::redis::{Marker, Progress, Report, id_key};
 use crate::sink::window_line;
 
 /// What the combiner knows of one consumer.
@@ -27,6 +27,8 @@ struct Consumer {
     /// The server counts claims of its that its last commit did not cover: it may hold
     /// entries of any window.
     catching_up: bool,
+    /// The id of the last partials' entry of its read.
+    last: Option<(u64, u64)>,
 }
 
 /// What a ledger reading says of one consumer: its last committed progress, its entries
@@ -94,9 +96,15 @@ impl Combiner {
     /// a restart, or the consumer has just connected) also takes the last marker committed;
     /// one that has committed none holds windows back from the start until it writes a marker
     /// or for `--consumer-timeout`. A consumer no longer listed left the ledger with nothing
-    /// pending (it stopped for good, or died and had its entries claimed): its state is let
-    /// go once it has ended or been silent for `--consumer-timeout`.
-    pub(super) fn ledger(&mut self, listed: impl IntoIterator<Item = (String, Listed)>) {
+    /// pending (it stopped for good, or died and had its entries claimed): it no longer holds
+    /// windows back once everything read of it is from before the reading (`through`, the id
+    /// of the partials' last entry then), and its state is let go once it has ended or been
+    /// silent for `--consumer-timeout`.
+    pub(super) fn ledger(
+        &mut self,
+        listed: impl IntoIterator<Item = (String, Listed)>,
+        through: Option<(u64, u64)>,
+    ) {
         let now = Instant::now();
         let mut names = HashSet::new();
         for (name, listed) in listed {
@@ -109,6 +117,7 @@ impl Combiner {
                 heard: false,
                 pending: 0,
                 catching_up: false,
+                last: None,
             });
             state.pending = listed.pending;
             state.catching_up = match listed.progress {
@@ -135,7 +144,10 @@ impl Combiner {
             }
         }
         // Not listed: it left the ledger (stopped for good, or died and had every entry
-        // claimed), with nothing pending. Let go once it no longer holds windows back.
+        // claimed), with nothing pending and everything it read committed. If all read of it
+        // is from before the reading (a consumer registers before it writes), it holds no
+        // window back: a combiner started again may know it only from partials it re-reads.
+        // Let go once it has ended or been silent for the timeout.
         let timeout = self.timeout;
         self.consumers.retain(|name, state| {
             if names.contains(name) {
@@ -143,6 +155,9 @@ impl Combiner {
             }
             state.pending = 0;
             state.catching_up = false;
+            if through.is_some() && state.last <= through {
+                state.holding = false;
+            }
             !state.ended && now.duration_since(state.seen) < timeout
         });
     }
@@ -166,8 +181,10 @@ impl Combiner {
                 heard: false,
                 pending: 0,
                 catching_up: false,
+                last: None,
             });
         state.seen = now;
+        state.last = state.last.max(id_key(id));
         match report {
             Report::Marker(marker) => {
                 self.markers += 1;
@@ -428,11 +445,14 @@ mod tests {
         fn reading(rows: Vec<(&str, Listed)>) -> Vec<(String, Listed)> {
             rows.into_iter().map(|(n, l)| (n.to_owned(), l)).collect()
         }
-        c.ledger(reading(vec![
-            ("a", listed(Some(settled_marker(40, true)), 0, 0)),
-            ("b", listed(Some(Marker::End), 0, 0)),
-            ("c", listed(None, 0, 0)),
-        ]));
+        c.ledger(
+            reading(vec![
+                ("a", listed(Some(settled_marker(40, true)), 0, 0)),
+                ("b", listed(Some(Marker::End), 0, 0)),
+                ("c", listed(None, 0, 0)),
+            ]),
+            None,
+        );
         assert_eq!(c.frontier(), 0);
         // c writes its first marker; a's state from the ledger holds until a says more.
         c.take("c", settled(50, true), "3");
@@ -440,33 +460,39 @@ mod tests {
         c.take("a", settled(60, false), "4");
         assert_eq!(c.frontier(), 50);
         // A later reading does not undo what the markers said.
-        c.ledger(reading(vec![
-            ("a", listed(Some(settled_marker(45, true)), 0, 0)),
-            ("c", listed(None, 0, 0)),
-        ]));
+        c.ledger(
+            reading(vec![
+                ("a", listed(Some(settled_marker(45, true)), 0, 0)),
+                ("c", listed(None, 0, 0)),
+            ]),
+            None,
+        );
         assert_eq!(c.frontier(), 50);
         // A consumer listed but never heard from no longer holds after the timeout...
-        c.ledger(reading(vec![("d", listed(None, 0, 0))]));
+        c.ledger(reading(vec![("d", listed(None, 0, 0))]), None);
         assert_eq!(c.frontier(), 0);
         tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
         c.take("c", settled(50, true), "5");
         assert_eq!(c.frontier(), 50);
         // ...but one with entries pending holds from its settled time as long as they are.
-        c.ledger(reading(vec![("d", listed(None, 3, 0))]));
+        c.ledger(reading(vec![("d", listed(None, 3, 0))]), None);
         assert_eq!(c.frontier(), 0);
-        c.ledger(reading(vec![(
-            "d",
-            listed(Some(settled_marker(45, true)), 3, 0),
-        )]));
+        c.ledger(
+            reading(vec![("d", listed(Some(settled_marker(45, true)), 3, 0))]),
+            None,
+        );
         tokio::time::advance(std::time::Duration::from_millis(60_000)).await;
         c.take("c", settled(70, true), "6");
         assert_eq!(c.frontier(), 45);
         // c claims d's entries: d has none pending, but c has claimed more than its last
         // commit covers, and holds every window back until it commits again.
-        c.ledger(reading(vec![
-            ("d", listed(Some(settled_marker(45, true)), 0, 0)),
-            ("c", listed(Some(settled_marker(70, true)), 5, 1)),
-        ]));
+        c.ledger(
+            reading(vec![
+                ("d", listed(Some(settled_marker(45, true)), 0, 0)),
+                ("c", listed(Some(settled_marker(70, true)), 5, 1)),
+            ]),
+            None,
+        );
         assert_eq!(c.frontier(), 0);
         let covered = Listed {
             progress: Some(Progress {
@@ -476,7 +502,7 @@ mod tests {
             pending: 2,
             claims: 1,
         };
-        c.ledger(reading(vec![("c", covered)]));
+        c.ledger(reading(vec![("c", covered)]), None);
         assert_eq!(c.frontier(), 70);
         // c stops, with entries it read but never took in still pending for it (the
         // reading says 2): they hold every window back until someone commits them.
@@ -491,9 +517,9 @@ mod tests {
             pending,
             claims: 1,
         };
-        c.ledger(reading(vec![("c", stopped(2))]));
+        c.ledger(reading(vec![("c", stopped(2))]), None);
         assert_eq!(c.frontier(), 0);
-        c.ledger(reading(vec![("c", stopped(0))]));
+        c.ledger(reading(vec![("c", stopped(0))]), None);
         assert_eq!(c.frontier(), u64::MAX);
     }
 
@@ -505,24 +531,48 @@ mod tests {
             pending,
             claims: 0,
         };
-        c.take("a", settled(10, true), "1");
-        c.take("b", settled(10, true), "2");
-        c.take("b", Report::Marker(Marker::End), "3");
-        c.take("d", settled(20, true), "4");
-        c.ledger([
-            ("a".to_owned(), listed(settled_marker(10, true), 3)),
-            ("b".to_owned(), listed(Marker::End, 0)),
-            ("d".to_owned(), listed(settled_marker(20, true), 0)),
-        ]);
+        c.take("a", settled(10, true), "1-0");
+        c.take("b", settled(10, true), "2-0");
+        c.take("b", Report::Marker(Marker::End), "3-0");
+        c.take("d", settled(20, true), "4-0");
+        c.ledger(
+            [
+                ("a".to_owned(), listed(settled_marker(10, true), 3)),
+                ("b".to_owned(), listed(Marker::End, 0)),
+                ("d".to_owned(), listed(settled_marker(20, true), 0)),
+            ],
+            Some((4, 0)),
+        );
         assert_eq!((c.consumers(), c.frontier()), (3, 10));
         // b stopped for good and a died, its entries claimed: both left the ledger. b is let
-        // go; a, silent for less than the timeout, still holds (nothing pending now).
-        c.ledger([("d".to_owned(), listed(settled_marker(20, true), 0))]);
-        assert_eq!((c.consumers(), c.frontier()), (2, 10));
+        // go; a, silent for less than the timeout, has nothing pending any more, and all read
+        // of it is from before the reading: it holds nothing back.
+        c.ledger(
+            [("d".to_owned(), listed(settled_marker(20, true), 0))],
+            Some((5, 0)),
+        );
+        assert_eq!((c.consumers(), c.frontier()), (2, 20));
         tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
-        c.take("d", settled(30, true), "5");
-        c.ledger([("d".to_owned(), listed(settled_marker(30, true), 0))]);
+        c.take("d", settled(30, true), "6-0");
+        c.ledger(
+            [("d".to_owned(), listed(settled_marker(30, true), 0))],
+            Some((6, 0)),
+        );
         assert_eq!((c.consumers(), c.frontier()), (1, 30));
+        // A combiner started again re-reads a partial of e, which has left since (its end
+        // marker was acknowledged before): e holds windows back from the start until a
+        // reading taken after that partial no longer lists it. One that came after the
+        // reading (it may have just registered) still holds.
+        c.take("e", partial(30, 40, 1.0), "7-0");
+        c.take("f", partial(30, 40, 1.0), "9-0");
+        assert_eq!(c.frontier(), 0);
+        c.ledger(
+            [("d".to_owned(), listed(settled_marker(30, true), 0))],
+            Some((8, 0)),
+        );
+        assert_eq!(c.frontier(), 0);
+        c.take("f", settled(35, true), "10-0");
+        assert_eq!(c.frontier(), 30);
     }
 
     #[tokio::test(start_paused = true)]

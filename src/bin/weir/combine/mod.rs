@@ -191,6 +191,9 @@ mod imp {
         })
     }
 
+    /// The id of the partials' last entry when a ledger reading was taken.
+    type Through = Option<(u64, u64)>;
+
     /// The consumers' ledger, read once a second. A reading is taken into the combiner once
     /// every partial committed before it has been read, so that it never says more than the
     /// partials read.
@@ -218,12 +221,14 @@ mod imp {
             self.read_through = self.read_through.max(id_key(id));
         }
 
-        /// The reading, once every partial committed before it has been read.
-        fn visible(&mut self) -> Option<Vec<(String, Listed)>> {
+        /// The reading, once every partial committed before it has been read, and the id of
+        /// the partials' last entry when it was taken.
+        fn visible(&mut self) -> Option<(Vec<(String, Listed)>, Through)> {
             let through = self.waiting.as_ref()?.through.as_deref();
             if through.is_some_and(|t| id_key(t) > self.read_through) {
                 return None;
             }
+            let through = through.and_then(id_key);
             let snapshot = self.waiting.take()?;
             let listed = snapshot.committers.into_iter().map(|(name, r)| {
                 let progress = r.progress.as_deref().and_then(Progress::parse);
@@ -234,7 +239,7 @@ mod imp {
                 };
                 (name, listed)
             });
-            Some(listed.collect())
+            Some((listed.collect(), through))
         }
     }
 
@@ -388,8 +393,8 @@ mod imp {
                 );
             }
             take(&mut combiner, batch.drain(..), &acker, &mut counts, &stream);
-            if let Some(recorded) = reading.visible() {
-                combiner.ledger(recorded);
+            if let Some((recorded, through)) = reading.visible() {
+                combiner.ledger(recorded, through);
             }
             let frontier = if ended { u64::MAX } else { combiner.frontier() };
             let closed = combiner.close(frontier);
