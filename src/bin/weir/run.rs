@@ -130,7 +130,8 @@ stderr, then how many more (--quiet: none); the summary counts them all.
 The summary on stderr counts every line and every event:
   lines read = events + malformed + blank
   events     = processed + late + dropped + filtered + too far ahead + outside every window
-processed: in at least one window; late: behind the watermark when it came (--lateness);
+processed: in at least one window; late: behind the watermark when it came (--lateness;
+with --from and --to, the stream's: of every entry before it, whichever consumer read it);
 dropped: by --sample or --buffer; filtered: outside --min-value / --max-value; too far ahead:
 rejected by --max-future; outside every window: in the gaps of sampling windows (--slide
 larger than --window).

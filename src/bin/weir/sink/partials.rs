@@ -6,10 +6,10 @@
 //! are settled and whether readings still wait in open windows (or, before the first entry,
 //! whether the consumer may still get some: until its `--idle-timeout`, if any); a marker goes
 //! out at least every [`HEARTBEAT`], windows or not, so the combiner can tell a live consumer
-//! from a dead one. Late readings (behind this consumer's watermark, such as entries claimed
-//! from a consumer that died) are written as partials of their windows too: the combiner
-//! still counts them if it has not closed those windows. The last batch ends with an end
-//! marker.
+//! from a dead one. Readings late only for this consumer's windows (an idle timeout closed
+//! them; those late in stream order never reach the windows) are written as partials of their
+//! windows too, and so are entries replayed from a consumer that died: the combiner still
+//! counts them if it has not closed those windows. The last batch ends with an end marker.
 //!
 //! A batch is one commit ([`Committer`]): its partials and marker are written, and the input
 //! entries it is the last word on are acknowledged, in one transaction on the server that
