@@ -232,7 +232,7 @@ pub(super) struct NewRead {
 }
 
 /// Reads up to `count` new entries as `g`'s consumer, numbered, posts the read, and waits
-/// for the stream time through the reads before it (see the module's docs).
+/// for the stream time through the reads before it (see [`StreamTime`]).
 pub(super) async fn read_new(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
