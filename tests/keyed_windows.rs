@@ -319,15 +319,33 @@ async fn a_window_of_many_keys_yields_on_the_budget() {
     assert!(pending > 0 && polls == got + pending + 1);
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_idle_stream_does_not_freeze_its_windows() {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
-    let mut windows = Box::pin(
+/// Counts by key in 1 s tumbling windows over `rx`, allowing `bound` ms out of order, event
+/// time moving on with the clock after 2 s of quiet.
+fn idle_counts(
+    rx: tokio::sync::mpsc::Receiver<Item>,
+    bound: u64,
+) -> std::pin::Pin<Box<impl Stream<Item = (u8, Window<u64>)>>> {
+    Box::pin(
         weir::sources::from_receiver(rx)
             .key_by(key)
             .tumbling_window(1_000, ts, Count)
+            .out_of_orderness(bound)
             .idle_timeout(Duration::from_secs(2)),
-    );
+    )
+}
+
+/// The next two windows, as `(key, start, items)`.
+async fn next_two(
+    windows: &mut (impl Stream<Item = (u8, Window<u64>)> + Unpin),
+) -> [Option<(u8, u64, u64)>; 2] {
+    let of = |kw: Option<(u8, Window<u64>)>| kw.map(|(k, w)| (k, w.start, w.count));
+    [of(windows.next().await), of(windows.next().await)]
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_stream_does_not_freeze_its_windows() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
+    let mut windows = idle_counts(rx, 0);
     tx.try_send((1, 100, 0)).unwrap();
     tx.try_send((2, 200, 0)).unwrap();
     assert!(futures::poll!(windows.next()).is_pending());
@@ -335,11 +353,10 @@ async fn an_idle_stream_does_not_freeze_its_windows() {
     assert!(futures::poll!(windows.next()).is_pending());
     // After 2 s of quiet, event time is 200 + 2 000: the window [0, 1 000) closes.
     tokio::time::advance(Duration::from_millis(1)).await;
-    let got: Vec<_> = [windows.next().await, windows.next().await]
-        .into_iter()
-        .map(|kw| kw.map(|(k, w)| (k, w.start, w.count)))
-        .collect();
-    assert_eq!(got, [Some((1, 0, 1)), Some((2, 0, 1))]);
+    assert_eq!(
+        next_two(&mut windows).await,
+        [Some((1, 0, 1)), Some((2, 0, 1))]
+    );
     drop(tx);
     assert!(windows.next().await.is_none());
 }
@@ -347,12 +364,7 @@ async fn an_idle_stream_does_not_freeze_its_windows() {
 #[tokio::test(start_paused = true)]
 async fn a_stall_longer_than_the_idle_timeout_is_not_taken_for_quiet() {
     let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
-    let mut windows = Box::pin(
-        weir::sources::from_receiver(rx)
-            .key_by(key)
-            .tumbling_window(1_000, ts, Count)
-            .idle_timeout(Duration::from_secs(2)),
-    );
+    let mut windows = idle_counts(rx, 0);
     tx.try_send((1, 100, 0)).unwrap();
     assert!(futures::poll!(windows.next()).is_pending());
     // The task does not run for 5 s (a process stopped, say). The first poll after finds
@@ -365,23 +377,16 @@ async fn a_stall_longer_than_the_idle_timeout_is_not_taken_for_quiet() {
     tokio::time::advance(Duration::from_millis(1_999)).await;
     assert!(futures::poll!(windows.next()).is_pending());
     tokio::time::advance(Duration::from_millis(1)).await;
-    let got: Vec<_> = [windows.next().await, windows.next().await]
-        .into_iter()
-        .map(|kw| kw.map(|(k, w)| (k, w.start, w.count)))
-        .collect();
-    assert_eq!(got, [Some((1, 0, 1)), Some((2, 0, 1))]);
+    assert_eq!(
+        next_two(&mut windows).await,
+        [Some((1, 0, 1)), Some((2, 0, 1))]
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_idle_stream_goes_on_advancing_period_after_period() {
     let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
-    let mut windows = Box::pin(
-        weir::sources::from_receiver(rx)
-            .key_by(key)
-            .tumbling_window(1_000, ts, Count)
-            .out_of_orderness(5_000)
-            .idle_timeout(Duration::from_secs(2)),
-    );
+    let mut windows = idle_counts(rx, 5_000);
     tx.try_send((1, 100, 0)).unwrap();
     assert!(futures::poll!(windows.next()).is_pending());
     // Event time 100 + quiet time, less 5 000 out of order: [0, 1 000) closes once 5 900 ms

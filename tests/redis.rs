@@ -400,6 +400,25 @@ async fn a_dead_letter_is_written_once_and_only_for_an_entry_still_held() {
     );
 }
 
+/// Consumer `name` of the group `g` of `events`, counting its claims in the ledger of `out`,
+/// claiming entries idle for 1 ms, waiting 10 ms for new ones.
+fn claiming(name: &str) -> StreamGroup {
+    StreamGroup::new("events", "g", name)
+        .ledger("out")
+        .claim_idle(Some(Duration::from_millis(1)))
+        .block(Duration::from_millis(10))
+}
+
+/// The consumers the group `g` of `events` lists.
+async fn group_members(client: &redis::Client) -> usize {
+    let reply: Vec<redis::Value> = ask(
+        client,
+        redis::cmd("XINFO").arg("CONSUMERS").arg("events").arg("g"),
+    )
+    .await;
+    reply.len()
+}
+
 /// Reads up to `n` entries as `group`'s consumer (they are then pending for it): their ids.
 async fn take(client: &redis::Client, group: StreamGroup, n: usize) -> Vec<String> {
     let (source, _acker) = RedisSource::connect(client, group.claim_idle(None))
@@ -505,26 +524,18 @@ async fn a_committer_leaves_the_ledger_and_the_group_only_with_nothing_pending()
     let entry = vec![vec![("n", "1")]];
     let done = committer.commit_through(&ids[..2], &entry, "end 0").await;
     assert_eq!(done.unwrap(), Commit::Applied);
-    let consumers = || async {
-        let reply: Vec<redis::Value> = ask(
-            &client,
-            redis::cmd("XINFO").arg("CONSUMERS").arg("events").arg("g"),
-        )
-        .await;
-        reply.len()
-    };
     let mut reader = Ledger::connect(&client, "out").await.unwrap();
     // One entry still pending: it stays, listed with it.
     assert!(!committer.leave().await.unwrap());
     let snapshot = reader.snapshot().await.unwrap();
     assert_eq!(snapshot.committers["events:g:a"].pending, 1);
-    assert_eq!(consumers().await, 1);
+    assert_eq!(group_members(&client).await, 1);
     let done = committer.commit_through(&ids[2..], &entry, "end 0").await;
     assert_eq!(done.unwrap(), Commit::Applied);
     assert!(committer.leave().await.unwrap());
     assert!(committer.leave().await.unwrap(), "a retry");
     assert!(reader.snapshot().await.unwrap().committers.is_empty());
-    assert_eq!(consumers().await, 0);
+    assert_eq!(group_members(&client).await, 0);
     for hash in [
         "commits",
         "progress",
@@ -547,19 +558,13 @@ async fn the_ledger_shows_entries_pending_and_claims_a_commit_has_not_covered() 
     let server = Server::start();
     let client = server.client();
     produce(&client, "events", 10).await;
-    let group = |name: &str| {
-        StreamGroup::new("events", "g", name)
-            .ledger("out")
-            .claim_idle(Some(Duration::from_millis(1)))
-            .block(Duration::from_millis(10))
-    };
     // a takes every entry and stops; b connects and claims them.
-    let a = take(&client, group("a"), 10).await;
+    let a = take(&client, claiming("a"), 10).await;
     assert_eq!(a.len(), 10);
-    let _a = Committer::connect(&client, &group("a"), "out")
+    let _a = Committer::connect(&client, &claiming("a"), "out")
         .await
         .unwrap();
-    let mut b_committer = Committer::connect(&client, &group("b"), "out")
+    let mut b_committer = Committer::connect(&client, &claiming("b"), "out")
         .await
         .unwrap();
     let mut reader = Ledger::connect(&client, "out").await.unwrap();
@@ -567,7 +572,7 @@ async fn the_ledger_shows_entries_pending_and_claims_a_commit_has_not_covered() 
     assert_eq!(snapshot.committers["events:g:a"].pending, 10);
     // Idle past `claim_idle` on the server's clock.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let (b, _acker) = RedisSource::connect(&client, group("b")).await.unwrap();
+    let (b, _acker) = RedisSource::connect(&client, claiming("b")).await.unwrap();
     let claims = b.claims();
     let mut b = b.until_idle();
     let (mut claimed, mut claimed_from) = (Vec::new(), Vec::new());
@@ -590,12 +595,11 @@ async fn the_ledger_shows_entries_pending_and_claims_a_commit_has_not_covered() 
     // a, which no connection reads as any more, had nothing left pending: the claim took it
     // out of the ledger and the group.
     assert!(!snapshot.committers.contains_key("events:g:a"));
-    let members: Vec<redis::Value> = ask(
-        &client,
-        redis::cmd("XINFO").arg("CONSUMERS").arg("events").arg("g"),
-    )
-    .await;
-    assert_eq!(members.len(), 1, "only b is left in the group");
+    assert_eq!(
+        group_members(&client).await,
+        1,
+        "only b is left in the group"
+    );
     // b commits them, saying it had handed out that claim.
     let window = [vec![("w", "1")]];
     let applied = b_committer.commit_through(&claimed, &window, "1").await;
@@ -608,7 +612,7 @@ async fn the_ledger_shows_entries_pending_and_claims_a_commit_has_not_covered() 
     );
     // A source started again under b's name knows the claims from the ledger once it has
     // re-read its pending entries (none now).
-    let (again, _acker) = RedisSource::connect(&client, group("b")).await.unwrap();
+    let (again, _acker) = RedisSource::connect(&client, claiming("b")).await.unwrap();
     let claims = again.claims();
     let read: Vec<_> = again.until_idle().collect().await;
     assert!(read.is_empty());
@@ -622,22 +626,16 @@ async fn a_claim_leaves_a_consumer_that_is_still_connected_listed() {
     let server = Server::start();
     let client = server.client();
     produce(&client, "events", 3).await;
-    let group = |name: &str| {
-        StreamGroup::new("events", "g", name)
-            .ledger("out")
-            .claim_idle(Some(Duration::from_millis(1)))
-            .block(Duration::from_millis(10))
-    };
-    let (a, _a_acker) = RedisSource::connect(&client, group("a")).await.unwrap();
+    let (a, _a_acker) = RedisSource::connect(&client, claiming("a")).await.unwrap();
     let mut a = a.until_idle();
     for _ in 0..3 {
         a.next().await.unwrap().unwrap();
     }
-    let _a = Committer::connect(&client, &group("a"), "out")
+    let _a = Committer::connect(&client, &claiming("a"), "out")
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let (b, _b_acker) = RedisSource::connect(&client, group("b")).await.unwrap();
+    let (b, _b_acker) = RedisSource::connect(&client, claiming("b")).await.unwrap();
     let claimed: Vec<_> = b.until_idle().collect().await;
     assert_eq!(claimed.len(), 3);
     let snapshot = Ledger::connect(&client, "out")
@@ -647,12 +645,7 @@ async fn a_claim_leaves_a_consumer_that_is_still_connected_listed() {
         .await
         .unwrap();
     assert_eq!(snapshot.committers["events:g:a"].pending, 0);
-    let members: Vec<redis::Value> = ask(
-        &client,
-        redis::cmd("XINFO").arg("CONSUMERS").arg("events").arg("g"),
-    )
-    .await;
-    assert_eq!(members.len(), 2);
+    assert_eq!(group_members(&client).await, 2);
     drop(a);
 }
 

@@ -121,6 +121,12 @@ fn feed(server: &Server, file: &str) -> std::thread::JoinHandle<()> {
     })
 }
 
+/// The URLs of the tests' streams on `server`: the events, the partials and the final
+/// windows.
+fn streams(server: &Server) -> [String; 3] {
+    ["events", "partials", "final"].map(|stream| format!("{}/{stream}", url(server)))
+}
+
 fn url(server: &Server) -> String {
     format!("redis://127.0.0.1:{}", server.port())
 }
@@ -244,10 +250,7 @@ fn consumer_args<'a>(from: &'a str, to: &'a str, name: &'a str) -> Vec<&'a str> 
 fn two_consumers_combined_give_the_single_process_windows() {
     let server = Server::start();
     let file = produce(&server);
-    let (from, to) = (
-        format!("{}/events", url(&server)),
-        format!("{}/partials", url(&server)),
-    );
+    let [from, to, _] = streams(&server);
     for (group, shape) in [
         ("tumbling", &[][..]),
         ("sliding", &["--slide", "250ms"][..]),
@@ -394,8 +397,7 @@ fn a_consumer_killed_mid_run_is_counted_exactly_once_in_sliding_windows() {
 fn killed_mid_run(shape: &[&str]) {
     let server = Server::start();
     let file = produce(&server);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
+    let [from, to, _] = streams(&server);
     // Longer than a window and the lateness together (1 s + 1 s), as the docs ask: a live
     // consumer's entries are never idle that long.
     let claim = ["--claim-idle", "3s"];
@@ -416,9 +418,7 @@ fn killed_mid_run(shape: &[&str]) {
 fn a_consumer_killed_under_a_live_feed_holds_its_windows_until_they_are_claimed() {
     let server = Server::start();
     let file = produce_file(&server);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
-    let out = format!("{}/final", url(&server));
+    let [from, to, out] = streams(&server);
     let single = single_windows(&file, &[]);
     // Live consumers (no --until-idle), claiming on a timer every 3 s; a live combiner that
     // gives up on a silent consumer after 1 s, unless the server lists entries pending for it.
@@ -476,9 +476,7 @@ fn late_in(stderr: &str) -> u64 {
 fn three_consumers_find_late_the_events_one_process_finds_late() {
     let server = Server::start();
     let file = produce_file_with(&server, &["--disorder", "20", "--rate", "1000"]);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
-    let out = format!("{}/final", url(&server));
+    let [from, to, out] = streams(&server);
     let single = run_ok(&["run", &file, "--by", "source"]);
     let single_late = late_in(&String::from_utf8_lossy(&single.stderr));
     assert!(single_late > 100, "{single_late} late");
@@ -546,8 +544,7 @@ fn wait_ok_or_interrupted(child: Child) -> String {
 fn a_stopped_consumer_s_commit_is_refused_once_its_entries_are_claimed() {
     let server = Server::start();
     let file = produce(&server);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
+    let [from, to, _] = streams(&server);
     let claim = ["--claim-idle", "3s"];
     let args = |name| [&consumer_args(&from, &to, name)[..], &claim[..]].concat();
     let a = spawn(&args("a"));
@@ -585,9 +582,7 @@ fn window_lines(server: &Server, stream: &str) -> Vec<String> {
 fn a_combiner_killed_and_started_again_writes_every_window_once() {
     let server = Server::start();
     let file = produce(&server);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
-    let out = format!("{}/final", url(&server));
+    let [from, to, out] = streams(&server);
     let single = single_windows(&file, &[]);
     let combine = ["combine", "--from", &to, "--to", &out];
     let (a, b) = (
@@ -626,9 +621,7 @@ fn a_combiner_killed_and_started_again_writes_every_window_once() {
 fn a_combiner_started_again_while_a_consumer_lags_waits_for_it() {
     let server = Server::start();
     let file = produce_file(&server);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
-    let out = format!("{}/final", url(&server));
+    let [from, to, out] = streams(&server);
     let single = single_windows(&file, &[]);
     // Live consumers, without an idle timeout (b, frozen, would find its input quiet for 5 s
     // when let go): they write their last windows when told to stop.
@@ -688,8 +681,7 @@ fn a_combiner_started_again_while_a_consumer_lags_waits_for_it() {
 fn a_combiner_printing_to_stdout_says_when_it_prints_windows_again() {
     let server = Server::start();
     let file = produce(&server);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
+    let [from, to, _] = streams(&server);
     for name in ["a", "b"] {
         run_ok(&consumer_args(&from, &to, name));
     }
@@ -748,8 +740,7 @@ fn a_combiner_printing_to_stdout_says_when_it_prints_windows_again() {
 fn a_buffered_consumer_acknowledges_every_entry_it_read() {
     let server = Server::start();
     produce(&server);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
+    let [from, to, _] = streams(&server);
     let args = [&consumer_args(&from, &to, "a")[..], &["--buffer", "64"]].concat();
     let out = run_ok(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -906,8 +897,7 @@ fn consumers_ride_out_a_server_restart() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut server = Server::start_persistent(&dir);
     let file = produce(&server);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
+    let [from, to, _] = streams(&server);
     let args = |name| {
         let mut args = consumer_args(&from, &to, name);
         args.extend(["--metrics-linger", "60s"]);
@@ -966,8 +956,7 @@ fn signal(child: &Child, name: &str) {
 fn live_consumers_and_combiner_emit_promptly_and_stop_on_a_signal() {
     let server = Server::start();
     let file = produce(&server);
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
+    let [from, to, _] = streams(&server);
     let single = single_windows(&file, &[]);
     // No --until-idle: they run until told to stop; windows close once the input has been
     // quiet for a second.
@@ -1018,10 +1007,7 @@ fn live_consumers_and_combiner_emit_promptly_and_stop_on_a_signal() {
 fn a_consumer_s_and_the_combiner_s_metrics_are_their_summaries() {
     let server = Server::start();
     produce(&server);
-    let (from, to) = (
-        format!("{}/events", url(&server)),
-        format!("{}/partials", url(&server)),
-    );
+    let [from, to, _] = streams(&server);
     let (m, ended) = run_watched(&consumer_args(&from, &to, "a"));
     assert_eq!(m.get("weir_entries_read_total") as u64, EVENTS);
     assert_eq!(entries_read(&ended.stderr), EVENTS);
@@ -1314,10 +1300,7 @@ fn an_event_at_the_end_of_time_is_combined_like_a_single_run_windows_it() {
     ]);
     let single = windows(&single.stdout);
     assert_eq!(single.len(), 2);
-    let (from, to) = (
-        format!("{}/events", url(&server)),
-        format!("{}/partials", url(&server)),
-    );
+    let [from, to, _] = streams(&server);
     run_ok(&consumer_args(&from, &to, "a"));
     let combined = run_ok(&["combine", "--from", &to, "--until-idle"]);
     assert_eq!(windows(&combined.stdout), single);
@@ -1386,8 +1369,7 @@ fn late_readings_go_out_in_batches_not_all_at_the_end() {
         }
         let () = pipe.query(conn).unwrap();
     };
-    let from = format!("{}/events", url(&server));
-    let to = format!("{}/partials", url(&server));
+    let [from, to, _] = streams(&server);
     let consumer = spawn(&[
         "run",
         "--from",

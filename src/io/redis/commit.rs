@@ -72,18 +72,30 @@ redis.call('HSETNX', KEYS[8], field, consumer)
 return {1, acked}
 ";
 
+/// A Lua function the scripts that take a consumer out of the ledger share:
+/// `forget(stream, group, consumer, name, hashes)` deletes `name` from the ledger's `hashes`
+/// and `consumer` from `group` (`XGROUP DELCONSUMER`) if nothing is pending for it there, and
+/// says whether it did.
+pub(super) const FORGET: &str = r"
+local function forget(stream, group, consumer, name, hashes)
+  if #redis.call('XPENDING', stream, group, '-', '+', 1, consumer) > 0 then return false end
+  for _, hash in ipairs(hashes) do redis.call('HDEL', hash, name) end
+  redis.call('XGROUP', 'DELCONSUMER', stream, group, consumer)
+  return true
+end
+";
+
 /// Takes a committer that has ended out of the ledger and out of its input group, if nothing
-/// is pending for it there and its last commit is the ledger's. `KEYS`: the input stream and
-/// the ledger's hashes, the commit numbers first (its refusals stay counted). `ARGV`: the
-/// group, the consumer, the name in the ledger, the number of its last commit. Returns 1 if
-/// it left (or had left: a retry after a lost reply), 0 if not.
+/// is pending for it there and its last commit is the ledger's (after [`FORGET`]). `KEYS`:
+/// the input stream and the ledger's [listing](LedgerKeys::listing), the commit numbers first
+/// (its refusals stay counted). `ARGV`: the group, the consumer, the name in the ledger, the
+/// number of its last commit. Returns 1 if it left (or had left: a retry after a lost reply),
+/// 0 if not.
 const LEAVE: &str = r"
 local last = redis.call('HGET', KEYS[2], ARGV[3])
 if last and last ~= ARGV[4] then return 0 end
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
-for i = 2, #KEYS do redis.call('HDEL', KEYS[i], ARGV[3]) end
-redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-return 1
+if forget(KEYS[1], ARGV[1], ARGV[2], ARGV[3], {unpack(KEYS, 2)}) then return 1 end
+return 0
 ";
 
 /// What became of a commit.
@@ -282,10 +294,9 @@ impl Committer {
     /// The query's, once the retries are spent (sent again, it is applied once).
     pub async fn leave(&mut self) -> RedisResult<bool> {
         let mut eval = redis::cmd("EVAL");
-        let k = &self.ledger;
-        eval.arg(LEAVE).arg(7).arg(self.group.stream());
-        eval.arg(&k.commits).arg(&k.progress).arg(&k.claims);
-        eval.arg(&k.streams).arg(&k.groups).arg(&k.consumers);
+        let listing = self.ledger.listing();
+        eval.arg(format!("{FORGET}{LEAVE}")).arg(1 + listing.len());
+        eval.arg(self.group.stream()).arg(&listing);
         eval.arg(self.group.group()).arg(self.group.consumer());
         eval.arg(&self.name).arg(self.seq);
         let conn = self.conn.clone();
@@ -405,7 +416,7 @@ pub struct Ledger {
 
 /// The keys of the ledger of `output`.
 #[derive(Debug, Clone)]
-struct LedgerKeys {
+pub(super) struct LedgerKeys {
     output: String,
     commits: String,
     progress: String,
@@ -418,7 +429,7 @@ struct LedgerKeys {
 }
 
 impl LedgerKeys {
-    fn of(output: &str) -> LedgerKeys {
+    pub(super) fn of(output: &str) -> LedgerKeys {
         LedgerKeys {
             output: output.to_owned(),
             commits: format!("{output}:commits"),
@@ -429,6 +440,18 @@ impl LedgerKeys {
             groups: format!("{output}:groups"),
             consumers: format!("{output}:consumers"),
         }
+    }
+
+    /// The hashes that list a committer, commit numbers first: all but its refusals.
+    pub(super) fn listing(&self) -> [&str; 6] {
+        [
+            &self.commits,
+            &self.progress,
+            &self.claims,
+            &self.streams,
+            &self.groups,
+            &self.consumers,
+        ]
     }
 }
 

@@ -13,7 +13,8 @@ use redis::{RedisResult, Value};
 
 use tokio::time::Instant;
 
-use super::stream_time::{LOST, StreamTime, read_new};
+use super::commit::{FORGET, LedgerKeys};
+use super::stream_time::{LOST, NewRead, StreamTime, read_new};
 use super::{Acker, RESPONSE_TIMEOUT, connect};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
@@ -191,13 +192,18 @@ pub async fn consumer_connected(client: &redis::Client, group: &StreamGroup) -> 
     let mut conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
-    let clients: String = redis::cmd("CLIENT")
+    let clients = client_list(&mut conn).await?;
+    Ok(client_listed(&clients, &group.client_name()))
+}
+
+/// The server's clients (`CLIENT LIST TYPE normal`), for [`client_listed`].
+pub(super) async fn client_list(conn: &mut impl redis::aio::ConnectionLike) -> RedisResult<String> {
+    redis::cmd("CLIENT")
         .arg("LIST")
         .arg("TYPE")
         .arg("normal")
-        .query_async(&mut conn)
-        .await?;
-    Ok(client_listed(&clients, &group.client_name()))
+        .query_async(conn)
+        .await
 }
 
 /// One stream entry: its id and its fields. Names and values are read as bytes and taken
@@ -312,25 +318,22 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
 /// Claims what an `XCLAIM` would, counts the claim in the ledger if it took any entry, and
 /// reads the progress the owners' last commits recorded; an owner that no connection reads
 /// as any more (it died) and has nothing left pending after the claim leaves the ledger and
-/// the group, as [`Committer::leave`](super::Committer::leave) would. `KEYS`: the stream,
-/// then the ledger's claims, progress, commit numbers, and inputs' streams, groups and
-/// consumers; `ARGV`: the group, the consumer, the least idle time, its name in the ledger,
-/// the number of owners `k`, for each owner its name in the ledger, its consumer name and
-/// whether it is gone (`1` or `0`), then the ids. The claimed entries, and each owner's
-/// progress (or nil).
+/// the group, as [`Committer::leave`](super::Committer::leave) would (after [`FORGET`]).
+/// `KEYS`: the stream, then the ledger's [listing](LedgerKeys::listing): commit numbers,
+/// progress, claims, and inputs' streams, groups and consumers; `ARGV`: the group, the
+/// consumer, the least idle time, its name in the ledger, the number of owners `k`, for each
+/// owner its name in the ledger, its consumer name and whether it is gone (`1` or `0`), then
+/// the ids. The claimed entries, and each owner's progress (or nil).
 const CLAIM: &str = r"
 local k = tonumber(ARGV[5])
 local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ARGV, 6 + 3 * k))
-if #claimed > 0 then redis.call('HINCRBY', KEYS[2], ARGV[4], 1) end
+if #claimed > 0 then redis.call('HINCRBY', KEYS[4], ARGV[4], 1) end
 local progress = {}
 for i = 1, k do
   local at = 6 + 3 * (i - 1)
   local name, owner = ARGV[at], ARGV[at + 1]
   progress[i] = redis.call('HGET', KEYS[3], name)
-  if ARGV[at + 2] == '1' and #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, owner) == 0 then
-    for j = 2, #KEYS do redis.call('HDEL', KEYS[j], name) end
-    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], owner)
-  end
+  if ARGV[at + 2] == '1' then forget(KEYS[1], ARGV[1], owner, name, {unpack(KEYS, 2)}) end
 end
 return {claimed, progress}
 ";
@@ -362,21 +365,20 @@ impl Claims {
 ///
 /// # State machine
 ///
-/// Three phases. First it re-reads its own pending entries (`XREADGROUP ... STREAMS s 0`,
-/// paged): the entries delivered to this consumer name before a restart and never
-/// acknowledged. Then it reads new entries (`>`), `count` at a time, each read blocking up to
-/// `block` on the server (with a [stream time](StreamGroup::stream_time), a transaction that
-/// cannot block reads them, numbered, and when it finds nothing the source waits up to
-/// `block` for an entry after the stream's last, then reads once more; at its start, a read
-/// this consumer's name made and never posted is marked lost). Whenever a read comes back empty, and at least once every
-/// `claim_idle` while reads find entries, if `claim_idle` is set, it claims the entries
-/// other consumers left pending at least that long (`XPENDING ... IDLE`, paged, then
-/// `XCLAIM` of those not its own: its own it still holds) and yields them before reading new
-/// ones again. With a [ledger](StreamGroup::ledger), a claim that takes entries is counted
-/// there in the same script, and [`claims`](Self::claims) says how many the source has
-/// handed out whole (re-reading its pending entries hands out every claim counted before). One read is in flight at a time, started as
-/// soon as the buffer is half empty, so that the next batch travels while this one is
-/// handled; the entries are yielded one per poll.
+/// Three phases. First it re-reads its own pending entries (`XREADGROUP ... STREAMS s 0`, paged):
+/// the entries delivered to this consumer name before a restart and never acknowledged. Then it
+/// reads new entries (`>`), `count` at a time, each read blocking up to `block` on the server (with
+/// a [stream time](StreamGroup::stream_time), a transaction that cannot block reads them, numbered,
+/// and when it finds nothing the source waits up to `block` for an entry after the stream's last,
+/// then reads once more; at its start, a read this consumer's name made and never posted is marked
+/// lost). Whenever a read comes back empty, and at least once every `claim_idle` while reads find
+/// entries, if `claim_idle` is set, it claims the entries other consumers left pending at least
+/// that long (`XPENDING ... IDLE`, paged, then `XCLAIM` of those not its own: its own it still
+/// holds) and yields them before reading new ones again. With a [ledger](StreamGroup::ledger), a
+/// claim that takes entries is counted there in the same script, and [`claims`](Self::claims) says
+/// how many the source has handed out whole (re-reading its pending entries hands out every claim
+/// counted before). One read is in flight at a time, started as soon as the buffer is half empty,
+/// so that the next batch travels while this one is handled; the entries are yielded one per poll.
 ///
 /// The stream does not end on its own: a stream may always get more entries. With
 /// [`until_idle`](Self::until_idle) it ends at the first read that finds nothing new and
@@ -717,24 +719,12 @@ impl RedisSource {
                         }
                         Some(output) => {
                             // Owners no connection reads as any more: they died.
-                            let clients: String = redis::cmd("CLIENT")
-                                .arg("LIST")
-                                .arg("TYPE")
-                                .arg("normal")
-                                .query_async(&mut conn)
-                                .await?;
+                            let clients = client_list(&mut conn).await?;
+                            let listing = LedgerKeys::of(output);
+                            let listing = listing.listing();
                             let mut eval = redis::cmd("EVAL");
-                            eval.arg(CLAIM).arg(7).arg(&g.stream);
-                            for hash in [
-                                "claims",
-                                "progress",
-                                "commits",
-                                "streams",
-                                "groups",
-                                "consumers",
-                            ] {
-                                eval.arg(format!("{output}:{hash}"));
-                            }
+                            eval.arg(format!("{FORGET}{CLAIM}")).arg(1 + listing.len());
+                            eval.arg(&g.stream).arg(&listing);
                             eval.arg(&g.group).arg(&g.consumer).arg(idle);
                             eval.arg(g.ledger_name()).arg(owners.len());
                             for owner in &owners {
@@ -775,7 +765,7 @@ impl RedisSource {
                 }
                 Phase::New => {
                     let block = u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX);
-                    let (entries, reply) = match &g.stream_time {
+                    let entries = match &g.stream_time {
                         None => {
                             let reply: Value = redis::cmd("XREADGROUP")
                                 .arg("GROUP")
@@ -790,37 +780,34 @@ impl RedisSource {
                                 .arg(">")
                                 .query_async(&mut conn)
                                 .await?;
-                            (Vec::new(), Some(reply))
+                            read_reply(reply, false)
                         }
                         Some(time) => {
                             let claim_idle = g.claim_idle;
-                            let mut read =
-                                read_new(&mut conn, &g, g.count, claim_idle, time).await?;
-                            if read.entries.is_empty() {
+                            let read = read_new(&mut conn, &g, g.count, claim_idle, time).await?;
+                            match read {
                                 // Nothing new (a transaction cannot block): wait on the server
                                 // for an entry after the last one, then read once more.
-                                let last = read.last.as_deref().unwrap_or("0-0");
-                                let _: Value = redis::cmd("XREAD")
-                                    .arg("COUNT")
-                                    .arg(1)
-                                    .arg("BLOCK")
-                                    .arg(block)
-                                    .arg("STREAMS")
-                                    .arg(&g.stream)
-                                    .arg(last)
-                                    .query_async(&mut conn)
-                                    .await?;
-                                read = read_new(&mut conn, &g, g.count, claim_idle, time).await?;
+                                NewRead::Empty { last } => {
+                                    let _: Value = redis::cmd("XREAD")
+                                        .arg("COUNT")
+                                        .arg(1)
+                                        .arg("BLOCK")
+                                        .arg(block)
+                                        .arg("STREAMS")
+                                        .arg(&g.stream)
+                                        .arg(last.as_deref().unwrap_or("0-0"))
+                                        .query_async(&mut conn)
+                                        .await?;
+                                    match read_new(&mut conn, &g, g.count, claim_idle, time).await?
+                                    {
+                                        NewRead::Entries(entries) => entries,
+                                        NewRead::Empty { .. } => Vec::new(),
+                                    }
+                                }
+                                NewRead::Entries(entries) => entries,
                             }
-                            for entry in &mut read.entries {
-                                entry.stream_time = read.before;
-                            }
-                            (read.entries, None)
                         }
-                    };
-                    let entries = match reply {
-                        Some(reply) => read_reply(reply, false),
-                        None => entries,
                     };
                     // Nothing new: look for entries other consumers left behind.
                     let next = match (&entries[..], g.claim_idle) {

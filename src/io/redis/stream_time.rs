@@ -15,7 +15,7 @@ use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
 use tokio::time::{Instant, sleep};
 
-use super::source::{Entry, StreamGroup, client_listed, client_name, read_reply};
+use super::source::{Entry, StreamGroup, client_list, client_listed, client_name, read_reply};
 use crate::sync::Arc;
 
 /// The time of an entry a reader admits as an event, or `None` for one it does not.
@@ -223,12 +223,11 @@ fn folding(body: &str) -> String {
     format!("{FOLD}{body}")
 }
 
-/// A read of new entries with the stream time before them: the entries, that time, and the
-/// id of the stream's last entry (to wait for entries after it when there were none).
-pub(super) struct NewRead {
-    pub(super) entries: Vec<Entry>,
-    pub(super) before: Option<u64>,
-    pub(super) last: Option<String>,
+/// A read of new entries: its entries, each with the stream time before the read, or none
+/// and the id of the stream's last entry (to wait for entries after it).
+pub(super) enum NewRead {
+    Entries(Vec<Entry>),
+    Empty { last: Option<String> },
 }
 
 /// Reads up to `count` new entries as `g`'s consumer, numbered, posts the read, and waits
@@ -265,7 +264,7 @@ pub(super) async fn read_new(
         .arg(1)
         .query_async(conn)
         .await?;
-    let entries = read_reply(reply, false);
+    let mut entries = read_reply(reply, false);
     let largest = entries.iter().filter_map(|e| (time.0)(e)).max();
     let (first, final_id) = match (entries.first(), entries.last()) {
         (Some(first), Some(last)) => (first.id.as_str(), last.id.as_str()),
@@ -287,12 +286,16 @@ pub(super) async fn read_new(
         2 => return Err(taken_over()),
         _ => wait_for(conn, g, &key, n, claim_idle, time).await?,
     };
-    Ok(NewRead {
-        entries,
-        // Written by the server from times this module wrote: whole numbers below 2^64.
-        before: before.parse().ok(),
-        last: last.into_iter().next().map(|(id, _)| id),
-    })
+    if entries.is_empty() {
+        let last = last.into_iter().next().map(|(id, _)| id);
+        return Ok(NewRead::Empty { last });
+    }
+    // Written by the server from times this module wrote: whole numbers below 2^64.
+    let before: Option<u64> = before.parse().ok();
+    for entry in &mut entries {
+        entry.stream_time = before;
+    }
+    Ok(NewRead::Entries(entries))
 }
 
 /// Waits for the stream time through read `n - 1`, recovering the reads that hold it back
@@ -434,14 +437,4 @@ fn taken_over() -> redis::RedisError {
         "TAKENOVER",
         TAKEN_OVER.to_owned(),
     ))
-}
-
-/// The server's clients (`CLIENT LIST TYPE normal`).
-async fn client_list(conn: &mut ConnectionManager) -> RedisResult<String> {
-    redis::cmd("CLIENT")
-        .arg("LIST")
-        .arg("TYPE")
-        .arg("normal")
-        .query_async(conn)
-        .await
 }
