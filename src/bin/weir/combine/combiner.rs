@@ -12,6 +12,7 @@ use crate::redis::{Marker, Progress, Report, id_key};
 use crate::sink::window_line;
 
 /// What the combiner knows of one consumer.
+#[derive(Clone)]
 struct Consumer {
     /// It will write no more partials for windows ending before this.
     before: u64,
@@ -29,15 +30,55 @@ struct Consumer {
     catching_up: bool,
     /// The id of the last partials' entry of its read.
     last: Option<(u64, u64)>,
+    /// When the last ledger reading taken into account for it was asked for: once that is
+    /// after its last report, the server has said what it holds since (a consumer silent
+    /// for `--consumer-timeout` counts until then).
+    vouched: Option<Instant>,
+}
+
+impl Consumer {
+    fn new(seen: Instant, holding: bool) -> Self {
+        Consumer {
+            before: 0,
+            seen,
+            holding,
+            ended: false,
+            heard: false,
+            pending: 0,
+            catching_up: false,
+            last: None,
+            vouched: None,
+        }
+    }
+
+    /// Whether it counts at `now`: while it holds events in open windows and has neither
+    /// ended nor been silent for `timeout` with a ledger reading since its last report;
+    /// while entries are pending for it; while it catches up on claims.
+    fn counts(&self, now: Instant, timeout: std::time::Duration) -> bool {
+        let silent = now.duration_since(self.seen) >= timeout
+            && self.vouched.is_some_and(|asked| asked >= self.seen);
+        (self.holding && !self.ended && !silent) || self.pending > 0 || self.catching_up
+    }
 }
 
 /// What a ledger reading says of one consumer: its last committed progress, its entries
 /// pending in its input group, and its claims counted.
+#[derive(Clone)]
 pub(super) struct Listed {
     pub(super) progress: Option<Progress>,
     pub(super) pending: u64,
     pub(super) claims: u64,
 }
+
+/// When a ledger reading was asked for, and what the combiner knew of the consumers then
+/// ([`Combiner::ask`]).
+pub(super) struct Asked {
+    at: Instant,
+    consumers: HashMap<String, Consumer>,
+}
+
+/// The id of the partials' last entry when a ledger reading was taken.
+pub(super) type Through = Option<(u64, u64)>;
 
 /// A window not written yet: the merged partials by key, and the entries they came in.
 #[derive(Default)]
@@ -56,6 +97,9 @@ pub(super) struct Combiner {
     closed_before: u128,
     timeout: std::time::Duration,
     lateness: Option<u64>,
+    /// The frontier that what it knew when the last reading taken in was asked for allows,
+    /// with that reading.
+    confirmed: u64,
     pub(super) partials: u64,
     pub(super) markers: u64,
     pub(super) late: u64,
@@ -69,6 +113,7 @@ impl Combiner {
             closed_before: 0,
             timeout,
             lateness,
+            confirmed: 0,
             partials: 0,
             markers: 0,
             late: 0,
@@ -99,67 +144,34 @@ impl Combiner {
     /// pending (it stopped for good, or died and had its entries claimed): it no longer holds
     /// windows back once everything read of it is from before the reading (`through`, the id
     /// of the partials' last entry then), and its state is let go once it has ended or been
-    /// silent for `--consumer-timeout`.
-    pub(super) fn ledger(
-        &mut self,
-        listed: impl IntoIterator<Item = (String, Listed)>,
-        through: Option<(u64, u64)>,
-    ) {
+    /// silent for `--consumer-timeout`. A consumer silent for `--consumer-timeout` stops
+    /// counting only once a reading asked for after its last report has been taken (what the
+    /// server held before may be out of date). Windows are final only as far as what the
+    /// combiner knew when the reading was asked for (`asked`), with the reading, allows
+    /// ([`Self::final_before`]).
+    pub(super) fn ledger(&mut self, listed: Vec<(String, Listed)>, through: Through, asked: Asked) {
         let now = Instant::now();
-        let mut names = HashSet::new();
-        for (name, listed) in listed {
-            names.insert(name.clone());
-            let state = self.consumers.entry(name).or_insert(Consumer {
-                before: 0,
-                seen: now,
-                holding: true,
-                ended: false,
-                heard: false,
-                pending: 0,
-                catching_up: false,
-                last: None,
-            });
-            state.pending = listed.pending;
-            state.catching_up = match listed.progress {
-                Some(Progress {
-                    marker: Marker::End,
-                    ..
-                }) => false,
-                Some(progress) => listed.claims > progress.claims,
-                None => listed.claims > 0,
-            };
-            if state.heard {
-                continue;
-            }
-            match listed.progress.map(|p| p.marker) {
-                Some(Marker::Settled { before, holding }) => {
-                    state.before = state.before.max(before);
-                    state.holding = holding;
-                }
-                Some(Marker::End) => {
-                    state.ended = true;
-                    state.holding = false;
-                }
-                None => {}
-            }
+        let Asked { at, consumers } = asked;
+        // The reading, with what was known when it was asked for: a marker read since may
+        // settle windows whose entries another consumer read after the reading was taken.
+        // A consumer first heard from since holds every window back, as at its start.
+        let mut then = consumers;
+        for name in self.consumers.keys() {
+            then.entry(name.clone())
+                .or_insert_with(|| Consumer::new(now, true));
         }
-        // Not listed: it left the ledger (stopped for good, or died and had every entry
-        // claimed), with nothing pending and everything it read committed. If all read of it
-        // is from before the reading (a consumer registers before it writes), it holds no
-        // window back: a combiner started again may know it only from partials it re-reads.
-        // Let go once it has ended or been silent for the timeout.
-        let timeout = self.timeout;
-        self.consumers.retain(|name, state| {
-            if names.contains(name) {
-                return true;
-            }
-            state.pending = 0;
-            state.catching_up = false;
-            if through.is_some() && state.last <= through {
-                state.holding = false;
-            }
-            !state.ended && now.duration_since(state.seen) < timeout
-        });
+        take_reading(&mut then, listed.clone(), through, at, self.timeout);
+        self.confirmed = frontier_of(then.values(), self.timeout, self.lateness);
+        take_reading(&mut self.consumers, listed, through, at, self.timeout);
+    }
+
+    /// What the combiner knows of the consumers now, for a ledger reading about to be asked
+    /// for: see [`Self::ledger`].
+    pub(super) fn ask(&self) -> Asked {
+        Asked {
+            at: Instant::now(),
+            consumers: self.consumers.clone(),
+        }
     }
 
     /// Takes one report of `consumer`'s, in entry `id`; returns whether the entry is
@@ -173,16 +185,7 @@ impl Combiner {
         let state = self
             .consumers
             .entry(consumer.to_owned())
-            .or_insert(Consumer {
-                before: 0,
-                seen: now,
-                holding: first_partial,
-                ended: false,
-                heard: false,
-                pending: 0,
-                catching_up: false,
-                last: None,
-            });
+            .or_insert_with(|| Consumer::new(now, first_partial));
         state.seen = now;
         state.last = state.last.max(id_key(id));
         match report {
@@ -236,24 +239,22 @@ impl Combiner {
         self.consumers.len()
     }
 
-    /// Windows ending before this are final (`u64::MAX`: all of them).
+    /// Windows ending before this are final (`u64::MAX`: all of them), as the markers read
+    /// so far and the last ledger reading say.
     pub(super) fn frontier(&self) -> u64 {
-        let now = Instant::now();
-        let counting = self.consumers.values().filter(|c| {
-            let live = c.holding && !c.ended && now.duration_since(c.seen) < self.timeout;
-            live || c.pending > 0 || c.catching_up
-        });
-        // A consumer that ended with entries still pending for it stopped before handing
-        // them on (read, not yet taken in): they may fall in any window.
-        let unknown = |c: &Consumer| c.catching_up || (c.ended && c.pending > 0);
-        let hold = |c: &Consumer| if unknown(c) { 0 } else { c.before };
-        let least = counting.clone().map(hold).min();
-        let most = counting.map(hold).max();
-        match (least, most, self.lateness) {
-            (None, ..) => u64::MAX,
-            (Some(least), Some(most), Some(lateness)) => least.max(most.saturating_sub(lateness)),
-            (Some(least), ..) => least,
-        }
+        frontier_of(self.consumers.values(), self.timeout, self.lateness)
+    }
+
+    /// Windows ending before this are final: the [frontier](Self::frontier) now, and no
+    /// further than what the combiner knew when the last reading taken in was asked for
+    /// allows, with that reading. A consumer may read entries of a window after a reading
+    /// said it held nothing: if they come before, in stream order, the entries whose markers
+    /// settle the window, a reading asked for after those markers lists them pending (or
+    /// their partials are read by then). Entries read later than that are late in stream
+    /// order for such a window. So a marker settles windows once a reading asked for after
+    /// it is in: up to a second or two later.
+    pub(super) fn final_before(&self) -> u64 {
+        self.frontier().min(self.confirmed)
     }
 
     /// Takes out the windows ending before `frontier`, in order. A partial for a window
@@ -274,6 +275,88 @@ impl Combiner {
         };
         self.closed_before = self.closed_before.max(bound);
         closed.into_iter().collect()
+    }
+}
+
+/// A ledger reading asked for at `asked`, taken into `consumers` ([`Combiner::ledger`]).
+fn take_reading(
+    consumers: &mut HashMap<String, Consumer>,
+    listed: Vec<(String, Listed)>,
+    through: Through,
+    asked: Instant,
+    timeout: std::time::Duration,
+) {
+    let now = Instant::now();
+    let mut names = HashSet::new();
+    for (name, listed) in listed {
+        names.insert(name.clone());
+        let state = consumers
+            .entry(name)
+            .or_insert_with(|| Consumer::new(now, true));
+        state.vouched = Some(asked);
+        state.pending = listed.pending;
+        state.catching_up = match listed.progress {
+            Some(Progress {
+                marker: Marker::End,
+                ..
+            }) => false,
+            Some(progress) => listed.claims > progress.claims,
+            None => listed.claims > 0,
+        };
+        if state.heard {
+            continue;
+        }
+        match listed.progress.map(|p| p.marker) {
+            Some(Marker::Settled { before, holding }) => {
+                state.before = state.before.max(before);
+                state.holding = holding;
+            }
+            Some(Marker::End) => {
+                state.ended = true;
+                state.holding = false;
+            }
+            None => {}
+        }
+    }
+    // Not listed: it left the ledger (stopped for good, or died and had every entry
+    // claimed), with nothing pending and everything it read committed. If all read of it
+    // is from before the reading (a consumer registers before it writes), it holds no
+    // window back: a combiner started again may know it only from partials it re-reads.
+    // Let go once it has ended or been silent for the timeout.
+    consumers.retain(|name, state| {
+        if names.contains(name) {
+            return true;
+        }
+        state.pending = 0;
+        state.catching_up = false;
+        state.vouched = Some(asked);
+        if through.is_some() && state.last <= through {
+            state.holding = false;
+        }
+        !state.ended && now.duration_since(state.seen) < timeout
+    });
+}
+
+/// Windows ending before this are final (`u64::MAX`: all of them) for `consumers`: the least
+/// settled time of those that count (with `lateness`, also that long before the most
+/// settled one).
+fn frontier_of<'c>(
+    consumers: impl Iterator<Item = &'c Consumer> + Clone,
+    timeout: std::time::Duration,
+    lateness: Option<u64>,
+) -> u64 {
+    let now = Instant::now();
+    let counting = consumers.filter(|c| c.counts(now, timeout));
+    // A consumer that ended with entries still pending for it stopped before handing them on
+    // (read, not yet taken in): they may fall in any window.
+    let unknown = |c: &Consumer| c.catching_up || (c.ended && c.pending > 0);
+    let hold = |c: &Consumer| if unknown(c) { 0 } else { c.before };
+    let least = counting.clone().map(hold).min();
+    let most = counting.map(hold).max();
+    match (least, most, lateness) {
+        (None, ..) => u64::MAX,
+        (Some(least), Some(most), Some(lateness)) => least.max(most.saturating_sub(lateness)),
+        (Some(least), ..) => least,
     }
 }
 
@@ -378,11 +461,14 @@ mod tests {
         // A partial for a window already written is late.
         assert!(c.take("b", partial(0, 10, 5.0), "6"));
         assert_eq!(c.late, 1);
-        // a goes silent: after the timeout, b alone holds windows back.
+        // a goes silent: after the timeout, and once the ledger says it holds nothing, b
+        // alone holds windows back.
         tokio::time::advance(std::time::Duration::from_millis(3_000)).await;
         c.take("b", settled(30, true), "7");
         assert_eq!(c.frontier(), 20);
         tokio::time::advance(std::time::Duration::from_millis(2_000)).await;
+        assert_eq!(c.frontier(), 20, "no reading since a was last heard from");
+        c.ledger(nothing_pending(&["a", "b"]), None, c.ask());
         assert_eq!(c.frontier(), 30);
         // b ends: no one holds events, every window is final.
         c.take("b", Report::Marker(Marker::End), "8");
@@ -422,9 +508,96 @@ mod tests {
         c.take("b", settled(15, true), "4");
         assert_eq!(c.frontier(), 15);
         assert_eq!(c.close(15).len(), 1);
-        // b never says more (it died): after the timeout, it no longer holds windows back.
+        // b never says more (it died): after the timeout, once a reading of the ledger says
+        // nothing is pending for it, it no longer holds windows back.
         tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
+        assert_eq!(c.frontier(), 15);
+        c.ledger(nothing_pending(&["a", "b"]), None, c.ask());
         assert_eq!(c.frontier(), u64::MAX);
+    }
+
+    /// A ledger reading that lists `names` with nothing pending and no commit.
+    fn nothing_pending(names: &[&str]) -> Vec<(String, Listed)> {
+        let nothing = || Listed {
+            progress: None,
+            pending: 0,
+            claims: 0,
+        };
+        names.iter().map(|n| ((*n).to_owned(), nothing())).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_marker_settles_windows_only_with_a_reading_asked_for_after_it() {
+        let mut c = combiner(1_000);
+        // a has connected and read nothing: the ledger lists it with nothing pending, and
+        // once it has been silent for the timeout, it no longer counts.
+        let asked = c.ask();
+        c.ledger(nothing_pending(&["a"]), None, asked);
+        tokio::time::advance(std::time::Duration::from_millis(1_010)).await;
+        let asked = c.ask();
+        c.ledger(nothing_pending(&["a"]), None, asked);
+        assert_eq!(c.final_before(), u64::MAX);
+        // A reading is asked for. Then a reads entries of [0, 10), and b, after them in
+        // stream order, entries that settle it: b's partial and marker come in.
+        let asked = c.ask();
+        tokio::time::advance(std::time::Duration::from_millis(10)).await;
+        assert!(!c.take("b", partial(0, 10, 1.0), "1-0"));
+        c.take("b", settled(20, true), "2-0");
+        // The reading, taken before a's read, says a holds nothing: it says nothing of
+        // what b's marker settles.
+        c.ledger(nothing_pending(&["a", "b"]), None, asked);
+        assert_eq!(c.frontier(), 20);
+        assert_eq!(c.final_before(), 0);
+        // One asked for after b's marker finds a's entries pending: they hold the window.
+        let asked = c.ask();
+        let mut reading = nothing_pending(&["a", "b"]);
+        reading[0].1.pending = 5;
+        c.ledger(reading, None, asked);
+        assert_eq!(c.final_before(), 0);
+        // a commits them: its partial and marker; then a reading finds nothing pending.
+        assert!(!c.take("a", partial(0, 10, 2.0), "3-0"));
+        c.take("a", settled(20, true), "4-0");
+        let asked = c.ask();
+        c.ledger(nothing_pending(&["a", "b"]), None, asked);
+        assert_eq!(c.final_before(), 20);
+        let closed = c.close(20);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].1.ids, ["1-0", "3-0"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_consumer_holds_windows_until_a_reading_taken_after_it_spoke() {
+        let mut c = combiner(1_000);
+        c.take("a", settled(10, true), "1-0");
+        c.take("b", settled(50, true), "2-0");
+        // A reading asked for before b's report (a combiner reads the ledger once a second,
+        // and uses a reading once it has read the partials committed before it).
+        let asked = c.ask();
+        tokio::time::advance(std::time::Duration::from_millis(10)).await;
+        c.take("a", settled(20, true), "3-0");
+        tokio::time::advance(std::time::Duration::from_millis(2_000)).await;
+        c.take("b", settled(60, true), "4-0");
+        // a has been silent past the timeout, but the reading says nothing of what it holds
+        // since it last spoke: it may have read entries meanwhile.
+        c.ledger(nothing_pending(&["a", "b"]), None, asked);
+        assert_eq!(c.frontier(), 20);
+        // A reading asked for now, with entries pending for a: a holds.
+        let mut reading = nothing_pending(&["a", "b"]);
+        reading[0].1.pending = 4;
+        c.ledger(reading, None, c.ask());
+        assert_eq!(c.frontier(), 20);
+        // Once one says nothing is pending for a, it no longer does.
+        c.ledger(nothing_pending(&["a", "b"]), None, c.ask());
+        assert_eq!(c.frontier(), 60);
+        // a speaks again: it counts again, until silent and vouched for once more.
+        tokio::time::advance(std::time::Duration::from_millis(10)).await;
+        c.take("a", settled(30, true), "5-0");
+        assert_eq!(c.frontier(), 30);
+        tokio::time::advance(std::time::Duration::from_millis(1_000)).await;
+        c.take("b", settled(70, true), "6-0");
+        assert_eq!(c.frontier(), 30);
+        c.ledger(nothing_pending(&["a", "b"]), None, c.ask());
+        assert_eq!(c.frontier(), 70);
     }
 
     #[tokio::test(start_paused = true)]
@@ -452,6 +625,7 @@ mod tests {
                 ("c", listed(None, 0, 0)),
             ]),
             None,
+            c.ask(),
         );
         assert_eq!(c.frontier(), 0);
         // c writes its first marker; a's state from the ledger holds until a says more.
@@ -466,20 +640,22 @@ mod tests {
                 ("c", listed(None, 0, 0)),
             ]),
             None,
+            c.ask(),
         );
         assert_eq!(c.frontier(), 50);
         // A consumer listed but never heard from no longer holds after the timeout...
-        c.ledger(reading(vec![("d", listed(None, 0, 0))]), None);
+        c.ledger(reading(vec![("d", listed(None, 0, 0))]), None, c.ask());
         assert_eq!(c.frontier(), 0);
         tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
         c.take("c", settled(50, true), "5");
         assert_eq!(c.frontier(), 50);
         // ...but one with entries pending holds from its settled time as long as they are.
-        c.ledger(reading(vec![("d", listed(None, 3, 0))]), None);
+        c.ledger(reading(vec![("d", listed(None, 3, 0))]), None, c.ask());
         assert_eq!(c.frontier(), 0);
         c.ledger(
             reading(vec![("d", listed(Some(settled_marker(45, true)), 3, 0))]),
             None,
+            c.ask(),
         );
         tokio::time::advance(std::time::Duration::from_millis(60_000)).await;
         c.take("c", settled(70, true), "6");
@@ -492,6 +668,7 @@ mod tests {
                 ("c", listed(Some(settled_marker(70, true)), 5, 1)),
             ]),
             None,
+            c.ask(),
         );
         assert_eq!(c.frontier(), 0);
         let covered = Listed {
@@ -502,7 +679,7 @@ mod tests {
             pending: 2,
             claims: 1,
         };
-        c.ledger(reading(vec![("c", covered)]), None);
+        c.ledger(reading(vec![("c", covered)]), None, c.ask());
         assert_eq!(c.frontier(), 70);
         // c stops, with entries it read but never took in still pending for it (the
         // reading says 2): they hold every window back until someone commits them.
@@ -517,9 +694,9 @@ mod tests {
             pending,
             claims: 1,
         };
-        c.ledger(reading(vec![("c", stopped(2))]), None);
+        c.ledger(reading(vec![("c", stopped(2))]), None, c.ask());
         assert_eq!(c.frontier(), 0);
-        c.ledger(reading(vec![("c", stopped(0))]), None);
+        c.ledger(reading(vec![("c", stopped(0))]), None, c.ask());
         assert_eq!(c.frontier(), u64::MAX);
     }
 
@@ -536,27 +713,30 @@ mod tests {
         c.take("b", Report::Marker(Marker::End), "3-0");
         c.take("d", settled(20, true), "4-0");
         c.ledger(
-            [
+            vec![
                 ("a".to_owned(), listed(settled_marker(10, true), 3)),
                 ("b".to_owned(), listed(Marker::End, 0)),
                 ("d".to_owned(), listed(settled_marker(20, true), 0)),
             ],
             Some((4, 0)),
+            c.ask(),
         );
         assert_eq!((c.consumers(), c.frontier()), (3, 10));
         // b stopped for good and a died, its entries claimed: both left the ledger. b is let
         // go; a, silent for less than the timeout, has nothing pending any more, and all read
         // of it is from before the reading: it holds nothing back.
         c.ledger(
-            [("d".to_owned(), listed(settled_marker(20, true), 0))],
+            vec![("d".to_owned(), listed(settled_marker(20, true), 0))],
             Some((5, 0)),
+            c.ask(),
         );
         assert_eq!((c.consumers(), c.frontier()), (2, 20));
         tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
         c.take("d", settled(30, true), "6-0");
         c.ledger(
-            [("d".to_owned(), listed(settled_marker(30, true), 0))],
+            vec![("d".to_owned(), listed(settled_marker(30, true), 0))],
             Some((6, 0)),
+            c.ask(),
         );
         assert_eq!((c.consumers(), c.frontier()), (1, 30));
         // A combiner started again re-reads a partial of e, which has left since (its end
@@ -567,8 +747,9 @@ mod tests {
         c.take("f", partial(30, 40, 1.0), "9-0");
         assert_eq!(c.frontier(), 0);
         c.ledger(
-            [("d".to_owned(), listed(settled_marker(30, true), 0))],
+            vec![("d".to_owned(), listed(settled_marker(30, true), 0))],
             Some((8, 0)),
+            c.ask(),
         );
         assert_eq!(c.frontier(), 0);
         c.take("f", settled(35, true), "10-0");

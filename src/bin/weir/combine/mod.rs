@@ -9,13 +9,19 @@
 //! it holds events in windows still open: a marker in the stream, and its progress in the
 //! ledger. A window is final once it ends before the least settled time of the consumers
 //! that count (with `--lateness`, also once it ends that long before the most settled one);
-//! when no consumer counts, every window is: each consumer has written all it read.
+//! when no consumer counts, every window is: each consumer has written all it read. The
+//! markers that settle it must be confirmed by a ledger snapshot asked for after they were
+//! read: a consumer may have read entries of the window, before them in stream order, after
+//! the snapshot before said it held nothing.
 //!
 //! A consumer counts while the server lists entries pending for it in its input group
 //! (however long it has been silent: a dead consumer's entries hold their windows until
 //! another consumer claims and commits them), while it has claimed entries its last commit
 //! did not cover (then it holds every window back), and while it says it holds events, until
-//! it writes its end marker or has written nothing for `--consumer-timeout`. What the server
+//! it writes its end marker or has written nothing for `--consumer-timeout` and a ledger
+//! snapshot asked for after its last report says it has nothing pending (one taken before
+//! may be out of date: a combiner that has not read the ledger yet, or a consumer slower
+//! than its markers, are waited for). What the server
 //! holds comes from a ledger snapshot taken once a second and used once every partial
 //! committed before it has been read (`Ledger::snapshot`); a consumer this combiner has
 //! heard no marker from since it started (it acknowledged them before a restart, or the
@@ -59,8 +65,8 @@ pub struct CombineArgs {
     /// once.
     #[arg(long)]
     pub to: Option<String>,
-    /// A consumer with no entries pending in its input group (the server says) that has
-    /// written nothing for this long no longer holds windows back. One with entries pending
+    /// A consumer that has written nothing for this long, and that a ledger reading taken
+    /// since says has no entries pending in its input group, no longer holds windows back. One with entries pending
     /// holds them back until they are committed, by it or by the consumer that claims them,
     /// however long that takes.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -101,7 +107,7 @@ mod imp {
         Acker, Commit, Committer, Entry, Ledger, LedgerSnapshot, RedisSource, StreamGroup,
     };
 
-    use super::combiner::{Combiner, Listed, points, write_lines};
+    use super::combiner::{Asked, Combiner, Listed, Through, points, write_lines};
     use super::*;
     use crate::common::{failure, millis, pull, signals, usage, write_failure};
     use crate::observe::{PUBLISH_EVERY, RedisCounts, Snapshot};
@@ -191,27 +197,30 @@ mod imp {
         })
     }
 
-    /// The id of the partials' last entry when a ledger reading was taken.
-    type Through = Option<(u64, u64)>;
+    /// What a ledger reading lists, by consumer.
+    type Recorded = Vec<(String, Listed)>;
 
     /// The consumers' ledger, read once a second. A reading is taken into the combiner once
     /// every partial committed before it has been read, so that it never says more than the
     /// partials read.
     struct Reading {
         ledger: Ledger,
-        waiting: Option<LedgerSnapshot>,
+        /// A snapshot waiting for its partials to be read, and when it was asked for.
+        waiting: Option<(LedgerSnapshot, Asked)>,
         /// The greatest id read from the partials' stream.
         read_through: Option<(u64, u64)>,
     }
 
     impl Reading {
-        /// Reads the ledger again, unless a reading waits for its partials.
-        async fn refresh(&mut self, shown: &str) {
+        /// Reads the ledger again, unless a reading waits for its partials; `combiner`: what
+        /// it knows when the reading is asked for.
+        async fn refresh(&mut self, shown: &str, combiner: &Combiner) {
             if self.waiting.is_some() {
                 return;
             }
+            let asked = combiner.ask();
             match self.ledger.snapshot().await {
-                Ok(snapshot) => self.waiting = Some(snapshot),
+                Ok(snapshot) => self.waiting = Some((snapshot, asked)),
                 Err(e) => report!("weir combine: cannot read the ledger of {shown}: {e}"),
             }
         }
@@ -221,15 +230,15 @@ mod imp {
             self.read_through = self.read_through.max(id_key(id));
         }
 
-        /// The reading, once every partial committed before it has been read, and the id of
-        /// the partials' last entry when it was taken.
-        fn visible(&mut self) -> Option<(Vec<(String, Listed)>, Through)> {
-            let through = self.waiting.as_ref()?.through.as_deref();
+        /// The reading, once every partial committed before it has been read, the id of the
+        /// partials' last entry when it was taken, and when it was asked for.
+        fn visible(&mut self) -> Option<(Recorded, Through, Asked)> {
+            let through = self.waiting.as_ref()?.0.through.as_deref();
             if through.is_some_and(|t| id_key(t) > self.read_through) {
                 return None;
             }
             let through = through.and_then(id_key);
-            let snapshot = self.waiting.take()?;
+            let (snapshot, asked) = self.waiting.take()?;
             let listed = snapshot.committers.into_iter().map(|(name, r)| {
                 let progress = r.progress.as_deref().and_then(Progress::parse);
                 let listed = Listed {
@@ -239,7 +248,7 @@ mod imp {
                 };
                 (name, listed)
             });
-            Some((listed.collect(), through))
+            Some((listed.collect(), through, asked))
         }
     }
 
@@ -374,7 +383,7 @@ mod imp {
                 _ = terminate.recv() => { caught = Some(143); break; }
                 ended = poll_fn(|cx| pull(entries.as_mut(), &mut batch, cx)) => ended,
                 _ = tick.tick() => {
-                    reading.refresh(&shown).await;
+                    reading.refresh(&shown, &combiner).await;
                     false
                 }
                 _ = publishing.tick(), if watching.is_some() => false,
@@ -393,10 +402,14 @@ mod imp {
                 );
             }
             take(&mut combiner, batch.drain(..), &acker, &mut counts, &stream);
-            if let Some((recorded, through)) = reading.visible() {
-                combiner.ledger(recorded, through);
+            if let Some((recorded, through, asked)) = reading.visible() {
+                combiner.ledger(recorded, through, asked);
             }
-            let frontier = if ended { u64::MAX } else { combiner.frontier() };
+            let frontier = if ended {
+                u64::MAX
+            } else {
+                combiner.final_before()
+            };
             let closed = combiner.close(frontier);
             if !closed.is_empty() {
                 let mut text = Vec::new();
