@@ -97,6 +97,14 @@ mutant "counters-record-is-a-load-and-a-store" src/stats/mod.rs \
     'self.dropped.fetch_add(n, Ordering::Relaxed);' \
     'self.dropped.store(self.dropped.load(Ordering::Relaxed) + n, Ordering::Relaxed);'
 
+# ---- the windows' underway flag ----
+mutant "underway-raise-is-not-counted" src/window/underway/mod.rs \
+    'self.0.fetch_add(CHANGE + GUARD, Ordering::SeqCst);' \
+    'self.0.fetch_add(GUARD, Ordering::SeqCst);'
+mutant "underway-raise-is-a-load-and-a-store" src/window/underway/mod.rs \
+    'self.0.fetch_add(CHANGE + GUARD, Ordering::SeqCst);' \
+    'self.0.store(self.0.load(Ordering::SeqCst) + CHANGE + GUARD, Ordering::SeqCst);'
+
 # ---- ring channel ----
 mutant "ring-send-does-not-wake-receiver" src/channel/ring/sender.rs \
     'Offer::Done(dropped, state.receiver.take())' 'Offer::Done(dropped, None)'

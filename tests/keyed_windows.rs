@@ -325,12 +325,22 @@ fn idle_counts(
     rx: tokio::sync::mpsc::Receiver<Item>,
     bound: u64,
 ) -> std::pin::Pin<Box<impl Stream<Item = (u8, Window<u64>)>>> {
+    idle_counts_underway(rx, bound, weir::window::Underway::new())
+}
+
+/// [`idle_counts`] whose source raises `underway` while items are on their way.
+fn idle_counts_underway(
+    rx: tokio::sync::mpsc::Receiver<Item>,
+    bound: u64,
+    underway: weir::window::Underway,
+) -> std::pin::Pin<Box<impl Stream<Item = (u8, Window<u64>)>>> {
     Box::pin(
         weir::sources::from_receiver(rx)
             .key_by(key)
             .tumbling_window(1_000, ts, Count)
             .out_of_orderness(bound)
-            .idle_timeout(Duration::from_secs(2)),
+            .idle_timeout(Duration::from_secs(2))
+            .underway(underway),
     )
 }
 
@@ -377,6 +387,33 @@ async fn a_stall_longer_than_the_idle_timeout_is_not_taken_for_quiet() {
     tokio::time::advance(Duration::from_millis(1_999)).await;
     assert!(futures::poll!(windows.next()).is_pending());
     tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(
+        next_two(&mut windows).await,
+        [Some((1, 0, 1)), Some((2, 0, 1))]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn time_with_items_on_their_way_is_not_quiet() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
+    let underway = weir::window::Underway::new();
+    let mut windows = idle_counts_underway(rx, 0, underway.clone());
+    tx.try_send((1, 100, 0)).unwrap();
+    assert!(futures::poll!(windows.next()).is_pending());
+    // The source has read the next item and waits 10 s before it may hand it on.
+    let waiting = underway.raise();
+    for _ in 0..5 {
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(futures::poll!(windows.next()).is_pending());
+    }
+    tx.try_send((2, 900, 0)).unwrap();
+    drop(waiting);
+    assert!(futures::poll!(windows.next()).is_pending());
+    // Quiet begins when the timer next finds the flag moved (at most one period on): the
+    // window closes 2 to 4 s later, with both items.
+    tokio::time::advance(Duration::from_millis(1_999)).await;
+    assert!(futures::poll!(windows.next()).is_pending());
+    tokio::time::advance(Duration::from_secs(2)).await;
     assert_eq!(
         next_two(&mut windows).await,
         [Some((1, 0, 1)), Some((2, 0, 1))]

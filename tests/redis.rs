@@ -869,11 +869,29 @@ async fn a_read_never_posted_is_recovered_once_its_reader_is_gone() {
         if close {
             drop(dead);
         }
-        // a reads on: its next entry (the fourth) must know the dead read's 40.
+        // a reads on: its next entry (the fourth) must know the dead read's 40. While its
+        // read waits for that, its flag for the windows is up (it is busy, not quiet).
         let started = std::time::Instant::now();
-        let next = a.next().await.unwrap().unwrap();
+        let underway = a.underway();
+        let (mut raised, next) = (false, a.next());
+        tokio::pin!(next);
+        let next = loop {
+            tokio::select! {
+                next = &mut next => break next.unwrap().unwrap(),
+                () = tokio::time::sleep(Duration::from_millis(20)) => {
+                    raised |= underway.is_raised();
+                }
+            }
+        };
         let waited = started.elapsed();
         assert_eq!(next.stream_time, Some(40), "{stream}");
+        assert!(
+            !underway.is_raised(),
+            "{stream}: the flag is down once the read is done"
+        );
+        if !close {
+            assert!(raised, "{stream}: the flag was up while the read waited");
+        }
         if close {
             assert!(
                 waited < Duration::from_secs(3),

@@ -417,6 +417,40 @@ async fn an_idle_source_does_not_freeze_its_windows() {
     assert_eq!(windows.late(), 1);
 }
 
+/// The source of [`an_idle_source_does_not_freeze_its_windows`], but one that says when items
+/// are on their way: from 0 to 5 s it holds the reading stamped 1 700 (it waits for something
+/// before handing it on), and raises its flag meanwhile.
+#[tokio::test(start_paused = true)]
+async fn a_source_with_items_on_their_way_is_not_quiet() {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let start = tokio::time::Instant::now();
+    let underway = weir::window::Underway::new();
+    let flag = underway.clone();
+    tokio::spawn(async move {
+        tx.send((1_000, 1.0)).await.unwrap();
+        tx.send((1_500, 2.0)).await.unwrap();
+        let waiting = flag.raise();
+        tokio::time::sleep_until(start + Duration::from_millis(5_000)).await;
+        tx.send((1_700, 3.0)).await.unwrap();
+        drop(waiting);
+        tokio::time::sleep_until(start + Duration::from_millis(9_000)).await;
+        tx.send((9_000, 4.0)).await.unwrap();
+    });
+    let mut windows = weir::from_receiver(rx)
+        .tumbling_window(1_000, ts, Count)
+        .idle_timeout(Duration::from_millis(300))
+        .underway(underway);
+    let mut got = Vec::new();
+    while let Some(w) = windows.next().await {
+        got.push((start.elapsed().as_millis() as u64, w.start, w.result));
+    }
+    // Every timer that fired while the flag was up began the quiet period again. Quiet
+    // begins at 5 s, after the item stamped 1 700 (the flag is down by then): 300 ms later
+    // event time is 2 000, which closes [1000, 2000) with all three items.
+    assert_eq!(got, [(5_300, 1_000, 3), (9_000, 9_000, 1)]);
+    assert_eq!(windows.late(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn processing_sliding_windows() {
     let (tx, rx) = tokio::sync::mpsc::channel(16);

@@ -19,6 +19,7 @@ mod event_time;
 mod keyed;
 mod processing_time;
 mod two_stacks;
+mod underway;
 
 pub use aggregate::{
     Aggregate, Count, Extremum, Max, Mean, Measured, Min, Moments, Sum, Summarize, Summary,
@@ -27,6 +28,7 @@ pub use count::CountWindow;
 pub use event_time::{EventTimeWindow, MAX_GAP_WINDOWS, MAX_PANES_PER_WINDOW};
 pub use keyed::{KeyBy, KeyedWindow};
 pub use processing_time::ProcessingTimeWindow;
+pub use underway::{Raised, Underway};
 
 /// How windows of `size_ms` starting every `slide_ms` are cut into panes: the pane length,
 /// `gcd(size_ms, slide_ms)`, and how many panes one window spans, `size_ms / pane`. Sliding

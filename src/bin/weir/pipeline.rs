@@ -200,7 +200,8 @@ pub(crate) async fn run(
         None => (readings, None, None, None),
     };
     let (late_tx, mut late_rx) = mpsc::unbounded_channel::<Reading>();
-    let mut windows = Box::pin(windows.open(readings, sink.takes_late().then_some(late_tx)));
+    let late_tx = sink.takes_late().then_some(late_tx);
+    let mut windows = Box::pin(windows.open(readings, late_tx, control.underway()));
     let mut heartbeat = every(sink.heartbeat());
     let mut publishing = every(watching.as_ref().map(|_| observe::PUBLISH_EVERY));
     let (mut batch, mut late) = (Vec::new(), Vec::new());

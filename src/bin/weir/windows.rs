@@ -11,7 +11,7 @@ use foldhash::fast::RandomState;
 use tokio::sync::mpsc::UnboundedSender;
 use weir::event::{SeverityAcc, StatsBySeverity, calculate_severity, normalize_value};
 use weir::prelude::*;
-use weir::window::{Aggregate, EventTimeWindow, KeyedWindow, Window};
+use weir::window::{Aggregate, EventTimeWindow, KeyedWindow, Underway, Window};
 
 use crate::reading::{BoxedReadings, Reading};
 
@@ -104,11 +104,13 @@ macro_rules! both {
 }
 
 impl Windows {
-    /// The windows over `readings`, handing late readings to `late` when given.
+    /// The windows over `readings`, handing late readings to `late` when given; with an idle
+    /// timeout, time during which the source holds `underway` up is no quiet.
     pub(crate) fn open(
         self,
         readings: BoxedReadings,
         late: Option<UnboundedSender<Reading>>,
+        underway: Option<Underway>,
     ) -> Open {
         let counted = Counting {
             stream: readings,
@@ -121,6 +123,9 @@ impl Windows {
                 let mut w = $windows.out_of_orderness(self.lateness);
                 if let Some(idle) = self.idle {
                     w = w.idle_timeout(idle);
+                }
+                if let Some(underway) = underway {
+                    w = w.underway(underway);
                 }
                 if let Some(late) = late {
                     w = w.on_late(move |r| {

@@ -19,6 +19,7 @@ use super::{Acker, RESPONSE_TIMEOUT, connect};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
 use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::window::Underway;
 
 /// The stream, the consumer group and this consumer's name, and how it reads.
 #[derive(Debug, Clone)]
@@ -417,6 +418,8 @@ pub struct RedisSource {
     /// (the first pass, not one after a failed read), and who held them.
     starting: bool,
     previous: Option<Arc<Previous>>,
+    /// Up while the source works on entries it has read: see [`Self::underway`].
+    underway: Underway,
 }
 
 impl fmt::Debug for RedisSource {
@@ -478,6 +481,7 @@ impl RedisSource {
             resync: None,
             starting: true,
             previous: None,
+            underway: Underway::new(),
         };
         Ok((source, acker))
     }
@@ -497,6 +501,23 @@ impl RedisSource {
     /// The stream, group and consumer read.
     pub fn group(&self) -> &StreamGroup {
         &self.group
+    }
+
+    /// A flag that is up while this source works on entries it has read rather than waits
+    /// for new ones: a read of new entries waiting for the [stream
+    /// time](StreamGroup::stream_time) of the reads before it (another consumer's post, or
+    /// `claim_idle` for one that is stopped), a claim of entries, a re-read of this
+    /// consumer's pending entries. Meanwhile new entries may wait on the server for it. The
+    /// flag is down while the source waits for new entries, and during a claim pass that
+    /// finds nothing to claim (a pass runs whenever nothing is new: a flag that moved every
+    /// time would keep a quiet stream's windows open for ever).
+    ///
+    /// Give it to the windows downstream
+    /// ([`EventTimeWindow::underway`](crate::window::EventTimeWindow::underway)) so that
+    /// their idle timeout does not take that work for a quiet stream, and close windows the
+    /// entries still on their way belong to.
+    pub fn underway(&self) -> Underway {
+        self.underway.clone()
     }
 
     /// A handle on how many of its claims counted in the ledger this source has handed out
@@ -606,9 +627,12 @@ impl RedisSource {
         let mut conn = self.conn.clone();
         let g = self.group.clone();
         let phase = self.phase.clone();
+        let underway = self.underway.clone();
         Box::pin(async move {
             match phase {
                 Phase::Pending(after) => {
+                    // Entries read before (at the start, after a failed read): busy.
+                    let _busy = underway.raise();
                     // The first read on a connection, and on the one a failure may have
                     // replaced: the connection is named for this consumer first.
                     let mut pipe = redis::pipe();
@@ -700,6 +724,8 @@ impl RedisSource {
                             own_progress: None,
                         });
                     }
+                    // Entries to claim: busy (a pass that finds none is not).
+                    let _busy = underway.raise();
                     let ids: Vec<&String> = page.iter().map(|(id, ..)| id).collect();
                     let mut owners: Vec<&String> =
                         page.iter().map(|(_, owner, ..)| owner).collect();
@@ -784,7 +810,9 @@ impl RedisSource {
                         }
                         Some(time) => {
                             let claim_idle = g.claim_idle;
-                            let read = read_new(&mut conn, &g, g.count, claim_idle, time).await?;
+                            let count = g.count;
+                            let read =
+                                read_new(&mut conn, &g, count, claim_idle, time, &underway).await?;
                             match read {
                                 // Nothing new (a transaction cannot block): wait on the server
                                 // for an entry after the last one, then read once more.
@@ -799,8 +827,9 @@ impl RedisSource {
                                         .arg(last.as_deref().unwrap_or("0-0"))
                                         .query_async(&mut conn)
                                         .await?;
-                                    match read_new(&mut conn, &g, g.count, claim_idle, time).await?
-                                    {
+                                    let again =
+                                        read_new(&mut conn, &g, count, claim_idle, time, &underway);
+                                    match again.await? {
                                         NewRead::Entries(entries) => entries,
                                         NewRead::Empty { .. } => Vec::new(),
                                     }

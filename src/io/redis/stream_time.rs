@@ -17,6 +17,7 @@ use tokio::time::{Instant, sleep};
 
 use super::source::{Entry, StreamGroup, client_list, client_listed, client_name, read_reply};
 use crate::sync::Arc;
+use crate::window::Underway;
 
 /// The time of an entry a reader admits as an event, or `None` for one it does not.
 type TimeOf = dyn Fn(&Entry) -> Option<u64> + Send + Sync;
@@ -231,13 +232,15 @@ pub(super) enum NewRead {
 }
 
 /// Reads up to `count` new entries as `g`'s consumer, numbered, posts the read, and waits
-/// for the stream time through the reads before it (see [`StreamTime`]).
+/// for the stream time through the reads before it (see [`StreamTime`]), with `underway` up
+/// from its reply on when it has entries.
 pub(super) async fn read_new(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
     count: usize,
     claim_idle: Option<Duration>,
     time: &StreamTime,
+    underway: &Underway,
 ) -> RedisResult<NewRead> {
     let key = g.stream_time_key();
     let (n, reply, last): (u64, Value, Vec<(String, Value)>) = redis::pipe()
@@ -265,6 +268,7 @@ pub(super) async fn read_new(
         .query_async(conn)
         .await?;
     let mut entries = read_reply(reply, false);
+    let _busy = (!entries.is_empty()).then(|| underway.raise());
     let largest = entries.iter().filter_map(|e| (time.0)(e)).max();
     let (first, final_id) = match (entries.first(), entries.last()) {
         (Some(first), Some(last)) => (first.id.as_str(), last.id.as_str()),

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::geometry::Geometry;
+use crate::window::Underway;
 
 /// The watermark and lateness of an event-time window.
 pub(crate) struct Clock {
@@ -20,6 +21,9 @@ pub(crate) struct Clock {
     /// the clock, and the instant and largest timestamp of the last run of items.
     pub(crate) idle: Option<Duration>,
     pub(crate) idle_base: Option<(Instant, u64)>,
+    /// The upstream's flag for items on their way, and its state when last looked at: time
+    /// during which it was up is no quiet.
+    underway: Option<(Underway, u64)>,
     pub(crate) max_ts: Option<u64>,
     /// The pane the watermark is in, and the smallest timestamp that moves it on: the
     /// watermark is recomputed only when an item reaches that.
@@ -42,6 +46,7 @@ impl Clock {
             bound: 0,
             idle: None,
             idle_base: None,
+            underway: None,
             max_ts: None,
             watermark: 0,
             // 0: the first item computes the watermark.
@@ -65,6 +70,12 @@ impl Clock {
             "idle_timeout: `timeout` must be longer than zero"
         );
         self.idle = Some(timeout);
+    }
+
+    /// Sets the flag of [`EventTimeWindow::underway`](super::EventTimeWindow::underway).
+    pub(crate) fn set_underway(&mut self, underway: Underway) {
+        let mark = underway.mark();
+        self.underway = Some((underway, mark));
     }
 
     /// The watermark in ms: the largest timestamp seen, or reached by event time advancing
@@ -128,6 +139,9 @@ impl Clock {
     pub(crate) fn mark_quiet_from_now(&mut self) {
         if self.idle.is_some() {
             self.idle_base = Some((Instant::now(), self.max_ts.unwrap_or(0)));
+            if let Some((underway, mark)) = &mut self.underway {
+                underway.busy_since(mark);
+            }
         }
     }
 
@@ -166,8 +180,12 @@ impl Clock {
         // A timer that fires more than a whole period late means this task did not run
         // meanwhile (a stall, a process that was stopped): that the upstream has nothing now
         // says nothing of that time, in which items may have been waiting. Quiet time counts
-        // from now.
-        if now.saturating_duration_since(due) > idle {
+        // from now. So does a period during which the upstream said items were on their way.
+        let busy = self
+            .underway
+            .as_mut()
+            .is_some_and(|(underway, mark)| underway.busy_since(mark));
+        if busy || now.saturating_duration_since(due) > idle {
             self.idle_base = Some((now, max));
             if let Some(next) = now.checked_add(idle) {
                 timer.as_mut().reset(next);

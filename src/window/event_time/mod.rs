@@ -227,6 +227,16 @@ where
         self
     }
 
+    /// With an [idle timeout](Self::idle_timeout): time during which the upstream holds
+    /// `underway` up (items read from their source and waiting to go out) is no quiet, and
+    /// neither is a period during which it went up or down: the quiet period begins again
+    /// when the idle timer fires. Without an idle timeout it changes nothing. See
+    /// [`Underway`](crate::window::Underway).
+    pub fn underway(mut self, underway: crate::window::Underway) -> Self {
+        self.core.clock.set_underway(underway);
+        self
+    }
+
     /// The watermark (ms): the largest timestamp seen less the allowed out-of-orderness
     /// (Flink's bounded-out-of-orderness watermark; 0 while that is larger), or, with an idle
     /// timeout, where event time got to while the input was quiet. `None` before the first

@@ -284,6 +284,13 @@ where
         self
     }
 
+    /// Counts no quiet time while `underway` is up, as
+    /// [`EventTimeWindow::underway`](crate::window::EventTimeWindow::underway).
+    pub fn underway(mut self, underway: crate::window::Underway) -> Self {
+        self.core.clock.set_underway(underway);
+        self
+    }
+
     /// The watermark (ms): the largest timestamp seen less the allowed out-of-orderness
     /// (Flink's bounded-out-of-orderness watermark; 0 while that is larger), or, with an idle
     /// timeout, where event time got to while the input was quiet. `None` before the first

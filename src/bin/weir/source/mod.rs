@@ -170,6 +170,16 @@ impl Control {
         }
     }
 
+    /// The source's flag for entries read and waiting to go out (none for files): see
+    /// `RedisSource::underway`.
+    pub(crate) fn underway(&self) -> Option<weir::window::Underway> {
+        match self {
+            Control::Files(_) => None,
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => Some(acks.underway()),
+        }
+    }
+
     /// How many of its claims counted in the ledger the source has handed out whole (none
     /// for files): their entries are in the windows, or late and handed on.
     pub(crate) fn claims(&self) -> u64 {

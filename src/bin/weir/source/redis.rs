@@ -26,7 +26,7 @@ use weir::io::redis::{
     Acker, Claims, Entry, RedisSource, StreamGroup, StreamTime, consumer_connected, is_transient,
 };
 use weir::prelude::*;
-use weir::window::windows_holding;
+use weir::window::{Underway, windows_holding};
 
 use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
@@ -355,6 +355,7 @@ pub(crate) struct Acks {
     started: Instant,
     claims: Claims,
     replay: Option<Replay>,
+    underway: Underway,
 }
 
 impl Acks {
@@ -386,6 +387,10 @@ impl Acks {
 
     pub(super) fn claims(&self) -> u64 {
         self.claims.handed_out()
+    }
+
+    pub(super) fn underway(&self) -> Underway {
+        self.underway.clone()
     }
 
     /// The readings taken out of the windows to be replayed since the last call, each with
@@ -498,6 +503,7 @@ pub(super) async fn open(
         source
     };
     let claims = source.claims();
+    let underway = source.underway();
     let (resilient, gave_up) = Resilient::new(source, input.target.shown.clone(), input.give_up);
     let read_retries = resilient.retries();
     let held = Rc::new(RefCell::new(Held::default()));
@@ -529,6 +535,7 @@ pub(super) async fn open(
         started: Instant::now(),
         claims,
         replay,
+        underway,
     };
     Ok((readings, names, acks))
 }

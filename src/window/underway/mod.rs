@@ -1,0 +1,127 @@
+//! [`Underway`]: a flag an upstream raises while items are on their way to an event-time
+//! window, so that the window's idle timeout does not take the wait for quiet.
+
+use std::fmt;
+
+use crate::sync::{Arc, AtomicU64, Ordering};
+
+/// Raised guards, in the low half of the word.
+const GUARD: u64 = 1;
+const GUARDS: u64 = (1 << 32) - 1;
+/// Every raise also adds one to the high half: a count of raises, compared for equality only
+/// (it wraps after 2^32 raises). So the word never comes back to a value it had: a raise
+/// moves the count on, a lower takes a guard off.
+const CHANGE: u64 = 1 << 32;
+
+/// A flag an upstream raises while items are on its way to an event-time window: read from
+/// their source, not handed on yet, because they wait for something first (another reader's
+/// word on the server, say).
+///
+/// An [idle timeout](super::EventTimeWindow::idle_timeout) takes the time its upstream has
+/// nothing to give for quiet, and advances event time through it: an item that then comes
+/// with a timestamp behind the advanced watermark is late. A source that is not quiet but
+/// busy would lose its items that way. Given this flag
+/// ([`EventTimeWindow::underway`](super::EventTimeWindow::underway),
+/// [`KeyedWindow::underway`](super::KeyedWindow::underway)), a window counts no quiet
+/// time during which the flag was up: when its idle timer fires and the flag is up, or was
+/// raised or lowered since the quiet period began, the quiet period begins again.
+///
+/// Clones share the flag. It is up while any guard [`raise`](Self::raise) returned is alive;
+/// one word, updated and read atomically, so the source and the window may be on different
+/// threads.
+///
+/// ```
+/// use weir::window::Underway;
+///
+/// let underway = Underway::new();
+/// let waiting = underway.raise();
+/// assert!(underway.is_raised());
+/// drop(waiting);
+/// assert!(!underway.is_raised());
+/// ```
+#[derive(Clone, Default)]
+pub struct Underway(Arc<AtomicU64>);
+
+impl Underway {
+    /// A flag that is down.
+    pub fn new() -> Self {
+        Underway::default()
+    }
+
+    /// Raises the flag until the guard is dropped.
+    #[must_use = "the flag is down again once the guard is dropped"]
+    pub fn raise(&self) -> Raised {
+        self.0.fetch_add(CHANGE + GUARD, Ordering::SeqCst);
+        Raised(self.0.clone())
+    }
+
+    /// Whether a guard is alive.
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::SeqCst) & GUARDS != 0
+    }
+
+    /// The flag's state now, for [`busy_since`](Self::busy_since).
+    pub(crate) fn mark(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Whether the flag is up, or went up or down, since `mark` was taken; `mark` becomes
+    /// the state now (one load: a change after it is seen next time).
+    pub(crate) fn busy_since(&self, mark: &mut u64) -> bool {
+        let now = self.0.load(Ordering::SeqCst);
+        let busy = now & GUARDS != 0 || now != *mark;
+        *mark = now;
+        busy
+    }
+}
+
+impl fmt::Debug for Underway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Underway")
+            .field("raised", &self.is_raised())
+            .finish()
+    }
+}
+
+/// Keeps an [`Underway`] flag up until dropped.
+pub struct Raised(Arc<AtomicU64>);
+
+impl Drop for Raised {
+    fn drop(&mut self) {
+        // The low half holds this guard: nothing borrows from the high half.
+        self.0.fetch_sub(GUARD, Ordering::SeqCst);
+    }
+}
+
+impl fmt::Debug for Raised {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Raised")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::unit;
+
+    #[test]
+    fn a_raise_and_a_lower_are_both_seen_since_a_mark() {
+        unit(|| {
+            let underway = Underway::new();
+            let mut mark = underway.mark();
+            assert!(!underway.busy_since(&mut mark));
+            let (a, b) = (underway.raise(), underway.clone().raise());
+            assert!(underway.busy_since(&mut mark));
+            drop(a);
+            assert!(underway.is_raised(), "b is still up");
+            drop(b);
+            assert!(!underway.is_raised());
+            // Down again, but it went down since the last look.
+            assert!(underway.busy_since(&mut mark));
+            assert!(!underway.busy_since(&mut mark), "nothing moved since");
+        });
+    }
+}
+
+#[cfg(all(test, feature = "loom"))]
+mod loom;
