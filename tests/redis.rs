@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use common::redis_server::Server;
@@ -809,6 +809,82 @@ async fn each_read_learns_the_stream_time_of_every_read_before_it() {
     let ids: Vec<String> = entries.into_iter().map(|(id, _)| id).collect();
     let got: Vec<Option<u64>> = ids.iter().map(|id| got[id]).collect();
     assert_eq!(got, want);
+}
+
+/// Entries read again long after their read, claimed from a consumer that died or re-read
+/// by one started again, come with the stream time one reader of the whole stream had
+/// before them: every entry delivered before, their own read's earlier entries too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_claimed_or_read_again_know_the_stream_time_before_them() {
+    let server = Server::start();
+    let client = server.client();
+    let times = [5, 3, 9, 0, 4, 12, 7, 12, 1, 15, 2, 8];
+    let want = prefix_maxima(&times);
+    for (stream, restart) in [("claimed", false), ("restarted", true)] {
+        stamped(&client, stream, &times).await;
+        let group = |name| {
+            StreamGroup::new(stream, "g", name)
+                .count(3)
+                .block(Duration::from_millis(10))
+                .stream_time(time_of_t())
+        };
+        // a reads two reads of three entries and dies holding them (and what it read ahead).
+        {
+            let (mut a, _acker) = RedisSource::connect(&client, group("a")).await.unwrap();
+            for _ in 0..6 {
+                a.next().await.unwrap().unwrap();
+            }
+        }
+        // The rest is read new; a's six come back claimed, or re-read by a started again.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let name = if restart { "a" } else { "b" };
+        let claim = Some(Duration::from_millis(100));
+        let (source, acker) = RedisSource::connect(&client, group(name).claim_idle(claim))
+            .await
+            .unwrap();
+        let mut source = source.until_idle();
+        let mut again = BTreeMap::new();
+        while let Some(entry) = source.next().await {
+            let entry = entry.unwrap();
+            if entry.redelivered {
+                again.insert(entry.id.clone(), entry.stream_time);
+            }
+        }
+        let entries: Vec<(String, redis::Value)> =
+            ask(&client, redis::cmd("XRANGE").arg(stream).arg("-").arg("+")).await;
+        // a read ahead: it held its six and those of a read after them.
+        let held = again.len();
+        assert!((6..times.len()).contains(&held), "{stream}: {held}");
+        let got: Vec<Option<u64>> = entries[..held].iter().map(|(id, _)| again[id]).collect();
+        assert_eq!(got[..6], want[..6], "{stream}");
+        // The read ahead may have died before it was posted. Claimed, the reads after it
+        // recovered it first (its reader gone); re-read by a started again before anyone
+        // read after it, it is not folded yet, and its entries come without a stream time.
+        for (at, (got, want)) in got.iter().zip(&want).enumerate().skip(6) {
+            let unknown = restart && got.is_none();
+            assert!(
+                got == want || unknown,
+                "{stream}: entry {at}: {got:?}, not {want:?}"
+            );
+        }
+        // Every entry acknowledged, the next read lets go of the reads recorded before it:
+        // the record follows the entries pending, not the stream's length.
+        let key = group("c").stream_reads_key();
+        let recorded = || {
+            let (client, key) = (client.clone(), key.clone());
+            async move { ask::<usize>(&client, redis::cmd("ZCARD").arg(key)).await }
+        };
+        assert!(recorded().await >= 3, "{stream}");
+        for (id, _) in &entries {
+            acker.ack(id);
+        }
+        acker.flush().await.unwrap();
+        stamped(&client, stream, &[20]).await;
+        let (c, _acker) = RedisSource::connect(&client, group("c")).await.unwrap();
+        let mut c = c.until_idle();
+        assert_eq!(c.next().await.unwrap().unwrap().stream_time, Some(15));
+        assert_eq!(recorded().await, 1, "{stream}");
+    }
 }
 
 /// A consumer that made a read and died before posting it (its connection gone) holds the

@@ -83,9 +83,14 @@ fn produce_file_with(server: &Server, extra: &[&str]) -> String {
 
 /// Writes the events to a file and to the stream `events`; the file's path.
 fn produce(server: &Server) -> String {
-    let file = produce_file(server);
+    produce_with(server, &[])
+}
+
+/// [`produce`] with the `extra` arguments of `weir produce`.
+fn produce_with(server: &Server, extra: &[&str]) -> String {
+    let file = produce_file_with(server, extra);
     let to = format!("{}/events", url(server));
-    run_ok(&[&PRODUCE[..], &["--to", &to]].concat());
+    run_ok(&[&PRODUCE[..], extra, &["--to", &to]].concat());
     file
 }
 
@@ -318,9 +323,7 @@ fn assert_combined_exactly(to: &str, file: &str) {
 
 /// [`assert_combined_exactly`] for windows of the `shape` (`--slide ...`).
 fn assert_combined_exactly_as(to: &str, file: &str, shape: &[&str]) {
-    let combined = run_ok(&["combine", "--from", to, "--until-idle"]);
-    let combined = windows(&combined.stdout);
-    assert_same_windows(&combined, &single_windows(file, shape), "combined");
+    assert_combined_exactly_as_single(to, &single_windows(file, shape));
 }
 
 /// One process's windows over `file`, of the `shape` (`--slide ...`), as the consumers make
@@ -401,14 +404,9 @@ fn killed_mid_run(shape: &[&str]) {
     // Longer than a window and the lateness together (1 s + 1 s), as the docs ask: a live
     // consumer's entries are never idle that long.
     let claim = ["--claim-idle", "3s"];
-    let args = |name| [&consumer_args(&from, &to, name)[..], &claim[..], shape].concat();
-    let mut a = spawn(&args("a"));
-    let b = spawn(&args("b"));
-    assert!(freeze_holding(&server, &a) > 0);
-    a.kill().unwrap();
-    a.wait().unwrap();
-    wait_ok(b);
-    claim_all_of_a(&server, &args("b"));
+    kill_a_under_b(&server, |name| {
+        [&consumer_args(&from, &to, name)[..], &claim[..], shape].concat()
+    });
     // What a committed, it acknowledged in the same transaction; what it had not, b counts
     // in the windows a had not committed.
     assert_combined_exactly_as(&to, &file, shape);
@@ -475,19 +473,11 @@ fn late_in(stderr: &str) -> u64 {
 #[test]
 fn three_consumers_find_late_the_events_one_process_finds_late() {
     let server = Server::start();
-    let file = produce_file_with(&server, &["--disorder", "20", "--rate", "1000"]);
+    let file = produce_file_with(&server, &DISORDER);
     let [from, to, out] = streams(&server);
-    let single = run_ok(&["run", &file, "--by", "source"]);
-    let single_late = late_in(&String::from_utf8_lossy(&single.stderr));
-    assert!(single_late > 100, "{single_late} late");
-    let single = windows(&single.stdout);
+    let (single, single_late) = one_process_over(&file);
     // Live consumers and a live combiner, fed 1 000 events every 50 ms.
-    let args = |name| {
-        let mut args = live_args(&from, &to, name);
-        let at = args.iter().position(|a| *a == "1s").unwrap();
-        args[at] = "0ms";
-        args
-    };
+    let args = |name| no_lateness(live_args(&from, &to, name));
     let consumers: Vec<Child> = ["a", "b", "c"].map(|name| spawn(&args(name))).into();
     let combiner = spawn(&["combine", "--from", &to, "--to", &out]);
     feed(&server, &file).join().unwrap();
@@ -530,6 +520,59 @@ fn three_consumers_find_late_the_events_one_process_finds_late() {
         &windows(&single.stdout),
         "combined sliding",
     );
+}
+
+/// With no lateness allowed, a consumer killed holding entries, some of them late in stream
+/// order: the consumer that claims them finds late exactly those one process finds late.
+#[test]
+fn a_consumer_killed_mid_run_finds_late_what_one_process_finds_late() {
+    let server = Server::start();
+    let file = produce_with(&server, &DISORDER);
+    let [from, to, _] = streams(&server);
+    let (single, _) = one_process_over(&file);
+    kill_a_under_b(&server, |name| {
+        let args = no_lateness(consumer_args(&from, &to, name));
+        [&args[..], &["--claim-idle", "3s"]].concat()
+    });
+    assert_combined_exactly_as_single(&to, &single);
+}
+
+/// Runs consumers `a` and `b` (`args` of their names), kills `a` once it holds entries
+/// (frozen first), and has `b` claim everything `a` left.
+fn kill_a_under_b<'a>(server: &Server, args: impl Fn(&'static str) -> Vec<&'a str>) {
+    let mut a = spawn(&args("a"));
+    let b = spawn(&args("b"));
+    assert!(freeze_holding(server, &a) > 0);
+    a.kill().unwrap();
+    a.wait().unwrap();
+    wait_ok(b);
+    claim_all_of_a(server, &args("b"));
+}
+
+/// Events of which one in five is stamped up to 500 ms early, 1 000 a second: 1 000 entries
+/// (one read) span about a second.
+const DISORDER: [&str; 4] = ["--disorder", "20", "--rate", "1000"];
+
+/// One process's windows over `file` (by source, no lateness allowed), and how many events
+/// it found late: more than 100.
+fn one_process_over(file: &str) -> (Windows, u64) {
+    let single = run_ok(&["run", file, "--by", "source"]);
+    let late = late_in(&String::from_utf8_lossy(&single.stderr));
+    assert!(late > 100, "{late} late");
+    (windows(&single.stdout), late)
+}
+
+/// A consumer's arguments with no lateness allowed.
+fn no_lateness(mut args: Vec<&str>) -> Vec<&str> {
+    let at = args.iter().position(|a| *a == "--lateness").unwrap();
+    args[at + 1] = "0ms";
+    args
+}
+
+/// Combines the partials in `to` (draining them) and checks them against `single`.
+fn assert_combined_exactly_as_single(to: &str, single: &Windows) {
+    let combined = run_ok(&["combine", "--from", to, "--until-idle"]);
+    assert_same_windows(&windows(&combined.stdout), single, "combined");
 }
 
 /// Waits for a process told to stop (SIGINT): status 130. Its stderr.

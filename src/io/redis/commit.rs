@@ -580,13 +580,7 @@ impl fmt::Debug for Ledger {
 /// The least and the greatest of stream ids (`-` and `+`, every id, when one is not of the
 /// form `MS-SEQ`).
 fn bounds(ids: &[String]) -> (String, String) {
-    let parsed: Option<Vec<(u64, u64)>> = ids
-        .iter()
-        .map(|id| {
-            let (ms, seq) = id.split_once('-')?;
-            Some((ms.parse().ok()?, seq.parse().ok()?))
-        })
-        .collect();
+    let parsed: Option<Vec<(u64, u64)>> = ids.iter().map(|id| super::id_parts(id)).collect();
     let shown = |(ms, seq): (u64, u64)| format!("{ms}-{seq}");
     match parsed.as_deref() {
         Some([first, rest @ ..]) => {

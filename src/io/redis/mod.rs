@@ -88,6 +88,12 @@ pub fn is_transient(e: &RedisError) -> bool {
     !(lasting_kind || lasting_code)
 }
 
+/// A stream id's two numbers (`MS-SEQ`), `None` for anything else.
+pub(crate) fn id_parts(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
 pub use ack::Acker;
 pub use commit::{Commit, Committer, Ledger, LedgerSnapshot, Recorded};
 pub use sink::RedisSink;

@@ -14,7 +14,7 @@ use redis::{RedisResult, Value};
 use tokio::time::Instant;
 
 use super::commit::{FORGET, LedgerKeys};
-use super::stream_time::{LOST, NewRead, StreamTime, read_new};
+use super::stream_time::{LOST, NewRead, StreamTime, read_new, stamp_again};
 use super::{Acker, RESPONSE_TIMEOUT, connect};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
@@ -128,6 +128,12 @@ impl StreamGroup {
         format!("{}:{}:time", self.stream, self.group)
     }
 
+    /// The key of the reads folded into the stream time that may still hold pending entries:
+    /// `STREAM:GROUP:time:reads`, a sorted set (see [`StreamTime`]).
+    pub fn stream_reads_key(&self) -> String {
+        format!("{}:{}:time:reads", self.stream, self.group)
+    }
+
     /// This consumer's name in a ledger: `STREAM:GROUP:CONSUMER`.
     pub fn ledger_name(&self) -> String {
         format!("{}:{}:{}", self.stream, self.group, self.consumer)
@@ -228,8 +234,10 @@ pub struct Entry {
     pub previous: Option<Arc<Previous>>,
     /// With a [stream time](StreamGroup::stream_time), for an entry read new: the largest
     /// time among the entries the group delivered (to any consumer) before this entry's read,
-    /// as [`StreamTime`] counts them. `None` when there was none, without a stream time, and
-    /// for an entry read again or claimed.
+    /// as [`StreamTime`] counts them. For an entry read again or claimed: the largest time
+    /// among every entry delivered before it, its own read's earlier entries too (it was read
+    /// long before; see [`StreamTime`]). `None` when there was none, without a stream time,
+    /// and for an entry read again or claimed whose read is not folded yet.
     pub stream_time: Option<u64>,
 }
 
@@ -347,7 +355,7 @@ if type(created) == 'table' and created.err then
   if string.sub(created.err, 1, 9) == 'BUSYGROUP' then return end
   return created
 end
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 ";
 
 /// How many of a source's claims (those counted in the ledger) it has handed out whole: a
@@ -450,9 +458,10 @@ impl RedisSource {
         // is not its. Cleared in the script that creates the group, before any read of it.
         let () = redis::cmd("EVAL")
             .arg(CREATE)
-            .arg(2)
+            .arg(3)
             .arg(&group.stream)
             .arg(group.stream_time_key())
+            .arg(group.stream_reads_key())
             .arg(&group.group)
             .query_async(&mut conn)
             .await?;
@@ -679,7 +688,10 @@ impl RedisSource {
                         let (reply,): (Value,) = pipe.query_async(&mut conn).await?;
                         (None, None, reply)
                     };
-                    let entries = read_reply(reply, true);
+                    let mut entries = read_reply(reply, true);
+                    if let Some(time) = &g.stream_time {
+                        stamp_again(&mut conn, &g, time, &mut entries).await?;
+                    }
                     let next = match entries.last() {
                         Some(last) => Phase::Pending(last.id.clone()),
                         None => Phase::New,
@@ -781,6 +793,9 @@ impl RedisSource {
                     for entry in &mut entries {
                         let owner = from.get(entry.id.as_str());
                         entry.previous = owner.and_then(|o| previous.get(o)).cloned();
+                    }
+                    if let Some(time) = &g.stream_time {
+                        stamp_again(&mut conn, &g, time, &mut entries).await?;
                     }
                     Ok(Read {
                         entries,

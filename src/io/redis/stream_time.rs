@@ -8,6 +8,7 @@
 //! own it would keep events that one reader drops. How the consumers share the stream's:
 //! see [`StreamTime`].
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::Duration;
 
@@ -45,12 +46,21 @@ type TimeOf = dyn Fn(&Entry) -> Option<u64> + Send + Sync;
 /// waited for as long as the group's `claim_idle` (for ever without one), after which its
 /// entries may be claimed and its commits refused anyway.
 ///
+/// An entry read again long after its read (claimed from a consumer that died, or re-read by
+/// one started again) gets its stream time from the record of its read: each read folded
+/// with entries is kept, with the stream time before it, until no entry of the group's
+/// older than its last is pending; the source adds the times of the read's entries before
+/// the one read again (`XRANGE`). An entry whose read was never folded (its reader died
+/// before posting it and nobody has recovered it yet) has none.
+///
 /// All of it lives in one hash, [`StreamGroup::stream_time_key`]: `seq` (the last number
 /// given), `through` (every read up to it folded), `max` and `last` (the largest time and
 /// the last id folded), and per read not folded yet `m:N` (its largest time, empty for none),
 /// `f:N` and `l:N` (its first and last ids, empty for none), `w:N` (its reader), `gone:N`;
 /// `p:N`, the stream time through read `N`, for the reader of `N + 1` to take; `own:NAME`,
-/// the read a consumer has made and not posted.
+/// the read a consumer has made and not posted. And in one sorted set,
+/// [`StreamGroup::stream_reads_key`]: the reads folded, `FIRST:LAST:TIME` (ids written
+/// with 20 digits each, so that they sort as text; the stream time before the read).
 ///
 /// ```
 /// use weir::io::redis::{StreamGroup, StreamTime};
@@ -90,13 +100,19 @@ return n
 ";
 
 /// The functions the scripts that fold share: `later` compares two times (decimal digits
-/// without leading zeros), `fold` folds the posted reads in order and returns `through`.
+/// without leading zeros), `pad` writes an id so that ids sort as text, `fold` folds the
+/// posted reads in order into the hash `h`, records each read with entries in the sorted set
+/// `r` (its first and last ids, and the stream time before it), and returns `through`.
 const FOLD: &str = r"
 local function later(a, b)
   if #a ~= #b then return #a > #b end
   return a > b
 end
-local function fold(h)
+local function pad(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return string.rep('0', 20 - #ms) .. ms .. '-' .. string.rep('0', 20 - #seq) .. seq
+end
+local function fold(h, r)
   local through = tonumber(redis.call('HGET', h, 'through') or '0')
   local max = redis.call('HGET', h, 'max') or ''
   local last = false
@@ -104,8 +120,12 @@ local function fold(h)
     local s = through + 1
     local m = redis.call('HGET', h, 'm:' .. s)
     if not m then break end
-    if m ~= '' and (max == '' or later(m, max)) then max = m end
+    local f = redis.call('HGET', h, 'f:' .. s)
     local l = redis.call('HGET', h, 'l:' .. s)
+    if f and f ~= '' and l and l ~= '' then
+      redis.call('ZADD', r, 0, pad(f) .. ':' .. pad(l) .. ':' .. max)
+    end
+    if m ~= '' and (max == '' or later(m, max)) then max = m end
     if l and l ~= '' then last = l end
     redis.call('HDEL', h, 'm:' .. s, 'f:' .. s, 'l:' .. s, 'w:' .. s, 'gone:' .. s)
     -- For the reader of the next read, unless that read is posted empty.
@@ -120,10 +140,11 @@ local function fold(h)
 end
 ";
 
-/// Posts a read. `KEYS`: the hash; `ARGV`: its number, its largest time (empty for none), its
-/// first and last ids (empty for an empty read), the consumer. Returns `{1, time}` with the
-/// stream time through the read before (empty for none), or `{0, ''}` while that is not
-/// known yet.
+/// Posts a read. `KEYS`: the hash, the reads' sorted set, the stream; `ARGV`: its number, its
+/// largest time (empty for none), its first and last ids (empty for an empty read), the
+/// consumer, the group. Returns `{1, time}` with the stream time through the read before
+/// (empty for none), or `{0, ''}` while that is not known yet. Lets go of the reads recorded
+/// before the one that holds the group's oldest pending entry.
 const POST: &str = r"
 local h, n = KEYS[1], tonumber(ARGV[1])
 local through = tonumber(redis.call('HGET', h, 'through') or '0')
@@ -133,7 +154,14 @@ end
 if redis.call('HGET', h, 'own:' .. ARGV[5]) == ARGV[1] then
   redis.call('HDEL', h, 'own:' .. ARGV[5])
 end
-through = fold(h)
+through = fold(h, KEYS[2])
+local pending = redis.call('XPENDING', KEYS[3], ARGV[6])
+if pending[1] == 0 then
+  redis.call('DEL', KEYS[2])
+else
+  local holding = redis.call('ZREVRANGEBYLEX', KEYS[2], '(' .. pad(pending[2]) .. ';', '-', 'LIMIT', 0, 1)
+  if holding[1] then redis.call('ZREMRANGEBYLEX', KEYS[2], '-', '(' .. holding[1]) end
+end
 local p = redis.call('HGET', h, 'p:' .. (n - 1))
 if ARGV[3] == '' then
   redis.call('HDEL', h, 'p:' .. (n - 1))
@@ -185,24 +213,24 @@ end
 return out
 ";
 
-/// Posts for reads whose readers are gone. `KEYS`: the hash; `ARGV`: `through` as inspected,
-/// the largest time of their entries (empty for none), the last id among them (empty for
-/// none), then their numbers. Applied only if nothing moved since the inspection: returns 1,
-/// or 0 when it did.
+/// Posts for reads whose readers are gone. `KEYS`: the hash, the reads' sorted set; `ARGV`:
+/// `through` as inspected, the largest time of their entries (empty for none), the first and
+/// the last id among them (empty for none), then their numbers. Their entries are posted as
+/// the first's (one read, as far as anyone after can tell), the others empty. Applied only if
+/// nothing moved since the inspection: returns 1, or 0 when it did.
 const RECOVER: &str = r"
 local h = KEYS[1]
 if tonumber(redis.call('HGET', h, 'through') or '0') ~= tonumber(ARGV[1]) then return 0 end
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   if redis.call('HEXISTS', h, 'm:' .. ARGV[i]) == 1 then return 0 end
 end
-for i = 4, #ARGV do
-  local m, l = '', ''
-  if i == 4 then m = ARGV[2] end
-  if i == #ARGV then l = ARGV[3] end
-  redis.call('HSET', h, 'm:' .. ARGV[i], m, 'f:' .. ARGV[i], '', 'l:' .. ARGV[i], l)
+for i = 5, #ARGV do
+  local m, f, l = '', '', ''
+  if i == 5 then m, f, l = ARGV[2], ARGV[3], ARGV[4] end
+  redis.call('HSET', h, 'm:' .. ARGV[i], m, 'f:' .. ARGV[i], f, 'l:' .. ARGV[i], l)
   redis.call('HDEL', h, 'p:' .. (ARGV[i] - 1))
 end
-fold(h)
+fold(h, KEYS[2])
 return 1
 ";
 
@@ -276,13 +304,16 @@ pub(super) async fn read_new(
     };
     let (ready, before): (u8, String) = redis::cmd("EVAL")
         .arg(folding(POST))
-        .arg(1)
+        .arg(3)
         .arg(&key)
+        .arg(g.stream_reads_key())
+        .arg(g.stream())
         .arg(n)
         .arg(largest.map(|t| t.to_string()).unwrap_or_default())
         .arg(first)
         .arg(final_id)
         .arg(g.consumer())
+        .arg(g.group())
         .query_async(conn)
         .await?;
     let before = match ready {
@@ -395,7 +426,7 @@ async fn recover(
         return Ok(());
     }
     // Their entries: after the last folded, before the first of the next read with entries.
-    let (mut largest, mut final_id) = (None::<u64>, None::<String>);
+    let (mut largest, mut first_id, mut final_id) = (None::<u64>, None::<String>, None);
     let mut from = if last.is_empty() {
         "-".to_owned()
     } else {
@@ -421,16 +452,124 @@ async fn recover(
         match page.last() {
             Some(e) => {
                 from = format!("({}", e.id);
+                first_id = first_id.or_else(|| page.first().map(|e| e.id.clone()));
                 final_id = Some(e.id.clone());
             }
             None => break,
         }
     }
     let mut eval = redis::cmd("EVAL");
-    eval.arg(folding(RECOVER)).arg(1).arg(key).arg(through);
+    eval.arg(folding(RECOVER)).arg(2).arg(key);
+    eval.arg(g.stream_reads_key()).arg(through);
     eval.arg(largest.map(|t| t.to_string()).unwrap_or_default());
+    eval.arg(first_id.unwrap_or_default());
     eval.arg(final_id.unwrap_or_default());
     let _: u8 = eval.arg(&missing).query_async(conn).await?;
+    Ok(())
+}
+
+/// A read as recorded when folded, with the entries read again that it holds.
+struct RecordedRead {
+    /// Its first id, as the stream writes it.
+    first: String,
+    /// The stream time before it.
+    before: Option<u64>,
+    /// Its entries read again, by their place among them.
+    at: Vec<usize>,
+}
+
+/// An id written so that ids sort as text (`FOLD`'s `pad`).
+fn padded((ms, seq): (u64, u64)) -> String {
+    format!("{ms:020}-{seq:020}")
+}
+
+/// Gives entries read again (claimed from another consumer, or re-read from this one's
+/// pending entries) their stream time: for each, the stream time before its read, as the
+/// read was recorded when folded, and the times of the entries before it in that read. That
+/// is the largest time of every entry the group delivered before it, as for an entry read
+/// new. An entry whose read is not recorded (not folded yet: its reader died before posting
+/// it and no reader has recovered it) keeps none.
+pub(super) async fn stamp_again(
+    conn: &mut ConnectionManager,
+    g: &StreamGroup,
+    time: &StreamTime,
+    entries: &mut [Entry],
+) -> RedisResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let key = g.stream_reads_key();
+    let mut pipe = redis::pipe();
+    for entry in entries.iter() {
+        let id = super::id_parts(&entry.id).unwrap_or_default();
+        pipe.cmd("ZREVRANGEBYLEX")
+            .arg(&key)
+            .arg(format!("({};", padded(id)))
+            .arg("-")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(1);
+    }
+    let found: Vec<Vec<String>> = pipe.query_async(conn).await?;
+    let mut reads: BTreeMap<(u64, u64), RecordedRead> = BTreeMap::new();
+    for (at, (entry, read)) in entries.iter().zip(found).enumerate() {
+        let Some(read) = read.first() else { continue };
+        let mut parts = read.splitn(3, ':');
+        let (Some(first), Some(last), Some(before)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (Some(first), Some(last), Some(id)) = (
+            super::id_parts(first),
+            super::id_parts(last),
+            super::id_parts(&entry.id),
+        ) else {
+            continue;
+        };
+        if id > last {
+            continue;
+        }
+        let read = reads.entry(first).or_insert_with(|| RecordedRead {
+            first: format!("{}-{}", first.0, first.1),
+            before: before.parse().ok(),
+            at: Vec::new(),
+        });
+        read.at.push(at);
+    }
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let mut pipe = redis::pipe();
+    for RecordedRead { first, at, .. } in reads.values() {
+        let until = at
+            .iter()
+            .map(|&i| entries[i].id.as_str())
+            .max_by_key(|id| super::id_parts(id));
+        pipe.cmd("XRANGE")
+            .arg(g.stream())
+            .arg(first)
+            .arg(until.unwrap_or(first.as_str()));
+    }
+    let ranges: Vec<Value> = pipe.query_async(conn).await?;
+    for (RecordedRead { before, at, .. }, range) in reads.values().zip(ranges) {
+        let range: Vec<Entry> = match range {
+            Value::Array(items) => items
+                .into_iter()
+                .filter_map(|e| Entry::from_value(e, true))
+                .collect(),
+            _ => continue,
+        };
+        // The largest time before each entry of the read, in order.
+        let mut so_far = *before;
+        let mut before_each = HashMap::new();
+        for e in &range {
+            before_each.insert(e.id.as_str(), so_far);
+            so_far = so_far.max((time.0)(e));
+        }
+        for &i in at {
+            entries[i].stream_time = before_each.get(entries[i].id.as_str()).copied().flatten();
+        }
+    }
     Ok(())
 }
 

@@ -168,6 +168,16 @@ impl StreamOrder {
         self.latest = self.latest.max(Some(ts));
         false
     }
+
+    /// Whether a reading at `ts` read again long after its read (claimed, or re-read after a
+    /// restart) is late, by its own stream time: that of every entry before it in stream
+    /// order, its read's too ([`Entry::stream_time`]). The readings this consumer took since
+    /// come after it, and do not count.
+    fn late_alone(&self, stream_time: Option<u64>, ts: u64) -> bool {
+        stream_time.is_some_and(|before| {
+            ts < weir::window::late_before(before, self.size, self.slide, self.lateness)
+        })
+    }
 }
 
 /// Readings kept out of the windows to be replayed into those not committed yet, each with
@@ -291,6 +301,13 @@ impl Admit {
             Ok(Some(reading)) => {
                 let ts = reading.timestamp;
                 if let (Some(replay), Some(previous)) = (&self.replay, &entry.previous) {
+                    if self.order.late_alone(entry.stream_time, ts) {
+                        // Late for the windows of the whole stream: the one that held it
+                        // had not judged it yet (it would have acknowledged it).
+                        self.count(|p| p.tally.late += 1);
+                        self.acker.ack(entry.id);
+                        return None;
+                    }
                     // Its windows ending before what the one that held it had settled were
                     // committed with it; the others go out with the next batch, and the
                     // entry is acknowledged in that commit.
