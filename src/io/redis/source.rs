@@ -237,7 +237,8 @@ pub struct Entry {
     /// as [`StreamTime`] counts them. For an entry read again or claimed: the largest time
     /// among every entry delivered before it, its own read's earlier entries too (it was read
     /// long before; see [`StreamTime`]). `None` when there was none, without a stream time,
-    /// and for an entry read again or claimed whose read is not folded yet.
+    /// and for an entry read again or claimed whose reader is connected and has not posted
+    /// its read.
     pub stream_time: Option<u64>,
 }
 

@@ -50,8 +50,11 @@ type TimeOf = dyn Fn(&Entry) -> Option<u64> + Send + Sync;
 /// one started again) gets its stream time from the record of its read: each read folded
 /// with entries is kept, with the stream time before it, until no entry of the group's
 /// older than its last is pending; the source adds the times of the read's entries before
-/// the one read again (`XRANGE`). An entry whose read was never folded (its reader died
-/// before posting it and nobody has recovered it yet) has none.
+/// the one read again (`XRANGE`). A read never folded because nobody has read after it (its
+/// reader died before posting it) is recovered first, as above, once its reader is gone or
+/// marked it lost: its entries are all the group delivered after the last read folded
+/// (`XINFO GROUPS`' last delivered id), posted only if no read was numbered meanwhile. An
+/// entry whose reader is connected and silent has none.
 ///
 /// All of it lives in one hash, [`StreamGroup::stream_time_key`]: `seq` (the last number
 /// given), `through` (every read up to it folded), `max` and `last` (the largest time and
@@ -196,14 +199,16 @@ return {0, through}
 const TAKEN_OVER: &str = "a read of new entries was taken over by another consumer while \
                           this one was silent; reading again";
 
-/// What is known of the reads after `through` up to `ARGV[1]`. `KEYS`: the hash. Returns
-/// `through`, `last` (empty for none), then for each read after `through`: whether it is
-/// posted (1/0), its first id, its reader, whether it is marked lost (1/0).
+/// What is known of the reads after `through` up to `ARGV[1]` (empty: up to the last
+/// numbered). `KEYS`: the hash. Returns `through`, `last` (empty for none), `seq`, then for
+/// each read after `through`: whether it is posted (1/0), its first id, its reader, whether
+/// it is marked lost (1/0).
 const INSPECT: &str = r"
 local h = KEYS[1]
 local through = tonumber(redis.call('HGET', h, 'through') or '0')
-local out = {through, redis.call('HGET', h, 'last') or ''}
-for s = through + 1, tonumber(ARGV[1]) do
+local seq = tonumber(redis.call('HGET', h, 'seq') or '0')
+local out = {through, redis.call('HGET', h, 'last') or '', seq}
+for s = through + 1, tonumber(ARGV[1]) or seq do
   local posted = redis.call('HEXISTS', h, 'm:' .. s)
   out[#out + 1] = posted
   out[#out + 1] = redis.call('HGET', h, 'f:' .. s) or ''
@@ -214,19 +219,23 @@ return out
 ";
 
 /// Posts for reads whose readers are gone. `KEYS`: the hash, the reads' sorted set; `ARGV`:
-/// `through` as inspected, the largest time of their entries (empty for none), the first and
-/// the last id among them (empty for none), then their numbers. Their entries are posted as
-/// the first's (one read, as far as anyone after can tell), the others empty. Applied only if
-/// nothing moved since the inspection: returns 1, or 0 when it did.
+/// `through` as inspected, `seq` as inspected (empty: not checked), the largest time of their
+/// entries (empty for none), the first and the last id among them (empty for none), then
+/// their numbers. Their entries are posted as the first's (one read, as far as anyone after
+/// can tell), the others empty. Applied only if nothing moved since the inspection (and, with
+/// `seq`, no read was numbered since): returns 1, or 0 when it did.
 const RECOVER: &str = r"
 local h = KEYS[1]
 if tonumber(redis.call('HGET', h, 'through') or '0') ~= tonumber(ARGV[1]) then return 0 end
-for i = 5, #ARGV do
+if ARGV[2] ~= '' and tonumber(redis.call('HGET', h, 'seq') or '0') ~= tonumber(ARGV[2]) then
+  return 0
+end
+for i = 6, #ARGV do
   if redis.call('HEXISTS', h, 'm:' .. ARGV[i]) == 1 then return 0 end
 end
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local m, f, l = '', '', ''
-  if i == 5 then m, f, l = ARGV[2], ARGV[3], ARGV[4] end
+  if i == 6 then m, f, l = ARGV[3], ARGV[4], ARGV[5] end
   redis.call('HSET', h, 'm:' .. ARGV[i], m, 'f:' .. ARGV[i], f, 'l:' .. ARGV[i], l)
   redis.call('HDEL', h, 'p:' .. (ARGV[i] - 1))
 end
@@ -365,7 +374,7 @@ async fn wait_for(
         } else if since.elapsed() >= STALLED && looked.elapsed() >= STALLED {
             looked = Instant::now();
             let patience = claim_idle.is_some_and(|idle| since.elapsed() >= idle);
-            recover(conn, g, key, n, patience, time).await?;
+            recover(conn, g, key, Some(n), patience, time).await?;
         }
         sleep(pause).await;
         pause = (pause * 2).min(POLL);
@@ -378,7 +387,7 @@ async fn recover(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
     key: &str,
-    n: u64,
+    n: Option<u64>,
     patience: bool,
     time: &StreamTime,
 ) -> RedisResult<()> {
@@ -386,12 +395,13 @@ async fn recover(
         .arg(INSPECT)
         .arg(1)
         .arg(key)
-        .arg(n)
+        .arg(n.map(|n| n.to_string()).unwrap_or_default())
         .query_async(conn)
         .await?;
     let mut items = reply.into_iter();
     let through: u64 = redis::from_redis_value(&items.next().unwrap_or(Value::Nil))?;
     let last: String = redis::from_redis_value(&items.next().unwrap_or(Value::Nil))?;
+    let seq: u64 = redis::from_redis_value(&items.next().unwrap_or(Value::Nil))?;
     let rest: Vec<Value> = items.collect();
     let mut missing = Vec::new();
     let mut until = None;
@@ -421,10 +431,20 @@ async fn recover(
         }
         missing.push(s);
     }
-    let Some(until) = until else { return Ok(()) };
     if missing.is_empty() {
         return Ok(());
     }
+    // With no read posted after them, up to the last numbered (`n` is `None`), their entries
+    // are all the group delivered after the last folded: through its last delivered id, as
+    // long as no read is numbered meanwhile (checked when posting).
+    let (until, checked) = match (until, n) {
+        (Some(first), _) => (format!("({first}"), None),
+        (None, None) => match last_delivered(conn, g).await? {
+            Some(id) => (id, Some(seq)),
+            None => return Ok(()),
+        },
+        (None, Some(_)) => return Ok(()),
+    };
     // Their entries: after the last folded, before the first of the next read with entries.
     let (mut largest, mut first_id, mut final_id) = (None::<u64>, None::<String>, None);
     let mut from = if last.is_empty() {
@@ -436,7 +456,7 @@ async fn recover(
         let reply: Value = redis::cmd("XRANGE")
             .arg(g.stream())
             .arg(&from)
-            .arg(format!("({until}"))
+            .arg(&until)
             .arg("COUNT")
             .arg(1000)
             .query_async(conn)
@@ -461,6 +481,7 @@ async fn recover(
     let mut eval = redis::cmd("EVAL");
     eval.arg(folding(RECOVER)).arg(2).arg(key);
     eval.arg(g.stream_reads_key()).arg(through);
+    eval.arg(checked.map(|s| s.to_string()).unwrap_or_default());
     eval.arg(largest.map(|t| t.to_string()).unwrap_or_default());
     eval.arg(first_id.unwrap_or_default());
     eval.arg(final_id.unwrap_or_default());
@@ -468,36 +489,12 @@ async fn recover(
     Ok(())
 }
 
-/// A read as recorded when folded, with the entries read again that it holds.
-struct RecordedRead {
-    /// Its first id, as the stream writes it.
-    first: String,
-    /// The stream time before it.
-    before: Option<u64>,
-    /// Its entries read again, by their place among them.
-    at: Vec<usize>,
-}
-
-/// An id written so that ids sort as text (`FOLD`'s `pad`).
-fn padded((ms, seq): (u64, u64)) -> String {
-    format!("{ms:020}-{seq:020}")
-}
-
-/// Gives entries read again (claimed from another consumer, or re-read from this one's
-/// pending entries) their stream time: for each, the stream time before its read, as the
-/// read was recorded when folded, and the times of the entries before it in that read. That
-/// is the largest time of every entry the group delivered before it, as for an entry read
-/// new. An entry whose read is not recorded (not folded yet: its reader died before posting
-/// it and no reader has recovered it) keeps none.
-pub(super) async fn stamp_again(
+/// The recorded reads that hold `entries`, by their first id.
+async fn recorded_reads(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
-    time: &StreamTime,
-    entries: &mut [Entry],
-) -> RedisResult<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
+    entries: &[Entry],
+) -> RedisResult<BTreeMap<(u64, u64), RecordedRead>> {
     let key = g.stream_reads_key();
     let mut pipe = redis::pipe();
     for entry in entries.iter() {
@@ -536,6 +533,47 @@ pub(super) async fn stamp_again(
         });
         read.at.push(at);
     }
+    Ok(reads)
+}
+
+/// A read as recorded when folded, with the entries read again that it holds.
+struct RecordedRead {
+    /// Its first id, as the stream writes it.
+    first: String,
+    /// The stream time before it.
+    before: Option<u64>,
+    /// Its entries read again, by their place among them.
+    at: Vec<usize>,
+}
+
+/// An id written so that ids sort as text (`FOLD`'s `pad`).
+fn padded((ms, seq): (u64, u64)) -> String {
+    format!("{ms:020}-{seq:020}")
+}
+
+/// Gives entries read again (claimed from another consumer, or re-read from this one's
+/// pending entries) their stream time: for each, the stream time before its read, as the
+/// read was recorded when folded, and the times of the entries before it in that read. That
+/// is the largest time of every entry the group delivered before it, as for an entry read
+/// new. A read not folded yet is recovered first when nobody posted after it and its reader
+/// is gone or marked it lost; an entry whose read is still not folded keeps none.
+pub(super) async fn stamp_again(
+    conn: &mut ConnectionManager,
+    g: &StreamGroup,
+    time: &StreamTime,
+    entries: &mut [Entry],
+) -> RedisResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut reads = recorded_reads(conn, g, entries).await?;
+    let found: usize = reads.values().map(|read| read.at.len()).sum();
+    if found < entries.len() {
+        // Some read is not folded: if nobody posted after it and its reader is gone (or
+        // marked it lost, as this consumer does when it starts again), post for it now.
+        recover(conn, g, &g.stream_time_key(), None, false, time).await?;
+        reads = recorded_reads(conn, g, entries).await?;
+    }
     if reads.is_empty() {
         return Ok(());
     }
@@ -571,6 +609,24 @@ pub(super) async fn stamp_again(
         }
     }
     Ok(())
+}
+
+/// The id of the last entry the group delivered (`XINFO GROUPS`), if any.
+async fn last_delivered(
+    conn: &mut ConnectionManager,
+    g: &StreamGroup,
+) -> RedisResult<Option<String>> {
+    let info: redis::streams::StreamInfoGroupsReply = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(g.stream())
+        .query_async(conn)
+        .await?;
+    Ok(info
+        .groups
+        .into_iter()
+        .find(|group| group.name == g.group())
+        .map(|group| group.last_delivered_id)
+        .filter(|id| id.as_str() != "0-0"))
 }
 
 /// The error of a read taken over ([`TAKEN_OVER`]): worth reading again.
