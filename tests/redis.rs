@@ -11,7 +11,8 @@ use std::time::Duration;
 use common::redis_server::Server;
 
 use weir::io::redis::{
-    Commit, Committer, Ledger, Previous, Recorded, RedisSink, RedisSource, StreamGroup, StreamTime,
+    Commit, Committer, Entry, Ledger, Previous, Recorded, RedisSink, RedisSource, StreamGroup,
+    StreamTime,
 };
 use weir::prelude::*;
 
@@ -345,6 +346,49 @@ async fn malformed_entries_go_to_the_dead_letter_stream() {
     // Read again from the start by a new consumer of the same group: nothing comes back.
     let (source, _) = RedisSource::connect(&client, group).await.unwrap();
     assert_eq!(source.until_idle().count().await, 0);
+}
+
+/// An entry's fields come in the order the entry holds them, a name it repeats gives its last
+/// value, and its dead letter keeps them all, in that order, after the id and the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_keeps_its_fields_in_order_down_to_its_dead_letter() {
+    let server = Server::start();
+    let client = server.client();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let id: String = redis::cmd("XADD")
+        .arg("events")
+        .arg("*")
+        .arg(&["b", "1", "a", "2", "b", "3"][..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let group = StreamGroup::new("events", "weir", "a")
+        .block(Duration::from_millis(50))
+        .claim_idle(None);
+    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    let entries: Vec<Entry> = source.until_idle().map(Result::unwrap).collect().await;
+    assert_eq!(entries.len(), 1);
+    let entry = entries[0].clone();
+    let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+        p.iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    assert_eq!(entry.fields, pairs(&[("b", "1"), ("a", "2"), ("b", "3")]));
+    assert_eq!((entry.field("b"), entry.field("a")), (Some("3"), Some("2")));
+    assert_eq!(entry.field("c"), None);
+    acker.dead_letter(entry, "why");
+    acker.flush().await.unwrap();
+    let dead: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg("events:dead")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    let expected = ["id", &id, "reason", "why", "b", "1", "a", "2", "b", "3"];
+    assert_eq!(dead[0].1, expected);
 }
 
 /// A dead letter and the acknowledgement of its entry are one script, applied only while the

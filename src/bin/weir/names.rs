@@ -25,6 +25,15 @@ impl SourceNames {
         u32::try_from(i).expect("fewer than 2^32 sources")
     }
 
+    /// The index of `name`, registering (and copying) it only if it is new.
+    #[cfg(feature = "redis")]
+    pub(crate) fn index_of(&mut self, name: &str) -> u32 {
+        match self.names.get_index_of(name) {
+            Some(i) => u32::try_from(i).expect("fewer than 2^32 sources"),
+            None => self.index(name.into()),
+        }
+    }
+
     /// Every name, by index.
     pub(crate) fn all(&self) -> &Names {
         self.names.as_slice()

@@ -107,8 +107,7 @@ impl Acker {
                     match request {
                         Request::Ack(id) => ids.push(id),
                         Request::DeadLetter(entry, reason) => {
-                            let mut fields: Vec<_> = entry.fields.iter().collect();
-                            fields.sort_unstable();
+                            let fields = &entry.fields;
                             letters.arg(&entry.id).arg(4 + 2 * fields.len());
                             letters.arg("id").arg(&entry.id).arg("reason").arg(&reason);
                             for (k, v) in fields {

@@ -220,8 +220,8 @@ pub(super) async fn client_list(conn: &mut impl redis::aio::ConnectionLike) -> R
 pub struct Entry {
     /// The entry's id (`1700000000000-0`), what [`Acker::ack`] takes.
     pub id: String,
-    /// Its fields.
-    pub fields: HashMap<String, String>,
+    /// Its fields, names and values in the order the entry holds them.
+    pub fields: Vec<(String, String)>,
     /// Whether it was delivered before: re-read from this consumer's pending entries after
     /// a restart, or claimed from a consumer that stopped.
     pub redelivered: bool,
@@ -255,9 +255,14 @@ pub struct Previous {
 }
 
 impl Entry {
-    /// The value of field `name`.
+    /// The value of field `name` (the last one, if the entry repeats the name).
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str)
+        // Entries hold a few fields: a scan beats hashing the name.
+        self.fields
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The entry of `[id, [name, value, ...]]`; `None` for anything else (an entry deleted
@@ -284,11 +289,11 @@ impl Entry {
             other => format!("{other:?}"),
         };
         let id = text(id);
-        let mut fields = HashMap::with_capacity(pairs.len() / 2);
+        let mut fields = Vec::with_capacity(pairs.len() / 2);
         let mut pairs = pairs.into_iter();
         while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
             let name = text(name);
-            fields.insert(name, text(value));
+            fields.push((name, text(value)));
         }
         Some(Entry {
             id,

@@ -177,15 +177,11 @@ pub(crate) const NOT_UTF8: &str = "a field's name or value is not UTF-8 (replace
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn entry(fields: Vec<(&'static str, String)>) -> Entry {
         Entry {
             id: "1-0".to_owned(),
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect::<HashMap<_, _>>(),
+            fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             redelivered: false,
             replaced: false,
             previous: None,

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+use foldhash::fast::RandomState;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use weir::io::redis::{
@@ -56,13 +57,17 @@ pub(crate) struct RedisInput {
     pub(crate) ledger: Option<String>,
 }
 
+/// A held entry: the place of its reading, its id, and its id as numbers (parsed once).
+type HeldEntry = (u64, String, Option<(u64, u64)>);
+
 /// The entries held until their windows are written, by the end of the last window that may
 /// contain them, each with its place in the order readings were admitted; and their ids as
 /// numbers, to tell an entry delivered again while held.
 #[derive(Default)]
 struct Held {
-    by_end: BTreeMap<u64, Vec<(u64, String)>>,
-    ids: HashSet<(u64, u64)>,
+    /// By the end of the entry's last window.
+    by_end: BTreeMap<u64, Vec<HeldEntry>>,
+    ids: HashSet<(u64, u64), RandomState>,
     /// Readings admitted so far: the next one's place.
     admitted: u64,
     /// Whether any entry has been read.
@@ -93,10 +98,14 @@ impl Held {
     }
 
     fn keep(&mut self, last_end: u64, place: u64, id: String) {
-        if let Some(key) = id_key(&id) {
+        let key = id_key(&id);
+        if let Some(key) = key {
             self.ids.insert(key);
         }
-        self.by_end.entry(last_end).or_default().push((place, id));
+        self.by_end
+            .entry(last_end)
+            .or_default()
+            .push((place, id, key));
     }
 
     /// Lets go of the entries whose last window ends before `settled` (all of them with
@@ -113,14 +122,16 @@ impl Held {
         for (end, entries) in std::mem::replace(&mut self.by_end, kept) {
             let (done, waiting): (Vec<_>, Vec<_>) = entries
                 .into_iter()
-                .partition(|(place, _)| settled.is_none() || *place < handled);
-            released.extend(done.into_iter().map(|(_, id)| id));
+                .partition(|(place, ..)| settled.is_none() || *place < handled);
+            for (_, id, key) in done {
+                if let Some(key) = key {
+                    self.ids.remove(&key);
+                }
+                released.push(id);
+            }
             if !waiting.is_empty() {
                 self.by_end.entry(end).or_default().extend(waiting);
             }
-        }
-        for key in released.iter().filter_map(|id| id_key(id)) {
-            self.ids.remove(&key);
         }
         released
     }
@@ -202,7 +213,7 @@ fn read_entry(
         return Ok(None);
     };
     let source = if rules.by_source {
-        names.index(source.into())
+        names.index_of(source)
     } else {
         0
     };
