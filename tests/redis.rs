@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::redis_server::Server;
 
 use weir::io::redis::{
-    Commit, Committer, Entry, Ledger, Previous, Recorded, RedisSink, RedisSource, StreamGroup,
-    StreamTime,
+    Acker, Commit, Committer, Entry, Ledger, Previous, Recorded, RedisSink, RedisSource,
+    StreamGroup, StreamTime,
 };
 use weir::prelude::*;
 
@@ -43,6 +43,17 @@ async fn pending(client: &redis::Client, stream: &str, group: &str) -> u64 {
         .await
         .unwrap();
     redis::from_redis_value(&summary[0]).unwrap()
+}
+
+/// Reads `events` as consumer `a` of group `weir` until idle, acknowledging nothing: the
+/// entries, and the consumer's acker.
+async fn read_as_a(client: &redis::Client) -> (Vec<Entry>, Acker) {
+    let group = StreamGroup::new("events", "weir", "a")
+        .block(Duration::from_millis(50))
+        .claim_idle(None);
+    let (source, acker) = RedisSource::connect(client, group).await.unwrap();
+    let entries = source.until_idle().map(Result::unwrap).collect().await;
+    (entries, acker)
 }
 
 /// Reads the group as `consumer` until idle, acknowledging each entry: the `i` fields read.
@@ -362,19 +373,15 @@ async fn an_entry_keeps_its_fields_in_order_down_to_its_dead_letter() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    let group = StreamGroup::new("events", "weir", "a")
-        .block(Duration::from_millis(50))
-        .claim_idle(None);
-    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
-    let entries: Vec<Entry> = source.until_idle().map(Result::unwrap).collect().await;
+    let (mut entries, acker) = read_as_a(&client).await;
     assert_eq!(entries.len(), 1);
-    let entry = entries[0].clone();
-    let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
-        p.iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect()
-    };
-    assert_eq!(entry.fields, pairs(&[("b", "1"), ("a", "2"), ("b", "3")]));
+    let entry = entries.remove(0);
+    let fields: Vec<(&str, &str)> = entry
+        .fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(fields, [("b", "1"), ("a", "2"), ("b", "3")]);
     assert_eq!((entry.field("b"), entry.field("a")), (Some("3"), Some("2")));
     assert_eq!(entry.field("c"), None);
     acker.dead_letter(entry, "why");
@@ -402,11 +409,7 @@ async fn a_dead_letter_is_written_once_and_only_for_an_entry_still_held() {
     sink.send(&[vec![("value", "oops")], vec![("value", "?")]])
         .await
         .unwrap();
-    let group = StreamGroup::new("events", "weir", "a")
-        .block(Duration::from_millis(50))
-        .claim_idle(None);
-    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
-    let entries: Vec<_> = source.until_idle().map(Result::unwrap).collect().await;
+    let (entries, acker) = read_as_a(&client).await;
     assert_eq!(entries.len(), 2);
     // The second is claimed by b while a still holds it.
     let _: redis::Value = ask(
