@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::redis_server::Server;
 
 use weir::io::redis::{
-    Acker, Commit, Committer, Entry, Ledger, Previous, Recorded, RedisSink, RedisSource,
+    Acker, Acks, Commit, Committer, Entry, Ledger, Previous, Recorded, RedisSink, RedisSource,
     StreamGroup, StreamTime,
 };
 use weir::prelude::*;
@@ -728,6 +728,62 @@ async fn a_commit_of_entries_claimed_by_another_consumer_is_refused_whole() {
     let applied = zombie.commit(&ids[1..7], &entries).await.unwrap();
     assert_eq!(applied, Commit::Applied);
     assert_eq!(pending(&client, "events", "g").await, 3);
+}
+
+/// The ids of `entries`, with the counts of claims they were read under.
+fn acks(entries: &[Entry]) -> Acks {
+    let mut acks = Acks::new();
+    for e in entries {
+        acks.push(e.id.clone(), e.taken);
+    }
+    acks
+}
+
+/// A commit of entries read since the ledger last counted a claim skips checking their
+/// owner; a claim sends the commits of entries read before it back to the check, so that a
+/// zombie's commit is refused as when every commit is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_sends_the_commits_of_entries_read_before_it_to_the_owner_check() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 10).await;
+    let (a, _a_acker) = RedisSource::connect(&client, claiming("a").claim_idle(None))
+        .await
+        .unwrap();
+    let mut a = a.until_idle();
+    let mut read = Vec::new();
+    for _ in 0..10 {
+        read.push(a.next().await.unwrap().unwrap());
+    }
+    // No claim has taken an entry yet.
+    assert!(read.iter().all(|e| e.taken == Some(0)));
+    let mut zombie = Committer::connect(&client, &claiming("a"), "out")
+        .await
+        .unwrap();
+    let window = [vec![("window", "1")]];
+    let applied = zombie.commit(acks(&read[..3]), &window).await.unwrap();
+    assert_eq!(applied, Commit::Applied);
+    // a stops for longer than b's claim_idle: b claims the seven it still holds, and the
+    // claim is counted.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (b, _b_acker) = RedisSource::connect(&client, claiming("b")).await.unwrap();
+    let claimed: Vec<Entry> = b.until_idle().map(Result::unwrap).collect().await;
+    let ids: Vec<&str> = claimed.iter().map(|e| e.id.as_str()).collect();
+    let held: Vec<&str> = read[3..].iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, held);
+    assert!(claimed.iter().all(|e| e.taken == Some(1)));
+    // a wakes up and commits what it read before the claim: checked, refused.
+    let refused = zombie.commit(acks(&read[3..]), &window).await.unwrap();
+    assert_eq!(refused, Commit::Refused { not_owned: 7 });
+    // b's commit, of entries read under the count the ledger holds, is applied.
+    let mut b_committer = Committer::connect(&client, &claiming("b"), "out")
+        .await
+        .unwrap();
+    let applied = b_committer.commit(acks(&claimed), &window).await.unwrap();
+    assert_eq!(applied, Commit::Applied);
+    assert_eq!(b_committer.acknowledged(), 7);
+    assert_eq!(pending(&client, "events", "g").await, 0);
+    assert_eq!(ask::<u64>(&client, &xlen("out")).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,23 @@ pub(crate) struct Reading {
     pub(crate) source: u32,
 }
 
+/// The input entries a batch is the last word on, acknowledged with it or after it: with
+/// Redis, their ids and the ledger's count of claims their reads saw.
+#[cfg(feature = "redis")]
+pub(crate) use weir::io::redis::Acks as Done;
+
+/// The input entries a batch is the last word on: none for files.
+#[cfg(not(feature = "redis"))]
+#[derive(Debug)]
+pub(crate) struct Done;
+
+#[cfg(not(feature = "redis"))]
+impl Done {
+    pub(crate) fn new() -> Done {
+        Done
+    }
+}
+
 /// A source's readings, as the pipeline takes them.
 pub(crate) trait Readings: Stream<Item = Reading> + Unpin + 'static {}
 

@@ -16,11 +16,17 @@ use crate::concurrent::{Backoff, retry};
 ///
 /// `KEYS`: the input stream, the output stream, and the ledger's hashes: commit numbers,
 /// progress, refusals, and the inputs' streams, groups and consumers (set again if missing:
-/// a consumer taken out of the ledger as gone that commits after all is listed whole).
-/// `ARGV`: the group, the consumer, the committer's name in the ledger, the commit's number, the progress to
-/// record (or an empty string), the least and the greatest id, the number of ids `n`, the `n` ids, then each output entry as its
-/// number of arguments and its field names and values. The ids' owner is checked with one
-/// `XPENDING` over the consumer's own pending entries between the least and the greatest.
+/// a consumer taken out of the ledger as gone that commits after all is listed whole); then
+/// the ledger's count of claims that took entries. `ARGV`: the group, the consumer, the
+/// committer's name in the ledger, the commit's number, the progress to record (or an empty
+/// string), the count of claims the ids were all read under (or an empty string), the least
+/// and the greatest id, the number of ids `n`, the `n` ids, then each output entry as its
+/// number of arguments and its field names and values.
+///
+/// The ids' owner is checked with one `XPENDING` over the consumer's own pending entries
+/// between the least and the greatest, unless the count of claims is still the one the ids
+/// were read under: no claim has taken an entry from anyone since, so each id is still
+/// pending for the consumer it was delivered to, this one.
 ///
 /// Every check comes before the first write (a script's writes are not undone by a later
 /// error): an output key of another type is `WRONGTYPE`, a missing group `NOGROUP`.
@@ -39,12 +45,13 @@ local group, consumer, field = ARGV[1], ARGV[2], ARGV[3]
 local seq = tonumber(ARGV[4])
 local last = tonumber(redis.call('HGET', KEYS[3], field) or '0')
 if seq <= last then return {0, 0} end
-local n = tonumber(ARGV[8])
-local first, last_id = 9, 8 + n
+local n = tonumber(ARGV[9])
+local first, last_id = 10, 9 + n
 local not_owned = 0
-if n > 0 then
+local unmoved = ARGV[6] ~= '' and (redis.call('GET', KEYS[9]) or '0') == ARGV[6]
+if n > 0 and not unmoved then
   local owned = {}
-  local mine = redis.call('XPENDING', KEYS[1], group, ARGV[6], ARGV[7], 4294967295, consumer)
+  local mine = redis.call('XPENDING', KEYS[1], group, ARGV[7], ARGV[8], 4294967295, consumer)
   for _, e in ipairs(mine) do owned[e[1]] = true end
   for i = first, last_id do
     if not owned[ARGV[i]] then not_owned = not_owned + 1 end
@@ -112,6 +119,93 @@ pub enum Commit {
     },
 }
 
+/// The input entries a [commit](Committer::commit) acknowledges: their ids, and the least
+/// count of claims they were read under ([`Entry::taken`](super::Entry::taken)).
+///
+/// Made from bare ids (`From<Vec<String>>`, `From<&[String]>`), the count is unknown and the
+/// commit checks each id's owner; made with [`push`](Self::push) from entries a
+/// [`RedisSource`](super::RedisSource) with a [ledger](StreamGroup::ledger) read, the commit
+/// skips that check while no claim has taken an entry since the oldest of them was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acks {
+    ids: Vec<String>,
+    /// The least count among the ids, `None` if one's is unknown (`u64::MAX` for none).
+    taken: Option<u64>,
+}
+
+impl Acks {
+    /// No ids.
+    pub fn new() -> Self {
+        Acks {
+            ids: Vec::new(),
+            taken: Some(u64::MAX),
+        }
+    }
+
+    /// `ids`, of entries all read when the ledger's count of claims was at least `taken`
+    /// (the least of their [`Entry::taken`](super::Entry::taken); `None` when unknown).
+    pub fn of(ids: Vec<String>, taken: Option<u64>) -> Self {
+        Acks { ids, taken }
+    }
+
+    /// Adds the id of an entry read when the ledger's count of claims was `taken` (its
+    /// [`Entry::taken`](super::Entry::taken); `None` when unknown).
+    pub fn push(&mut self, id: String, taken: Option<u64>) {
+        self.ids.push(id);
+        self.taken = self.taken.zip(taken).map(|(a, b)| a.min(b));
+    }
+
+    /// The ids, in the order they were added.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// The least count of claims among the ids (`None` if one's is unknown, `u64::MAX`
+    /// without ids).
+    pub fn taken(&self) -> Option<u64> {
+        self.taken
+    }
+
+    /// The ids, in the order they were added.
+    pub fn into_ids(self) -> Vec<String> {
+        self.ids
+    }
+
+    /// How many ids.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no ids.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+impl Default for Acks {
+    fn default() -> Self {
+        Acks::new()
+    }
+}
+
+impl From<Vec<String>> for Acks {
+    fn from(ids: Vec<String>) -> Self {
+        Acks::of(ids, None)
+    }
+}
+
+impl From<&[String]> for Acks {
+    fn from(ids: &[String]) -> Self {
+        Acks::from(ids.to_vec())
+    }
+}
+
+impl From<&Vec<String>> for Acks {
+    fn from(ids: &Vec<String>) -> Self {
+        Acks::from(ids.to_vec())
+    }
+}
+
 /// Writes entries to an output stream and acknowledges the input entries they came from in
 /// one transaction: a crash, a kill or a lost connection at any instant leaves either both
 /// done or neither, so that what a consumer derived from an entry is counted once.
@@ -119,7 +213,13 @@ pub enum Commit {
 /// Each [`commit`](Self::commit) is a Lua script the server runs whole. It first checks that
 /// every id it acknowledges is still pending for this consumer in the group (`XPENDING`):
 /// a consumer that was stopped long enough for another to claim its entries (a *zombie*)
-/// has its commit refused, never applied twice. Commits are numbered, and the server keeps
+/// has its commit refused, never applied twice. That check is skipped when the ledger's
+/// count of claims that took entries (`OUTPUT:taken`, raised by every claim a
+/// [`RedisSource`](super::RedisSource) with this ledger makes, in the claim's script) is
+/// still the one the entries were all read under ([`Acks`]): an entry delivered to this
+/// consumer stays its own until a claim takes it. Every consumer that claims in the group
+/// must count its claims in this ledger ([`StreamGroup::ledger`]); an `XCLAIM` made by
+/// hand is not counted. Commits are numbered, and the server keeps
 /// each committer's last number in a [`Ledger`] of the output stream (under the
 /// committer's [`name`](Self::name), `STREAM:GROUP:CONSUMER`): a commit sent again after its
 /// reply was lost is recognised and not applied twice. A connected committer starts from the
@@ -235,7 +335,8 @@ impl Committer {
     }
 
     /// Adds `entries` (each its fields, in order) to the output stream and acknowledges
-    /// `ids`, all or nothing; refused when an id is no longer this consumer's.
+    /// `ids` ([`Acks`], or bare ids), all or nothing; refused when an id is no longer this
+    /// consumer's.
     ///
     /// # Errors
     ///
@@ -244,14 +345,14 @@ impl Committer {
     /// its ids have been claimed since.
     pub async fn commit<K, V>(
         &mut self,
-        ids: &[String],
+        ids: impl Into<Acks>,
         entries: &[Vec<(K, V)>],
     ) -> RedisResult<Commit>
     where
         K: redis::ToRedisArgs,
         V: redis::ToRedisArgs,
     {
-        self.apply(ids, entries, None).await
+        self.apply(&ids.into(), entries, None).await
     }
 
     /// As [`commit`](Self::commit), and records `progress` in the ledger in the same
@@ -263,7 +364,7 @@ impl Committer {
     /// As [`commit`](Self::commit).
     pub async fn commit_through<K, V>(
         &mut self,
-        ids: &[String],
+        ids: impl Into<Acks>,
         entries: &[Vec<(K, V)>],
         progress: &str,
     ) -> RedisResult<Commit>
@@ -271,7 +372,7 @@ impl Committer {
         K: redis::ToRedisArgs,
         V: redis::ToRedisArgs,
     {
-        self.apply(ids, entries, Some(progress)).await
+        self.apply(&ids.into(), entries, Some(progress)).await
     }
 
     /// The progress the last applied commit recorded ([`commit_through`](Self::commit_through)),
@@ -310,7 +411,7 @@ impl Committer {
 
     async fn apply<K, V>(
         &mut self,
-        ids: &[String],
+        acks: &Acks,
         entries: &[Vec<(K, V)>],
         progress: Option<&str>,
     ) -> RedisResult<Commit>
@@ -318,12 +419,13 @@ impl Committer {
         K: redis::ToRedisArgs,
         V: redis::ToRedisArgs,
     {
+        let ids = &acks.ids;
         if ids.is_empty() && entries.is_empty() && progress.is_none() {
             return Ok(Commit::Applied);
         }
         let seq = self.seq + 1;
         let mut eval = redis::cmd("EVAL");
-        eval.arg(SCRIPT).arg(8);
+        eval.arg(SCRIPT).arg(9);
         eval.arg(self.group.stream()).arg(&self.output);
         let ledger = &self.ledger;
         eval.arg(&ledger.commits)
@@ -331,10 +433,15 @@ impl Committer {
             .arg(&ledger.refused);
         eval.arg(&ledger.streams)
             .arg(&ledger.groups)
-            .arg(&ledger.consumers);
+            .arg(&ledger.consumers)
+            .arg(&ledger.taken);
         eval.arg(self.group.group()).arg(self.group.consumer());
         let (least, greatest) = bounds(ids);
         eval.arg(&self.name).arg(seq).arg(progress.unwrap_or(""));
+        match acks.taken {
+            Some(taken) => eval.arg(taken),
+            None => eval.arg(""),
+        };
         eval.arg(least).arg(greatest);
         eval.arg(ids.len()).arg(ids);
         for fields in entries {
@@ -422,6 +529,8 @@ pub(super) struct LedgerKeys {
     progress: String,
     refused: String,
     claims: String,
+    /// The claims that took entries, all committers' together: a number that only grows.
+    taken: String,
     /// Each committer's input: its stream, group and consumer.
     streams: String,
     groups: String,
@@ -436,10 +545,16 @@ impl LedgerKeys {
             progress: format!("{output}:progress"),
             refused: format!("{output}:refused"),
             claims: format!("{output}:claims"),
+            taken: format!("{output}:taken"),
             streams: format!("{output}:streams"),
             groups: format!("{output}:groups"),
             consumers: format!("{output}:consumers"),
         }
+    }
+
+    /// The count of claims that took entries, all committers' together.
+    pub(super) fn taken(&self) -> &str {
+        &self.taken
     }
 
     /// The hashes that list a committer, commit numbers first: all but its refusals.

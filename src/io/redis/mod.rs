@@ -95,7 +95,7 @@ pub(crate) fn id_parts(id: &str) -> Option<(u64, u64)> {
 }
 
 pub use ack::Acker;
-pub use commit::{Commit, Committer, Ledger, LedgerSnapshot, Recorded};
+pub use commit::{Acks, Commit, Committer, Ledger, LedgerSnapshot, Recorded};
 pub use sink::RedisSink;
 pub use source::{Claims, Entry, Previous, RedisSource, StreamGroup, consumer_connected};
 pub use stream_time::StreamTime;

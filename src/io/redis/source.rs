@@ -134,6 +134,12 @@ impl StreamGroup {
         format!("{}:{}:time:reads", self.stream, self.group)
     }
 
+    /// The key of the ledger's count of claims that took entries, with a ledger.
+    pub(super) fn taken_key(&self) -> Option<String> {
+        let output = self.ledger.as_deref()?;
+        Some(LedgerKeys::of(output).taken().to_owned())
+    }
+
     /// This consumer's name in a ledger: `STREAM:GROUP:CONSUMER`.
     pub fn ledger_name(&self) -> String {
         format!("{}:{}:{}", self.stream, self.group, self.consumer)
@@ -240,6 +246,13 @@ pub struct Entry {
     /// and for an entry read again or claimed whose reader is connected and has not posted
     /// its read.
     pub stream_time: Option<u64>,
+    /// With a [ledger](StreamGroup::ledger): its count of the claims that took entries from
+    /// a consumer (`OUTPUT:taken`), as the server held it before this entry's read delivered
+    /// it (for an entry claimed, right after its claim). While the count stays there, the
+    /// entry is this consumer's: a [commit](super::Committer) of entries all read under the
+    /// count the ledger holds skips checking them one by one ([`Acks`](super::Acks)).
+    /// `None` without a ledger.
+    pub taken: Option<u64>,
 }
 
 /// The consumer that held an entry before, and the progress its last commit recorded in the
@@ -255,6 +268,20 @@ pub struct Previous {
 }
 
 impl Entry {
+    /// An entry read new, with `fields` and nothing known of its read: not redelivered,
+    /// no [stream time](Self::stream_time), no [count of claims](Self::taken).
+    pub fn new(id: String, fields: Vec<(String, String)>) -> Entry {
+        Entry {
+            id,
+            fields,
+            redelivered: false,
+            replaced: false,
+            previous: None,
+            stream_time: None,
+            taken: None,
+        }
+    }
+
     /// The value of field `name` (the last one, if the entry repeats the name).
     pub fn field(&self, name: &str) -> Option<&str> {
         // Entries hold a few fields: a scan beats hashing the name.
@@ -302,6 +329,7 @@ impl Entry {
             replaced,
             previous: None,
             stream_time: None,
+            taken: None,
         })
     }
 }
@@ -334,23 +362,29 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
 /// reads the progress the owners' last commits recorded; an owner that no connection reads
 /// as any more (it died) and has nothing left pending after the claim leaves the ledger and
 /// the group, as [`Committer::leave`](super::Committer::leave) would (after [`FORGET`]).
-/// `KEYS`: the stream, then the ledger's [listing](LedgerKeys::listing): commit numbers,
-/// progress, claims, and inputs' streams, groups and consumers; `ARGV`: the group, the
-/// consumer, the least idle time, its name in the ledger, the number of owners `k`, for each
-/// owner its name in the ledger, its consumer name and whether it is gone (`1` or `0`), then
-/// the ids. The claimed entries, and each owner's progress (or nil).
+/// A claim that takes entries also raises the ledger's count of claims that took entries
+/// (see [`Entry::taken`]). `KEYS`: the stream, that count, then the ledger's
+/// [listing](LedgerKeys::listing): commit numbers, progress, claims, and inputs' streams,
+/// groups and consumers; `ARGV`: the group, the consumer, the least idle time, its name in
+/// the ledger, the number of owners `k`, for each owner its name in the ledger, its consumer
+/// name and whether it is gone (`1` or `0`), then the ids. The claimed entries, each owner's
+/// progress (or nil), and the count after the claim.
 const CLAIM: &str = r"
 local k = tonumber(ARGV[5])
 local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ARGV, 6 + 3 * k))
-if #claimed > 0 then redis.call('HINCRBY', KEYS[4], ARGV[4], 1) end
+local taken = tonumber(redis.call('GET', KEYS[2]) or '0')
+if #claimed > 0 then
+  redis.call('HINCRBY', KEYS[5], ARGV[4], 1)
+  taken = redis.call('INCR', KEYS[2])
+end
 local progress = {}
 for i = 1, k do
   local at = 6 + 3 * (i - 1)
   local name, owner = ARGV[at], ARGV[at + 1]
-  progress[i] = redis.call('HGET', KEYS[3], name)
-  if ARGV[at + 2] == '1' then forget(KEYS[1], ARGV[1], owner, name, {unpack(KEYS, 2)}) end
+  progress[i] = redis.call('HGET', KEYS[4], name)
+  if ARGV[at + 2] == '1' then forget(KEYS[1], ARGV[1], owner, name, {unpack(KEYS, 3)}) end
 end
-return {claimed, progress}
+return {claimed, progress, taken}
 ";
 
 /// Creates the group if missing, reading the stream from its start (`MKSTREAM`), and then
@@ -677,6 +711,10 @@ impl RedisSource {
                             .arg(format!("{output}:progress"))
                             .arg(g.ledger_name());
                     }
+                    let taken = g.taken_key();
+                    if let Some(key) = &taken {
+                        pipe.cmd("GET").arg(key);
+                    }
                     pipe.cmd("XREADGROUP")
                         .arg("GROUP")
                         .arg(&g.group)
@@ -686,15 +724,23 @@ impl RedisSource {
                         .arg("STREAMS")
                         .arg(&g.stream)
                         .arg(&after);
-                    let (claims, own_progress, reply) = if count_claims {
-                        let (claims, progress, reply): (Option<u64>, Option<String>, Value) =
-                            pipe.query_async(&mut conn).await?;
-                        (Some(claims.unwrap_or(0)), Some(progress), reply)
+                    let mut replies: Vec<Value> = pipe.query_async(&mut conn).await?;
+                    let reply = replies.pop().unwrap_or(Value::Nil);
+                    let taken = match taken {
+                        Some(_) => Some(count_of(replies.pop())?),
+                        None => None,
+                    };
+                    let (claims, own_progress) = if count_claims {
+                        let progress = replies.pop().unwrap_or(Value::Nil);
+                        let progress: Option<String> = redis::from_redis_value(&progress)?;
+                        (Some(count_of(replies.pop())?), Some(progress))
                     } else {
-                        let (reply,): (Value,) = pipe.query_async(&mut conn).await?;
-                        (None, None, reply)
+                        (None, None)
                     };
                     let mut entries = read_reply(reply, true);
+                    for entry in &mut entries {
+                        entry.taken = taken;
+                    }
                     if let Some(time) = &g.stream_time {
                         stamp_again(&mut conn, &g, time, &mut entries).await?;
                     }
@@ -749,7 +795,7 @@ impl RedisSource {
                         page.iter().map(|(_, owner, ..)| owner).collect();
                     owners.sort_unstable();
                     owners.dedup();
-                    let (entries, progress) = match &g.ledger {
+                    let (entries, progress, taken) = match &g.ledger {
                         None => {
                             let reply: Value = redis::cmd("XCLAIM")
                                 .arg(&g.stream)
@@ -759,16 +805,16 @@ impl RedisSource {
                                 .arg(&ids)
                                 .query_async(&mut conn)
                                 .await?;
-                            (reply, vec![None; owners.len()])
+                            (reply, vec![None; owners.len()], None)
                         }
                         Some(output) => {
                             // Owners no connection reads as any more: they died.
                             let clients = client_list(&mut conn).await?;
-                            let listing = LedgerKeys::of(output);
-                            let listing = listing.listing();
+                            let ledger = LedgerKeys::of(output);
+                            let listing = ledger.listing();
                             let mut eval = redis::cmd("EVAL");
-                            eval.arg(format!("{FORGET}{CLAIM}")).arg(1 + listing.len());
-                            eval.arg(&g.stream).arg(&listing);
+                            eval.arg(format!("{FORGET}{CLAIM}")).arg(2 + listing.len());
+                            eval.arg(&g.stream).arg(ledger.taken()).arg(&listing);
                             eval.arg(&g.group).arg(&g.consumer).arg(idle);
                             eval.arg(g.ledger_name()).arg(owners.len());
                             for owner in &owners {
@@ -777,9 +823,9 @@ impl RedisSource {
                                 eval.arg(format!("{}:{}:{owner}", g.stream, g.group));
                                 eval.arg(owner.as_str()).arg(u8::from(gone));
                             }
-                            let (reply, progress): (Value, Vec<Option<String>>) =
+                            let (reply, progress, taken): (Value, Vec<Option<String>>, u64) =
                                 eval.arg(&ids).query_async(&mut conn).await?;
-                            (reply, progress)
+                            (reply, progress, Some(taken))
                         }
                     };
                     // Each entry with the consumer it was claimed from.
@@ -799,6 +845,7 @@ impl RedisSource {
                     for entry in &mut entries {
                         let owner = from.get(entry.id.as_str());
                         entry.previous = owner.and_then(|o| previous.get(o)).cloned();
+                        entry.taken = taken;
                     }
                     if let Some(time) = &g.stream_time {
                         stamp_again(&mut conn, &g, time, &mut entries).await?;
@@ -814,7 +861,14 @@ impl RedisSource {
                     let block = u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX);
                     let entries = match &g.stream_time {
                         None => {
-                            let reply: Value = redis::cmd("XREADGROUP")
+                            // The count of claims first: it is read before the entries
+                            // are delivered.
+                            let mut pipe = redis::pipe();
+                            let taken = g.taken_key();
+                            if let Some(key) = &taken {
+                                pipe.cmd("GET").arg(key);
+                            }
+                            pipe.cmd("XREADGROUP")
                                 .arg("GROUP")
                                 .arg(&g.group)
                                 .arg(&g.consumer)
@@ -824,10 +878,17 @@ impl RedisSource {
                                 .arg(block)
                                 .arg("STREAMS")
                                 .arg(&g.stream)
-                                .arg(">")
-                                .query_async(&mut conn)
-                                .await?;
-                            read_reply(reply, false)
+                                .arg(">");
+                            let mut replies: Vec<Value> = pipe.query_async(&mut conn).await?;
+                            let mut entries =
+                                read_reply(replies.pop().unwrap_or(Value::Nil), false);
+                            if taken.is_some() {
+                                let taken = Some(count_of(replies.pop())?);
+                                for entry in &mut entries {
+                                    entry.taken = taken;
+                                }
+                            }
+                            entries
                         }
                         Some(time) => {
                             let claim_idle = g.claim_idle;
@@ -874,6 +935,12 @@ impl RedisSource {
             }
         })
     }
+}
+
+/// A count a `GET` or an `HGET` read (none is 0).
+pub(super) fn count_of(reply: Option<Value>) -> RedisResult<u64> {
+    let count: Option<u64> = redis::from_redis_value(&reply.unwrap_or(Value::Nil))?;
+    Ok(count.unwrap_or(0))
 }
 
 /// The entries of an `XREADGROUP` reply (`nil` when a blocking read found nothing), read as

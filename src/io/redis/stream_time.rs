@@ -16,7 +16,9 @@ use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
 use tokio::time::{Instant, sleep};
 
-use super::source::{Entry, StreamGroup, client_list, client_listed, client_name, read_reply};
+use super::source::{
+    Entry, StreamGroup, client_list, client_listed, client_name, count_of, read_reply,
+};
 use crate::sync::Arc;
 use crate::window::Underway;
 
@@ -280,14 +282,18 @@ pub(super) async fn read_new(
     underway: &Underway,
 ) -> RedisResult<NewRead> {
     let key = g.stream_time_key();
-    let (n, reply, last): (u64, Value, Vec<(String, Value)>) = redis::pipe()
-        .atomic()
+    let taken = g.taken_key();
+    let mut pipe = redis::pipe();
+    pipe.atomic()
         .cmd("EVAL")
         .arg(NUMBER)
         .arg(1)
         .arg(&key)
-        .arg(g.consumer())
-        .cmd("XREADGROUP")
+        .arg(g.consumer());
+    if let Some(taken) = &taken {
+        pipe.cmd("GET").arg(taken);
+    }
+    pipe.cmd("XREADGROUP")
         .arg("GROUP")
         .arg(g.group())
         .arg(g.consumer())
@@ -301,10 +307,18 @@ pub(super) async fn read_new(
         .arg("+")
         .arg("-")
         .arg("COUNT")
-        .arg(1)
-        .query_async(conn)
-        .await?;
-    let mut entries = read_reply(reply, false);
+        .arg(1);
+    let mut replies: Vec<Value> = pipe.query_async(conn).await?;
+    let mut next = || replies.pop().unwrap_or(Value::Nil);
+    let last: Vec<(String, Value)> = redis::from_redis_value(&next())?;
+    let mut entries = read_reply(next(), false);
+    if taken.is_some() {
+        let taken = Some(count_of(Some(next()))?);
+        for entry in &mut entries {
+            entry.taken = taken;
+        }
+    }
+    let n: u64 = redis::from_redis_value(&next())?;
     let _busy = (!entries.is_empty()).then(|| underway.raise());
     let largest = entries.iter().filter_map(|e| (time.0)(e)).max();
     let (first, final_id) = match (entries.first(), entries.last()) {

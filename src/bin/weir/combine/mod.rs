@@ -287,7 +287,7 @@ mod imp {
                     let text = std::str::from_utf8(text).map_err(std::io::Error::other)?;
                     let entries: Vec<_> = text.lines().map(|l| vec![("window", l)]).collect();
                     let progress = closed_before.to_string();
-                    let committed = committer.commit_through(&ids, &entries, &progress).await;
+                    let committed = committer.commit_through(ids, &entries, &progress).await;
                     match committed.map_err(|e| std::io::Error::other(format!("{shown}: {e}")))? {
                         Commit::Applied => Ok(()),
                         Commit::Refused { not_owned } => Err(std::io::Error::other(format!(

@@ -179,14 +179,8 @@ mod tests {
     use super::*;
 
     fn entry(fields: Vec<(&'static str, String)>) -> Entry {
-        Entry {
-            id: "1-0".to_owned(),
-            fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-            redelivered: false,
-            replaced: false,
-            previous: None,
-            stream_time: None,
-        }
+        let fields = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        Entry::new("1-0".to_owned(), fields)
     }
 
     #[test]

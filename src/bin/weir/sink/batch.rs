@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use weir::event::SeverityAcc;
 
 use crate::names::{Names, SourceNames};
-use crate::reading::Reading;
+use crate::reading::{Done, Reading};
 use crate::windows::Closed;
 
 /// What the pipeline hands a sink each time windows close, or on a heartbeat. Only the
@@ -33,7 +33,7 @@ pub(crate) struct Batch<'a> {
     pub(crate) ended: bool,
     /// The input entries that are done with once this batch is written (only a sink that
     /// [commits](super::Sink::commits) them reads them).
-    pub(crate) done: &'a [String],
+    pub(crate) done: &'a Done,
     /// The source's claims (counted in the ledger) whose entries are all in this batch or
     /// in open windows.
     pub(crate) claims: u64,

@@ -122,15 +122,16 @@ impl Partials {
             settled
         };
         let mut committer = self.committer.take().expect("no commit in flight");
-        let (ids, claims) = (batch.done.to_vec(), batch.claims);
+        let (ids, claims) = (batch.done.clone(), batch.claims);
         self.in_flight = Some(tokio::spawn(async move {
             let progress = Progress {
                 marker: last,
                 claims,
             }
             .text();
-            let committed = committer.commit_through(&ids, &entries, &progress).await;
-            (committer, committed, ids.len())
+            let count = ids.len();
+            let committed = committer.commit_through(ids, &entries, &progress).await;
+            (committer, committed, count)
         }));
         if batch.ended {
             self.settle().await?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::admission::Rules;
 use crate::names::SourceNames;
 use crate::observe::RedisCounts;
-use crate::reading::{Readings, Tally};
+use crate::reading::{Done, Readings, Tally};
 use crate::until_signal::Stop;
 #[cfg(feature = "redis")]
 use crate::until_signal::UntilSignal;
@@ -159,11 +159,11 @@ impl Control {
     /// written, and the first `handled` readings the source handed on have reached the
     /// windows or been dropped: the source lets go of what they held, and names the entries
     /// to acknowledge once they are (none for files).
-    pub(crate) fn done(&mut self, settled: Option<u64>, handled: u64) -> Vec<String> {
+    pub(crate) fn done(&mut self, settled: Option<u64>, handled: u64) -> Done {
         match self {
             Control::Files(_) => {
                 let _ = (settled, handled);
-                Vec::new()
+                Done::new()
             }
             #[cfg(feature = "redis")]
             Control::Redis(acks) => acks.done(settled, handled),
@@ -203,7 +203,7 @@ impl Control {
 
     /// Acknowledges the entries [`done`](Self::done) named, now that their windows are
     /// written.
-    pub(crate) fn acknowledge(&mut self, ids: Vec<String>) {
+    pub(crate) fn acknowledge(&mut self, ids: Done) {
         match self {
             Control::Files(_) => {
                 let _ = ids;

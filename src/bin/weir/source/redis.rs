@@ -32,7 +32,7 @@ use weir::window::{Underway, windows_holding};
 use crate::admission::{Rules, Verdict};
 use crate::names::SourceNames;
 use crate::observe::RedisCounts;
-use crate::reading::{Counted, Progress, Reader, Reading, Readings, Tally};
+use crate::reading::{Counted, Done, Progress, Reader, Reading, Readings, Tally};
 use crate::redis::{
     Marker, NOT_UTF8, Progress as Recorded, Resilient, Target, block, id_key, retries_over, waits,
 };
@@ -57,8 +57,16 @@ pub(crate) struct RedisInput {
     pub(crate) ledger: Option<String>,
 }
 
-/// A held entry: the place of its reading, its id, and its id as numbers (parsed once).
-type HeldEntry = (u64, String, Option<(u64, u64)>);
+/// A held entry.
+struct HeldEntry {
+    /// The place of its reading in the order readings were admitted.
+    place: u64,
+    id: String,
+    /// Its id as numbers (parsed once).
+    key: Option<(u64, u64)>,
+    /// The ledger's count of claims its read saw ([`Entry::taken`]).
+    taken: Option<u64>,
+}
 
 /// The entries held until their windows are written, by the end of the last window that may
 /// contain them, each with its place in the order readings were admitted; and their ids as
@@ -85,27 +93,29 @@ impl Held {
     }
 
     /// Holds the entry of a reading admitted into the pipeline, next in order.
-    fn hold(&mut self, last_end: u64, id: String) {
+    fn hold(&mut self, last_end: u64, entry: Entry) {
         let place = self.admitted;
         self.admitted += 1;
-        self.keep(last_end, place, id);
+        self.keep(last_end, place, entry);
     }
 
     /// Holds the entry of a reading kept out of the pipeline (replayed): done with once the
     /// next batch is written.
-    fn hold_aside(&mut self, id: String) {
-        self.keep(0, 0, id);
+    fn hold_aside(&mut self, entry: Entry) {
+        self.keep(0, 0, entry);
     }
 
-    fn keep(&mut self, last_end: u64, place: u64, id: String) {
-        let key = id_key(&id);
+    fn keep(&mut self, last_end: u64, place: u64, entry: Entry) {
+        let key = id_key(&entry.id);
         if let Some(key) = key {
             self.ids.insert(key);
         }
-        self.by_end
-            .entry(last_end)
-            .or_default()
-            .push((place, id, key));
+        self.by_end.entry(last_end).or_default().push(HeldEntry {
+            place,
+            id: entry.id,
+            key,
+            taken: entry.taken,
+        });
     }
 
     /// Lets go of the entries whose last window ends before `settled` (all of them with
@@ -113,21 +123,21 @@ impl Held {
     /// took, or the shedding stages dropped: readings keep their order through them): their
     /// ids, to acknowledge. A reading still on its way (in `--buffer`) is kept: it may yet
     /// be written late.
-    fn release(&mut self, settled: Option<u64>, handled: u64) -> Vec<String> {
+    fn release(&mut self, settled: Option<u64>, handled: u64) -> Done {
         let kept = match settled {
             Some(before) => self.by_end.split_off(&before),
             None => BTreeMap::new(),
         };
-        let mut released = Vec::new();
+        let mut released = Done::new();
         for (end, entries) in std::mem::replace(&mut self.by_end, kept) {
             let (done, waiting): (Vec<_>, Vec<_>) = entries
                 .into_iter()
-                .partition(|(place, ..)| settled.is_none() || *place < handled);
-            for (_, id, key) in done {
-                if let Some(key) = key {
+                .partition(|e| settled.is_none() || e.place < handled);
+            for e in done {
+                if let Some(key) = e.key {
                     self.ids.remove(&key);
                 }
-                released.push(id);
+                released.push(e.id, e.taken);
             }
             if !waiting.is_empty() {
                 self.by_end.entry(end).or_default().extend(waiting);
@@ -328,7 +338,7 @@ impl Admit {
                         _ => 0,
                     };
                     replay.borrow_mut().push((reading, after));
-                    held.hold_aside(entry.id);
+                    held.hold_aside(entry);
                     self.count(|p| p.tally.replayed += 1);
                     return None;
                 }
@@ -341,7 +351,7 @@ impl Admit {
                 let last_end = windows_holding(ts, self.size, self.slide)
                     .next()
                     .map_or(0, |(_, end)| end);
-                held.hold(last_end, entry.id);
+                held.hold(last_end, entry);
                 self.count(|p| p.latest = p.latest.max(Some(ts)));
                 Some(reading)
             }
@@ -445,13 +455,13 @@ impl Acks {
 
     /// Lets go of the entries whose windows all end before `settled` (of every entry with
     /// `None`): their ids, to acknowledge once those windows are written.
-    pub(super) fn done(&mut self, settled: Option<u64>, handled: u64) -> Vec<String> {
+    pub(super) fn done(&mut self, settled: Option<u64>, handled: u64) -> Done {
         self.held.borrow_mut().release(settled, handled)
     }
 
     /// Acknowledges `ids` (their windows are written).
-    pub(super) fn acknowledge(&mut self, ids: Vec<String>) {
-        for id in ids {
+    pub(super) fn acknowledge(&mut self, ids: Done) {
+        for id in ids.into_ids() {
             self.acker.ack(id);
         }
     }
@@ -572,20 +582,37 @@ pub(super) async fn open(
 mod tests {
     use super::*;
 
+    /// An entry with no fields, read under the ledger's count of claims `taken`.
+    fn entry(id: &str, taken: Option<u64>) -> Entry {
+        Entry {
+            taken,
+            ..Entry::new(id.to_owned(), Vec::new())
+        }
+    }
+
     #[test]
     fn held_entries_are_released_by_their_last_window() {
         let mut held = Held::default();
-        held.hold(2_000, "10-0".to_owned());
-        held.hold(1_000, "10-1".to_owned());
-        held.hold(3_000, "11-0".to_owned());
-        held.hold(2_000, "12-0".to_owned());
+        held.hold(2_000, entry("10-0", Some(3)));
+        held.hold(1_000, entry("10-1", Some(2)));
+        held.hold(3_000, entry("11-0", None));
+        held.hold(2_000, entry("12-0", Some(5)));
         assert!(held.contains("10-1") && !held.contains("10-2") && !held.contains("x"));
         // Windows ending before 2 000 are settled: only `10-1` is done with.
         assert!(held.holds_from(3_000) && !held.holds_from(3_001));
-        assert_eq!(held.release(Some(2_000), 4), ["10-1"]);
+        let done = held.release(Some(2_000), 4);
+        assert_eq!(
+            (done.ids(), done.taken()),
+            (&["10-1".to_owned()][..], Some(2))
+        );
         assert!(!held.contains("10-1") && held.contains("10-0"));
-        assert_eq!(held.release(Some(2_001), 4), ["10-0", "12-0"]);
-        assert_eq!(held.release(None, 0), ["11-0"]);
+        // The least count of claims the released entries were read under.
+        let done = held.release(Some(2_001), 4);
+        assert_eq!(done.ids(), ["10-0", "12-0"]);
+        assert_eq!(done.taken(), Some(3));
+        // One read under no known count: each id is checked.
+        let done = held.release(None, 0);
+        assert_eq!((done.ids(), done.taken()), (&["11-0".to_owned()][..], None));
         assert!(held.ids.is_empty() && held.by_end.is_empty());
     }
 
@@ -616,15 +643,15 @@ mod tests {
     #[test]
     fn a_reading_still_on_its_way_keeps_its_entry() {
         let mut held = Held::default();
-        held.hold(1_000, "1-0".to_owned());
-        held.hold(1_000, "2-0".to_owned());
-        held.hold(3_000, "3-0".to_owned());
-        held.hold_aside("4-0".to_owned());
+        for (end, id) in [(1_000, "1-0"), (1_000, "2-0"), (3_000, "3-0")] {
+            held.hold(end, entry(id, Some(0)));
+        }
+        held.hold_aside(entry("4-0", Some(0)));
         // Only the first reading has reached the windows (or been dropped); the second is
         // still in the buffer, though its window is settled.
-        assert_eq!(held.release(Some(2_000), 1), ["4-0", "1-0"]);
+        assert_eq!(held.release(Some(2_000), 1).ids(), ["4-0", "1-0"]);
         assert!(held.contains("2-0"));
-        assert_eq!(held.release(Some(2_000), 3), ["2-0"]);
-        assert_eq!(held.release(Some(4_000), 3), ["3-0"]);
+        assert_eq!(held.release(Some(2_000), 3).ids(), ["2-0"]);
+        assert_eq!(held.release(Some(4_000), 3).ids(), ["3-0"]);
     }
 }
