@@ -764,14 +764,19 @@ async fn a_claim_sends_the_commits_of_entries_read_before_it_to_the_owner_check(
     let applied = zombie.commit(acks(&read[..3]), &window).await.unwrap();
     assert_eq!(applied, Commit::Applied);
     // a stops for longer than b's claim_idle: b claims the seven it still holds, and the
-    // claim is counted.
+    // claim is counted in the group (by a source without a ledger too).
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let (b, _b_acker) = RedisSource::connect(&client, claiming("b")).await.unwrap();
+    let b = StreamGroup::new("events", "g", "b")
+        .claim_idle(Some(Duration::from_millis(1)))
+        .block(Duration::from_millis(10));
+    let (b, _b_acker) = RedisSource::connect(&client, b).await.unwrap();
     let claimed: Vec<Entry> = b.until_idle().map(Result::unwrap).collect().await;
     let ids: Vec<&str> = claimed.iter().map(|e| e.id.as_str()).collect();
     let held: Vec<&str> = read[3..].iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, held);
     assert!(claimed.iter().all(|e| e.taken == Some(1)));
+    let count = redis::cmd("GET").arg(claiming("a").taken_key()).clone();
+    assert_eq!(ask::<u64>(&client, &count).await, 1);
     // a wakes up and commits what it read before the claim: checked, refused.
     let refused = zombie.commit(acks(&read[3..]), &window).await.unwrap();
     assert_eq!(refused, Commit::Refused { not_owned: 7 });

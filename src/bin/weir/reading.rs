@@ -18,7 +18,7 @@ pub(crate) struct Reading {
 }
 
 /// The input entries a batch is the last word on, acknowledged with it or after it: with
-/// Redis, their ids and the ledger's count of claims their reads saw.
+/// Redis, their ids and the group's count of claims their reads saw.
 #[cfg(feature = "redis")]
 pub(crate) use weir::io::redis::Acks as Done;
 

@@ -17,7 +17,7 @@ use crate::concurrent::{Backoff, retry};
 /// `KEYS`: the input stream, the output stream, and the ledger's hashes: commit numbers,
 /// progress, refusals, and the inputs' streams, groups and consumers (set again if missing:
 /// a consumer taken out of the ledger as gone that commits after all is listed whole); then
-/// the ledger's count of claims that took entries. `ARGV`: the group, the consumer, the
+/// the group's count of claims that took entries. `ARGV`: the group, the consumer, the
 /// committer's name in the ledger, the commit's number, the progress to record (or an empty
 /// string), the count of claims the ids were all read under (or an empty string), the least
 /// and the greatest id, the number of ids `n`, the `n` ids, then each output entry as its
@@ -124,8 +124,8 @@ pub enum Commit {
 ///
 /// Made from bare ids (`From<Vec<String>>`, `From<&[String]>`), the count is unknown and the
 /// commit checks each id's owner; made with [`push`](Self::push) from entries a
-/// [`RedisSource`](super::RedisSource) with a [ledger](StreamGroup::ledger) read, the commit
-/// skips that check while no claim has taken an entry since the oldest of them was read.
+/// [`RedisSource`](super::RedisSource) read, the commit skips that check while no claim in
+/// the group has taken an entry since the oldest of them was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acks {
     ids: Vec<String>,
@@ -142,13 +142,13 @@ impl Acks {
         }
     }
 
-    /// `ids`, of entries all read when the ledger's count of claims was at least `taken`
+    /// `ids`, of entries all read when the group's count of claims was at least `taken`
     /// (the least of their [`Entry::taken`](super::Entry::taken); `None` when unknown).
     pub fn of(ids: Vec<String>, taken: Option<u64>) -> Self {
         Acks { ids, taken }
     }
 
-    /// Adds the id of an entry read when the ledger's count of claims was `taken` (its
+    /// Adds the id of an entry read when the group's count of claims was `taken` (its
     /// [`Entry::taken`](super::Entry::taken); `None` when unknown).
     pub fn push(&mut self, id: String, taken: Option<u64>) {
         self.ids.push(id);
@@ -213,13 +213,12 @@ impl From<&Vec<String>> for Acks {
 /// Each [`commit`](Self::commit) is a Lua script the server runs whole. It first checks that
 /// every id it acknowledges is still pending for this consumer in the group (`XPENDING`):
 /// a consumer that was stopped long enough for another to claim its entries (a *zombie*)
-/// has its commit refused, never applied twice. That check is skipped when the ledger's
-/// count of claims that took entries (`OUTPUT:taken`, raised by every claim a
-/// [`RedisSource`](super::RedisSource) with this ledger makes, in the claim's script) is
-/// still the one the entries were all read under ([`Acks`]): an entry delivered to this
-/// consumer stays its own until a claim takes it. Every consumer that claims in the group
-/// must count its claims in this ledger ([`StreamGroup::ledger`]); an `XCLAIM` made by
-/// hand is not counted. Commits are numbered, and the server keeps
+/// has its commit refused, never applied twice. That check is skipped when the group's
+/// count of claims that took entries ([`StreamGroup::taken_key`], raised by every claim a
+/// [`RedisSource`](super::RedisSource) makes, in the claim's script) is still the one the
+/// entries were all read under ([`Acks`]): an entry delivered to this consumer stays its
+/// own until a claim takes it. An `XCLAIM` made by hand is not counted: claim through a
+/// source, or commit bare ids. Commits are numbered, and the server keeps
 /// each committer's last number in a [`Ledger`] of the output stream (under the
 /// committer's [`name`](Self::name), `STREAM:GROUP:CONSUMER`): a commit sent again after its
 /// reply was lost is recognised and not applied twice. A connected committer starts from the
@@ -434,7 +433,7 @@ impl Committer {
         eval.arg(&ledger.streams)
             .arg(&ledger.groups)
             .arg(&ledger.consumers)
-            .arg(&ledger.taken);
+            .arg(self.group.taken_key());
         eval.arg(self.group.group()).arg(self.group.consumer());
         let (least, greatest) = bounds(ids);
         eval.arg(&self.name).arg(seq).arg(progress.unwrap_or(""));
@@ -529,8 +528,6 @@ pub(super) struct LedgerKeys {
     progress: String,
     refused: String,
     claims: String,
-    /// The claims that took entries, all committers' together: a number that only grows.
-    taken: String,
     /// Each committer's input: its stream, group and consumer.
     streams: String,
     groups: String,
@@ -545,16 +542,10 @@ impl LedgerKeys {
             progress: format!("{output}:progress"),
             refused: format!("{output}:refused"),
             claims: format!("{output}:claims"),
-            taken: format!("{output}:taken"),
             streams: format!("{output}:streams"),
             groups: format!("{output}:groups"),
             consumers: format!("{output}:consumers"),
         }
-    }
-
-    /// The count of claims that took entries, all committers' together.
-    pub(super) fn taken(&self) -> &str {
-        &self.taken
     }
 
     /// The hashes that list a committer, commit numbers first: all but its refusals.

@@ -134,10 +134,11 @@ impl StreamGroup {
         format!("{}:{}:time:reads", self.stream, self.group)
     }
 
-    /// The key of the ledger's count of claims that took entries, with a ledger.
-    pub(super) fn taken_key(&self) -> Option<String> {
-        let output = self.ledger.as_deref()?;
-        Some(LedgerKeys::of(output).taken().to_owned())
+    /// The key of the group's count of the claims that took entries from a consumer:
+    /// `STREAM:GROUP:taken`, a number that only grows (see [`Entry::taken`]). Every claim a
+    /// source makes raises it in the claim's own script.
+    pub fn taken_key(&self) -> String {
+        format!("{}:{}:taken", self.stream, self.group)
     }
 
     /// This consumer's name in a ledger: `STREAM:GROUP:CONSUMER`.
@@ -246,12 +247,12 @@ pub struct Entry {
     /// and for an entry read again or claimed whose reader is connected and has not posted
     /// its read.
     pub stream_time: Option<u64>,
-    /// With a [ledger](StreamGroup::ledger): its count of the claims that took entries from
-    /// a consumer (`OUTPUT:taken`), as the server held it before this entry's read delivered
-    /// it (for an entry claimed, right after its claim). While the count stays there, the
-    /// entry is this consumer's: a [commit](super::Committer) of entries all read under the
-    /// count the ledger holds skips checking them one by one ([`Acks`](super::Acks)).
-    /// `None` without a ledger.
+    /// The group's count of the claims that took entries from a consumer
+    /// ([`StreamGroup::taken_key`]), as the server held it before this entry's read
+    /// delivered it (for an entry claimed, right after its claim). While the count stays
+    /// there, the entry is this consumer's: a [commit](super::Committer) of entries all read
+    /// under the count the group holds skips checking them one by one
+    /// ([`Acks`](super::Acks)). `None` for an entry made by hand ([`Entry::new`]).
     pub taken: Option<u64>,
 }
 
@@ -362,7 +363,28 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
 /// reads the progress the owners' last commits recorded; an owner that no connection reads
 /// as any more (it died) and has nothing left pending after the claim leaves the ledger and
 /// the group, as [`Committer::leave`](super::Committer::leave) would (after [`FORGET`]).
-/// A claim that takes entries also raises the ledger's count of claims that took entries
+/// As [`CLAIM`] without a ledger. `KEYS`: the stream and the group's count of claims
+/// ([`StreamGroup::taken_key`]); `ARGV`: the group, the consumer, the least idle time, then
+/// the ids. The claimed entries, and the count after the claim.
+const CLAIM_ALONE: &str = r"
+local claimed, taken = claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], 4)
+return {claimed, taken}
+";
+
+/// A Lua function the claims share: `claim(stream, count, group, consumer, idle, first)`
+/// claims the ids `ARGV[first..]` as `XCLAIM` would and, if it took any entry, raises the
+/// group's count of claims `count` ([`StreamGroup::taken_key`]); the claimed entries and the
+/// count after the claim.
+const TAKE: &str = r"
+local function claim(stream, count, group, consumer, idle, first)
+  local claimed = redis.call('XCLAIM', stream, group, consumer, idle, unpack(ARGV, first))
+  local taken = tonumber(redis.call('GET', count) or '0')
+  if #claimed > 0 then taken = redis.call('INCR', count) end
+  return claimed, taken
+end
+";
+
+/// A claim that takes entries also raises the group's count of claims that took entries
 /// (see [`Entry::taken`]). `KEYS`: the stream, that count, then the ledger's
 /// [listing](LedgerKeys::listing): commit numbers, progress, claims, and inputs' streams,
 /// groups and consumers; `ARGV`: the group, the consumer, the least idle time, its name in
@@ -371,12 +393,8 @@ type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
 /// progress (or nil), and the count after the claim.
 const CLAIM: &str = r"
 local k = tonumber(ARGV[5])
-local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ARGV, 6 + 3 * k))
-local taken = tonumber(redis.call('GET', KEYS[2]) or '0')
-if #claimed > 0 then
-  redis.call('HINCRBY', KEYS[5], ARGV[4], 1)
-  taken = redis.call('INCR', KEYS[2])
-end
+local claimed, taken = claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], 6 + 3 * k)
+if #claimed > 0 then redis.call('HINCRBY', KEYS[5], ARGV[4], 1) end
 local progress = {}
 for i = 1, k do
   local at = 6 + 3 * (i - 1)
@@ -711,10 +729,7 @@ impl RedisSource {
                             .arg(format!("{output}:progress"))
                             .arg(g.ledger_name());
                     }
-                    let taken = g.taken_key();
-                    if let Some(key) = &taken {
-                        pipe.cmd("GET").arg(key);
-                    }
+                    pipe.cmd("GET").arg(g.taken_key());
                     pipe.cmd("XREADGROUP")
                         .arg("GROUP")
                         .arg(&g.group)
@@ -726,10 +741,7 @@ impl RedisSource {
                         .arg(&after);
                     let mut replies: Vec<Value> = pipe.query_async(&mut conn).await?;
                     let reply = replies.pop().unwrap_or(Value::Nil);
-                    let taken = match taken {
-                        Some(_) => Some(count_of(replies.pop())?),
-                        None => None,
-                    };
+                    let taken = Some(count_of(replies.pop())?);
                     let (claims, own_progress) = if count_claims {
                         let progress = replies.pop().unwrap_or(Value::Nil);
                         let progress: Option<String> = redis::from_redis_value(&progress)?;
@@ -797,15 +809,13 @@ impl RedisSource {
                     owners.dedup();
                     let (entries, progress, taken) = match &g.ledger {
                         None => {
-                            let reply: Value = redis::cmd("XCLAIM")
-                                .arg(&g.stream)
-                                .arg(&g.group)
-                                .arg(&g.consumer)
-                                .arg(idle)
-                                .arg(&ids)
-                                .query_async(&mut conn)
-                                .await?;
-                            (reply, vec![None; owners.len()], None)
+                            let mut eval = redis::cmd("EVAL");
+                            eval.arg(format!("{TAKE}{CLAIM_ALONE}")).arg(2);
+                            eval.arg(&g.stream).arg(g.taken_key());
+                            eval.arg(&g.group).arg(&g.consumer).arg(idle);
+                            let (reply, taken): (Value, u64) =
+                                eval.arg(&ids).query_async(&mut conn).await?;
+                            (reply, vec![None; owners.len()], taken)
                         }
                         Some(output) => {
                             // Owners no connection reads as any more: they died.
@@ -813,8 +823,9 @@ impl RedisSource {
                             let ledger = LedgerKeys::of(output);
                             let listing = ledger.listing();
                             let mut eval = redis::cmd("EVAL");
-                            eval.arg(format!("{FORGET}{CLAIM}")).arg(2 + listing.len());
-                            eval.arg(&g.stream).arg(ledger.taken()).arg(&listing);
+                            eval.arg(format!("{FORGET}{TAKE}{CLAIM}"));
+                            eval.arg(2 + listing.len());
+                            eval.arg(&g.stream).arg(g.taken_key()).arg(&listing);
                             eval.arg(&g.group).arg(&g.consumer).arg(idle);
                             eval.arg(g.ledger_name()).arg(owners.len());
                             for owner in &owners {
@@ -825,7 +836,7 @@ impl RedisSource {
                             }
                             let (reply, progress, taken): (Value, Vec<Option<String>>, u64) =
                                 eval.arg(&ids).query_async(&mut conn).await?;
-                            (reply, progress, Some(taken))
+                            (reply, progress, taken)
                         }
                     };
                     // Each entry with the consumer it was claimed from.
@@ -845,7 +856,7 @@ impl RedisSource {
                     for entry in &mut entries {
                         let owner = from.get(entry.id.as_str());
                         entry.previous = owner.and_then(|o| previous.get(o)).cloned();
-                        entry.taken = taken;
+                        entry.taken = Some(taken);
                     }
                     if let Some(time) = &g.stream_time {
                         stamp_again(&mut conn, &g, time, &mut entries).await?;
@@ -864,10 +875,7 @@ impl RedisSource {
                             // The count of claims first: it is read before the entries
                             // are delivered.
                             let mut pipe = redis::pipe();
-                            let taken = g.taken_key();
-                            if let Some(key) = &taken {
-                                pipe.cmd("GET").arg(key);
-                            }
+                            pipe.cmd("GET").arg(g.taken_key());
                             pipe.cmd("XREADGROUP")
                                 .arg("GROUP")
                                 .arg(&g.group)
@@ -882,11 +890,9 @@ impl RedisSource {
                             let mut replies: Vec<Value> = pipe.query_async(&mut conn).await?;
                             let mut entries =
                                 read_reply(replies.pop().unwrap_or(Value::Nil), false);
-                            if taken.is_some() {
-                                let taken = Some(count_of(replies.pop())?);
-                                for entry in &mut entries {
-                                    entry.taken = taken;
-                                }
+                            let taken = Some(count_of(replies.pop())?);
+                            for entry in &mut entries {
+                                entry.taken = taken;
                             }
                             entries
                         }

@@ -282,7 +282,6 @@ pub(super) async fn read_new(
     underway: &Underway,
 ) -> RedisResult<NewRead> {
     let key = g.stream_time_key();
-    let taken = g.taken_key();
     let mut pipe = redis::pipe();
     pipe.atomic()
         .cmd("EVAL")
@@ -290,9 +289,7 @@ pub(super) async fn read_new(
         .arg(1)
         .arg(&key)
         .arg(g.consumer());
-    if let Some(taken) = &taken {
-        pipe.cmd("GET").arg(taken);
-    }
+    pipe.cmd("GET").arg(g.taken_key());
     pipe.cmd("XREADGROUP")
         .arg("GROUP")
         .arg(g.group())
@@ -312,11 +309,9 @@ pub(super) async fn read_new(
     let mut next = || replies.pop().unwrap_or(Value::Nil);
     let last: Vec<(String, Value)> = redis::from_redis_value(&next())?;
     let mut entries = read_reply(next(), false);
-    if taken.is_some() {
-        let taken = Some(count_of(Some(next()))?);
-        for entry in &mut entries {
-            entry.taken = taken;
-        }
+    let taken = Some(count_of(Some(next()))?);
+    for entry in &mut entries {
+        entry.taken = taken;
     }
     let n: u64 = redis::from_redis_value(&next())?;
     let _busy = (!entries.is_empty()).then(|| underway.raise());

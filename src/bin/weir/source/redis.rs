@@ -64,7 +64,7 @@ struct HeldEntry {
     id: String,
     /// Its id as numbers (parsed once).
     key: Option<(u64, u64)>,
-    /// The ledger's count of claims its read saw ([`Entry::taken`]).
+    /// The group's count of claims its read saw ([`Entry::taken`]).
     taken: Option<u64>,
 }
 
@@ -582,7 +582,7 @@ pub(super) async fn open(
 mod tests {
     use super::*;
 
-    /// An entry with no fields, read under the ledger's count of claims `taken`.
+    /// An entry with no fields, read under the group's count of claims `taken`.
     fn entry(id: &str, taken: Option<u64>) -> Entry {
         Entry {
             taken,
