@@ -70,6 +70,42 @@ async fn consume(client: redis::Client, group: StreamGroup) -> Vec<u64> {
     seen
 }
 
+/// A source reading until idle waits `block` after a read that finds nothing, then reads
+/// once more: an entry added meanwhile is read, with and without a stream time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_reading_until_idle_reads_once_more_after_its_wait() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 1).await;
+    for (consumer, timed) in [("plain", false), ("timed", true)] {
+        let mut group = StreamGroup::new("events", consumer, consumer)
+            .block(Duration::from_secs(1))
+            .claim_idle(None);
+        if timed {
+            group = group.stream_time(time_of_t());
+        }
+        let (source, _acker) = RedisSource::connect(&client, group).await.unwrap();
+        let mut source = source.until_idle();
+        assert_eq!(source.next().await.unwrap().unwrap().field("i"), Some("0"));
+        // The next read finds nothing and waits; an entry comes meanwhile.
+        let adding = {
+            let client = client.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let mut sink = RedisSink::connect(&client, "events").await.unwrap();
+                sink.send(&[vec![("i", "1"), ("value", "1")]])
+                    .await
+                    .unwrap()
+            })
+        };
+        let late = source.next().await.unwrap().unwrap();
+        assert_eq!(late.id, adding.await.unwrap()[0], "{consumer}");
+        assert!(source.next().await.is_none(), "{consumer}");
+        // The next group reads from the stream's start: it finds entry 0 alone at first.
+        let _: u64 = ask(&client, redis::cmd("XDEL").arg("events").arg(&late.id)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consumers_share_a_stream_and_acknowledge_everything() {
     let server = Server::start();

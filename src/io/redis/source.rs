@@ -68,7 +68,8 @@ impl StreamGroup {
         self
     }
 
-    /// How long a read waits on the server for new entries.
+    /// How long a read waits on the server for new entries (a source that reads
+    /// [`until_idle`](RedisSource::until_idle) waits in the process instead).
     ///
     /// # Panics
     ///
@@ -449,7 +450,9 @@ impl Claims {
 ///
 /// The stream does not end on its own: a stream may always get more entries. With
 /// [`until_idle`](Self::until_idle) it ends at the first read that finds nothing new and
-/// nothing to claim. A failed read is yielded as `Err` and the phase goes back to re-reading
+/// nothing to claim (a read that finds nothing waits `block` in the process, not on the
+/// server, then reads once more: a server ends a blocked read on its own timer, up to 100 ms
+/// late at its default `hz 10`). A failed read is yielded as `Err` and the phase goes back to re-reading
 /// this consumer's pending entries (a read whose reply was lost may have delivered some); the
 /// next poll reads again, over a connection that re-establishes itself.
 ///
@@ -695,6 +698,7 @@ impl RedisSource {
         let g = self.group.clone();
         let phase = self.phase.clone();
         let underway = self.underway.clone();
+        let until_idle = self.until_idle;
         Box::pin(async move {
             match phase {
                 Phase::Pending(after) => {
@@ -871,31 +875,16 @@ impl RedisSource {
                 Phase::New => {
                     let block = u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX);
                     let entries = match &g.stream_time {
-                        None => {
-                            // The count of claims first: it is read before the entries
-                            // are delivered.
-                            let mut pipe = redis::pipe();
-                            pipe.cmd("GET").arg(g.taken_key());
-                            pipe.cmd("XREADGROUP")
-                                .arg("GROUP")
-                                .arg(&g.group)
-                                .arg(&g.consumer)
-                                .arg("COUNT")
-                                .arg(g.count)
-                                .arg("BLOCK")
-                                .arg(block)
-                                .arg("STREAMS")
-                                .arg(&g.stream)
-                                .arg(">");
-                            let mut replies: Vec<Value> = pipe.query_async(&mut conn).await?;
-                            let mut entries =
-                                read_reply(replies.pop().unwrap_or(Value::Nil), false);
-                            let taken = Some(count_of(replies.pop())?);
-                            for entry in &mut entries {
-                                entry.taken = taken;
+                        // Draining: a read that finds nothing waits `block` here, then
+                        // reads once more.
+                        None if until_idle => match read_plain(&mut conn, &g, None).await? {
+                            entries if entries.is_empty() => {
+                                tokio::time::sleep(g.block).await;
+                                read_plain(&mut conn, &g, None).await?
                             }
-                            entries
-                        }
+                            entries => entries,
+                        },
+                        None => read_plain(&mut conn, &g, Some(block)).await?,
                         Some(time) => {
                             let claim_idle = g.claim_idle;
                             let count = g.count;
@@ -903,7 +892,17 @@ impl RedisSource {
                                 read_new(&mut conn, &g, count, claim_idle, time, &underway).await?;
                             match read {
                                 // Nothing new (a transaction cannot block): wait on the server
-                                // for an entry after the last one, then read once more.
+                                // for an entry after the last one (draining: wait `block`
+                                // here), then read once more.
+                                NewRead::Empty { .. } if until_idle => {
+                                    tokio::time::sleep(g.block).await;
+                                    let again =
+                                        read_new(&mut conn, &g, count, claim_idle, time, &underway);
+                                    match again.await? {
+                                        NewRead::Entries(entries) => entries,
+                                        NewRead::Empty { .. } => Vec::new(),
+                                    }
+                                }
                                 NewRead::Empty { last } => {
                                     let _: Value = redis::cmd("XREAD")
                                         .arg("COUNT")
@@ -941,6 +940,31 @@ impl RedisSource {
             }
         })
     }
+}
+
+/// Reads up to `count` new entries as `g`'s consumer, blocking up to `block` ms on the
+/// server if given, each with the group's count of claims read just before.
+async fn read_plain(
+    conn: &mut ConnectionManager,
+    g: &StreamGroup,
+    block: Option<u64>,
+) -> RedisResult<Vec<Entry>> {
+    let mut pipe = redis::pipe();
+    pipe.cmd("GET").arg(g.taken_key());
+    let read = pipe.cmd("XREADGROUP");
+    read.arg("GROUP").arg(&g.group).arg(&g.consumer);
+    read.arg("COUNT").arg(g.count);
+    if let Some(block) = block {
+        read.arg("BLOCK").arg(block);
+    }
+    read.arg("STREAMS").arg(&g.stream).arg(">");
+    let mut replies: Vec<Value> = pipe.query_async(conn).await?;
+    let mut entries = read_reply(replies.pop().unwrap_or(Value::Nil), false);
+    let taken = Some(count_of(replies.pop())?);
+    for entry in &mut entries {
+        entry.taken = taken;
+    }
+    Ok(entries)
 }
 
 /// A count a `GET` or an `HGET` read (none is 0).
