@@ -167,11 +167,19 @@ fn respond(shared: &Shared, request: &Request<Incoming>) -> Reply {
     }
     match path {
         "/metrics" => {
-            let ended = shared.snapshots.borrow().ended;
-            let mut text = String::new();
-            if prometheus_text::encode(&mut text, &shared.registry).is_err() {
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode\n");
-            }
+            // The encoding reads the latest snapshot itself. `ended` turns true once: read on
+            // both sides of the encoding, it is what the encoding read, unless it turned
+            // meanwhile (then the counts are encoded again, from the final snapshot).
+            let (text, ended) = loop {
+                let before = shared.snapshots.borrow().ended;
+                let mut text = String::new();
+                if prometheus_text::encode(&mut text, &shared.registry).is_err() {
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode\n");
+                }
+                if shared.snapshots.borrow().ended == before {
+                    break (text, before);
+                }
+            };
             if ended {
                 shared.final_scraped.send_replace(true);
             }
