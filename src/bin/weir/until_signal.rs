@@ -122,6 +122,7 @@ impl<St: Stream + Unpin> Stream for UntilSignal<St> {
 mod tests {
     use super::*;
     use std::future::poll_fn;
+    use std::time::Duration;
 
     /// Counts its polls; yields `Pending` once (waking itself), then an item, for ever.
     struct Polled(u32);
@@ -160,20 +161,23 @@ mod tests {
             .status()
             .expect("kill runs");
         assert!(killed.success());
-        // The signal reaches the listening task, which sets the stop; each stream notices it
-        // at its next poll that looks at the stop: the next Pending of the stream, or within
-        // CHECK_EVERY items.
+        // The signal reaches the listening task (through the kernel and the runtime's
+        // signal driver, in their time), which sets the stop.
+        let mut caught = stop.clone();
+        let set = tokio::time::timeout(Duration::from_secs(30), caught.wait_for(|&s| s != 0));
+        assert!(set.await.expect("the signal reaches the listener").is_ok());
+        // Each stream notices it at its next poll that looks at the stop: the next Pending of
+        // the stream, or within CHECK_EVERY items.
         for until in [&mut until, &mut other] {
             let mut polls = 0;
             let ended = loop {
-                tokio::task::yield_now().await;
                 match next(until).await {
                     Poll::Ready(None) => break true,
-                    _ if polls > 10 * CHECK_EVERY => break false,
+                    _ if polls > CHECK_EVERY => break false,
                     _ => polls += 1,
                 }
             };
-            assert!(ended, "the signal was not noticed");
+            assert!(ended, "the stop was not noticed within {CHECK_EVERY} items");
         }
         assert_eq!(*stop.borrow(), 143);
         // Over: the stream is not polled again, whatever the countdown says.
