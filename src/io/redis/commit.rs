@@ -714,7 +714,26 @@ impl fmt::Debug for Committer {
 
 #[cfg(test)]
 mod tests {
-    use super::bounds;
+    use super::{Acks, bounds};
+
+    #[test]
+    fn acks_keep_the_least_count_and_lose_it_to_an_unknown_one() {
+        let mut acks = Acks::new();
+        assert_eq!((acks.is_empty(), acks.taken()), (true, Some(u64::MAX)));
+        acks.push("1-0".to_owned(), Some(4));
+        acks.push("2-0".to_owned(), Some(2));
+        acks.push("3-0".to_owned(), Some(7));
+        assert_eq!((acks.len(), acks.taken()), (3, Some(2)));
+        acks.push("4-0".to_owned(), None);
+        acks.push("5-0".to_owned(), Some(1));
+        assert_eq!(acks.taken(), None);
+        assert_eq!(acks.ids(), ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+        // Bare ids: checked one by one.
+        let ids = vec!["1-0".to_owned()];
+        assert_eq!(Acks::from(&ids).taken(), None);
+        assert_eq!(Acks::from(&ids[..]), Acks::of(ids.clone(), None));
+        assert_eq!(Acks::from(ids).into_ids(), ["1-0"]);
+    }
 
     #[test]
     fn ids_are_bounded_as_numbers() {
