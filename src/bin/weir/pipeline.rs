@@ -236,7 +236,7 @@ pub(crate) async fn run(
             // the source handed on have reached the windows or been dropped.
             let shed: u64 = dropped.iter().map(|(_, h)| h.dropped() as u64).sum();
             let handled = windows.windowed() + shed;
-            let done = control.done((!ended).then_some(settled), handled);
+            let mut done = control.done((!ended).then_some(settled), handled);
             let claims = control.claims();
             let written = sink.write(Batch {
                 windows: &batch,
@@ -246,7 +246,7 @@ pub(crate) async fn run(
                 settled,
                 holding: !ended && control.holding(settled),
                 ended,
-                done: &done,
+                done: &mut done,
                 claims,
             });
             if let Some(writing) = &writing {

@@ -24,7 +24,7 @@ pub(crate) use weir::io::redis::Acks as Done;
 
 /// The input entries a batch is the last word on: none for files.
 #[cfg(not(feature = "redis"))]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Done;
 
 #[cfg(not(feature = "redis"))]

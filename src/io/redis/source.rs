@@ -894,26 +894,21 @@ impl RedisSource {
                                 // Nothing new (a transaction cannot block): wait on the server
                                 // for an entry after the last one (draining: wait `block`
                                 // here), then read once more.
-                                NewRead::Empty { .. } if until_idle => {
-                                    tokio::time::sleep(g.block).await;
-                                    let again =
-                                        read_new(&mut conn, &g, count, claim_idle, time, &underway);
-                                    match again.await? {
-                                        NewRead::Entries(entries) => entries,
-                                        NewRead::Empty { .. } => Vec::new(),
-                                    }
-                                }
                                 NewRead::Empty { last } => {
-                                    let _: Value = redis::cmd("XREAD")
-                                        .arg("COUNT")
-                                        .arg(1)
-                                        .arg("BLOCK")
-                                        .arg(block)
-                                        .arg("STREAMS")
-                                        .arg(&g.stream)
-                                        .arg(last.as_deref().unwrap_or("0-0"))
-                                        .query_async(&mut conn)
-                                        .await?;
+                                    if until_idle {
+                                        tokio::time::sleep(g.block).await;
+                                    } else {
+                                        let _: Value = redis::cmd("XREAD")
+                                            .arg("COUNT")
+                                            .arg(1)
+                                            .arg("BLOCK")
+                                            .arg(block)
+                                            .arg("STREAMS")
+                                            .arg(&g.stream)
+                                            .arg(last.as_deref().unwrap_or("0-0"))
+                                            .query_async(&mut conn)
+                                            .await?;
+                                    }
                                     let again =
                                         read_new(&mut conn, &g, count, claim_idle, time, &underway);
                                     match again.await? {

@@ -31,9 +31,9 @@ pub(crate) struct Batch<'a> {
     pub(crate) holding: bool,
     /// This is the last batch.
     pub(crate) ended: bool,
-    /// The input entries that are done with once this batch is written (only a sink that
-    /// [commits](super::Sink::commits) them reads them).
-    pub(crate) done: &'a Done,
+    /// The input entries that are done with once this batch is written: a sink that
+    /// [commits](super::Sink::commits) them takes them.
+    pub(crate) done: &'a mut Done,
     /// The source's claims (counted in the ledger) whose entries are all in this batch or
     /// in open windows.
     pub(crate) claims: u64,

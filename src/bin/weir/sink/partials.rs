@@ -122,7 +122,7 @@ impl Partials {
             settled
         };
         let mut committer = self.committer.take().expect("no commit in flight");
-        let (ids, claims) = (batch.done.clone(), batch.claims);
+        let (ids, claims) = (std::mem::take(batch.done), batch.claims);
         self.in_flight = Some(tokio::spawn(async move {
             let progress = Progress {
                 marker: last,
