@@ -12,13 +12,15 @@
 //!   once read (the windows are written at the end);
 //! - `weir, 2 consumers`: the same, two consumers of one group in one process;
 //! - `weir run, 1 consumer`: the command, `weir run --from ... --to ... --by source
-//!   --until-idle` (release build), writing partial windows; entries acknowledged once their
+//!   --until-idle=0s` (release build), writing partial windows; entries acknowledged once their
 //!   windows are written;
-//! - `weir run, 2 + combine`: two such processes at once, then `weir combine --until-idle`,
-//!   all timed.
+//! - `weir run, 2 + combine`: two such processes at once, then `weir combine
+//!   --until-idle=0s`, all timed.
 //!
 //! It checks that every run saw every entry and left nothing pending, then prints the ratios.
-//! Each `--until-idle` command ends with a read that waits 100 ms for nothing: counted.
+//! Like the bare loop, every reader stops at its first read that finds nothing new
+//! (`until_idle_for(Duration::ZERO)`, `--until-idle=0s`): the default `--until-idle` waits
+//! 100 ms and reads once more, which would add a fixed 100 ms to each command.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -109,7 +111,7 @@ async fn weir(client: &redis::Client, group: &str, consumers: usize) -> (u64, u6
                 let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
                 let ack = acker.clone();
                 let windows: Vec<_> = source
-                    .until_idle()
+                    .until_idle_for(Duration::ZERO)
                     .map(|e| e.expect("a read"))
                     .map(move |e| {
                         let ts: u64 = e.field("timestamp").unwrap().parse().unwrap();
@@ -171,7 +173,7 @@ fn weir_run(weir: &str, url: &str, group: &str, consumers: usize) -> u64 {
             Command::new(weir)
                 .args(["run", "--from", &from, "--group", group, "--consumer"])
                 .arg(format!("c{c}"))
-                .args(["--to", &to, "--by", "source", "--until-idle"])
+                .args(["--to", &to, "--by", "source", "--until-idle=0s"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -193,7 +195,14 @@ fn weir_run(weir: &str, url: &str, group: &str, consumers: usize) -> u64 {
     }
     if consumers > 1 {
         let out = Command::new(weir)
-            .args(["combine", "--from", &to, "--group", group, "--until-idle"])
+            .args([
+                "combine",
+                "--from",
+                &to,
+                "--group",
+                group,
+                "--until-idle=0s",
+            ])
             .stderr(Stdio::null())
             .output()
             .unwrap();

@@ -106,6 +106,41 @@ async fn a_source_reading_until_idle_reads_once_more_after_its_wait() {
     }
 }
 
+/// XREADGROUP calls the server has run since its counts were last reset.
+async fn group_reads(client: &redis::Client) -> u64 {
+    let info: String = ask(client, redis::cmd("INFO").arg("commandstats")).await;
+    let line = info.lines().find(|l| l.starts_with("cmdstat_xreadgroup:"));
+    let calls = line.and_then(|l| l.split(['=', ',']).nth(1));
+    calls.map_or(0, |n| n.parse().unwrap())
+}
+
+/// Draining with no wait, the first read that finds nothing ends the stream: three reads
+/// (its own pending entries, the entries, nothing), where a source that waits reads once
+/// more; with and without a stream time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_draining_with_no_wait_ends_at_the_first_read_that_finds_nothing() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 3).await;
+    for timed in [false, true] {
+        for (consumer, wait, reads) in [
+            ("at-once", Duration::ZERO, 3),
+            ("waits", Duration::from_millis(1), 4),
+        ] {
+            let consumer = format!("{consumer}-{timed}");
+            let mut group = StreamGroup::new("events", &consumer, &consumer).claim_idle(None);
+            if timed {
+                group = group.stream_time(time_of_t());
+            }
+            let (source, _acker) = RedisSource::connect(&client, group).await.unwrap();
+            let _: () = ask(&client, redis::cmd("CONFIG").arg("RESETSTAT")).await;
+            let read: Vec<_> = source.until_idle_for(wait).collect().await;
+            assert_eq!(read.len(), 3, "{consumer}");
+            assert_eq!(group_reads(&client).await, reads, "{consumer}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consumers_share_a_stream_and_acknowledge_everything() {
     let server = Server::start();

@@ -303,7 +303,8 @@ fn two_consumers_combined_give_the_single_process_windows() {
                 .arg(group),
         );
         assert!(members.is_empty(), "{group}: consumers left in the group");
-        let combined = run_ok(&["combine", "--from", &partials, "--until-idle"]);
+        // Every consumer has ended: no need to wait for more partials.
+        let combined = run_ok(&["combine", "--from", &partials, "--until-idle=0s"]);
         let combined = windows(&combined.stdout);
         // Window for window, key for key, digit for digit.
         assert_eq!(combined, single, "{group}");
@@ -950,6 +951,12 @@ fn bad_redis_flags_exit_with_status_2() {
         ],
         &["run", "--to", "redis://127.0.0.1:1/out"],
         &["combine", "--from", "redis://127.0.0.1:1"],
+        &[
+            "combine",
+            "--from",
+            "redis://127.0.0.1:1/p",
+            "--until-idle=soon",
+        ],
         &["produce", "--to", "redis://127.0.0.1:1"],
     ] {
         let out = weir(args).output().unwrap();

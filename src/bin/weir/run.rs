@@ -98,10 +98,13 @@ pub struct RunArgs {
     /// meanwhile has its next commit refused. (default: 30s)
     #[arg(long, value_parser = parse_duration, help_heading = "Redis")]
     pub claim_idle: Option<Duration>,
-    /// Stop at the first read that finds no new entry for 100 ms and nothing to claim,
-    /// writing every open window (for draining a stream) instead of waiting for more.
-    #[arg(long, help_heading = "Redis")]
-    pub until_idle: bool,
+    /// Stop at the first read that finds no new entry and nothing to claim, writing every
+    /// open window (for draining a stream) instead of waiting for more. A read that finds
+    /// nothing waits WAIT (100ms) and reads once more; `--until-idle=0s` stops at the first,
+    /// for a stream whose producers have finished.
+    #[arg(long, value_name = "WAIT", num_args = 0..=1, require_equals = true,
+          default_missing_value = "100ms", value_parser = parse_duration, help_heading = "Redis")]
+    pub until_idle: Option<Duration>,
     /// Read as --consumer even though the server lists a connection reading under that name
     /// (by default refused with status 2: two processes of one name would both count the
     /// entries redelivered to it). For a process that is stopped and will not read again.
@@ -180,7 +183,7 @@ fn check(args: &RunArgs) -> Result<(u64, u64), String> {
             ("--consumer", args.consumer.is_some()),
             ("--to", args.to.is_some()),
             ("--claim-idle", args.claim_idle.is_some()),
-            ("--until-idle", args.until_idle),
+            ("--until-idle", args.until_idle.is_some()),
             ("--force", args.force),
             ("--give-up-after", args.give_up_after.is_some()),
         ];

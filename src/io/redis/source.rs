@@ -450,9 +450,10 @@ impl Claims {
 ///
 /// The stream does not end on its own: a stream may always get more entries. With
 /// [`until_idle`](Self::until_idle) it ends at the first read that finds nothing new and
-/// nothing to claim (a read that finds nothing waits `block` in the process, not on the
-/// server, then reads once more: a server ends a blocked read on its own timer, up to 100 ms
-/// late at its default `hz 10`). A failed read is yielded as `Err` and the phase goes back to re-reading
+/// nothing to claim (a read that finds nothing waits `block`, or the wait given to
+/// [`until_idle_for`](Self::until_idle_for), in the process, not on the server, then reads once
+/// more: a server ends a blocked read on its own timer, up to 100 ms late at its default
+/// `hz 10`; with no wait, the read that finds nothing is the last). A failed read is yielded as `Err` and the phase goes back to re-reading
 /// this consumer's pending entries (a read whose reply was lost may have delivered some); the
 /// next poll reads again, over a connection that re-establishes itself.
 ///
@@ -468,7 +469,8 @@ pub struct RedisSource {
     phase: Phase,
     buffer: VecDeque<Entry>,
     fetch: Option<Fetch>,
-    until_idle: bool,
+    /// Reading until idle: how long a read that finds nothing waits before the last one.
+    until_idle: Option<Duration>,
     done: bool,
     read: u64,
     /// When the last claim pass started.
@@ -540,7 +542,7 @@ impl RedisSource {
             phase: Phase::Pending("0".to_owned()),
             buffer: VecDeque::new(),
             fetch: None,
-            until_idle: false,
+            until_idle: None,
             done: false,
             read: 0,
             last_claim: Instant::now(),
@@ -557,9 +559,19 @@ impl RedisSource {
     }
 
     /// Ends the stream at the first read that finds no new entry and nothing to claim,
-    /// instead of waiting for more: for draining a stream (a batch job, a test).
-    pub fn until_idle(mut self) -> Self {
-        self.until_idle = true;
+    /// instead of waiting for more: for draining a stream (a batch job, a test). A read that
+    /// finds nothing waits the group's [`block`](StreamGroup::block), then reads once more.
+    pub fn until_idle(self) -> Self {
+        let wait = self.group.block;
+        self.until_idle_for(wait)
+    }
+
+    /// [`until_idle`](Self::until_idle), with a read that finds nothing waiting `wait`
+    /// before the one more read that ends the stream if it finds nothing either. With a
+    /// zero `wait`, the first read that finds nothing ends it: for a stream whose
+    /// producers have finished.
+    pub fn until_idle_for(mut self, wait: Duration) -> Self {
+        self.until_idle = Some(wait);
         self
     }
 
@@ -673,7 +685,7 @@ impl RedisSource {
             self.last_claim = Instant::now();
         }
         self.phase = next;
-        if idle && self.until_idle {
+        if idle && self.until_idle.is_some() {
             self.done = true;
         }
         self.buffer.extend(entries);
@@ -874,16 +886,20 @@ impl RedisSource {
                 }
                 Phase::New => {
                     let block = u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX);
+                    let wait = until_idle.unwrap_or_default();
+                    let drain_at_once = until_idle.is_some_and(|wait| wait.is_zero());
                     let entries = match &g.stream_time {
-                        // Draining: a read that finds nothing waits `block` here, then
-                        // reads once more.
-                        None if until_idle => match read_plain(&mut conn, &g, None).await? {
-                            entries if entries.is_empty() => {
-                                tokio::time::sleep(g.block).await;
-                                read_plain(&mut conn, &g, None).await?
+                        // Draining: a read that finds nothing waits here, then reads once
+                        // more (unless the wait is zero).
+                        None if until_idle.is_some() => {
+                            match read_plain(&mut conn, &g, None).await? {
+                                entries if entries.is_empty() && !drain_at_once => {
+                                    tokio::time::sleep(wait).await;
+                                    read_plain(&mut conn, &g, None).await?
+                                }
+                                entries => entries,
                             }
-                            entries => entries,
-                        },
+                        }
                         None => read_plain(&mut conn, &g, Some(block)).await?,
                         Some(time) => {
                             let claim_idle = g.claim_idle;
@@ -892,11 +908,12 @@ impl RedisSource {
                                 read_new(&mut conn, &g, count, claim_idle, time, &underway).await?;
                             match read {
                                 // Nothing new (a transaction cannot block): wait on the server
-                                // for an entry after the last one (draining: wait `block`
-                                // here), then read once more.
+                                // for an entry after the last one (draining: wait here, or
+                                // not at all), then read once more.
+                                NewRead::Empty { .. } if drain_at_once => Vec::new(),
                                 NewRead::Empty { last } => {
-                                    if until_idle {
-                                        tokio::time::sleep(g.block).await;
+                                    if until_idle.is_some() {
+                                        tokio::time::sleep(wait).await;
                                     } else {
                                         let _: Value = redis::cmd("XREAD")
                                             .arg("COUNT")

@@ -76,10 +76,12 @@ pub struct CombineArgs {
     /// lives).
     #[arg(long, value_parser = parse_duration)]
     pub lateness: Option<Duration>,
-    /// Stop at the first read that finds nothing new for 100 ms, writing every window still
-    /// open.
-    #[arg(long)]
-    pub until_idle: bool,
+    /// Stop at the first read that finds nothing new, writing every window still open. A
+    /// read that finds nothing waits WAIT (100ms) and reads once more; `--until-idle=0s`
+    /// stops at the first, for partials whose consumers have all ended.
+    #[arg(long, value_name = "WAIT", num_args = 0..=1, require_equals = true,
+          default_missing_value = "100ms", value_parser = parse_duration)]
+    pub until_idle: Option<Duration>,
     /// Exit with status 1 once reading or writing has failed this long without a success.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub give_up_after: Duration,
@@ -145,7 +147,7 @@ mod imp {
             return Err(usage("combine", "--consumer-timeout must be at least 1ms"));
         }
         let group = StreamGroup::new(&from.stream, &args.group, &args.consumer)
-            .block(block(args.until_idle))
+            .block(block(args.until_idle.is_some()))
             .ack_backoff(retries_over(args.give_up_after));
         let connected = async {
             let client = redis::Client::open(from.server.as_str())?;
@@ -154,10 +156,9 @@ mod imp {
             Ok::<_, redis::RedisError>((source, acker, ledger))
         };
         let (source, acker, ledger) = connected.await.map_err(|e| failed(&from.shown, &e))?;
-        let source = if args.until_idle {
-            source.until_idle()
-        } else {
-            source
+        let source = match args.until_idle {
+            Some(wait) => source.until_idle_for(wait),
+            None => source,
         };
         let out = match &to {
             None => Out::Lines(Lines::Stdout),

@@ -76,7 +76,7 @@ pub(crate) fn id_key(id: &str) -> Option<(u64, u64)> {
 }
 
 /// How long a read waits on the server for new entries: 1 s, or 100 ms with
-/// `--until-idle`, whose first read that finds nothing new ends the command.
+/// `--until-idle` (whose reads wait in the process, and only for `--until-idle`'s WAIT).
 pub(crate) fn block(until_idle: bool) -> std::time::Duration {
     std::time::Duration::from_millis(if until_idle { 100 } else { 1_000 })
 }

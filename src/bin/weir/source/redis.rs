@@ -44,7 +44,8 @@ pub(crate) struct RedisInput {
     pub(crate) group: String,
     pub(crate) consumer: String,
     pub(crate) claim_idle: Duration,
-    pub(crate) until_idle: bool,
+    /// `--until-idle`: how long a read that finds nothing waits before the last one.
+    pub(crate) until_idle: Option<Duration>,
     pub(crate) give_up: Duration,
     /// `--idle-timeout`: until then, a consumer that has read nothing may still get entries.
     pub(crate) idle: Option<Duration>,
@@ -523,7 +524,7 @@ pub(super) async fn open(
     let client = redis::Client::open(input.target.server.as_str()).map_err(|e| failed(&e))?;
     let mut group = StreamGroup::new(&input.target.stream, &input.group, &input.consumer)
         .claim_idle(Some(input.claim_idle))
-        .block(block(input.until_idle))
+        .block(block(input.until_idle.is_some()))
         .ack_backoff(retries_over(input.give_up));
     if let Some(output) = &input.ledger {
         // Writing partials for a combiner: lateness in stream order, over the entries that
@@ -535,10 +536,9 @@ pub(super) async fn open(
     let (source, acker) = connect(&client, group, input.give_up)
         .await
         .map_err(|e| failed(&e))?;
-    let source = if input.until_idle {
-        source.until_idle()
-    } else {
-        source
+    let source = match input.until_idle {
+        Some(wait) => source.until_idle_for(wait),
+        None => source,
     };
     let claims = source.claims();
     let underway = source.underway();
