@@ -948,6 +948,32 @@ fn prefix_maxima(times: &[u64]) -> Vec<Option<u64>> {
         .collect()
 }
 
+/// One consumer reading two entries at a time: each of its reads follows its own, whose
+/// stream time it knows without the server's answer; each entry comes with the largest time
+/// of the reads before its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_s_own_reads_in_a_row_know_the_stream_time_through_each() {
+    let server = Server::start();
+    let client = server.client();
+    let times = [5, 3, 9, 0, 0, 0, 4, 12, 7, 1];
+    stamped(&client, "events", &times).await;
+    let group = StreamGroup::new("events", "g", "a")
+        .count(2)
+        .claim_idle(None)
+        .stream_time(time_of_t());
+    let (source, _acker) = RedisSource::connect(&client, group).await.unwrap();
+    let got: Vec<Option<u64>> = source
+        .until_idle_for(Duration::ZERO)
+        .map(|e| e.unwrap().stream_time)
+        .collect()
+        .await;
+    let (five, nine, twelve) = (Some(5), Some(9), Some(12));
+    let want = [
+        None, None, five, five, nine, nine, nine, nine, twelve, twelve,
+    ];
+    assert_eq!(got, want);
+}
+
 /// Three consumers reading one entry at a time, in turn: each entry comes with the largest
 /// time of the entries before it in the stream, whichever consumer read them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1086,15 +1112,69 @@ async fn read_never_posted(
         .query_async(conn)
         .await
         .unwrap();
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(conn).await.unwrap();
     let _: () = redis::cmd("HSET")
         .arg(&key)
         .arg(format!("w:{n}"))
         .arg(g.consumer())
         .arg(format!("own:{}", g.consumer()))
         .arg(n)
+        .arg(format!("t:{n}"))
+        .arg(secs * 1000 + micros / 1000)
         .query_async(conn)
         .await
         .unwrap();
+}
+
+/// A read never posted by a reader that is still connected (stopped), with no read after
+/// it: the consumer that claims its entries, idle for the group's `claim_idle`, takes the
+/// read over, and the entries know the stream time before them, as when claimed from a
+/// reader that died.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_claimed_from_a_silent_reader_know_the_stream_time_before_them() {
+    let server = Server::start();
+    let client = server.client();
+    let times = [5, 3, 9, 0, 4, 12];
+    let want = prefix_maxima(&times);
+    stamped(&client, "s", &times[..3]).await;
+    let group = |name| {
+        StreamGroup::new("s", "g", name)
+            .count(3)
+            .block(Duration::from_millis(10))
+            .stream_time(time_of_t())
+    };
+    // a reads and posts the first three, and goes.
+    {
+        let (a, _acker) = RedisSource::connect(&client, group("a")).await.unwrap();
+        let read: Vec<_> = a.until_idle().collect().await;
+        assert_eq!(read.len(), 3);
+    }
+    // "stopped" reads the last three and never posts, its connection open.
+    stamped(&client, "s", &times[3..]).await;
+    let mut stopped = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg(group("stopped").client_name())
+        .query_async(&mut stopped)
+        .await
+        .unwrap();
+    read_never_posted(&mut stopped, &group("stopped"), 3).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // b finds nothing new and claims all six.
+    let claim = Some(Duration::from_millis(100));
+    let (b, acker) = RedisSource::connect(&client, group("b").claim_idle(claim))
+        .await
+        .unwrap();
+    let claimed: Vec<Entry> = b.until_idle().map(Result::unwrap).collect().await;
+    assert!(claimed.iter().all(|e| e.redelivered));
+    let got: Vec<Option<u64>> = claimed.iter().map(|e| e.stream_time).collect();
+    assert_eq!(got, want);
+    for entry in &claimed {
+        acker.ack(&entry.id);
+    }
+    acker.flush().await.unwrap();
+    assert_eq!(pending(&client, "s", "g").await, 0);
+    drop(stopped);
 }
 
 /// A consumer that made a read and died before posting it (its connection gone) holds the

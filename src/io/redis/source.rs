@@ -14,7 +14,7 @@ use redis::{RedisResult, Value};
 use tokio::time::Instant;
 
 use super::commit::{FORGET, LedgerKeys};
-use super::stream_time::{LOST, NewRead, StreamTime, read_new, stamp_again};
+use super::stream_time::{LOST, NewRead, Posted, StreamTime, read_new, stamp_again};
 use super::{Acker, RESPONSE_TIMEOUT, connect};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
@@ -245,8 +245,8 @@ pub struct Entry {
     /// as [`StreamTime`] counts them. For an entry read again or claimed: the largest time
     /// among every entry delivered before it, its own read's earlier entries too (it was read
     /// long before; see [`StreamTime`]). `None` when there was none, without a stream time,
-    /// and for an entry read again or claimed whose reader is connected and has not posted
-    /// its read.
+    /// and for an entry read again or claimed whose read is not folded and cannot be taken
+    /// over yet (a read after it not posted either, by a reader still connected).
     pub stream_time: Option<u64>,
     /// The group's count of the claims that took entries from a consumer
     /// ([`StreamGroup::taken_key`]), as the server held it before this entry's read
@@ -356,6 +356,8 @@ struct Read {
     /// For the first page of this consumer's pending entries, with a ledger: the progress
     /// its last commit recorded.
     own_progress: Option<Option<String>>,
+    /// Reading new entries with a stream time: what the next read needs to know of this one.
+    posted: Option<Posted>,
 }
 
 type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
@@ -477,6 +479,8 @@ pub struct RedisSource {
     last_claim: Instant,
     /// The last read of new entries found none.
     found_nothing: bool,
+    /// What the next read of new entries needs to know of the last one.
+    posted: Option<Posted>,
     /// Claims counted in the ledger that this source knows of.
     claimed: u64,
     /// When each claim is handed out whole: `(entries yielded, claims)`.
@@ -547,6 +551,7 @@ impl RedisSource {
             read: 0,
             last_claim: Instant::now(),
             found_nothing: false,
+            posted: None,
             claimed: 0,
             marks: VecDeque::new(),
             handed_out: Claims::default(),
@@ -617,9 +622,11 @@ impl RedisSource {
             mut next,
             claims,
             own_progress,
+            posted,
         } = match result {
             Ok(read) => read,
             Err(e) => {
+                self.posted = None;
                 self.phase = Phase::Pending("0".to_owned());
                 self.starting = false;
                 self.previous = None;
@@ -640,6 +647,7 @@ impl RedisSource {
         match &self.phase {
             Phase::New => {
                 self.found_nothing = entries.is_empty();
+                self.posted = posted;
                 // Claims on a timer too, however busy the stream.
                 let due = self
                     .group
@@ -705,12 +713,16 @@ impl RedisSource {
     }
 
     /// The read for the current phase, as a future that owns what it needs.
-    fn start_fetch(&self) -> Fetch {
+    fn start_fetch(&mut self) -> Fetch {
         let mut conn = self.conn.clone();
         let g = self.group.clone();
         let phase = self.phase.clone();
         let underway = self.underway.clone();
         let until_idle = self.until_idle;
+        let posted = match self.phase {
+            Phase::New => self.posted.take(),
+            _ => None,
+        };
         Box::pin(async move {
             match phase {
                 Phase::Pending(after) => {
@@ -770,7 +782,7 @@ impl RedisSource {
                         entry.taken = taken;
                     }
                     if let Some(time) = &g.stream_time {
-                        stamp_again(&mut conn, &g, time, &mut entries).await?;
+                        stamp_again(&mut conn, &g, time, None, &mut entries).await?;
                     }
                     let next = match entries.last() {
                         Some(last) => Phase::Pending(last.id.clone()),
@@ -781,6 +793,7 @@ impl RedisSource {
                         next,
                         claims,
                         own_progress,
+                        posted: None,
                     })
                 }
                 Phase::Claim(start) => {
@@ -814,6 +827,7 @@ impl RedisSource {
                             next,
                             claims: None,
                             own_progress: None,
+                            posted: None,
                         });
                     }
                     // Entries to claim: busy (a pass that finds none is not).
@@ -874,20 +888,24 @@ impl RedisSource {
                         entry.previous = owner.and_then(|o| previous.get(o)).cloned();
                         entry.taken = Some(taken);
                     }
+                    // Idle for `claim_idle`, the entries' read is as old: a reader that has
+                    // not posted it by now, connected or not, is taken over.
                     if let Some(time) = &g.stream_time {
-                        stamp_again(&mut conn, &g, time, &mut entries).await?;
+                        stamp_again(&mut conn, &g, time, g.claim_idle, &mut entries).await?;
                     }
                     Ok(Read {
                         entries,
                         next,
                         claims: None,
                         own_progress: None,
+                        posted: None,
                     })
                 }
                 Phase::New => {
                     let block = u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX);
                     let wait = until_idle.unwrap_or_default();
                     let drain_at_once = until_idle.is_some_and(|wait| wait.is_zero());
+                    let mut posted = posted;
                     let entries = match &g.stream_time {
                         // Draining: a read that finds nothing waits here, then reads once
                         // more (unless the wait is zero).
@@ -904,8 +922,10 @@ impl RedisSource {
                         Some(time) => {
                             let claim_idle = g.claim_idle;
                             let count = g.count;
-                            let read =
-                                read_new(&mut conn, &g, count, claim_idle, time, &underway).await?;
+                            let reading =
+                                read_new(&mut conn, &g, count, claim_idle, time, &underway, posted);
+                            let read;
+                            (read, posted) = reading.await?;
                             match read {
                                 // Nothing new (a transaction cannot block): wait on the server
                                 // for an entry after the last one (draining: wait here, or
@@ -926,9 +946,12 @@ impl RedisSource {
                                             .query_async(&mut conn)
                                             .await?;
                                     }
-                                    let again =
-                                        read_new(&mut conn, &g, count, claim_idle, time, &underway);
-                                    match again.await? {
+                                    let reading = read_new(
+                                        &mut conn, &g, count, claim_idle, time, &underway, posted,
+                                    );
+                                    let again;
+                                    (again, posted) = reading.await?;
+                                    match again {
                                         NewRead::Entries(entries) => entries,
                                         NewRead::Empty { .. } => Vec::new(),
                                     }
@@ -947,6 +970,7 @@ impl RedisSource {
                         next,
                         claims: None,
                         own_progress: None,
+                        posted,
                     })
                 }
             }

@@ -10,6 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -37,7 +40,10 @@ type TimeOf = dyn Fn(&Entry) -> Option<u64> + Send + Sync;
 /// the read's first and last ids, and the server folds the posted reads in number order into
 /// the *stream time through* each read. A read's entries come with the stream time through the
 /// read before it ([`Entry::stream_time`]): when that read is not folded yet (its reader has
-/// not posted), the reader of this one waits for it, polling.
+/// not posted), the reader of this one waits for it, polling. When the read before is the
+/// reader's own (numbered just before, with entries), the reader knows the stream time
+/// through it already (the one before it, and its largest time): it posts without waiting
+/// for the reply, and checks that reply when it reads again.
 ///
 /// A read whose reader will never post it (its process died, or it lost the reply) would hold
 /// every later read back. Its entries lie between the last entry of the reads folded and the
@@ -54,14 +60,17 @@ type TimeOf = dyn Fn(&Entry) -> Option<u64> + Send + Sync;
 /// older than its last is pending; the source adds the times of the read's entries before
 /// the one read again (`XRANGE`). A read never folded because nobody has read after it (its
 /// reader died before posting it) is recovered first, as above, once its reader is gone or
-/// marked it lost: its entries are all the group delivered after the last read folded
-/// (`XINFO GROUPS`' last delivered id), posted only if no read was numbered meanwhile. An
-/// entry whose reader is connected and silent has none.
+/// marked it lost, or, for entries claimed (idle for the group's `claim_idle`), once it was
+/// numbered at least `claim_idle` ago (`t:N`) by a reader still connected but silent: its
+/// entries are all the group delivered after the last read folded (`XINFO GROUPS`' last
+/// delivered id), posted only if no read was numbered meanwhile. An entry whose read cannot
+/// be recovered yet (a later read not posted either, by a reader still connected) has none.
 ///
 /// All of it lives in one hash, [`StreamGroup::stream_time_key`]: `seq` (the last number
 /// given), `through` (every read up to it folded), `max` and `last` (the largest time and
 /// the last id folded), and per read not folded yet `m:N` (its largest time, empty for none),
-/// `f:N` and `l:N` (its first and last ids, empty for none), `w:N` (its reader), `gone:N`;
+/// `f:N` and `l:N` (its first and last ids, empty for none), `w:N` (its reader), `t:N` (when
+/// it was numbered, in ms on the server's clock), `gone:N`;
 /// `p:N`, the stream time through read `N`, for the reader of `N + 1` to take; `own:NAME`,
 /// the read a consumer has made and not posted. And in one sorted set,
 /// [`StreamGroup::stream_reads_key`]: the reads folded, `FIRST:LAST:TIME` (ids written
@@ -97,10 +106,13 @@ const POLL: Duration = Duration::from_millis(20);
 /// reads' readers.
 const STALLED: Duration = Duration::from_millis(300);
 
-/// Numbers a read. `KEYS`: the hash; `ARGV`: the consumer. Run in the `MULTI` of the read.
+/// Numbers a read, and records its reader and when (ms, the server's clock). `KEYS`: the
+/// hash; `ARGV`: the consumer. Run in the `MULTI` of the read.
 const NUMBER: &str = r"
 local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('HSET', KEYS[1], 'w:' .. n, ARGV[1], 'own:' .. ARGV[1], n)
+local now = redis.call('TIME')
+now = now[1] * 1000 + math.floor(now[2] / 1000)
+redis.call('HSET', KEYS[1], 'w:' .. n, ARGV[1], 'own:' .. ARGV[1], n, 't:' .. n, now)
 return n
 ";
 
@@ -132,7 +144,7 @@ local function fold(h, r)
     end
     if m ~= '' and (max == '' or later(m, max)) then max = m end
     if l and l ~= '' then last = l end
-    redis.call('HDEL', h, 'm:' .. s, 'f:' .. s, 'l:' .. s, 'w:' .. s, 'gone:' .. s)
+    redis.call('HDEL', h, 'm:' .. s, 'f:' .. s, 'l:' .. s, 'w:' .. s, 't:' .. s, 'gone:' .. s)
     -- For the reader of the next read, unless that read is posted empty.
     local after = redis.call('HGET', h, 'f:' .. (s + 1))
     if after ~= '' then redis.call('HSET', h, 'p:' .. s, max) end
@@ -204,11 +216,13 @@ const TAKEN_OVER: &str = "a read of new entries was taken over by another consum
 /// What is known of the reads after `through` up to `ARGV[1]` (empty: up to the last
 /// numbered). `KEYS`: the hash. Returns `through`, `last` (empty for none), `seq`, then for
 /// each read after `through`: whether it is posted (1/0), its first id, its reader, whether
-/// it is marked lost (1/0).
+/// it is marked lost (1/0), and how long ago it was numbered (ms, -1 if not recorded).
 const INSPECT: &str = r"
 local h = KEYS[1]
 local through = tonumber(redis.call('HGET', h, 'through') or '0')
 local seq = tonumber(redis.call('HGET', h, 'seq') or '0')
+local now = redis.call('TIME')
+now = now[1] * 1000 + math.floor(now[2] / 1000)
 local out = {through, redis.call('HGET', h, 'last') or '', seq}
 for s = through + 1, tonumber(ARGV[1]) or seq do
   local posted = redis.call('HEXISTS', h, 'm:' .. s)
@@ -216,6 +230,8 @@ for s = through + 1, tonumber(ARGV[1]) or seq do
   out[#out + 1] = redis.call('HGET', h, 'f:' .. s) or ''
   out[#out + 1] = redis.call('HGET', h, 'w:' .. s) or ''
   out[#out + 1] = redis.call('HEXISTS', h, 'gone:' .. s)
+  local at = tonumber(redis.call('HGET', h, 't:' .. s) or '')
+  out[#out + 1] = at and math.max(now - at, 0) or -1
 end
 return out
 ";
@@ -270,9 +286,25 @@ pub(super) enum NewRead {
     Empty { last: Option<String> },
 }
 
+/// A post sent and not waited for: its reply, on its way.
+type SentPost = Pin<Box<dyn Future<Output = RedisResult<(u8, String)>> + Send>>;
+
+/// What a reader knows of its own last read of new entries when it reads the next.
+pub(super) struct Posted {
+    /// The read's number.
+    n: u64,
+    /// The stream time through it.
+    through: Option<u64>,
+    /// The reply of its post, when the reader did not wait for it.
+    reply: Option<SentPost>,
+}
+
 /// Reads up to `count` new entries as `g`'s consumer, numbered, posts the read, and waits
 /// for the stream time through the reads before it (see [`StreamTime`]), with `underway` up
-/// from its reply on when it has entries.
+/// from its reply on when it has entries. When the read before it is this reader's own
+/// (`posted`, numbered just before), the stream time through it is known here, and the
+/// post goes without waiting for its reply, which the next read checks. Returns what the
+/// next read needs to know of this one.
 pub(super) async fn read_new(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
@@ -280,7 +312,8 @@ pub(super) async fn read_new(
     claim_idle: Option<Duration>,
     time: &StreamTime,
     underway: &Underway,
-) -> RedisResult<NewRead> {
+    posted: Option<Posted>,
+) -> RedisResult<(NewRead, Option<Posted>)> {
     let key = g.stream_time_key();
     let mut pipe = redis::pipe();
     pipe.atomic()
@@ -314,14 +347,30 @@ pub(super) async fn read_new(
         entry.taken = taken;
     }
     let n: u64 = redis::from_redis_value(&next())?;
+    // The last read's post, sent before this read on this connection: its reply is in.
+    let mut follows = None;
+    if let Some(Posted {
+        n: m,
+        through,
+        reply,
+    }) = posted
+    {
+        if let Some(reply) = reply {
+            let (ready, _) = reply.await?;
+            if ready != 1 {
+                return Err(taken_over());
+            }
+        }
+        follows = (m + 1 == n).then_some(through);
+    }
     let _busy = (!entries.is_empty()).then(|| underway.raise());
     let largest = entries.iter().filter_map(|e| (time.0)(e)).max();
     let (first, final_id) = match (entries.first(), entries.last()) {
         (Some(first), Some(last)) => (first.id.as_str(), last.id.as_str()),
         _ => ("", ""),
     };
-    let (ready, before): (u8, String) = redis::cmd("EVAL")
-        .arg(folding(POST))
+    let mut post = redis::cmd("EVAL");
+    post.arg(folding(POST))
         .arg(3)
         .arg(&key)
         .arg(g.stream_reads_key())
@@ -331,24 +380,57 @@ pub(super) async fn read_new(
         .arg(first)
         .arg(final_id)
         .arg(g.consumer())
-        .arg(g.group())
-        .query_async(conn)
-        .await?;
-    let before = match ready {
-        1 => before,
-        2 => return Err(taken_over()),
-        _ => wait_for(conn, g, &key, n, claim_idle, time).await?,
-    };
+        .arg(g.group());
     if entries.is_empty() {
+        let _: (u8, String) = post.query_async(conn).await?;
         let last = last.into_iter().next().map(|(id, _)| id);
-        return Ok(NewRead::Empty { last });
+        // Through an empty read, the stream time is the one through the read before it.
+        let posted = follows.map(|through| Posted {
+            n,
+            through,
+            reply: None,
+        });
+        return Ok((NewRead::Empty { last }, posted));
     }
-    // Written by the server from times this module wrote: whole numbers below 2^64.
-    let before: Option<u64> = before.parse().ok();
+    let (before, reply) = match follows {
+        // The read before is this reader's own: the server would fold it into what this
+        // reader knows already.
+        Some(through) => {
+            let mut conn = conn.clone();
+            let reply = async move { post.query_async::<(u8, String)>(&mut conn).await };
+            (through, Some(sent(Box::pin(reply)).await))
+        }
+        None => {
+            let (ready, before): (u8, String) = post.query_async(conn).await?;
+            let before = match ready {
+                1 => before,
+                2 => return Err(taken_over()),
+                _ => wait_for(conn, g, &key, n, claim_idle, time).await?,
+            };
+            // Written by the server from times this module wrote: whole numbers below 2^64.
+            (before.parse().ok(), None)
+        }
+    };
     for entry in &mut entries {
         entry.stream_time = before;
     }
-    Ok(NewRead::Entries(entries))
+    let posted = Posted {
+        n,
+        through: before.max(largest),
+        reply,
+    };
+    Ok((NewRead::Entries(entries), Some(posted)))
+}
+
+/// Polls `future` once, so that what it sends goes to the connection's queue behind what
+/// was sent before it; returns it to be awaited (or its output, if it is done already).
+async fn sent<T: Send + 'static>(
+    mut future: Pin<Box<dyn Future<Output = T> + Send>>,
+) -> Pin<Box<dyn Future<Output = T> + Send>> {
+    match poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
+        Poll::Ready(done) => Box::pin(std::future::ready(done)),
+        Poll::Pending => future,
+    }
 }
 
 /// Waits for the stream time through read `n - 1`, recovering the reads that hold it back
@@ -382,7 +464,10 @@ async fn wait_for(
             (through, since) = (now, Instant::now());
         } else if since.elapsed() >= STALLED && looked.elapsed() >= STALLED {
             looked = Instant::now();
-            let patience = claim_idle.is_some_and(|idle| since.elapsed() >= idle);
+            // Stalled past `claim_idle`: every read holding this one back is taken over.
+            let patience = claim_idle
+                .filter(|idle| since.elapsed() >= *idle)
+                .map(|_| Duration::ZERO);
             recover(conn, g, key, Some(n), patience, time).await?;
         }
         sleep(pause).await;
@@ -391,13 +476,14 @@ async fn wait_for(
 }
 
 /// Posts for the reads between the last folded and the next posted with entries, if every
-/// one of them not posted is lost, or its reader gone (or `patience` has run out).
+/// one of them not posted is lost, or its reader gone, or it was numbered at least
+/// `patience` ago (zero: whenever it was) while its reader, connected, stayed silent.
 async fn recover(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
     key: &str,
     n: Option<u64>,
-    patience: bool,
+    patience: Option<Duration>,
     time: &StreamTime,
 ) -> RedisResult<()> {
     let reply: Vec<Value> = redis::cmd("EVAL")
@@ -415,7 +501,7 @@ async fn recover(
     let mut missing = Vec::new();
     let mut until = None;
     let mut clients = None;
-    for (i, read) in rest.chunks(4).enumerate() {
+    for (i, read) in rest.chunks(5).enumerate() {
         let s = through + 1 + i as u64;
         let posted: u8 = redis::from_redis_value(&read[0])?;
         let first: String = redis::from_redis_value(&read[1])?;
@@ -428,7 +514,12 @@ async fn recover(
         }
         let reader: String = redis::from_redis_value(&read[2])?;
         let lost: u8 = redis::from_redis_value(&read[3])?;
-        if lost == 0 && !patience {
+        let age: i64 = redis::from_redis_value(&read[4])?;
+        let silent_long = patience.is_some_and(|patience| {
+            let age = u64::try_from(age).ok().map(Duration::from_millis);
+            patience.is_zero() || age.is_some_and(|age| age >= patience)
+        });
+        if lost == 0 && !silent_long {
             if clients.is_none() {
                 clients = Some(client_list(conn).await?);
             }
@@ -565,11 +656,14 @@ fn padded((ms, seq): (u64, u64)) -> String {
 /// read was recorded when folded, and the times of the entries before it in that read. That
 /// is the largest time of every entry the group delivered before it, as for an entry read
 /// new. A read not folded yet is recovered first when nobody posted after it and its reader
-/// is gone or marked it lost; an entry whose read is still not folded keeps none.
+/// is gone or marked it lost, or (with `patience`, for entries claimed) its reader,
+/// connected, has not posted it for that long since it was numbered; an entry whose read is
+/// still not folded keeps none.
 pub(super) async fn stamp_again(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
     time: &StreamTime,
+    patience: Option<Duration>,
     entries: &mut [Entry],
 ) -> RedisResult<()> {
     if entries.is_empty() {
@@ -579,8 +673,9 @@ pub(super) async fn stamp_again(
     let found: usize = reads.values().map(|read| read.at.len()).sum();
     if found < entries.len() {
         // Some read is not folded: if nobody posted after it and its reader is gone (or
-        // marked it lost, as this consumer does when it starts again), post for it now.
-        recover(conn, g, &g.stream_time_key(), None, false, time).await?;
+        // marked it lost, as this consumer does when it starts again, or stayed silent past
+        // `patience`), post for it now.
+        recover(conn, g, &g.stream_time_key(), None, patience, time).await?;
         reads = recorded_reads(conn, g, entries).await?;
     }
     if reads.is_empty() {
