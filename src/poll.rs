@@ -163,3 +163,34 @@ pub(crate) fn another_run(cx: &mut Context<'_>, runs: &mut usize) -> bool {
         Poll::Pending => false,
     }
 }
+
+/// Tells an idle timer that fired late because its task did not run (a stall, a process that
+/// was stopped: what feeds the operator may have had items meanwhile, which it could not see)
+/// from one that fired on time, so that the quiet period it measured is not vouched for.
+///
+/// Late by more than a whole period is always a stall. Late by more than the slack, an
+/// eighth of the period and at least 5 ms (more than a busy runtime delays a timer), is one
+/// unless the firing before was one too: a runtime that is always that slow still sees its
+/// quiet time, one period later.
+#[derive(Debug, Default)]
+pub(crate) struct Stalls {
+    /// The last firing looked at was taken for a stall.
+    last: bool,
+}
+
+impl Stalls {
+    /// Whether the timer of a quiet `period`, due at `due` and found fired at `now`, fired
+    /// too late to vouch for the quiet time before it.
+    pub(crate) fn stalled(
+        &mut self,
+        due: tokio::time::Instant,
+        now: tokio::time::Instant,
+        period: core::time::Duration,
+    ) -> bool {
+        let late = now.saturating_duration_since(due);
+        let slack = (period / 8).max(core::time::Duration::from_millis(5));
+        let stalled = late > period || (late > slack && !self.last);
+        self.last = stalled;
+        stalled
+    }
+}

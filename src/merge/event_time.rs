@@ -9,6 +9,8 @@ use std::time::Duration;
 use futures_core::{FusedStream, Stream};
 use tokio::time::{Instant, Sleep, sleep_until};
 
+use crate::poll::Stalls;
+
 /// Merges `sources` by event time: a k-way merge on the sources' heads, which hands items on
 /// in the order of the timestamps `timestamp` extracts (milliseconds), holding back a source
 /// that is ahead of the others. Merge sources this way before an event-time window
@@ -73,6 +75,7 @@ where
         timestamp,
         idle: None,
         timer: None,
+        stalls: Stalls::default(),
     }
 }
 
@@ -146,9 +149,10 @@ impl<St: Stream> Source<St> {
 /// then come behind what was already handed on go on at once, and a window downstream counts
 /// them late if they are. Without an idle timeout a quiet source holds the merge back for as
 /// long as it is quiet: right for inputs that are read as fast as they can be (files), too
-/// strict for live sources that may fall silent. An idle timer that fires more than a whole
-/// timeout late (the task did not run: a stall, a process that was stopped) is not taken
-/// for quiet: the quiet time of the sources counts again from then.
+/// strict for live sources that may fall silent. An idle timer that fires late (the task did
+/// not run: a stall, a process that was stopped), by more than an eighth of the timeout (at
+/// least 5 ms; by more than the whole timeout, if the firing before was late too), is not
+/// taken for quiet: the quiet time of the sources counts again from then.
 ///
 /// # Cost, wake-up contract
 ///
@@ -188,6 +192,8 @@ pub struct EventTimeMerge<St: Stream, Ts> {
     timestamp: Ts,
     idle: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
+    /// Whether the idle timer's firings came late enough to be stalls.
+    stalls: Stalls,
 }
 
 impl<St: Stream, Ts> fmt::Debug for EventTimeMerge<St, Ts> {
@@ -364,11 +370,10 @@ where
             return false;
         }
         let now = Instant::now();
-        // A timer that fires more than a whole timeout late means this task did not run
-        // meanwhile (a stall, a process that was stopped): that a source has nothing now says
-        // nothing of that time, and what feeds it may have stalled too. Quiet time counts
-        // from now.
-        if now.saturating_duration_since(deadline) > idle {
+        // A timer that fires too late ([`Stalls`]) means this task did not run meanwhile (a
+        // stall, a process that was stopped): that a source has nothing now says nothing of
+        // that time, and what feeds it may have stalled too. Quiet time counts from now.
+        if self.stalls.stalled(deadline, now, idle) {
             for source in &mut self.sources {
                 if source.quiet_since.is_some() {
                     source.quiet_since = Some(now);

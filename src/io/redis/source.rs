@@ -453,11 +453,12 @@ impl Claims {
 /// The stream does not end on its own: a stream may always get more entries. With
 /// [`until_idle`](Self::until_idle) it ends at the first read that finds nothing new and
 /// nothing to claim (a read that finds nothing waits `block`, or the wait given to
-/// [`until_idle_for`](Self::until_idle_for), in the process, not on the server, then reads once
-/// more: a server ends a blocked read on its own timer, up to 100 ms late at its default
-/// `hz 10`; with no wait, the read that finds nothing is the last). A failed read is yielded as `Err` and the phase goes back to re-reading
-/// this consumer's pending entries (a read whose reply was lost may have delivered some); the
-/// next poll reads again, over a connection that re-establishes itself.
+/// [`until_idle_for`](Self::until_idle_for), in the process, not on the server, then reads
+/// once more: a server ends a blocked read on its own timer, up to 100 ms late at its default
+/// `hz 10`; with no wait, the read that finds nothing is the last). A failed read is yielded
+/// as `Err` and the phase goes back to re-reading this consumer's pending entries (a read
+/// whose reply was lost may have delivered some); the next poll reads again, over a
+/// connection that re-establishes itself.
 ///
 /// # Wake-up contract
 ///

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::geometry::Geometry;
+use crate::poll::Stalls;
 use crate::window::Underway;
 
 /// The watermark and lateness of an event-time window.
@@ -24,6 +25,8 @@ pub(crate) struct Clock {
     /// The upstream's flag for items on their way, and its state when last looked at: time
     /// during which it was up is no quiet.
     underway: Option<(Underway, u64)>,
+    /// Whether the idle timer's firings came late enough to be stalls.
+    stalls: Stalls,
     pub(crate) max_ts: Option<u64>,
     /// The pane the watermark is in, and the smallest timestamp that moves it on: the
     /// watermark is recomputed only when an item reaches that.
@@ -47,6 +50,7 @@ impl Clock {
             idle: None,
             idle_base: None,
             underway: None,
+            stalls: Stalls::default(),
             max_ts: None,
             watermark: 0,
             // 0: the first item computes the watermark.
@@ -148,8 +152,8 @@ impl Clock {
     /// With an idle timeout and items waiting for their windows (`holds_items`): polls the
     /// idle timer (registering the task's waker). When a quiet period has passed, advances
     /// event time by the time elapsed, re-arms the timer for the next period and returns
-    /// `true`; the caller then closes the panes the watermark passed. A timer that fires more
-    /// than a period late (the task was not running) starts the quiet period again instead.
+    /// `true`; the caller then closes the panes the watermark passed. A timer that fires too
+    /// late ([`Stalls`]: the task was not running) starts the quiet period again instead.
     pub(crate) fn watch_idle(
         &mut self,
         timer: &mut Option<Pin<Box<Sleep>>>,
@@ -177,15 +181,15 @@ impl Clock {
         }
         let due = timer.deadline();
         let now = Instant::now();
-        // A timer that fires more than a whole period late means this task did not run
-        // meanwhile (a stall, a process that was stopped): that the upstream has nothing now
-        // says nothing of that time, in which items may have been waiting. Quiet time counts
-        // from now. So does a period during which the upstream said items were on their way.
+        // A timer that fires too late means this task did not run meanwhile (a stall, a
+        // process that was stopped): that the upstream has nothing now says nothing of that
+        // time, in which items may have been waiting. Quiet time counts from now. So does a
+        // period during which the upstream said items were on their way.
         let busy = self
             .underway
             .as_mut()
             .is_some_and(|(underway, mark)| underway.busy_since(mark));
-        if busy || now.saturating_duration_since(due) > idle {
+        if busy || self.stalls.stalled(due, now, idle) {
             self.idle_base = Some((now, max));
             if let Some(next) = now.checked_add(idle) {
                 timer.as_mut().reset(next);
