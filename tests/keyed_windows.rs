@@ -373,38 +373,29 @@ async fn an_idle_stream_does_not_freeze_its_windows() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stall_longer_than_the_idle_timeout_is_not_taken_for_quiet() {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
-    let mut windows = idle_counts(rx, 0);
-    tx.try_send((1, 100, 0)).unwrap();
-    assert!(futures::poll!(windows.next()).is_pending());
-    // The task does not run for 5 s (a process stopped, say). The first poll after finds
-    // nothing yet (what waited is still on its way) and a timer 3 s late: that is no quiet.
-    tokio::time::advance(Duration::from_secs(5)).await;
-    assert!(futures::poll!(windows.next()).is_pending());
-    tx.try_send((2, 900, 0)).unwrap();
-    assert!(futures::poll!(windows.next()).is_pending());
-    // Quiet counts from there: 2 s later the window closes, with both items.
-    tokio::time::advance(Duration::from_millis(1_999)).await;
-    assert!(futures::poll!(windows.next()).is_pending());
-    tokio::time::advance(Duration::from_millis(1)).await;
-    assert_eq!(
-        next_two(&mut windows).await,
-        [Some((1, 0, 1)), Some((2, 0, 1))]
-    );
+    stall_is_no_quiet(Duration::from_secs(5)).await;
 }
 
 /// A stop shorter than the idle timeout, seen as a timer that fires 1 s late (more than an
 /// eighth of the 2 s period), is no quiet either.
 #[tokio::test(start_paused = true)]
 async fn a_stall_shorter_than_the_idle_timeout_is_not_taken_for_quiet_either() {
+    stall_is_no_quiet(Duration::from_secs(3)).await;
+}
+
+/// An item waits for its window; the task does not run for `stall` (a process stopped, say).
+/// The first poll after finds nothing yet (what waited is still on its way) and the idle
+/// timer (2 s) late: that is no quiet, and an item that comes then still finds its window.
+async fn stall_is_no_quiet(stall: Duration) {
     let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
     let mut windows = idle_counts(rx, 0);
     tx.try_send((1, 100, 0)).unwrap();
     assert!(futures::poll!(windows.next()).is_pending());
-    tokio::time::advance(Duration::from_secs(3)).await;
+    tokio::time::advance(stall).await;
     assert!(futures::poll!(windows.next()).is_pending());
     tx.try_send((2, 900, 0)).unwrap();
     assert!(futures::poll!(windows.next()).is_pending());
+    // Quiet counts from there: 2 s later the window closes, with both items.
     tokio::time::advance(Duration::from_millis(1_999)).await;
     assert!(futures::poll!(windows.next()).is_pending());
     tokio::time::advance(Duration::from_millis(1)).await;
