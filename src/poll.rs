@@ -1,5 +1,6 @@
 //! What every operator's `poll_next` shares: the poll budget, the filtering loop, the self-wake
-//! before yielding, and the accessors to an upstream.
+//! before yielding, the accessors to an upstream, and, for operators with an idle timer, the
+//! check that a late firing was a stall.
 //!
 //! Every operator follows the same rules, written up in `docs/ARCHITECTURE.md`:
 //! - it never polls its upstream again after the upstream returned `None` (each holds its
