@@ -427,6 +427,43 @@ fn killed_mid_run(shape: &[&str]) {
     assert_combined_exactly_as(&to, &file, shape);
 }
 
+/// A consumer stopped again and again under a live feed, each time for 1.5 of its idle
+/// timeouts (past the idle timer's slack, short of two timeouts, far short of its claim
+/// time): no stop is taken for quiet, and the combined windows equal one process's.
+#[test]
+fn a_consumer_stopped_for_moments_under_a_live_feed_is_counted_exactly() {
+    let server = Server::start();
+    let file = produce_file(&server);
+    let [from, to, out] = streams(&server);
+    let single = single_windows(&file, &[]);
+    let args = |name| {
+        let live = live_args(&from, &to, name);
+        [&live[..], &["--idle-timeout", "1s"]].concat()
+    };
+    let a = spawn(&args("a"));
+    let b = spawn(&args("b"));
+    let combiner = spawn(&["combine", "--from", &to, "--to", &out]);
+    let feeding = feed(&server, &file);
+    while !feeding.is_finished() {
+        std::thread::sleep(Duration::from_millis(300));
+        signal(&a, "STOP");
+        std::thread::sleep(Duration::from_millis(1_500));
+        signal(&a, "CONT");
+    }
+    feeding.join().unwrap();
+    wait_until("every window combined", || {
+        query::<usize>(&server, redis::cmd("XLEN").arg("final")) >= single.len()
+    });
+    for child in [&a, &b, &combiner] {
+        interrupt(child);
+    }
+    wait_ok_or_interrupted(a);
+    wait_ok_or_interrupted(b);
+    wait_ok_or_interrupted(combiner);
+    assert_final_stream_exactly(&server, &single);
+    assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
+}
+
 #[test]
 fn a_consumer_killed_under_a_live_feed_holds_its_windows_until_they_are_claimed() {
     let server = Server::start();
