@@ -451,17 +451,24 @@ fn a_consumer_stopped_for_moments_under_a_live_feed_is_counted_exactly() {
         signal(&a, "CONT");
     }
     feeding.join().unwrap();
+    stop_live_and_compare(&server, &single, [a, b, combiner]);
+}
+
+/// Once every window is in the final stream: stops the `live` processes (SIGINT), then
+/// checks the final windows against one process's, window for window, and that nothing is
+/// left pending.
+fn stop_live_and_compare<const N: usize>(server: &Server, single: &Windows, live: [Child; N]) {
     wait_until("every window combined", || {
-        query::<usize>(&server, redis::cmd("XLEN").arg("final")) >= single.len()
+        query::<usize>(server, redis::cmd("XLEN").arg("final")) >= single.len()
     });
-    for child in [&a, &b, &combiner] {
+    for child in &live {
         interrupt(child);
     }
-    wait_ok_or_interrupted(a);
-    wait_ok_or_interrupted(b);
-    wait_ok_or_interrupted(combiner);
-    assert_final_stream_exactly(&server, &single);
-    assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
+    for child in live {
+        wait_ok_or_interrupted(child);
+    }
+    assert_final_stream_exactly(server, single);
+    assert_eq!(pending(server, "g", None, 0), 0, "entries left pending");
 }
 
 #[test]
@@ -494,16 +501,7 @@ fn a_consumer_killed_under_a_live_feed_holds_its_windows_until_they_are_claimed(
     a.kill().unwrap();
     a.wait().unwrap();
     feeding.join().unwrap();
-    wait_until("every window combined", || {
-        query::<usize>(&server, redis::cmd("XLEN").arg("final")) >= single.len()
-    });
-    for child in [&b, &combiner] {
-        interrupt(child);
-    }
-    wait_ok_or_interrupted(b);
-    wait_ok_or_interrupted(combiner);
-    assert_final_stream_exactly(&server, &single);
-    assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
+    stop_live_and_compare(&server, &single, [b, combiner]);
 }
 
 /// The number before ` late` in a summary line of `stderr`.
@@ -552,14 +550,8 @@ fn three_consumers_find_late_the_events_one_process_finds_late() {
             late += late_in(&String::from_utf8_lossy(&drained.stderr));
         }
     }
-    wait_until("every window combined", || {
-        query::<usize>(&server, redis::cmd("XLEN").arg("final")) >= single.len()
-    });
-    interrupt(&combiner);
-    wait_ok_or_interrupted(combiner);
     assert_eq!(late, single_late, "late events");
-    assert_final_stream_exactly(&server, &single);
-    assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
+    stop_live_and_compare(&server, &single, [combiner]);
 
     // Sliding windows, the stream read again by three consumers of a new group, 200 ms of
     // lateness, a combiner draining the partials.
