@@ -6,9 +6,9 @@ use std::fmt;
 use std::time::Duration;
 
 use redis::RedisResult;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, MultiplexedConnection};
 
-use super::{StreamGroup, connect};
+use super::{StreamGroup, connect, connect_once};
 use crate::concurrent::{Backoff, retry};
 
 /// The commit, run by the server as one script: nothing else runs between its steps, and
@@ -210,14 +210,17 @@ impl From<&Vec<String>> for Acks {
 /// one transaction: a crash, a kill or a lost connection at any instant leaves either both
 /// done or neither, so that what a consumer derived from an entry is counted once.
 ///
-/// Each [`commit`](Self::commit) is a Lua script the server runs whole. It first checks that
-/// every id it acknowledges is still pending for this consumer in the group (`XPENDING`):
-/// a consumer that was stopped long enough for another to claim its entries (a *zombie*)
-/// has its commit refused, never applied twice. That check is skipped when the group's
-/// count of claims that took entries ([`StreamGroup::taken_key`], raised by every claim a
-/// [`RedisSource`](super::RedisSource) makes, in the claim's script) is still the one the
-/// entries were all read under ([`Acks`]): an entry delivered to this consumer stays its
-/// own until a claim takes it. An `XCLAIM` made by hand is not counted: claim through a
+/// Each [`commit`](Self::commit) is applied whole by the server, after checking that every
+/// id it acknowledges is still pending for this consumer in the group: a consumer that was
+/// stopped long enough for another to claim its entries (a *zombie*) has its commit
+/// refused, never applied twice. An entry delivered to this consumer stays its own until a
+/// claim takes it, and every claim a [`RedisSource`](super::RedisSource) makes raises the
+/// group's count of claims that took entries ([`StreamGroup::taken_key`]) in the claim's
+/// own script. So when that count is still the one the ids were all read under
+/// ([`Acks`]), the commit is a `MULTI`/`EXEC` on a connection that `WATCH`es the count
+/// from the check on: a claim in between makes the server refuse the transaction. Otherwise
+/// (or when a claim came in between) the commit is a Lua script that checks each id with
+/// `XPENDING` before writing. An `XCLAIM` made by hand is not counted: claim through a
 /// source, or commit bare ids. Commits are numbered, and the server keeps
 /// each committer's last number in a [`Ledger`] of the output stream (under the
 /// committer's [`name`](Self::name), `STREAM:GROUP:CONSUMER`): a commit sent again after its
@@ -230,6 +233,10 @@ impl From<&Vec<String>> for Acks {
 /// returned only when the retries are spent.
 pub struct Committer {
     conn: ConnectionManager,
+    client: redis::Client,
+    /// The commits' connection (one that never reconnects by itself, for `WATCH`), made at
+    /// the first commit and again after an error.
+    commits: Option<MultiplexedConnection>,
     group: StreamGroup,
     output: String,
     ledger: LedgerKeys,
@@ -294,12 +301,7 @@ impl Committer {
             .arg(&name)
             .arg(0)
             .ignore();
-        let input = [
-            (&ledger.streams, group.stream()),
-            (&ledger.groups, group.group()),
-            (&ledger.consumers, group.consumer()),
-        ];
-        for (key, value) in input {
+        for (key, value) in ledger.input(group) {
             pipe.cmd("HSET").arg(key).arg(&name).arg(value).ignore();
         }
         let (seq, progress): (u64, Option<String>) = pipe
@@ -313,6 +315,8 @@ impl Committer {
             .await?;
         Ok(Committer {
             conn,
+            client: client.clone(),
+            commits: None,
             group: group.clone(),
             output: output.to_owned(),
             ledger,
@@ -449,14 +453,41 @@ impl Committer {
                 eval.arg(k).arg(v);
             }
         }
-        let conn = self.conn.clone();
+        // After a watched attempt that did not apply, the script checks on its own.
+        let mut checked = redis::pipe();
+        checked.cmd("UNWATCH").ignore().add_command(eval);
+        let watched = match acks.taken {
+            Some(taken) if !ids.is_empty() => {
+                Some(self.watched(taken, seq, ids, entries, progress))
+            }
+            _ => None,
+        };
+        let (client, mut conn) = (&self.client, self.commits.take());
         let mut attempts = 0;
-        let reply: RedisResult<(i64, u64)> = retry(self.backoff.clone(), || {
-            attempts += 1;
-            let (eval, mut conn) = (eval.clone(), conn.clone());
-            async move { eval.query_async(&mut conn).await }
-        })
-        .await;
+        let reply: RedisResult<((i64, u64), MultiplexedConnection)> =
+            retry(self.backoff.clone(), || {
+                attempts += 1;
+                // A connection that failed is dropped with its attempt: WATCH went with it.
+                let (conn, checked, watched) = (conn.take(), &checked, &watched);
+                async move {
+                    let mut conn = match conn {
+                        Some(conn) => conn,
+                        None => connect_once(client).await?,
+                    };
+                    if let Some(watched) = watched
+                        && let Some(acked) = watched.apply(&mut conn).await?
+                    {
+                        return Ok(((1, acked), conn));
+                    }
+                    let (reply,): ((i64, u64),) = checked.query_async(&mut conn).await?;
+                    Ok((reply, conn))
+                }
+            })
+            .await;
+        let reply = reply.map(|(reply, conn)| {
+            self.commits = Some(conn);
+            reply
+        });
         self.retried += attempts - 1;
         match reply? {
             (-1, not_owned) => {
@@ -478,6 +509,71 @@ impl Committer {
                 self.written += entries.len() as u64;
                 Ok(Commit::Applied)
             }
+        }
+    }
+
+    /// The commit numbered `seq` as a [`Watched`] transaction, for `ids` all read under the
+    /// group's count of claims `taken`.
+    fn watched<K, V>(
+        &self,
+        taken: u64,
+        seq: u64,
+        ids: &[String],
+        entries: &[Vec<(K, V)>],
+        progress: Option<&str>,
+    ) -> Watched
+    where
+        K: redis::ToRedisArgs,
+        V: redis::ToRedisArgs,
+    {
+        let ledger = &self.ledger;
+        let taken_key = self.group.taken_key();
+        let mut check = redis::pipe();
+        check.cmd("WATCH").arg(&taken_key).ignore();
+        check.cmd("GET").arg(&taken_key);
+        check.cmd("HGET").arg(&ledger.commits).arg(&self.name);
+        check.cmd("TYPE").arg(&self.output);
+        let mut apply = redis::pipe();
+        apply.atomic();
+        for fields in entries {
+            let xadd = apply.cmd("XADD").arg(&self.output).arg("*");
+            for (k, v) in fields {
+                xadd.arg(k).arg(v);
+            }
+            xadd.ignore();
+        }
+        apply
+            .cmd("XACK")
+            .arg(self.group.stream())
+            .arg(self.group.group())
+            .arg(ids);
+        apply
+            .cmd("HSET")
+            .arg(&ledger.commits)
+            .arg(&self.name)
+            .arg(seq)
+            .ignore();
+        if let Some(progress) = progress {
+            apply
+                .cmd("HSET")
+                .arg(&ledger.progress)
+                .arg(&self.name)
+                .arg(progress)
+                .ignore();
+        }
+        for (key, value) in ledger.input(&self.group) {
+            apply
+                .cmd("HSETNX")
+                .arg(key)
+                .arg(&self.name)
+                .arg(value)
+                .ignore();
+        }
+        Watched {
+            check,
+            taken,
+            seq,
+            apply,
         }
     }
 
@@ -504,6 +600,47 @@ impl Committer {
     /// Commits sent again after a failure so far.
     pub fn retried(&self) -> u64 {
         self.retried
+    }
+}
+
+/// A commit whose ids were all read under the group's count of claims `taken`, made without
+/// the script: `check` watches the count (`WATCH`) and reads it, with the ledger's last
+/// commit number for the committer and the output key's type; if the count is still
+/// `taken`, the number below `seq` and the key a stream (or none), `apply` adds the entries,
+/// acknowledges the ids and records the number in one `MULTI`/`EXEC`, which the server
+/// refuses whole if a claim raised the count since the check. The same commit the script
+/// makes when it finds the count unmoved, with the server's own `XACK` (a script's
+/// arguments cost the server more than the acknowledgements themselves).
+struct Watched {
+    check: redis::Pipeline,
+    taken: u64,
+    seq: u64,
+    apply: redis::Pipeline,
+}
+
+impl Watched {
+    /// Checks, then applies: the ids acknowledged, or `None` if the count moved, the commit
+    /// was applied before (a reply lost), the output is not a stream, or a claim came
+    /// between; the script then decides.
+    async fn apply(&self, conn: &mut MultiplexedConnection) -> RedisResult<Option<u64>> {
+        if !self.check(conn).await? {
+            return Ok(None);
+        }
+        self.exec(conn).await
+    }
+
+    /// Watches the count and says whether the commit can go without the script.
+    async fn check(&self, conn: &mut MultiplexedConnection) -> RedisResult<bool> {
+        let (now, last, kind): (Option<u64>, Option<u64>, String) =
+            self.check.query_async(conn).await?;
+        let output = kind == "stream" || kind == "none";
+        Ok(now.unwrap_or(0) == self.taken && last.unwrap_or(0) < self.seq && output)
+    }
+
+    /// The transaction: the ids acknowledged, `None` if a watched key changed.
+    async fn exec(&self, conn: &mut MultiplexedConnection) -> RedisResult<Option<u64>> {
+        let applied: Option<(u64,)> = self.apply.query_async(conn).await?;
+        Ok(applied.map(|(acked,)| acked))
     }
 }
 
@@ -535,6 +672,15 @@ pub(super) struct LedgerKeys {
 }
 
 impl LedgerKeys {
+    /// Where the ledger lists a committer's input, with `group`'s stream, group and consumer.
+    fn input<'a>(&'a self, group: &'a StreamGroup) -> [(&'a str, &'a str); 3] {
+        [
+            (&self.streams, group.stream()),
+            (&self.groups, group.group()),
+            (&self.consumers, group.consumer()),
+        ]
+    }
+
     pub(super) fn of(output: &str) -> LedgerKeys {
         LedgerKeys {
             output: output.to_owned(),
@@ -713,8 +859,13 @@ impl fmt::Debug for Committer {
 }
 
 #[cfg(test)]
+#[path = "../../../tests/common/redis_server.rs"]
+mod redis_server;
+
+#[cfg(test)]
 mod tests {
-    use super::{Acks, bounds};
+    use super::redis_server::Server;
+    use super::{Acks, Commit, Committer, StreamGroup, bounds, connect_once};
 
     #[test]
     fn acks_keep_the_least_count_and_lose_it_to_an_unknown_one() {
@@ -752,5 +903,71 @@ mod tests {
         for odd in [&["1-0", "x"][..], &[]] {
             assert_eq!(bounds(&ids(odd)), ("-".to_owned(), "+".to_owned()));
         }
+    }
+
+    async fn ask<T: redis::FromRedisValue>(
+        conn: &mut redis::aio::MultiplexedConnection,
+        cmd: &str,
+        args: &[&str],
+    ) -> T {
+        redis::cmd(cmd).arg(args).query_async(conn).await.unwrap()
+    }
+
+    async fn pending(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+        let summary: Vec<redis::Value> = ask(conn, "XPENDING", &["events", "g"]).await;
+        redis::from_redis_value(&summary[0]).unwrap()
+    }
+
+    /// A commit made without the script watches the group's count of claims between its
+    /// check and its transaction: a claim in between refuses the transaction whole, and the
+    /// script then checks each id.
+    #[tokio::test]
+    async fn a_claim_between_a_watched_commit_s_check_and_its_transaction_refuses_it() {
+        let server = Server::start();
+        let client = server.client();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        for i in 0..4 {
+            let _: String = ask(&mut conn, "XADD", &["events", "*", "n", &i.to_string()]).await;
+        }
+        let _: () = ask(&mut conn, "XGROUP", &["CREATE", "events", "g", "0"]).await;
+        let read: redis::streams::StreamReadReply = ask(
+            &mut conn,
+            "XREADGROUP",
+            &["GROUP", "g", "a", "STREAMS", "events", ">"],
+        )
+        .await;
+        let ids: Vec<String> = read.keys[0].ids.iter().map(|e| e.id.clone()).collect();
+        let a = StreamGroup::new("events", "g", "a");
+        let mut committer = Committer::connect(&client, &a, "out").await.unwrap();
+        let window = [vec![("window", "1")]];
+        let mut commits = connect_once(&client).await.unwrap();
+        let watched = committer.watched(0, 1, &ids, &window, None);
+        assert!(watched.check(&mut commits).await.unwrap());
+        // b claims one of a's entries, counted as a source's claim counts it.
+        let _: redis::Value = ask(&mut conn, "XCLAIM", &["events", "g", "b", "0", &ids[3]]).await;
+        let _: u64 = ask(&mut conn, "INCR", &[&a.taken_key()]).await;
+        assert_eq!(watched.exec(&mut commits).await.unwrap(), None);
+        assert_eq!(ask::<u64>(&mut conn, "XLEN", &["out"]).await, 0);
+        assert_eq!(pending(&mut conn).await, 4);
+        // The commit itself goes on to the script, which finds the claimed id.
+        let refused = committer
+            .commit(Acks::of(ids.clone(), Some(0)), &window)
+            .await;
+        assert_eq!(refused.unwrap(), Commit::Refused { not_owned: 1 });
+        // a's own entries, read under the count as it is now: applied without the script.
+        let own = &ids[..3];
+        let watched = committer.watched(1, 1, own, &window, Some("p"));
+        assert_eq!(watched.apply(&mut commits).await.unwrap(), Some(3));
+        assert_eq!(ask::<u64>(&mut conn, "XLEN", &["out"]).await, 1);
+        assert_eq!(pending(&mut conn).await, 1);
+        let seq: u64 = ask(&mut conn, "HGET", &["out:commits", "events:g:a"]).await;
+        let progress: String = ask(&mut conn, "HGET", &["out:progress", "events:g:a"]).await;
+        assert_eq!((seq, progress.as_str()), (1, "p"));
+        // Sent again (its reply lost), or to an output of another type: left to the script.
+        assert!(!watched.check(&mut commits).await.unwrap());
+        let _: () = ask(&mut conn, "SET", &["other", "x"]).await;
+        let other = Committer::connect(&client, &a, "other").await.unwrap();
+        let wrong = other.watched(1, 1, own, &window, None);
+        assert!(!wrong.check(&mut commits).await.unwrap());
     }
 }

@@ -72,6 +72,48 @@ async fn connect(client: &redis::Client, waits: Duration) -> redis::RedisResult<
     client.get_connection_manager_with_config(config).await
 }
 
+/// A connection that stays what it is: when it is lost, every later command on it fails,
+/// and its user connects again. For state the server keeps per connection (`WATCH`), which
+/// a connection that reconnects by itself would drop unnoticed. Timeouts as [`connect`]'s.
+async fn connect_once(
+    client: &redis::Client,
+) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Duration::from_secs(1))
+        .set_response_timeout(RESPONSE_TIMEOUT);
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// The replies of a pipeline's commands (of its `EXEC`'s, for a transaction), an error if
+/// one of them is one. As `Pipeline::query_async` into `Vec<Value>`, without walking
+/// every reply nested in them for errors (twice, rebuilding each array on the way): the
+/// reads of new entries use it, where those walks are a share of a consumer's work worth
+/// saving. Only a command's own reply can be an error there, and no command's reply
+/// may be ignored (`Cmd::ignore`).
+async fn replies(
+    conn: &mut ConnectionManager,
+    pipe: &redis::Pipeline,
+) -> redis::RedisResult<Vec<redis::Value>> {
+    use redis::Value;
+    use redis::aio::ConnectionLike;
+    let replies = if pipe.is_transaction() {
+        let mut exec = conn.req_packed_commands(pipe, pipe.len() + 1, 1).await?;
+        match exec.pop() {
+            Some(Value::Array(replies)) => replies,
+            _ => return Err((ErrorKind::ResponseError, "a transaction with no replies").into()),
+        }
+    } else {
+        conn.req_packed_commands(pipe, 0, pipe.len()).await?
+    };
+    if let Some(Value::ServerError(e)) = replies.iter().find(|r| matches!(r, Value::ServerError(_)))
+    {
+        return Err(e.clone().into());
+    }
+    Ok(replies)
+}
+
 /// Whether waiting and trying again may cure `e`. A lost or refused connection, a timeout, a
 /// server loading its data or busy may pass; a refused password (`NOAUTH`, `WRONGPASS`), a
 /// command the user may not run (`NOPERM`), a key of another type (`WRONGTYPE`) or a

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::commit::{FORGET, LedgerKeys};
 use super::stream_time::{LOST, NewRead, Posted, StreamTime, read_new, stamp_again};
-use super::{Acker, RESPONSE_TIMEOUT, connect};
+use super::{Acker, RESPONSE_TIMEOUT, connect, replies};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
 use crate::sync::{Arc, AtomicU64, Ordering};
@@ -995,7 +995,7 @@ async fn read_plain(
         read.arg("BLOCK").arg(block);
     }
     read.arg("STREAMS").arg(&g.stream).arg(">");
-    let mut replies: Vec<Value> = pipe.query_async(conn).await?;
+    let mut replies = replies(conn, &pipe).await?;
     let mut entries = read_reply(replies.pop().unwrap_or(Value::Nil), false);
     let taken = Some(count_of(replies.pop())?);
     for entry in &mut entries {

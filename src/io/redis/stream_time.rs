@@ -19,6 +19,7 @@ use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
 use tokio::time::{Instant, sleep};
 
+use super::replies;
 use super::source::{
     Entry, StreamGroup, client_list, client_listed, client_name, count_of, read_reply,
 };
@@ -338,7 +339,7 @@ pub(super) async fn read_new(
         .arg("-")
         .arg("COUNT")
         .arg(1);
-    let mut replies: Vec<Value> = pipe.query_async(conn).await?;
+    let mut replies = replies(conn, &pipe).await?;
     let mut next = || replies.pop().unwrap_or(Value::Nil);
     let last: Vec<(String, Value)> = redis::from_redis_value(&next())?;
     let mut entries = read_reply(next(), false);
