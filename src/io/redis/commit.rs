@@ -218,7 +218,8 @@ impl From<&Vec<String>> for Acks {
 /// group's count of claims that took entries ([`StreamGroup::taken_key`]) in the claim's
 /// own script. So when that count is still the one the ids were all read under
 /// ([`Acks`]), the commit is a `MULTI`/`EXEC` on a connection that `WATCH`es the count
-/// from the check on: a claim in between makes the server refuse the transaction. Otherwise
+/// (and the output) from the check on: a claim in between makes the server refuse the
+/// transaction. Otherwise
 /// (or when a claim came in between) the commit is a Lua script that checks each id with
 /// `XPENDING` before writing. An `XCLAIM` made by hand is not counted: claim through a
 /// source, or commit bare ids. Commits are numbered, and the server keeps
@@ -529,7 +530,11 @@ impl Committer {
         let ledger = &self.ledger;
         let taken_key = self.group.taken_key();
         let mut check = redis::pipe();
-        check.cmd("WATCH").arg(&taken_key).ignore();
+        check
+            .cmd("WATCH")
+            .arg(&taken_key)
+            .arg(&self.output)
+            .ignore();
         check.cmd("GET").arg(&taken_key);
         check.cmd("HGET").arg(&ledger.commits).arg(&self.name);
         check.cmd("TYPE").arg(&self.output);
@@ -604,11 +609,13 @@ impl Committer {
 }
 
 /// A commit whose ids were all read under the group's count of claims `taken`, made without
-/// the script: `check` watches the count (`WATCH`) and reads it, with the ledger's last
-/// commit number for the committer and the output key's type; if the count is still
-/// `taken`, the number below `seq` and the key a stream (or none), `apply` adds the entries,
-/// acknowledges the ids and records the number in one `MULTI`/`EXEC`, which the server
-/// refuses whole if a claim raised the count since the check. The same commit the script
+/// the script: `check` watches the count and the output key (`WATCH`) and reads the count,
+/// the ledger's last commit number for the committer and the output key's type; if the
+/// count is still `taken`, the number below `seq` and the key a stream (or none), `apply`
+/// adds the entries, acknowledges the ids and records the number in one `MULTI`/`EXEC`,
+/// which the server refuses whole if a claim raised the count since the check, or the
+/// output changed (another committer's entries, or a key of another type, which would fail
+/// the `XADD`s alone). The same commit the script
 /// makes when it finds the count unmoved, with the server's own `XACK` (a script's
 /// arguments cost the server more than the acknowledgements themselves).
 struct Watched {
@@ -629,7 +636,8 @@ impl Watched {
         self.exec(conn).await
     }
 
-    /// Watches the count and says whether the commit can go without the script.
+    /// Watches the count and the output, and says whether the commit can go without the
+    /// script.
     async fn check(&self, conn: &mut MultiplexedConnection) -> RedisResult<bool> {
         let (now, last, kind): (Option<u64>, Option<u64>, String) =
             self.check.query_async(conn).await?;
@@ -954,11 +962,15 @@ mod tests {
             .commit(Acks::of(ids.clone(), Some(0)), &window)
             .await;
         assert_eq!(refused.unwrap(), Commit::Refused { not_owned: 1 });
-        // a's own entries, read under the count as it is now: applied without the script.
+        // a's own entries, read under the count as it is now: another committer's entries
+        // in between refuse the transaction too; then it is applied without the script.
         let own = &ids[..3];
         let watched = committer.watched(1, 1, own, &window, Some("p"));
+        assert!(watched.check(&mut commits).await.unwrap());
+        let _: String = ask(&mut conn, "XADD", &["out", "*", "window", "0"]).await;
+        assert_eq!(watched.exec(&mut commits).await.unwrap(), None);
         assert_eq!(watched.apply(&mut commits).await.unwrap(), Some(3));
-        assert_eq!(ask::<u64>(&mut conn, "XLEN", &["out"]).await, 1);
+        assert_eq!(ask::<u64>(&mut conn, "XLEN", &["out"]).await, 2);
         assert_eq!(pending(&mut conn).await, 1);
         let seq: u64 = ask(&mut conn, "HGET", &["out:commits", "events:g:a"]).await;
         let progress: String = ask(&mut conn, "HGET", &["out:progress", "events:g:a"]).await;
