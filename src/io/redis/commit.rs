@@ -608,6 +608,9 @@ impl Committer {
     }
 }
 
+/// How many times a [`Watched`] commit is tried before it is left to the script.
+const WATCHED_TRIES: usize = 3;
+
 /// A commit whose ids were all read under the group's count of claims `taken`, made without
 /// the script: `check` watches the count and the output key (`WATCH`) and reads the count,
 /// the ledger's last commit number for the committer and the output key's type; if the
@@ -627,13 +630,20 @@ struct Watched {
 
 impl Watched {
     /// Checks, then applies: the ids acknowledged, or `None` if the count moved, the commit
-    /// was applied before (a reply lost), the output is not a stream, or a claim came
-    /// between; the script then decides.
+    /// was applied before (a reply lost) or the output is not a stream; the script then
+    /// decides. A transaction refused because a watched key changed is checked and sent
+    /// again ([`WATCHED_TRIES`] in all): consumers whose windows close together commit to
+    /// one output together.
     async fn apply(&self, conn: &mut MultiplexedConnection) -> RedisResult<Option<u64>> {
-        if !self.check(conn).await? {
-            return Ok(None);
+        for _ in 0..WATCHED_TRIES {
+            if !self.check(conn).await? {
+                return Ok(None);
+            }
+            if let Some(acked) = self.exec(conn).await? {
+                return Ok(Some(acked));
+            }
         }
-        self.exec(conn).await
+        Ok(None)
     }
 
     /// Watches the count and the output, and says whether the commit can go without the
