@@ -1088,6 +1088,32 @@ async fn entries_claimed_or_read_again_know_the_stream_time_before_them() {
 
 /// Makes a read of new entries on `conn` as `g`'s consumer does, numbered, and never posts
 /// it (its reader died with the reply): up to `count` entries, now pending for that consumer.
+/// Acknowledges `entries` and waits until the server has.
+async fn ack_all(acker: &Acker, entries: &[Entry]) {
+    for entry in entries {
+        acker.ack(&entry.id);
+    }
+    acker.flush().await.unwrap();
+}
+
+/// A connection named as `g`'s consumer's, that made a read of `count` as a source does and
+/// never posted it: a reader still connected, stopped.
+async fn silent_reader(
+    client: &redis::Client,
+    g: &StreamGroup,
+    count: usize,
+) -> redis::aio::MultiplexedConnection {
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg(g.client_name())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    read_never_posted(&mut conn, g, count).await;
+    conn
+}
+
 async fn read_never_posted(
     conn: &mut redis::aio::MultiplexedConnection,
     g: &StreamGroup,
@@ -1151,14 +1177,7 @@ async fn entries_claimed_from_a_silent_reader_know_the_stream_time_before_them()
     }
     // "stopped" reads the last three and never posts, its connection open.
     stamped(&client, "s", &times[3..]).await;
-    let mut stopped = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("CLIENT")
-        .arg("SETNAME")
-        .arg(group("stopped").client_name())
-        .query_async(&mut stopped)
-        .await
-        .unwrap();
-    read_never_posted(&mut stopped, &group("stopped"), 3).await;
+    let stopped = silent_reader(&client, &group("stopped"), 3).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     // b finds nothing new and claims all six.
     let claim = Some(Duration::from_millis(100));
@@ -1169,12 +1188,99 @@ async fn entries_claimed_from_a_silent_reader_know_the_stream_time_before_them()
     assert!(claimed.iter().all(|e| e.redelivered));
     let got: Vec<Option<u64>> = claimed.iter().map(|e| e.stream_time).collect();
     assert_eq!(got, want);
-    for entry in &claimed {
-        acker.ack(&entry.id);
-    }
-    acker.flush().await.unwrap();
+    ack_all(&acker, &claimed).await;
     assert_eq!(pending(&client, "s", "g").await, 0);
     drop(stopped);
+}
+
+/// Two readers stopped one after the other, each with a read never posted: the first one's
+/// entries, idle for `claim_idle`, are not claimed while the read after theirs, numbered
+/// less than `claim_idle` ago, keeps theirs from being recovered (they would come without a
+/// stream time); a later pass claims all six, each with the stream time before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_whose_read_cannot_be_recovered_yet_are_claimed_once_it_can() {
+    let server = Server::start();
+    let client = server.client();
+    let times = [5, 3, 9, 0, 4, 12, 1, 2, 7];
+    let want = prefix_maxima(&times);
+    stamped(&client, "s", &times[..3]).await;
+    let group = |name| {
+        StreamGroup::new("s", "g", name)
+            .count(3)
+            .block(Duration::from_millis(10))
+            .stream_time(time_of_t())
+    };
+    // a reads, posts and acknowledges the first three.
+    {
+        let (a, acker) = RedisSource::connect(&client, group("a")).await.unwrap();
+        let read: Vec<Entry> = a.until_idle().map(Result::unwrap).collect().await;
+        assert_eq!(read.len(), 3);
+        ack_all(&acker, &read).await;
+    }
+    let mut stopped = Vec::new();
+    for (name, range) in [("first", 3..6), ("second", 6..9)] {
+        stamped(&client, "s", &times[range]).await;
+        let conn = silent_reader(&client, &group(name), 3).await;
+        stopped.push(conn);
+        if name == "first" {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    let b = || {
+        let claim = Some(Duration::from_millis(200));
+        RedisSource::connect(&client, group("b").claim_idle(claim))
+    };
+    // The first reader's entries are idle long enough, but not the second one's read.
+    let (early, _acker) = b().await.unwrap();
+    let early: Vec<Entry> = early.until_idle().map(Result::unwrap).collect().await;
+    assert_eq!(early.len(), 0);
+    assert_eq!(pending(&client, "s", "g").await, 6);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (late, acker) = b().await.unwrap();
+    let claimed: Vec<Entry> = late.until_idle().map(Result::unwrap).collect().await;
+    let got: Vec<Option<u64>> = claimed.iter().map(|e| e.stream_time).collect();
+    assert_eq!(got, want[3..]);
+    ack_all(&acker, &claimed).await;
+    assert_eq!(pending(&client, "s", "g").await, 0);
+    drop(stopped);
+}
+
+/// Entries a reader without the stream time was delivered (no read of theirs was numbered)
+/// are claimed as before, once reads with it have gone past them: only an entry after the
+/// last one folded can be in a read that is merely not posted yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_in_no_numbered_read_are_claimed_without_a_stream_time() {
+    let server = Server::start();
+    let client = server.client();
+    stamped(&client, "s", &[5, 3, 9]).await;
+    let group = |name| {
+        StreamGroup::new("s", "g", name)
+            .count(3)
+            .block(Duration::from_millis(10))
+    };
+    // "plain" reads the first three without the stream time, and goes.
+    let (plain, _acker) = RedisSource::connect(&client, group("plain")).await.unwrap();
+    let held: Vec<Entry> = plain.until_idle().map(Result::unwrap).collect().await;
+    assert_eq!(held.len(), 3);
+    // a reads the next three with it, posts and acknowledges them.
+    stamped(&client, "s", &[4, 12, 1]).await;
+    let (a, acker) = RedisSource::connect(&client, group("a").stream_time(time_of_t()))
+        .await
+        .unwrap();
+    let read: Vec<Entry> = a.until_idle().map(Result::unwrap).collect().await;
+    assert_eq!(read.len(), 3);
+    ack_all(&acker, &read).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let b = group("b")
+        .stream_time(time_of_t())
+        .claim_idle(Some(Duration::from_millis(100)));
+    let (b, acker) = RedisSource::connect(&client, b).await.unwrap();
+    let claimed: Vec<Entry> = b.until_idle().map(Result::unwrap).collect().await;
+    let ids = |entries: &[Entry]| entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&claimed), ids(&held));
+    assert!(claimed.iter().all(|e| e.stream_time.is_none()));
+    ack_all(&acker, &claimed).await;
+    assert_eq!(pending(&client, "s", "g").await, 0);
 }
 
 /// A consumer that made a read and died before posting it (its connection gone) holds the
@@ -1199,14 +1305,7 @@ async fn a_read_never_posted_is_recovered_once_its_reader_is_gone() {
         let mut a = a.until_idle();
         let first = a.next().await.unwrap().unwrap();
         assert_eq!(first.stream_time, None);
-        let mut dead = client.get_multiplexed_async_connection().await.unwrap();
-        let _: () = redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(group("dead").client_name())
-            .query_async(&mut dead)
-            .await
-            .unwrap();
-        read_never_posted(&mut dead, &group("dead"), 2).await;
+        let dead = silent_reader(&client, &group("dead"), 2).await;
         if close {
             drop(dead);
         }

@@ -14,7 +14,9 @@ use redis::{RedisResult, Value};
 use tokio::time::Instant;
 
 use super::commit::{FORGET, LedgerKeys};
-use super::stream_time::{LOST, NewRead, Posted, StreamTime, read_new, stamp_again};
+use super::stream_time::{
+    LOST, NewRead, Posted, StreamTime, not_stamped_yet, read_new, stamp_again,
+};
 use super::{Acker, RESPONSE_TIMEOUT, connect, replies};
 use crate::concurrent::Backoff;
 use crate::poll::{POLL_BUDGET, wake_self};
@@ -444,7 +446,8 @@ impl Claims {
 /// lost). Whenever a read comes back empty, and at least once every `claim_idle` while reads find
 /// entries, if `claim_idle` is set, it claims the entries other consumers left pending at least
 /// that long (`XPENDING ... IDLE`, paged, then `XCLAIM` of those not its own: its own it still
-/// holds) and yields them before reading new ones again. With a [ledger](StreamGroup::ledger), a
+/// holds; with a stream time, nor those whose read cannot be given theirs yet, left to a later
+/// pass) and yields them before reading new ones again. With a [ledger](StreamGroup::ledger), a
 /// claim that takes entries is counted there in the same script, and [`claims`](Self::claims) says
 /// how many the source has handed out whole (re-reading its pending entries hands out every claim
 /// counted before). One read is in flight at a time, started as soon as the buffer is half empty,
@@ -818,10 +821,17 @@ impl RedisSource {
                         _ => Phase::New,
                     };
                     // Never this consumer's own: it still holds them.
-                    let page: Vec<&(String, String, u64, u64)> = page
+                    let mut page: Vec<&(String, String, u64, u64)> = page
                         .iter()
                         .filter(|(_, owner, ..)| *owner != g.consumer)
                         .collect();
+                    // Nor, yet, those whose read cannot be given its stream time now.
+                    if let (Some(time), false) = (&g.stream_time, page.is_empty()) {
+                        let ids: Vec<&str> = page.iter().map(|(id, ..)| id.as_str()).collect();
+                        let later = not_stamped_yet(&mut conn, &g, time, g.claim_idle, &ids);
+                        let later = later.await?;
+                        page.retain(|(id, ..)| !later.contains(id));
+                    }
                     if page.is_empty() {
                         return Ok(Read {
                             entries: Vec::new(),

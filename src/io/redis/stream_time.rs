@@ -590,16 +590,16 @@ async fn recover(
     Ok(())
 }
 
-/// The recorded reads that hold `entries`, by their first id.
+/// The recorded reads that hold the entries of `ids`, by their first id.
 async fn recorded_reads(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
-    entries: &[Entry],
+    ids: &[&str],
 ) -> RedisResult<BTreeMap<(u64, u64), RecordedRead>> {
     let key = g.stream_reads_key();
     let mut pipe = redis::pipe();
-    for entry in entries.iter() {
-        let id = super::id_parts(&entry.id).unwrap_or_default();
+    for id in ids {
+        let id = super::id_parts(id).unwrap_or_default();
         pipe.cmd("ZREVRANGEBYLEX")
             .arg(&key)
             .arg(format!("({};", padded(id)))
@@ -610,7 +610,7 @@ async fn recorded_reads(
     }
     let found: Vec<Vec<String>> = pipe.query_async(conn).await?;
     let mut reads: BTreeMap<(u64, u64), RecordedRead> = BTreeMap::new();
-    for (at, (entry, read)) in entries.iter().zip(found).enumerate() {
+    for (at, (entry, read)) in ids.iter().zip(found).enumerate() {
         let Some(read) = read.first() else { continue };
         let mut parts = read.splitn(3, ':');
         let (Some(first), Some(last), Some(before)) = (parts.next(), parts.next(), parts.next())
@@ -620,7 +620,7 @@ async fn recorded_reads(
         let (Some(first), Some(last), Some(id)) = (
             super::id_parts(first),
             super::id_parts(last),
-            super::id_parts(&entry.id),
+            super::id_parts(entry),
         ) else {
             continue;
         };
@@ -635,6 +635,66 @@ async fn recorded_reads(
         read.at.push(at);
     }
     Ok(reads)
+}
+
+/// The recorded reads that hold the entries of `ids`, as [`recorded_reads`], after
+/// recovering the reads not folded yet if some entry's is one: when nobody posted after it
+/// and its reader is gone (or marked it lost, as a consumer does when it starts again, or
+/// stayed silent past `patience`), this reader posts for it.
+async fn recovered_reads(
+    conn: &mut ConnectionManager,
+    g: &StreamGroup,
+    time: &StreamTime,
+    patience: Option<Duration>,
+    ids: &[&str],
+) -> RedisResult<BTreeMap<(u64, u64), RecordedRead>> {
+    let reads = recorded_reads(conn, g, ids).await?;
+    let found: usize = reads.values().map(|read| read.at.len()).sum();
+    if found == ids.len() {
+        return Ok(reads);
+    }
+    recover(conn, g, &g.stream_time_key(), None, patience, time).await?;
+    recorded_reads(conn, g, ids).await
+}
+
+/// Of `ids`, pending for other consumers and about to be claimed, those whose read cannot be
+/// given its stream time yet, even after recovering the reads it can ([`recovered_reads`],
+/// with `patience`): entries after the last one folded (so in a read numbered but not
+/// folded), in no read recorded. A read after theirs is not posted either, by a reader that
+/// is connected and was not silent for `patience` yet (or still reading). Claimed now, they
+/// would come without a stream time; left pending, they are claimed by a later pass, once
+/// that read is posted or taken over. An entry up to the last one folded that no recorded
+/// read holds was never in a numbered read (a reader without the stream time delivered
+/// it): it is not held back.
+pub(super) async fn not_stamped_yet(
+    conn: &mut ConnectionManager,
+    g: &StreamGroup,
+    time: &StreamTime,
+    patience: Option<Duration>,
+    ids: &[&str],
+) -> RedisResult<Vec<String>> {
+    let reads = recovered_reads(conn, g, time, patience, ids).await?;
+    let mut held = vec![true; ids.len()];
+    for read in reads.values() {
+        for &at in &read.at {
+            held[at] = false;
+        }
+    }
+    if !held.contains(&true) {
+        return Ok(Vec::new());
+    }
+    let last: Option<String> = redis::cmd("HGET")
+        .arg(g.stream_time_key())
+        .arg("last")
+        .query_async(conn)
+        .await?;
+    let last = last.as_deref().and_then(super::id_parts);
+    Ok(ids
+        .iter()
+        .zip(held)
+        .filter(|&(id, held)| held && super::id_parts(id) > last)
+        .map(|(id, _)| id.to_string())
+        .collect())
 }
 
 /// A read as recorded when folded, with the entries read again that it holds.
@@ -670,15 +730,8 @@ pub(super) async fn stamp_again(
     if entries.is_empty() {
         return Ok(());
     }
-    let mut reads = recorded_reads(conn, g, entries).await?;
-    let found: usize = reads.values().map(|read| read.at.len()).sum();
-    if found < entries.len() {
-        // Some read is not folded: if nobody posted after it and its reader is gone (or
-        // marked it lost, as this consumer does when it starts again, or stayed silent past
-        // `patience`), post for it now.
-        recover(conn, g, &g.stream_time_key(), None, patience, time).await?;
-        reads = recorded_reads(conn, g, entries).await?;
-    }
+    let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    let reads = recovered_reads(conn, g, time, patience, &ids).await?;
     if reads.is_empty() {
         return Ok(());
     }
