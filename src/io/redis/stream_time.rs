@@ -8,7 +8,7 @@
 //! own it would keep events that one reader drops. How the consumers share the stream's:
 //! see [`StreamTime`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -672,7 +672,7 @@ pub(super) async fn not_stamped_yet(
     time: &StreamTime,
     patience: Option<Duration>,
     ids: &[&str],
-) -> RedisResult<Vec<String>> {
+) -> RedisResult<HashSet<String>> {
     let reads = recovered_reads(conn, g, time, patience, ids).await?;
     let mut held = vec![true; ids.len()];
     for read in reads.values() {
@@ -681,7 +681,7 @@ pub(super) async fn not_stamped_yet(
         }
     }
     if !held.contains(&true) {
-        return Ok(Vec::new());
+        return Ok(HashSet::new());
     }
     let last: Option<String> = redis::cmd("HGET")
         .arg(g.stream_time_key())
