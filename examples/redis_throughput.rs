@@ -17,7 +17,8 @@
 //! - `weir run, 2 + combine`: two such processes at once, then `weir combine
 //!   --until-idle=0s`, all timed.
 //!
-//! It checks that every run saw every entry and left nothing pending, then prints the ratios.
+//! It checks that every run saw every entry and left nothing pending, then prints the ratios
+//! to the bare loop, and two processes and `weir combine` against one process.
 //! Like the bare loop, every reader stops at its first read that finds nothing new
 //! (`until_idle_for(Duration::ZERO)`, `--until-idle=0s`): the default `--until-idle` waits
 //! 100 ms and reads once more, which would add a fixed 100 ms to each command.
@@ -265,4 +266,8 @@ async fn main() {
             best[0] / t
         );
     }
+    println!(
+        "\nweir run, 2 + combine: {:.2}x weir run, 1 consumer",
+        best[3] / best[4]
+    );
 }
