@@ -610,7 +610,7 @@ async fn recorded_reads(
     }
     let found: Vec<Vec<String>> = pipe.query_async(conn).await?;
     let mut reads: BTreeMap<(u64, u64), RecordedRead> = BTreeMap::new();
-    for (at, (entry, read)) in ids.iter().zip(found).enumerate() {
+    for (at, (wanted, read)) in ids.iter().zip(found).enumerate() {
         let Some(read) = read.first() else { continue };
         let mut parts = read.splitn(3, ':');
         let (Some(first), Some(last), Some(before)) = (parts.next(), parts.next(), parts.next())
@@ -620,7 +620,7 @@ async fn recorded_reads(
         let (Some(first), Some(last), Some(id)) = (
             super::id_parts(first),
             super::id_parts(last),
-            super::id_parts(entry),
+            super::id_parts(wanted),
         ) else {
             continue;
         };
