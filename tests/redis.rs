@@ -1245,6 +1245,50 @@ async fn entries_whose_read_cannot_be_recovered_yet_are_claimed_once_it_can() {
     drop(stopped);
 }
 
+/// A consumer started again whose last read was never posted re-reads its entries; while
+/// that read cannot be recovered (the read after it, by a reader connected and silent, is
+/// not posted either), it waits, until that reader has been silent for `claim_idle`: then
+/// both reads are recovered, and its entries, and the silent reader's once claimed, know the
+/// stream time before them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_started_again_waits_until_its_read_can_be_recovered() {
+    let server = Server::start();
+    let client = server.client();
+    let times = [5, 3, 9, 0, 4, 12, 1, 2, 7];
+    let want = prefix_maxima(&times);
+    stamped(&client, "s", &times[..3]).await;
+    let claim_idle = Some(Duration::from_millis(200));
+    let group = |name| {
+        StreamGroup::new("s", "g", name)
+            .count(3)
+            .block(Duration::from_millis(10))
+            .stream_time(time_of_t())
+            .claim_idle(claim_idle)
+    };
+    let (a, acker) = RedisSource::connect(&client, group("a")).await.unwrap();
+    let read: Vec<Entry> = a.until_idle().map(Result::unwrap).collect().await;
+    ack_all(&acker, &read).await;
+    // r reads three and dies before posting; "silent" reads the last three, and stays.
+    stamped(&client, "s", &times[3..6]).await;
+    drop(silent_reader(&client, &group("r"), 3).await);
+    stamped(&client, "s", &times[6..]).await;
+    let silent = silent_reader(&client, &group("silent"), 3).await;
+    let (r, acker) = RedisSource::connect(&client, group("r")).await.unwrap();
+    let mut got: Vec<Entry> = r.until_idle().map(Result::unwrap).collect().await;
+    assert!(got[..3].iter().all(|e| e.redelivered));
+    ack_all(&acker, &got).await;
+    // Whatever of the silent reader's r did not claim yet, b does.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (b, acker) = RedisSource::connect(&client, group("b")).await.unwrap();
+    let claimed: Vec<Entry> = b.until_idle().map(Result::unwrap).collect().await;
+    ack_all(&acker, &claimed).await;
+    got.extend(claimed);
+    let stream_times: Vec<Option<u64>> = got.iter().map(|e| e.stream_time).collect();
+    assert_eq!(stream_times, want[3..]);
+    assert_eq!(pending(&client, "s", "g").await, 0);
+    drop(silent);
+}
+
 /// Entries a reader without the stream time was delivered (no read of theirs was numbered)
 /// are claimed as before, once reads with it have gone past them: only an entry after the
 /// last one folded can be in a read that is merely not posted yet.

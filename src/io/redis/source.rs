@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::commit::{FORGET, LedgerKeys};
 use super::stream_time::{
-    LOST, NewRead, Posted, StreamTime, not_stamped_yet, read_new, stamp_again,
+    LOST, NewRead, Posted, StreamTime, not_stamped_yet, read_new, stamp_again, stamp_own_again,
 };
 use super::{Acker, RESPONSE_TIMEOUT, connect, replies};
 use crate::concurrent::Backoff;
@@ -786,7 +786,7 @@ impl RedisSource {
                         entry.taken = taken;
                     }
                     if let Some(time) = &g.stream_time {
-                        stamp_again(&mut conn, &g, time, None, &mut entries).await?;
+                        stamp_own_again(&mut conn, &g, time, g.claim_idle, &mut entries).await?;
                     }
                     let next = match entries.last() {
                         Some(last) => Phase::Pending(last.id.clone()),

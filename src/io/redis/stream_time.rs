@@ -769,6 +769,44 @@ pub(super) async fn stamp_again(
     Ok(())
 }
 
+/// Gives the entries this consumer re-reads from its own pending ones their stream time, as
+/// [`stamp_again`], recovering a read whose reader stayed silent for `patience` (the
+/// group's `claim_idle`). While the read of one of them cannot be recovered yet ([`not_stamped_yet`]:
+/// the read after it is not posted either, by a reader connected and not silent for that
+/// long yet), it waits, polling, as a read new waits for the stream time before it: that
+/// read is posted, or becomes old enough to be taken over. Without `patience`, nothing
+/// takes a connected reader's read over: such entries keep none.
+pub(super) async fn stamp_own_again(
+    conn: &mut ConnectionManager,
+    g: &StreamGroup,
+    time: &StreamTime,
+    patience: Option<Duration>,
+    entries: &mut [Entry],
+) -> RedisResult<()> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        stamp_again(conn, g, time, patience, entries).await?;
+        if patience.is_none() {
+            return Ok(());
+        }
+        let unknown: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.stream_time.is_none())
+            .map(|e| e.id.as_str())
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let later = not_stamped_yet(conn, g, time, patience, &unknown).await?;
+        if later.is_empty() {
+            // Perhaps recovered since the stamping above: stamped again, for the last time.
+            return stamp_again(conn, g, time, patience, entries).await;
+        }
+        sleep(pause).await;
+        pause = (pause * 2).min(POLL);
+    }
+}
+
 /// The id of the last entry the group delivered (`XINFO GROUPS`), if any.
 async fn last_delivered(
     conn: &mut ConnectionManager,
