@@ -428,48 +428,20 @@ impl Committer {
             return Ok(Commit::Applied);
         }
         let seq = self.seq + 1;
-        let mut eval = redis::cmd("EVAL");
-        eval.arg(SCRIPT).arg(9);
-        eval.arg(self.group.stream()).arg(&self.output);
-        let ledger = &self.ledger;
-        eval.arg(&ledger.commits)
-            .arg(&ledger.progress)
-            .arg(&ledger.refused);
-        eval.arg(&ledger.streams)
-            .arg(&ledger.groups)
-            .arg(&ledger.consumers)
-            .arg(self.group.taken_key());
-        eval.arg(self.group.group()).arg(self.group.consumer());
-        let (least, greatest) = bounds(ids);
-        eval.arg(&self.name).arg(seq).arg(progress.unwrap_or(""));
-        match acks.taken {
-            Some(taken) => eval.arg(taken),
-            None => eval.arg(""),
-        };
-        eval.arg(least).arg(greatest);
-        eval.arg(ids.len()).arg(ids);
-        for fields in entries {
-            eval.arg(fields.len() * 2);
-            for (k, v) in fields {
-                eval.arg(k).arg(v);
-            }
-        }
-        // After a watched attempt that did not apply, the script checks on its own.
-        let mut checked = redis::pipe();
-        checked.cmd("UNWATCH").ignore().add_command(eval);
         let watched = match acks.taken {
             Some(taken) if !ids.is_empty() => {
                 Some(self.watched(taken, seq, ids, entries, progress))
             }
             _ => None,
         };
-        let (client, mut conn) = (&self.client, self.commits.take());
+        let mut conn = self.commits.take();
+        let (client, scripted) = (&self.client, || self.scripted(acks, seq, entries, progress));
         let mut attempts = 0;
         let reply: RedisResult<((i64, u64), MultiplexedConnection)> =
             retry(self.backoff.clone(), || {
                 attempts += 1;
                 // A connection that failed is dropped with its attempt: WATCH went with it.
-                let (conn, checked, watched) = (conn.take(), &checked, &watched);
+                let (conn, scripted, watched) = (conn.take(), &scripted, &watched);
                 async move {
                     let mut conn = match conn {
                         Some(conn) => conn,
@@ -480,7 +452,7 @@ impl Committer {
                     {
                         return Ok(((1, acked), conn));
                     }
-                    let (reply,): ((i64, u64),) = checked.query_async(&mut conn).await?;
+                    let (reply,): ((i64, u64),) = scripted().query_async(&mut conn).await?;
                     Ok((reply, conn))
                 }
             })
@@ -511,6 +483,51 @@ impl Committer {
                 Ok(Commit::Applied)
             }
         }
+    }
+
+    /// The commit numbered `seq` as the script ([`SCRIPT`]), after an `UNWATCH` (a watched
+    /// attempt before it on the connection may have left its keys watched).
+    fn scripted<K, V>(
+        &self,
+        acks: &Acks,
+        seq: u64,
+        entries: &[Vec<(K, V)>],
+        progress: Option<&str>,
+    ) -> redis::Pipeline
+    where
+        K: redis::ToRedisArgs,
+        V: redis::ToRedisArgs,
+    {
+        let ids = &acks.ids;
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(SCRIPT).arg(9);
+        eval.arg(self.group.stream()).arg(&self.output);
+        let ledger = &self.ledger;
+        eval.arg(&ledger.commits)
+            .arg(&ledger.progress)
+            .arg(&ledger.refused);
+        eval.arg(&ledger.streams)
+            .arg(&ledger.groups)
+            .arg(&ledger.consumers)
+            .arg(self.group.taken_key());
+        eval.arg(self.group.group()).arg(self.group.consumer());
+        let (least, greatest) = bounds(ids);
+        eval.arg(&self.name).arg(seq).arg(progress.unwrap_or(""));
+        match acks.taken {
+            Some(taken) => eval.arg(taken),
+            None => eval.arg(""),
+        };
+        eval.arg(least).arg(greatest);
+        eval.arg(ids.len()).arg(ids);
+        for fields in entries {
+            eval.arg(fields.len() * 2);
+            for (k, v) in fields {
+                eval.arg(k).arg(v);
+            }
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("UNWATCH").ignore().add_command(eval);
+        pipe
     }
 
     /// The commit numbered `seq` as a [`Watched`] transaction, for `ids` all read under the

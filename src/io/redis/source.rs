@@ -247,8 +247,9 @@ pub struct Entry {
     /// as [`StreamTime`] counts them. For an entry read again or claimed: the largest time
     /// among every entry delivered before it, its own read's earlier entries too (it was read
     /// long before; see [`StreamTime`]). `None` when there was none, without a stream time,
-    /// and for an entry read again or claimed whose read is not folded and cannot be taken
-    /// over yet (a read after it not posted either, by a reader still connected).
+    /// and, without a `claim_idle`, for an entry read again whose read is not folded and
+    /// cannot be taken over (a read after it not posted either, by a reader still connected:
+    /// with one, a re-read waits for that, and a claim leaves such an entry pending).
     pub stream_time: Option<u64>,
     /// The group's count of the claims that took entries from a consumer
     /// ([`StreamGroup::taken_key`]), as the server held it before this entry's read

@@ -64,8 +64,10 @@ type TimeOf = dyn Fn(&Entry) -> Option<u64> + Send + Sync;
 /// marked it lost, or, for entries claimed (idle for the group's `claim_idle`), once it was
 /// numbered at least `claim_idle` ago (`t:N`) by a reader still connected but silent: its
 /// entries are all the group delivered after the last read folded (`XINFO GROUPS`' last
-/// delivered id), posted only if no read was numbered meanwhile. An entry whose read cannot
-/// be recovered yet (a later read not posted either, by a reader still connected) has none.
+/// delivered id), posted only if no read was numbered meanwhile. While an entry's read cannot
+/// be recovered yet (a later read not posted either, by a reader still connected and not
+/// silent for `claim_idle` yet), a claim leaves the entry pending and a re-read waits; with
+/// no `claim_idle`, a re-read entry whose read waits on a connected reader has none.
 ///
 /// All of it lives in one hash, [`StreamGroup::stream_time_key`]: `seq` (the last number
 /// given), `through` (every read up to it folded), `max` and `last` (the largest time and
@@ -657,13 +659,12 @@ async fn recovered_reads(
     recorded_reads(conn, g, ids).await
 }
 
-/// Of `ids`, pending for other consumers and about to be claimed, those whose read cannot be
-/// given its stream time yet, even after recovering the reads it can ([`recovered_reads`],
-/// with `patience`): entries after the last one folded (so in a read numbered but not
-/// folded), in no read recorded. A read after theirs is not posted either, by a reader that
-/// is connected and was not silent for `patience` yet (or still reading). Claimed now, they
-/// would come without a stream time; left pending, they are claimed by a later pass, once
-/// that read is posted or taken over. An entry up to the last one folded that no recorded
+/// Of `ids` (entries about to be claimed, or re-read), those whose read cannot be given its
+/// stream time yet, even after recovering the reads it can ([`recovered_reads`], with
+/// `patience`): entries after the last one folded (so in a read numbered but not folded), in
+/// no read recorded. A read after theirs is not posted either, by a reader that is connected
+/// and was not silent for `patience` yet (or still reading). Stamped now, they would come
+/// without a stream time; once that read is posted or taken over, they can be. An entry up to the last one folded that no recorded
 /// read holds was never in a numbered read (a reader without the stream time delivered
 /// it): it is not held back.
 pub(super) async fn not_stamped_yet(
@@ -771,11 +772,11 @@ pub(super) async fn stamp_again(
 
 /// Gives the entries this consumer re-reads from its own pending ones their stream time, as
 /// [`stamp_again`], recovering a read whose reader stayed silent for `patience` (the
-/// group's `claim_idle`). While the read of one of them cannot be recovered yet ([`not_stamped_yet`]:
-/// the read after it is not posted either, by a reader connected and not silent for that
-/// long yet), it waits, polling, as a read new waits for the stream time before it: that
-/// read is posted, or becomes old enough to be taken over. Without `patience`, nothing
-/// takes a connected reader's read over: such entries keep none.
+/// group's `claim_idle`). First, while the read of one of them cannot be recovered yet
+/// ([`not_stamped_yet`]: the read after it is not posted either, by a reader connected and
+/// not silent for that long yet), it waits, polling, as a read new waits for the stream time
+/// before it: that read is posted, or becomes old enough to be taken over. Without
+/// `patience`, nothing takes a connected reader's read over: such entries keep none.
 pub(super) async fn stamp_own_again(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
@@ -783,28 +784,18 @@ pub(super) async fn stamp_own_again(
     patience: Option<Duration>,
     entries: &mut [Entry],
 ) -> RedisResult<()> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        stamp_again(conn, g, time, patience, entries).await?;
-        if patience.is_none() {
-            return Ok(());
+    if patience.is_some() && !entries.is_empty() {
+        let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        let mut pause = Duration::from_millis(1);
+        while !not_stamped_yet(conn, g, time, patience, &ids)
+            .await?
+            .is_empty()
+        {
+            sleep(pause).await;
+            pause = (pause * 2).min(POLL);
         }
-        let unknown: Vec<&str> = entries
-            .iter()
-            .filter(|e| e.stream_time.is_none())
-            .map(|e| e.id.as_str())
-            .collect();
-        if unknown.is_empty() {
-            return Ok(());
-        }
-        let later = not_stamped_yet(conn, g, time, patience, &unknown).await?;
-        if later.is_empty() {
-            // Perhaps recovered since the stamping above: stamped again, for the last time.
-            return stamp_again(conn, g, time, patience, entries).await;
-        }
-        sleep(pause).await;
-        pause = (pause * 2).min(POLL);
     }
+    stamp_again(conn, g, time, patience, entries).await
 }
 
 /// The id of the last entry the group delivered (`XINFO GROUPS`), if any.
