@@ -1086,8 +1086,31 @@ async fn entries_claimed_or_read_again_know_the_stream_time_before_them() {
     }
 }
 
-/// Makes a read of new entries on `conn` as `g`'s consumer does, numbered, and never posts
-/// it (its reader died with the reply): up to `count` entries, now pending for that consumer.
+/// Group `g` of stream `s` as consumer `name`: reads of three, blocking 10 ms.
+fn small_group(name: &str) -> StreamGroup {
+    StreamGroup::new("s", "g", name)
+        .count(3)
+        .block(Duration::from_millis(10))
+}
+
+/// [`small_group`] with a stream time, from the entries' `t`.
+fn stamped_group(name: &str) -> StreamGroup {
+    small_group(name).stream_time(time_of_t())
+}
+
+/// Everything `group`'s source hands out until a read finds nothing new and nothing to
+/// claim, and its acknowledger.
+async fn read_all(client: &redis::Client, group: StreamGroup) -> (Vec<Entry>, Acker) {
+    let (source, acker) = RedisSource::connect(client, group).await.unwrap();
+    let entries = source.until_idle().map(Result::unwrap).collect().await;
+    (entries, acker)
+}
+
+/// The entries' stream times, in order.
+fn stream_times(entries: &[Entry]) -> Vec<Option<u64>> {
+    entries.iter().map(|e| e.stream_time).collect()
+}
+
 /// Acknowledges `entries` and waits until the server has.
 async fn ack_all(acker: &Acker, entries: &[Entry]) {
     for entry in entries {
@@ -1114,6 +1137,8 @@ async fn silent_reader(
     conn
 }
 
+/// Makes a read of new entries on `conn` as `g`'s consumer does, numbered, and never posts
+/// it (its reader died with the reply): up to `count` entries, now pending for that consumer.
 async fn read_never_posted(
     conn: &mut redis::aio::MultiplexedConnection,
     g: &StreamGroup,
@@ -1163,31 +1188,18 @@ async fn entries_claimed_from_a_silent_reader_know_the_stream_time_before_them()
     let times = [5, 3, 9, 0, 4, 12];
     let want = prefix_maxima(&times);
     stamped(&client, "s", &times[..3]).await;
-    let group = |name| {
-        StreamGroup::new("s", "g", name)
-            .count(3)
-            .block(Duration::from_millis(10))
-            .stream_time(time_of_t())
-    };
     // a reads and posts the first three, and goes.
-    {
-        let (a, _acker) = RedisSource::connect(&client, group("a")).await.unwrap();
-        let read: Vec<_> = a.until_idle().collect().await;
-        assert_eq!(read.len(), 3);
-    }
+    let (read, _) = read_all(&client, stamped_group("a")).await;
+    assert_eq!(read.len(), 3);
     // "stopped" reads the last three and never posts, its connection open.
     stamped(&client, "s", &times[3..]).await;
-    let stopped = silent_reader(&client, &group("stopped"), 3).await;
+    let stopped = silent_reader(&client, &stamped_group("stopped"), 3).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     // b finds nothing new and claims all six.
     let claim = Some(Duration::from_millis(100));
-    let (b, acker) = RedisSource::connect(&client, group("b").claim_idle(claim))
-        .await
-        .unwrap();
-    let claimed: Vec<Entry> = b.until_idle().map(Result::unwrap).collect().await;
+    let (claimed, acker) = read_all(&client, stamped_group("b").claim_idle(claim)).await;
     assert!(claimed.iter().all(|e| e.redelivered));
-    let got: Vec<Option<u64>> = claimed.iter().map(|e| e.stream_time).collect();
-    assert_eq!(got, want);
+    assert_eq!(stream_times(&claimed), want);
     ack_all(&acker, &claimed).await;
     assert_eq!(pending(&client, "s", "g").await, 0);
     drop(stopped);
@@ -1204,42 +1216,34 @@ async fn entries_whose_read_cannot_be_recovered_yet_are_claimed_once_it_can() {
     let times = [5, 3, 9, 0, 4, 12, 1, 2, 7];
     let want = prefix_maxima(&times);
     stamped(&client, "s", &times[..3]).await;
-    let group = |name| {
-        StreamGroup::new("s", "g", name)
-            .count(3)
-            .block(Duration::from_millis(10))
-            .stream_time(time_of_t())
-    };
     // a reads, posts and acknowledges the first three.
     {
-        let (a, acker) = RedisSource::connect(&client, group("a")).await.unwrap();
-        let read: Vec<Entry> = a.until_idle().map(Result::unwrap).collect().await;
+        let (read, acker) = read_all(&client, stamped_group("a")).await;
         assert_eq!(read.len(), 3);
         ack_all(&acker, &read).await;
     }
     let mut stopped = Vec::new();
     for (name, range) in [("first", 3..6), ("second", 6..9)] {
         stamped(&client, "s", &times[range]).await;
-        let conn = silent_reader(&client, &group(name), 3).await;
+        let conn = silent_reader(&client, &stamped_group(name), 3).await;
         stopped.push(conn);
         if name == "first" {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
     let b = || {
-        let claim = Some(Duration::from_millis(200));
-        RedisSource::connect(&client, group("b").claim_idle(claim))
+        read_all(
+            &client,
+            stamped_group("b").claim_idle(Some(Duration::from_millis(200))),
+        )
     };
     // The first reader's entries are idle long enough, but not the second one's read.
-    let (early, _acker) = b().await.unwrap();
-    let early: Vec<Entry> = early.until_idle().map(Result::unwrap).collect().await;
+    let (early, _acker) = b().await;
     assert_eq!(early.len(), 0);
     assert_eq!(pending(&client, "s", "g").await, 6);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (late, acker) = b().await.unwrap();
-    let claimed: Vec<Entry> = late.until_idle().map(Result::unwrap).collect().await;
-    let got: Vec<Option<u64>> = claimed.iter().map(|e| e.stream_time).collect();
-    assert_eq!(got, want[3..]);
+    let (claimed, acker) = b().await;
+    assert_eq!(stream_times(&claimed), want[3..]);
     ack_all(&acker, &claimed).await;
     assert_eq!(pending(&client, "s", "g").await, 0);
     drop(stopped);
@@ -1258,33 +1262,23 @@ async fn a_consumer_started_again_waits_until_its_read_can_be_recovered() {
     let want = prefix_maxima(&times);
     stamped(&client, "s", &times[..3]).await;
     let claim_idle = Some(Duration::from_millis(200));
-    let group = |name| {
-        StreamGroup::new("s", "g", name)
-            .count(3)
-            .block(Duration::from_millis(10))
-            .stream_time(time_of_t())
-            .claim_idle(claim_idle)
-    };
-    let (a, acker) = RedisSource::connect(&client, group("a")).await.unwrap();
-    let read: Vec<Entry> = a.until_idle().map(Result::unwrap).collect().await;
+    let group = |name| stamped_group(name).claim_idle(claim_idle);
+    let (read, acker) = read_all(&client, group("a")).await;
     ack_all(&acker, &read).await;
     // r reads three and dies before posting; "silent" reads the last three, and stays.
     stamped(&client, "s", &times[3..6]).await;
     drop(silent_reader(&client, &group("r"), 3).await);
     stamped(&client, "s", &times[6..]).await;
     let silent = silent_reader(&client, &group("silent"), 3).await;
-    let (r, acker) = RedisSource::connect(&client, group("r")).await.unwrap();
-    let mut got: Vec<Entry> = r.until_idle().map(Result::unwrap).collect().await;
+    let (mut got, acker) = read_all(&client, group("r")).await;
     assert!(got[..3].iter().all(|e| e.redelivered));
     ack_all(&acker, &got).await;
     // Whatever of the silent reader's r did not claim yet, b does.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (b, acker) = RedisSource::connect(&client, group("b")).await.unwrap();
-    let claimed: Vec<Entry> = b.until_idle().map(Result::unwrap).collect().await;
+    let (claimed, acker) = read_all(&client, group("b")).await;
     ack_all(&acker, &claimed).await;
     got.extend(claimed);
-    let stream_times: Vec<Option<u64>> = got.iter().map(|e| e.stream_time).collect();
-    assert_eq!(stream_times, want[3..]);
+    assert_eq!(stream_times(&got), want[3..]);
     assert_eq!(pending(&client, "s", "g").await, 0);
     drop(silent);
 }
@@ -1297,29 +1291,17 @@ async fn entries_in_no_numbered_read_are_claimed_without_a_stream_time() {
     let server = Server::start();
     let client = server.client();
     stamped(&client, "s", &[5, 3, 9]).await;
-    let group = |name| {
-        StreamGroup::new("s", "g", name)
-            .count(3)
-            .block(Duration::from_millis(10))
-    };
     // "plain" reads the first three without the stream time, and goes.
-    let (plain, _acker) = RedisSource::connect(&client, group("plain")).await.unwrap();
-    let held: Vec<Entry> = plain.until_idle().map(Result::unwrap).collect().await;
+    let (held, _acker) = read_all(&client, small_group("plain")).await;
     assert_eq!(held.len(), 3);
     // a reads the next three with it, posts and acknowledges them.
     stamped(&client, "s", &[4, 12, 1]).await;
-    let (a, acker) = RedisSource::connect(&client, group("a").stream_time(time_of_t()))
-        .await
-        .unwrap();
-    let read: Vec<Entry> = a.until_idle().map(Result::unwrap).collect().await;
+    let (read, acker) = read_all(&client, stamped_group("a")).await;
     assert_eq!(read.len(), 3);
     ack_all(&acker, &read).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let b = group("b")
-        .stream_time(time_of_t())
-        .claim_idle(Some(Duration::from_millis(100)));
-    let (b, acker) = RedisSource::connect(&client, b).await.unwrap();
-    let claimed: Vec<Entry> = b.until_idle().map(Result::unwrap).collect().await;
+    let b = stamped_group("b").claim_idle(Some(Duration::from_millis(100)));
+    let (claimed, acker) = read_all(&client, b).await;
     let ids = |entries: &[Entry]| entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&claimed), ids(&held));
     assert!(claimed.iter().all(|e| e.stream_time.is_none()));

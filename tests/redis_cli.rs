@@ -348,10 +348,12 @@ fn single_windows(file: &str, shape: &[&str]) -> Windows {
     windows(&single.stdout)
 }
 
-/// Consumer `name`'s arguments without `--until-idle`: it runs until told to stop.
-fn live_args<'a>(from: &'a str, to: &'a str, name: &'a str) -> Vec<&'a str> {
+/// Consumer `name`'s arguments without `--until-idle` (it runs until told to stop), then
+/// `extra`.
+fn live_args<'a>(from: &'a str, to: &'a str, name: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = consumer_args(from, to, name);
     assert_eq!(args.pop(), Some("--until-idle"));
+    args.extend_from_slice(extra);
     args
 }
 
@@ -436,10 +438,7 @@ fn a_consumer_stopped_for_moments_under_a_live_feed_is_counted_exactly() {
     let file = produce_file(&server);
     let [from, to, out] = streams(&server);
     let single = single_windows(&file, &[]);
-    let args = |name| {
-        let live = live_args(&from, &to, name);
-        [&live[..], &["--idle-timeout", "1s"]].concat()
-    };
+    let args = |name| live_args(&from, &to, name, &["--idle-timeout", "1s"]);
     let a = spawn(&args("a"));
     let b = spawn(&args("b"));
     let combiner = spawn(&["combine", "--from", &to, "--to", &out]);
@@ -480,8 +479,8 @@ fn a_consumer_killed_under_a_live_feed_holds_its_windows_until_they_are_claimed(
     // Live consumers (no --until-idle), claiming on a timer every 3 s; a live combiner that
     // gives up on a silent consumer after 1 s, unless the server lists entries pending for it.
     let args = |name| {
-        let live = live_args(&from, &to, name);
-        [&live[..], &["--idle-timeout", "1s", "--claim-idle", "3s"]].concat()
+        let flags = ["--idle-timeout", "1s", "--claim-idle", "3s"];
+        live_args(&from, &to, name, &flags)
     };
     let mut a = spawn(&args("a"));
     let b = spawn(&args("b"));
@@ -527,7 +526,7 @@ fn three_consumers_find_late_the_events_one_process_finds_late() {
     let [from, to, out] = streams(&server);
     let (single, single_late) = one_process_over(&file);
     // Live consumers and a live combiner, fed 1 000 events every 50 ms.
-    let args = |name| no_lateness(live_args(&from, &to, name));
+    let args = |name| no_lateness(live_args(&from, &to, name, &[]));
     let consumers: Vec<Child> = ["a", "b", "c"].map(|name| spawn(&args(name))).into();
     let combiner = spawn(&["combine", "--from", &to, "--to", &out]);
     feed(&server, &file).join().unwrap();
@@ -723,7 +722,7 @@ fn a_combiner_started_again_while_a_consumer_lags_waits_for_it() {
     let single = single_windows(&file, &[]);
     // Live consumers, without an idle timeout (b, frozen, would find its input quiet for 5 s
     // when let go): they write their last windows when told to stop.
-    let args = |name| live_args(&from, &to, name);
+    let args = |name| live_args(&from, &to, name, &[]);
     let (a, b) = (spawn(&args("a")), spawn(&args("b")));
     // A combiner that gives up on a silent consumer after 1 s, unless the server lists
     // entries pending for it.
@@ -1064,13 +1063,7 @@ fn live_consumers_and_combiner_emit_promptly_and_stop_on_a_signal() {
     let single = single_windows(&file, &[]);
     // No --until-idle: they run until told to stop; windows close once the input has been
     // quiet for a second.
-    let live = |name| {
-        [
-            &live_args(&from, &to, name)[..],
-            &["--idle-timeout", "1s"][..],
-        ]
-        .concat()
-    };
+    let live = |name| live_args(&from, &to, name, &["--idle-timeout", "1s"]);
     let consumers = [spawn(&live("a")), spawn(&live("b"))];
     let mut combiner = weir(&["combine", "--from", &to, "--consumer-timeout", "20s"])
         .stdout(Stdio::piped())
