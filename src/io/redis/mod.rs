@@ -42,6 +42,8 @@
 
 mod ack;
 mod commit;
+mod entry;
+mod group;
 mod sink;
 mod source;
 mod stream_time;
@@ -138,6 +140,7 @@ pub(crate) fn id_parts(id: &str) -> Option<(u64, u64)> {
 
 pub use ack::Acker;
 pub use commit::{Acks, Commit, Committer, Ledger, LedgerSnapshot, Recorded};
+pub use entry::{Entry, Previous};
+pub use group::{StreamGroup, StreamTime, consumer_connected};
 pub use sink::RedisSink;
-pub use source::{Claims, Entry, Previous, RedisSource, StreamGroup, consumer_connected};
-pub use stream_time::StreamTime;
+pub use source::{Claims, RedisSource};

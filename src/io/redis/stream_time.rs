@@ -9,7 +9,6 @@
 //! see [`StreamTime`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
@@ -19,88 +18,10 @@ use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
 use tokio::time::{Instant, sleep};
 
+use super::entry::{Entry, count_of, read_reply};
+use super::group::{StreamGroup, StreamTime, client_list, client_listed, client_name};
 use super::replies;
-use super::source::{
-    Entry, StreamGroup, client_list, client_listed, client_name, count_of, read_reply,
-};
-use crate::sync::Arc;
 use crate::window::Underway;
-
-/// The time of an entry a reader admits as an event, or `None` for one it does not.
-type TimeOf = dyn Fn(&Entry) -> Option<u64> + Send + Sync;
-
-/// Which entries of a stream count toward its event time, and their time: a function of the
-/// entry, the same for every consumer of the group (the entries a reader admits as events,
-/// at their event time; `None` for an entry it rejects or filters out).
-///
-/// # How
-///
-/// Each read of new entries takes a number in the same transaction as the `XREADGROUP`
-/// (`MULTI`): reads are numbered in the order the group delivered them. The reader then
-/// posts its read's largest time (as [`StreamTime`] judges its entries, on the client) with
-/// the read's first and last ids, and the server folds the posted reads in number order into
-/// the *stream time through* each read. A read's entries come with the stream time through the
-/// read before it ([`Entry::stream_time`]): when that read is not folded yet (its reader has
-/// not posted), the reader of this one waits for it, polling. When the read before is the
-/// reader's own (numbered just before, with entries), the reader knows the stream time
-/// through it already (the one before it, and its largest time): it posts without waiting
-/// for the reply, and checks that reply when it reads again.
-///
-/// A read whose reader will never post it (its process died, or it lost the reply) would hold
-/// every later read back. Its entries lie between the last entry of the reads folded and the
-/// first entry of the next read posted with entries: a waiting reader reads them (`XRANGE`),
-/// judges them itself and posts for the missing reads, once the server says each of their
-/// readers is gone: no connection of its name (`CLIENT LIST`), or the reader marked the read
-/// as lost when it started reading again. A reader that is connected but silent (stopped) is
-/// waited for as long as the group's `claim_idle` (for ever without one), after which its
-/// entries may be claimed and its commits refused anyway.
-///
-/// An entry read again long after its read (claimed from a consumer that died, or re-read by
-/// one started again) gets its stream time from the record of its read: each read folded
-/// with entries is kept, with the stream time before it, until no entry of the group's
-/// older than its last is pending; the source adds the times of the read's entries before
-/// the one read again (`XRANGE`). A read never folded because nobody has read after it (its
-/// reader died before posting it) is recovered first, as above, once its reader is gone or
-/// marked it lost, or, for entries claimed (idle for the group's `claim_idle`), once it was
-/// numbered at least `claim_idle` ago (`t:N`) by a reader still connected but silent: its
-/// entries are all the group delivered after the last read folded (`XINFO GROUPS`' last
-/// delivered id), posted only if no read was numbered meanwhile. While an entry's read cannot
-/// be recovered yet (a later read not posted either, by a reader still connected and not
-/// silent for `claim_idle` yet), a claim leaves the entry pending and a re-read waits; with
-/// no `claim_idle`, a re-read entry whose read waits on a connected reader has none.
-///
-/// All of it lives in one hash, [`StreamGroup::stream_time_key`]: `seq` (the last number
-/// given), `through` (every read up to it folded), `max` and `last` (the largest time and
-/// the last id folded), and per read not folded yet `m:N` (its largest time, empty for none),
-/// `f:N` and `l:N` (its first and last ids, empty for none), `w:N` (its reader), `t:N` (when
-/// it was numbered, in ms on the server's clock), `gone:N`;
-/// `p:N`, the stream time through read `N`, for the reader of `N + 1` to take; `own:NAME`,
-/// the read a consumer has made and not posted. And in one sorted set,
-/// [`StreamGroup::stream_reads_key`]: the reads folded, `FIRST:LAST:TIME` (ids written
-/// with 20 digits each, so that they sort as text; the stream time before the read).
-///
-/// ```
-/// use weir::io::redis::{StreamGroup, StreamTime};
-///
-/// let time = StreamTime::new(|entry| entry.field("timestamp")?.trim().parse().ok());
-/// let group = StreamGroup::new("events", "weir", "worker-1").stream_time(time);
-/// # let _ = group;
-/// ```
-#[derive(Clone)]
-pub struct StreamTime(Arc<TimeOf>);
-
-impl StreamTime {
-    /// Entries count at the time `time_of` gives them.
-    pub fn new(time_of: impl Fn(&Entry) -> Option<u64> + Send + Sync + 'static) -> Self {
-        StreamTime(Arc::new(time_of))
-    }
-}
-
-impl fmt::Debug for StreamTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StreamTime(..)")
-    }
-}
 
 /// How often a reader looks again for the stream time it waits for, at most.
 const POLL: Duration = Duration::from_millis(20);
