@@ -226,10 +226,9 @@ type TimeOf = dyn Fn(&Entry) -> Option<u64> + Send + Sync;
 /// the read's first and last ids, and the server folds the posted reads in number order into
 /// the *stream time through* each read. A read's entries come with the stream time through the
 /// read before it ([`Entry::stream_time`]): when that read is not folded yet (its reader has
-/// not posted), the reader of this one waits for it, polling. When the read before is the
-/// reader's own (numbered just before, with entries), the reader knows the stream time
-/// through it already (the one before it, and its largest time): it posts without waiting
-/// for the reply, and checks that reply when it reads again.
+/// not posted), the reader of this one waits for it, polling. Meanwhile the reader's next
+/// read is on its way, sent right behind the post: the entries of a read wait for the post's
+/// reply, not for the next read.
 ///
 /// A read whose reader will never post it (its process died, or it lost the reply) would hold
 /// every later read back. Its entries lie between the last entry of the reads folded and the

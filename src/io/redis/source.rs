@@ -11,13 +11,14 @@ use futures_core::Stream;
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
 
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::commit::{FORGET, LedgerKeys};
 use super::entry::{Entry, Previous, count_of, read_reply};
 use super::group::{StreamGroup, client_list, client_listed, client_name};
 use super::stream_time::{
-    LOST, NewRead, Posted, not_stamped_yet, read_new, stamp_again, stamp_own_again,
+    LOST, NewRead, Stamp, not_stamped_yet, read_new, stamp_again, stamp_own_again,
 };
 use super::{Acker, connect, replies};
 use crate::poll::{POLL_BUDGET, wake_self};
@@ -44,8 +45,8 @@ struct Read {
     /// For the first page of this consumer's pending entries, with a ledger: the progress
     /// its last commit recorded.
     own_progress: Option<Option<String>>,
-    /// Reading new entries with a stream time: what the next read needs to know of this one.
-    posted: Option<Posted>,
+    /// Reading new entries with a stream time: the stream time before them, on its way.
+    stamp: Option<Stamp>,
 }
 
 type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
@@ -136,8 +137,13 @@ impl Claims {
 /// pass) and yields them before reading new ones again. With a [ledger](StreamGroup::ledger), a
 /// claim that takes entries is counted there in the same script, and [`claims`](Self::claims) says
 /// how many the source has handed out whole (re-reading its pending entries hands out every claim
-/// counted before). One read is in flight at a time, started as soon as the buffer is half empty,
-/// so that the next batch travels while this one is handled; the entries are yielded one per poll.
+/// counted before). One read is in flight at a time, started as soon as the buffer is half
+/// empty, or as soon as a read's entries wait for their stream time (they go out once it is in,
+/// before any read after them), so that the next batch travels while this one is handled. A
+/// read runs as a task of its own on the Tokio runtime (`tokio::spawn`, aborted when the
+/// source is dropped): it takes its number, reads and posts whether or not the source is
+/// polled meanwhile, so that a consumer busy downstream (writing its windows) never holds the
+/// other consumers' reads back. The entries are yielded one per poll.
 ///
 /// The stream does not end on its own: a stream may always get more entries. With
 /// [`until_idle`](Self::until_idle) it ends at the first read that finds nothing new and
@@ -151,16 +157,24 @@ impl Claims {
 ///
 /// # Wake-up contract
 ///
-/// `Pending` when the read in flight (a future of the `redis` client, which registers the
-/// waker) is, or after [`POLL_BUDGET`](crate::POLL_BUDGET) reads in one poll that came back
-/// at once (then it wakes its own task first).
+/// `Pending` when the read in flight (its task's `JoinHandle`, which registers the waker) is
+/// and nothing is buffered, or when the stream time of the read whose entries come next is
+/// (a future of the `redis` client, which registers the waker), or after
+/// [`POLL_BUDGET`](crate::POLL_BUDGET) reads in one poll that came back at once (then it
+/// wakes its own task first).
+///
+/// # Panics
+///
+/// Polled outside a Tokio runtime (a read is a task on it); and with the panic of a read's
+/// task, if it panicked.
 #[must_use = "streams do nothing unless polled"]
 pub struct RedisSource {
     conn: ConnectionManager,
     group: StreamGroup,
     phase: Phase,
     buffer: VecDeque<Entry>,
-    fetch: Option<Fetch>,
+    /// The read in flight, a task of its own.
+    fetch: Option<JoinHandle<RedisResult<Read>>>,
     /// Reading until idle: how long a read that finds nothing waits before the last one.
     until_idle: Option<Duration>,
     done: bool,
@@ -169,8 +183,6 @@ pub struct RedisSource {
     last_claim: Instant,
     /// The last read of new entries found none.
     found_nothing: bool,
-    /// What the next read of new entries needs to know of the last one.
-    posted: Option<Posted>,
     /// Claims counted in the ledger that this source knows of.
     claimed: u64,
     /// When each claim is handed out whole: `(entries yielded, claims)`.
@@ -185,6 +197,14 @@ pub struct RedisSource {
     previous: Option<Arc<Previous>>,
     /// Up while the source works on entries it has read: see [`Self::underway`].
     underway: Underway,
+    /// A read's entries waiting for their stream time, which go out before any read after
+    /// them.
+    stamping: Option<(Vec<Entry>, Stamp)>,
+    /// A read that came back while the one before waited for its stream time.
+    arrived: Option<RedisResult<Read>>,
+    /// A read in flight when the one before it failed, waited for (and its result dropped)
+    /// before the next read starts.
+    abandoned: Option<JoinHandle<RedisResult<Read>>>,
 }
 
 impl fmt::Debug for RedisSource {
@@ -241,7 +261,6 @@ impl RedisSource {
             read: 0,
             last_claim: Instant::now(),
             found_nothing: false,
-            posted: None,
             claimed: 0,
             marks: VecDeque::new(),
             handed_out: Claims::default(),
@@ -249,6 +268,9 @@ impl RedisSource {
             starting: true,
             previous: None,
             underway: Underway::new(),
+            stamping: None,
+            arrived: None,
+            abandoned: None,
         };
         Ok((source, acker))
     }
@@ -312,11 +334,16 @@ impl RedisSource {
             mut next,
             claims,
             own_progress,
-            posted,
+            stamp,
         } = match result {
             Ok(read) => read,
             Err(e) => {
-                self.posted = None;
+                self.stamping = None;
+                self.arrived = None;
+                // A read on its way behind the one that failed: it ends before the
+                // pending entries are read again, so that those it delivered, if any, are
+                // among them.
+                self.abandoned = self.fetch.take();
                 self.phase = Phase::Pending("0".to_owned());
                 self.starting = false;
                 self.previous = None;
@@ -337,7 +364,6 @@ impl RedisSource {
         match &self.phase {
             Phase::New => {
                 self.found_nothing = entries.is_empty();
-                self.posted = posted;
                 // Claims on a timer too, however busy the stream.
                 let due = self
                     .group
@@ -386,9 +412,30 @@ impl RedisSource {
         if idle && self.until_idle.is_some() {
             self.done = true;
         }
-        self.buffer.extend(entries);
+        match stamp {
+            Some(stamp) => self.stamping = Some((entries, stamp)),
+            None => self.buffer.extend(entries),
+        }
         self.hand_out();
         Ok(())
+    }
+
+    /// Takes the stream time of the read waiting for it: its entries into the buffer, then
+    /// the read that came back meanwhile, if any; or, for an error, as a failed read.
+    fn stamped(&mut self, before: RedisResult<Option<u64>>) -> RedisResult<()> {
+        let (mut entries, _) = self.stamping.take().expect("a read waits for its stamp");
+        let before = match before {
+            Ok(before) => before,
+            Err(e) => return self.take(Err(e)),
+        };
+        for entry in &mut entries {
+            entry.stream_time = before;
+        }
+        self.buffer.extend(entries);
+        match self.arrived.take() {
+            Some(read) => self.take(read),
+            None => Ok(()),
+        }
     }
 
     /// Counts the claims whose entries are all yielded.
@@ -409,10 +456,6 @@ impl RedisSource {
         let phase = self.phase.clone();
         let underway = self.underway.clone();
         let until_idle = self.until_idle;
-        let posted = match self.phase {
-            Phase::New => self.posted.take(),
-            _ => None,
-        };
         Box::pin(async move {
             match phase {
                 Phase::Pending(after) => {
@@ -483,7 +526,7 @@ impl RedisSource {
                         next,
                         claims,
                         own_progress,
-                        posted: None,
+                        stamp: None,
                     })
                 }
                 Phase::Claim(start) => {
@@ -524,7 +567,7 @@ impl RedisSource {
                             next,
                             claims: None,
                             own_progress: None,
-                            posted: None,
+                            stamp: None,
                         });
                     }
                     // Entries to claim: busy (a pass that finds none is not).
@@ -595,14 +638,14 @@ impl RedisSource {
                         next,
                         claims: None,
                         own_progress: None,
-                        posted: None,
+                        stamp: None,
                     })
                 }
                 Phase::New => {
                     let block = u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX);
                     let wait = until_idle.unwrap_or_default();
                     let drain_at_once = until_idle.is_some_and(|wait| wait.is_zero());
-                    let mut posted = posted;
+                    let mut stamp = None;
                     let entries = match &g.stream_time {
                         // Draining: a read that finds nothing waits here, then reads once
                         // more (unless the wait is zero).
@@ -617,17 +660,14 @@ impl RedisSource {
                         }
                         None => read_plain(&mut conn, &g, Some(block)).await?,
                         Some(time) => {
-                            let claim_idle = g.claim_idle;
-                            let count = g.count;
-                            let reading =
-                                read_new(&mut conn, &g, count, claim_idle, time, &underway, posted);
-                            let read;
-                            (read, posted) = reading.await?;
+                            let (claim_idle, count) = (g.claim_idle, g.count);
+                            let mut read =
+                                read_new(&mut conn, &g, count, claim_idle, time, &underway).await?;
                             match read {
                                 // Nothing new (a transaction cannot block): wait on the server
                                 // for an entry after the last one (draining: wait here, or
                                 // not at all), then read once more.
-                                NewRead::Empty { .. } if drain_at_once => Vec::new(),
+                                NewRead::Empty { .. } if drain_at_once => {}
                                 NewRead::Empty { last } => {
                                     if until_idle.is_some() {
                                         tokio::time::sleep(wait).await;
@@ -643,17 +683,18 @@ impl RedisSource {
                                             .query_async(&mut conn)
                                             .await?;
                                     }
-                                    let reading = read_new(
-                                        &mut conn, &g, count, claim_idle, time, &underway, posted,
-                                    );
-                                    let again;
-                                    (again, posted) = reading.await?;
-                                    match again {
-                                        NewRead::Entries(entries) => entries,
-                                        NewRead::Empty { .. } => Vec::new(),
-                                    }
+                                    read =
+                                        read_new(&mut conn, &g, count, claim_idle, time, &underway)
+                                            .await?;
                                 }
-                                NewRead::Entries(entries) => entries,
+                                NewRead::Entries(..) => {}
+                            }
+                            match read {
+                                NewRead::Entries(entries, on_its_way) => {
+                                    stamp = Some(on_its_way);
+                                    entries
+                                }
+                                NewRead::Empty { .. } => Vec::new(),
                             }
                         }
                     };
@@ -667,7 +708,7 @@ impl RedisSource {
                         next,
                         claims: None,
                         own_progress: None,
-                        posted,
+                        stamp,
                     })
                 }
             }
@@ -711,24 +752,58 @@ fn claim_reply(reply: Value) -> Vec<Entry> {
     }
 }
 
+impl Drop for RedisSource {
+    fn drop(&mut self) {
+        // Reads nobody will take: their entries, if they delivered any, stay pending for
+        // this consumer, as when the process stops.
+        for read in [&self.fetch, &self.abandoned].into_iter().flatten() {
+            read.abort();
+        }
+    }
+}
+
 impl Stream for RedisSource {
     type Item = RedisResult<Entry>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(abandoned) = &mut this.abandoned {
+            // Whatever it did, the server did before the next read: the one task after it.
+            match Pin::new(abandoned).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Poll::Ready(_) => this.abandoned = None,
+            }
+        }
         for _ in 0..POLL_BUDGET {
-            // One read in flight whenever the buffer is half empty: the next batch travels
-            // while this one is handled.
+            // A read waiting for its stream time: its entries go out once it is in.
+            if let Some((_, stamp)) = &mut this.stamping
+                && let Poll::Ready(before) = stamp.as_mut().poll(cx)
+            {
+                if let Err(e) = this.stamped(before) {
+                    return Poll::Ready(Some(Err(e)));
+                }
+                continue;
+            }
+            // One read in flight whenever the buffer is half empty (or waits for its stream
+            // time): the next batch travels while this one is handled. A read that comes
+            // back before the one waiting for its stream time waits behind it.
             let read_ahead = this.buffer.len() <= this.group.count / 2;
-            if !this.done && (this.fetch.is_some() || read_ahead) {
+            if !this.done && this.arrived.is_none() && (this.fetch.is_some() || read_ahead) {
                 if this.fetch.is_none() {
-                    this.fetch = Some(this.start_fetch());
+                    this.fetch = Some(tokio::spawn(this.start_fetch()));
                 }
                 let fetch = this.fetch.as_mut().expect("set above");
-                match fetch.as_mut().poll(cx) {
+                match Pin::new(fetch).poll(cx) {
                     Poll::Ready(result) => {
                         this.fetch = None;
-                        if let Err(e) = this.take(result) {
+                        // The task is never aborted while the source lives: a panic in it
+                        // is the read's, and goes on here.
+                        let result =
+                            result.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+                        if this.stamping.is_some() {
+                            this.arrived = Some(result);
+                        } else if let Err(e) = this.take(result) {
                             return Poll::Ready(Some(Err(e)));
                         }
                         continue;
@@ -742,6 +817,10 @@ impl Stream for RedisSource {
                 this.read += 1;
                 this.hand_out();
                 return Poll::Ready(Some(Ok(entry)));
+            }
+            // The stamp registered the waker; the read after it came back, or none is due.
+            if this.stamping.is_some() {
+                return Poll::Pending;
             }
             if this.done {
                 return Poll::Ready(None);

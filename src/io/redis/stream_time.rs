@@ -203,32 +203,26 @@ fn folding(body: &str) -> String {
     format!("{FOLD}{body}")
 }
 
-/// A read of new entries: its entries, each with the stream time before the read, or none
-/// and the id of the stream's last entry (to wait for entries after it).
+/// A read of new entries: its entries, with the stream time before the read on its way, or
+/// none and the id of the stream's last entry (to wait for entries after it).
 pub(super) enum NewRead {
-    Entries(Vec<Entry>),
-    Empty { last: Option<String> },
+    /// The entries, and the stream time through the reads before theirs, on its way.
+    Entries(Vec<Entry>, Stamp),
+    Empty {
+        last: Option<String>,
+    },
 }
 
-/// A post sent and not waited for: its reply, on its way.
-type SentPost = Pin<Box<dyn Future<Output = RedisResult<(u8, String)>> + Send>>;
+/// The stream time through the reads before a read of new entries, on its way: the reply
+/// of the read's post, then, if the reads before it are not all posted yet, the wait for
+/// them ([`read_new`]). Keeps the source's [`Underway`] flag up until it is done.
+pub(super) type Stamp = Pin<Box<dyn Future<Output = RedisResult<Option<u64>>> + Send>>;
 
-/// What a reader knows of its own last read of new entries when it reads the next.
-pub(super) struct Posted {
-    /// The read's number.
-    n: u64,
-    /// The stream time through it.
-    through: Option<u64>,
-    /// The reply of its post, when the reader did not wait for it.
-    reply: Option<SentPost>,
-}
-
-/// Reads up to `count` new entries as `g`'s consumer, numbered, posts the read, and waits
-/// for the stream time through the reads before it (see [`StreamTime`]), with `underway` up
-/// from its reply on when it has entries. When the read before it is this reader's own
-/// (`posted`, numbered just before), the stream time through it is known here, and the
-/// post goes without waiting for its reply, which the next read checks. Returns what the
-/// next read needs to know of this one.
+/// Reads up to `count` new entries as `g`'s consumer, numbered, and posts the read (see
+/// [`StreamTime`]). The entries come with their stream time on its way ([`Stamp`]): the
+/// post's reply, and the wait for the reads before it if they are not all posted yet, with
+/// `underway` up from the read's reply on. The post is sent before this returns, so that a
+/// read sent next goes behind it and travels while the entries wait.
 pub(super) async fn read_new(
     conn: &mut ConnectionManager,
     g: &StreamGroup,
@@ -236,8 +230,7 @@ pub(super) async fn read_new(
     claim_idle: Option<Duration>,
     time: &StreamTime,
     underway: &Underway,
-    posted: Option<Posted>,
-) -> RedisResult<(NewRead, Option<Posted>)> {
+) -> RedisResult<NewRead> {
     let key = g.stream_time_key();
     let mut pipe = redis::pipe();
     pipe.atomic()
@@ -271,23 +264,6 @@ pub(super) async fn read_new(
         entry.taken = taken;
     }
     let n: u64 = redis::from_redis_value(&next())?;
-    // The last read's post, sent before this read on this connection: its reply is in.
-    let mut follows = None;
-    if let Some(Posted {
-        n: m,
-        through,
-        reply,
-    }) = posted
-    {
-        if let Some(reply) = reply {
-            let (ready, _) = reply.await?;
-            if ready != 1 {
-                return Err(taken_over());
-            }
-        }
-        follows = (m + 1 == n).then_some(through);
-    }
-    let _busy = (!entries.is_empty()).then(|| underway.raise());
     let largest = entries.iter().filter_map(|e| (time.0)(e)).max();
     let (first, final_id) = match (entries.first(), entries.last()) {
         (Some(first), Some(last)) => (first.id.as_str(), last.id.as_str()),
@@ -308,42 +284,27 @@ pub(super) async fn read_new(
     if entries.is_empty() {
         let _: (u8, String) = post.query_async(conn).await?;
         let last = last.into_iter().next().map(|(id, _)| id);
-        // Through an empty read, the stream time is the one through the read before it.
-        let posted = follows.map(|through| Posted {
-            n,
-            through,
-            reply: None,
-        });
-        return Ok((NewRead::Empty { last }, posted));
+        return Ok(NewRead::Empty { last });
     }
-    let (before, reply) = match follows {
-        // The read before is this reader's own: the server would fold it into what this
-        // reader knows already.
-        Some(through) => {
-            let mut conn = conn.clone();
-            let reply = async move { post.query_async::<(u8, String)>(&mut conn).await };
-            (through, Some(sent(Box::pin(reply)).await))
-        }
-        None => {
-            let (ready, before): (u8, String) = post.query_async(conn).await?;
-            let before = match ready {
-                1 => before,
-                2 => return Err(taken_over()),
-                _ => wait_for(conn, g, &key, n, claim_idle, time).await?,
-            };
-            // Written by the server from times this module wrote: whole numbers below 2^64.
-            (before.parse().ok(), None)
-        }
+    let busy = underway.raise();
+    let mut posting = conn.clone();
+    let reply = sent(Box::pin(async move {
+        post.query_async::<(u8, String)>(&mut posting).await
+    }))
+    .await;
+    let (mut conn, g, time) = (conn.clone(), g.clone(), time.clone());
+    let stamp = async move {
+        let _busy = busy;
+        let (ready, before) = reply.await?;
+        let before = match ready {
+            1 => before,
+            2 => return Err(taken_over()),
+            _ => wait_for(&mut conn, &g, &key, n, claim_idle, &time).await?,
+        };
+        // Written by the server from times this module wrote: whole numbers below 2^64.
+        Ok(before.parse().ok())
     };
-    for entry in &mut entries {
-        entry.stream_time = before;
-    }
-    let posted = Posted {
-        n,
-        through: before.max(largest),
-        reply,
-    };
-    Ok((NewRead::Entries(entries), Some(posted)))
+    Ok(NewRead::Entries(entries, Box::pin(stamp)))
 }
 
 /// Polls `future` once, so that what it sends goes to the connection's queue behind what
