@@ -768,7 +768,8 @@ impl Stream for RedisSource {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if let Some(abandoned) = &mut this.abandoned {
-            // Whatever it did, the server did before the next read: the one task after it.
+            // It ends first: what it sent reaches the server before the next read does, so
+            // the pending entries read again hold those it delivered, if any.
             match Pin::new(abandoned).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
