@@ -375,6 +375,71 @@ async fn a_consumer_survives_a_server_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The reading connection of a consumer that keeps the stream time is killed again and
+/// again while it reads, one entry or a few at a time: reads, posts and the reads sent ahead
+/// of them fail in every order, and the source reads its pending entries again after each
+/// failure (a read sent ahead is waited for first, so that what it delivered is among them).
+/// In the end every entry was handed out and, acknowledged, nothing is pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_whose_connection_is_killed_again_and_again_leaves_nothing_pending() {
+    let server = Server::start();
+    let client = server.client();
+    let times: Vec<u64> = (1..=600).collect();
+    stamped(&client, "events", &times).await;
+    let group = StreamGroup::new("events", "g", "a")
+        .count(3)
+        .claim_idle(None)
+        .stream_time(time_of_t());
+    let name = group.client_name();
+    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    // Kills the reading connection every 3 ms, for as long as the source reads.
+    let killing = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            loop {
+                let clients: String = redis::cmd("CLIENT")
+                    .arg("LIST")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                let named = format!("name={name}");
+                let id = clients.lines().find_map(|line| {
+                    let mut fields = line.split(' ');
+                    let id = fields.next()?.strip_prefix("id=")?.to_owned();
+                    fields.any(|f| f == named).then_some(id)
+                });
+                if let Some(id) = id {
+                    let _: redis::RedisResult<()> = redis::cmd("CLIENT")
+                        .arg("KILL")
+                        .arg("ID")
+                        .arg(id)
+                        .query_async(&mut conn)
+                        .await;
+                }
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        }
+    });
+    let mut source = source.until_idle_for(Duration::ZERO);
+    let (mut seen, mut errors) = (HashSet::new(), 0);
+    while let Some(entry) = source.next().await {
+        match entry {
+            Ok(entry) => {
+                acker.ack(&entry.id);
+                seen.insert(entry.id);
+            }
+            Err(_) => errors += 1,
+        }
+        assert!(errors < 1_000, "the source never got its connection back");
+    }
+    killing.abort();
+    assert!(errors > 0, "no read failed");
+    acker.flush().await.unwrap();
+    assert_eq!(seen.len(), times.len(), "an entry was never handed out");
+    assert_eq!(pending(&client, "events", "g").await, 0);
+}
+
 /// Entries that cannot be handled are copied to `STREAM:dead` with the reason, counted and
 /// acknowledged: nothing pending, nothing delivered again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
