@@ -141,6 +141,49 @@ async fn a_source_draining_with_no_wait_ends_at_the_first_read_that_finds_nothin
     }
 }
 
+/// A source reading until idle, once it has yielded `None`, is terminated and yields
+/// `None` again without reading: with and without a stream time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_source_is_terminated_and_stays_ended() {
+    use futures_core::FusedStream;
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 12).await;
+    for timed in [false, true] {
+        let consumer = format!("c-{timed}");
+        let mut group = StreamGroup::new("events", &consumer, &consumer)
+            .count(8)
+            .claim_idle(None);
+        if timed {
+            group = group.stream_time(time_of_t());
+        }
+        let (source, _acker) = RedisSource::connect(&client, group).await.unwrap();
+        let mut source = source.until_idle_for(Duration::ZERO);
+        let mut read = 0;
+        while !source.is_terminated() {
+            match source.next().await {
+                Some(entry) => {
+                    entry.unwrap();
+                    read += 1;
+                }
+                None => break,
+            }
+            // The read after comes back meanwhile: the last, which finds nothing, with
+            // entries of the one before still to hand out.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(read, 12, "{consumer}");
+        assert!(source.is_terminated(), "{consumer}");
+        let _: () = ask(&client, redis::cmd("CONFIG").arg("RESETSTAT")).await;
+        assert!(source.next().await.is_none(), "{consumer}");
+        assert_eq!(
+            group_reads(&client).await,
+            0,
+            "{consumer}: read after its end"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consumers_share_a_stream_and_acknowledge_everything() {
     let server = Server::start();

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_core::Stream;
+use futures_core::{FusedStream, Stream};
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Value};
 
@@ -749,6 +749,14 @@ fn claim_reply(reply: Value) -> Vec<Entry> {
             .filter_map(|entry| Entry::from_value(entry, true))
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// Ended once a source reading [until idle](RedisSource::until_idle) has handed out the
+/// entries of its reads: it reads nothing more, and yields `None` from then on.
+impl FusedStream for RedisSource {
+    fn is_terminated(&self) -> bool {
+        self.done && self.buffer.is_empty() && self.stamping.is_none() && self.arrived.is_none()
     }
 }
 
