@@ -438,6 +438,7 @@ async fn a_consumer_whose_connection_is_killed_again_and_again_leaves_nothing_pe
     // Kills the reading connection every 3 ms, for as long as the source reads.
     let killing = tokio::spawn({
         let client = client.clone();
+        let named = format!("name={name}");
         async move {
             let mut conn = client.get_multiplexed_async_connection().await.unwrap();
             loop {
@@ -446,7 +447,6 @@ async fn a_consumer_whose_connection_is_killed_again_and_again_leaves_nothing_pe
                     .query_async(&mut conn)
                     .await
                     .unwrap();
-                let named = format!("name={name}");
                 let id = clients.lines().find_map(|line| {
                     let mut fields = line.split(' ');
                     let id = fields.next()?.strip_prefix("id=")?.to_owned();

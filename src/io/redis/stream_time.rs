@@ -355,9 +355,15 @@ async fn wait_for(
                 .map(|_| Duration::ZERO);
             recover(conn, g, key, Some(n), patience, time).await?;
         }
-        sleep(pause).await;
-        pause = (pause * 2).min(POLL);
+        wait_a_little(&mut pause).await;
     }
+}
+
+/// Sleeps `pause`, then doubles it, up to [`POLL`]: the wait before looking at the server
+/// again for what a reader waits for.
+async fn wait_a_little(pause: &mut Duration) {
+    sleep(*pause).await;
+    *pause = (*pause * 2).min(POLL);
 }
 
 /// Posts for the reads between the last folded and the next posted with entries, if every
@@ -673,8 +679,7 @@ pub(super) async fn stamp_own_again(
             .await?
             .is_empty()
         {
-            sleep(pause).await;
-            pause = (pause * 2).min(POLL);
+            wait_a_little(&mut pause).await;
         }
     }
     stamp_again(conn, g, time, patience, entries).await
