@@ -656,6 +656,27 @@ async fn take(client: &redis::Client, group: StreamGroup, n: usize) -> Vec<Strin
 }
 
 /// A query's reply, on a connection of its own.
+/// Waits until `g`'s reading connection has sent nothing for `secs` seconds, as a claim
+/// sees it (`CLIENT LIST`'s `idle=` is the seconds the server's clock, in whole seconds,
+/// moved on since: `secs + 1` of them): from then on, for a claim with a `claim_idle` up to
+/// `secs`, `g`'s consumer is stopped, not reading.
+async fn until_silent(client: &redis::Client, g: &StreamGroup, secs: u64) {
+    let name = format!("name={}", g.client_name());
+    loop {
+        let clients: String = ask(client, redis::cmd("CLIENT").arg("LIST")).await;
+        let idle = clients
+            .lines()
+            .filter(|line| line.split(' ').any(|field| field == name))
+            .find_map(|line| line.split(' ').find_map(|f| f.strip_prefix("idle=")))
+            .map(|idle| idle.parse::<u64>().unwrap());
+        assert!(idle.is_some(), "no connection {name}");
+        if idle > Some(secs) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn ask<T: redis::FromRedisValue>(client: &redis::Client, cmd: &redis::Cmd) -> T {
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     cmd.query_async(&mut conn).await.unwrap()
@@ -860,7 +881,7 @@ async fn a_claim_leaves_a_consumer_that_is_still_connected_listed() {
     let _a = Committer::connect(&client, &claiming("a"), "out")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    until_silent(&client, &claiming("a"), 1).await;
     let (b, _b_acker) = RedisSource::connect(&client, claiming("b")).await.unwrap();
     let claimed: Vec<_> = b.until_idle().collect().await;
     assert_eq!(claimed.len(), 3);
@@ -944,7 +965,7 @@ async fn a_claim_sends_the_commits_of_entries_read_before_it_to_the_owner_check(
     assert_eq!(applied, Commit::Applied);
     // a stops for longer than b's claim_idle: b claims the seven it still holds, and the
     // claim is counted in the group (by a source without a ledger too).
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    until_silent(&client, &claiming("a"), 1).await;
     let b = StreamGroup::new("events", "g", "b")
         .claim_idle(Some(Duration::from_millis(1)))
         .block(Duration::from_millis(10));
@@ -1341,7 +1362,7 @@ async fn entries_claimed_from_a_silent_reader_know_the_stream_time_before_them()
     // "stopped" reads the last three and never posts, its connection open.
     stamped(&client, "s", &times[3..]).await;
     let stopped = silent_reader(&client, &stamped_group("stopped"), 3).await;
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    until_silent(&client, &stamped_group("stopped"), 1).await;
     // b finds nothing new and claims all six.
     let claim = Some(Duration::from_millis(100));
     let (claimed, acker) = read_all(&client, stamped_group("b").claim_idle(claim)).await;
@@ -1353,9 +1374,10 @@ async fn entries_claimed_from_a_silent_reader_know_the_stream_time_before_them()
 }
 
 /// Two readers stopped one after the other, each with a read never posted: the first one's
-/// entries, idle for `claim_idle`, are not claimed while the read after theirs, numbered
-/// less than `claim_idle` ago, keeps theirs from being recovered (they would come without a
-/// stream time); a later pass claims all six, each with the stream time before it.
+/// entries, idle for `claim_idle` (and its connection silent as long), are not claimed while
+/// the read after theirs, numbered less than `claim_idle` ago, keeps theirs from being
+/// recovered (they would come without a stream time); a later pass claims all six, each
+/// with the stream time before it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_whose_read_cannot_be_recovered_yet_are_claimed_once_it_can() {
     let server = Server::start();
@@ -1369,26 +1391,27 @@ async fn entries_whose_read_cannot_be_recovered_yet_are_claimed_once_it_can() {
         assert_eq!(read.len(), 3);
         ack_all(&acker, &read).await;
     }
+    // The connections' silence counts in whole seconds: a claim_idle of 2 s.
     let mut stopped = Vec::new();
     for (name, range) in [("first", 3..6), ("second", 6..9)] {
         stamped(&client, "s", &times[range]).await;
         let conn = silent_reader(&client, &stamped_group(name), 3).await;
         stopped.push(conn);
         if name == "first" {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            until_silent(&client, &stamped_group(name), 2).await;
         }
     }
     let b = || {
         read_all(
             &client,
-            stamped_group("b").claim_idle(Some(Duration::from_millis(200))),
+            stamped_group("b").claim_idle(Some(Duration::from_secs(2))),
         )
     };
     // The first reader's entries are idle long enough, but not the second one's read.
     let (early, _acker) = b().await;
     assert_eq!(early.len(), 0);
     assert_eq!(pending(&client, "s", "g").await, 6);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_silent(&client, &stamped_group("second"), 2).await;
     let (claimed, acker) = b().await;
     assert_eq!(stream_times(&claimed), want[3..]);
     ack_all(&acker, &claimed).await;
@@ -1421,7 +1444,7 @@ async fn a_consumer_started_again_waits_until_its_read_can_be_recovered() {
     assert!(got[..3].iter().all(|e| e.redelivered));
     ack_all(&acker, &got).await;
     // Whatever of the silent reader's r did not claim yet, b does.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_silent(&client, &group("silent"), 1).await;
     let (claimed, acker) = read_all(&client, group("b")).await;
     ack_all(&acker, &claimed).await;
     got.extend(claimed);
@@ -1476,8 +1499,16 @@ async fn a_read_never_posted_is_recovered_once_its_reader_is_gone() {
         let mut a = a.until_idle();
         let first = a.next().await.unwrap().unwrap();
         assert_eq!(first.stream_time, None);
-        while ask::<Option<u64>>(&client, redis::cmd("HGET").arg(&key).arg("seq")).await != Some(2)
-        {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let seq = ask::<Option<u64>>(&client, redis::cmd("HGET").arg(&key).arg("seq")).await;
+            if seq == Some(2) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline && seq < Some(2),
+                "{stream}: a's reads numbered {seq:?}, not 2"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let dead = silent_reader(&client, &group("dead"), 2).await;

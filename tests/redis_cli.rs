@@ -664,6 +664,56 @@ fn a_stopped_consumer_s_commit_is_refused_once_its_entries_are_claimed() {
     assert_eq!(refused, 1);
 }
 
+/// The same fault under a live feed, with a live combiner that gives up on a silent consumer
+/// after 5 s: `a` is frozen holding entries until `b`'s claim timer has taken every one of
+/// them (3 s idle), then let go while the feed goes on. Its windows wait for `b`'s commits of
+/// the entries, however long `a` is silent; its own commit of them is refused (status 1).
+#[test]
+fn a_consumer_stopped_past_its_claim_time_under_a_live_feed_is_counted_exactly() {
+    stopped_past_claim_time_under_a_live_feed("5s");
+}
+
+/// As above with a combiner that waits 60 s for a silent consumer: `a` counts while it is
+/// stopped, and what it committed is not counted again once it is let go.
+#[test]
+fn a_consumer_stopped_past_its_claim_time_is_counted_once_by_a_patient_combiner() {
+    stopped_past_claim_time_under_a_live_feed("60s");
+}
+
+fn stopped_past_claim_time_under_a_live_feed(consumer_timeout: &str) {
+    let server = Server::start();
+    let file = produce_file(&server);
+    let [from, to, out] = streams(&server);
+    let single = single_windows(&file, &[]);
+    let args = |name| {
+        let flags = ["--idle-timeout", "1s", "--claim-idle", "3s"];
+        live_args(&from, &to, name, &flags)
+    };
+    let a = spawn(&args("a"));
+    let b = spawn(&args("b"));
+    let combiner = spawn(&[
+        "combine",
+        "--from",
+        &to,
+        "--to",
+        &out,
+        "--consumer-timeout",
+        consumer_timeout,
+    ]);
+    let feeding = feed(&server, &file);
+    freeze_holding(&server, &a);
+    wait_until("b claims what a holds", || {
+        pending(&server, "g", Some("a"), 0) == 0
+    });
+    signal(&a, "CONT");
+    let out = a.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("commit refused"), "{stderr}");
+    feeding.join().unwrap();
+    stop_live_and_compare(&server, &single, [b, combiner]);
+}
+
 /// The lines of the windows in the stream `stream`, in order.
 fn window_lines(server: &Server, stream: &str) -> Vec<String> {
     let reply: redis::streams::StreamRangeReply =

@@ -91,11 +91,12 @@ pub struct RunArgs {
     /// combine` to merge with other consumers' (default: complete windows on stdout).
     #[arg(long, help_heading = "Redis")]
     pub to: Option<String>,
-    /// Claim the entries another consumer has left unacknowledged this long (a consumer that
-    /// died), looking for them this often and whenever a read finds nothing new. Make it
-    /// longer than a window, the lateness and the idle timeout together: a live consumer
-    /// holds each entry until its windows are written, and one whose entries are claimed
-    /// meanwhile has its next commit refused. (default: 30s)
+    /// Claim the entries another consumer has left unacknowledged this long, if the server
+    /// has heard nothing from it for as long (it died or is stopped; the server counts in
+    /// whole seconds), looking for them this often and whenever a read finds nothing new. A
+    /// consumer still reading keeps its entries however long it holds them in open windows;
+    /// one that was stopped and had its entries claimed has its next commit refused.
+    /// (default: 30s)
     #[arg(long, value_parser = parse_duration, help_heading = "Redis")]
     pub claim_idle: Option<Duration>,
     /// Stop at the first read that finds no new entry and nothing to claim, writing every

@@ -84,7 +84,12 @@ impl StreamGroup {
 
     /// Claims the entries other consumers have left pending at least `idle` (a consumer
     /// that died), whenever a read finds nothing new and at least once every `idle` while
-    /// reads find entries; `None` never claims.
+    /// reads find entries; `None` never claims. A consumer whose reading connection
+    /// ([`client_name`](Self::client_name)) the server lists as having sent a command less
+    /// than `idle` ago is reading: its entries stay its own, however long pending. A stopped
+    /// or dead one's are claimed. The server counts a connection's silence in whole seconds
+    /// (`CLIENT LIST`), so a connected consumer is taken for stopped once silent for between
+    /// `idle` and `idle` plus a second, and for at least a second.
     pub fn claim_idle(mut self, idle: Option<Duration>) -> Self {
         self.claim_idle = idle;
         self
@@ -177,10 +182,35 @@ pub(super) fn client_name(stream: &str, group: &str, consumer: &str) -> String {
 
 /// Whether `clients` (a `CLIENT LIST` reply) lists a connection named `name`.
 pub(super) fn client_listed(clients: &str, name: &str) -> bool {
+    client_idle(clients, name).is_some()
+}
+
+/// How long the connection named `name` in `clients` (a `CLIENT LIST` reply) has sent
+/// nothing, as the server counts (`idle=`: the seconds its clock, in whole seconds, moved on
+/// since, so more than one less than that really passed); the least of several of that name,
+/// `None` when none is listed.
+pub(super) fn client_idle(clients: &str, name: &str) -> Option<u64> {
     let name = format!("name={name}");
     clients
         .lines()
-        .any(|line| line.split(' ').any(|field| field == name))
+        .filter(|line| line.split(' ').any(|field| field == name))
+        .map(|line| {
+            line.split(' ')
+                .find_map(|field| field.strip_prefix("idle="))
+                .and_then(|idle| idle.parse().ok())
+                .unwrap_or(0)
+        })
+        .min()
+}
+
+/// Whether the server lists `consumer`'s reading connection as having sent a command less
+/// than `idle` ms ago, or may have (the count is in whole seconds), by `clients` (a
+/// `CLIENT LIST` reply): a consumer alive and reading, whose entries are its own however
+/// long they have been pending (it holds them in windows not written yet, or its reads wait
+/// for another's word).
+pub(super) fn reading(clients: &str, stream: &str, group: &str, consumer: &str, idle: u64) -> bool {
+    client_idle(clients, &client_name(stream, group, consumer))
+        .is_some_and(|secs| secs.saturating_sub(1).saturating_mul(1_000) < idle)
 }
 
 /// Whether a connection reads as `group`'s consumer now (a [`RedisSource`](super::RedisSource) of another
@@ -283,5 +313,40 @@ impl StreamTime {
 impl fmt::Debug for StreamTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("StreamTime(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLIENTS: &str = "\
+id=3 addr=127.0.0.1:5 laddr=127.0.0.1:6379 fd=8 name=weir:s:g:a age=9 idle=4 flags=N db=0
+id=4 addr=127.0.0.1:6 laddr=127.0.0.1:6379 fd=9 name=weir:s:g:b age=9 idle=7 flags=N db=0
+id=5 addr=127.0.0.1:7 laddr=127.0.0.1:6379 fd=10 name=weir:s:g:b age=9 idle=2 flags=N db=0
+id=6 addr=127.0.0.1:8 laddr=127.0.0.1:6379 fd=11 name=weir:s:g:ab age=9 idle=0 flags=N db=0
+";
+
+    #[test]
+    fn a_connection_s_silence_is_the_least_of_its_name_s() {
+        assert_eq!(client_idle(CLIENTS, "weir:s:g:a"), Some(4));
+        assert_eq!(client_idle(CLIENTS, "weir:s:g:b"), Some(2));
+        assert_eq!(client_idle(CLIENTS, "weir:s:g:c"), None);
+        assert!(client_listed(CLIENTS, "weir:s:g:ab"));
+        assert!(!client_listed(CLIENTS, "weir:s:g"));
+    }
+
+    #[test]
+    fn a_consumer_reads_until_its_connection_is_surely_silent_for_the_claim_time() {
+        // idle=4: more than 3 s passed, maybe not 4.
+        assert!(reading(CLIENTS, "s", "g", "a", 3_001));
+        assert!(!reading(CLIENTS, "s", "g", "a", 3_000));
+        // One of b's connections was heard from 1 to 2 s ago.
+        assert!(reading(CLIENTS, "s", "g", "b", 1_001));
+        assert!(!reading(CLIENTS, "s", "g", "b", 1_000));
+        // Not listed: not reading, however short the claim time.
+        assert!(!reading(CLIENTS, "s", "g", "c", u64::MAX));
+        // idle=0 with a claim time of zero.
+        assert!(!reading(CLIENTS, "s", "g", "ab", 0));
     }
 }

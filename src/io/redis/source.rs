@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::commit::{FORGET, LedgerKeys};
 use super::entry::{Entry, Previous, count_of, read_reply};
-use super::group::{StreamGroup, client_list, client_listed, client_name};
+use super::group::{StreamGroup, client_list, client_listed, client_name, reading};
 use super::stream_time::{
     LOST, NewRead, Stamp, not_stamped_yet, read_new, stamp_again, stamp_own_again,
 };
@@ -133,8 +133,9 @@ impl Claims {
 /// lost). Whenever a read comes back empty, and at least once every `claim_idle` while reads find
 /// entries, if `claim_idle` is set, it claims the entries other consumers left pending at least
 /// that long (`XPENDING ... IDLE`, paged, then `XCLAIM` of those not its own: its own it still
-/// holds; with a stream time, nor those whose read cannot be given theirs yet, left to a later
-/// pass) and yields them before reading new ones again. With a [ledger](StreamGroup::ledger), a
+/// holds; nor those of a consumer still reading, whose connection the server lists as active
+/// within `claim_idle`, see [`StreamGroup::claim_idle`]; with a stream time, nor those whose
+/// read cannot be given theirs yet, left to a later pass) and yields them before reading new ones again. With a [ledger](StreamGroup::ledger), a
 /// claim that takes entries is counted there in the same script, and [`claims`](Self::claims) says
 /// how many the source has handed out whole (re-reading its pending entries hands out every claim
 /// counted before). One read is in flight at a time, started as soon as the buffer is half
@@ -554,6 +555,15 @@ impl RedisSource {
                         .iter()
                         .filter(|(_, owner, ..)| *owner != g.consumer)
                         .collect();
+                    // Nor those of a consumer the server lists as reading: theirs however
+                    // long pending. What is left is a stopped or dead consumer's.
+                    let clients = match page.is_empty() {
+                        true => String::new(),
+                        false => client_list(&mut conn).await?,
+                    };
+                    page.retain(|(_, owner, ..)| {
+                        !reading(&clients, &g.stream, &g.group, owner, idle)
+                    });
                     // Nor, yet, those whose read cannot be given its stream time now.
                     if let (Some(time), false) = (&g.stream_time, page.is_empty()) {
                         let ids: Vec<&str> = page.iter().map(|(id, ..)| id.as_str()).collect();
@@ -589,7 +599,6 @@ impl RedisSource {
                         }
                         Some(output) => {
                             // Owners no connection reads as any more: they died.
-                            let clients = client_list(&mut conn).await?;
                             let ledger = LedgerKeys::of(output);
                             let listing = ledger.listing();
                             let mut eval = redis::cmd("EVAL");
