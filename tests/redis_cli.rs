@@ -95,8 +95,10 @@ fn produce_with(server: &Server, extra: &[&str]) -> String {
 }
 
 /// Feeds the events of `file` to the stream `events` as a live source would: 1 000 every
-/// 50 ms, on a thread of its own.
-fn feed(server: &Server, file: &str) -> std::thread::JoinHandle<()> {
+/// 50 ms, on a thread of its own. A feed cut off (the server restarted) connects again and
+/// goes on from the entries the stream holds, so that it holds each event once. The thread
+/// returns how many times it lost its connection.
+fn feed(server: &Server, file: &str) -> std::thread::JoinHandle<u32> {
     let lines: Vec<String> = std::fs::read_to_string(file)
         .unwrap()
         .lines()
@@ -104,26 +106,58 @@ fn feed(server: &Server, file: &str) -> std::thread::JoinHandle<()> {
         .collect();
     let client = server.client();
     std::thread::spawn(move || {
-        let mut conn = client.get_connection().unwrap();
-        for chunk in lines.chunks(1_000) {
-            let mut pipe = redis::pipe();
-            for line in chunk {
-                let event: serde_json::Value = serde_json::from_str(line).unwrap();
-                pipe.cmd("XADD")
-                    .arg("events")
-                    .arg("*")
-                    .arg("timestamp")
-                    .arg(event["timestamp"].as_u64().unwrap())
-                    .arg("source")
-                    .arg(event["source"].as_str().unwrap())
-                    .arg("value")
-                    .arg(event["value"].as_f64().unwrap())
-                    .ignore();
+        let (mut conn, mut fed, mut failing, mut cut) = (None, 0, None, 0);
+        while fed < lines.len() {
+            match feed_more(&client, &mut conn, &lines, &mut fed, failing.is_some()) {
+                Ok(()) => failing = None,
+                Err(e) => {
+                    if conn.take().is_some() {
+                        cut += 1;
+                    }
+                    let since = *failing.get_or_insert_with(Instant::now);
+                    assert!(since.elapsed() < Duration::from_secs(30), "feeding: {e}");
+                }
             }
-            let () = pipe.query(&mut conn).unwrap();
             std::thread::sleep(Duration::from_millis(50));
         }
+        cut
     })
+}
+
+/// Adds the next 1 000 events of `lines` from `fed` on, through `conn` (connected first if
+/// `None`); after a failure (`again`), from as many as the stream holds.
+fn feed_more(
+    client: &redis::Client,
+    conn: &mut Option<redis::Connection>,
+    lines: &[String],
+    fed: &mut usize,
+    again: bool,
+) -> redis::RedisResult<()> {
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(client.get_connection()?),
+    };
+    if again {
+        *fed = redis::cmd("XLEN").arg("events").query(conn)?;
+    }
+    let end = (*fed + 1_000).min(lines.len());
+    let mut pipe = redis::pipe();
+    for line in &lines[*fed..end] {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        pipe.cmd("XADD")
+            .arg("events")
+            .arg("*")
+            .arg("timestamp")
+            .arg(event["timestamp"].as_u64().unwrap())
+            .arg("source")
+            .arg(event["source"].as_str().unwrap())
+            .arg("value")
+            .arg(event["value"].as_f64().unwrap())
+            .ignore();
+    }
+    let () = pipe.query(conn)?;
+    *fed = end;
+    Ok(())
 }
 
 /// The URLs of the tests' streams on `server`: the events, the partials and the final
@@ -1088,6 +1122,44 @@ fn consumers_ride_out_a_server_restart() {
     }
     assert_eq!(pending(&server, "g", None, 0), 0, "entries left pending");
     assert_combined_exactly(&to, &file);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The server killed and started again from its append-only file under a live feed, with
+/// live consumers and a live combiner: each reads again (a read whose reply the kill lost is
+/// read again from the consumer's pending entries), and the final windows equal one
+/// process's.
+#[test]
+fn a_server_restarted_under_a_live_feed_loses_and_doubles_nothing() {
+    let dir = std::env::temp_dir().join(format!("weir-redis-live-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = Server::start_persistent(&dir);
+    let file = produce_file(&server);
+    let [from, to, out] = streams(&server);
+    let single = single_windows(&file, &[]);
+    let args = |name| {
+        let flags = ["--idle-timeout", "1s", "--claim-idle", "3s"];
+        live_args(&from, &to, name, &flags)
+    };
+    let a = spawn(&args("a"));
+    let b = spawn(&args("b"));
+    let combiner = spawn(&[
+        "combine",
+        "--from",
+        &to,
+        "--to",
+        &out,
+        "--consumer-timeout",
+        "5s",
+    ]);
+    let feeding = feed(&server, &file);
+    wait_until("windows written", || written(&server) >= 40);
+    server.restart();
+    assert!(feeding.join().unwrap() > 0, "the restart cut the feed off");
+    let fed: u64 = query(&server, redis::cmd("XLEN").arg("events"));
+    assert_eq!(fed, EVENTS, "the stream holds each event once");
+    stop_live_and_compare(&server, &single, [a, b, combiner]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

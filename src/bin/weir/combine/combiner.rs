@@ -382,6 +382,14 @@ impl Combiner {
     pub(super) fn holding(&self) -> u64 {
         self.open.values().map(|o| o.ids.len() as u64).sum()
     }
+
+    /// The ids of the entries held in open windows.
+    pub(super) fn held(&self) -> HashSet<&str> {
+        self.open
+            .values()
+            .flat_map(|o| o.ids.iter().map(String::as_str))
+            .collect()
+    }
 }
 
 /// Appends the JSON lines of final windows to `text`, as `weir run` writes them, each ending

@@ -332,6 +332,9 @@ mod imp {
     struct Counts {
         read: u64,
         malformed: u64,
+        /// Entries delivered again (a read retried after an error) while held in an open
+        /// window: skipped, or they would be merged twice.
+        duplicates: u64,
         written: u64,
     }
 
@@ -402,7 +405,7 @@ mod imp {
                      unacknowledged: any window it printed from them is printed again"
                 );
             }
-            take(&mut combiner, batch.drain(..), &acker, &mut counts, &stream);
+            take(&mut combiner, &mut batch, &acker, &mut counts, &stream);
             if let Some((recorded, through, asked)) = reading.visible() {
                 combiner.ledger(recorded, through, asked);
             }
@@ -445,15 +448,24 @@ mod imp {
     }
 
     /// Takes a batch of entries into the combiner: each acknowledged now or held in an open
-    /// window, or dead-lettered when it is not a weir entry.
+    /// window, or dead-lettered when it is not a weir entry, or skipped when delivered again
+    /// while held.
     fn take(
         combiner: &mut Combiner,
-        batch: impl Iterator<Item = Entry>,
+        batch: &mut Vec<Entry>,
         acker: &Acker,
         counts: &mut Counts,
         stream: &str,
     ) {
-        for entry in batch {
+        let before = batch.len();
+        if batch.iter().any(|e| e.redelivered) {
+            let held = combiner.held();
+            batch.retain(|e| !(e.redelivered && held.contains(e.id.as_str())));
+        }
+        let again = (before - batch.len()) as u64;
+        counts.read += again;
+        counts.duplicates += again;
+        for entry in batch.drain(..) {
             counts.read += 1;
             match Report::parse(&entry) {
                 Ok((consumer, report)) => {
@@ -490,7 +502,10 @@ mod imp {
                 ("late", combiner.late),
                 ("malformed", counts.malformed),
             ],
-            not_events: vec![("marker", combiner.markers)],
+            not_events: vec![
+                ("marker", combiner.markers),
+                ("duplicate", counts.duplicates),
+            ],
             windows: counts.written,
             redis: Some(RedisCounts {
                 acknowledged: acker.acked() + out.acknowledged(),
@@ -512,13 +527,14 @@ mod imp {
         (acker, out): (&Acker, &Out),
     ) -> String {
         format!(
-            "summary: {} entries read from {from} ({} partials, {} markers, {} malformed) from \
-             {} consumers; {} window results written, {} late partials; {} acknowledged, {} \
-             dead-lettered",
+            "summary: {} entries read from {from} ({} partials, {} markers, {} malformed, {} \
+             duplicates skipped) from {} consumers; {} window results written, {} late \
+             partials; {} acknowledged, {} dead-lettered",
             counts.read,
             combiner.partials,
             combiner.markers,
             counts.malformed,
+            counts.duplicates,
             combiner.consumers(),
             counts.written,
             combiner.late,
