@@ -373,6 +373,39 @@ async fn an_acker_whose_server_is_gone_counts_its_retries_and_reports_the_error(
 /// nothing is pending. (A read whose reply is lost in the crash, after the server delivered
 /// it, also makes the source re-read its pending entries; a kill cannot be timed to hit that
 /// window reliably, so this test does not.)
+/// While the server cannot say the stream is quiet, the source's flag for the windows is up:
+/// during a read that outlives its `block` by more than a quarter of a second, and from a
+/// read that failed until one succeeds. Reads that come back empty on time leave it down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_is_busy_while_the_server_cannot_say_the_stream_is_quiet() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 1).await;
+    let group = StreamGroup::new("events", "g", "a")
+        .block(Duration::from_millis(100))
+        .claim_idle(None);
+    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    let underway = source.underway();
+    let mut source = Box::pin(source);
+    let entry = source.next().await.unwrap().unwrap();
+    acker.ack(&entry.id);
+    acker.flush().await.unwrap();
+    let quiet = tokio::time::timeout(Duration::from_millis(500), source.next()).await;
+    assert!(quiet.is_err() && !underway.is_raised(), "quiet");
+    server.signal("STOP");
+    // The read times out 2 s after its block: well before, it is busy.
+    let frozen = tokio::time::timeout(Duration::from_millis(1_000), source.next()).await;
+    assert!(frozen.is_err());
+    assert!(underway.is_raised(), "a read 1 s long is no quiet");
+    assert!(source.next().await.unwrap().is_err());
+    // Not read again yet (a caller waiting before it tries again): still busy.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(underway.is_raised(), "a failed read is no quiet");
+    server.signal("CONT");
+    let quiet = tokio::time::timeout(Duration::from_millis(1_000), source.next()).await;
+    assert!(quiet.is_err() && !underway.is_raised(), "quiet again");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_survives_a_server_restart() {
     let dir = std::env::temp_dir().join(format!("weir-redis-{}", std::process::id()));

@@ -23,7 +23,7 @@ use super::stream_time::{
 use super::{Acker, connect, replies};
 use crate::poll::{POLL_BUDGET, wake_self};
 use crate::sync::{Arc, AtomicU64, Ordering};
-use crate::window::Underway;
+use crate::window::{Raised, Underway};
 
 /// Where the reading is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +206,8 @@ pub struct RedisSource {
     /// A read in flight when the one before it failed, waited for (and its result dropped)
     /// before the next read starts.
     abandoned: Option<JoinHandle<RedisResult<Read>>>,
+    /// Up from a failed read until a read succeeds: an outage is no quiet.
+    failing: Option<Raised>,
 }
 
 impl fmt::Debug for RedisSource {
@@ -272,6 +274,7 @@ impl RedisSource {
             stamping: None,
             arrived: None,
             abandoned: None,
+            failing: None,
         };
         Ok((source, acker))
     }
@@ -307,10 +310,13 @@ impl RedisSource {
     /// for new ones: a read of new entries waiting for the [stream
     /// time](StreamGroup::stream_time) of the reads before it (another consumer's post, or
     /// `claim_idle` for one that is stopped), a claim of entries, a re-read of this
-    /// consumer's pending entries. Meanwhile new entries may wait on the server for it. The
-    /// flag is down while the source waits for new entries, and during a claim pass that
-    /// finds nothing to claim (a pass runs whenever nothing is new: a flag that moved every
-    /// time would keep a quiet stream's windows open for ever).
+    /// consumer's pending entries. Meanwhile new entries may wait on the server for it. It
+    /// is up too while the server cannot say the stream is quiet: from a read that failed
+    /// until one succeeds, and while a read takes more than `block` and a quarter of a
+    /// second (the server is slow, frozen or gone: entries may have been delivered that the
+    /// reply has not brought yet). The flag is down while the source waits for new entries,
+    /// and during a claim pass that finds nothing to claim (a pass runs whenever nothing is
+    /// new: a flag that moved every time would keep a quiet stream's windows open for ever).
     ///
     /// Give it to the windows downstream
     /// ([`EventTimeWindow::underway`](crate::window::EventTimeWindow::underway)) so that
@@ -337,8 +343,12 @@ impl RedisSource {
             own_progress,
             stamp,
         } = match result {
-            Ok(read) => read,
+            Ok(read) => {
+                self.failing = None;
+                read
+            }
             Err(e) => {
+                self.failing = Some(self.underway.raise());
                 self.stamping = None;
                 self.arrived = None;
                 // A read on its way behind the one that failed: it ends before the
@@ -750,6 +760,23 @@ async fn read_plain(
     Ok(entries)
 }
 
+/// How much longer than it asks the server to wait (`block`) a read may take before the
+/// source says it is busy rather than quiet.
+const SLOW: Duration = Duration::from_millis(250);
+
+/// `read`, raising `underway` once it has taken `after` until it ends: a read that outlives
+/// the server's wait for entries is no sign of quiet (the server is slow, frozen or gone).
+async fn busy_after<T>(read: impl Future<Output = T>, after: Duration, underway: Underway) -> T {
+    let mut read = std::pin::pin!(read);
+    tokio::select! {
+        out = &mut read => out,
+        () = tokio::time::sleep(after) => {
+            let _busy = underway.raise();
+            read.await
+        }
+    }
+}
+
 /// The entries of an `XCLAIM` reply: `[entry, ...]`.
 fn claim_reply(reply: Value) -> Vec<Entry> {
     match reply {
@@ -809,7 +836,9 @@ impl Stream for RedisSource {
             let read_ahead = this.buffer.len() <= this.group.count / 2;
             if !this.done && this.arrived.is_none() && (this.fetch.is_some() || read_ahead) {
                 if this.fetch.is_none() {
-                    this.fetch = Some(tokio::spawn(this.start_fetch()));
+                    let slow = this.group.block.saturating_add(SLOW);
+                    let read = busy_after(this.start_fetch(), slow, this.underway.clone());
+                    this.fetch = Some(tokio::spawn(read));
                 }
                 let fetch = this.fetch.as_mut().expect("set above");
                 match Pin::new(fetch).poll(cx) {
