@@ -716,36 +716,57 @@ fn a_consumer_stopped_past_its_claim_time_is_counted_once_by_a_patient_combiner(
 
 fn stopped_past_claim_time_under_a_live_feed(consumer_timeout: &str) {
     let server = Server::start();
-    let file = produce_file(&server);
-    let [from, to, out] = streams(&server);
-    let single = single_windows(&file, &[]);
-    let args = |name| {
-        let flags = ["--idle-timeout", "1s", "--claim-idle", "3s"];
-        live_args(&from, &to, name, &flags)
-    };
-    let a = spawn(&args("a"));
-    let b = spawn(&args("b"));
-    let combiner = spawn(&[
-        "combine",
-        "--from",
-        &to,
-        "--to",
-        &out,
-        "--consumer-timeout",
-        consumer_timeout,
-    ]);
-    let feeding = feed(&server, &file);
-    freeze_holding(&server, &a);
+    let live = Live::start(&server, consumer_timeout);
+    freeze_holding(&server, &live.a);
     wait_until("b claims what a holds", || {
         pending(&server, "g", Some("a"), 0) == 0
     });
-    signal(&a, "CONT");
-    let out = a.wait_with_output().unwrap();
+    signal(&live.a, "CONT");
+    let out = live.a.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("commit refused"), "{stderr}");
-    feeding.join().unwrap();
-    stop_live_and_compare(&server, &single, [b, combiner]);
+    live.feeding.join().unwrap();
+    stop_live_and_compare(&server, &live.single, [live.b, live.combiner]);
+}
+
+/// Two live consumers, `a` and `b` (1 s idle timeout, claims every 3 s), and a live combiner
+/// (giving up on a silent consumer after `consumer_timeout`) under a live feed of the events,
+/// with one process's windows over them.
+struct Live {
+    single: Windows,
+    a: Child,
+    b: Child,
+    combiner: Child,
+    feeding: std::thread::JoinHandle<u32>,
+}
+
+impl Live {
+    fn start(server: &Server, consumer_timeout: &str) -> Live {
+        let file = produce_file(server);
+        let [from, to, out] = streams(server);
+        let args = |name| {
+            let flags = ["--idle-timeout", "1s", "--claim-idle", "3s"];
+            live_args(&from, &to, name, &flags)
+        };
+        let (a, b) = (spawn(&args("a")), spawn(&args("b")));
+        let combiner = spawn(&[
+            "combine",
+            "--from",
+            &to,
+            "--to",
+            &out,
+            "--consumer-timeout",
+            consumer_timeout,
+        ]);
+        Live {
+            single: single_windows(&file, &[]),
+            a,
+            b,
+            combiner,
+            feeding: feed(server, &file),
+        }
+    }
 }
 
 /// The lines of the windows in the stream `stream`, in order.
@@ -1145,35 +1166,17 @@ fn a_server_restarted_under_a_live_feed_loses_and_doubles_nothing() {
 /// written: checks that the stream holds each event once and that the final windows equal
 /// one process's, nothing left pending. How many times the feed lost its connection.
 fn live_under_server_fault(server: &mut Server, fault: impl FnOnce(&mut Server)) -> u32 {
-    let file = produce_file(server);
-    let [from, to, out] = streams(server);
-    let single = single_windows(&file, &[]);
-    let args = |name| {
-        let flags = ["--idle-timeout", "1s", "--claim-idle", "3s"];
-        live_args(&from, &to, name, &flags)
-    };
-    let a = spawn(&args("a"));
-    let b = spawn(&args("b"));
-    let combiner = spawn(&[
-        "combine",
-        "--from",
-        &to,
-        "--to",
-        &out,
-        "--consumer-timeout",
-        "5s",
-    ]);
-    let feeding = feed(server, &file);
+    let live = Live::start(server, "5s");
     wait_until("windows written", || written(server) >= 40);
     assert!(
-        !feeding.is_finished(),
+        !live.feeding.is_finished(),
         "the fault comes while the feed goes on"
     );
     fault(server);
-    let cut = feeding.join().unwrap();
+    let cut = live.feeding.join().unwrap();
     let fed: u64 = query(server, redis::cmd("XLEN").arg("events"));
     assert_eq!(fed, EVENTS, "the stream holds each event once");
-    stop_live_and_compare(server, &single, [a, b, combiner]);
+    stop_live_and_compare(server, &live.single, [live.a, live.b, live.combiner]);
     cut
 }
 
