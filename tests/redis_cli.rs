@@ -507,34 +507,16 @@ fn stop_live_and_compare<const N: usize>(server: &Server, single: &Windows, live
 #[test]
 fn a_consumer_killed_under_a_live_feed_holds_its_windows_until_they_are_claimed() {
     let server = Server::start();
-    let file = produce_file(&server);
-    let [from, to, out] = streams(&server);
-    let single = single_windows(&file, &[]);
     // Live consumers (no --until-idle), claiming on a timer every 3 s; a live combiner that
     // gives up on a silent consumer after 1 s, unless the server lists entries pending for it.
-    let args = |name| {
-        let flags = ["--idle-timeout", "1s", "--claim-idle", "3s"];
-        live_args(&from, &to, name, &flags)
-    };
-    let mut a = spawn(&args("a"));
-    let b = spawn(&args("b"));
-    let combiner = spawn(&[
-        "combine",
-        "--from",
-        &to,
-        "--to",
-        &out,
-        "--consumer-timeout",
-        "1s",
-    ]);
-    let feeding = feed(&server, &file);
+    let mut live = Live::start(&server, "1s");
     // a dies holding entries while the feed goes on: its windows wait for b to claim and
     // commit them, however long a has been silent.
-    freeze_holding(&server, &a);
-    a.kill().unwrap();
-    a.wait().unwrap();
-    feeding.join().unwrap();
-    stop_live_and_compare(&server, &single, [b, combiner]);
+    freeze_holding(&server, &live.a);
+    live.a.kill().unwrap();
+    live.a.wait().unwrap();
+    live.feeding.join().unwrap();
+    stop_live_and_compare(&server, &live.single, [live.b, live.combiner]);
 }
 
 /// The number before ` late` in a summary line of `stderr`.
