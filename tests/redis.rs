@@ -1178,6 +1178,38 @@ async fn each_read_learns_the_stream_time_of_every_read_before_it() {
     assert_eq!(got, want);
 }
 
+/// Waits until the server has numbered the second read of `a` (a source reading one entry a
+/// read, with the stream time kept under `key`), and returns the entry it handed out meanwhile,
+/// if any. A read ahead goes out by itself within milliseconds, unless the read before had
+/// its stream time in when the source took it in: then the next read waits for the next
+/// poll, so after 200 ms without it `a` is polled once (a poll sooner, as the read ahead
+/// comes back, could send a third). Fails after 10 s, or once a third read is numbered.
+async fn second_read_numbered(
+    client: &redis::Client,
+    key: &str,
+    a: &mut RedisSource,
+) -> Option<Entry> {
+    let start = Instant::now();
+    let (mut polled, mut handed_out) = (false, None);
+    loop {
+        let seq = ask::<Option<u64>>(client, redis::cmd("HGET").arg(key).arg("seq")).await;
+        if seq == Some(2) {
+            return handed_out;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10) && seq < Some(2),
+            "{key}: a's reads numbered {seq:?}, not 2"
+        );
+        if seq == Some(1) && !polled && start.elapsed() > Duration::from_millis(200) {
+            polled = true;
+            if let Ok(next) = tokio::time::timeout(Duration::ZERO, a.next()).await {
+                handed_out = next.map(Result::unwrap);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// A read runs as a task of its own: a consumer that has handed out an entry, with its next
 /// read on its way, and is not polled again for a while (busy downstream) still posts that
 /// read, so the other consumers' reads after it get their stream time meanwhile.
@@ -1196,27 +1228,8 @@ async fn a_consumer_not_polled_holds_no_other_consumer_s_read_back() {
     let (a, _a_acker) = RedisSource::connect(&client, group("a")).await.unwrap();
     let mut a = a.until_idle();
     assert_eq!(a.next().await.unwrap().unwrap().stream_time, None);
-    // a's next read is numbered (a poll that cannot hand an entry out yet starts it, if it
-    // is not on its way already): a is not polled from here on.
-    let (deadline, mut second, mut kicked) =
-        (Instant::now() + Duration::from_secs(10), None, false);
-    loop {
-        let seq = ask::<Option<u64>>(&client, redis::cmd("HGET").arg(&key).arg("seq")).await;
-        if seq == Some(2) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline && seq < Some(2),
-            "a's reads numbered {seq:?}, not 2"
-        );
-        if seq == Some(1) && !kicked && deadline - Instant::now() < Duration::from_millis(9_800) {
-            kicked = true;
-            if let Ok(next) = tokio::time::timeout(Duration::ZERO, a.next()).await {
-                second = next;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    // a's next read is numbered: a is not polled from here on.
+    let second = second_read_numbered(&client, &key, &mut a).await;
     let (b, _b_acker) = RedisSource::connect(&client, group("b")).await.unwrap();
     let mut b = b.until_idle();
     // Without a's post, b's read would wait for it for ever (no claim_idle to take it over).
@@ -1229,9 +1242,8 @@ async fn a_consumer_not_polled_holds_no_other_consumer_s_read_back() {
     assert_eq!(third.stream_time, Some(5));
     let second = match second {
         Some(second) => second,
-        None => a.next().await.unwrap(),
-    }
-    .unwrap();
+        None => a.next().await.unwrap().unwrap(),
+    };
     assert_eq!(
         (second.field("t"), second.stream_time),
         (Some("3"), Some(5))
@@ -1553,37 +1565,15 @@ async fn a_read_never_posted_is_recovered_once_its_reader_is_gone() {
         let mut a = a.until_idle();
         let first = a.next().await.unwrap().unwrap();
         assert_eq!(first.stream_time, None);
-        // (A read whose stream time is in by the time it is taken in leaves the next read
-        // to the next poll: a poll that cannot hand an entry out yet starts it.)
-        let (deadline, mut second, mut kicked) =
-            (Instant::now() + Duration::from_secs(10), None, false);
-        loop {
-            let seq = ask::<Option<u64>>(&client, redis::cmd("HGET").arg(&key).arg("seq")).await;
-            if seq == Some(2) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline && seq < Some(2),
-                "{stream}: a's reads numbered {seq:?}, not 2"
-            );
-            if seq == Some(1) && !kicked && deadline - Instant::now() < Duration::from_millis(9_800)
-            {
-                kicked = true;
-                if let Ok(next) = tokio::time::timeout(Duration::ZERO, a.next()).await {
-                    second = next;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let second = second_read_numbered(&client, &key, &mut a).await;
         let dead = silent_reader(&client, &group("dead"), 2).await;
         if close {
             drop(dead);
         }
         let second = match second {
             Some(second) => second,
-            None => a.next().await.unwrap(),
-        }
-        .unwrap();
+            None => a.next().await.unwrap().unwrap(),
+        };
         assert_eq!(second.stream_time, Some(5), "{stream}");
         // a reads on: its next entry (the fifth) must know the dead read's 40. While its
         // read waits for that, its flag for the windows is up (it is busy, not quiet).

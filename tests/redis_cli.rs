@@ -712,6 +712,14 @@ fn stopped_past_claim_time_under_a_live_feed(consumer_timeout: &str) {
     stop_live_and_compare(&server, &live.single, [live.b, live.combiner]);
 }
 
+/// The arguments of a live combiner from the partials `to` to the final windows `out`, giving
+/// up on a silent consumer after `consumer_timeout` unless the server lists entries pending
+/// for it.
+fn live_combine<'a>(to: &'a str, out: &'a str, consumer_timeout: &'a str) -> [&'a str; 7] {
+    let flag = "--consumer-timeout";
+    ["combine", "--from", to, "--to", out, flag, consumer_timeout]
+}
+
 /// Two live consumers, `a` and `b` (1 s idle timeout, claims every 3 s), and a live combiner
 /// (giving up on a silent consumer after `consumer_timeout`) under a live feed of the events,
 /// with one process's windows over them.
@@ -732,15 +740,7 @@ impl Live {
             live_args(&from, &to, name, &flags)
         };
         let (a, b) = (spawn(&args("a")), spawn(&args("b")));
-        let combiner = spawn(&[
-            "combine",
-            "--from",
-            &to,
-            "--to",
-            &out,
-            "--consumer-timeout",
-            consumer_timeout,
-        ]);
+        let combiner = spawn(&live_combine(&to, &out, consumer_timeout));
         Live {
             single: single_windows(&file, &[]),
             a,
@@ -813,15 +813,7 @@ fn a_combiner_started_again_while_a_consumer_lags_waits_for_it() {
     let (a, b) = (spawn(&args("a")), spawn(&args("b")));
     // A combiner that gives up on a silent consumer after 1 s, unless the server lists
     // entries pending for it.
-    let combine = [
-        "combine",
-        "--from",
-        &to,
-        "--to",
-        &out,
-        "--consumer-timeout",
-        "1s",
-    ];
+    let combine = live_combine(&to, &out, "1s");
     let mut combiner = spawn(&combine);
     let feeding = feed(&server, &file);
     wait_until("windows written", || {

@@ -135,10 +135,10 @@ impl Claims {
 /// that long (`XPENDING ... IDLE`, paged, then `XCLAIM` of those not its own: its own it still
 /// holds; nor those of a consumer still reading, whose connection the server lists as active
 /// within `claim_idle`, see [`StreamGroup::claim_idle`]; with a stream time, nor those whose
-/// read cannot be given theirs yet, left to a later pass) and yields them before reading new ones again. With a [ledger](StreamGroup::ledger), a
-/// claim that takes entries is counted there in the same script, and [`claims`](Self::claims) says
-/// how many the source has handed out whole (re-reading its pending entries hands out every claim
-/// counted before). One read is in flight at a time, started as soon as the buffer is half
+/// read cannot be given theirs yet, left to a later pass) and yields them before reading new
+/// ones again. With a [ledger](StreamGroup::ledger), a claim that takes entries is counted there
+/// in the same script, and [`claims`](Self::claims) says how many the source has handed out
+/// whole (re-reading its pending entries hands out every claim counted before). One read is in flight at a time, started as soon as the buffer is half
 /// empty, or as soon as a read's entries wait for their stream time (they go out once it is in,
 /// before any read after them), so that the next batch travels while this one is handled. A
 /// read runs as a task of its own on the Tokio runtime (`tokio::spawn`, aborted when the
@@ -567,9 +567,10 @@ impl RedisSource {
                         .collect();
                     // Nor those of a consumer the server lists as reading: theirs however
                     // long pending. What is left is a stopped or dead consumer's.
-                    let clients = match page.is_empty() {
-                        true => String::new(),
-                        false => client_list(&mut conn).await?,
+                    let clients = if page.is_empty() {
+                        String::new()
+                    } else {
+                        client_list(&mut conn).await?
                     };
                     page.retain(|(_, owner, ..)| {
                         !reading(&clients, &g.stream, &g.group, owner, idle)
