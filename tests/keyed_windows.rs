@@ -451,6 +451,32 @@ async fn time_with_items_on_their_way_is_not_quiet() {
     );
 }
 
+/// A source that vouches for quiet: the window counts as quiet only time up to the last
+/// instant the source heard nothing new. The source hears so at 1.5 s, then nothing until 6 s
+/// (its server is frozen, say): the 2 s idle timeout does not close the window meanwhile,
+/// and once the source hears again, 6 s of quiet close it.
+#[tokio::test(start_paused = true)]
+async fn quiet_counts_only_as_far_as_the_source_vouches_for_it() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);
+    let underway = weir::window::Underway::vouching();
+    let mut windows = idle_counts_underway(rx, 0, underway.clone());
+    tx.try_send((1, 100, 0)).unwrap();
+    assert!(futures::poll!(windows.next()).is_pending());
+    tokio::time::advance(Duration::from_millis(1_500)).await;
+    underway.heard(tokio::time::Instant::now());
+    // Looked at every 250 ms (an eighth of the timeout) once the timer has fired, on time.
+    for _ in 0..18 {
+        tokio::time::advance(Duration::from_millis(250)).await;
+        assert!(futures::poll!(windows.next()).is_pending());
+    }
+    underway.heard(tokio::time::Instant::now());
+    tokio::time::advance(Duration::from_millis(250)).await;
+    let Poll::Ready(got) = futures::poll!(windows.next()) else {
+        panic!("[0, 1 000) not closed once 6 s of quiet were vouched for");
+    };
+    assert_eq!(got.map(|(k, w)| (k, w.start, w.count)), Some((1, 0, 1)));
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_idle_stream_goes_on_advancing_period_after_period() {
     let (tx, rx) = tokio::sync::mpsc::channel::<Item>(16);

@@ -1135,6 +1135,18 @@ fn a_server_restarted_under_a_live_feed_loses_and_doubles_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The server frozen (SIGSTOP) for 4 s under a live feed, longer than every process's
+/// response timeout and idle timeout: the consumers take its silence for no quiet, and the
+/// final windows equal one process's.
+#[test]
+fn a_server_frozen_under_a_live_feed_loses_and_doubles_nothing() {
+    live_under_server_fault(&mut Server::start(), |server| {
+        server.signal("STOP");
+        std::thread::sleep(Duration::from_secs(4));
+        server.signal("CONT");
+    });
+}
+
 /// Consumers `a` and `b` live (1 s idle timeout, claims every 3 s) and a live combiner (5 s
 /// consumer timeout) under a live feed, `fault` done to the server once windows have been
 /// written: checks that the stream holds each event once and that the final windows equal

@@ -270,7 +270,7 @@ impl RedisSource {
             resync: None,
             starting: true,
             previous: None,
-            underway: Underway::new(),
+            underway: Underway::vouching(),
             stamping: None,
             arrived: None,
             abandoned: None,
@@ -311,12 +311,15 @@ impl RedisSource {
     /// time](StreamGroup::stream_time) of the reads before it (another consumer's post, or
     /// `claim_idle` for one that is stopped), a claim of entries, a re-read of this
     /// consumer's pending entries. Meanwhile new entries may wait on the server for it. It
-    /// is up too while the server cannot say the stream is quiet: from a read that failed
-    /// until one succeeds, and while a read takes more than `block` and a quarter of a
-    /// second (the server is slow, frozen or gone: entries may have been delivered that the
-    /// reply has not brought yet). The flag is down while the source waits for new entries,
-    /// and during a claim pass that finds nothing to claim (a pass runs whenever nothing is
-    /// new: a flag that moved every time would keep a quiet stream's windows open for ever).
+    /// is up too from a read that failed until one succeeds: a read asked during an outage
+    /// and answered once it ends may find nothing of what producers sent meanwhile. The flag
+    /// is down while the source waits for new entries, and during a claim pass that finds
+    /// nothing to claim (a pass runs whenever nothing is new: a flag that moved every time
+    /// would keep a quiet stream's windows open for ever).
+    ///
+    /// The flag [vouches](Underway::vouching) for quiet: each read of new entries that finds
+    /// none says it [heard](Underway::heard) so as of the instant it asked. A server that is
+    /// slow, frozen or gone answers nothing, so the time since its last answer is not quiet.
     ///
     /// Give it to the windows downstream
     /// ([`EventTimeWindow::underway`](crate::window::EventTimeWindow::underway)) so that
@@ -678,11 +681,18 @@ impl RedisSource {
                                 entries => entries,
                             }
                         }
-                        None => read_plain(&mut conn, &g, Some(block)).await?,
+                        None => {
+                            let read = read_plain(&mut conn, &g, Some(block));
+                            vouched(read, Vec::is_empty, &underway).await?
+                        }
                         Some(time) => {
                             let (claim_idle, count) = (g.claim_idle, g.count);
-                            let mut read =
-                                read_new(&mut conn, &g, count, claim_idle, time, &underway).await?;
+                            let mut read = vouched(
+                                read_new(&mut conn, &g, count, claim_idle, time, &underway),
+                                NewRead::is_empty,
+                                &underway,
+                            )
+                            .await?;
                             match read {
                                 // Nothing new (a transaction cannot block): wait on the server
                                 // for an entry after the last one (draining: wait here, or
@@ -703,9 +713,12 @@ impl RedisSource {
                                             .query_async(&mut conn)
                                             .await?;
                                     }
-                                    read =
-                                        read_new(&mut conn, &g, count, claim_idle, time, &underway)
-                                            .await?;
+                                    read = vouched(
+                                        read_new(&mut conn, &g, count, claim_idle, time, &underway),
+                                        NewRead::is_empty,
+                                        &underway,
+                                    )
+                                    .await?;
                                 }
                                 NewRead::Entries(..) => {}
                             }
@@ -761,21 +774,19 @@ async fn read_plain(
     Ok(entries)
 }
 
-/// How much longer than it asks the server to wait (`block`) a read may take before the
-/// source says it is busy rather than quiet.
-const SLOW: Duration = Duration::from_millis(250);
-
-/// `read`, raising `underway` once it has taken `after` until it ends: a read that outlives
-/// the server's wait for entries is no sign of quiet (the server is slow, frozen or gone).
-async fn busy_after<T>(read: impl Future<Output = T>, after: Duration, underway: Underway) -> T {
-    let mut read = std::pin::pin!(read);
-    tokio::select! {
-        out = &mut read => out,
-        () = tokio::time::sleep(after) => {
-            let _busy = underway.raise();
-            read.await
-        }
+/// `read` of new entries; when it finds none (`empty`), tells `underway` that the server
+/// had nothing new as of the instant it was asked.
+async fn vouched<T>(
+    read: impl Future<Output = RedisResult<T>>,
+    empty: impl FnOnce(&T) -> bool,
+    underway: &Underway,
+) -> RedisResult<T> {
+    let asked = Instant::now();
+    let read = read.await?;
+    if empty(&read) {
+        underway.heard(asked);
     }
+    Ok(read)
 }
 
 /// The entries of an `XCLAIM` reply: `[entry, ...]`.
@@ -837,9 +848,7 @@ impl Stream for RedisSource {
             let read_ahead = this.buffer.len() <= this.group.count / 2;
             if !this.done && this.arrived.is_none() && (this.fetch.is_some() || read_ahead) {
                 if this.fetch.is_none() {
-                    let slow = this.group.block.saturating_add(SLOW);
-                    let read = busy_after(this.start_fetch(), slow, this.underway.clone());
-                    this.fetch = Some(tokio::spawn(read));
+                    this.fetch = Some(tokio::spawn(this.start_fetch()));
                 }
                 let fetch = this.fetch.as_mut().expect("set above");
                 match Pin::new(fetch).poll(cx) {

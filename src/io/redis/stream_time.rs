@@ -213,6 +213,13 @@ pub(super) enum NewRead {
     },
 }
 
+impl NewRead {
+    /// Whether the read found nothing new.
+    pub(super) fn is_empty(&self) -> bool {
+        matches!(self, NewRead::Empty { .. })
+    }
+}
+
 /// The stream time through the reads before a read of new entries, on its way: the reply
 /// of the read's post, then, if the reads before it are not all posted yet, the wait for
 /// them ([`read_new`]). Keeps the source's [`Underway`] flag up until it is done.

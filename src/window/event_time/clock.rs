@@ -150,10 +150,12 @@ impl Clock {
     }
 
     /// With an idle timeout and items waiting for their windows (`holds_items`): polls the
-    /// idle timer (registering the task's waker). When a quiet period has passed, advances
-    /// event time by the time elapsed, re-arms the timer for the next period and returns
-    /// `true`; the caller then closes the panes the watermark passed. A timer that fires too
-    /// late ([`Stalls`]: the task was not running) starts the quiet period again instead.
+    /// idle timer (registering the task's waker). When a quiet period has passed (with a
+    /// [vouching](Underway::vouching) flag, up to the last instant the upstream heard
+    /// nothing new), advances event time by that quiet time, re-arms the timer for the next
+    /// period and returns `true`; the caller then closes the panes the watermark passed. A
+    /// timer that fires too late ([`Stalls`]: the task was not running) starts the quiet
+    /// period again instead.
     pub(crate) fn watch_idle(
         &mut self,
         timer: &mut Option<Pin<Box<Sleep>>>,
@@ -191,14 +193,19 @@ impl Clock {
             .is_some_and(|(underway, mark)| underway.busy_since(mark));
         if busy || self.stalls.stalled(due, now, idle) {
             self.idle_base = Some((now, max));
-            if let Some(next) = now.checked_add(idle) {
-                timer.as_mut().reset(next);
-                // Registers the waker for the new deadline.
-                let _ = timer.as_mut().poll(cx);
-            }
+            rearm(timer, now, idle, cx);
             return false;
         }
-        let quiet = now.saturating_duration_since(since).as_millis();
+        // Quiet the upstream vouches for (all of it, unless its flag says otherwise): a
+        // whole period of it, or look again in an eighth of a period (the upstream's next
+        // answer mostly wakes the task before that).
+        let until = self.underway.as_ref().and_then(|(u, _)| u.quiet_until());
+        let until = until.map_or(now, |until| until.min(now));
+        if until.saturating_duration_since(since) < idle {
+            rearm(timer, now, (idle / 8).max(Duration::from_millis(1)), cx);
+            return false;
+        }
+        let quiet = until.saturating_duration_since(since).as_millis();
         let ts = max.saturating_add(u64::try_from(quiet).unwrap_or(u64::MAX));
         if self.max_ts.is_none_or(|m| ts > m) {
             self.max_ts = Some(ts);
@@ -209,5 +216,14 @@ impl Clock {
             timer.as_mut().reset(next);
         }
         true
+    }
+}
+
+/// Sets `timer` to fire `after` from `now` (never, past the clock's end) and registers the
+/// task's waker for it.
+fn rearm(timer: &mut Pin<Box<Sleep>>, now: Instant, after: Duration, cx: &mut Context<'_>) {
+    if let Some(next) = now.checked_add(after) {
+        timer.as_mut().reset(next);
+        let _ = timer.as_mut().poll(cx);
     }
 }

@@ -230,8 +230,9 @@ where
     /// With an [idle timeout](Self::idle_timeout): time during which the upstream holds
     /// `underway` up (items read from their source and waiting to go out) is no quiet, and
     /// neither is a period during which it went up or down: the quiet period begins again
-    /// when the idle timer fires. Without an idle timeout it changes nothing. See
-    /// [`Underway`](crate::window::Underway).
+    /// when the idle timer fires. A [vouching](crate::window::Underway::vouching) flag
+    /// also bounds quiet time to the last instant the upstream heard that nothing was new.
+    /// Without an idle timeout it changes nothing. See [`Underway`](crate::window::Underway).
     pub fn underway(mut self, underway: crate::window::Underway) -> Self {
         self.core.clock.set_underway(underway);
         self

@@ -48,3 +48,24 @@ fn guards_raised_on_two_threads_all_come_down() {
         assert!(!underway.is_raised());
     });
 }
+
+/// Invariant: the latest instant heard is never lost. Two readers on two threads hear at
+/// once, the earlier answer last or first: once both are done, quiet counts up to the later.
+#[test]
+fn the_latest_instant_heard_wins_whatever_the_order() {
+    model(|| {
+        let underway = Underway::vouching();
+        let made = underway.quiet_until().unwrap();
+        let (early, late) = (
+            made + std::time::Duration::from_millis(1),
+            made + std::time::Duration::from_millis(2),
+        );
+        let other = {
+            let underway = underway.clone();
+            thread::spawn(move || underway.heard(late))
+        };
+        underway.heard(early);
+        other.join().unwrap();
+        assert_eq!(underway.quiet_until(), Some(late));
+    });
+}
