@@ -435,6 +435,53 @@ async fn a_frozen_server_s_silence_is_not_taken_for_quiet() {
     assert_eq!((window.start, window.count), (0, 1));
 }
 
+/// A consumer stopped for a moment shorter than the idle timer's slack, just as the timer is
+/// due, while an entry for its open window reaches the server: once it runs again, the timer
+/// has fired only a little late (no stall), and nothing vouches for the time it was stopped,
+/// so its window waits for the entry. The process is stopped here as SIGSTOP would: the
+/// runtime's one thread blocks, nothing of weir runs, the entry is written meanwhile.
+#[tokio::test]
+async fn a_consumer_stopped_for_less_than_the_slack_is_not_taken_for_quiet() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 1).await;
+    let group = StreamGroup::new("events", "g", "a")
+        .block(Duration::from_millis(100))
+        .claim_idle(None);
+    let (source, _acker) = RedisSource::connect(&client, group).await.unwrap();
+    let underway = source.underway();
+    // `i` is the timestamp: 0 now, 400 later, both in [0, 500); quiet for 800 ms would
+    // move event time to 800 and close it.
+    let mut windows = Box::pin(
+        source
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.field("i").unwrap().parse::<u64>().unwrap())
+            .tumbling_window(500, |ts: &u64| *ts, Count)
+            .idle_timeout(Duration::from_millis(800))
+            .underway(underway),
+    );
+    // 750 ms of quiet the server vouches for, reads finding nothing every 100 ms.
+    let open = tokio::time::timeout(Duration::from_millis(750), windows.next()).await;
+    assert!(open.is_err(), "the window closed before 800 ms of quiet");
+    // Stopped 90 ms (the slack is 100 ms), past the timer's 800 ms; the entry comes.
+    let mut conn = client.get_connection().unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg("events")
+        .arg("*")
+        .arg("i")
+        .arg(400)
+        .query(&mut conn)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(90));
+    let closed = tokio::time::timeout(Duration::from_secs(3), windows.next()).await;
+    let window = closed.expect("the window closes").unwrap();
+    assert_eq!(
+        (window.start, window.count),
+        (0, 2),
+        "the entry found its window"
+    );
+}
+
 /// The server is killed and restarted (from its append-only file) between two reads of a
 /// consumer: its next reads and acknowledgements fail for a while, its connections come back
 /// by themselves, the acknowledgements are retried, and in the end every entry was seen and
