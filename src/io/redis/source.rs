@@ -673,10 +673,12 @@ impl RedisSource {
                         // Draining: a read that finds nothing waits here, then reads once
                         // more (unless the wait is zero).
                         None if until_idle.is_some() => {
-                            match read_plain(&mut conn, &g, None).await? {
+                            let read = read_plain(&mut conn, &g, None);
+                            match vouched(read, Vec::is_empty, &underway).await? {
                                 entries if entries.is_empty() && !drain_at_once => {
                                     tokio::time::sleep(wait).await;
-                                    read_plain(&mut conn, &g, None).await?
+                                    let read = read_plain(&mut conn, &g, None);
+                                    vouched(read, Vec::is_empty, &underway).await?
                                 }
                                 entries => entries,
                             }
