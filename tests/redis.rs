@@ -482,6 +482,56 @@ async fn a_consumer_stopped_for_less_than_the_slack_is_not_taken_for_quiet() {
     );
 }
 
+/// Entries that never reach the windows (filtered out on the way) leave the stream quiet for
+/// them: once a read's entries are handed out, the server had nothing newer when the read
+/// was asked. Every read here finds entries (a producer writes far faster than 10 entries a
+/// read are read), all filtered out but the first; its window closes after the idle
+/// timeout all the same, while the producer still writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_filtered_out_on_the_way_leave_the_stream_quiet_for_the_windows() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 1).await;
+    let group = StreamGroup::new("events", "g", "a")
+        .count(10)
+        .block(Duration::from_millis(100))
+        .claim_idle(None);
+    let (source, _acker) = RedisSource::connect(&client, group).await.unwrap();
+    let underway = source.underway();
+    let producing = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let until = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < until {
+                let mut pipe = redis::pipe();
+                for _ in 0..500 {
+                    pipe.cmd("XADD").arg("events").arg("*").arg("i").arg(1_000);
+                    pipe.ignore();
+                }
+                let () = pipe.query_async(&mut conn).await.unwrap();
+            }
+        })
+    };
+    // `i` is the timestamp; only 0 passes the filter, into the window [0, 200).
+    let mut windows = Box::pin(
+        source
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.field("i").unwrap().parse::<u64>().unwrap())
+            .filter(|ts: &u64| *ts == 0)
+            .tumbling_window(200, |ts: &u64| *ts, Count)
+            .idle_timeout(Duration::from_millis(300))
+            .underway(underway),
+    );
+    let closed = tokio::time::timeout(Duration::from_millis(1_500), windows.next()).await;
+    assert!(!producing.is_finished(), "the producer still writes");
+    let window = closed
+        .expect("closed while every read finds entries")
+        .unwrap();
+    assert_eq!((window.start, window.count), (0, 1));
+    producing.abort();
+}
+
 /// The server is killed and restarted (from its append-only file) between two reads of a
 /// consumer: its next reads and acknowledgements fail for a while, its connections come back
 /// by themselves, the acknowledgements are retried, and in the end every entry was seen and

@@ -47,6 +47,8 @@ struct Read {
     own_progress: Option<Option<String>>,
     /// Reading new entries with a stream time: the stream time before them, on its way.
     stamp: Option<Stamp>,
+    /// A read of new entries that found some: when it was asked.
+    asked: Option<Instant>,
 }
 
 type Fetch = Pin<Box<dyn Future<Output = RedisResult<Read>> + Send>>;
@@ -188,6 +190,10 @@ pub struct RedisSource {
     claimed: u64,
     /// When each claim is handed out whole: `(entries yielded, claims)`.
     marks: VecDeque<(u64, u64)>,
+    /// When each read of new entries is handed out whole, and when it was asked: the server
+    /// had nothing newer then, so once its entries are out (in the windows, or dropped on
+    /// the way) the flag hears so (`(entries yielded, asked)`).
+    asked: VecDeque<(u64, Instant)>,
     handed_out: Claims,
     /// The claims the ledger counted before this consumer's pending entries were last
     /// re-read from the start.
@@ -266,6 +272,7 @@ impl RedisSource {
             found_nothing: false,
             claimed: 0,
             marks: VecDeque::new(),
+            asked: VecDeque::new(),
             handed_out: Claims::default(),
             resync: None,
             starting: true,
@@ -317,9 +324,12 @@ impl RedisSource {
     /// nothing to claim (a pass runs whenever nothing is new: a flag that moved every time
     /// would keep a quiet stream's windows open for ever).
     ///
-    /// The flag [vouches](Underway::vouching) for quiet: each read of new entries that finds
-    /// none says it [heard](Underway::heard) so as of the instant it asked. A server that is
-    /// slow, frozen or gone answers nothing, so the time since its last answer is not quiet.
+    /// The flag [vouches](Underway::vouching) for quiet: each read of new entries says it
+    /// [heard](Underway::heard) that nothing newer was on the server as of the instant it
+    /// asked, at once when it found none, else once it has handed out all it found (so that
+    /// entries dropped before the windows, filtered out say, leave the stream quiet for
+    /// them). A server that is slow, frozen or gone answers nothing, so the time since the
+    /// last read was asked is not quiet.
     ///
     /// Give it to the windows downstream
     /// ([`EventTimeWindow::underway`](crate::window::EventTimeWindow::underway)) so that
@@ -345,6 +355,7 @@ impl RedisSource {
             claims,
             own_progress,
             stamp,
+            asked,
         } = match result {
             Ok(read) => {
                 self.failing = None;
@@ -352,6 +363,8 @@ impl RedisSource {
             }
             Err(e) => {
                 self.failing = Some(self.underway.raise());
+                // Entries of the reads below may be dropped, to be read again.
+                self.asked.clear();
                 self.stamping = None;
                 self.arrived = None;
                 // A read on its way behind the one that failed: it ends before the
@@ -375,6 +388,9 @@ impl RedisSource {
             };
         // The reads after which this read's entries are all handed out.
         let out_after = self.read + (self.buffer.len() + entries.len()) as u64;
+        if let Some(asked) = asked {
+            self.asked.push_back((out_after, asked));
+        }
         match &self.phase {
             Phase::New => {
                 self.found_nothing = entries.is_empty();
@@ -452,7 +468,8 @@ impl RedisSource {
         }
     }
 
-    /// Counts the claims whose entries are all yielded.
+    /// Counts the claims whose entries are all yielded, and tells the flag of the reads of
+    /// new entries all yielded when they were asked.
     fn hand_out(&mut self) {
         while let Some(&(after, claims)) = self.marks.front() {
             if after > self.read {
@@ -460,6 +477,13 @@ impl RedisSource {
             }
             self.marks.pop_front();
             self.handed_out.0.fetch_max(claims, Ordering::Relaxed);
+        }
+        while let Some(&(after, asked)) = self.asked.front() {
+            if after > self.read {
+                break;
+            }
+            self.asked.pop_front();
+            self.underway.heard(asked);
         }
     }
 
@@ -541,6 +565,7 @@ impl RedisSource {
                         claims,
                         own_progress,
                         stamp: None,
+                        asked: None,
                     })
                 }
                 Phase::Claim(start) => {
@@ -592,6 +617,7 @@ impl RedisSource {
                             claims: None,
                             own_progress: None,
                             stamp: None,
+                            asked: None,
                         });
                     }
                     // Entries to claim: busy (a pass that finds none is not).
@@ -662,37 +688,39 @@ impl RedisSource {
                         claims: None,
                         own_progress: None,
                         stamp: None,
+                        asked: None,
                     })
                 }
                 Phase::New => {
                     let block = u64::try_from(g.block.as_millis()).unwrap_or(u64::MAX);
                     let wait = until_idle.unwrap_or_default();
                     let drain_at_once = until_idle.is_some_and(|wait| wait.is_zero());
-                    let mut stamp = None;
+                    let (mut stamp, mut asked) = (None, None);
                     let entries = match &g.stream_time {
                         // Draining: a read that finds nothing waits here, then reads once
                         // more (unless the wait is zero).
                         None if until_idle.is_some() => {
                             let read = read_plain(&mut conn, &g, None);
-                            match vouched(read, Vec::is_empty, &underway).await? {
+                            match asking(read, Vec::is_empty, &underway, &mut asked).await? {
                                 entries if entries.is_empty() && !drain_at_once => {
                                     tokio::time::sleep(wait).await;
                                     let read = read_plain(&mut conn, &g, None);
-                                    vouched(read, Vec::is_empty, &underway).await?
+                                    asking(read, Vec::is_empty, &underway, &mut asked).await?
                                 }
                                 entries => entries,
                             }
                         }
                         None => {
                             let read = read_plain(&mut conn, &g, Some(block));
-                            vouched(read, Vec::is_empty, &underway).await?
+                            asking(read, Vec::is_empty, &underway, &mut asked).await?
                         }
                         Some(time) => {
                             let (claim_idle, count) = (g.claim_idle, g.count);
-                            let mut read = vouched(
+                            let mut read = asking(
                                 read_new(&mut conn, &g, count, claim_idle, time, &underway),
                                 NewRead::is_empty,
                                 &underway,
+                                &mut asked,
                             )
                             .await?;
                             match read {
@@ -715,10 +743,11 @@ impl RedisSource {
                                             .query_async(&mut conn)
                                             .await?;
                                     }
-                                    read = vouched(
+                                    read = asking(
                                         read_new(&mut conn, &g, count, claim_idle, time, &underway),
                                         NewRead::is_empty,
                                         &underway,
+                                        &mut asked,
                                     )
                                     .await?;
                                 }
@@ -744,6 +773,7 @@ impl RedisSource {
                         claims: None,
                         own_progress: None,
                         stamp,
+                        asked,
                     })
                 }
             }
@@ -776,17 +806,21 @@ async fn read_plain(
     Ok(entries)
 }
 
-/// `read` of new entries; when it finds none (`empty`), tells `underway` that the server
-/// had nothing new as of the instant it was asked.
-async fn vouched<T>(
+/// `read` of new entries. When it finds none (`empty`), tells `underway` at once that the
+/// server had nothing new as of the instant it was asked; else sets `asked` to that instant,
+/// for the source to tell once it has handed out the entries.
+async fn asking<T>(
     read: impl Future<Output = RedisResult<T>>,
     empty: impl FnOnce(&T) -> bool,
     underway: &Underway,
+    asked: &mut Option<Instant>,
 ) -> RedisResult<T> {
-    let asked = Instant::now();
+    let at = Instant::now();
     let read = read.await?;
     if empty(&read) {
-        underway.heard(asked);
+        underway.heard(at);
+    } else {
+        *asked = Some(at);
     }
     Ok(read)
 }
