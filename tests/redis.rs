@@ -398,6 +398,38 @@ async fn a_source_is_busy_from_a_failed_read_until_one_succeeds() {
     assert!(quiet.is_err() && !underway.is_raised(), "quiet again");
 }
 
+/// A source reading the stream `events` as `a` of `g`, `count` entries a read, blocking
+/// 100 ms, claiming nothing, after one entry (`i` 0) is written to it.
+async fn one_entry_source(client: &redis::Client, count: usize) -> (RedisSource, Acker) {
+    produce(client, "events", 1).await;
+    let group = StreamGroup::new("events", "g", "a")
+        .count(count)
+        .block(Duration::from_millis(100))
+        .claim_idle(None);
+    RedisSource::connect(client, group).await.unwrap()
+}
+
+/// Counts in tumbling windows of `size` ms over the entries of `source` that `keep` keeps,
+/// each timed by its `i`, read again after a failed read or not (counted once), closing after
+/// `idle` of the quiet the source's flag vouches for.
+fn windows_by_i(
+    source: RedisSource,
+    size: u64,
+    idle: Duration,
+    mut keep: impl FnMut(&u64) -> bool,
+) -> std::pin::Pin<Box<impl Stream<Item = weir::window::Window<u64>>>> {
+    let underway = source.underway();
+    Box::pin(
+        source
+            .filter_map(|entry| entry.ok().filter(|e| !e.redelivered))
+            .map(|entry| entry.field("i").unwrap().parse::<u64>().unwrap())
+            .filter(move |ts: &u64| keep(ts))
+            .tumbling_window(size, |ts: &u64| *ts, Count)
+            .idle_timeout(idle)
+            .underway(underway),
+    )
+}
+
 /// A window over the source, with an idle timeout shorter than the server stays frozen: the
 /// silence is not taken for quiet (the source vouches only for quiet its server reported),
 /// so the window stays open; once the server answers again, quiet counts and it closes.
@@ -405,22 +437,9 @@ async fn a_source_is_busy_from_a_failed_read_until_one_succeeds() {
 async fn a_frozen_server_s_silence_is_not_taken_for_quiet() {
     let server = Server::start();
     let client = server.client();
-    produce(&client, "events", 1).await;
-    let group = StreamGroup::new("events", "g", "a")
-        .block(Duration::from_millis(100))
-        .claim_idle(None);
-    let (source, _acker) = RedisSource::connect(&client, group).await.unwrap();
-    let underway = source.underway();
-    // The entry's `i` (0) is its timestamp: it waits in the window [0, 1000). (Not
-    // acknowledged, it may be read again after the failed read: counted once.)
-    let mut windows = Box::pin(
-        source
-            .filter_map(|entry| entry.ok().filter(|e| !e.redelivered))
-            .map(|entry| entry.field("i").unwrap().parse::<u64>().unwrap())
-            .tumbling_window(1_000, |ts: &u64| *ts, Count)
-            .idle_timeout(Duration::from_millis(500))
-            .underway(underway),
-    );
+    let (source, _acker) = one_entry_source(&client, 1_000).await;
+    // The entry waits in the window [0, 1000).
+    let mut windows = windows_by_i(source, 1_000, Duration::from_millis(500), |_| true);
     let open = tokio::time::timeout(Duration::from_millis(100), windows.next()).await;
     assert!(open.is_err(), "the window closed before the freeze");
     server.signal("STOP");
@@ -444,22 +463,10 @@ async fn a_frozen_server_s_silence_is_not_taken_for_quiet() {
 async fn a_consumer_stopped_for_less_than_the_slack_is_not_taken_for_quiet() {
     let server = Server::start();
     let client = server.client();
-    produce(&client, "events", 1).await;
-    let group = StreamGroup::new("events", "g", "a")
-        .block(Duration::from_millis(100))
-        .claim_idle(None);
-    let (source, _acker) = RedisSource::connect(&client, group).await.unwrap();
-    let underway = source.underway();
-    // `i` is the timestamp: 0 now, 400 later, both in [0, 500); quiet for 800 ms would
-    // move event time to 800 and close it.
-    let mut windows = Box::pin(
-        source
-            .filter_map(|entry| entry.ok())
-            .map(|entry| entry.field("i").unwrap().parse::<u64>().unwrap())
-            .tumbling_window(500, |ts: &u64| *ts, Count)
-            .idle_timeout(Duration::from_millis(800))
-            .underway(underway),
-    );
+    let (source, _acker) = one_entry_source(&client, 1_000).await;
+    // Entries at 0 now and 400 later, both in [0, 500); quiet for 800 ms would move event
+    // time to 800 and close it.
+    let mut windows = windows_by_i(source, 500, Duration::from_millis(800), |_| true);
     // 750 ms of quiet the server vouches for, reads finding nothing every 100 ms.
     let open = tokio::time::timeout(Duration::from_millis(750), windows.next()).await;
     assert!(open.is_err(), "the window closed before 800 ms of quiet");
@@ -491,13 +498,7 @@ async fn a_consumer_stopped_for_less_than_the_slack_is_not_taken_for_quiet() {
 async fn entries_filtered_out_on_the_way_leave_the_stream_quiet_for_the_windows() {
     let server = Server::start();
     let client = server.client();
-    produce(&client, "events", 1).await;
-    let group = StreamGroup::new("events", "g", "a")
-        .count(10)
-        .block(Duration::from_millis(100))
-        .claim_idle(None);
-    let (source, _acker) = RedisSource::connect(&client, group).await.unwrap();
-    let underway = source.underway();
+    let (source, _acker) = one_entry_source(&client, 10).await;
     let producing = {
         let client = client.clone();
         tokio::spawn(async move {
@@ -513,16 +514,8 @@ async fn entries_filtered_out_on_the_way_leave_the_stream_quiet_for_the_windows(
             }
         })
     };
-    // `i` is the timestamp; only 0 passes the filter, into the window [0, 200).
-    let mut windows = Box::pin(
-        source
-            .filter_map(|entry| entry.ok())
-            .map(|entry| entry.field("i").unwrap().parse::<u64>().unwrap())
-            .filter(|ts: &u64| *ts == 0)
-            .tumbling_window(200, |ts: &u64| *ts, Count)
-            .idle_timeout(Duration::from_millis(300))
-            .underway(underway),
-    );
+    // Only the entry at 0 passes the filter, into the window [0, 200).
+    let mut windows = windows_by_i(source, 200, Duration::from_millis(300), |ts| *ts == 0);
     let closed = tokio::time::timeout(Duration::from_millis(1_500), windows.next()).await;
     assert!(!producing.is_finished(), "the producer still writes");
     let window = closed
