@@ -401,10 +401,19 @@ async fn a_source_is_busy_from_a_failed_read_until_one_succeeds() {
 /// A source reading the stream `events` as `a` of `g`, `count` entries a read, blocking
 /// 100 ms, claiming nothing, after one entry (`i` 0) is written to it.
 async fn one_entry_source(client: &redis::Client, count: usize) -> (RedisSource, Acker) {
+    one_entry_source_blocking(client, count, Duration::from_millis(100)).await
+}
+
+/// [`one_entry_source`] blocking up to `block`.
+async fn one_entry_source_blocking(
+    client: &redis::Client,
+    count: usize,
+    block: Duration,
+) -> (RedisSource, Acker) {
     produce(client, "events", 1).await;
     let group = StreamGroup::new("events", "g", "a")
         .count(count)
-        .block(Duration::from_millis(100))
+        .block(block)
         .claim_idle(None);
     RedisSource::connect(client, group).await.unwrap()
 }
@@ -452,6 +461,23 @@ async fn a_frozen_server_s_silence_is_not_taken_for_quiet() {
         .expect("the window closes once the server answers")
         .unwrap();
     assert_eq!((window.start, window.count), (0, 1));
+}
+
+/// A read that waits on the server (`block`, 1 s here) and comes back empty on time vouches
+/// for the whole wait: a quiet stream's window closes when the first such wait after its
+/// item ends, not a wait later (the next read's asking, which a wait's start alone would
+/// put off to 2 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_wait_on_the_server_vouches_for_its_whole_length() {
+    let server = Server::start();
+    let client = server.client();
+    let (source, _acker) = one_entry_source_blocking(&client, 1_000, Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let mut windows = windows_by_i(source, 200, Duration::from_millis(300), |_| true);
+    let window = windows.next().await.unwrap();
+    assert_eq!((window.start, window.count), (0, 1));
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1_700), "closed after {took:?}");
 }
 
 /// A consumer stopped for a moment shorter than the idle timer's slack, just as the timer is
@@ -1303,38 +1329,59 @@ async fn each_read_learns_the_stream_time_of_every_read_before_it() {
     assert_eq!(got, want);
 }
 
-/// Waits until the server has numbered the second read of `a` (a source reading one entry a
-/// read, with the stream time kept under `key`), and returns the entry it handed out meanwhile,
-/// if any. A read ahead goes out by itself (a task the source spawned while the read before
-/// waited for its stream time), unless the read before had its stream time in when the
-/// source took it in: then the next read waits for the next poll, so after a second without
-/// it `a` is polled once. A poll while a read ahead is on its way could take its result and
-/// send a third: a second is long enough for a spawned read to be numbered on a loaded
-/// machine, where 200 ms once was not. Fails after 10 s, or once a third read is numbered.
-async fn second_read_numbered(
+/// A consumer `a` (one entry a read, made by `a_group` for a stream name) over a fresh stream
+/// named after `prefix` and holding `times`, that has handed out its first entry (with no
+/// stream time) and whose second read the server has numbered: the stream's name, `a`, its
+/// acker, and its second entry if it handed it out meanwhile.
+///
+/// A read ahead goes out by itself (a task the source spawned while the read before waited
+/// for its stream time), unless the read before had its stream time in when the source took
+/// it in: then the next read waits for the next poll, so after a second without it `a` is
+/// polled once. On a loaded machine a spawned read can take longer than that to be
+/// numbered; the poll then takes its result and sends a third read, and the set-up is not
+/// the one asked for: it starts over on a fresh stream (at most three times). Fails after
+/// 10 s on one stream, or at a third read numbered without that poll.
+async fn with_second_read_numbered(
     client: &redis::Client,
-    key: &str,
-    a: &mut RedisSource,
-) -> Option<Entry> {
-    let start = Instant::now();
-    let (mut polled, mut handed_out) = (false, None);
-    loop {
-        let seq = ask::<Option<u64>>(client, redis::cmd("HGET").arg(key).arg("seq")).await;
-        if seq == Some(2) {
-            return handed_out;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10) && seq < Some(2),
-            "{key}: a's reads numbered {seq:?}, not 2"
-        );
-        if seq == Some(1) && !polled && start.elapsed() > Duration::from_secs(1) {
-            polled = true;
-            if let Ok(next) = tokio::time::timeout(Duration::ZERO, a.next()).await {
-                handed_out = next.map(Result::unwrap);
+    prefix: &str,
+    times: &[u64],
+    a_group: impl Fn(&str) -> StreamGroup,
+) -> (String, RedisSource, Acker, Option<Entry>) {
+    for attempt in 0..3 {
+        let stream = format!("{prefix}-{attempt}");
+        stamped(client, &stream, times).await;
+        let group = a_group(&stream);
+        let key = group.stream_time_key();
+        let (a, acker) = RedisSource::connect(client, group).await.unwrap();
+        let mut a = a.until_idle();
+        assert_eq!(a.next().await.unwrap().unwrap().stream_time, None);
+        let start = Instant::now();
+        let (mut polled, mut handed_out) = (false, None);
+        let numbered = loop {
+            let seq = ask::<Option<u64>>(client, redis::cmd("HGET").arg(&key).arg("seq")).await;
+            if seq == Some(2) {
+                break true;
             }
+            if seq > Some(2) && polled {
+                break false;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10) && seq < Some(2),
+                "{key}: a's reads numbered {seq:?}, not 2 (polled: {polled})"
+            );
+            if seq == Some(1) && !polled && start.elapsed() > Duration::from_secs(1) {
+                polled = true;
+                if let Ok(next) = tokio::time::timeout(Duration::ZERO, a.next()).await {
+                    handed_out = next.map(Result::unwrap);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        if numbered {
+            return (stream, a, acker, handed_out);
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    panic!("{prefix}: a third read after the poll on three streams in a row");
 }
 
 /// A read runs as a task of its own: a consumer that has handed out an entry, with its next
@@ -1344,20 +1391,18 @@ async fn second_read_numbered(
 async fn a_consumer_not_polled_holds_no_other_consumer_s_read_back() {
     let server = Server::start();
     let client = server.client();
-    stamped(&client, "events", &[5, 3, 40, 7]).await;
-    let group = |name| {
-        StreamGroup::new("events", "g", name)
+    let group = |stream: &str, name| {
+        StreamGroup::new(stream, "g", name)
             .count(1)
             .claim_idle(None)
             .stream_time(time_of_t())
     };
-    let key = group("a").stream_time_key();
-    let (a, _a_acker) = RedisSource::connect(&client, group("a")).await.unwrap();
-    let mut a = a.until_idle();
-    assert_eq!(a.next().await.unwrap().unwrap().stream_time, None);
     // a's next read is numbered: a is not polled from here on.
-    let second = second_read_numbered(&client, &key, &mut a).await;
-    let (b, _b_acker) = RedisSource::connect(&client, group("b")).await.unwrap();
+    let (stream, mut a, _a_acker, second) =
+        with_second_read_numbered(&client, "events", &[5, 3, 40, 7], |s| group(s, "a")).await;
+    let (b, _b_acker) = RedisSource::connect(&client, group(&stream, "b"))
+        .await
+        .unwrap();
     let mut b = b.until_idle();
     // Without a's post, b's read would wait for it for ever (no claim_idle to take it over).
     let third = tokio::time::timeout(Duration::from_secs(5), b.next())
@@ -1679,20 +1724,21 @@ async fn entries_in_no_numbered_read_are_claimed_without_a_stream_time() {
 async fn a_read_never_posted_is_recovered_once_its_reader_is_gone() {
     let server = Server::start();
     let client = server.client();
-    for (stream, close) in [("closed", true), ("stopped", false)] {
+    for (prefix, close) in [("closed", true), ("stopped", false)] {
         let times = [5, 3, 40, 7, 8, 2, 9];
-        stamped(&client, stream, &times).await;
-        let group = |name| StreamGroup::new(stream, "g", name).stream_time(time_of_t());
         // a's first read (of one entry) is posted, and its next is on its way meanwhile;
         // once the server has numbered that one, "dead" reads the next two by hand, as a
         // source does, and never posts.
-        let a_group = group("a").count(1).claim_idle(Some(Duration::from_secs(3)));
-        let key = a_group.stream_time_key();
-        let (a, _acker) = RedisSource::connect(&client, a_group).await.unwrap();
-        let mut a = a.until_idle();
-        let first = a.next().await.unwrap().unwrap();
-        assert_eq!(first.stream_time, None);
-        let second = second_read_numbered(&client, &key, &mut a).await;
+        let a_group = |stream: &str| {
+            StreamGroup::new(stream, "g", "a")
+                .stream_time(time_of_t())
+                .count(1)
+                .claim_idle(Some(Duration::from_secs(3)))
+        };
+        let (stream, mut a, _acker, second) =
+            with_second_read_numbered(&client, prefix, &times, a_group).await;
+        let stream = stream.as_str();
+        let group = |name| StreamGroup::new(stream, "g", name).stream_time(time_of_t());
         let dead = silent_reader(&client, &group("dead"), 2).await;
         if close {
             drop(dead);

@@ -328,8 +328,10 @@ impl RedisSource {
     /// [heard](Underway::heard) that nothing newer was on the server as of the instant it
     /// asked, at once when it found none, else once it has handed out all it found (so that
     /// entries dropped before the windows, filtered out say, leave the stream quiet for
-    /// them). A server that is slow, frozen or gone answers nothing, so the time since the
-    /// last read was asked is not quiet.
+    /// them); a wait on the server for new entries (`block`) that ends with none, on time,
+    /// says so as of its end. A server that is slow, frozen or gone answers nothing, so the
+    /// time since the last read was asked is not quiet. With an idle timeout shorter than
+    /// `block`, a quiet stream's windows close when such a wait ends.
     ///
     /// Give it to the windows downstream
     /// ([`EventTimeWindow::underway`](crate::window::EventTimeWindow::underway)) so that
@@ -711,8 +713,14 @@ impl RedisSource {
                             }
                         }
                         None => {
+                            let waiting = Instant::now();
                             let read = read_plain(&mut conn, &g, Some(block));
-                            asking(read, Vec::is_empty, &underway, &mut asked).await?
+                            let entries =
+                                asking(read, Vec::is_empty, &underway, &mut asked).await?;
+                            if entries.is_empty() {
+                                heard_nothing_during(&underway, waiting, g.block);
+                            }
+                            entries
                         }
                         Some(time) => {
                             let (claim_idle, count) = (g.claim_idle, g.count);
@@ -732,7 +740,8 @@ impl RedisSource {
                                     if until_idle.is_some() {
                                         tokio::time::sleep(wait).await;
                                     } else {
-                                        let _: Value = redis::cmd("XREAD")
+                                        let waiting = Instant::now();
+                                        let reply: Value = redis::cmd("XREAD")
                                             .arg("COUNT")
                                             .arg(1)
                                             .arg("BLOCK")
@@ -742,6 +751,9 @@ impl RedisSource {
                                             .arg(last.as_deref().unwrap_or("0-0"))
                                             .query_async(&mut conn)
                                             .await?;
+                                        if reply == Value::Nil {
+                                            heard_nothing_during(&underway, waiting, g.block);
+                                        }
                                     }
                                     read = asking(
                                         read_new(&mut conn, &g, count, claim_idle, time, &underway),
@@ -823,6 +835,21 @@ async fn asking<T>(
         *asked = Some(at);
     }
     Ok(read)
+}
+
+/// How much later than the wait it asked for a server's answer that nothing came may be and
+/// still vouch for the whole wait: a server ends a blocked read on its own timer, up to
+/// 100 ms late at its default `hz`.
+const ON_TIME: Duration = Duration::from_millis(250);
+
+/// Tells `underway` that nothing new came during a wait on the server for up to `block`,
+/// asked at `asked` and answered with nothing now: as of now when the answer came on time,
+/// else as of the asking (a server slow or frozen meanwhile answers late, and its answer says
+/// nothing of the time in between).
+fn heard_nothing_during(underway: &Underway, asked: Instant, block: Duration) {
+    let now = Instant::now();
+    let on_time = now.saturating_duration_since(asked) <= block.saturating_add(ON_TIME);
+    underway.heard(if on_time { now } else { asked });
 }
 
 /// The entries of an `XCLAIM` reply: `[entry, ...]`.
