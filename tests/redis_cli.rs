@@ -491,7 +491,7 @@ fn a_consumer_stopped_for_moments_under_a_live_feed_is_counted_exactly() {
 
 /// Once every window is in the final stream: stops the `live` processes (SIGINT), then
 /// checks the final windows against one process's, window for window, and that nothing is
-/// left pending.
+/// left pending; each process's stderr, in order.
 fn stop_live_and_compare<const N: usize>(
     server: &Server,
     single: &Windows,
