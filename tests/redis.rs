@@ -368,6 +368,21 @@ async fn an_acker_whose_server_is_gone_counts_its_retries_and_reports_the_error(
     assert_eq!((acker.acked(), acker.retried()), (0, 5));
 }
 
+/// A source reading the stream `events` as `a` of `g`, `count` entries a read, blocking up
+/// to `block`, claiming nothing, after one entry (`i` 0) is written to it.
+async fn one_entry_source(
+    client: &redis::Client,
+    count: usize,
+    block: Duration,
+) -> (RedisSource, Acker) {
+    produce(client, "events", 1).await;
+    let group = StreamGroup::new("events", "g", "a")
+        .count(count)
+        .block(block)
+        .claim_idle(None);
+    RedisSource::connect(client, group).await.unwrap()
+}
+
 /// From a read that failed until one succeeds, the source's flag for the windows is up: a
 /// read asked during an outage may be answered after it with nothing of what producers sent
 /// meanwhile. Reads that come back empty leave it down.
@@ -375,11 +390,7 @@ async fn an_acker_whose_server_is_gone_counts_its_retries_and_reports_the_error(
 async fn a_source_is_busy_from_a_failed_read_until_one_succeeds() {
     let server = Server::start();
     let client = server.client();
-    produce(&client, "events", 1).await;
-    let group = StreamGroup::new("events", "g", "a")
-        .block(Duration::from_millis(100))
-        .claim_idle(None);
-    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    let (source, acker) = one_entry_source(&client, 1_000, Duration::from_millis(100)).await;
     let underway = source.underway();
     let mut source = Box::pin(source);
     let entry = source.next().await.unwrap().unwrap();
@@ -396,26 +407,6 @@ async fn a_source_is_busy_from_a_failed_read_until_one_succeeds() {
     server.signal("CONT");
     let quiet = tokio::time::timeout(Duration::from_millis(1_000), source.next()).await;
     assert!(quiet.is_err() && !underway.is_raised(), "quiet again");
-}
-
-/// A source reading the stream `events` as `a` of `g`, `count` entries a read, blocking
-/// 100 ms, claiming nothing, after one entry (`i` 0) is written to it.
-async fn one_entry_source(client: &redis::Client, count: usize) -> (RedisSource, Acker) {
-    one_entry_source_blocking(client, count, Duration::from_millis(100)).await
-}
-
-/// [`one_entry_source`] blocking up to `block`.
-async fn one_entry_source_blocking(
-    client: &redis::Client,
-    count: usize,
-    block: Duration,
-) -> (RedisSource, Acker) {
-    produce(client, "events", 1).await;
-    let group = StreamGroup::new("events", "g", "a")
-        .count(count)
-        .block(block)
-        .claim_idle(None);
-    RedisSource::connect(client, group).await.unwrap()
 }
 
 /// Counts in tumbling windows of `size` ms over the entries of `source` that `keep` keeps,
@@ -446,7 +437,7 @@ fn windows_by_i(
 async fn a_frozen_server_s_silence_is_not_taken_for_quiet() {
     let server = Server::start();
     let client = server.client();
-    let (source, _acker) = one_entry_source(&client, 1_000).await;
+    let (source, _acker) = one_entry_source(&client, 1_000, Duration::from_millis(100)).await;
     // The entry waits in the window [0, 1000).
     let mut windows = windows_by_i(source, 1_000, Duration::from_millis(500), |_| true);
     let open = tokio::time::timeout(Duration::from_millis(100), windows.next()).await;
@@ -471,7 +462,7 @@ async fn a_frozen_server_s_silence_is_not_taken_for_quiet() {
 async fn an_empty_wait_on_the_server_vouches_for_its_whole_length() {
     let server = Server::start();
     let client = server.client();
-    let (source, _acker) = one_entry_source_blocking(&client, 1_000, Duration::from_secs(1)).await;
+    let (source, _acker) = one_entry_source(&client, 1_000, Duration::from_secs(1)).await;
     let started = Instant::now();
     let mut windows = windows_by_i(source, 200, Duration::from_millis(300), |_| true);
     let window = windows.next().await.unwrap();
@@ -489,7 +480,7 @@ async fn an_empty_wait_on_the_server_vouches_for_its_whole_length() {
 async fn a_consumer_stopped_for_less_than_the_slack_is_not_taken_for_quiet() {
     let server = Server::start();
     let client = server.client();
-    let (source, _acker) = one_entry_source(&client, 1_000).await;
+    let (source, _acker) = one_entry_source(&client, 1_000, Duration::from_millis(100)).await;
     // Entries at 0 now and 400 later, both in [0, 500); quiet for 800 ms would move event
     // time to 800 and close it.
     let mut windows = windows_by_i(source, 500, Duration::from_millis(800), |_| true);
@@ -524,7 +515,7 @@ async fn a_consumer_stopped_for_less_than_the_slack_is_not_taken_for_quiet() {
 async fn entries_filtered_out_on_the_way_leave_the_stream_quiet_for_the_windows() {
     let server = Server::start();
     let client = server.client();
-    let (source, _acker) = one_entry_source(&client, 10).await;
+    let (source, _acker) = one_entry_source(&client, 10, Duration::from_millis(100)).await;
     let producing = {
         let client = client.clone();
         tokio::spawn(async move {

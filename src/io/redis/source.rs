@@ -473,18 +473,10 @@ impl RedisSource {
     /// Counts the claims whose entries are all yielded, and tells the flag of the reads of
     /// new entries all yielded when they were asked.
     fn hand_out(&mut self) {
-        while let Some(&(after, claims)) = self.marks.front() {
-            if after > self.read {
-                break;
-            }
-            self.marks.pop_front();
+        for claims in due(&mut self.marks, self.read) {
             self.handed_out.0.fetch_max(claims, Ordering::Relaxed);
         }
-        while let Some(&(after, asked)) = self.asked.front() {
-            if after > self.read {
-                break;
-            }
-            self.asked.pop_front();
+        for asked in due(&mut self.asked, self.read) {
             self.underway.heard(asked);
         }
     }
@@ -714,11 +706,11 @@ impl RedisSource {
                         }
                         None => {
                             let waiting = Instant::now();
-                            let read = read_plain(&mut conn, &g, Some(block));
-                            let entries =
-                                asking(read, Vec::is_empty, &underway, &mut asked).await?;
+                            let entries = read_plain(&mut conn, &g, Some(block)).await?;
                             if entries.is_empty() {
                                 heard_nothing_during(&underway, waiting, g.block);
+                            } else {
+                                asked = Some(waiting);
                             }
                             entries
                         }
@@ -816,6 +808,18 @@ async fn read_plain(
         entry.taken = taken;
     }
     Ok(entries)
+}
+
+/// Takes off the front of `queue` what is due once `read` entries are yielded (each item
+/// with the count of entries after which it is).
+fn due<T: Copy>(queue: &mut VecDeque<(u64, T)>, read: u64) -> impl Iterator<Item = T> + '_ {
+    std::iter::from_fn(move || {
+        let &(after, item) = queue.front()?;
+        (after <= read).then(|| {
+            queue.pop_front();
+            item
+        })
+    })
 }
 
 /// `read` of new entries. When it finds none (`empty`), tells `underway` at once that the
