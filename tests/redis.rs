@@ -368,6 +368,32 @@ async fn an_acker_whose_server_is_gone_counts_its_retries_and_reports_the_error(
     assert_eq!((acker.acked(), acker.retried()), (0, 5));
 }
 
+/// Each acknowledgement and dead letter has its place in the order queued, counted across
+/// the acker's clones; the server has answered those up to `answered()`, which a flush
+/// brings to the last queued before it, whether they were applied or failed for good.
+#[tokio::test]
+async fn an_acker_s_requests_are_answered_in_the_order_queued() {
+    let server = Server::start();
+    let client = server.client();
+    produce(&client, "events", 3).await;
+    let group = StreamGroup::new("events", "weir", "a");
+    let (source, acker) = RedisSource::connect(&client, group).await.unwrap();
+    let entries: Vec<Entry> = source.until_idle().map(Result::unwrap).collect().await;
+    let clone = acker.clone();
+    assert_eq!(acker.ack(&entries[0].id), 1);
+    assert_eq!(clone.dead_letter(entries[1].clone(), "unreadable"), 2);
+    assert_eq!(acker.ack(&entries[2].id), 3);
+    acker.flush().await.unwrap();
+    assert_eq!(clone.answered(), 3);
+    assert_eq!((acker.acked(), acker.dead_lettered()), (3, 1));
+    assert_eq!(pending(&client, "events", "weir").await, 0);
+    drop(server);
+    assert_eq!(clone.ack("9-0"), 4);
+    assert!(acker.flush().await.is_err());
+    // Failed for good, so answered too: the entry is left pending.
+    assert_eq!(acker.answered(), 4);
+}
+
 /// A source reading the stream `events` as `a` of `g`, `count` entries a read, blocking up
 /// to `block`, claiming nothing, after one entry (`i` 0) is written to it.
 async fn one_entry_source(
@@ -407,6 +433,32 @@ async fn a_source_is_busy_from_a_failed_read_until_one_succeeds() {
     server.signal("CONT");
     let quiet = tokio::time::timeout(Duration::from_millis(1_000), source.next()).await;
     assert!(quiet.is_err() && !underway.is_raised(), "quiet again");
+}
+
+/// A pass over the consumer's own pending entries is on from its asking until it has
+/// handed out what it found: at the start, and again after a failed read, when it brings
+/// back the entry not acknowledged yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_over_the_pending_entries_is_on_until_it_has_handed_them_out() {
+    let server = Server::start();
+    let client = server.client();
+    let (source, _acker) = one_entry_source(&client, 1_000, Duration::from_millis(100)).await;
+    let rereads = source.rereads();
+    assert!(!rereads.is_on(), "nothing asked yet");
+    let mut source = Box::pin(source);
+    let entry = source.next().await.unwrap().unwrap();
+    assert!(!entry.redelivered);
+    assert!(!rereads.is_on(), "the pass at the start found nothing");
+    server.signal("STOP");
+    // The read times out 2 s after its block.
+    assert!(source.next().await.unwrap().is_err());
+    assert!(!rereads.is_on(), "no pass asked yet");
+    server.signal("CONT");
+    let again = source.next().await.unwrap().unwrap();
+    assert!(again.redelivered && again.id == entry.id);
+    assert!(rereads.is_on(), "the pass may hold more");
+    let quiet = tokio::time::timeout(Duration::from_millis(500), source.next()).await;
+    assert!(quiet.is_err() && !rereads.is_on(), "the pass is over");
 }
 
 /// Counts in tumbling windows of `size` ms over the entries of `source` that `keep` keeps,
@@ -685,8 +737,12 @@ async fn malformed_entries_go_to_the_dead_letter_stream() {
                 good.push(v);
                 acker.ack(&entry.id);
             }
-            Some(Err(_)) => acker.dead_letter(entry, "`value` is not a number"),
-            None => acker.dead_letter(entry, "no `value` field"),
+            Some(Err(_)) => {
+                acker.dead_letter(entry, "`value` is not a number");
+            }
+            None => {
+                acker.dead_letter(entry, "no `value` field");
+            }
         }
     }
     acker.flush().await.unwrap();

@@ -260,7 +260,9 @@ pub(crate) async fn run(
             if let Err(e) = written {
                 return Err(write_failure("run", &e));
             }
-            if !sink.commits() {
+            if sink.commits() {
+                control.committed(sink.applied());
+            } else {
                 control.acknowledge(done);
             }
             emitted += batch.len() as u64;

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Entry;
 use crate::concurrent::{Backoff, retry};
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 
 /// Copies entries to the dead-letter stream and acknowledges them, each only while it is
 /// still pending for this consumer (so never twice, and never one another consumer has
@@ -54,7 +54,12 @@ enum Request {
 /// next `flush` reports the error.
 #[derive(Clone)]
 pub struct Acker {
+    /// Acknowledgements and dead letters queued so far, by every clone, locked while one is
+    /// queued: their count follows the channel's order.
+    queued: Arc<Mutex<u64>>,
     requests: mpsc::UnboundedSender<Request>,
+    /// How many of the acknowledgements and dead letters queued the task is done with.
+    answered: Arc<AtomicU64>,
     acked: Arc<AtomicU64>,
     dead: Arc<AtomicU64>,
     retried: Arc<AtomicU64>,
@@ -77,7 +82,9 @@ impl Acker {
         let acked = Arc::new(AtomicU64::new(0));
         let dead = Arc::new(AtomicU64::new(0));
         let retried = Arc::new(AtomicU64::new(0));
+        let answered = Arc::new(AtomicU64::new(0));
         let (counter, dead_counter, retries) = (acked.clone(), dead.clone(), retried.clone());
+        let done_with = answered.clone();
         // Every attempt after the first of a command counts as a retry.
         let attempt = move |first: &mut bool| {
             if !std::mem::take(first) {
@@ -153,6 +160,7 @@ impl Acker {
                         Err(e) => failed = Some(e),
                     }
                 }
+                done_with.fetch_add(ids.len() as u64 + dead, Ordering::Release);
                 for reply in flushes {
                     let outcome = match failed.take() {
                         Some(e) => Err(e),
@@ -163,7 +171,9 @@ impl Acker {
             }
         });
         Acker {
+            queued: Arc::new(Mutex::new(0)),
             requests,
+            answered,
             acked,
             dead,
             retried,
@@ -171,9 +181,19 @@ impl Acker {
     }
 
     /// Queues `id` for acknowledgement: `&entry.id` copies the id, `entry.id` moves it.
-    pub fn ack(&self, id: impl Into<String>) {
+    /// Returns its place among the acknowledgements and dead letters queued (from 1): the
+    /// server has answered it once [`answered`](Self::answered) reaches that.
+    pub fn ack(&self, id: impl Into<String>) -> u64 {
+        self.queue(Request::Ack(id.into()))
+    }
+
+    /// Queues an acknowledgement or a dead letter: its place among them.
+    fn queue(&self, request: Request) -> u64 {
+        let mut queued = self.queued.lock();
         // The task lives as long as a clone of this handle: the send cannot fail.
-        let _ = self.requests.send(Request::Ack(id.into()));
+        let _ = self.requests.send(request);
+        *queued += 1;
+        *queued
     }
 
     /// Copies `entry` (its id, `reason`, and its fields) to the dead-letter stream
@@ -182,10 +202,9 @@ impl Acker {
     /// would otherwise be delivered again for ever. A copy is never made twice, even by a
     /// script sent again after its reply was lost, and an entry another consumer claimed
     /// meanwhile is left to it.
-    pub fn dead_letter(&self, entry: Entry, reason: &str) {
-        let _ = self
-            .requests
-            .send(Request::DeadLetter(entry, reason.to_owned()));
+    /// Returns its place, as [`ack`](Self::ack).
+    pub fn dead_letter(&self, entry: Entry, reason: &str) -> u64 {
+        self.queue(Request::DeadLetter(entry, reason.to_owned()))
     }
 
     /// Entries copied to the dead-letter stream so far.
@@ -207,6 +226,15 @@ impl Acker {
     /// Commands sent again after a failure so far (`XACK`s and dead-letter writes).
     pub fn retried(&self) -> u64 {
         self.retried.load(Ordering::Relaxed)
+    }
+
+    /// How many of the acknowledgements and dead letters queued the server has answered, in
+    /// the order they were queued: those placed up to `answered()` are applied, or failed
+    /// for good (their entries left pending, and the next [`flush`](Self::flush) reports
+    /// the error). Until then an entry may still be pending for this consumer on the
+    /// server, and a read of its pending entries deliver it again.
+    pub fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Acquire)
     }
 
     /// Entries acknowledged so far (as the server counted them: an id acknowledged twice

@@ -143,4 +143,4 @@ pub use commit::{Acks, Commit, Committer, Ledger, LedgerSnapshot, Recorded};
 pub use entry::{Entry, Previous};
 pub use group::{StreamGroup, StreamTime, consumer_connected};
 pub use sink::RedisSink;
-pub use source::{Claims, RedisSource};
+pub use source::{Claims, RedisSource, Rereads};

@@ -122,6 +122,28 @@ impl Claims {
     }
 }
 
+/// Whether a source is re-reading its consumer's own pending entries: from the moment it
+/// asks for the first page of such a pass (at its start, or after a failed read) until it
+/// has handed out every entry the pass found. A handle that another task reads
+/// ([`RedisSource::rereads`]).
+///
+/// An entry the consumer has finished with, but whose acknowledgement the server may not
+/// have applied yet, can come back in such a pass. Once the acknowledgement is applied and
+/// no pass [`is_on`](Self::is_on), no pass can bring the entry back: one asked later is
+/// answered after the acknowledgement.
+#[derive(Debug, Clone, Default)]
+pub struct Rereads(Arc<(AtomicU64, AtomicU64)>);
+
+impl Rereads {
+    /// Whether a pass is on: asked, and not all its entries handed out yet.
+    pub fn is_on(&self) -> bool {
+        let (asked, out) = &*self.0;
+        // The count handed out first: a pass asked meanwhile shows in the later load.
+        let out = out.load(Ordering::Acquire);
+        asked.load(Ordering::Acquire) > out
+    }
+}
+
 /// A stream of the entries of one Redis stream, read through a consumer group.
 ///
 /// # State machine
@@ -155,8 +177,9 @@ impl Claims {
 /// once more: a server ends a blocked read on its own timer, up to 100 ms late at its default
 /// `hz 10`; with no wait, the read that finds nothing is the last). A failed read is yielded
 /// as `Err` and the phase goes back to re-reading this consumer's pending entries (a read
-/// whose reply was lost may have delivered some); the next poll reads again, over a
-/// connection that re-establishes itself.
+/// whose reply was lost may have delivered some; so may entries whose acknowledgement is
+/// still on its way, which [`rereads`](Self::rereads) lets the consumer tell); the next poll
+/// reads again, over a connection that re-establishes itself.
 ///
 /// # Wake-up contract
 ///
@@ -195,6 +218,11 @@ pub struct RedisSource {
     /// the way) the flag hears so (`(entries yielded, asked)`).
     asked: VecDeque<(u64, Instant)>,
     handed_out: Claims,
+    /// Passes over this consumer's pending entries asked so far, and when each is handed out
+    /// whole (`(entries yielded, pass)`).
+    passes: u64,
+    pass_ends: VecDeque<(u64, u64)>,
+    rereads: Rereads,
     /// The claims the ledger counted before this consumer's pending entries were last
     /// re-read from the start.
     resync: Option<u64>,
@@ -274,6 +302,9 @@ impl RedisSource {
             marks: VecDeque::new(),
             asked: VecDeque::new(),
             handed_out: Claims::default(),
+            passes: 0,
+            pass_ends: VecDeque::new(),
+            rereads: Rereads::default(),
             resync: None,
             starting: true,
             previous: None,
@@ -339,6 +370,12 @@ impl RedisSource {
     /// entries still on their way belong to.
     pub fn underway(&self) -> Underway {
         self.underway.clone()
+    }
+
+    /// A handle that tells whether the source is re-reading its consumer's pending entries
+    /// ([`Rereads`]).
+    pub fn rereads(&self) -> Rereads {
+        self.rereads.clone()
     }
 
     /// A handle on how many of its claims counted in the ledger this source has handed out
@@ -414,6 +451,9 @@ impl RedisSource {
                 if claims.is_some() {
                     self.resync = claims;
                 }
+                if next == Phase::New {
+                    self.pass_ends.push_back((out_after, self.passes));
+                }
                 if self.starting {
                     if after == "0" {
                         self.previous = Some(Arc::new(Previous {
@@ -478,6 +518,9 @@ impl RedisSource {
         }
         for asked in due(&mut self.asked, self.read) {
             self.underway.heard(asked);
+        }
+        for pass in due(&mut self.pass_ends, self.read) {
+            self.rereads.0.1.fetch_max(pass, Ordering::Release);
         }
     }
 
@@ -915,6 +958,10 @@ impl Stream for RedisSource {
             let read_ahead = this.buffer.len() <= this.group.count / 2;
             if !this.done && this.arrived.is_none() && (this.fetch.is_some() || read_ahead) {
                 if this.fetch.is_none() {
+                    if matches!(&this.phase, Phase::Pending(after) if after == "0") {
+                        this.passes += 1;
+                        this.rereads.0.0.store(this.passes, Ordering::Release);
+                    }
                     this.fetch = Some(tokio::spawn(this.start_fetch()));
                 }
                 let fetch = this.fetch.as_mut().expect("set above");

@@ -106,7 +106,7 @@ mod imp {
     use tokio::sync::oneshot;
     use tokio::time::{MissedTickBehavior, interval};
     use weir::io::redis::{
-        Acker, Commit, Committer, Entry, Ledger, LedgerSnapshot, RedisSource, StreamGroup,
+        Acker, Commit, Committer, Entry, Ledger, LedgerSnapshot, RedisSource, Rereads, StreamGroup,
     };
 
     use super::combiner::{Asked, Combiner, Listed, Through, points, write_lines};
@@ -114,7 +114,9 @@ mod imp {
     use crate::common::{failure, millis, pull, signals, usage, write_failure};
     use crate::observe::{PUBLISH_EVERY, RedisCounts, Snapshot};
     use crate::reading::Reader;
-    use crate::redis::{Progress, Report, Resilient, Target, block, id_key, retries_over};
+    use crate::redis::{
+        Progress, Report, Resilient, Settling, Target, block, id_key, retries_over,
+    };
     use crate::sink::Lines;
 
     /// Reports what failed: status 1.
@@ -127,6 +129,8 @@ mod imp {
         /// The partials' stream's name, for reports.
         stream: String,
         entries: Resilient<RedisSource>,
+        /// Whether the source re-reads the combiner's pending partials.
+        rereads: Rereads,
         gave_up: oneshot::Receiver<String>,
         acker: Acker,
         out: Out,
@@ -181,12 +185,15 @@ mod imp {
                 Out::Committed {
                     committer: Box::new(committer),
                     shown: target.shown.clone(),
+                    applied: 0,
                 }
             }
         };
+        let rereads = source.rereads();
         let (entries, gave_up) = Resilient::new(source, from.shown.clone(), args.give_up_after);
         let read_retries = entries.retries();
         Ok(Ends {
+            rereads,
             read_retries,
             shown: from.shown,
             stream: from.stream,
@@ -263,34 +270,46 @@ mod imp {
             committer: Box<Committer>,
             /// The stream as reports show it.
             shown: String,
+            /// Commits applied so far.
+            applied: u64,
         },
     }
 
     impl Out {
         /// Writes the lines of final windows (`text`) and acknowledges the partials they
-        /// merged (`ids`); every window ending before `closed_before` is written.
+        /// merged (`ids`), which `settling` knows while their acknowledgements travel; every
+        /// window ending before `closed_before` is written.
         async fn write(
             &mut self,
             text: &[u8],
             ids: Vec<String>,
             closed_before: u128,
-            acker: &Acker,
+            (acker, settling): (&Acker, &mut Settling),
         ) -> std::io::Result<()> {
             match self {
                 Out::Lines(lines) => {
                     lines.write(text).await?;
                     for id in ids {
-                        acker.ack(id);
+                        settling.alone(&id, acker.ack(&id));
                     }
                     Ok(())
                 }
-                Out::Committed { committer, shown } => {
+                Out::Committed {
+                    committer,
+                    shown,
+                    applied,
+                } => {
+                    let keys = ids.iter().filter_map(|id| id_key(id)).collect();
                     let text = std::str::from_utf8(text).map_err(std::io::Error::other)?;
                     let entries: Vec<_> = text.lines().map(|l| vec![("window", l)]).collect();
                     let progress = closed_before.to_string();
                     let committed = committer.commit_through(ids, &entries, &progress).await;
                     match committed.map_err(|e| std::io::Error::other(format!("{shown}: {e}")))? {
-                        Commit::Applied => Ok(()),
+                        Commit::Applied => {
+                            settling.batch(*applied, keys);
+                            *applied += 1;
+                            Ok(())
+                        }
                         Commit::Refused { not_owned } => Err(std::io::Error::other(format!(
                             "{shown}: commit refused: {not_owned} of the partials it \
                              acknowledges are no longer this combiner's (another process \
@@ -307,6 +326,14 @@ mod imp {
             match self {
                 Out::Lines(_) => None,
                 Out::Committed { committer, .. } => committer.progress()?.parse().ok(),
+            }
+        }
+
+        /// Commits applied so far (none for lines).
+        fn applied(&self) -> u64 {
+            match self {
+                Out::Lines(_) => 0,
+                Out::Committed { applied, .. } => *applied,
             }
         }
 
@@ -343,6 +370,7 @@ mod imp {
         let Ends {
             stream,
             entries,
+            rereads,
             mut gave_up,
             acker,
             mut out,
@@ -373,6 +401,7 @@ mod imp {
         let mut tick = interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut batch, mut counts) = (Vec::new(), Counts::default());
+        let mut settling = Settling::default();
         // Whether it said it prints again windows a combiner before it printed.
         let mut said_again = false;
         let mut reading = Reading {
@@ -405,7 +434,15 @@ mod imp {
                      unacknowledged: any window it printed from them is printed again"
                 );
             }
-            take(&mut combiner, &mut batch, &acker, &mut counts, &stream);
+            take(
+                &mut combiner,
+                &mut batch,
+                (&acker, &mut settling),
+                &mut counts,
+                &stream,
+            );
+            // After the take: the entries of a pass handed out whole may be in the batch.
+            settling.settle(out.applied(), acker.answered(), rereads.is_on());
             if let Some((recorded, through, asked)) = reading.visible() {
                 combiner.ledger(recorded, through, asked);
             }
@@ -422,7 +459,8 @@ mod imp {
                     w.observer.closed(points(&closed));
                 }
                 let ids = closed.into_iter().flat_map(|(_, open)| open.ids).collect();
-                let written = out.write(&text, ids, combiner.closed_before(), &acker);
+                let acks = (&acker, &mut settling);
+                let written = out.write(&text, ids, combiner.closed_before(), acks);
                 match written.await {
                     Ok(()) => counts.written += n,
                     Err(e) => return write_failure("combine", &e),
@@ -449,18 +487,21 @@ mod imp {
 
     /// Takes a batch of entries into the combiner: each acknowledged now or held in an open
     /// window, or dead-lettered when it is not a weir entry, or skipped when delivered again
-    /// while held.
+    /// while held or while `settling` knows it.
     fn take(
         combiner: &mut Combiner,
         batch: &mut Vec<Entry>,
-        acker: &Acker,
+        (acker, settling): (&Acker, &mut Settling),
         counts: &mut Counts,
         stream: &str,
     ) {
         let before = batch.len();
         if batch.iter().any(|e| e.redelivered) {
             let held = combiner.held();
-            batch.retain(|e| !(e.redelivered && held.contains(e.id.as_str())));
+            batch.retain(|e| {
+                let settling = || id_key(&e.id).is_some_and(|key| settling.contains(&key));
+                !(e.redelivered && (held.contains(e.id.as_str()) || settling()))
+            });
         }
         let again = (before - batch.len()) as u64;
         counts.read += again;
@@ -470,13 +511,14 @@ mod imp {
             match Report::parse(&entry) {
                 Ok((consumer, report)) => {
                     if combiner.take(consumer, report, &entry.id) {
-                        acker.ack(&entry.id);
+                        settling.alone(&entry.id, acker.ack(&entry.id));
                     }
                 }
                 Err(why) => {
                     counts.malformed += 1;
                     report!("malformed: {stream} {}: {why}", entry.id);
-                    acker.dead_letter(entry, &why);
+                    let id = entry.id.clone();
+                    settling.alone(&id, acker.dead_letter(entry, &why));
                 }
             }
         }

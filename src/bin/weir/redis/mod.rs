@@ -5,9 +5,11 @@
 
 mod entries;
 mod resilient;
+mod settling;
 
 pub(crate) use entries::{Marker, NOT_UTF8, Partial, Progress, Report};
 pub(crate) use resilient::{Resilient, retries_over, waits};
+pub(crate) use settling::Settling;
 
 /// A stream on a Redis server, from `redis://[USER:PASSWORD@]HOST:PORT/STREAM`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -96,6 +96,16 @@ impl Sink {
         }
     }
 
+    /// The sink's commits applied so far, one per batch written (none for one that does
+    /// not commit).
+    pub(crate) fn applied(&self) -> u64 {
+        match self {
+            Sink::Lines { .. } => 0,
+            #[cfg(feature = "redis")]
+            Sink::Partials(partials) => partials.applied(),
+        }
+    }
+
     /// Entries the sink acknowledged in its commits so far.
     pub(crate) fn acknowledged(&self) -> u64 {
         match self {

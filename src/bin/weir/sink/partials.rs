@@ -42,6 +42,8 @@ pub(crate) struct Partials {
     in_flight: Option<JoinHandle<InFlight>>,
     /// The committer's counts when it last came back: acknowledged, written, retried.
     counts: (u64, u64, u64),
+    /// Commits applied so far.
+    applied: u64,
     /// The stream's address as given, for reports.
     to: String,
     consumer: String,
@@ -76,6 +78,7 @@ impl Partials {
             committer: Some(committer.backoff(retries_over(give_up))),
             in_flight: None,
             counts: (0, 0, 0),
+            applied: 0,
             to: to.to_owned(),
             consumer,
             size,
@@ -158,7 +161,10 @@ impl Partials {
         );
         self.committer = Some(committer);
         match committed.map_err(|e| io::Error::other(format!("{}: {e}", self.to)))? {
-            Commit::Applied => Ok(()),
+            Commit::Applied => {
+                self.applied += 1;
+                Ok(())
+            }
             Commit::Refused { not_owned } => Err(io::Error::other(format!(
                 "{}: commit refused: {not_owned} of the {ids} entries it acknowledges are no \
                  longer {}'s (claimed by another consumer while this one was stopped?); \
@@ -166,6 +172,11 @@ impl Partials {
                 self.to, self.consumer,
             ))),
         }
+    }
+
+    /// Commits applied so far, one per batch written.
+    pub(super) fn applied(&self) -> u64 {
+        self.applied
     }
 
     /// Input entries acknowledged in the commits applied so far.

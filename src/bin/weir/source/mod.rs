@@ -201,6 +201,19 @@ impl Control {
         }
     }
 
+    /// The commits of the first `batches` batches [`done`](Self::done) named are applied
+    /// (their entries acknowledged with them): until then, an entry of theirs delivered
+    /// again is known for one.
+    pub(crate) fn committed(&mut self, batches: u64) {
+        match self {
+            Control::Files(_) => {
+                let _ = batches;
+            }
+            #[cfg(feature = "redis")]
+            Control::Redis(acks) => acks.committed(batches),
+        }
+    }
+
     /// Acknowledges the entries [`done`](Self::done) named, now that their windows are
     /// written.
     pub(crate) fn acknowledge(&mut self, ids: Done) {

@@ -13,7 +13,8 @@
 //! partials, in the same transaction as the partials. A consumer that dies leaves its held entries pending: they are delivered
 //! again (to it after a restart, or to another consumer that claims them), never lost. An
 //! entry delivered again while this process still holds it (a read retried after an error, a
-//! claim of its own entries) is skipped and counted.
+//! claim of its own entries), or after it let go of it while its acknowledgement was still on
+//! its way ([`Settling`]), is skipped and counted.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -24,7 +25,8 @@ use foldhash::fast::RandomState;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use weir::io::redis::{
-    Acker, Claims, Entry, RedisSource, StreamGroup, StreamTime, consumer_connected, is_transient,
+    Acker, Claims, Entry, RedisSource, Rereads, StreamGroup, StreamTime, consumer_connected,
+    is_transient,
 };
 use weir::prelude::*;
 use weir::window::{Underway, windows_holding};
@@ -34,7 +36,8 @@ use crate::names::SourceNames;
 use crate::observe::RedisCounts;
 use crate::reading::{Counted, Done, Progress, Reader, Reading, Readings, Tally};
 use crate::redis::{
-    Marker, NOT_UTF8, Progress as Recorded, Resilient, Target, block, id_key, retries_over, waits,
+    Marker, NOT_UTF8, Progress as Recorded, Resilient, Settling, Target, block, id_key,
+    retries_over, waits,
 };
 
 /// Where and how to read: `weir run`'s Redis flags.
@@ -71,7 +74,8 @@ struct HeldEntry {
 
 /// The entries held until their windows are written, by the end of the last window that may
 /// contain them, each with its place in the order readings were admitted; and their ids as
-/// numbers, to tell an entry delivered again while held.
+/// numbers, to tell an entry delivered again while held, or while its acknowledgement is on
+/// its way ([`Settling`]).
 #[derive(Default)]
 struct Held {
     /// By the end of the entry's last window.
@@ -81,11 +85,14 @@ struct Held {
     admitted: u64,
     /// Whether any entry has been read.
     read_any: bool,
+    settling: Settling,
+    /// Batches let go of so far ([`release`](Self::release)): the next one's number.
+    released: u64,
 }
 
 impl Held {
     fn contains(&self, id: &str) -> bool {
-        id_key(id).is_some_and(|key| self.ids.contains(&key))
+        id_key(id).is_some_and(|key| self.ids.contains(&key) || self.settling.contains(&key))
     }
 
     /// Whether some entry's last window ends at or after `settled`.
@@ -130,6 +137,7 @@ impl Held {
             None => BTreeMap::new(),
         };
         let mut released = Done::new();
+        let mut keys = Vec::new();
         for (end, entries) in std::mem::replace(&mut self.by_end, kept) {
             let (done, waiting): (Vec<_>, Vec<_>) = entries
                 .into_iter()
@@ -137,6 +145,7 @@ impl Held {
             for e in done {
                 if let Some(key) = e.key {
                     self.ids.remove(&key);
+                    keys.push(key);
                 }
                 released.push(e.id, e.taken);
             }
@@ -144,6 +153,8 @@ impl Held {
                 self.by_end.entry(end).or_default().extend(waiting);
             }
         }
+        self.settling.batch(self.released, keys);
+        self.released += 1;
         released
     }
 }
@@ -327,7 +338,7 @@ impl Admit {
                         // Late for the windows of the whole stream: the one that held it
                         // had not judged it yet (it would have acknowledged it).
                         self.count(|p| p.tally.late += 1);
-                        self.acker.ack(entry.id);
+                        held.settling.alone(&entry.id, self.acker.ack(&entry.id));
                         return None;
                     }
                     // Its windows ending before what the one that held it had settled were
@@ -346,7 +357,7 @@ impl Admit {
                 if self.order.late(entry.stream_time, ts) {
                     // Late for the windows of the whole stream: nothing comes of it.
                     self.count(|p| p.tally.late += 1);
-                    self.acker.ack(entry.id);
+                    held.settling.alone(&entry.id, self.acker.ack(&entry.id));
                     return None;
                 }
                 let last_end = windows_holding(ts, self.size, self.slide)
@@ -358,7 +369,7 @@ impl Admit {
             }
             Ok(None) => {
                 self.count(|p| p.tally.filtered += 1);
-                self.acker.ack(entry.id);
+                held.settling.alone(&entry.id, self.acker.ack(&entry.id));
                 None
             }
             Err((why, text)) => {
@@ -373,7 +384,9 @@ impl Admit {
                     }
                 };
                 report!("{what}: {} {}: {text}", self.stream, entry.id);
-                self.acker.dead_letter(entry, &text);
+                let id = entry.id.clone();
+                held.settling
+                    .alone(&id, self.acker.dead_letter(entry, &text));
                 None
             }
         }
@@ -395,6 +408,9 @@ pub(crate) struct Acks {
     claims: Claims,
     replay: Option<Replay>,
     underway: Underway,
+    /// How many of the batches' commits are applied (writing partials).
+    committed: u64,
+    rereads: Rereads,
 }
 
 impl Acks {
@@ -457,13 +473,25 @@ impl Acks {
     /// Lets go of the entries whose windows all end before `settled` (of every entry with
     /// `None`): their ids, to acknowledge once those windows are written.
     pub(super) fn done(&mut self, settled: Option<u64>, handled: u64) -> Done {
-        self.held.borrow_mut().release(settled, handled)
+        let mut held = self.held.borrow_mut();
+        let (answered, rereading) = (self.acker.answered(), self.rereads.is_on());
+        held.settling.settle(self.committed, answered, rereading);
+        held.release(settled, handled)
+    }
+
+    /// The commits of the first `batches` batches [`done`](Self::done) named are applied.
+    pub(super) fn committed(&mut self, batches: u64) {
+        self.committed = self.committed.max(batches);
     }
 
     /// Acknowledges `ids` (their windows are written).
     pub(super) fn acknowledge(&mut self, ids: Done) {
+        let mut last = None;
         for id in ids.into_ids() {
-            self.acker.ack(id);
+            last = Some(self.acker.ack(id));
+        }
+        if let Some(last) = last {
+            self.held.borrow_mut().settling.queued(last);
         }
     }
 
@@ -542,6 +570,7 @@ pub(super) async fn open(
     };
     let claims = source.claims();
     let underway = source.underway();
+    let rereads = source.rereads();
     let (resilient, gave_up) = Resilient::new(source, input.target.shown.clone(), input.give_up);
     let read_retries = resilient.retries();
     let held = Rc::new(RefCell::new(Held::default()));
@@ -574,6 +603,8 @@ pub(super) async fn open(
         claims,
         replay,
         underway,
+        committed: 0,
+        rereads,
     };
     Ok((readings, names, acks))
 }
@@ -605,7 +636,8 @@ mod tests {
             (done.ids(), done.taken()),
             (&["10-1".to_owned()][..], Some(2))
         );
-        assert!(!held.contains("10-1") && held.contains("10-0"));
+        // Let go of, and known until the server has its acknowledgement.
+        assert!(!held.ids.contains(&(10, 1)) && held.contains("10-1") && held.contains("10-0"));
         // The least count of claims the released entries were read under.
         let done = held.release(Some(2_001), 4);
         assert_eq!(done.ids(), ["10-0", "12-0"]);
