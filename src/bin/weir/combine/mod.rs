@@ -427,7 +427,10 @@ mod imp {
             for entry in &batch {
                 reading.read(&entry.id);
             }
-            if !said_again && matches!(out, Out::Lines(_)) && batch.iter().any(|e| e.redelivered) {
+            // Partials held before this process started (not those a read retried after an
+            // error brings back: this process printed nothing of them).
+            let before = batch.iter().any(|e| e.previous.is_some());
+            if !said_again && matches!(out, Out::Lines(_)) && before {
                 said_again = true;
                 report!(
                     "weir combine: reading again partials the combiner before this one left \
