@@ -98,6 +98,13 @@ pub(crate) use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, MutexGuard, Orderi
 /// (`docs/LOOM.md`).
 pub(crate) type WakeArc<T> = std::sync::Arc<T>;
 
+/// The `Arc` of immutable data shared by reference count (a Redis entry's previous owner, a
+/// stream's time function): always std's, even under loom. Nothing in it is written once it
+/// is built, so loom has nothing to check there, and public types that hold it keep std's
+/// comparisons and unsized coercion.
+#[cfg(feature = "redis")]
+pub(crate) type DataArc<T> = std::sync::Arc<T>;
+
 /// A mutual-exclusion lock that never poisons.
 #[derive(Default)]
 pub(crate) struct Mutex<T>(imp::RawMutex<T>);

@@ -9,7 +9,7 @@ use redis::RedisResult;
 
 use super::{Acker, Entry, RESPONSE_TIMEOUT};
 use crate::concurrent::Backoff;
-use crate::sync::Arc;
+use crate::sync::DataArc as Arc;
 
 /// The stream, the consumer group and this consumer's name, and how it reads.
 #[derive(Debug, Clone)]

@@ -44,6 +44,8 @@ mod ack;
 mod commit;
 mod entry;
 mod group;
+#[cfg(all(test, feature = "loom"))]
+mod loom;
 mod sink;
 mod source;
 mod stream_time;

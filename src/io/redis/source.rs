@@ -22,7 +22,7 @@ use super::stream_time::{
 };
 use super::{Acker, connect, replies};
 use crate::poll::{POLL_BUDGET, wake_self};
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{Arc, AtomicU64, DataArc, Ordering};
 use crate::window::{Raised, Underway};
 
 /// Where the reading is.
@@ -131,8 +131,14 @@ impl Claims {
 /// have applied yet, can come back in such a pass. Once the acknowledgement is applied and
 /// no pass [`is_on`](Self::is_on), no pass can bring the entry back: one asked later is
 /// answered after the acknowledgement.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Rereads(Arc<(AtomicU64, AtomicU64)>);
+
+impl Default for Rereads {
+    fn default() -> Self {
+        Rereads(Arc::new((AtomicU64::new(0), AtomicU64::new(0))))
+    }
+}
 
 impl Rereads {
     /// Whether a pass is on: asked, and not all its entries handed out yet.
@@ -141,6 +147,16 @@ impl Rereads {
         // The count handed out first: a pass asked meanwhile shows in the later load.
         let out = out.load(Ordering::Acquire);
         asked.load(Ordering::Acquire) > out
+    }
+
+    /// Pass `pass` (counted from 1) is asked.
+    pub(super) fn asked(&self, pass: u64) {
+        self.0.0.store(pass, Ordering::Release);
+    }
+
+    /// Pass `pass` is handed out whole, and every pass before it is over.
+    pub(super) fn handed_out(&self, pass: u64) {
+        self.0.1.fetch_max(pass, Ordering::Release);
     }
 }
 
@@ -229,7 +245,7 @@ pub struct RedisSource {
     /// Re-reading the pending entries this consumer's name held before this source started
     /// (the first pass, not one after a failed read), and who held them.
     starting: bool,
-    previous: Option<Arc<Previous>>,
+    previous: Option<DataArc<Previous>>,
     /// Up while the source works on entries it has read: see [`Self::underway`].
     underway: Underway,
     /// A read's entries waiting for their stream time, which go out before any read after
@@ -456,7 +472,7 @@ impl RedisSource {
                 }
                 if self.starting {
                     if after == "0" {
-                        self.previous = Some(Arc::new(Previous {
+                        self.previous = Some(DataArc::new(Previous {
                             consumer: self.group.consumer.clone(),
                             progress: own_progress.flatten(),
                         }));
@@ -520,7 +536,7 @@ impl RedisSource {
             self.underway.heard(asked);
         }
         for pass in due(&mut self.pass_ends, self.read) {
-            self.rereads.0.1.fetch_max(pass, Ordering::Release);
+            self.rereads.handed_out(pass);
         }
     }
 
@@ -696,12 +712,15 @@ impl RedisSource {
                         }
                     };
                     // Each entry with the consumer it was claimed from.
-                    let previous: HashMap<&str, Arc<Previous>> = owners
+                    let previous: HashMap<&str, DataArc<Previous>> = owners
                         .iter()
                         .zip(progress)
                         .map(|(owner, progress)| {
                             let consumer = owner.to_string();
-                            (owner.as_str(), Arc::new(Previous { consumer, progress }))
+                            (
+                                owner.as_str(),
+                                DataArc::new(Previous { consumer, progress }),
+                            )
                         })
                         .collect();
                     let from: HashMap<&str, &str> = page
@@ -960,7 +979,7 @@ impl Stream for RedisSource {
                 if this.fetch.is_none() {
                     if matches!(&this.phase, Phase::Pending(after) if after == "0") {
                         this.passes += 1;
-                        this.rereads.0.0.store(this.passes, Ordering::Release);
+                        this.rereads.asked(this.passes);
                     }
                     this.fetch = Some(tokio::spawn(this.start_fetch()));
                 }
