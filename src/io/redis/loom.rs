@@ -18,9 +18,9 @@ fn a_pass_asked_before_the_look_is_seen_whatever_comes_meanwhile() {
         let source = {
             let (rereads, first_asked) = (rereads.clone(), first_asked.clone());
             thread::spawn(move || {
-                rereads.asked(1);
+                rereads.ask();
                 first_asked.store(true, Ordering::SeqCst);
-                rereads.asked(2);
+                rereads.ask();
                 rereads.handed_out(1);
             })
         };

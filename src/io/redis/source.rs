@@ -149,9 +149,14 @@ impl Rereads {
         asked.load(Ordering::Acquire) > out
     }
 
-    /// Pass `pass` (counted from 1) is asked.
-    pub(super) fn asked(&self, pass: u64) {
-        self.0.0.store(pass, Ordering::Release);
+    /// One more pass is asked.
+    pub(super) fn ask(&self) {
+        self.0.0.fetch_add(1, Ordering::Release);
+    }
+
+    /// The passes asked so far, as the source that asks them counts: the last one's number.
+    fn asked(&self) -> u64 {
+        self.0.0.load(Ordering::Relaxed)
     }
 
     /// Pass `pass` is handed out whole, and every pass before it is over.
@@ -234,9 +239,8 @@ pub struct RedisSource {
     /// the way) the flag hears so (`(entries yielded, asked)`).
     asked: VecDeque<(u64, Instant)>,
     handed_out: Claims,
-    /// Passes over this consumer's pending entries asked so far, and when each is handed out
-    /// whole (`(entries yielded, pass)`).
-    passes: u64,
+    /// When each pass over this consumer's pending entries is handed out whole
+    /// (`(entries yielded, pass)`).
     pass_ends: VecDeque<(u64, u64)>,
     rereads: Rereads,
     /// The claims the ledger counted before this consumer's pending entries were last
@@ -318,7 +322,6 @@ impl RedisSource {
             marks: VecDeque::new(),
             asked: VecDeque::new(),
             handed_out: Claims::default(),
-            passes: 0,
             pass_ends: VecDeque::new(),
             rereads: Rereads::default(),
             resync: None,
@@ -468,7 +471,7 @@ impl RedisSource {
                     self.resync = claims;
                 }
                 if next == Phase::New {
-                    self.pass_ends.push_back((out_after, self.passes));
+                    self.pass_ends.push_back((out_after, self.rereads.asked()));
                 }
                 if self.starting {
                     if after == "0" {
@@ -978,8 +981,7 @@ impl Stream for RedisSource {
             if !this.done && this.arrived.is_none() && (this.fetch.is_some() || read_ahead) {
                 if this.fetch.is_none() {
                     if matches!(&this.phase, Phase::Pending(after) if after == "0") {
-                        this.passes += 1;
-                        this.rereads.asked(this.passes);
+                        this.rereads.ask();
                     }
                     this.fetch = Some(tokio::spawn(this.start_fetch()));
                 }

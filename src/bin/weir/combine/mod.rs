@@ -290,7 +290,7 @@ mod imp {
                 Out::Lines(lines) => {
                     lines.write(text).await?;
                     for id in ids {
-                        settling.alone(&id, acker.ack(&id));
+                        settling.alone(id_key(&id), acker.ack(id));
                     }
                     Ok(())
                 }
@@ -306,7 +306,7 @@ mod imp {
                     let committed = committer.commit_through(ids, &entries, &progress).await;
                     match committed.map_err(|e| std::io::Error::other(format!("{shown}: {e}")))? {
                         Commit::Applied => {
-                            settling.batch(*applied, keys);
+                            settling.batch(keys);
                             *applied += 1;
                             Ok(())
                         }
@@ -514,14 +514,14 @@ mod imp {
             match Report::parse(&entry) {
                 Ok((consumer, report)) => {
                     if combiner.take(consumer, report, &entry.id) {
-                        settling.alone(&entry.id, acker.ack(&entry.id));
+                        settling.alone(id_key(&entry.id), acker.ack(entry.id));
                     }
                 }
                 Err(why) => {
                     counts.malformed += 1;
                     report!("malformed: {stream} {}: {why}", entry.id);
-                    let id = entry.id.clone();
-                    settling.alone(&id, acker.dead_letter(entry, &why));
+                    let key = id_key(&entry.id);
+                    settling.alone(key, acker.dead_letter(entry, &why));
                 }
             }
         }

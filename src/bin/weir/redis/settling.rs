@@ -3,10 +3,9 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use super::id_key;
 use foldhash::fast::RandomState;
 
-/// An entry id as numbers ([`id_key`]).
+/// An entry id as numbers ([`id_key`](super::id_key)).
 type Key = (u64, u64);
 
 /// The ids of entries this consumer is done with whose acknowledgement may not be on the
@@ -21,6 +20,8 @@ type Key = (u64, u64);
 #[derive(Default)]
 pub(crate) struct Settling {
     ids: HashSet<Key, RandomState>,
+    /// Batches let go of so far ([`batch`](Self::batch)): the next one's number.
+    next: u64,
     /// Batches, oldest first: each with its number and, once its ids are queued on the
     /// acker, the place of the last of them there
     /// ([`Acker::ack`](weir::io::redis::Acker::ack)).
@@ -30,13 +31,16 @@ pub(crate) struct Settling {
 }
 
 impl Settling {
-    /// Whether the id `key` (as [`id_key`] reads it) is known.
+    /// Whether the id `key` (as [`id_key`](super::id_key) reads it) is known.
     pub(crate) fn contains(&self, key: &Key) -> bool {
         self.ids.contains(key)
     }
 
-    /// The ids of batch `number`, whose acknowledgement is on its way.
-    pub(crate) fn batch(&mut self, number: u64, keys: Vec<Key>) {
+    /// The ids of the next batch (numbered from 0, empty ones too), whose acknowledgement is
+    /// on its way.
+    pub(crate) fn batch(&mut self, keys: Vec<Key>) {
+        let number = self.next;
+        self.next += 1;
         if keys.is_empty() {
             return;
         }
@@ -51,9 +55,10 @@ impl Settling {
         }
     }
 
-    /// The id `id`, queued alone on the acker at place `place`.
-    pub(crate) fn alone(&mut self, id: &str, place: u64) {
-        if let Some(key) = id_key(id) {
+    /// An id (as [`id_key`](super::id_key) reads it), queued alone on the acker at place
+    /// `place`.
+    pub(crate) fn alone(&mut self, key: Option<Key>, place: u64) {
+        if let Some(key) = key {
             self.ids.insert(key);
             self.alone.push_back((place, key));
         }
@@ -89,28 +94,29 @@ impl Settling {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redis::id_key;
 
     #[test]
     fn an_id_is_known_until_the_server_has_its_acknowledgement_and_no_pass_is_on() {
         let mut settling = Settling::default();
         let known = |s: &Settling, id: &str| s.contains(&id_key(id).unwrap());
         // Batch 0's commit is on its way.
-        settling.batch(0, vec![(1, 0), (2, 0)]);
+        settling.batch(vec![(1, 0), (2, 0)]);
         // Two ids acknowledged alone, at places 1 and 2 on the acker, which has answered 1.
-        settling.alone("7-0", 1);
-        settling.alone("8-0", 2);
+        settling.alone(id_key("7-0"), 1);
+        settling.alone(id_key("8-0"), 2);
         settling.settle(0, 1, false);
         assert!(known(&settling, "1-0") && !known(&settling, "7-0") && known(&settling, "8-0"));
         // Batch 1 is empty; batch 0's commit is applied, but a pass over the pending entries
         // asked before may have found its ids: known until the pass is over.
-        settling.batch(1, Vec::new());
+        settling.batch(Vec::new());
         settling.settle(1, 1, true);
         assert!(known(&settling, "1-0") && known(&settling, "2-0"));
         settling.settle(1, 1, false);
         assert!(!known(&settling, "1-0") && !known(&settling, "2-0") && known(&settling, "8-0"));
         // Acknowledged by the acker instead (windows to stdout): batch 2's ids are queued
         // up to place 5.
-        settling.batch(2, vec![(3, 0)]);
+        settling.batch(vec![(3, 0)]);
         settling.queued(5);
         settling.settle(1, 4, false);
         assert!(known(&settling, "3-0") && !known(&settling, "8-0"));

@@ -86,8 +86,6 @@ struct Held {
     /// Whether any entry has been read.
     read_any: bool,
     settling: Settling,
-    /// Batches let go of so far ([`release`](Self::release)): the next one's number.
-    released: u64,
 }
 
 impl Held {
@@ -153,8 +151,7 @@ impl Held {
                 self.by_end.entry(end).or_default().extend(waiting);
             }
         }
-        self.settling.batch(self.released, keys);
-        self.released += 1;
+        self.settling.batch(keys);
         released
     }
 }
@@ -338,7 +335,8 @@ impl Admit {
                         // Late for the windows of the whole stream: the one that held it
                         // had not judged it yet (it would have acknowledged it).
                         self.count(|p| p.tally.late += 1);
-                        held.settling.alone(&entry.id, self.acker.ack(&entry.id));
+                        held.settling
+                            .alone(id_key(&entry.id), self.acker.ack(entry.id));
                         return None;
                     }
                     // Its windows ending before what the one that held it had settled were
@@ -357,7 +355,8 @@ impl Admit {
                 if self.order.late(entry.stream_time, ts) {
                     // Late for the windows of the whole stream: nothing comes of it.
                     self.count(|p| p.tally.late += 1);
-                    held.settling.alone(&entry.id, self.acker.ack(&entry.id));
+                    held.settling
+                        .alone(id_key(&entry.id), self.acker.ack(entry.id));
                     return None;
                 }
                 let last_end = windows_holding(ts, self.size, self.slide)
@@ -369,7 +368,8 @@ impl Admit {
             }
             Ok(None) => {
                 self.count(|p| p.tally.filtered += 1);
-                held.settling.alone(&entry.id, self.acker.ack(&entry.id));
+                held.settling
+                    .alone(id_key(&entry.id), self.acker.ack(entry.id));
                 None
             }
             Err((why, text)) => {
@@ -384,9 +384,9 @@ impl Admit {
                     }
                 };
                 report!("{what}: {} {}: {text}", self.stream, entry.id);
-                let id = entry.id.clone();
+                let key = id_key(&entry.id);
                 held.settling
-                    .alone(&id, self.acker.dead_letter(entry, &text));
+                    .alone(key, self.acker.dead_letter(entry, &text));
                 None
             }
         }
