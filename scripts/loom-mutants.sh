@@ -27,7 +27,7 @@ log="$work/loom.log"
 
 # Runs the loom models in the copy; prints the names of the models that failed.
 run_models() {
-    if (cd "$work" && timeout 600 cargo test --release --features loom --lib -- loom:: \
+    if (cd "$work" && timeout 600 cargo test --release --features loom,redis --lib -- loom:: \
         >"$log" 2>&1); then
         return 0
     fi
@@ -199,6 +199,28 @@ mutant "broadcast-joining-subscriber-counts-itself-before-the-lock" src/channel/
         let mut state = shared.state.lock();
         let id = state.next_id;
         state.next_id += 1;'
+
+# ---- Redis: a source's re-reads, an acker's places ----
+mutant "rereads-loads-the-count-asked-first" src/io/redis/source.rs \
+    'let out = out.load(Ordering::Acquire);
+        asked.load(Ordering::Acquire) > out' 'let asked = asked.load(Ordering::Acquire);
+        asked > out.load(Ordering::Acquire)'
+mutant "rereads-relaxed" src/io/redis/source.rs \
+    'let out = out.load(Ordering::Acquire);' 'let out = out.load(Ordering::Relaxed);' \
+    'asked.load(Ordering::Acquire) > out' 'asked.load(Ordering::Relaxed) > out' \
+    'self.0.0.fetch_add(1, Ordering::Release);' 'self.0.0.fetch_add(1, Ordering::Relaxed);' \
+    'fetch_max(pass, Ordering::Release)' 'fetch_max(pass, Ordering::Relaxed)'
+mutant "acker-place-counted-before-the-send" src/io/redis/ack.rs \
+    'let mut sent = self.0.lock();
+        send();
+        *sent += 1;
+        *sent' 'let place = {
+            let mut sent = self.0.lock();
+            *sent += 1;
+            *sent
+        };
+        send();
+        place'
 
 # ---- the wake queue (merge, concurrent stages) ----
 mutant "wake-queue-queued-mark-never-cleared" src/wake_queue.rs \

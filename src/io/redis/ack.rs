@@ -39,6 +39,22 @@ enum Request {
     Flush(oneshot::Sender<RedisResult<()>>),
 }
 
+/// Numbers what several handles send to one queue, in the order it reaches the queue.
+#[derive(Debug, Default)]
+pub(super) struct Places(Mutex<u64>);
+
+impl Places {
+    /// Runs `send` and returns its place (from 1). Both happen under one lock, so that a
+    /// send that reaches the queue after another always has the later place: the queue's
+    /// reader, counting what it takes, knows each sender's request by its place.
+    pub(super) fn send(&self, send: impl FnOnce()) -> u64 {
+        let mut sent = self.0.lock();
+        send();
+        *sent += 1;
+        *sent
+    }
+}
+
 /// Acknowledges entries of a [`RedisSource`](super::RedisSource) in batches.
 ///
 /// [`ack`](Self::ack) queues an id and returns at once; a task of its own takes the queued
@@ -54,9 +70,8 @@ enum Request {
 /// next `flush` reports the error.
 #[derive(Clone)]
 pub struct Acker {
-    /// Acknowledgements and dead letters queued so far, by every clone, locked while one is
-    /// queued: their count follows the channel's order.
-    queued: Arc<Mutex<u64>>,
+    /// The places of the acknowledgements and dead letters queued, by every clone.
+    places: Arc<Places>,
     requests: mpsc::UnboundedSender<Request>,
     /// How many of the acknowledgements and dead letters queued the task is done with.
     answered: Arc<AtomicU64>,
@@ -171,7 +186,7 @@ impl Acker {
             }
         });
         Acker {
-            queued: Arc::new(Mutex::new(0)),
+            places: Arc::default(),
             requests,
             answered,
             acked,
@@ -189,11 +204,10 @@ impl Acker {
 
     /// Queues an acknowledgement or a dead letter: its place among them.
     fn queue(&self, request: Request) -> u64 {
-        let mut queued = self.queued.lock();
-        // The task lives as long as a clone of this handle: the send cannot fail.
-        let _ = self.requests.send(request);
-        *queued += 1;
-        *queued
+        self.places.send(|| {
+            // The task lives as long as a clone of this handle: the send cannot fail.
+            let _ = self.requests.send(request);
+        })
     }
 
     /// Copies `entry` (its id, `reason`, and its fields) to the dead-letter stream
