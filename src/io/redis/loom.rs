@@ -53,7 +53,7 @@ fn places_follow_the_order_requests_reach_the_queue() {
             thread::spawn(move || (sender, places.send(|| queue.lock().push(sender))))
         };
         let (a, b) = (clone(1), clone(2));
-        let mut sent = vec![a.join().unwrap(), b.join().unwrap()];
+        let mut sent = [a.join().unwrap(), b.join().unwrap()];
         sent.sort_by_key(|&(_, place)| place);
         let in_queue: Vec<u8> = queue.lock().clone();
         let by_place: Vec<u8> = sent.iter().map(|&(sender, _)| sender).collect();
