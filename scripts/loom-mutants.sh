@@ -99,11 +99,13 @@ mutant "counters-record-is-a-load-and-a-store" src/stats/mod.rs \
 
 # ---- the windows' underway flag ----
 mutant "underway-raise-is-not-counted" src/window/underway/mod.rs \
-    'self.0.fetch_add(CHANGE + GUARD, Ordering::SeqCst);' \
-    'self.0.fetch_add(GUARD, Ordering::SeqCst);'
+    'self.word.fetch_add(CHANGE + GUARD, Ordering::SeqCst);' \
+    'self.word.fetch_add(GUARD, Ordering::SeqCst);'
 mutant "underway-raise-is-a-load-and-a-store" src/window/underway/mod.rs \
-    'self.0.fetch_add(CHANGE + GUARD, Ordering::SeqCst);' \
-    'self.0.store(self.0.load(Ordering::SeqCst) + CHANGE + GUARD, Ordering::SeqCst);'
+    'self.word.fetch_add(CHANGE + GUARD, Ordering::SeqCst);' \
+    'self.word.store(self.word.load(Ordering::SeqCst) + CHANGE + GUARD, Ordering::SeqCst);'
+mutant "underway-heard-overwrites-a-later-instant" src/window/underway/mod.rs \
+    'heard.at.fetch_max(micros + 1, Ordering::SeqCst);' 'heard.at.store(micros + 1, Ordering::SeqCst);'
 
 # ---- ring channel ----
 mutant "ring-send-does-not-wake-receiver" src/channel/ring/sender.rs \
