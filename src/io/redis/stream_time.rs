@@ -30,15 +30,41 @@ const POLL: Duration = Duration::from_millis(20);
 /// reads' readers.
 const STALLED: Duration = Duration::from_millis(300);
 
+/// `lose(h, consumer)`: marks the read of new entries `consumer` made last as lost, if it is
+/// not posted (its post deletes the mark `own:CONSUMER`) and not folded. A macro, so that
+/// the scripts that use it stay single literals.
+macro_rules! lose {
+    () => {
+        r"
+local function lose(h, consumer)
+  local n = redis.call('HGET', h, 'own:' .. consumer)
+  if n then
+    redis.call('HDEL', h, 'own:' .. consumer)
+    if tonumber(n) > tonumber(redis.call('HGET', h, 'through') or '0') then
+      redis.call('HSET', h, 'gone:' .. n, 1)
+    end
+  end
+end
+"
+    };
+}
+
 /// Numbers a read, and records its reader and when (ms, the server's clock). `KEYS`: the
-/// hash; `ARGV`: the consumer. Run in the `MULTI` of the read.
-const NUMBER: &str = r"
+/// hash; `ARGV`: the consumer. Run in the `MULTI` of the read. A read of the same consumer
+/// still marked its own is lost: a consumer sends its next read after the post of the one
+/// before, on the same connection, so that post failed (the connection lost before it ran),
+/// and the failure that says so to the source may come after this read is numbered.
+const NUMBER: &str = concat!(
+    lose!(),
+    r"
+lose(KEYS[1], ARGV[1])
 local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local now = redis.call('TIME')
 now = now[1] * 1000 + math.floor(now[2] / 1000)
 redis.call('HSET', KEYS[1], 'w:' .. n, ARGV[1], 'own:' .. ARGV[1], n, 't:' .. n, now)
 return n
-";
+"
+);
 
 /// The functions the scripts that fold share: `later` compares two times (decimal digits
 /// without leading zeros), `pad` writes an id so that ids sort as text, `fold` folds the
@@ -187,16 +213,7 @@ return 1
 
 /// Marks the read this consumer made and did not post as lost (it lost the reply, or its
 /// process before this one died). `KEYS`: the hash; `ARGV`: the consumer.
-pub(super) const LOST: &str = r"
-local h = KEYS[1]
-local n = redis.call('HGET', h, 'own:' .. ARGV[1])
-if n then
-  redis.call('HDEL', h, 'own:' .. ARGV[1])
-  if tonumber(n) > tonumber(redis.call('HGET', h, 'through') or '0') then
-    redis.call('HSET', h, 'gone:' .. n, 1)
-  end
-end
-";
+pub(super) const LOST: &str = concat!(lose!(), "lose(KEYS[1], ARGV[1])\n");
 
 /// A script that folds: [`FOLD`]'s functions, then `body`.
 fn folding(body: &str) -> String {
