@@ -8,7 +8,7 @@
 
 use std::task::Wake;
 
-use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering, WakeArc, WakerCell};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering, StdArc, WakerCell};
 
 /// Ids of woken members, and the owner task's waker.
 pub(crate) struct WakeQueue {
@@ -54,7 +54,7 @@ impl WakeQueue {
     /// again). Cleared with a load and then a store outside the lock, the store may land after
     /// a `notify` that came between them, and that wake is lost (`docs/LOOM.md` says why the
     /// lock and not a `swap`).
-    pub(crate) fn take_woken(&self, members: &[WakeArc<Member>]) -> Option<Vec<usize>> {
+    pub(crate) fn take_woken(&self, members: &[StdArc<Member>]) -> Option<Vec<usize>> {
         if !self.any.load(Ordering::Acquire) {
             return None;
         }
@@ -85,8 +85,8 @@ pub(crate) struct Member {
 
 impl Member {
     /// The waker state of member `id`, reporting to `wakes`.
-    pub(crate) fn new(id: usize, wakes: Arc<WakeQueue>) -> WakeArc<Self> {
-        WakeArc::new(Member {
+    pub(crate) fn new(id: usize, wakes: Arc<WakeQueue>) -> StdArc<Self> {
+        StdArc::new(Member {
             id,
             queued: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -97,11 +97,11 @@ impl Member {
 }
 
 impl Wake for Member {
-    fn wake(self: WakeArc<Self>) {
+    fn wake(self: StdArc<Self>) {
         self.wake_by_ref();
     }
 
-    fn wake_by_ref(self: &WakeArc<Self>) {
+    fn wake_by_ref(self: &StdArc<Self>) {
         if self.closed.load(Ordering::Acquire) || self.queued.swap(true, Ordering::AcqRel) {
             return;
         }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{Arc, WakeArc};
+use crate::sync::{Arc, StdArc};
 use crate::wake_queue::{Member, WakeQueue};
 
 /// Up to `limit` futures, each in a place of its own with a waker of its own.
@@ -25,7 +25,7 @@ pub(crate) struct Pool<Fut> {
     free: Vec<usize>,
     /// Places to poll: new futures, then woken ones, in the order they came.
     ready: VecDeque<usize>,
-    members: Vec<WakeArc<Member>>,
+    members: Vec<StdArc<Member>>,
     wakes: Arc<WakeQueue>,
     limit: usize,
     len: usize,

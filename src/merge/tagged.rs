@@ -9,7 +9,7 @@ use futures_core::{FusedStream, Stream};
 
 use super::MergeTaggedHandle;
 use crate::poll::{POLL_BUDGET, wake_self};
-use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, WakeArc};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, StdArc};
 use crate::wake_queue::{Member, WakeQueue};
 
 pub(super) struct Shared<K, St> {
@@ -28,7 +28,7 @@ pub(super) struct Shared<K, St> {
 /// the order added; a source's entry is released when it ends, its count added to the totals
 /// of the ended sources. Memory follows the live sources, not every source ever added.
 pub(super) struct Registry<K> {
-    live: BTreeMap<u64, (K, WakeArc<Member>)>,
+    live: BTreeMap<u64, (K, StdArc<Member>)>,
     /// The number the next source added gets.
     next: u64,
     ended: EndedSources,
@@ -159,7 +159,7 @@ pub struct MergeTagged<K, St> {
     /// Sources waiting for their waker, by id.
     parked: Vec<Option<Slot<K, St>>>,
     /// Waker states by id; an ended source's stays until its id is reused.
-    states: Vec<WakeArc<Member>>,
+    states: Vec<StdArc<Member>>,
     /// Ids free for reuse.
     free: Vec<usize>,
     pub(super) live: usize,
@@ -547,7 +547,7 @@ mod tests {
             assert!(merged.done && merged.live == 0);
             assert!(merged.shared.registry.lock().live.is_empty());
             for state in &merged.states {
-                assert_eq!(WakeArc::strong_count(state), 1);
+                assert_eq!(StdArc::strong_count(state), 1);
             }
         });
     }

@@ -90,20 +90,16 @@ where
 #[allow(unused_imports)]
 pub(crate) use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, MutexGuard, Ordering, thread};
 
-/// The `Arc` a [`Waker`] is built from: always std's, even under loom, because
-/// [`Waker::from`] takes a `std::sync::Arc` (a waker from loom's `Arc` would need a
-/// hand-written `RawWaker` vtable, which is `unsafe`). Only the reference count lives outside
-/// loom's view; everything a waker reads or writes inside it uses this module's types, so loom
-/// still sees every access that matters, and ordinary tests check the counts
-/// (`docs/LOOM.md`).
-pub(crate) type WakeArc<T> = std::sync::Arc<T>;
-
-/// The `Arc` of immutable data shared by reference count (a Redis entry's previous owner, a
-/// stream's time function): always std's, even under loom. Nothing in it is written once it
-/// is built, so loom has nothing to check there, and public types that hold it keep std's
-/// comparisons and unsized coercion.
-#[cfg(feature = "redis")]
-pub(crate) type DataArc<T> = std::sync::Arc<T>;
+/// The `Arc` that stays std's even under loom, for two kinds of data:
+/// - what a [`Waker`] is built from: [`Waker::from`] takes a `std::sync::Arc` (a waker from
+///   loom's `Arc` would need a hand-written `RawWaker` vtable, which is `unsafe`). Only the
+///   reference count lives outside loom's view; everything a waker reads or writes inside it
+///   uses this module's types, so loom still sees every access that matters, and ordinary
+///   tests check the counts (`docs/LOOM.md`);
+/// - immutable data shared by reference count (a Redis entry's previous owner, a stream's
+///   time function): nothing in it is written once it is built, so loom has nothing to check
+///   there, and public types that hold it keep std's comparisons and unsized coercion.
+pub(crate) type StdArc<T> = std::sync::Arc<T>;
 
 /// A mutual-exclusion lock that never poisons.
 #[derive(Default)]

@@ -2,7 +2,7 @@
 
 use redis::{RedisResult, Value};
 
-use crate::sync::DataArc as Arc;
+use crate::sync::StdArc as Arc;
 
 /// One stream entry: its id and its fields. Names and values are read as bytes and taken
 /// as UTF-8; bytes that are not are replaced (U+FFFD) and the entry says so

@@ -9,7 +9,7 @@ use redis::RedisResult;
 
 use super::{Acker, Entry, RESPONSE_TIMEOUT};
 use crate::concurrent::Backoff;
-use crate::sync::DataArc as Arc;
+use crate::sync::StdArc as Arc;
 
 /// The stream, the consumer group and this consumer's name, and how it reads.
 #[derive(Debug, Clone)]

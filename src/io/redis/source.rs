@@ -22,7 +22,7 @@ use super::stream_time::{
 };
 use super::{Acker, connect, replies};
 use crate::poll::{POLL_BUDGET, wake_self};
-use crate::sync::{Arc, AtomicU64, DataArc, Ordering};
+use crate::sync::{Arc, AtomicU64, Ordering, StdArc};
 use crate::window::{Raised, Underway};
 
 /// Where the reading is.
@@ -249,7 +249,7 @@ pub struct RedisSource {
     /// Re-reading the pending entries this consumer's name held before this source started
     /// (the first pass, not one after a failed read), and who held them.
     starting: bool,
-    previous: Option<DataArc<Previous>>,
+    previous: Option<StdArc<Previous>>,
     /// Up while the source works on entries it has read: see [`Self::underway`].
     underway: Underway,
     /// A read's entries waiting for their stream time, which go out before any read after
@@ -475,7 +475,7 @@ impl RedisSource {
                 }
                 if self.starting {
                     if after == "0" {
-                        self.previous = Some(DataArc::new(Previous {
+                        self.previous = Some(StdArc::new(Previous {
                             consumer: self.group.consumer.clone(),
                             progress: own_progress.flatten(),
                         }));
@@ -715,15 +715,12 @@ impl RedisSource {
                         }
                     };
                     // Each entry with the consumer it was claimed from.
-                    let previous: HashMap<&str, DataArc<Previous>> = owners
+                    let previous: HashMap<&str, StdArc<Previous>> = owners
                         .iter()
                         .zip(progress)
                         .map(|(owner, progress)| {
                             let consumer = owner.to_string();
-                            (
-                                owner.as_str(),
-                                DataArc::new(Previous { consumer, progress }),
-                            )
+                            (owner.as_str(), StdArc::new(Previous { consumer, progress }))
                         })
                         .collect();
                     let from: HashMap<&str, &str> = page
