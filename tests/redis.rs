@@ -1485,6 +1485,64 @@ async fn a_consumer_not_polled_holds_no_other_consumer_s_read_back() {
     );
 }
 
+/// A read's entries waiting for the stream time of the read before theirs (another reader's,
+/// never posted) are not held behind their reader's next read: that one finds nothing new
+/// and waits on the server for an entry (`block`, 30 s here) on the reading connection, while
+/// the wait for the stream time looks at the server on a connection of its own and, once the
+/// silent reader's connection is gone, recovers its read and hands the entry out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_waiting_for_its_stream_time_is_not_held_behind_the_next_read() {
+    let server = Server::start();
+    let client = server.client();
+    stamped(&client, "s", &[5, 3]).await;
+    let group = |name| {
+        StreamGroup::new("s", "g", name)
+            .count(1)
+            .claim_idle(None)
+            .block(Duration::from_secs(30))
+            .stream_time(time_of_t())
+    };
+    // b creates the group; "stopped" reads the first entry and never posts, its connection
+    // open.
+    let (mut b, _acker) = RedisSource::connect(&client, group("b")).await.unwrap();
+    let stopped = silent_reader(&client, &group("stopped"), 1).await;
+    let second = tokio::spawn(async move { b.next().await.map(Result::unwrap) });
+    // b read the second entry, which waits for the first read's stream time, and its next
+    // read found nothing and waits on the server.
+    let name = format!("name={}", group("b").client_name());
+    let start = Instant::now();
+    loop {
+        let clients: String = ask(&client, redis::cmd("CLIENT").arg("LIST")).await;
+        let blocked = clients.lines().any(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            fields.contains(&name.as_str()) && fields.contains(&"cmd=xread")
+        });
+        if blocked {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "b's reading connection never waited on the server: {clients}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        !second.is_finished(),
+        "the second entry came without the first read's post"
+    );
+    // The silent reader goes: its read can be recovered.
+    drop(stopped);
+    let second = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the stream time waited behind the read on the server")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (second.field("t"), second.stream_time),
+        (Some("3"), Some(5))
+    );
+}
+
 /// Entries read again long after their read, claimed from a consumer that died or re-read
 /// by one started again, come with the stream time one reader of the whole stream had
 /// before them: every entry delivered before, their own read's earlier entries too.

@@ -217,6 +217,10 @@ impl Rereads {
 #[must_use = "streams do nothing unless polled"]
 pub struct RedisSource {
     conn: ConnectionManager,
+    /// With a stream time: the connection a read's entries wait for the stream time on,
+    /// polling the server, so that the waits do not queue behind the reads on `conn` (the
+    /// next read, a wait on the server for new entries, up to `block`).
+    waits: Option<ConnectionManager>,
     group: StreamGroup,
     phase: Phase,
     buffer: VecDeque<Entry>,
@@ -277,8 +281,9 @@ impl fmt::Debug for RedisSource {
 
 impl RedisSource {
     /// Connects twice (one connection for the blocking reads, one for the acknowledgements),
-    /// creates the group if it is missing (reading the stream from its start, `MKSTREAM`),
-    /// and returns the source and its [`Acker`].
+    /// three times with a [stream time](StreamGroup::stream_time) (one more for the waits
+    /// for it), creates the group if it is missing (reading the stream from its start,
+    /// `MKSTREAM`), and returns the source and its [`Acker`].
     ///
     /// # Errors
     ///
@@ -300,6 +305,10 @@ impl RedisSource {
             .query_async(&mut conn)
             .await?;
         let acks = connect(client, Duration::ZERO).await?;
+        let waits = match group.stream_time {
+            Some(_) => Some(connect(client, Duration::ZERO).await?),
+            None => None,
+        };
         let acker = Acker::new(
             acks,
             &group.stream,
@@ -309,6 +318,7 @@ impl RedisSource {
         );
         let source = RedisSource {
             conn,
+            waits,
             group,
             phase: Phase::Pending("0".to_owned()),
             buffer: VecDeque::new(),
@@ -546,6 +556,7 @@ impl RedisSource {
     /// The read for the current phase, as a future that owns what it needs.
     fn start_fetch(&mut self) -> Fetch {
         let mut conn = self.conn.clone();
+        let waits = self.waits.clone().unwrap_or_else(|| conn.clone());
         let g = self.group.clone();
         let phase = self.phase.clone();
         let underway = self.underway.clone();
@@ -779,7 +790,7 @@ impl RedisSource {
                         Some(time) => {
                             let (claim_idle, count) = (g.claim_idle, g.count);
                             let mut read = asking(
-                                read_new(&mut conn, &g, count, claim_idle, time, &underway),
+                                read_new(&mut conn, &waits, &g, count, claim_idle, time, &underway),
                                 NewRead::is_empty,
                                 &underway,
                                 &mut asked,
@@ -810,7 +821,10 @@ impl RedisSource {
                                         }
                                     }
                                     read = asking(
-                                        read_new(&mut conn, &g, count, claim_idle, time, &underway),
+                                        read_new(
+                                            &mut conn, &waits, &g, count, claim_idle, time,
+                                            &underway,
+                                        ),
                                         NewRead::is_empty,
                                         &underway,
                                         &mut asked,

@@ -244,11 +244,13 @@ pub(super) type Stamp = Pin<Box<dyn Future<Output = RedisResult<Option<u64>>> + 
 
 /// Reads up to `count` new entries as `g`'s consumer, numbered, and posts the read (see
 /// [`StreamTime`]). The entries come with their stream time on its way ([`Stamp`]): the
-/// post's reply, and the wait for the reads before it if they are not all posted yet, with
-/// `underway` up from the read's reply on. The post is sent before this returns, so that a
-/// read sent next goes behind it and travels while the entries wait.
+/// post's reply, and the wait for the reads before it if they are not all posted yet (on
+/// `waits`, another connection than `conn`'s), with `underway` up from the read's reply on.
+/// The post is sent before this returns, so that a read sent next goes behind it and
+/// travels while the entries wait.
 pub(super) async fn read_new(
     conn: &mut ConnectionManager,
+    waits: &ConnectionManager,
     g: &StreamGroup,
     count: usize,
     claim_idle: Option<Duration>,
@@ -316,7 +318,9 @@ pub(super) async fn read_new(
         post.query_async::<(u8, String)>(&mut posting).await
     }))
     .await;
-    let (mut conn, g, time) = (conn.clone(), g.clone(), time.clone());
+    // The wait polls on a connection of its own: on `conn`, each look would queue behind the
+    // read sent next, and behind its wait on the server when it finds nothing.
+    let (mut conn, g, time) = (waits.clone(), g.clone(), time.clone());
     let stamp = async move {
         let _busy = busy;
         let (ready, before) = reply.await?;
