@@ -1350,6 +1350,69 @@ async fn a_reader_s_own_reads_in_a_row_know_the_stream_time_through_each() {
     assert_eq!(got, want);
 }
 
+/// The stream times a new consumer `name` of group `g` reads `events` with, two entries a
+/// read, to the end.
+async fn read_through(client: &redis::Client, name: &str) -> Vec<Option<u64>> {
+    let group = StreamGroup::new("events", "g", name)
+        .count(2)
+        .claim_idle(None)
+        .stream_time(time_of_t());
+    let (source, _acker) = RedisSource::connect(client, group).await.unwrap();
+    source
+        .until_idle_for(Duration::ZERO)
+        .map(|e| e.unwrap().stream_time)
+        .collect()
+        .await
+}
+
+/// A group deleted and made again, by a source or by hand, or moved back to the stream's
+/// start by hand, reads the stream again with a stream time of its own reads, not of the
+/// earlier group's (whose stream time, 12 from the first read on, would come with every
+/// entry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_made_again_or_moved_back_starts_a_stream_time_of_its_own() {
+    let server = Server::start();
+    let client = server.client();
+    stamped(&client, "events", &[12, 3, 9, 4, 7, 1]).await;
+    let twelve = Some(12);
+    let want = [None, None, twelve, twelve, twelve, twelve];
+    let destroy = || {
+        redis::cmd("XGROUP")
+            .arg("DESTROY")
+            .arg("events")
+            .arg("g")
+            .clone()
+    };
+    assert_eq!(read_through(&client, "a").await, want);
+    let _: u8 = ask(&client, &destroy()).await;
+    assert_eq!(
+        read_through(&client, "b").await,
+        want,
+        "made again by a source"
+    );
+    let _: u8 = ask(&client, &destroy()).await;
+    let create = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("events")
+        .arg("g")
+        .arg("0")
+        .clone();
+    let _: String = ask(&client, &create).await;
+    assert_eq!(read_through(&client, "c").await, want, "made again by hand");
+    let set_id = redis::cmd("XGROUP")
+        .arg("SETID")
+        .arg("events")
+        .arg("g")
+        .arg("0")
+        .clone();
+    let _: String = ask(&client, &set_id).await;
+    assert_eq!(read_through(&client, "d").await, want, "moved back by hand");
+    // A group that was not moved keeps its stream time: a consumer connecting later reads
+    // new entries after it.
+    stamped(&client, "events", &[2, 5]).await;
+    assert_eq!(read_through(&client, "e").await, [twelve, twelve]);
+}
+
 /// Three consumers reading one entry at a time, in turn: each entry comes with the largest
 /// time of the entries before it in the stream, whichever consumer read them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -111,8 +111,10 @@ impl StreamGroup {
     /// ([`Entry::stream_time`]), which a read may wait for (see [`StreamTime`]). Every
     /// consumer of the group must be a source given the same `time`: entries delivered
     /// otherwise (`XREADGROUP ... >` by another client) are counted by no one. The source
-    /// that creates the group clears the key; after deleting a group by hand, delete the key
-    /// too.
+    /// that creates the group clears the key, and so does a source that connects to a group
+    /// made again by hand (`XGROUP DESTROY`, `XGROUP CREATE`) or moved back (`XGROUP SETID`)
+    /// since the stream time's last read: one whose last delivered entry comes before that
+    /// read's last.
     pub fn stream_time(mut self, time: StreamTime) -> Self {
         self.stream_time = Some(time);
         self

@@ -18,7 +18,7 @@ use super::commit::{FORGET, LedgerKeys};
 use super::entry::{Entry, Previous, count_of, read_reply};
 use super::group::{StreamGroup, client_list, client_listed, client_name, reading};
 use super::stream_time::{
-    LOST, NewRead, Stamp, not_stamped_yet, read_new, stamp_again, stamp_own_again,
+    LOST, NewRead, Stamp, folding, not_stamped_yet, read_new, stamp_again, stamp_own_again,
 };
 use super::{Acker, connect, replies};
 use crate::poll::{POLL_BUDGET, wake_self};
@@ -100,12 +100,27 @@ return {claimed, progress, taken}
 ";
 
 /// Creates the group if missing, reading the stream from its start (`MKSTREAM`), and then
-/// clears its stream time. `KEYS`: the stream and its stream time's key; `ARGV`: the group.
+/// clears its stream time. `KEYS`: the stream, its stream time's keys (the hash, the reads);
+/// `ARGV`: the group. Run after the stream time's `FOLD` (its `pad`).
+///
+/// A group that exists keeps its stream time, unless that has folded a read past the last
+/// entry the group delivered: the group was made again by hand (`XGROUP CREATE`), or moved
+/// back (`XGROUP SETID`), since, and the stream time is of reads it has not made. Nothing
+/// else moves a group's last delivered id back, so a group read by running consumers keeps
+/// its stream time, whenever they connect.
 const CREATE: &str = r"
 local created = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
 if type(created) == 'table' and created.err then
-  if string.sub(created.err, 1, 9) == 'BUSYGROUP' then return end
-  return created
+  if string.sub(created.err, 1, 9) ~= 'BUSYGROUP' then return created end
+  local last = redis.call('HGET', KEYS[2], 'last')
+  if not last then return end
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local fields = {}
+    for i = 1, #group, 2 do fields[group[i]] = group[i + 1] end
+    if fields['name'] == ARGV[1] and pad(last) <= pad(fields['last-delivered-id']) then
+      return
+    end
+  end
 end
 redis.call('DEL', KEYS[2], KEYS[3])
 ";
@@ -296,7 +311,7 @@ impl RedisSource {
         // A new group starts without a stream time: one left by a group of that name before
         // is not its. Cleared in the script that creates the group, before any read of it.
         let () = redis::cmd("EVAL")
-            .arg(CREATE)
+            .arg(folding(CREATE))
             .arg(3)
             .arg(&group.stream)
             .arg(group.stream_time_key())

@@ -216,7 +216,7 @@ return 1
 pub(super) const LOST: &str = concat!(lose!(), "lose(KEYS[1], ARGV[1])\n");
 
 /// A script that folds: [`FOLD`]'s functions, then `body`.
-fn folding(body: &str) -> String {
+pub(super) fn folding(body: &str) -> String {
     format!("{FOLD}{body}")
 }
 
