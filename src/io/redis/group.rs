@@ -114,7 +114,9 @@ impl StreamGroup {
     /// that creates the group clears the key, and so does a source that connects to a group
     /// made again by hand (`XGROUP DESTROY`, `XGROUP CREATE`) or moved back (`XGROUP SETID`)
     /// since the stream time's last read: one whose last delivered entry comes before that
-    /// read's last.
+    /// read's last. A group made again at the stream's end (`$`) cannot be told from the
+    /// earlier one: delete both keys ([`stream_reads_key`](Self::stream_reads_key) too)
+    /// with it.
     pub fn stream_time(mut self, time: StreamTime) -> Self {
         self.stream_time = Some(time);
         self
