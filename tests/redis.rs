@@ -1376,36 +1376,22 @@ async fn a_group_made_again_or_moved_back_starts_a_stream_time_of_its_own() {
     stamped(&client, "events", &[12, 3, 9, 4, 7, 1]).await;
     let twelve = Some(12);
     let want = [None, None, twelve, twelve, twelve, twelve];
-    let destroy = || {
-        redis::cmd("XGROUP")
-            .arg("DESTROY")
-            .arg("events")
-            .arg("g")
-            .clone()
+    let xgroup = |args: &[&str]| {
+        let mut cmd = redis::cmd("XGROUP");
+        cmd.arg(args);
+        cmd
     };
     assert_eq!(read_through(&client, "a").await, want);
-    let _: u8 = ask(&client, &destroy()).await;
+    let _: u8 = ask(&client, &xgroup(&["DESTROY", "events", "g"])).await;
     assert_eq!(
         read_through(&client, "b").await,
         want,
         "made again by a source"
     );
-    let _: u8 = ask(&client, &destroy()).await;
-    let create = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg("events")
-        .arg("g")
-        .arg("0")
-        .clone();
-    let _: String = ask(&client, &create).await;
+    let _: u8 = ask(&client, &xgroup(&["DESTROY", "events", "g"])).await;
+    let _: String = ask(&client, &xgroup(&["CREATE", "events", "g", "0"])).await;
     assert_eq!(read_through(&client, "c").await, want, "made again by hand");
-    let set_id = redis::cmd("XGROUP")
-        .arg("SETID")
-        .arg("events")
-        .arg("g")
-        .arg("0")
-        .clone();
-    let _: String = ask(&client, &set_id).await;
+    let _: String = ask(&client, &xgroup(&["SETID", "events", "g", "0"])).await;
     assert_eq!(read_through(&client, "d").await, want, "moved back by hand");
     // A group that was not moved keeps its stream time: a consumer connecting later reads
     // new entries after it.

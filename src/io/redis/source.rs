@@ -309,7 +309,8 @@ impl RedisSource {
     ) -> RedisResult<(RedisSource, Acker)> {
         let mut conn = connect(client, group.block).await?;
         // A new group starts without a stream time: one left by a group of that name before
-        // is not its. Cleared in the script that creates the group, before any read of it.
+        // is not its. Cleared in the script that creates the group, before any read of it,
+        // or that finds the group made again or moved back by hand.
         let () = redis::cmd("EVAL")
             .arg(folding(CREATE))
             .arg(3)
@@ -571,7 +572,7 @@ impl RedisSource {
     /// The read for the current phase, as a future that owns what it needs.
     fn start_fetch(&mut self) -> Fetch {
         let mut conn = self.conn.clone();
-        let waits = self.waits.clone().unwrap_or_else(|| conn.clone());
+        let waits = self.waits.clone();
         let g = self.group.clone();
         let phase = self.phase.clone();
         let underway = self.underway.clone();
@@ -778,7 +779,8 @@ impl RedisSource {
                     let wait = until_idle.unwrap_or_default();
                     let drain_at_once = until_idle.is_some_and(|wait| wait.is_zero());
                     let (mut stamp, mut asked) = (None, None);
-                    let entries = match &g.stream_time {
+                    // `waits` is there exactly when the stream time is (`connect`).
+                    let entries = match g.stream_time.as_ref().zip(waits.as_ref()) {
                         // Draining: a read that finds nothing waits here, then reads once
                         // more (unless the wait is zero).
                         None if until_idle.is_some() => {
@@ -802,10 +804,10 @@ impl RedisSource {
                             }
                             entries
                         }
-                        Some(time) => {
+                        Some((time, waits)) => {
                             let (claim_idle, count) = (g.claim_idle, g.count);
                             let mut read = asking(
-                                read_new(&mut conn, &waits, &g, count, claim_idle, time, &underway),
+                                read_new(&mut conn, waits, &g, count, claim_idle, time, &underway),
                                 NewRead::is_empty,
                                 &underway,
                                 &mut asked,
@@ -837,7 +839,7 @@ impl RedisSource {
                                     }
                                     read = asking(
                                         read_new(
-                                            &mut conn, &waits, &g, count, claim_idle, time,
+                                            &mut conn, waits, &g, count, claim_idle, time,
                                             &underway,
                                         ),
                                         NewRead::is_empty,
