@@ -297,8 +297,9 @@ async fn main() {
             }
         }
     }
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("\n{events} entries, best of {runs}, on one redis-server ({cores} cores):\n");
+    let cores = std::thread::available_parallelism().ok().map(|n| n.get());
+    let on = cores.map_or("cores unknown".to_owned(), |n| format!("{n} cores"));
+    println!("\n{events} entries, best of {runs}, on one redis-server ({on}):\n");
     let names = [
         "bare XREADGROUP + XACK",
         "weir, 1 consumer",
@@ -311,9 +312,12 @@ async fn main() {
         "", "time", "entries/s", "", "server", "machine"
     );
     for (name, (t, cpu, clients)) in names.iter().zip(best) {
-        let machine = clients.map_or("-".to_owned(), |clients| {
-            format!("{:.0}%", 100.0 * (cpu + clients) / (t * cores as f64))
-        });
+        // Unknown without /proc or a count of cores.
+        let machine = clients
+            .zip(cores)
+            .map_or("-".to_owned(), |(clients, cores)| {
+                format!("{:.0}%", 100.0 * (cpu + clients) / (t * cores as f64))
+            });
         println!(
             "{name:<24} {t:>7.3} s  {:>10.0}  {:>5.2}x the bare loop  {:>5.0}%  {machine:>7}",
             events as f64 / t,
