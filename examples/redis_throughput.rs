@@ -53,7 +53,7 @@ async fn pending(client: &redis::Client, group: &str) -> u64 {
         .query_async(&mut conn)
         .await
         .unwrap();
-    redis::from_redis_value(&summary[0]).unwrap()
+    redis::from_redis_value_ref(&summary[0]).unwrap()
 }
 
 /// The server's CPU time so far, user and system (`INFO cpu`), in seconds.

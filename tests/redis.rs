@@ -43,7 +43,7 @@ async fn pending(client: &redis::Client, stream: &str, group: &str) -> u64 {
         .query_async(&mut conn)
         .await
         .unwrap();
-    redis::from_redis_value(&summary[0]).unwrap()
+    redis::from_redis_value_ref(&summary[0]).unwrap()
 }
 
 /// Reads `events` as consumer `a` of group `weir` until idle, acknowledging nothing: the

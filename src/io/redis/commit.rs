@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::RedisResult;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 
-use super::{StreamGroup, connect, connect_once};
+use super::{StreamGroup, connect, connect_once, query};
 use crate::concurrent::{Backoff, retry};
 
 /// The commit, run by the server as one script: nothing else runs between its steps, and
@@ -278,7 +278,11 @@ impl Committer {
         let groups = match groups {
             Ok(reply) => reply.groups,
             // A stream that does not exist has no groups.
-            Err(e) if e.kind() == redis::ErrorKind::ResponseError => Vec::new(),
+            Err(e)
+                if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
+            {
+                Vec::new()
+            }
             Err(e) => return Err(e),
         };
         let names = groups.into_iter().map(|g| g.name);
@@ -305,15 +309,13 @@ impl Committer {
         for (key, value) in ledger.input(group) {
             pipe.cmd("HSET").arg(key).arg(&name).arg(value).ignore();
         }
-        let (seq, progress): (u64, Option<String>) = pipe
-            .cmd("HGET")
+        pipe.cmd("HGET")
             .arg(&ledger.commits)
             .arg(&name)
             .cmd("HGET")
             .arg(&ledger.progress)
-            .arg(&name)
-            .query_async(&mut conn)
-            .await?;
+            .arg(&name);
+        let (seq, progress): (u64, Option<String>) = query(&pipe, &mut conn).await?;
         Ok(Committer {
             conn,
             client: client.clone(),
@@ -452,7 +454,7 @@ impl Committer {
                     {
                         return Ok(((1, acked), conn));
                     }
-                    let (reply,): ((i64, u64),) = scripted().query_async(&mut conn).await?;
+                    let (reply,): ((i64, u64),) = query(&scripted(), &mut conn).await?;
                     Ok((reply, conn))
                 }
             })
@@ -667,14 +669,14 @@ impl Watched {
     /// script.
     async fn check(&self, conn: &mut MultiplexedConnection) -> RedisResult<bool> {
         let (now, last, kind): (Option<u64>, Option<u64>, String) =
-            self.check.query_async(conn).await?;
+            query(&self.check, conn).await?;
         let output = kind == "stream" || kind == "none";
         Ok(now.unwrap_or(0) == self.taken && last.unwrap_or(0) < self.seq && output)
     }
 
     /// The transaction: the ids acknowledged, `None` if a watched key changed.
     async fn exec(&self, conn: &mut MultiplexedConnection) -> RedisResult<Option<u64>> {
-        let applied: Option<(u64,)> = self.apply.query_async(conn).await?;
+        let applied: Option<(u64,)> = query(&self.apply, conn).await?;
         Ok(applied.map(|(acked,)| acked))
     }
 }
@@ -950,7 +952,7 @@ mod tests {
 
     async fn pending(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
         let summary: Vec<redis::Value> = ask(conn, "XPENDING", &["events", "g"]).await;
-        redis::from_redis_value(&summary[0]).unwrap()
+        redis::from_redis_value_ref(&summary[0]).unwrap()
     }
 
     /// A commit made without the script watches the group's count of claims between its

@@ -122,7 +122,7 @@ impl Entry {
 
 /// A count a `GET` or an `HGET` read (none is 0).
 pub(super) fn count_of(reply: Option<Value>) -> RedisResult<u64> {
-    let count: Option<u64> = redis::from_redis_value(&reply.unwrap_or(Value::Nil))?;
+    let count: Option<u64> = redis::from_redis_value(reply.unwrap_or(Value::Nil))?;
     Ok(count.unwrap_or(0))
 }
 

@@ -226,8 +226,8 @@ pub(super) fn reading(clients: &str, stream: &str, group: &str, consumer: &str, 
 /// Connecting, or `CLIENT LIST` (refused to a user without the right: `NOPERM`).
 pub async fn consumer_connected(client: &redis::Client, group: &StreamGroup) -> RedisResult<bool> {
     let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Duration::from_secs(1))
-        .set_response_timeout(RESPONSE_TIMEOUT);
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT));
     let mut conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;

@@ -53,7 +53,7 @@ mod stream_time;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, RedisError};
+use redis::{ErrorKind, RedisError, ServerErrorKind};
 
 /// How long a command may take beyond what it asks the server to wait (a blocking read's
 /// `BLOCK`) before it fails with a timeout: a frozen server is an error to retry or give up
@@ -61,18 +61,18 @@ use redis::{ErrorKind, RedisError};
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A connection that reconnects by itself: a command sent while the server is unreachable
-/// fails, and the connection is re-established in the background (two attempts, 100 ms
-/// apart, each given 1 s to connect), so that a later command finds it back; the readers
+/// fails, and the connection is re-established in the background (two attempts, 100 and 200
+/// ms after, each given 1 s to connect), so that a later command finds it back; the readers
 /// and writers retry on their own schedule. Each has its own connection. A command fails
 /// when no reply came within `waits` (what it asks the server to wait) and
 /// [`RESPONSE_TIMEOUT`].
 async fn connect(client: &redis::Client, waits: Duration) -> redis::RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
-        .set_factor(100)
-        .set_max_delay(1_000)
+        .set_min_delay(Duration::from_millis(100))
+        .set_max_delay(Duration::from_secs(1))
         .set_number_of_retries(2)
-        .set_connection_timeout(Duration::from_secs(1))
-        .set_response_timeout(waits.saturating_add(RESPONSE_TIMEOUT));
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(waits.saturating_add(RESPONSE_TIMEOUT)));
     client.get_connection_manager_with_config(config).await
 }
 
@@ -83,8 +83,8 @@ async fn connect_once(
     client: &redis::Client,
 ) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Duration::from_secs(1))
-        .set_response_timeout(RESPONSE_TIMEOUT);
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT));
     client
         .get_multiplexed_async_connection_with_config(&config)
         .await
@@ -103,19 +103,49 @@ async fn replies(
     use redis::Value;
     use redis::aio::ConnectionLike;
     let replies = if pipe.is_transaction() {
-        let mut exec = conn.req_packed_commands(pipe, pipe.len() + 1, 1).await?;
+        let mut exec = conn
+            .req_packed_commands(pipe, pipe.len() + 1, 1)
+            .await
+            .map_err(command_error)?;
         match exec.pop() {
             Some(Value::Array(replies)) => replies,
-            _ => return Err((ErrorKind::ResponseError, "a transaction with no replies").into()),
+            _ => {
+                let kind = ErrorKind::Server(ServerErrorKind::ResponseError);
+                return Err((kind, "a transaction with no replies").into());
+            }
         }
     } else {
-        conn.req_packed_commands(pipe, 0, pipe.len()).await?
+        conn.req_packed_commands(pipe, 0, pipe.len())
+            .await
+            .map_err(command_error)?
     };
     if let Some(Value::ServerError(e)) = replies.iter().find(|r| matches!(r, Value::ServerError(_)))
     {
         return Err(e.clone().into());
     }
     Ok(replies)
+}
+
+/// A pipeline's replies (a transaction's: its `EXEC`'s), as `Pipeline::query_async`, its
+/// failure told as [`command_error`].
+async fn query<T: redis::FromRedisValue>(
+    pipe: &redis::Pipeline,
+    conn: &mut impl redis::aio::ConnectionLike,
+) -> redis::RedisResult<T> {
+    pipe.query_async(conn).await.map_err(command_error)
+}
+
+/// `e` as the error of the command that failed: the `redis` crate reports a failed pipeline
+/// or transaction as one error for all its commands, whose code is `None` for a code it does
+/// not know (`WRONGTYPE`, `NOAUTH`); the first command's error, as that command alone would
+/// have failed. Any other error as it is.
+fn command_error(e: RedisError) -> RedisError {
+    match e.clone().into_server_errors() {
+        Some(errors) => errors
+            .first()
+            .map_or(e, |(_, first)| RedisError::from(first.clone())),
+        None => e,
+    }
 }
 
 /// Whether waiting and trying again may cure `e`. A lost or refused connection, a timeout, a

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::RedisResult;
 use redis::aio::ConnectionManager;
 
-use super::connect;
+use super::{connect, query};
 use crate::concurrent::{Backoff, retry};
 
 /// Writes entries to one Redis stream, a batch per round trip.
@@ -97,7 +97,7 @@ impl RedisSink {
         let ids: RedisResult<Vec<String>> = retry(self.backoff.clone(), || {
             attempts += 1;
             let (pipe, mut conn) = (pipe.clone(), conn.clone());
-            async move { pipe.query_async(&mut conn).await }
+            async move { query(&pipe, &mut conn).await }
         })
         .await;
         self.retried += attempts - 1;

@@ -20,7 +20,7 @@ use super::group::{StreamGroup, client_list, client_listed, client_name, reading
 use super::stream_time::{
     LOST, NewRead, Stamp, folding, not_stamped_yet, read_new, stamp_again, stamp_own_again,
 };
-use super::{Acker, connect, replies};
+use super::{Acker, connect, query, replies};
 use crate::poll::{POLL_BUDGET, wake_self};
 use crate::sync::{Arc, AtomicU64, Ordering, StdArc};
 use crate::window::{Raised, Underway};
@@ -621,12 +621,12 @@ impl RedisSource {
                         .arg("STREAMS")
                         .arg(&g.stream)
                         .arg(&after);
-                    let mut replies: Vec<Value> = pipe.query_async(&mut conn).await?;
+                    let mut replies: Vec<Value> = query(&pipe, &mut conn).await?;
                     let reply = replies.pop().unwrap_or(Value::Nil);
                     let taken = Some(count_of(replies.pop())?);
                     let (claims, own_progress) = if count_claims {
                         let progress = replies.pop().unwrap_or(Value::Nil);
-                        let progress: Option<String> = redis::from_redis_value(&progress)?;
+                        let progress: Option<String> = redis::from_redis_value(progress)?;
                         (Some(count_of(replies.pop())?), Some(progress))
                     } else {
                         (None, None)

@@ -20,7 +20,7 @@ use tokio::time::{Instant, sleep};
 
 use super::entry::{Entry, count_of, read_reply};
 use super::group::{StreamGroup, StreamTime, client_list, client_listed, client_name};
-use super::replies;
+use super::{query, replies};
 use crate::window::Underway;
 
 /// How often a reader looks again for the stream time it waits for, at most.
@@ -283,13 +283,13 @@ pub(super) async fn read_new(
         .arg(1);
     let mut replies = replies(conn, &pipe).await?;
     let mut next = || replies.pop().unwrap_or(Value::Nil);
-    let last: Vec<(String, Value)> = redis::from_redis_value(&next())?;
+    let last: Vec<(String, Value)> = redis::from_redis_value(next())?;
     let mut entries = read_reply(next(), false);
     let taken = Some(count_of(Some(next()))?);
     for entry in &mut entries {
         entry.taken = taken;
     }
-    let n: u64 = redis::from_redis_value(&next())?;
+    let n: u64 = redis::from_redis_value(next())?;
     let largest = entries.iter().filter_map(|e| (time.0)(e)).max();
     let (first, final_id) = match (entries.first(), entries.last()) {
         (Some(first), Some(last)) => (first.id.as_str(), last.id.as_str()),
@@ -413,17 +413,17 @@ async fn recover(
         .query_async(conn)
         .await?;
     let mut items = reply.into_iter();
-    let through: u64 = redis::from_redis_value(&items.next().unwrap_or(Value::Nil))?;
-    let last: String = redis::from_redis_value(&items.next().unwrap_or(Value::Nil))?;
-    let seq: u64 = redis::from_redis_value(&items.next().unwrap_or(Value::Nil))?;
+    let through: u64 = redis::from_redis_value(items.next().unwrap_or(Value::Nil))?;
+    let last: String = redis::from_redis_value(items.next().unwrap_or(Value::Nil))?;
+    let seq: u64 = redis::from_redis_value(items.next().unwrap_or(Value::Nil))?;
     let rest: Vec<Value> = items.collect();
     let mut missing = Vec::new();
     let mut until = None;
     let mut clients = None;
     for (i, read) in rest.chunks(5).enumerate() {
         let s = through + 1 + i as u64;
-        let posted: u8 = redis::from_redis_value(&read[0])?;
-        let first: String = redis::from_redis_value(&read[1])?;
+        let posted: u8 = redis::from_redis_value_ref(&read[0])?;
+        let first: String = redis::from_redis_value_ref(&read[1])?;
         if posted == 1 {
             if !first.is_empty() {
                 until = Some(first);
@@ -431,9 +431,9 @@ async fn recover(
             }
             continue;
         }
-        let reader: String = redis::from_redis_value(&read[2])?;
-        let lost: u8 = redis::from_redis_value(&read[3])?;
-        let age: i64 = redis::from_redis_value(&read[4])?;
+        let reader: String = redis::from_redis_value_ref(&read[2])?;
+        let lost: u8 = redis::from_redis_value_ref(&read[3])?;
+        let age: i64 = redis::from_redis_value_ref(&read[4])?;
         let silent_long = patience.is_some_and(|patience| {
             let age = u64::try_from(age).ok().map(Duration::from_millis);
             patience.is_zero() || age.is_some_and(|age| age >= patience)
@@ -526,7 +526,7 @@ async fn recorded_reads(
             .arg(0)
             .arg(1);
     }
-    let found: Vec<Vec<String>> = pipe.query_async(conn).await?;
+    let found: Vec<Vec<String>> = query(&pipe, conn).await?;
     let mut reads: BTreeMap<(u64, u64), RecordedRead> = BTreeMap::new();
     for (at, (wanted, read)) in ids.iter().zip(found).enumerate() {
         let Some(read) = read.first() else { continue };
@@ -663,7 +663,7 @@ pub(super) async fn stamp_again(
             .arg(first)
             .arg(until.unwrap_or(first.as_str()));
     }
-    let ranges: Vec<Value> = pipe.query_async(conn).await?;
+    let ranges: Vec<Value> = query(&pipe, conn).await?;
     for (RecordedRead { before, at, .. }, range) in reads.values().zip(ranges) {
         let range: Vec<Entry> = match range {
             Value::Array(items) => items
@@ -734,7 +734,7 @@ async fn last_delivered(
 /// The error of a read taken over ([`TAKEN_OVER`]): worth reading again.
 fn taken_over() -> redis::RedisError {
     redis::RedisError::from((
-        redis::ErrorKind::ResponseError,
+        redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError),
         "TAKENOVER",
         TAKEN_OVER.to_owned(),
     ))
