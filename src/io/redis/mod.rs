@@ -137,8 +137,8 @@ async fn query<T: redis::FromRedisValue>(
 
 /// `e` as the error of the command that failed: the `redis` crate reports a failed pipeline
 /// or transaction as one error for all its commands, whose code is `None` for a code it does
-/// not know (`WRONGTYPE`, `NOAUTH`); the first command's error, as that command alone would
-/// have failed. Any other error as it is.
+/// not know (`WRONGTYPE`, `NOAUTH`); the error of the first command that failed, as that
+/// command alone would have failed. Any other error as it is.
 fn command_error(e: RedisError) -> RedisError {
     match e.clone().into_server_errors() {
         Some(errors) => errors
